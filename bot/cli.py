@@ -1,0 +1,131 @@
+"""The `duban` command line (SPEC §7): serve, demo, plan load, user add-coordinator, db upgrade."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from argon2 import PasswordHasher
+
+from bot.settings import Settings, get_settings
+from handlers.clock import SystemClock
+from handlers.plan import PlanError, load_plan, read_plan
+from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
+from storage.models import Coordinator
+from storage.repos import Audit, Campaigns, People
+
+app = typer.Typer(help="督办 duban — 专项整治联络员机器人", no_args_is_help=True, add_completion=False)
+plan_app = typer.Typer(help="专项整治方案（YAML）", no_args_is_help=True)
+user_app = typer.Typer(help="用户管理", no_args_is_help=True)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(user_app, name="user")
+app.add_typer(db_app, name="db")
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    upgrade_schema(engine)
+    return make_session_factory(engine)
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option(help="listen address")] = None,
+          port: Annotated[int | None, typer.Option(help="listen port")] = None) -> None:
+    """Serve the bot: callbacks, the simulator and the dashboard."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), proxy_headers=True)
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo campaign (dates shifted so that today is inside its 自查整改阶段)."""
+    from bot.demo import load_demo
+
+    settings = get_settings()
+    with transaction(_sessions(settings)) as session:
+        created = load_demo(session, now=SystemClock().now())
+    typer.echo("已加载演示专项整治。" if created else "演示专项整治已存在，已按最新方案更新。")
+
+
+@plan_app.command("load")
+def plan_load(file: Annotated[Path, typer.Argument(help="plan YAML (SPEC §8)")]) -> None:
+    """Validate and load a campaign plan; loading it again is harmless."""
+    try:
+        resolved = read_plan(file)
+    except PlanError as error:
+        _fail(f"方案有误，未做任何修改：\n{error.render()}")
+        return
+    with transaction(_sessions(get_settings())) as session:
+        result = load_plan(session, resolved, now=SystemClock().now())
+    verb = "已创建" if result.created else ("已更新" if result.changes else "无变化")
+    typer.echo(f"{verb}：{result.campaign.name}（{len(result.changes)} 处变更）")
+    for warning in result.warnings:
+        typer.secho(f"注意：{warning}", fg=typer.colors.YELLOW)
+
+
+@user_app.command("add-coordinator")
+def add_coordinator(
+    name: Annotated[str, typer.Option(help="姓名")],
+    login: Annotated[str, typer.Option(help="dashboard login name")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="dashboard password (prompted when omitted)")],
+    wecom_userid: Annotated[str | None, typer.Option(help="WeCom userid, for chat commands")] = None,
+    dingtalk_userid: Annotated[str | None, typer.Option(help="DingTalk staffId, for chat commands")] = None,
+    phone: Annotated[str | None, typer.Option(help="mobile")] = None,
+) -> None:
+    """Create or update a coordinator of the current campaign, with a dashboard password."""
+    if len(password) < 8:
+        _fail("密码至少 8 位。")
+    settings = get_settings()
+    now = SystemClock().now()
+    with transaction(_sessions(settings)) as session:
+        campaign = Campaigns(session).current(settings.campaign)
+        if campaign is None:
+            _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
+            return
+        coordinator = session.query(Coordinator).filter_by(campaign_id=campaign.id, name=name).first()
+        if coordinator is None:
+            coordinator = Coordinator(campaign_id=campaign.id, name=name, created_at=now)
+            session.add(coordinator)
+        coordinator.login, coordinator.phone = login, phone or coordinator.phone
+        coordinator.password_hash = PasswordHasher().hash(password)
+        session.flush()
+        people = People(session)
+        for platform, external_id in (("wecom", wecom_userid), ("dingtalk", dingtalk_userid)):
+            if external_id:
+                people.bind(campaign, platform, external_id, coordinator=coordinator, now=now)
+        Audit(session).record(campaign=campaign, actor="cli", action="coordinator.upsert", at=now,
+                              entity="coordinator", entity_id=coordinator.id, login=login)
+    typer.echo(f"协调人 {name}（登录名 {login}）已保存。")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (the server also does this on start)."""
+    engine = make_engine(get_settings().database_url)
+    upgrade_schema(engine)
+    typer.echo("数据库已是最新版本。")
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m bot.cli`
+    app(prog_name="duban")
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

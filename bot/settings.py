@@ -1,0 +1,50 @@
+"""All configuration: environment variables with prefix DUBAN_ (and a .env file), SPEC §7."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore")
+
+    database_url: str = "sqlite:///var/duban.db"
+    campaign: str | None = Field(default=None, description="serve this campaign (name); default: the newest")
+    scheduler: Literal["on", "off"] = "on"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    max_body_bytes: int = 1024 * 1024
+    callback_max_skew: int | None = Field(
+        default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk")
+    simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
+
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = None
+    wecom_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+
+    dingtalk_app_key: str | None = None
+    dingtalk_app_secret: SecretStr | None = None
+    dingtalk_api_base: str = "https://oapi.dingtalk.com"
+    dingtalk_mode: Literal["http", "stream"] = "http"
+
+    @property
+    def wecom_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_token and self.wecom_aes_key)
+
+    @property
+    def dingtalk_enabled(self) -> bool:
+        return bool(self.dingtalk_app_key and self.dingtalk_app_secret)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""The simulator channel: talk to the bot as any user from a local web page (SPEC §5, §7).
+
+Simulator users are identified exactly as WeCom userids are (the `wecom` identity namespace), so a
+liaison set up in the simulator is the same person once the WeCom app is connected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from bot.app import STATIC, Services
+from handlers.message import IncomingMessage
+from storage.db import transaction
+from storage.repos import Campaigns, Outbox, People
+
+SIM_PLATFORM = "wecom"
+SIM_CHANNEL = "sim"
+DEMO_STRANGERS = ("stranger1", "LiuYang")
+
+router = APIRouter(tags=["simulator"])
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+class SimMessage(BaseModel):
+    user: str = Field(min_length=1, max_length=128, pattern=r"^[^\s]+$", description="the sender's user id")
+    text: str = Field(max_length=10_000)
+    msgid: str | None = Field(default=None, max_length=128, description="optional id, to try retried deliveries")
+
+
+class SimReplies(BaseModel):
+    replies: list[str]
+
+
+class SimOutboxItem(BaseModel):
+    to: str
+    text: str
+    at: str
+
+
+class SimUser(BaseModel):
+    id: str
+    label: str
+    role: str
+
+
+class SimUsers(BaseModel):
+    users: list[SimUser]
+
+
+@router.get("/sim", include_in_schema=False)
+def sim_page() -> FileResponse:
+    return FileResponse(Path(STATIC) / "sim.html", media_type="text/html; charset=utf-8")
+
+
+@router.post("/sim/api/messages", response_model=SimReplies)
+def post_message(body: SimMessage, services: ServicesDep) -> SimReplies:
+    message = IncomingMessage(platform=SIM_PLATFORM, user_id=body.user, text=body.text,
+                              received_at=services.clock.now(), message_id=body.msgid)
+    reply = services.dispatcher.handle(message)
+    return SimReplies(replies=list(reply.texts))
+
+
+@router.get("/sim/api/outbox", response_model=list[SimOutboxItem])
+def outbox(services: ServicesDep) -> list[SimOutboxItem]:
+    with transaction(services.sessions) as session:
+        campaign = Campaigns(session).current(services.settings.campaign)
+        zone = ZoneInfo(campaign.timezone if campaign else "Asia/Shanghai")
+        return [SimOutboxItem(to=m.target, text=m.text, at=(m.sent_at or m.not_before).astimezone(zone).isoformat())
+                for m in Outbox(session).for_channel(SIM_CHANNEL)]
+
+
+@router.get("/sim/api/users", response_model=SimUsers)
+def users(services: ServicesDep) -> SimUsers:
+    """Everyone the simulator can speak as: known identities plus a few strangers to register with."""
+    found: list[SimUser] = []
+    with transaction(services.sessions) as session:
+        campaign = Campaigns(session).current(services.settings.campaign)
+        if campaign is not None:
+            people = People(session)
+            for identity in people.identities(campaign):
+                if identity.platform != SIM_PLATFORM:
+                    continue
+                actor = people.actor(campaign, identity.platform, identity.external_id)
+                if actor.coordinator is not None:
+                    label = f"{actor.coordinator.name}（牵头部门 · 协调人）"
+                elif actor.contact is not None:
+                    state = {"liaison": "联络员", "pending": "待审核"}.get(actor.role, "已驳回")
+                    label = f"{actor.contact.name}（{actor.contact.unit.name} · {state}）"
+                else:
+                    continue
+                found.append(SimUser(id=identity.external_id, label=label, role=actor.role))
+    known = {u.id for u in found}
+    found.extend(SimUser(id=s, label=f"未登记用户 {s}", role="stranger") for s in DEMO_STRANGERS if s not in known)
+    return SimUsers(users=found)

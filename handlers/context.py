@@ -1,0 +1,91 @@
+"""What a command handler gets: the session, the campaign, who is talking, and the time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from handlers.dates import DateContext
+from handlers.message import IncomingMessage
+from scheduler.calendar import WorkCalendar
+from storage.models import Campaign, ChatIdentity
+from storage.repos import Actor, Audit, Outbox
+
+# Maps an identity namespace (wecom, dingtalk) to the outbound channel that reaches it (wecom_app, sim …).
+# The bot layer decides this from its configuration; handlers never know which platforms exist.
+Route = Callable[[str], str]
+
+
+def route_to_simulator(_platform: str) -> str:
+    return "sim"
+
+
+def campaign_calendar(campaign: Campaign) -> WorkCalendar:
+    return WorkCalendar(holidays=[date.fromisoformat(d) for d in campaign.holidays],
+                        workdays=[date.fromisoformat(d) for d in campaign.workdays])
+
+
+def report_due_moment(campaign: Campaign, calendar: WorkCalendar, day_in_week: date) -> datetime:
+    """When the weekly report of the week containing `day_in_week` is due (report day + due time)."""
+    hour, minute = (int(part) for part in campaign.report_due.split(":"))
+    report_day = calendar.report_day(day_in_week, campaign.report_weekday)
+    return datetime.combine(report_day, time(hour, minute), tzinfo=ZoneInfo(campaign.timezone))
+
+
+@dataclass
+class Context:
+    session: Session
+    campaign: Campaign
+    message: IncomingMessage
+    actor: Actor
+    route: Route
+
+    @cached_property
+    def now(self) -> datetime:
+        """The message's time in the campaign's timezone."""
+        return self.message.received_at.astimezone(ZoneInfo(self.campaign.timezone))
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return campaign_calendar(self.campaign)
+
+    @property
+    def dates(self) -> DateContext:
+        return DateContext(campaign_start=self.campaign.start, campaign_end=self.campaign.end, today=self.today)
+
+    @property
+    def actor_label(self) -> str:
+        return f"{self.message.platform}:{self.message.user_id}"
+
+    def audit(self, action: str, *, entity: str | None = None, entity_id: int | None = None,
+              **detail: Any) -> None:
+        Audit(self.session).record(campaign=self.campaign, actor=self.actor_label, action=action, at=self.now,
+                                   entity=entity, entity_id=entity_id, message_id=self.message.message_id,
+                                   **detail)
+
+    def notify(self, identities: Iterable[ChatIdentity], text: str) -> int:
+        """Queue a message to each identity through the channel that reaches its platform."""
+        outbox = Outbox(self.session)
+        count = 0
+        for identity in identities:
+            outbox.enqueue(campaign=self.campaign, channel=self.route(identity.platform),
+                           target=identity.external_id, text=text, now=self.now)
+            count += 1
+        return count
+
+    def days_until(self, day: date) -> int:
+        return (day - self.today).days
+
+    def week(self, delta_weeks: int = 0) -> tuple[int, int]:
+        iso = (self.today + timedelta(weeks=delta_weeks)).isocalendar()
+        return iso.year, iso.week

@@ -1,0 +1,140 @@
+"""登记 / 批准 / 驳回: how a liaison officer becomes known to the bot (seed 000 附件1 fields)."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.dialogs import DialogSpec, Field, FieldError, start
+from handlers.message import Reply
+from handlers.parsing import normalize_phone, strip_punct, take_number
+from storage.models import Contact, ContactStatus
+from storage.repos import People, Units
+
+
+def _check_unit(ctx: Context, raw: str) -> str:
+    unit = Units(ctx.session).find(ctx.campaign, strip_punct(raw))
+    if unit is not None:
+        return unit.name
+    closest = Units(ctx.session).closest(ctx.campaign, raw)
+    hint = f"您要找的是不是：{'、'.join(closest)}？" if closest else "请核对单位全称。"
+    raise FieldError(f"未找到单位「{strip_punct(raw)}」。{hint}请重新发送单位名称。")
+
+
+def _check_phone(_ctx: Context, raw: str) -> str:
+    phone = normalize_phone(raw)
+    if phone is None:
+        raise FieldError("不是有效的电话号码，请发送11位手机号或带区号的固定电话（如 0955-7655608）。")
+    return phone
+
+
+def _check_name(_ctx: Context, raw: str) -> str:
+    name = strip_punct(raw)
+    if not 1 < len(name) <= 20:
+        raise FieldError("请发送真实姓名（2–20个字）。")
+    return name
+
+
+REGISTER_FIELDS = (
+    Field("unit", "单位", ("单位名称", "所在单位", "部门", "科室"), "请发送您所在的单位名称（如：法制科）。",
+          check=_check_unit),
+    Field("name", "姓名", ("名字", "联系人", "联络员"), "请发送您的姓名。", check=_check_name),
+    Field("title", "职务", ("职位", "岗位"), "请发送您的职务（如：法制科科长）。"),
+    Field("phone", "电话", ("联系电话", "手机", "手机号", "电话号码"), "请发送您的联系电话（手机号）。",
+          check=_check_phone),
+    Field("contact", "邮箱", ("微信", "微信或邮箱", "邮件", "email", "Email", "E-mail"), required=False),
+)
+
+
+def _register(ctx: Context, values: dict[str, str]) -> Reply:
+    people = People(ctx.session)
+    unit = Units(ctx.session).find(ctx.campaign, values["unit"])
+    assert unit is not None  # checked by _check_unit
+    details = {"name": values["name"], "title": values.get("title"), "phone": values["phone"],
+               "wechat_or_email": values.get("contact")}
+    current = ctx.actor.contact
+    if current is not None and current.status is ContactStatus.ACTIVE and current.unit_id == unit.id:
+        for key, value in details.items():
+            setattr(current, key, value)
+        current.updated_at = ctx.now
+        ctx.audit("contact.update", entity="contact", entity_id=current.id, **details)
+        return Reply.of(f"已更新您在「{unit.name}」的联系人信息：{_card(current)}")
+
+    if current is not None and current.status is ContactStatus.ACTIVE:
+        ctx.audit("denied", command="登记", reason="unit change", unit=unit.name)
+        return Reply.of(f"您已是「{current.unit.name}」的联络员，不能在聊天中改到「{unit.name}」。"
+                        "如需调整所在单位，请联系牵头部门。")
+    prelisted = people.prelisted(unit, values["phone"])
+    if prelisted is not None:
+        contact = prelisted
+        contact.status = ContactStatus.ACTIVE
+        if current is not None and current.status is ContactStatus.PENDING:
+            current.status = ContactStatus.REJECTED  # superseded by the pre-listed entry
+    elif current is not None and current.status is ContactStatus.PENDING:
+        contact = current  # a pending registration is corrected in place, keeping its 登记号
+        contact.unit_id, contact.unit = unit.id, unit
+    else:
+        contact = Contact(campaign_id=ctx.campaign.id, unit_id=unit.id, unit=unit,
+                          status=ContactStatus.PENDING, created_at=ctx.now)
+        ctx.session.add(contact)
+    for key, value in details.items():
+        setattr(contact, key, value)
+    contact.updated_at = ctx.now
+    ctx.session.flush()
+    people.bind(ctx.campaign, ctx.message.platform, ctx.message.user_id, contact=contact, now=ctx.now)
+
+    if contact.status is ContactStatus.ACTIVE:
+        ctx.audit("contact.activate", entity="contact", entity_id=contact.id, via="prelisted", **details)
+        return Reply.of(f"登记成功！您已是「{unit.name}」的专项整治联络员。\n{_card(contact)}\n"
+                        "发送「帮助」查看可用的指令。")
+    ctx.audit("contact.register", entity="contact", entity_id=contact.id, **details)
+    coordinators = [i for c in people.coordinators(ctx.campaign) for i in c.identities]
+    ctx.notify(coordinators, f"新的联络员登记待审核（登记号 {contact.id}）：{unit.name} {_card(contact)}\n"
+                             f"回复「批准 {contact.id}」或「驳回 {contact.id} 理由」。")
+    return Reply.of(f"已提交登记（登记号 {contact.id}），等待牵头部门审核，审核后会通知您。\n{_card(contact)}")
+
+
+def _card(contact: Contact) -> str:
+    parts = [contact.name, contact.title, contact.phone, contact.wechat_or_email]
+    return " / ".join(p for p in parts if p)
+
+
+REGISTER = DialogSpec("register", "登记联络员", REGISTER_FIELDS, _register)
+
+
+def register(ctx: Context, rest: str) -> Reply:
+    if ctx.actor.role == "coordinator":
+        return Reply.of("您是牵头部门的协调人，无需登记为联络员。")
+    return start(ctx, REGISTER, rest)
+
+
+def _pending(ctx: Context, rest: str, verb: str) -> tuple[Contact | None, str, Reply | None]:
+    number, note = take_number(rest)
+    if number is None:
+        return None, "", Reply.of(f"请写明登记号，例如「{verb} 3」。发送「汇总」可查看待审核的登记。")
+    contact = People(ctx.session).contact(ctx.campaign, number)
+    if contact is None or contact.status is not ContactStatus.PENDING:
+        pending = People(ctx.session).pending(ctx.campaign)
+        listing = "、".join(f"{c.id}（{c.unit.name} {c.name}）" for c in pending) or "无"
+        return None, "", Reply.of(f"没有待审核的登记号 {number}。当前待审核：{listing}")
+    return contact, note, None
+
+
+def approve(ctx: Context, rest: str) -> Reply:
+    contact, _note, error = _pending(ctx, rest, "批准")
+    if contact is None:
+        return error or Reply.of()
+    contact.status, contact.updated_at = ContactStatus.ACTIVE, ctx.now
+    ctx.audit("contact.approve", entity="contact", entity_id=contact.id)
+    ctx.notify(contact.identities, f"您登记为「{contact.unit.name}」联络员的申请已通过审核。发送「帮助」查看可用的指令。")
+    return Reply.of(f"已批准登记号 {contact.id}：{contact.unit.name} {_card(contact)}，已通知本人。")
+
+
+def reject(ctx: Context, rest: str) -> Reply:
+    contact, note, error = _pending(ctx, rest, "驳回")
+    if contact is None:
+        return error or Reply.of()
+    contact.status, contact.updated_at = ContactStatus.REJECTED, ctx.now
+    ctx.audit("contact.reject", entity="contact", entity_id=contact.id, reason=note or None)
+    reason = f"理由：{note}。" if note else ""
+    ctx.notify(contact.identities, f"您登记为「{contact.unit.name}」联络员的申请未通过审核。{reason}"
+                                   "如有疑问请联系牵头部门，或重新发送「登记」。")
+    return Reply.of(f"已驳回登记号 {contact.id}（{contact.unit.name} {contact.name}），已通知本人。")

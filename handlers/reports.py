@@ -1,0 +1,148 @@
+"""周报 / 统计 / 报送: what a unit reports besides its issue ledger."""
+
+from __future__ import annotations
+
+import re
+
+from handlers.context import Context, report_due_moment
+from handlers.dates import format_cn
+from handlers.dialogs import DialogSpec, Field, FieldError, start
+from handlers.message import Reply
+from handlers.parsing import match_choice, strip_punct, to_int
+from storage.models import Deliverable, StatsReport, Submission, WeeklyReport
+from storage.repos import Deliverables, Reports
+
+WEEKDAYS = "一二三四五六日"
+WEEKLY_LIMIT = 5000
+
+
+def _check_weekly(_ctx: Context, raw: str) -> str:
+    text = raw.strip()
+    if len(text) < 4:
+        raise FieldError("内容太短，请写明本周专项整治工作情况。")
+    if len(text) > WEEKLY_LIMIT:
+        raise FieldError(f"太长了（{len(text)}字），请控制在{WEEKLY_LIMIT}字以内，详细材料请另行报送。")
+    return text
+
+
+def _save_weekly(ctx: Context, values: dict[str, str]) -> Reply:
+    contact = ctx.actor.contact
+    assert contact is not None
+    unit = contact.unit
+    iso_year, iso_week = ctx.week()
+    due = report_due_moment(ctx.campaign, ctx.calendar, ctx.today)
+    late = ctx.now > due
+    reports = Reports(ctx.session)
+    report = reports.weekly(unit, iso_year, iso_week)
+    due_text = f"周{WEEKDAYS[due.weekday()]} {due:%H:%M}"
+    late_text = f"\n已过本周报送截止时间（{format_cn(due.date(), with_year=False)} {due:%H:%M}），记为迟报。" if late else ""
+    if report is None:
+        report = WeeklyReport(campaign_id=ctx.campaign.id, unit_id=unit.id, iso_year=iso_year, iso_week=iso_week,
+                              text=values["text"], contact_id=contact.id, submitted_at=ctx.now, late=late,
+                              revisions=1)
+        ctx.session.add(report)
+        ctx.session.flush()
+        ctx.audit("weekly.submit", entity="weekly_report", entity_id=report.id, week=f"{iso_year}-W{iso_week:02d}",
+                  late=late)
+        on_time = "" if late else f"（截止 {due_text}，按时）"
+        return Reply.of(f"已收到「{unit.name}」第{iso_week}周周报{on_time}。{late_text}".strip())
+    previous = report.submitted_at.astimezone(ctx.now.tzinfo)
+    report.text, report.contact_id, report.submitted_at = values["text"], contact.id, ctx.now
+    report.late, report.revisions = late, report.revisions + 1
+    ctx.audit("weekly.replace", entity="weekly_report", entity_id=report.id, week=f"{iso_year}-W{iso_week:02d}",
+              late=late, revision=report.revisions)
+    return Reply.of(f"已更新「{unit.name}」第{iso_week}周周报，替换了 周{WEEKDAYS[previous.weekday()]} "
+                    f"{previous:%H:%M} 提交的版本。{late_text}".strip())
+
+
+WEEKLY = DialogSpec("weekly", "报送周报",
+                    (Field("text", "内容", ("周报", "本周工作", "工作信息"),
+                           "请发送本周专项整治工作信息（一条消息写完）。", check=_check_weekly),),
+                    _save_weekly)
+
+
+def weekly_report(ctx: Context, rest: str) -> Reply:
+    text = rest.strip()
+    if not text:
+        return start(ctx, WEEKLY, "")
+    return start(ctx, WEEKLY, f"内容:{text}")
+
+
+_COUNT = r"(\d+|[零〇一二两三四五六七八九十百]+)"
+_HANDLED = re.compile(rf"处理(?:人数)?\s*:?\s*{_COUNT}\s*(?:人|名)?")
+_DISCIPLINED = re.compile(rf"(?:党纪政务)?处分(?:人数)?\s*:?\s*{_COUNT}\s*(?:人|名)?")
+STATS_USAGE = "格式：统计 <整治重点> 处理<n>人 处分<n>人，如「统计 队伍建设 处理2人 处分1人」。"
+
+
+def report_stats(ctx: Context, rest: str) -> Reply:
+    contact = ctx.actor.contact
+    assert contact is not None
+    areas: list[str] = ctx.campaign.focus_areas
+    handled = _HANDLED.search(rest)
+    disciplined = _DISCIPLINED.search(rest)
+    first_number = min((m.start() for m in (handled, disciplined) if m), default=len(rest))
+    area = match_choice(rest[:first_number], areas) if areas else None
+    if area is None:
+        listing = "、".join(areas)
+        return Reply.of(f"请写明整治重点（{listing}）。{STATS_USAGE}")
+    if handled is None and disciplined is None:
+        return Reply.of(f"请写明处理人数和处分人数。{STATS_USAGE}")
+    row = Reports(ctx.session).stats(contact.unit, area)
+    new_handled = to_int(handled.group(1)) if handled else (row.handled if row else 0)
+    new_disciplined = to_int(disciplined.group(1)) if disciplined else (row.disciplined if row else 0)
+    if new_handled is None or new_disciplined is None:
+        return Reply.of(f"人数应为数字。{STATS_USAGE}")
+    if new_disciplined > new_handled:
+        return Reply.of("处分人数不能多于处理人数，请核对后重新发送。")
+    if row is None:
+        row = StatsReport(campaign_id=ctx.campaign.id, unit_id=contact.unit_id, focus_area=area)
+        ctx.session.add(row)
+    row.handled, row.disciplined = new_handled, new_disciplined
+    row.contact_id, row.updated_at = contact.id, ctx.now
+    ctx.session.flush()
+    ctx.audit("stats.report", entity="stats_report", entity_id=row.id, focus_area=area, handled=row.handled,
+              disciplined=row.disciplined)
+    return Reply.of(f"已记录「{contact.unit.name}」{area}：处理 {row.handled} 人，党纪政务处分 {row.disciplined} 人。"
+                    "（附件3 的发现问题数、整改问题数由问题台账自动统计）")
+
+
+def _deliverable_line(index: int, deliverable: Deliverable, submitted: Submission | None) -> str:
+    state = f"已报送（{format_cn(submitted.submitted_at.date(), with_year=False)}）" if submitted else "未报送"
+    return f"{index}. {deliverable.name}（{format_cn(deliverable.due, with_year=False)}前，{state}）"
+
+
+def submit_deliverable(ctx: Context, rest: str) -> Reply:
+    contact = ctx.actor.contact
+    assert contact is not None
+    repo = Deliverables(ctx.session)
+    owed = [d for d in repo.all(ctx.campaign) if repo.owes(d, contact.unit)]
+    if not owed:
+        return Reply.of("本单位目前没有需要报送的事项。")
+    name = strip_punct(rest)
+    chosen = None
+    if name:
+        number = to_int(name)
+        if number is not None and 1 <= number <= len(owed):
+            chosen = owed[number - 1]
+        else:
+            picked = match_choice(name, [d.name for d in owed])
+            chosen = next((d for d in owed if d.name == picked), None)
+    if chosen is None:
+        listing = "\n".join(_deliverable_line(i, d, repo.submission(d, contact.unit)) for i, d in enumerate(owed, 1))
+        head = f"没有找到报送事项「{name}」。" if name else ""
+        return Reply.of(f"{head}请发送「报送 事项名」或「报送 序号」，本单位的报送事项：\n{listing}")
+    existing = repo.submission(chosen, contact.unit)
+    if existing is not None:
+        when = existing.submitted_at.astimezone(ctx.now.tzinfo)
+        return Reply.of(f"「{contact.unit.name}」已于 {format_cn(when.date(), with_year=False)} {when:%H:%M} "
+                        f"报送过「{chosen.name}」，无需重复报送。")
+    late = ctx.today > chosen.due
+    submission = Submission(deliverable_id=chosen.id, unit_id=contact.unit_id, contact_id=contact.id,
+                            submitted_at=ctx.now, late=late)
+    ctx.session.add(submission)
+    ctx.session.flush()
+    ctx.audit("deliverable.submit", entity="submission", entity_id=submission.id, deliverable=chosen.name,
+              late=late)
+    recipient = f"，请按要求将材料报{chosen.recipient}" if chosen.recipient else ""
+    late_text = f"（截止 {format_cn(chosen.due, with_year=False)}，已逾期）" if late else ""
+    return Reply.of(f"已登记「{contact.unit.name}」报送「{chosen.name}」{late_text}{recipient}。")

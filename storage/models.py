@@ -1,0 +1,458 @@
+"""The campaign data model (SPEC §2) as SQLAlchemy 2.0 typed ORM classes.
+
+English identifiers, Chinese only in user text. The rules that matter are database constraints:
+one weekly report per unit per ISO week, unique issue numbers per campaign, one chat identity per
+platform user and campaign, one record per processed platform message, one outbox row per reminder key.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no timezone type and hands back naive values; storing UTC and re-attaching it on the way
+    out keeps comparisons (is this report late? is this reminder due?) identical on SQLite and PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings with a CHECK, so adding a value later is a simple migration on both databases.
+    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e],
+                validate_strings=True, create_constraint=True, name=cls.__name__.lower())
+
+
+class ContactStatus(enum.StrEnum):
+    PRELISTED = "prelisted"  # named in the plan (unit + phone), no chat identity yet
+    PENDING = "pending"  # registered in chat, waiting for a coordinator
+    ACTIVE = "active"
+    REJECTED = "rejected"
+
+
+class IssueStatus(enum.StrEnum):
+    OPEN = "open"  # 未整改
+    IN_PROGRESS = "in_progress"  # 整改中
+    RECTIFIED = "rectified"  # 已整改 (销号)
+
+
+class TaskDeadlineKind(enum.StrEnum):
+    DATE = "date"  # 2024年3月底前
+    YEARLY = "yearly"  # 每年2月底前
+    DATE_THEN_ONGOING = "date_then_ongoing"  # 2024年6月15日前并长期坚持
+    ONGOING = "ongoing"  # 长期坚持
+    UNKNOWN = "unknown"  # could not be read; a person must fix the plan
+
+
+class TaskRole(enum.StrEnum):
+    LEAD = "lead"  # 牵头单位
+    PARTNER = "partner"  # 配合单位
+    RESPONSIBLE = "responsible"  # 责任单位
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure, visible to coordinators
+    MISSED = "missed"  # its moment passed while the service was down; recorded, never sent
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    target_rate: Mapped[float | None]
+    target_by: Mapped[date | None] = mapped_column(Date)
+    focus_areas: Mapped[list[Any]] = mapped_column(default=list)
+    sources: Mapped[list[Any]] = mapped_column(default=list)
+    report_weekday: Mapped[int] = mapped_column(Integer, default=4)  # 0 = Monday … 4 = Friday
+    report_remind_at: Mapped[list[Any]] = mapped_column(default=lambda: ["09:00", "11:00"])
+    report_due: Mapped[str] = mapped_column(String(5), default="12:00")
+    deadline_nudges_days: Mapped[list[Any]] = mapped_column(default=lambda: [7, 3, 1, 0])
+    holidays: Mapped[list[Any]] = mapped_column(default=list)  # ISO dates
+    workdays: Mapped[list[Any]] = mapped_column(default=list)
+    public_naming: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    phases: Mapped[list[Phase]] = relationship(back_populates="campaign", order_by="Phase.position")
+    units: Mapped[list[Unit]] = relationship(back_populates="campaign", order_by="Unit.position")
+    deliverables: Mapped[list[Deliverable]] = relationship(
+        back_populates="campaign", order_by="Deliverable.position")
+
+
+class Phase(Base):
+    __tablename__ = "phases"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    start: Mapped[date | None] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="phases")
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    groups: Mapped[list[Any]] = mapped_column(default=list)  # collective names, e.g. 各乡镇〔街道〕
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)  # dropped from the plan, history kept
+
+    campaign: Mapped[Campaign] = relationship(back_populates="units")
+    contacts: Mapped[list[Contact]] = relationship(back_populates="unit", order_by="Contact.id")
+
+
+class Contact(Base):
+    """A unit's liaison officer (联系人, seed 000 附件1), pre-listed by the plan or registered in chat."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # doubles as the 登记号 of a registration
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str | None] = mapped_column(String(100))  # 职务
+    phone: Mapped[str | None] = mapped_column(String(30), index=True)
+    wechat_or_email: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[ContactStatus] = mapped_column(_enum(ContactStatus), default=ContactStatus.PENDING)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    unit: Mapped[Unit] = relationship(back_populates="contacts")
+    identities: Mapped[list[ChatIdentity]] = relationship(back_populates="contact")
+
+
+class Coordinator(Base):
+    """Someone in the lead office: sees everything, approves registrations, logs in to the dashboard."""
+
+    __tablename__ = "coordinators"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"), UniqueConstraint("login"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    login: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+    identities: Mapped[list[ChatIdentity]] = relationship(back_populates="coordinator")
+
+
+class ChatIdentity(Base):
+    """A platform user id (WeCom userid, DingTalk staffId; the simulator uses WeCom's namespace)."""
+
+    __tablename__ = "chat_identities"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "platform", "external_id"),
+        CheckConstraint("(contact_id IS NULL) <> (coordinator_id IS NULL)", name="one_owner"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    coordinator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+
+    contact: Mapped[Contact | None] = relationship(back_populates="identities")
+    coordinator: Mapped[Coordinator | None] = relationship(back_populates="identities")
+
+
+class Group(Base):
+    """A chat group that receives deadline nudges through a group robot webhook."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(32))  # wecom_robot / dingtalk_robot / sim
+    webhook: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(String(200))
+
+
+class Deliverable(Base):
+    __tablename__ = "deliverables"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    due: Mapped[date] = mapped_column(Date)
+    recipient: Mapped[str | None] = mapped_column(String(200))  # 报…司法局 / 区厅
+    unit_names: Mapped[list[Any] | None] = mapped_column(JSON)  # None: every unit owes it
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="deliverables")
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("deliverable_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Issue(Base):
+    """One row of the 问题清单 (seed 000 附件2) plus focus area and status."""
+
+    __tablename__ = "issues"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number"),
+        CheckConstraint("percent >= 0 AND percent <= 100", name="percent_range"),
+        Index("ix_issues_campaign_unit_status", "campaign_id", "unit_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 序号 shown as #12
+    year: Mapped[int] = mapped_column(Integer)  # 年度
+    title: Mapped[str] = mapped_column(String(200))  # 线索名称
+    source: Mapped[str] = mapped_column(String(50))  # 线索来源
+    content: Mapped[str] = mapped_column(Text)  # 线索内容
+    measures: Mapped[str] = mapped_column(Text)  # 整改措施
+    goal: Mapped[str] = mapped_column(Text)  # 整改目标
+    owner: Mapped[str] = mapped_column(String(100))  # 责任人
+    due: Mapped[date] = mapped_column(Date, index=True)  # 完成时限
+    due_text: Mapped[str | None] = mapped_column(String(50))  # as the liaison wrote it
+    remark: Mapped[str | None] = mapped_column(Text)  # 备注
+    focus_area: Mapped[str | None] = mapped_column(String(50))  # 整治重点
+    status: Mapped[IssueStatus] = mapped_column(_enum(IssueStatus), default=IssueStatus.OPEN)
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    rectified_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit] = relationship()
+    progress: Mapped[list[Progress]] = relationship(back_populates="issue", order_by="Progress.id")
+
+
+class Progress(Base):
+    """整改进展: append-only; the issue row carries the latest status."""
+
+    __tablename__ = "progress"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    status: Mapped[IssueStatus] = mapped_column(_enum(IssueStatus))
+    percent: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    issue: Mapped[Issue] = relationship(back_populates="progress")
+    contact: Mapped[Contact | None] = relationship()
+
+
+class WeeklyReport(Base):
+    __tablename__ = "weekly_reports"
+    __table_args__ = (UniqueConstraint("unit_id", "iso_year", "iso_week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    iso_year: Mapped[int] = mapped_column(Integer)
+    iso_week: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    revisions: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StatsReport(Base):
+    """A unit's figures for one 整治重点 column of 附件3 (处理人数, 党纪政务处分人数)."""
+
+    __tablename__ = "stats_reports"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "focus_area"),
+        CheckConstraint("handled >= 0 AND disciplined >= 0", name="non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    focus_area: Mapped[str] = mapped_column(String(50))
+    handled: Mapped[int] = mapped_column(Integer, default=0)  # 处理人数
+    disciplined: Mapped[int] = mapped_column(Integer, default=0)  # 党纪政务处分人数
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime]
+
+
+class Task(Base):
+    """A numbered task of a standing task division (seed 004)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    deadline_kind: Mapped[TaskDeadlineKind] = mapped_column(_enum(TaskDeadlineKind))
+    deadline_text: Mapped[str | None] = mapped_column(String(100))
+    due: Mapped[date | None] = mapped_column(Date)  # for date / date_then_ongoing
+    yearly_month: Mapped[int | None] = mapped_column(Integer)
+    yearly_day: Mapped[int | None] = mapped_column(Integer)
+    unmatched_units: Mapped[list[Any]] = mapped_column(default=list)
+
+    units: Mapped[list[TaskUnit]] = relationship(back_populates="task", cascade="all, delete-orphan")
+
+
+class TaskUnit(Base):
+    __tablename__ = "task_units"
+    __table_args__ = (UniqueConstraint("task_id", "unit_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    role: Mapped[TaskRole] = mapped_column(_enum(TaskRole))
+
+    task: Mapped[Task] = relationship(back_populates="units")
+
+
+class DialogState(Base):
+    """A guided dialog in progress (the bot asks for one missing field at a time); survives restarts."""
+
+    __tablename__ = "dialog_states"
+    __table_args__ = (UniqueConstraint("campaign_id", "platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who changed what, when, from which message — including refused attempts."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(160))  # platform:userid, cli, dashboard:login
+    action: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str | None] = mapped_column(String(48))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProcessedMessage(Base):
+    """A platform message already handled; a retried delivery gets the stored replies, not a second effect."""
+
+    __tablename__ = "processed_messages"
+    __table_args__ = (UniqueConstraint("platform", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    replies: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class OutboxMessage(Base):
+    """A message the bot sends outside a reply: notifications, reminders, nudges (a durable queue)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_outbox_status_due", "status", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str | None] = mapped_column(String(255))  # rule:subject:recipient:occurrence; None = ad hoc
+    channel: Mapped[str] = mapped_column(String(32))  # sim / wecom_app / wecom_robot / dingtalk_robot / …
+    target: Mapped[str] = mapped_column(String(255))  # user id or group name
+    text: Mapped[str] = mapped_column(Text)
+    markdown: Mapped[str | None] = mapped_column(Text)
+    mentions: Mapped[list[Any]] = mapped_column(default=list)  # mobiles to @
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,358 @@
+"""Repositories: a session wrapped with the verbs the handlers, the CLI and the channels use.
+
+Every method works inside the caller's transaction; none commits. Times are aware datetimes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    AuditEntry,
+    Campaign,
+    ChatIdentity,
+    Contact,
+    ContactStatus,
+    Coordinator,
+    Deliverable,
+    DialogState,
+    Issue,
+    IssueStatus,
+    OutboxMessage,
+    OutboxStatus,
+    ProcessedMessage,
+    Progress,
+    StatsReport,
+    Submission,
+    Unit,
+    WeeklyReport,
+)
+
+
+def name_key(text: str) -> str:
+    """How unit names are compared: NFKC (full/half width), no spaces or brackets, case-folded."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "()[]【】〔〕《》<>").casefold()
+
+
+class Repo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+class Campaigns(Repo):
+    def current(self, name: str | None = None) -> Campaign | None:
+        """The campaign the bot serves: the named one, else the most recently created."""
+        stmt = select(Campaign)
+        stmt = stmt.where(Campaign.name == name) if name else stmt.order_by(Campaign.id.desc())
+        return self.session.scalars(stmt.limit(1)).first()
+
+    def lock(self, campaign: Campaign) -> None:
+        """Serialize writers that derive a value from the campaign's rows (the next issue number).
+
+        PostgreSQL takes a row lock; SQLite already holds the database write lock (BEGIN IMMEDIATE).
+        """
+        self.session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+
+
+class Units(Repo):
+    def all(self, campaign: Campaign) -> Sequence[Unit]:
+        return self.session.scalars(
+            select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False)).order_by(Unit.position)
+        ).all()
+
+    def find(self, campaign: Campaign, name: str) -> Unit | None:
+        """A unit by its name or an alias, ignoring width, spaces and brackets."""
+        key = name_key(name)
+        for unit in self.all(campaign):
+            if key == name_key(unit.name) or any(key == name_key(a) for a in unit.aliases):
+                return unit
+        return None
+
+    def closest(self, campaign: Campaign, name: str, limit: int = 3) -> list[str]:
+        """Names that look like what the user typed, best first (for "未找到单位" replies)."""
+        choices: dict[str, str] = {}
+        for unit in self.all(campaign):
+            choices[name_key(unit.name)] = unit.name
+            for alias in unit.aliases:
+                choices.setdefault(name_key(alias), unit.name)
+        matches = process.extract(name_key(name), list(choices), scorer=fuzz.WRatio, limit=limit * 3)
+        names: list[str] = []
+        for key, score, _ in matches:
+            if score >= 40 and choices[key] not in names:
+                names.append(choices[key])
+        return names[:limit]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent a message, resolved from the platform identity (never from message text)."""
+
+    identity: ChatIdentity | None
+    contact: Contact | None
+    coordinator: Coordinator | None
+
+    @property
+    def role(self) -> str:
+        if self.coordinator is not None:
+            return "coordinator"
+        if self.contact is None:
+            return "stranger"
+        if self.contact.status is ContactStatus.ACTIVE:
+            return "liaison"
+        if self.contact.status is ContactStatus.PENDING:
+            return "pending"
+        return "stranger"
+
+
+class People(Repo):
+    def actor(self, campaign: Campaign, platform: str, external_id: str) -> Actor:
+        identity = self.session.scalars(
+            select(ChatIdentity)
+            .where(ChatIdentity.campaign_id == campaign.id, ChatIdentity.platform == platform,
+                   ChatIdentity.external_id == external_id)
+            .options(selectinload(ChatIdentity.contact).selectinload(Contact.unit),
+                     selectinload(ChatIdentity.coordinator))
+        ).first()
+        if identity is None:
+            return Actor(None, None, None)
+        return Actor(identity, identity.contact, identity.coordinator)
+
+    def prelisted(self, unit: Unit, phone: str) -> Contact | None:
+        return self.session.scalars(
+            select(Contact).where(Contact.unit_id == unit.id, Contact.phone == phone,
+                                  Contact.status == ContactStatus.PRELISTED)
+        ).first()
+
+    def contact(self, campaign: Campaign, contact_id: int) -> Contact | None:
+        contact = self.session.get(Contact, contact_id, options=[selectinload(Contact.unit)])
+        return contact if contact is not None and contact.campaign_id == campaign.id else None
+
+    def bind(self, campaign: Campaign, platform: str, external_id: str, *, now: datetime,
+             contact: Contact | None = None, coordinator: Coordinator | None = None) -> ChatIdentity:
+        """Point a platform user at a contact or a coordinator (one identity per platform user)."""
+        identity = self.session.scalars(
+            select(ChatIdentity).where(ChatIdentity.campaign_id == campaign.id,
+                                       ChatIdentity.platform == platform,
+                                       ChatIdentity.external_id == external_id)
+        ).first()
+        if identity is None:
+            identity = ChatIdentity(campaign_id=campaign.id, platform=platform, external_id=external_id,
+                                    created_at=now)
+            self.session.add(identity)
+        identity.contact, identity.coordinator = contact, coordinator
+        identity.contact_id = contact.id if contact else None
+        identity.coordinator_id = coordinator.id if coordinator else None
+        self.session.flush()
+        return identity
+
+    def active_liaisons(self, unit_ids: Iterable[int]) -> Sequence[Contact]:
+        return self.session.scalars(
+            select(Contact)
+            .where(Contact.unit_id.in_(list(unit_ids)), Contact.status == ContactStatus.ACTIVE)
+            .options(selectinload(Contact.identities))
+            .order_by(Contact.id)
+        ).all()
+
+    def pending(self, campaign: Campaign) -> Sequence[Contact]:
+        return self.session.scalars(
+            select(Contact).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING)
+            .options(selectinload(Contact.unit)).order_by(Contact.id)
+        ).all()
+
+    def coordinators(self, campaign: Campaign) -> Sequence[Coordinator]:
+        return self.session.scalars(
+            select(Coordinator).where(Coordinator.campaign_id == campaign.id)
+            .options(selectinload(Coordinator.identities)).order_by(Coordinator.id)
+        ).all()
+
+    def identities(self, campaign: Campaign) -> Sequence[ChatIdentity]:
+        return self.session.scalars(
+            select(ChatIdentity).where(ChatIdentity.campaign_id == campaign.id)
+            .options(selectinload(ChatIdentity.contact).selectinload(Contact.unit),
+                     selectinload(ChatIdentity.coordinator))
+            .order_by(ChatIdentity.id)
+        ).all()
+
+
+class Issues(Repo):
+    def next_number(self, campaign: Campaign) -> int:
+        Campaigns(self.session).lock(campaign)
+        highest = self.session.scalar(select(func.max(Issue.number)).where(Issue.campaign_id == campaign.id))
+        return (highest or 0) + 1
+
+    def by_number(self, campaign: Campaign, number: int) -> Issue | None:
+        return self.session.scalars(
+            select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)
+            .options(selectinload(Issue.unit))
+        ).first()
+
+    def create(self, campaign: Campaign, unit: Unit, *, now: datetime, created_by: Contact | None,
+               **fields: Any) -> Issue:
+        issue = Issue(campaign_id=campaign.id, unit_id=unit.id, number=self.next_number(campaign),
+                      created_by_id=created_by.id if created_by else None, created_at=now, updated_at=now,
+                      status=IssueStatus.OPEN, percent=0, **fields)
+        self.session.add(issue)
+        self.session.flush()
+        return issue
+
+    def add_progress(self, issue: Issue, *, status: IssueStatus, percent: int, note: str | None,
+                     contact: Contact | None, now: datetime) -> Progress:
+        entry = Progress(issue_id=issue.id, status=status, percent=percent, note=note,
+                         contact_id=contact.id if contact else None, created_at=now)
+        self.session.add(entry)
+        issue.status, issue.percent, issue.updated_at = status, percent, now
+        issue.rectified_at = now if status is IssueStatus.RECTIFIED else None
+        self.session.flush()
+        return entry
+
+    def _query(self, campaign: Campaign) -> Select[tuple[Issue]]:
+        return select(Issue).where(Issue.campaign_id == campaign.id).options(selectinload(Issue.unit))
+
+    def open_for_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
+        return self.session.scalars(
+            self._query(campaign).where(Issue.unit_id == unit.id, Issue.status != IssueStatus.RECTIFIED)
+            .order_by(Issue.due, Issue.number)
+        ).all()
+
+    def overdue(self, campaign: Campaign, today: date) -> Sequence[Issue]:
+        return self.session.scalars(
+            self._query(campaign).where(Issue.status != IssueStatus.RECTIFIED, Issue.due < today)
+            .order_by(Issue.unit_id, Issue.due, Issue.number)
+        ).all()
+
+
+class Reports(Repo):
+    def weekly(self, unit: Unit, iso_year: int, iso_week: int) -> WeeklyReport | None:
+        return self.session.scalars(
+            select(WeeklyReport).where(WeeklyReport.unit_id == unit.id, WeeklyReport.iso_year == iso_year,
+                                       WeeklyReport.iso_week == iso_week)
+        ).first()
+
+    def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int) -> set[int]:
+        return set(self.session.scalars(
+            select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == campaign.id,
+                                               WeeklyReport.iso_year == iso_year,
+                                               WeeklyReport.iso_week == iso_week)
+        ))
+
+    def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
+        return self.session.scalars(
+            select(StatsReport).where(StatsReport.unit_id == unit.id, StatsReport.focus_area == focus_area)
+        ).first()
+
+
+class Deliverables(Repo):
+    def all(self, campaign: Campaign) -> Sequence[Deliverable]:
+        return self.session.scalars(
+            select(Deliverable).where(Deliverable.campaign_id == campaign.id).order_by(Deliverable.due,
+                                                                                    Deliverable.position)
+        ).all()
+
+    def submissions(self, campaign: Campaign) -> dict[int, set[int]]:
+        """deliverable id → ids of the units that submitted it."""
+        rows = self.session.execute(
+            select(Submission.deliverable_id, Submission.unit_id)
+            .join(Deliverable, Deliverable.id == Submission.deliverable_id)
+            .where(Deliverable.campaign_id == campaign.id)
+        )
+        result: dict[int, set[int]] = {}
+        for deliverable_id, unit_id in rows:
+            result.setdefault(deliverable_id, set()).add(unit_id)
+        return result
+
+    def submission(self, deliverable: Deliverable, unit: Unit) -> Submission | None:
+        return self.session.scalars(
+            select(Submission).where(Submission.deliverable_id == deliverable.id, Submission.unit_id == unit.id)
+        ).first()
+
+    @staticmethod
+    def owes(deliverable: Deliverable, unit: Unit) -> bool:
+        if deliverable.unit_names is None:
+            return True
+        keys = {name_key(n) for n in deliverable.unit_names}
+        return name_key(unit.name) in keys or any(name_key(a) in keys for a in unit.aliases)
+
+
+class Dialogs(Repo):
+    def get(self, campaign: Campaign, platform: str, external_id: str) -> DialogState | None:
+        return self.session.scalars(
+            select(DialogState).where(DialogState.campaign_id == campaign.id, DialogState.platform == platform,
+                                      DialogState.external_id == external_id)
+        ).first()
+
+    def save(self, campaign: Campaign, platform: str, external_id: str, *, kind: str, fields: dict[str, Any],
+             now: datetime) -> None:
+        state = self.get(campaign, platform, external_id)
+        if state is None:
+            state = DialogState(campaign_id=campaign.id, platform=platform, external_id=external_id)
+            self.session.add(state)
+        state.kind, state.fields, state.updated_at = kind, dict(fields), now
+
+    def clear(self, campaign: Campaign, platform: str, external_id: str) -> None:
+        state = self.get(campaign, platform, external_id)
+        if state is not None:
+            self.session.delete(state)
+
+
+class Audit(Repo):
+    def record(self, *, campaign: Campaign | None, actor: str, action: str, at: datetime,
+               entity: str | None = None, entity_id: int | None = None, message_id: str | None = None,
+               **detail: Any) -> None:
+        self.session.add(AuditEntry(campaign_id=campaign.id if campaign else None, actor=actor, action=action,
+                                    at=at, entity=entity, entity_id=entity_id, message_id=message_id,
+                                    detail=detail))
+
+
+class Outbox(Repo):
+    def enqueue(self, *, campaign: Campaign | None, channel: str, target: str, text: str, now: datetime,
+                key: str | None = None, markdown: str | None = None, mentions: Sequence[str] = (),
+                not_before: datetime | None = None) -> OutboxMessage | None:
+        """Queue a message; with a key, a second enqueue of the same reminder is a no-op (returns None)."""
+        message = OutboxMessage(campaign_id=campaign.id if campaign else None, key=key, channel=channel,
+                                target=target, text=text, markdown=markdown, mentions=list(mentions),
+                                status=OutboxStatus.PENDING, attempts=0, not_before=not_before or now,
+                                created_at=now)
+        if key is None:
+            self.session.add(message)
+            self.session.flush()
+            return message
+        try:
+            with self.session.begin_nested():
+                self.session.add(message)
+        except IntegrityError:
+            return None
+        return message
+
+    def for_channel(self, channel: str, limit: int = 500) -> Sequence[OutboxMessage]:
+        newest = (select(OutboxMessage).where(OutboxMessage.channel == channel)
+                  .order_by(OutboxMessage.id.desc()).limit(limit).subquery())
+        return self.session.scalars(
+            select(OutboxMessage).join(newest, newest.c.id == OutboxMessage.id).order_by(OutboxMessage.id)
+        ).all()
+
+
+class Processed(Repo):
+    def replies(self, platform: str, message_id: str) -> list[str] | None:
+        row = self.session.scalars(
+            select(ProcessedMessage).where(ProcessedMessage.platform == platform,
+                                           ProcessedMessage.message_id == message_id)
+        ).first()
+        return None if row is None else list(row.replies)
+
+    def claim(self, platform: str, message_id: str, now: datetime) -> ProcessedMessage:
+        """Insert the message's record first thing in the transaction: a concurrent duplicate blocks on the
+        unique index (PostgreSQL) or on the write lock (SQLite), then fails or sees it."""
+        row = ProcessedMessage(platform=platform, message_id=message_id, received_at=now, replies=[])
+        self.session.add(row)
+        self.session.flush()
+        return row
