@@ -99,8 +99,9 @@ def load_demo(session: Session, *, now: datetime) -> bool:
         created = moment(40 - index)
         issue = issues.create(
             campaign, unit, now=created, created_by=liaisons.get(unit.id), year=today.year, title=title,
-            source=source, focus_area=area, content=f"自查发现：{title}。", measures="明确责任人，制定整改方案，逐项整改。",
-            goal="问题按期整改到位，建立长效机制。", owner=liaisons[unit.id].name if unit.id in liaisons else "科室负责人",
+            source=source, focus_area=area, content=f"自查发现：{title}。",
+            measures="明确责任人，制定整改方案，逐项整改。", goal="问题按期整改到位，建立长效机制。",
+            owner=liaisons[unit.id].name if unit.id in liaisons else "科室负责人",
             due=today + timedelta(days=due_offset), due_text=None, remark=None)
         if status is not IssueStatus.OPEN:
             issues.add_progress(issue, status=status, percent=percent, note="按计划推进" if percent < 100 else "已销号",

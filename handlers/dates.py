@@ -177,10 +177,7 @@ def _from_relative_month(m: re.Match[str], ctx: DateContext) -> _Spec | None:
 
 
 def _from_year_end(m: re.Match[str], ctx: DateContext) -> _Spec | None:
-    if m["y"]:
-        year = _number(m["y"], digit_by_digit=True)
-    else:
-        year = ctx.today.year + _RELATIVE_YEARS[m["rel"] or ""]
+    year = _number(m["y"], digit_by_digit=True) if m["y"] else ctx.today.year + _RELATIVE_YEARS[m["rel"] or ""]
     return None if year is None else _Spec(month=12, year=year, part="底")
 
 

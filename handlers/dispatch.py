@@ -64,7 +64,8 @@ _BY_KEYWORD = sorted(((k, c) for c in COMMANDS for k in c.keywords), key=lambda 
 _BRACKETED_KEYWORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
 _SEPARATORS = (" ", "\n", ":", "#", ",", "，", "、")
 
-ROLE_TITLES = {"liaison": "联络员", "coordinator": "牵头部门协调人", "pending": "待审核联络员", "stranger": "未登记用户"}
+ROLE_TITLES = {"liaison": "联络员", "coordinator": "牵头部门协调人", "pending": "待审核联络员",
+               "stranger": "未登记用户"}
 
 
 def menu(role: str, ctx: Context | None = None) -> str:

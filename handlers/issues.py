@@ -136,7 +136,8 @@ def _read_progress(text: str) -> tuple[IssueStatus | None, int | None, str]:
     return status, percent, strip_punct(rest)
 
 
-PROGRESS_USAGE = "格式：进展 <问题编号> <状态或百分比> [说明]，如「进展 #12 60% 已完成证件审验」或「进展 12 已整改 已销号」。"
+PROGRESS_USAGE = ("格式：进展 <问题编号> <状态或百分比> [说明]，"
+                  "如「进展 #12 60% 已完成证件审验」或「进展 12 已整改 已销号」。")
 
 
 def report_progress(ctx: Context, rest: str) -> Reply:
@@ -158,9 +159,8 @@ def report_progress(ctx: Context, rest: str) -> Reply:
     if percent is not None and not 0 <= percent <= 100:
         return Reply.of("百分比应在 0 到 100 之间。")
     if issue.status is IssueStatus.RECTIFIED:
-        return Reply.of(f"#{number}「{issue.title}」已于 {format_cn(issue.rectified_at.astimezone(ctx.now.tzinfo).date())} "
-                        "整改销号，如需重新打开请联系牵头部门。" if issue.rectified_at else
-                        f"#{number} 已整改销号。")
+        when = issue.rectified_at.astimezone(ctx.now.tzinfo).date() if issue.rectified_at else ctx.today
+        return Reply.of(f"#{number}「{issue.title}」已于 {format_cn(when)} 整改销号，如需重新打开请联系牵头部门。")
     if status is None:
         status = {100: IssueStatus.RECTIFIED, 0: IssueStatus.OPEN}.get(percent or 0, IssueStatus.IN_PROGRESS)
     if status is IssueStatus.RECTIFIED:

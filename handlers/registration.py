@@ -124,7 +124,8 @@ def approve(ctx: Context, rest: str) -> Reply:
         return error or Reply.of()
     contact.status, contact.updated_at = ContactStatus.ACTIVE, ctx.now
     ctx.audit("contact.approve", entity="contact", entity_id=contact.id)
-    ctx.notify(contact.identities, f"您登记为「{contact.unit.name}」联络员的申请已通过审核。发送「帮助」查看可用的指令。")
+    ctx.notify(contact.identities,
+               f"您登记为「{contact.unit.name}」联络员的申请已通过审核。发送「帮助」查看可用的指令。")
     return Reply.of(f"已批准登记号 {contact.id}：{contact.unit.name} {_card(contact)}，已通知本人。")
 
 

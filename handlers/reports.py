@@ -35,7 +35,8 @@ def _save_weekly(ctx: Context, values: dict[str, str]) -> Reply:
     reports = Reports(ctx.session)
     report = reports.weekly(unit, iso_year, iso_week)
     due_text = f"周{WEEKDAYS[due.weekday()]} {due:%H:%M}"
-    late_text = f"\n已过本周报送截止时间（{format_cn(due.date(), with_year=False)} {due:%H:%M}），记为迟报。" if late else ""
+    deadline = f"{format_cn(due.date(), with_year=False)} {due:%H:%M}"
+    late_text = f"\n已过本周报送截止时间（{deadline}），记为迟报。" if late else ""
     if report is None:
         report = WeeklyReport(campaign_id=ctx.campaign.id, unit_id=unit.id, iso_year=iso_year, iso_week=iso_week,
                               text=values["text"], contact_id=contact.id, submitted_at=ctx.now, late=late,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -66,7 +66,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -456,3 +456,14 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AccessToken(Base):
+    """A platform access token shared by every process (WeCom and DingTalk allow few fetches a day)."""
+
+    __tablename__ = "access_tokens"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)  # e.g. wecom:<corpid>:<agentid>
+    token: Mapped[str] = mapped_column(String(1024))
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

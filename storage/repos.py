@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
+    AccessToken,
     AuditEntry,
     Campaign,
     ChatIdentity,
@@ -356,3 +357,21 @@ class Processed(Repo):
         self.session.add(row)
         self.session.flush()
         return row
+
+
+class Tokens(Repo):
+    def get(self, name: str) -> AccessToken | None:
+        return self.session.get(AccessToken, name)
+
+    def put(self, name: str, token: str, *, expires_at: datetime, now: datetime) -> None:
+        row = self.session.get(AccessToken, name)
+        if row is None:
+            self.session.add(AccessToken(name=name, token=token, expires_at=expires_at, updated_at=now))
+        else:
+            row.token, row.expires_at, row.updated_at = token, expires_at, now
+
+    def drop(self, name: str, token: str) -> None:
+        """Forget a token the platform rejected (40014/42001), unless another process already replaced it."""
+        row = self.session.get(AccessToken, name)
+        if row is not None and row.token == token:
+            self.session.delete(row)

@@ -23,8 +23,8 @@ from storage.models import (
 from tests.conftest import Database, SimChat, at
 
 REGISTER_LU = "登记\n单位：法制科\n姓名：陆和建\n职务：法制科科长\n电话：13909551234\n邮箱：lu@example.cn"
-FULL_ISSUE = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：3名执法人员证件过期\n"
-              "整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前")
+FULL_ISSUE = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
+              "线索内容：3名执法人员证件过期\n整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前")
 
 
 def count(db: Database, model: type, **where: object) -> int:
@@ -44,7 +44,8 @@ def issue(db: Database, number: int) -> Issue:
 
 
 def test_stranger_registers_pending_and_coordinator_approves(chat: SimChat, plan_loaded: Database) -> None:
-    reply = chat.send("newbie", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：139 0955 0004\n邮箱：li@example.cn")
+    reply = chat.send("newbie", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：139 0955 0004\n"
+                                "邮箱：li@example.cn")
     assert "已提交登记（登记号" in reply and "等待牵头部门审核" in reply
     with transaction(plan_loaded.sessions) as session:
         contact = session.scalars(select(Contact).where(Contact.name == "李娜")).one()

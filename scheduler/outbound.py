@@ -1,0 +1,76 @@
+"""The outbound-message interface: what every platform client implements and the delivery worker calls.
+
+A sender never raises for a platform's refusal: it returns a SendResult saying whether the message
+went out, may be retried (5xx, timeouts, rate limits such as WeCom 45009 or DingTalk 130101), or never
+will (bad webhook, user not in the app's visible range …). Channels are named:
+
+    sim             the simulator outbox (always available)
+    wecom_app       WeCom self-built app message to a userid (message/send)
+    wecom_robot     WeCom group robot webhook (webhook/send?key=…)
+    dingtalk_work   DingTalk work notification to a staffId (asyncsend_v2)
+    dingtalk_robot  DingTalk custom group robot (robot/send?access_token=…, signed)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+CHANNELS = frozenset({"sim", "wecom_app", "wecom_robot", "dingtalk_work", "dingtalk_robot"})
+
+
+class SendStatus(enum.StrEnum):
+    OK = "ok"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: SendStatus
+    detail: str = ""  # errcode/errmsg or the HTTP status; never the message body
+    retry_after: float | None = None  # seconds, when the platform says how long to wait
+
+    @classmethod
+    def ok(cls, detail: str = "") -> SendResult:
+        return cls(SendStatus.OK, detail)
+
+    @classmethod
+    def retryable(cls, detail: str, retry_after: float | None = None) -> SendResult:
+        return cls(SendStatus.RETRYABLE, detail, retry_after)
+
+    @classmethod
+    def permanent(cls, detail: str) -> SendResult:
+        return cls(SendStatus.PERMANENT, detail)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to one target. For robots, `address` is the webhook URL and `secret` its signing key."""
+
+    channel: str
+    target: str  # a userid / staffId, or a group name for robots
+    text: str
+    markdown: str | None = None
+    mentions: tuple[str, ...] = ()  # mobiles to @-mention in a group
+    address: str | None = None
+    secret: str | None = None
+    key: str | None = None  # the outbox key, for platform-side duplicate checks
+
+
+class Sender(Protocol):
+    """A platform client able to deliver messages on some channels."""
+
+    channels: frozenset[str]
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+class SimulatorSender:
+    """The simulator channel: the outbox row itself is what /sim shows, so delivery just succeeds."""
+
+    channels = frozenset({"sim"})
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return SendResult.ok("simulator")
