@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -45,6 +44,6 @@ class Settings(BaseSettings):
         return bool(self.dingtalk_app_key and self.dingtalk_app_secret)
 
 
-@lru_cache
 def get_settings() -> Settings:
+    """Read the environment (and .env) now; the CLI and the app each call this once at start."""
     return Settings()

@@ -235,7 +235,7 @@ class PlanError(Exception):
 
     def __init__(self, source: str, problems: Sequence[PlanProblem]) -> None:
         self.source = source
-        self.problems = list(problems)
+        self.problems = sorted(problems, key=lambda p: p.line or 0)  # in file order, as a person fixes them
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -258,21 +258,22 @@ class ResolvedPlan:
 
 
 def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
-    """The 1-based line of the YAML node at `path` (or of its nearest existing parent)."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
+    """The 1-based line of the YAML node at `path`; for a missing key, the line of the key that holds it."""
+    if root is None:
+        return None
+    node: yaml.Node = root
+    line = node.start_mark.line + 1
     for part in path:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if match is None:
-                key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
-                return key.start_mark.line + 1 if key is not None else line
-            node = match
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if pair is None:
+                return line
+            line, node = pair[0].start_mark.line + 1, pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             return line
-        line = node.start_mark.line + 1
     return line
 
 
