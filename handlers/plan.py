@@ -523,17 +523,31 @@ def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: 
     changes.set(contact, label, name=contact_in.name, phone=contact_in.phone or contact.phone,
                 title=contact_in.title or contact.title, wechat_or_email=contact_in.email or contact.wechat_or_email)
     session.flush()
+    user_ids = {"wecom": contact_in.wecom_userid, "dingtalk": contact_in.dingtalk_userid}
+    if _bind_user_ids(session, campaign, user_ids, label, changes, now, contact=contact) and (
+            contact.status is not ContactStatus.ACTIVE):
+        contact.status = ContactStatus.ACTIVE  # the plan named the user id: nobody needs to approve
+        changes.result.changes.append(f"{label}.status")
+
+
+def _bind_user_ids(session: Session, campaign: Campaign, user_ids: dict[str, str | None], label: str,
+                   changes: _Changes, now: datetime, *, contact: Contact | None = None,
+                   coordinator: Coordinator | None = None) -> bool:
+    """Point the platform user ids the plan names at this contact or coordinator; True if it names any."""
     people = People(session)
-    for platform, external_id in (("wecom", contact_in.wecom_userid), ("dingtalk", contact_in.dingtalk_userid)):
+    owner = contact or coordinator
+    assert owner is not None
+    named = False
+    for platform, external_id in user_ids.items():
         if not external_id:
             continue
+        named = True
         actor = people.actor(campaign, platform, external_id)
-        if actor.contact is None or actor.contact.id != contact.id:
-            people.bind(campaign, platform, external_id, contact=contact, now=now)
+        current = actor.contact if contact is not None else actor.coordinator
+        if current is None or current.id != owner.id:
+            people.bind(campaign, platform, external_id, contact=contact, coordinator=coordinator, now=now)
             changes.result.changes.append(f"{label}.{platform}")
-        if contact.status is not ContactStatus.ACTIVE:
-            contact.status = ContactStatus.ACTIVE  # the plan named the user id: nobody needs to approve
-            changes.result.changes.append(f"{label}.status")
+    return named
 
 
 def _sync_deliverables(session: Session, campaign: Campaign, resolved: ResolvedPlan, changes: _Changes) -> None:
@@ -577,7 +591,6 @@ def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _C
 def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes,
                        now: datetime) -> None:
     existing = _by_name(session, Coordinator, campaign)
-    people = People(session)
     for item in plan.coordinators:
         coordinator = existing.pop(item.name, None)
         if coordinator is None:
@@ -586,13 +599,8 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
             session.flush()
             changes.result.changes.append(f"coordinator+{item.name}")
         changes.set(coordinator, f"coordinator[{item.name}]", phone=item.phone)
-        for platform, external_id in (("wecom", item.wecom_userid), ("dingtalk", item.dingtalk_userid)):
-            if not external_id:
-                continue
-            actor = people.actor(campaign, platform, external_id)
-            if actor.coordinator is None or actor.coordinator.id != coordinator.id:
-                people.bind(campaign, platform, external_id, coordinator=coordinator, now=now)
-                changes.result.changes.append(f"coordinator[{item.name}].{platform}")
+        _bind_user_ids(session, campaign, {"wecom": item.wecom_userid, "dingtalk": item.dingtalk_userid},
+                       f"coordinator[{item.name}]", changes, now, coordinator=coordinator)
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays
             continue
