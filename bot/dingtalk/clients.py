@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -116,16 +116,17 @@ class RobotSender:
         self.http = http
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        if not parse_qs(urlsplit(message.address or "").query).get("access_token"):
+        url = on_api_base(self.api_base, message.address or "")
+        # httpx replaces a URL's query when given params, so the webhook's own query joins them here.
+        params = dict(parse_qsl(urlsplit(url).query))
+        if not params.get("access_token"):
             return SendResult.permanent("robot webhook has no access_token")
-        params: dict[str, str] = {}
         # Only a 加签 secret (SEC…) signs; a robot secured by keywords or an IP list takes plain requests.
         if message.secret and message.secret.startswith("SEC"):
             timestamp = str(millis(self.clock.now()))
             params |= {"timestamp": timestamp, "sign": sign(timestamp, message.secret)}
         body = _content(message, message.mentions) | {"at": {"atMobiles": list(message.mentions), "isAtAll": False}}
-        url = on_api_base(self.api_base, message.address or "")
-        answer = await _call(self.http, "POST", url, params=params, json=body)
+        answer = await _call(self.http, "POST", url.split("?", 1)[0], params=params, json=body)
         if isinstance(answer, SendResult):
             return answer
         code = _errcode(answer)

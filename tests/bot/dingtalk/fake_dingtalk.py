@@ -57,7 +57,6 @@ class FakeDingTalk:
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._frames: asyncio.Queue[dict[str, Any]] | None = None
         self.base_url = ""
@@ -73,6 +72,7 @@ class FakeDingTalk:
 
     def reset(self) -> None:
         with self._lock:
+            self._ids = itertools.count(1)
             self._calls: list[Call] = []
             self._scripted: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             self.robots: dict[str, str | None] = {}  # access_token → 加签 secret (None: unsigned robot)
@@ -133,7 +133,7 @@ class FakeDingTalk:
             return scripted
         if query.get("appkey") != self.APP_KEY or query.get("appsecret") != self.APP_SECRET:
             return JSONResponse({"errcode": 40089, "errmsg": "不合法的appKey或appSecret"})
-        token = f"fake-token-{next(self._ids)}"
+        token = f"fake-token-{len(self.tokens) + 1}"
         self.tokens.append(token)
         return JSONResponse({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
 
