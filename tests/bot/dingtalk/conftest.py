@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,13 +15,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.settings import Settings
 from handlers.clock import ManualClock
+from handlers.dispatch import Dispatcher
+from handlers.message import IncomingMessage, Reply
 from storage.db import transaction
-from storage.models import Contact, Coordinator
+from storage.models import Base, Contact, Coordinator
 from storage.repos import Campaigns, People
 from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk, LoopbackServer, dingtalk_sign
 from tests.conftest import Database, make_settings
@@ -74,6 +78,41 @@ def dingtalk_people(plan_loaded: Database, clock: ManualClock) -> Database:
         ma = session.scalars(select(Contact).where(Contact.name == "马强")).one()
         people.bind(campaign, "dingtalk", MA_STAFF, contact=ma, now=clock.now())
     return plan_loaded
+
+
+def table_counts(db: Database) -> dict[str, int]:
+    with transaction(db.sessions) as session:
+        return {t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
+                for t in Base.metadata.sorted_tables}
+
+
+@contextmanager
+def unchanged(db: Database) -> Iterator[None]:
+    """Asserts that the block wrote nothing to any table."""
+    before = table_counts(db)
+    yield
+    assert table_counts(db) == before
+
+
+class GatedDispatcher:
+    """The real dispatcher behind a gate the test opens: a handler that is slow for as long as the test likes.
+
+    Only messages whose text `holds` are held; with an `error`, a held message fails with it once released.
+    """
+
+    def __init__(self, inner: Dispatcher, error: Exception | None = None,
+                 holds: Callable[[str], bool] = lambda _text: True) -> None:
+        self.inner = inner
+        self.error = error
+        self.holds = holds
+        self.gate = threading.Event()
+
+    def handle(self, message: IncomingMessage) -> Reply:
+        if self.holds(message.text):
+            assert self.gate.wait(timeout=10), "the test never opened the gate"
+            if self.error is not None:
+                raise self.error
+        return self.inner.handle(message)
 
 
 class DingTalkChat:

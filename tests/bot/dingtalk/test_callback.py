@@ -5,64 +5,34 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.exc import OperationalError
 
 from bot.app import create_app
 from handlers.clock import ManualClock
 from handlers.dispatch import Dispatcher
-from handlers.message import IncomingMessage, Reply
 from storage.db import make_session_factory, transaction
-from storage.models import Base, ChatIdentity, Issue, OutboxMessage, ProcessedMessage, WeeklyReport
+from storage.models import ChatIdentity, Issue, OutboxMessage, ProcessedMessage, WeeklyReport
 from tests.bot.dingtalk.conftest import (
     COORDINATOR_STAFF,
     LU_STAFF,
     DingTalkChat,
+    GatedDispatcher,
     dingtalk_settings,
     millis,
     payload,
+    unchanged,
 )
 from tests.bot.dingtalk.fake_dingtalk import GETTOKEN, SESSION, WORK, FakeDingTalk
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count
 from tests.conftest import Database, make_settings
-
-
-def table_counts(db: Database) -> dict[str, int]:
-    with transaction(db.sessions) as session:
-        return {t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
-                for t in Base.metadata.sorted_tables}
-
-
-@contextmanager
-def unchanged(db: Database) -> Iterator[None]:
-    """Asserts that the block wrote nothing to any table."""
-    before = table_counts(db)
-    yield
-    assert table_counts(db) == before
-
-
-class GatedDispatcher:
-    """The real dispatcher behind a gate the test opens: a handler that is slow for as long as the test likes."""
-
-    def __init__(self, inner: Dispatcher, error: Exception | None = None) -> None:
-        self.inner = inner
-        self.error = error
-        self.gate = threading.Event()
-
-    def handle(self, message: IncomingMessage) -> Reply:
-        assert self.gate.wait(timeout=10), "the test never opened the gate"
-        if self.error is not None:
-            raise self.error
-        return self.inner.handle(message)
 
 
 @pytest.fixture
