@@ -2,9 +2,10 @@
 so the bot needs no public address — what many government networks require.
 
 Robot messages arrive as CallbackMessage frames whose `data` is the same JSON as an HTTP callback body;
-RobotMessageHandler feeds them to the same RobotChannel. The SDK's own ChatbotHandler.reply_text is not used:
-it posts with blocking `requests` (no timeout) from inside the event loop and ignores DingTalk's errcode;
-replies go through RobotChannel.deliver (async httpx, sessionWebhook → work notification → outbox).
+RobotMessageHandler parses them with the same code and answers them through a RobotChannel, as the callback
+does. The SDK's own ChatbotHandler.reply_text is not used: it posts with blocking `requests` (no timeout) from
+inside the event loop and ignores DingTalk's errcode; replies go through RobotChannel.deliver instead (async
+httpx: sessionWebhook, else work notification, else the outbox).
 """
 
 from __future__ import annotations
