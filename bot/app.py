@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade_schema(services.engine)
         log.info("duban started", extra={"database": services.engine.url.get_backend_name()})
-        yield
+        async with AsyncExitStack() as channels:
+            if settings.dingtalk_enabled:
+                from bot.dingtalk import running as dingtalk_running
+
+                await channels.enter_async_context(dingtalk_running(app, services))
+            yield
         services.engine.dispose()
 
     app = FastAPI(title="duban 督办", version="0.1.0", lifespan=lifespan,
@@ -93,5 +98,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         from bot.sim import router as sim_router
 
         app.include_router(sim_router)
+    if settings.dingtalk_enabled:
+        from bot.dingtalk import router as dingtalk_router
+
+        app.include_router(dingtalk_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

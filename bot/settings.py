@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     dingtalk_app_secret: SecretStr | None = None
     dingtalk_api_base: str = "https://oapi.dingtalk.com"
     dingtalk_mode: Literal["http", "stream"] = "http"
+    dingtalk_agent_id: int | None = Field(default=None, description="AgentId of the app, for work notifications")
+    dingtalk_stream_api_base: str = Field(default="https://api.dingtalk.com",
+                                          description="where Stream mode opens its connection (new-style OpenAPI)")
+    dingtalk_reply_budget: float = Field(default=2.0, gt=0, description=(
+        "seconds a callback waits for its reply to go in the response body; slower replies go out later"))
 
     @property
     def wecom_enabled(self) -> bool:

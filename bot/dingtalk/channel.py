@@ -1,0 +1,132 @@
+"""How duban answers a DingTalk robot message, whichever way it arrived (HTTP callback or Stream).
+
+The Dispatcher is synchronous and touches the database, so it runs in a worker thread. An HTTP callback
+waits for it up to DUBAN_DINGTALK_REPLY_BUDGET and answers in the response body; a slower reply, and every
+Stream-mode reply, goes through the message's sessionWebhook while it is valid, else as a work notification,
+else into the outbox for the delivery worker to retry. A redelivered message (same msgId) gets no second reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.dingtalk.clients import SessionWebhookClient, build_senders
+from bot.dingtalk.inbound import Inbound
+from handlers.message import Reply
+from scheduler.outbound import OutboundMessage, Sender, SendStatus
+from storage.db import transaction
+from storage.repos import Campaigns, Outbox
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger("duban.dingtalk")
+
+WORK_CHANNEL = "dingtalk_work"
+WEBHOOK_MARGIN = timedelta(minutes=1)  # a sessionWebhook this close to expiry may die in flight
+RETRY_LATER = "抱歉，系统暂时无法处理您刚才的消息，请稍后重新发送。"
+
+
+class RobotChannel:
+    """Answers DingTalk robot messages through the platform-neutral Dispatcher (one per event loop)."""
+
+    def __init__(self, services: Services, http: httpx.AsyncClient) -> None:
+        settings = services.settings
+        self.services = services
+        self.budget = settings.dingtalk_reply_budget
+        self.webhooks = SessionWebhookClient(api_base=settings.dingtalk_api_base, http=http)
+        senders = build_senders(settings, services.sessions, services.clock, http)
+        self.work: Sender | None = next((s for s in senders if WORK_CHANNEL in s.channels), None)
+        self._late: set[asyncio.Task[None]] = set()
+
+    async def answer(self, inbound: Inbound) -> Reply | None:
+        """The reply for the callback's response body; None when there is none or it will go out later.
+
+        Database errors propagate, so the callback answers 503 and DingTalk delivers the message again.
+        """
+        if not inbound.addressed:
+            return None
+        if inbound.message is None:
+            return Reply.of(inbound.notice or "")
+        work = asyncio.ensure_future(asyncio.to_thread(self.services.dispatcher.handle, inbound.message))
+        done, _ = await asyncio.wait({work}, timeout=self.budget)
+        if not done:
+            log.info("dingtalk reply late", extra={"msg_id": inbound.msg_id, "budget_seconds": self.budget})
+            task = asyncio.create_task(self._finish_late(work, inbound))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+            return None
+        reply = work.result()
+        return None if reply.duplicate else reply
+
+    async def answer_and_deliver(self, inbound: Inbound) -> None:
+        """Stream mode: handle the message and send the reply (no response body to put it in)."""
+        if not inbound.addressed:
+            return
+        if inbound.message is None:
+            await self.deliver(inbound, Reply.of(inbound.notice or ""))
+            return
+        reply = await asyncio.to_thread(self.services.dispatcher.handle, inbound.message)
+        if not reply.duplicate:
+            await self.deliver(inbound, reply)
+
+    async def drain(self) -> None:
+        """Wait for replies still being worked on (at shutdown), so none is dropped."""
+        if self._late:
+            await asyncio.gather(*self._late, return_exceptions=True)
+
+    async def _finish_late(self, work: asyncio.Future[Reply], inbound: Inbound) -> None:
+        try:
+            reply = await work
+        except SQLAlchemyError as error:
+            # The callback was already answered 200, so DingTalk will not redeliver: tell the user instead.
+            # Nothing was committed, so sending the message again works once the database is back.
+            log.error("dingtalk late reply failed: database error",
+                      extra={"msg_id": inbound.msg_id, "error": type(error).__name__})
+            reply = Reply.of(RETRY_LATER)
+        if not reply.duplicate:
+            await self.deliver(inbound, reply)
+
+    async def deliver(self, inbound: Inbound, reply: Reply) -> None:
+        """Send a reply outside a response body: sessionWebhook, else work notification, else the outbox."""
+        text = "\n\n".join(reply.texts)
+        if not text:
+            return
+        now = self.services.clock.now()
+        webhook = inbound.webhook
+        if webhook is not None and (webhook.expires_at is None or webhook.expires_at - WEBHOOK_MARGIN > now):
+            result = await self.webhooks.reply(webhook.url, text, at_staff_id=inbound.staff_id if inbound.is_group
+                                               else None)
+            if result.status is SendStatus.OK:
+                log.info("dingtalk reply sent", extra={"msg_id": inbound.msg_id, "via": "session_webhook"})
+                return
+            log.warning("dingtalk session webhook failed", extra={"msg_id": inbound.msg_id, "detail": result.detail})
+        if inbound.staff_id is None:
+            log.warning("dingtalk reply undeliverable: no staffId", extra={"msg_id": inbound.msg_id})
+            return
+        message = OutboundMessage(channel=WORK_CHANNEL, target=inbound.staff_id, text=text,
+                                  key=f"dingtalk-reply:{inbound.msg_id}")
+        if self.work is not None:
+            result = await self.work.send(message)
+            if result.status is SendStatus.OK:
+                log.info("dingtalk reply sent", extra={"msg_id": inbound.msg_id, "via": "work_notification"})
+                return
+            log.warning("dingtalk work notification failed", extra={"msg_id": inbound.msg_id,
+                                                                    "detail": result.detail})
+            if result.status is SendStatus.PERMANENT:
+                return
+        await asyncio.to_thread(self._queue, message)
+
+    def _queue(self, message: OutboundMessage) -> None:
+        """Leave the reply to the outbox's delivery worker, which retries with back-off."""
+        with transaction(self.services.sessions) as session:
+            campaign = Campaigns(session).current(self.services.settings.campaign)
+            Outbox(session).enqueue(campaign=campaign, channel=message.channel, target=message.target,
+                                    text=message.text, key=message.key, now=self.services.clock.now())
+        log.info("dingtalk reply queued", extra={"msg_id": message.key})
