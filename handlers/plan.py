@@ -124,7 +124,9 @@ def _clock(value: Any) -> str:
 
 
 class WeeklyReportIn(_Model):
-    weekday: int | str = "周五"
+    # Validated even when left out: the default must become 4 (Friday) too, not the text 周五, which SQLite
+    # would store in the integer column without complaint.
+    weekday: int | str = Field(default="周五", validate_default=True)
     remind_at: list[str] = Field(default_factory=lambda: ["09:00", "11:00"])
     due: str = "12:00"
 

@@ -179,8 +179,13 @@ class Dates:
         has_year = bool(found and found[0].has_year)
         return When(words, day if has_year or self.year else None, True, origin)
 
-    def found(self, hit: FoundDate, origin: Origin) -> When:
+    def found(self, hit: FoundDate, origin: Origin, carried: int | None = None) -> When:
+        """A date found in a sentence; `carried` is the year of a fully dated expression just before it
+        (2019年12月为总结报告阶段…12月初前报送), which beats the notice's year."""
         words = hit.text.replace(" ", "") + ("前" if hit.deadline else "")
+        if carried is not None and not hit.has_year:
+            day = parse_date(words, ctx=_context(carried, None, None))
+            return When(words, day, day is not None, origin)
         return When(words, hit.day if (hit.has_year or self.year) and hit.day else None, hit.day is not None,
                     origin)
 
@@ -212,6 +217,8 @@ def read_span(notice: Notice, plan: NoticePlan) -> None:
     dates = Dates(plan)
     for paragraph, start, end in _sentences(notice):
         sentence = paragraph.text[start:end]
+        if not re.search(r"开展|专项整治|为期", sentence):  # 从2020年1月1日起纳入常态化工作 is no campaign span
+            continue
         for hit in find_dates(sentence, ctx=dates.ctx):
             if not _SPAN_START.search(sentence[: hit.start]) or plan.start is not None:
                 continue
@@ -273,8 +280,11 @@ def _period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When
     words = words.strip()
     months = _MONTHS.match(words)
     if months:
-        first, last = _month_words(months)
-        return dates.when(first, origin, "start"), dates.when(last, origin, "end")
+        parts = _RANGE_SPLIT.split(words, maxsplit=1)
+        first, last = (dates.when(w, origin, role) for w, role in zip(_month_words(months), ("start", "end"),
+                                                                          strict=True))
+        return (When(parts[0], first.day, True, origin) if first.day else first,
+                When(parts[-1], last.day, True, origin) if last.day else last)
     if words.endswith(("开始", "起")):
         return dates.when(re.sub(r"(开始|起)$", "", words), origin, "start"), None
     parts = _RANGE_SPLIT.split(words, maxsplit=1)
@@ -346,8 +356,8 @@ def _deliverable_name(action: str) -> tuple[str, str | None]:
     if verb:
         before, after = action[: verb.start()], action[verb.end():]
         to = _recipient(after.split(",")[0])
-        if to is not None and before.strip(",并"):
-            return before.split(",")[0].rstrip("并"), to
+        if to is not None:
+            return (before.split(",")[0].rstrip("并") if before.strip(",并") else to), to
         return after.split(",")[0] or action, None
     return action, None
 
@@ -414,6 +424,8 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
         units, units_note = _units_in(paragraph)
         follow_up = _FOLLOW_UP.search(paragraph.text)
         default_to = _recipient(follow_up["to"]) if follow_up else None
+        stated_years = [(h.start, h.day.year) for h in find_dates(paragraph.text, ctx=dates.ctx)
+                        if h.has_year and h.day is not None]
         for start, end in split_sentences(paragraph):
             if heading and start < heading.end():
                 start = heading.end()
@@ -421,13 +433,14 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
             hits = [h for h in find_dates(sentence, ctx=dates.ctx) if h.deadline and not h.relative
                     and not re.search(r"(?:自|从|每月|每年)$", sentence[: h.start])]
             for index, hit in enumerate(hits):
+                carried = next((y for at, y in reversed(stated_years) if at < start + hit.start), None)
                 stop = hits[index + 1].start if index + 1 < len(hits) else len(sentence)
                 action = sentence[hit.end:stop]
                 if index + 1 < len(hits):
                     cut = action.rfind(",")
                     action = action[:cut] if cut > 0 else action
                 origin = _origin(paragraph, start + max(hit.start - 1, 0), start + hit.end + len(action))
-                when = dates.found(hit, origin)
+                when = dates.found(hit, origin, carried)
                 target = _TARGET.search(action)
                 if target:
                     rate = float(target["rate"] or target["rate2"]) / 100
@@ -435,6 +448,9 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
                                                              + target.end()))
                     continue
                 what, to = _deliverable_name(re.sub(r"^(?:前|之前|以前)", "", action))
+                if to is not None and what == to:  # 报送县司法局: what is due was named before the date
+                    previous = hits[index - 1].end if index else 0
+                    what = sentence[previous:hit.start].rstrip(" ,于在").split(",")[-1]
                 name = _clean_name(what)
                 section = _SUB_HEADING.match(paragraph.text)
                 if section and 2 <= len(name) <= 6 and not _DOCUMENT.search(name):  # 初稿修改: of what?
