@@ -210,7 +210,8 @@ def task_summary_lines(session: Session, campaign: Campaign, today: date, unit: 
              f"长期坚持 {kinds[TaskDeadlineKind.ONGOING]} 项）"]
     by_lead: dict[int | None, list[TaskState]] = {}
     for state in states:
-        for lead in unit_ids(state.task, TaskRole.LEAD) or [None]:  # type: ignore[list-item]
+        leads: list[int | None] = [*unit_ids(state.task, TaskRole.LEAD)] or [None]
+        for lead in leads:
             by_lead.setdefault(lead, []).append(state)
     rows = []
     for lead, group in by_lead.items():

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 
-from handlers.dates import DateContext, FoundDate, find_dates, parse_date, parse_range
+from handlers.dates import DateContext, FoundDate, Role, find_dates, parse_date, parse_range
 from handlers.notice.model import (
     Coordinator,
     Deliverable,
@@ -169,11 +169,11 @@ class Dates:
         self.year = plan.year
         self.ctx = _context(plan.year, plan.start.day if plan.start else None, plan.end.day if plan.end else None)
 
-    def when(self, words: str, origin: Origin, role: str = "end") -> When:
+    def when(self, words: str, origin: Origin, role: Role = "end") -> When:
         """The date a text such as 6月10日前 / 9月下旬 / 2020年9月30日 names."""
         words = words.strip(" ,。;:()")
-        found = find_dates(words, ctx=self.ctx, role=role)  # type: ignore[arg-type]
-        day = parse_date(words, ctx=self.ctx, role=role)  # type: ignore[arg-type]
+        found = find_dates(words, ctx=self.ctx, role=role)
+        day = parse_date(words, ctx=self.ctx, role=role)
         if day is None:
             return When(words, None, False, origin)
         has_year = bool(found and found[0].has_year)
@@ -281,8 +281,8 @@ def _period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When
     months = _MONTHS.match(words)
     if months:
         parts = _RANGE_SPLIT.split(words, maxsplit=1)
-        first, last = (dates.when(w, origin, role) for w, role in zip(_month_words(months), ("start", "end"),
-                                                                          strict=True))
+        first_words, last_words = _month_words(months)
+        first, last = dates.when(first_words, origin, "start"), dates.when(last_words, origin, "end")
         return (When(parts[0], first.day, True, origin) if first.day else first,
                 When(parts[-1], last.day, True, origin) if last.day else last)
     if words.endswith(("开始", "起")):
@@ -325,7 +325,7 @@ _REPORT_VERB = r"(?:报送|上报|抄报|呈报|提交|报(?![告表备道名刊
 _RECIPIENT_END = re.compile(r"(?:厅|局|委|办|办公室|机关|大队|支队|中心|政府|部门|处|科|院|室)(?:备案|审核|汇总)?$")
 _ATTACHMENT = re.compile(r"\((?:见)?附件[0-9一二三四五六七八九十]*\)")
 _UNIT_NOTE = re.compile(r"\((?:责任|牵头|承办)单位:(?P<units>[^()]*)\)")
-_LEADING_WORDS = re.compile(r"^(?:前|之前|以前|,|于|将|要|应|须|并|,)+")
+_LEADING_WORDS = re.compile(r"^(?:前|之前|以前|,|于|将|要|应|须|并)+")
 _ACTION_VERBS = re.compile(r"^(?:挑选|制定|形成|建立|完成|编制|整理|汇总|撰写|报送|上报|抄报|提交)")
 _QUANTITY = re.compile(r"^[0-9一二三四五六七八九十]+(?:-[0-9]+)?(?:个|份|篇|件|起)")
 _FOLLOW_UP = re.compile(r"以上(?:报送)?材料.*?" + _REPORT_VERB + r"(?P<to>[^,。;]+)")
@@ -338,7 +338,7 @@ _CAMPAIGN_CORE = re.compile(r"(?:行政执法)?(?:“?不作为[、,]?(?:慢作�
 def _recipient(text: str) -> str | None:
     text = _ATTACHMENT.sub("", text).strip(" ,。;")
     text = re.sub(r"(?:备案|审核|汇总|审定)$", "", text)
-    if text and len(text) <= 20 and _RECIPIENT_END.search(text + "") and "《" not in text:
+    if text and len(text) <= 20 and _RECIPIENT_END.search(text) and "《" not in text:
         return text
     return None
 
@@ -591,8 +591,8 @@ def read_units(notice: Notice, plan: NoticePlan) -> None:
             seen.add(key)
             plan.units.append(Text(name, origin))
     if mentioned:
-        names = "、".join(f"「{m}」" for m in mentioned)
-        plan.unplaced.append(Text(f"通知还提到{names}：如有其他参加单位，请加入 units",
+        listed = "、".join(f"「{m}」" for m in mentioned)
+        plan.unplaced.append(Text(f"通知还提到{listed}：如有其他参加单位，请加入 units",
                                   next(o for n, o, _ in named if n == mentioned[0])))
 
 

@@ -11,7 +11,7 @@ from datetime import date
 
 import yaml
 
-from handlers.notice.model import NoticePlan, Task, When
+from handlers.notice.model import NoticePlan, Task, Text, When
 from handlers.plan import DEFAULT_FOCUS_AREAS, DEFAULT_SOURCES
 from storage.models import TaskDeadlineKind
 
@@ -103,7 +103,7 @@ def _span_hints(plan: NoticePlan) -> str:
     return "；" + "；".join(hints) if hints else ""
 
 
-def _texts(out: _Lines, key: str, values: list, default: list[str], default_note: str) -> None:  # type: ignore[type-arg]
+def _texts(out: _Lines, key: str, values: list[Text], default: list[str], default_note: str) -> None:
     if values:
         out.add(f"{key}:")
         cited: set[int] = set()
