@@ -10,6 +10,7 @@ from handlers.issues import issue_line
 from handlers.message import Reply
 from handlers.parsing import strip_punct
 from handlers.summary import CampaignStatus, DeliverableStatus, UnitStatus, campaign_status
+from handlers.tasks import task_summary_lines
 from storage.repos import Issues, Units
 
 MAX_NAMES = 12
@@ -86,6 +87,7 @@ def campaign_summary(ctx: Context, status: CampaignStatus) -> str:
             lines.append(f"……另有 {len(flagged) - MAX_NAMES} 个单位")
     if status.pending_registrations:
         lines.append(f"待审核登记：{status.pending_registrations} 个（发送「批准 登记号」）")
+    lines.extend(task_summary_lines(ctx.session, ctx.campaign, status.today))
     return "\n".join(lines)
 
 
@@ -103,6 +105,7 @@ def unit_summary(ctx: Context, status: CampaignStatus, unit_status: UnitStatus) 
     for item in owed:
         due = format_cn(item.deliverable.due, with_year=False)
         lines.append(f"未报送：{item.deliverable.name}（{due}，{_days(item.days_left)}）")
+    lines.extend(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     open_issues = Issues(ctx.session).open_for_unit(ctx.campaign, unit)
     if open_issues:
         lines.append("未销号问题：")

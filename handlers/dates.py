@@ -13,8 +13,9 @@ A date may be followed by a weekday or a time of day (``9月10日(周四)17:00``
 deadline words (``前``, ``之前``, ``以前``, ``止``, ``为止``, ``截止``, ``完成``). ``前`` means "by,
 inclusive", so ``9月10日前`` is 9月10日 itself.
 
-``parse_date`` reads a text that is one date, ``find_date`` the first date inside a sentence, and
-``parse_range`` a period such as ``6月上旬至9月下旬``.
+``parse_date`` reads a text that is one date, ``find_date`` the first date inside a sentence,
+``find_dates`` every date inside a longer text with where it stands, and ``parse_range`` a period such as
+``6月上旬至9月下旬``.
 """
 
 import calendar
@@ -127,6 +128,7 @@ _DECORATION_RE = re.compile(
 _LEAD_RE = re.compile(f"(?:{_alternation(_LEADING_WORDS)})?")
 _TAIL_RE = re.compile(f"(?:{_alternation(_TRAILING_WORDS)})*")
 _RANGE_SEP_RE = re.compile(r"起?(?:至|到|~|-+|—+|–+)")  # 起 as in 自6月1日起至9月30日止
+_DEADLINE_TAIL_RE = re.compile(f"(?:{_alternation(('之前', '以前', '前', '为止', '止', '截止'))})")
 _SPACES_RE = re.compile(r"\s+")
 
 
@@ -354,6 +356,77 @@ def _match_partial(s: str, pos: int, start: date) -> tuple[_Spec | None, int] | 
     if match is None:
         return None
     return _spec(start.month, start.year, match["d"], match["part"]), _skip_decoration(s, match.end())
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    """A date expression inside a longer text, with offsets into the text as given (not as normalised)."""
+
+    start: int
+    end: int  # just past the expression and any weekday or time of day after it
+    text: str  # the text[start:end]
+    day: date | None  # None when the calendar has no such day (2月30日)
+    has_year: bool  # the expression states its year (2020年9月10日, 2020-09-10, 2020年底)
+    relative: bool  # resolved against today (明天, 月底, 下个月10日): meaningless in a published notice
+    deadline: bool  # followed by 前/之前/以前/止/为止/截止: "by" this day
+
+
+def _clean_mapped(text: str) -> tuple[str, list[int]]:
+    """_clean's width and space normalisation (no edge stripping), with each output character's offset in
+    the input, plus a final entry for the end of the input."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, ch in enumerate(text):
+        for out in unicodedata.normalize("NFKC", ch).translate(_CHAR_FIXES):
+            chars.append(out)
+            origin.append(index)
+    kept: list[str] = []
+    kept_origin: list[int] = []
+    j = 0
+    while j < len(chars):
+        if not chars[j].isspace():
+            kept.append(chars[j])
+            kept_origin.append(origin[j])
+            j += 1
+            continue
+        k = j
+        while k < len(chars) and chars[k].isspace():
+            k += 1
+        if kept and k < len(chars) and kept[-1].isdigit() and chars[k].isdigit():
+            kept.append(" ")
+            kept_origin.append(origin[j])
+        j = k
+    kept_origin.append(len(text))
+    return "".join(kept), kept_origin
+
+
+def find_dates(text: str, *, ctx: DateContext, role: Role = "end") -> list[FoundDate]:
+    """Every date expression in a longer text (a notice's sentence), left to right, never overlapping.
+
+    Unlike ``find_date`` it keeps expressions that name no real day (``day`` is None) so that a caller can
+    point a person at them rather than silently skip them.
+    """
+    _check_role(role)
+    s, origin = _clean_mapped(text)
+    candidates = [(match, build) for regex, build in _FORMS for match in regex.finditer(s)]
+    candidates.sort(key=lambda hit: (hit[0].start(), -hit[0].end()))
+    found: list[FoundDate] = []
+    covered = 0
+    for match, build in candidates:
+        if match.start() < covered:
+            continue
+        spec = build(match, ctx)
+        if spec is None:
+            continue
+        end = _skip_decoration(s, match.end())
+        covered = end
+        has_year = bool(match.groupdict().get("y"))
+        relative = build in (_from_relative_month, _from_relative_day) or (build is _from_year_end and not has_year)
+        start_at, end_at = origin[match.start()], origin[end]
+        found.append(FoundDate(start=start_at, end=end_at, text=text[start_at:end_at],
+                               day=_resolve(spec, ctx, role), has_year=has_year, relative=relative,
+                               deadline=_DEADLINE_TAIL_RE.match(s, end) is not None))
+    return found
 
 
 def format_cn(d: date, *, with_year: bool = True) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers import coordination, issues, registration, reports
+from handlers import coordination, issues, registration, reports, tasks
 from handlers.context import Context, Route, route_to_simulator
 from handlers.dialogs import CANCEL_WORDS, DialogSpec, resume
 from handlers.message import IncomingMessage, Reply
@@ -59,6 +59,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("汇总", "进度", "情况"), frozenset({"liaison", "coordinator"}), coordination.summary,
             "汇总 [单位] — 专项整治情况汇总"),
     Command(("逾期",), COORDINATOR, coordination.overdue, "逾期 — 各单位逾期未整改的问题"),
+    Command(("我的任务", "本单位任务"), LIAISON, tasks.my_tasks, "我的任务 — 本单位承担的任务分工"),
+    Command(("任务",), frozenset({"liaison", "coordinator"}), tasks.task_command,
+            "任务 <编号> [进展 <说明> | 完成] — 查看任务、报告进展或完成"),
 )
 _BY_KEYWORD = sorted(((k, c) for c in COMMANDS for k in c.keywords), key=lambda kc: -len(kc[0]))
 _BRACKETED_KEYWORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
@@ -88,7 +91,7 @@ def match_command(text: str) -> tuple[Command | None, str]:
     for keyword, command in _BY_KEYWORD:
         if lowered.startswith(keyword.lower()):
             rest = text[len(keyword):]
-            if not rest or rest.startswith(_SEPARATORS):
+            if not rest or rest.startswith(_SEPARATORS) or rest[0] in "0123456789":
                 return command, rest.lstrip(" :,，、\n") if not rest.startswith("#") else rest
     return None, text
 

@@ -6,7 +6,9 @@ plan updates the campaign without losing issues, reports or registrations.
 
 from __future__ import annotations
 
+import calendar
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +36,7 @@ from storage.models import (
     Submission,
     Task,
     TaskDeadlineKind,
+    TaskProgress,
     TaskRole,
     TaskUnit,
     Unit,
@@ -121,7 +124,9 @@ def _clock(value: Any) -> str:
 
 
 class WeeklyReportIn(_Model):
-    weekday: int | str = "周五"
+    # Validated even when left out: the default must become 4 (Friday) too, not the text 周五, which SQLite
+    # would store in the integer column without complaint.
+    weekday: int | str = Field(default="周五", validate_default=True)
     remind_at: list[str] = Field(default_factory=lambda: ["09:00", "11:00"])
     due: str = "12:00"
 
@@ -254,7 +259,7 @@ class ResolvedPlan:
     phase_dates: list[tuple[date | None, date]]
     deliverable_dues: list[date]
     target_by: date | None
-    task_deadlines: list[tuple[TaskDeadlineKind, date | None, tuple[int, int] | None]]
+    task_deadlines: list[tuple[TaskDeadlineKind, date | None, tuple[int, int | None] | None]]
 
 
 def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
@@ -278,19 +283,26 @@ def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
 
 
 _TASK_ONGOING = re.compile(r"长期坚持|长期|持续")
-_TASK_YEARLY = re.compile(r"每年\s*(\d{1,2})\s*月\s*(?:(\d{1,2})\s*日|底|末|中旬|上旬|下旬)?")
+_TASK_YEARLY = re.compile(r"^每年")
+_LEAP_YEAR = 2000  # probes a yearly day in a leap year, so that 每年2月底 is told apart from 每年2月28日
 
 
 def classify_task_deadline(text: str | date, ctx: DateContext) -> tuple[TaskDeadlineKind, date | None,
-                                                                        tuple[int, int] | None]:
-    """Seed 004's 完成时限: a date, yearly (每年2月底前), a date then ongoing, or ongoing (长期坚持)."""
+                                                                        tuple[int, int | None] | None]:
+    """Seed 004's 完成时限: a date, yearly (每年2月底前), a date then ongoing, or ongoing (长期坚持).
+
+    A yearly deadline is (month, day), with day None for the month's last day (每年2月底 is the 28th or the
+    29th depending on the year).
+    """
     if isinstance(text, date):
         return TaskDeadlineKind.DATE, text, None
-    yearly = _TASK_YEARLY.search(text)
-    if yearly:
-        month = int(yearly.group(1))
-        probe = parse_date(yearly.group(0).replace("每年", f"{ctx.campaign_start.year}年"), ctx=ctx)
-        return TaskDeadlineKind.YEARLY, None, (month, probe.day) if probe else None
+    text = unicodedata.normalize("NFKC", text).replace(" ", "").strip("。.,;")
+    if _TASK_YEARLY.match(text):
+        probe = parse_date(text.replace("每年", f"{_LEAP_YEAR}年", 1), ctx=ctx)
+        if probe is None:
+            return TaskDeadlineKind.UNKNOWN, None, None
+        month_end = probe.day == calendar.monthrange(_LEAP_YEAR, probe.month)[1]
+        return TaskDeadlineKind.YEARLY, None, (probe.month, None if month_end else probe.day)
     ongoing = bool(_TASK_ONGOING.search(text))
     dated = parse_date(_TASK_ONGOING.sub("", text).replace("并", "").strip(), ctx=ctx)
     if dated and ongoing:
@@ -298,6 +310,11 @@ def classify_task_deadline(text: str | date, ctx: DateContext) -> tuple[TaskDead
     if dated:
         return TaskDeadlineKind.DATE, dated, None
     return (TaskDeadlineKind.ONGOING if ongoing else TaskDeadlineKind.UNKNOWN), None, None
+
+
+def collective_key(name: str) -> str:
+    """How a collective name is compared: 各乡镇〔街道〕, 各乡镇(街道) and 乡镇街道 are one group."""
+    return re.sub(r"^(?:各|所有|全体)|等$", "", name_key(name))
 
 
 def _resolve(plan: PlanIn) -> tuple[ResolvedPlan | None, list[PlanProblem]]:
@@ -382,6 +399,8 @@ def _message(error: Any) -> str:
     kind = error["type"]
     if kind == "missing":
         return "缺少必填字段"
+    if error.get("input", "") is None:
+        return "还没有填写（由通知导入的方案在这里标有 TODO，请按注释补全）"
     if kind == "extra_forbidden":
         return "未知字段（请检查拼写）"
     message = str(error["msg"]).removeprefix("Value error, ")
@@ -617,7 +636,8 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
     groups: dict[str, list[Unit]] = {}
     for unit in units.values():
         for group in unit.groups:
-            groups.setdefault(name_key(group), []).append(unit)
+            groups.setdefault(collective_key(group), []).append(unit)
+    unmatched_tasks: dict[str, list[int]] = {}
     for item, (kind, due, yearly) in zip(resolved.plan.tasks, resolved.task_deadlines, strict=True):
         task = existing.pop(item.number, None)
         if task is None:
@@ -629,9 +649,11 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
         for role, names in ((TaskRole.LEAD, item.lead), (TaskRole.PARTNER, item.partners),
                             (TaskRole.RESPONSIBLE, item.responsible)):
             for name in names:
-                matched = [keys[name_key(name)]] if name_key(name) in keys else groups.get(name_key(name), [])
+                # A unit's own name or alias first; else a collective name (各乡镇〔街道〕) the units' groups list.
+                matched = [keys[name_key(name)]] if name_key(name) in keys else groups.get(collective_key(name), [])
                 if not matched:
                     unmatched.append(name)
+                    unmatched_tasks.setdefault(name, []).append(item.number)
                 wanted.update((u.id, role) for u in matched)
         changes.set(task, f"task[{item.number}]", text=item.text, deadline_kind=kind,
                     deadline_text=str(item.deadline), due=due, yearly_month=yearly[0] if yearly else None,
@@ -643,9 +665,16 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
             task.units.append(TaskUnit(unit_id=unit_id, role=role))
         if set(current) != wanted:
             changes.result.changes.append(f"task[{item.number}].units")
+    for name, numbers in unmatched_tasks.items():
+        shown = "、".join(str(n) for n in numbers[:8]) + ("等" if len(numbers) > 8 else "")
+        changes.result.warnings.append(
+            f"任务{shown}的「{name}」不是 units 中的单位，也没有单位的 groups 含有它：这些任务暂时落不到单位上")
     for task in existing.values():
+        reported = session.scalar(select(func.count()).select_from(TaskProgress)
+                                  .where(TaskProgress.task_id == task.id))
+        if reported:
+            changes.result.warnings.append(f"任务{task.number}已从方案中删除，但已有 {reported} 条进展记录，保留该任务")
+            continue
         session.delete(task)
         changes.result.changes.append(f"task-{task.number}")
     session.flush()
-
-

@@ -389,6 +389,23 @@ class TaskUnit(Base):
     task: Mapped[Task] = relationship(back_populates="units")
 
 
+class TaskProgress(Base):
+    """任务进展: append-only. A row with `done` completes the unit's share of the task; for a yearly task,
+    that year's (`period`), so that next year's occurrence is owed again."""
+
+    __tablename__ = "task_progress"
+    __table_args__ = (Index("ix_task_progress_task_unit", "task_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    period: Mapped[int | None] = mapped_column(Integer)  # the year, for a yearly task
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
 class DialogState(Base):
     """A guided dialog in progress (the bot asks for one missing field at a time); survives restarts."""
 

@@ -34,6 +34,8 @@ from storage.models import (
     Progress,
     StatsReport,
     Submission,
+    Task,
+    TaskProgress,
     Unit,
     WeeklyReport,
 )
@@ -375,3 +377,33 @@ class Tokens(Repo):
         row = self.session.get(AccessToken, name)
         if row is not None and row.token == token:
             self.session.delete(row)
+
+
+class Tasks(Repo):
+    """Seed 004's task division: tasks with their units, and the progress units report on them."""
+
+    def all(self, campaign: Campaign) -> Sequence[Task]:
+        return self.session.scalars(
+            select(Task).where(Task.campaign_id == campaign.id).options(selectinload(Task.units))
+            .order_by(Task.number)
+        ).all()
+
+    def by_number(self, campaign: Campaign, number: int) -> Task | None:
+        return self.session.scalars(
+            select(Task).where(Task.campaign_id == campaign.id, Task.number == number)
+            .options(selectinload(Task.units))
+        ).first()
+
+    def progress(self, campaign: Campaign) -> Sequence[TaskProgress]:
+        return self.session.scalars(
+            select(TaskProgress).join(Task, Task.id == TaskProgress.task_id).where(Task.campaign_id == campaign.id)
+            .order_by(TaskProgress.id)
+        ).all()
+
+    def add_progress(self, task: Task, unit: Unit, *, period: int | None, done: bool, note: str | None,
+                     contact: Contact | None, now: datetime) -> TaskProgress:
+        entry = TaskProgress(task_id=task.id, unit_id=unit.id, period=period, done=done, note=note,
+                             contact_id=contact.id if contact else None, created_at=now)
+        self.session.add(entry)
+        self.session.flush()
+        return entry

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.dates import DateContext, find_date, format_cn, parse_date, parse_range
+from handlers.dates import DateContext, find_date, find_dates, format_cn, parse_date, parse_range
 
 
 def campaign(start: date, end: date, today: date) -> DateContext:
@@ -595,3 +595,43 @@ def test_range_round_trips(first: date, length: int) -> None:
     last = date.fromordinal(first.toordinal() + length)
     text = f"{format_cn(first)}至{format_cn(last, with_year=last.year != first.year)}"
     assert parse_range(text, ctx=CTX) == (first, last)
+
+
+# --- find_dates: every date of a sentence, with offsets into the text as given ----------------------------
+
+
+def test_find_dates_gives_each_date_where_it_stands() -> None:
+    text = "于 8 月 10 日前完成初稿修改，８月３１日前汇编成册；2月30日前；2020年9月30日(周三)完成"
+    found = find_dates(text, ctx=CTX)
+    assert [(f.text, f.day, f.deadline, f.has_year) for f in found] == [
+        ("8 月 10 日", date(2020, 8, 10), True, False),
+        ("８月３１日", date(2020, 8, 31), True, False),
+        ("2月30日", None, True, False),  # kept so that a person can be shown it
+        ("2020年9月30日(周三)", date(2020, 9, 30), False, True),
+    ]
+    assert all(text[f.start:f.end] == f.text for f in found)
+    assert find_dates("明天上午报送", ctx=CTX)[0].relative
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(), role=ROLES)
+def test_find_dates_never_raises_and_spans_are_ordered_slices(text: str, role: str) -> None:
+    found = find_dates(text, ctx=SPAN, role=role)  # type: ignore[arg-type]
+    previous_end = 0
+    for hit in found:
+        assert previous_end <= hit.start < hit.end <= len(text)
+        assert text[hit.start:hit.end] == hit.text
+        previous_end = hit.end
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(alphabet=DATE_ALPHABET, max_size=40), role=ROLES)
+def test_find_dates_agrees_with_find_date(text: str, role: str) -> None:
+    first = next((f.day for f in find_dates(text, ctx=CTX, role=role) if f.day), None)  # type: ignore[arg-type]
+    assert first == find_date(text, ctx=CTX, role=role)  # type: ignore[arg-type]
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text().filter(lambda t: not has_date_characters(t)))
+def test_find_dates_finds_nothing_without_date_characters(text: str) -> None:
+    assert find_dates(text, ctx=CTX) == []

@@ -1,0 +1,641 @@
+"""Reading a plan out of a notice: header, campaign span, phases, deliverables, weekly and monthly rules,
+the rectification target, issue sources, focus areas, units and coordinators (SPEC §9).
+
+Each reader is a small function of the normalised notice. None of them invents a date: a year-less date
+gets its year only from the notice itself (its own 文号, the date line, a stated span or dated sentences);
+otherwise it stays in the notice's words for the plan loader to resolve once a person sets the campaign's
+start and end.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+
+from handlers.dates import DateContext, FoundDate, Role, find_dates, parse_date, parse_range
+from handlers.notice.model import (
+    Coordinator,
+    Deliverable,
+    NoticePlan,
+    Origin,
+    Phase,
+    Target,
+    Text,
+    Weekly,
+    When,
+)
+from handlers.notice.text import DATE_LINE, Notice, Paragraph, display, split_sentences
+from handlers.parsing import normalize_phone, to_int
+
+QUOTE_LIMIT = 40
+_PLACEHOLDER_YEAR = 2000  # a leap year, so that 2月29日 reads as a date until the real year is known
+
+# --- header -----------------------------------------------------------------------------------------------
+
+_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[(【]([0-9]{4})[〕\])】][0-9]{1,4}号")
+_META_LABELS = ("索引号", "公文目录", "发文机关", "发文字号", "主题词", "标题", "发布日期", "成文日期", "生成日期",
+                "文号", "发布机构", "责任部门", "有效性")
+_META = re.compile(rf"({'|'.join(_META_LABELS)}):")
+_CRUFT = re.compile(r"当前位置|首页|字号|二维码|分享|^×$|扫一扫|下载|打印|关闭|^\|")
+_TITLE_WORDS = re.compile(r"(?:方案|通知|意见|办法|细则|规定|要点)$")
+_WRAPPER = re.compile(r"^关于印发[《<〈](.+)[》>〉]的通知$")
+_NAME_PREFIX = re.compile(r"^(?:关于)?(?:印发|深入开展|开展|做好|进一步|加强)?")
+_NAME_SUFFIX = re.compile(r"(?:的)?(?:工作|实施|任务分工)?(?:方案|通知|意见|办法|细则|规定|要点)$")
+
+
+def _metadata(notice: Notice) -> dict[str, tuple[str, int]]:
+    """Portal metadata (文号, 发布机构, 生成日期 …), inline or with the value on the next line."""
+    found: dict[str, tuple[str, int]] = {}
+    for number, line in enumerate(notice.lines[:60], 1):
+        matches = list(_META.finditer(line))
+        for index, match in enumerate(matches):
+            end = matches[index + 1].start() if index + 1 < len(matches) else len(line)
+            value = line[match.end():end].strip()
+            line_of_value = number
+            if not value and len(matches) == 1:
+                following = next(((n, t) for n, t in enumerate(notice.lines[number:number + 3], number + 1) if t),
+                                 None)
+                if following and not _META.match(following[1]):
+                    line_of_value, value = following
+            if value:
+                found.setdefault(match.group(1), (value, line_of_value))
+    return found
+
+
+def _title(notice: Notice, meta: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    if "标题" in meta:
+        return meta["标题"]
+    group: list[tuple[int, str]] = []
+    for number, line in enumerate([*notice.lines[:40], ""], 1):
+        if line and not _CRUFT.search(line) and not _META.search(line):
+            group.append((number, line))
+            continue
+        joined = "".join(text for _, text in group)
+        if group and _TITLE_WORDS.search(joined) and len(joined) <= 80:
+            return joined, group[0][0]
+        group = []
+    return None
+
+
+def _split_title(title: str) -> tuple[str | None, str]:
+    """(issuer named before 关于, campaign name) from a title such as 吴忠市红寺堡区关于提升…任务分工方案."""
+    wrapped = _WRAPPER.match(title)
+    title = wrapped.group(1) if wrapped else title
+    issuer = None
+    if "关于" in title and not title.startswith("关于"):
+        issuer, title = title.split("关于", 1)
+    name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", title))
+    if "专项整治" in name:
+        name = name[: name.index("专项整治") + len("专项整治")]
+    return issuer, name
+
+
+def _signature(notice: Notice) -> tuple[str, int, str, int] | None:
+    """The issuing body and the date under it: a short line without punctuation right above a date line."""
+    for number, line in enumerate(notice.lines, 1):
+        if not DATE_LINE.match(line):
+            continue
+        above = next(((n, t) for n in range(number - 1, max(number - 4, 0), -1) if (t := notice.line(n))), None)
+        if above and len(above[1]) <= 40 and not re.search(r"[,。;:()]", above[1]):
+            return above[1], above[0], line, number
+    return None
+
+
+def read_header(notice: Notice, plan: NoticePlan) -> None:
+    """Campaign name, issuer, the notice's date and year (own 文号 first, then the date line)."""
+    meta = _metadata(notice)
+    title = _title(notice, meta)
+    issuer_from_title = None
+    if title is not None:
+        issuer_from_title, name = _split_title(title[0])
+        plan.name = Text(name, Origin(title[1], _quote(title[0])))
+    signature = _signature(notice)
+    for label in ("发文机关", "发布机构"):
+        if label in meta:
+            issuer: tuple[str, int] | None = meta[label]
+            break
+    else:
+        issuer = None
+    if signature is not None:
+        issuer = (signature[0], signature[1])
+    elif issuer is None and issuer_from_title and title is not None:
+        issuer = (issuer_from_title, title[1])
+    if issuer is not None:
+        plan.issuer = Text(issuer[0], Origin(issuer[1], _quote(notice.line(issuer[1]))))
+
+    own_numbers = [(m, n) for n, line in enumerate(notice.lines[:60], 1)
+                   if (m := _DOC_NUMBER.fullmatch(line))]
+    own_numbers += [(m, meta[label][1]) for label in ("文号", "发文字号") if label in meta
+                    if (m := _DOC_NUMBER.search(meta[label][0]))]
+    if own_numbers:
+        match, number = own_numbers[0]
+        plan.year, plan.year_origin = int(match.group(1)), Origin(number, match.group(0))
+    dated = [(meta[label][0], meta[label][1]) for label in ("成文日期", "发布日期", "生成日期") if label in meta]
+    if signature is not None:
+        dated.insert(0, (signature[2], signature[3]))
+    for words, number in dated:
+        day = parse_date(words, ctx=_context(None, None, None))
+        if day is not None:
+            plan.notice_date = When(words, day, True, Origin(number, words))
+            if plan.year is None:
+                plan.year, plan.year_origin = day.year, Origin(number, words)
+            break
+
+
+def cited_years(notice: Notice) -> list[tuple[int, int, str]]:
+    """(year, line, 文号) of every 文号 the notice cites: a hint for a person, never taken as the year."""
+    return [(int(m.group(1)), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
+            for m in _DOC_NUMBER.finditer(line)]
+
+
+# --- dates ------------------------------------------------------------------------------------------------
+
+
+def _context(year: int | None, start: date | None, end: date | None) -> DateContext:
+    """What year-less dates resolve against: the stated span, else the notice's year (a placeholder if none)."""
+    if start and end and start <= end:
+        return DateContext(campaign_start=start, campaign_end=end, today=start)
+    base = year or _PLACEHOLDER_YEAR
+    return DateContext(campaign_start=date(base, 1, 1), campaign_end=date(base, 12, 31), today=date(base, 1, 1))
+
+
+class Dates:
+    """Turns the notice's date words into When values, resolving them only when the year is known."""
+
+    def __init__(self, plan: NoticePlan) -> None:
+        self.year = plan.year
+        self.ctx = _context(plan.year, plan.start.day if plan.start else None, plan.end.day if plan.end else None)
+
+    def when(self, words: str, origin: Origin, role: Role = "end") -> When:
+        """The date a text such as 6月10日前 / 9月下旬 / 2020年9月30日 names."""
+        words = words.strip(" ,。;:()")
+        found = find_dates(words, ctx=self.ctx, role=role)
+        day = parse_date(words, ctx=self.ctx, role=role)
+        if day is None:
+            return When(words, None, False, origin)
+        has_year = bool(found and found[0].has_year)
+        return When(words, day if has_year or self.year else None, True, origin)
+
+    def found(self, hit: FoundDate, origin: Origin, carried: int | None = None) -> When:
+        """A date found in a sentence; `carried` is the year of a fully dated expression just before it
+        (2019年12月为总结报告阶段…12月初前报送), which beats the notice's year."""
+        words = hit.text.replace(" ", "") + ("前" if hit.deadline else "")
+        if carried is not None and not hit.has_year:
+            day = parse_date(words, ctx=_context(carried, None, None))
+            return When(words, day, day is not None, origin)
+        return When(words, hit.day if (hit.has_year or self.year) and hit.day else None, hit.day is not None,
+                    origin)
+
+
+def _quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    text = display(text.strip())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sentences(notice: Notice) -> Iterator[tuple[Paragraph, int, int]]:
+    for paragraph in notice.paragraphs:
+        for start, end in split_sentences(paragraph):
+            yield paragraph, start, end
+
+
+def _origin(paragraph: Paragraph, start: int, end: int) -> Origin:
+    return Origin(paragraph.line_at(start), _quote(paragraph.text[start:end]))
+
+
+# --- campaign span ----------------------------------------------------------------------------------------
+
+_SPAN_START = re.compile(r"(?:自|从)$")
+_SPAN_STOP = re.compile(r"[,;。]|起|开始|在|开展|期间")
+_DURATION = re.compile(r"为期(?:[0-9]+|[一二三四五六七八九十两半]+)个?(?:月|年|周|天)")
+
+
+def read_span(notice: Notice, plan: NoticePlan) -> None:
+    """自2020年6月初至11月底 → start and end; 自2020年6月下旬起 → start only; 为期半年 → a hint."""
+    dates = Dates(plan)
+    for paragraph, start, end in _sentences(notice):
+        sentence = paragraph.text[start:end]
+        if not re.search(r"开展|专项整治|为期", sentence):  # 从2020年1月1日起纳入常态化工作 is no campaign span
+            continue
+        for hit in find_dates(sentence, ctx=dates.ctx):
+            if not _SPAN_START.search(sentence[: hit.start]) or plan.start is not None:
+                continue
+            stop = _SPAN_STOP.search(sentence, hit.end)
+            words = sentence[hit.start: stop.start() if stop else len(sentence)]
+            origin = _origin(paragraph, start + hit.start - 1, start + (stop.end() if stop else len(sentence)))
+            span = parse_range(words, ctx=dates.ctx)
+            parts = re.split(r"至|到|~|—|-", words, maxsplit=1)
+            if span is not None and span[0] is not None and len(parts) == 2:
+                first = dates.when(parts[0], origin, "start")
+                plan.start = first
+                plan.end = When(parts[1], span[1] if first.day else None, True, origin)
+            else:
+                plan.start = dates.when(words, origin, "start")
+        duration = _DURATION.search(sentence)
+        if duration:
+            plan.span_hints.append(f"第{paragraph.line_at(start + duration.start())}行写明「{duration.group(0)}」")
+    if plan.year is None:
+        plan.span_hints.extend(f"所引文件「{number}」（第{line}行）为{year}年" for year, line, number
+                               in cited_years(notice)[:2])
+
+
+def infer_year(notice: Notice, plan: NoticePlan) -> None:
+    """No 文号 or date line: the year that every fully dated sentence of the notice agrees on, if any."""
+    if plan.year is not None:
+        return
+    ctx = _context(None, None, None)
+    years: Counter[int] = Counter()
+    first: dict[int, Origin] = {}
+    for paragraph, start, end in _sentences(notice):
+        for hit in find_dates(paragraph.text[start:end], ctx=ctx):
+            if hit.has_year and hit.day is not None and not hit.relative:
+                years[hit.day.year] += 1
+                first.setdefault(hit.day.year, _origin(paragraph, start + hit.start, start + hit.end))
+    if len(years) == 1:
+        plan.year = next(iter(years))
+        plan.year_origin = first[plan.year]
+
+
+# --- phases -----------------------------------------------------------------------------------------------
+
+_PHASE_HEADING = re.compile(
+    r"^\([一二三四五六七八九十]+\)(?P<name>[^(),。;:]{2,16}?阶段)\((?P<when>[^()]{1,30})\)")
+_PHASE_SENTENCE = re.compile(r"(?P<when>(?:[0-9]{4}年)?[0-9]{1,2}月[^为,。;]{0,12}?)为(?P<name>[^,。;为]{2,10}阶段)")
+_RANGE_SPLIT = re.compile(r"至|到|~|—|–|-")
+_MONTHS = re.compile(r"^(?:(?P<y1>[0-9]{4})年)?(?P<m1>[0-9]{1,2})月(?:(?:至|到|-)(?:(?P<y2>[0-9]{4})年)?"
+                     r"(?P<m2>[0-9]{1,2})月)?$")
+
+
+def _month_words(match: re.Match[str]) -> tuple[str, str]:
+    """7月 / 2019年10月至11月 as a start and an end the date parser reads (the 1st, the month's end)."""
+    start_year = f"{match['y1']}年" if match["y1"] else ""
+    end_year = f"{match['y2']}年" if match["y2"] else start_year
+    return f"{start_year}{match['m1']}月1日", f"{end_year}{match['m2'] or match['m1']}月底"
+
+
+def _period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When | None]:
+    """A phase's time: 6月10日前 (an end), 6月上旬至9月下旬 (both), 6月下旬 or 7月 (a whole period)."""
+    words = words.strip()
+    months = _MONTHS.match(words)
+    if months:
+        parts = _RANGE_SPLIT.split(words, maxsplit=1)
+        first_words, last_words = _month_words(months)
+        first, last = dates.when(first_words, origin, "start"), dates.when(last_words, origin, "end")
+        return (When(parts[0], first.day, True, origin) if first.day else first,
+                When(parts[-1], last.day, True, origin) if last.day else last)
+    if words.endswith(("开始", "起")):
+        return dates.when(re.sub(r"(开始|起)$", "", words), origin, "start"), None
+    parts = _RANGE_SPLIT.split(words, maxsplit=1)
+    if len(parts) < 2 and re.search(r"(?:前|之前|以前)$", words):
+        return None, dates.when(words, origin, "end")
+    if len(parts) == 2 and parse_range(words, ctx=dates.ctx) is not None:
+        start = dates.when(parts[0], origin, "start")
+        end = dates.when(parts[1], origin, "end")
+        if not end.readable:  # 6月1日至10日: the end borrows the start's month
+            span = parse_range(words, ctx=dates.ctx)
+            assert span is not None
+            end = When(words, span[1] if start.day else None, False, origin)
+        return start, end
+    start, end = dates.when(words, origin, "start"), dates.when(words, origin, "end")
+    if not end.readable:
+        return None, end
+    return (start if start.day != end.day or not end.day else None), end
+
+
+def read_phases(notice: Notice, plan: NoticePlan) -> None:
+    dates = Dates(plan)
+    for paragraph in notice.paragraphs:
+        heading = _PHASE_HEADING.match(paragraph.text)
+        if heading:
+            origin = Origin(paragraph.line, _quote(heading.group(0)))
+            start, end = _period(heading["when"], origin, dates)
+            plan.phases.append(Phase(Text(heading["name"], origin), start, end))
+            continue
+        for match in _PHASE_SENTENCE.finditer(paragraph.text):
+            origin = Origin(paragraph.line_at(match.start()), _quote(match.group(0)))
+            start, end = _period(match["when"], origin, dates)
+            plan.phases.append(Phase(Text(match["name"], origin), start, end))
+
+
+# --- deliverables -----------------------------------------------------------------------------------------
+
+_REPORT_VERB = r"(?:报送|上报|抄报|呈报|提交|报(?![告表备道名刊批]))"
+_RECIPIENT_END = re.compile(r"(?:厅|局|委|办|办公室|机关|大队|支队|中心|政府|部门|处|科|院|室)(?:备案|审核|汇总)?$")
+_ATTACHMENT = re.compile(r"\((?:见)?附件[0-9一二三四五六七八九十]*\)")
+_UNIT_NOTE = re.compile(r"\((?:责任|牵头|承办)单位:(?P<units>[^()]*)\)")
+_LEADING_WORDS = re.compile(r"^(?:前|之前|以前|,|于|将|要|应|须|并)+")
+_ACTION_VERBS = re.compile(r"^(?:挑选|制定|形成|建立|完成|编制|整理|汇总|撰写|报送|上报|抄报|提交)")
+_QUANTITY = re.compile(r"^[0-9一二三四五六七八九十]+(?:-[0-9]+)?(?:个|份|篇|件|起)")
+_FOLLOW_UP = re.compile(r"以上(?:报送)?材料.*?" + _REPORT_VERB + r"(?P<to>[^,。;]+)")
+_TARGET = re.compile(r"完成(?P<rate>[0-9]{1,3}(?:\.[0-9]+)?)%以上的?整改任务|整改(?:完成)?率(?:达到|达)"
+                     r"(?P<rate2>[0-9]{1,3}(?:\.[0-9]+)?)%")
+_DOCUMENT = re.compile(r"(?:方案|报告|表|总结|案例|联系人|清单|台账|名单|材料|信息|基准)$")
+_CAMPAIGN_CORE = re.compile(r"(?:行政执法)?(?:“?不作为[、,]?(?:慢作为[、,]?)?乱作为”?)")
+
+
+def _recipient(text: str) -> str | None:
+    text = _ATTACHMENT.sub("", text).strip(" ,。;")
+    text = re.sub(r"(?:备案|审核|汇总|审定)$", "", text)
+    if text and len(text) <= 20 and _RECIPIENT_END.search(text) and "《" not in text:
+        return text
+    return None
+
+
+def _deliverable_name(action: str) -> tuple[str, str | None]:
+    """(what is due, to whom) from the words after a deadline: 将X…报Y, 向Y抄报X, 报送X, 挑选X报送Y, 完成X."""
+    action = _ATTACHMENT.sub("", _UNIT_NOTE.sub("", action)).strip(" ,。;")
+    to_first = re.search(rf"向(?P<to>[^,。;]{{2,20}}?){_REPORT_VERB}(?P<what>[^,。;]+)", action)
+    if to_first:
+        return to_first["what"], to_first["to"]
+    carried = re.match(rf"将(?P<what>.+?)(?:,.*?)?{_REPORT_VERB}(?P<to>[^,。;]*)$", action)
+    if carried:
+        return carried["what"], _recipient(carried["to"])
+    verb = re.search(_REPORT_VERB, action)
+    if verb:
+        before, after = action[: verb.start()], action[verb.end():]
+        to = _recipient(after.split(",")[0])
+        if to is not None:
+            return (before.split(",")[0].rstrip("并") if before.strip(",并") else to), to
+        return after.split(",")[0] or action, None
+    return action, None
+
+
+def _clean_name(name: str) -> str:
+    name = _LEADING_WORDS.sub("", name)
+    name = _ACTION_VERBS.sub("", name) if len(_ACTION_VERBS.sub("", name)) >= 4 else name
+    name = _QUANTITY.sub("", name)
+    name = _CAMPAIGN_CORE.sub("", name.replace("《", "").replace("》", "")).strip(" ,。;")
+    name = re.sub(r"^专项整治专项整治", "专项整治", name)
+    return display(name[:60])
+
+
+def _units_in(paragraph: Paragraph) -> tuple[tuple[str, ...] | None, str | None]:
+    """Units named in a (责任单位:…) note of the paragraph; None (every unit) when the note is collective."""
+    note = _UNIT_NOTE.search(paragraph.text)
+    if note is None:
+        return None, None
+    names = split_units(note["units"])
+    if any(_is_collective(n) for n in names):
+        return None, f"第{paragraph.line_at(note.start())}行的责任单位含「{display(note['units'])}」，按全部单位计"
+    return tuple(names), None
+
+
+def split_units(text: str) -> list[str]:
+    """牵头/配合/责任单位 lists: split on 、 ， ; (never on 和: 发展和改革局 is one unit)."""
+    depth, current, names = 0, "", []
+    for ch in text:
+        depth += ch in "(〔[【"
+        depth -= ch in ")〕]】" and depth > 0
+        if ch in "、,;/" and depth == 0:
+            names.append(current)
+            current = ""
+        else:
+            current += ch
+    names.append(current)
+    # 办公室及其他具备行政执法职能的单位、科室: a named unit, then one collective phrase to the end.
+    for index, name in enumerate(names):
+        if "其他" in name:
+            named, _, rest = name.partition("其他")
+            names = [*names[:index], named.removesuffix("及").removesuffix("和"), "其他" + "、".join([rest,
+                                                                                                *names[index + 1:]])]
+            break
+    return [display(n.strip(" 。.等")) for n in names if n.strip(" 。.等")]
+
+
+_COLLECTIVE = re.compile(r"^(?:各|所有|全体|其他)|及其他|等$|各(?:单位|科室|部门)")
+
+
+def _is_collective(name: str) -> bool:
+    return bool(_COLLECTIVE.search(name))
+
+
+def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None:
+    """Every dated 前 in a sentence starts a deliverable: what follows it up to the next date is what is due.
+
+    `taken` holds the first lines of paragraphs another reader owns (the tasks of a task division).
+    """
+    dates = Dates(plan)
+    for paragraph in notice.paragraphs:
+        if paragraph.line in taken:
+            continue
+        heading = _PHASE_HEADING.match(paragraph.text)
+        units, units_note = _units_in(paragraph)
+        follow_up = _FOLLOW_UP.search(paragraph.text)
+        default_to = _recipient(follow_up["to"]) if follow_up else None
+        stated_years = [(h.start, h.day.year) for h in find_dates(paragraph.text, ctx=dates.ctx)
+                        if h.has_year and h.day is not None]
+        for start, end in split_sentences(paragraph):
+            if heading and start < heading.end():
+                start = heading.end()
+            sentence = paragraph.text[start:end]
+            hits = [h for h in find_dates(sentence, ctx=dates.ctx) if h.deadline and not h.relative
+                    and not re.search(r"(?:自|从|每月|每年)$", sentence[: h.start])]
+            for index, hit in enumerate(hits):
+                carried = next((y for at, y in reversed(stated_years) if at < start + hit.start), None)
+                stop = hits[index + 1].start if index + 1 < len(hits) else len(sentence)
+                action = sentence[hit.end:stop]
+                if index + 1 < len(hits):
+                    cut = action.rfind(",")
+                    action = action[:cut] if cut > 0 else action
+                origin = _origin(paragraph, start + max(hit.start - 1, 0), start + hit.end + len(action))
+                when = dates.found(hit, origin, carried)
+                target = _TARGET.search(action)
+                if target:
+                    rate = float(target["rate"] or target["rate2"]) / 100
+                    plan.target = Target(rate, when, _origin(paragraph, start + hit.start, start + hit.end
+                                                             + target.end()))
+                    continue
+                what, to = _deliverable_name(re.sub(r"^(?:前|之前|以前)", "", action))
+                if to is not None and what == to:  # 报送县司法局: what is due was named before the date
+                    previous = hits[index - 1].end if index else 0
+                    what = sentence[previous:hit.start].rstrip(" ,于在").split(",")[-1]
+                name = _clean_name(what)
+                section = _SUB_HEADING.match(paragraph.text)
+                if section and 2 <= len(name) <= 6 and not _DOCUMENT.search(name):  # 初稿修改: of what?
+                    name = f"{display(section['title'])}：{name}"
+                if len(name) < 2:
+                    plan.unplaced.append(Text(f"有时限但看不出报送什么：{origin.quote}", origin))
+                    continue
+                plan.deliverables.append(Deliverable(name, when, display(to or default_to or "") or None, units,
+                                                     origin, units_note))
+    _dedupe_names(plan)
+
+
+def _dedupe_names(plan: NoticePlan) -> None:
+    counts = Counter(d.name for d in plan.deliverables)
+    for index, item in enumerate(plan.deliverables):
+        if counts[item.name] > 1:
+            plan.deliverables[index] = Deliverable(f"{item.name}（{item.due.words}）", item.due, item.to, item.units,
+                                                   item.origin, item.note)
+
+
+# --- weekly and monthly rules -----------------------------------------------------------------------------
+
+_WEEKLY = re.compile(r"每周(?P<day>[一二三四五六日天])(?P<part>上午|中午|下午)?(?:(?P<hour>[0-9]{1,2})(?::|时|点)"
+                     r"(?P<minute>[0-9]{2})?分?)?(?:前|之前)?" + _REPORT_VERB + r"(?P<what>[^,。;]*)")
+_MONTHLY = re.compile(r"每月(?P<day>[0-9]{1,2})日(?:前|之前)?" + _REPORT_VERB + r"(?P<what>[^,。;]*)")
+
+
+def read_rules(notice: Notice, plan: NoticePlan) -> None:
+    """每周五上午报送 → the weekly report; 每月25日前报送 → one deliverable per month of a known span."""
+    for paragraph, start, end in _sentences(notice):
+        sentence = paragraph.text[start:end]
+        weekly = _WEEKLY.search(sentence)
+        if weekly and plan.weekly is None:
+            origin = _origin(paragraph, start + weekly.start(), start + weekly.end())
+            if weekly["hour"]:
+                due, read = f"{int(weekly['hour']):02d}:{weekly['minute'] or '00'}", True
+            else:
+                due, read = "12:00", weekly["part"] in ("上午", "中午")
+            plan.weekly = Weekly(f"周{weekly['day'].replace('天', '日')}", due, read, origin)
+        for monthly in _MONTHLY.finditer(sentence):
+            _monthly(plan, int(monthly["day"]), _clean_name(monthly["what"]) or "月度报送",
+                     _origin(paragraph, start + monthly.start(), start + monthly.end()))
+
+
+def _monthly(plan: NoticePlan, day: int, what: str, origin: Origin) -> None:
+    if not (plan.start and plan.start.day and plan.end and plan.end.day):
+        plan.unplaced.append(Text(f"每月{day}日前报送「{what}」：确定专项整治起止日期后，请按月添加报送事项", origin))
+        return
+    year, month = plan.start.day.year, plan.start.day.month
+    while date(year, month, 1) <= plan.end.day:
+        due = date(year, month, min(day, calendar.monthrange(year, month)[1]))
+        if plan.start.day <= due <= plan.end.day:
+            plan.deliverables.append(Deliverable(f"{what}（{month}月）", When(f"每月{day}日前", due, True, origin),
+                                                 None, None, origin))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+# --- issue sources, focus areas ---------------------------------------------------------------------------
+
+_SOURCES_NOTE = re.compile(r"线索来源[^:。]{0,6}?(?:填写|包括|为|:)(?P<list>[^。]+)")
+_SOURCES_INLINE = re.compile(r"(?P<list>(?:[^,。;、]{2,14}、){2,}[^,。;、]{2,14}?)等发现的问题")
+_LIST_SPLIT = re.compile(r"、|,|以及|及|与| and |(?<=[\u4e00-\u9fff]{2})和(?=[\u4e00-\u9fff]{2})")
+_FOCUS_COUNT = re.compile(r"以下(?P<n>[0-9]+|[一二三四五六七八九十]+)个方面")
+_SUB_HEADING = re.compile(r"^\([一二三四五六七八九十]+\)(?P<title>[^。]+?)(?=。|$)")
+
+
+def _items(text: str) -> list[str]:
+    items = [i.strip(" 。等") for i in _LIST_SPLIT.split(text)]
+    return [re.sub(r"等$", "", i) for i in items if len(i) >= 2]
+
+
+def read_sources(notice: Notice, plan: NoticePlan) -> None:
+    """线索来源项填写…等 (seed 000 附件2's note); else the list in …等发现的问题 (seeds 001, 002)."""
+    for pattern in (_SOURCES_NOTE, _SOURCES_INLINE):
+        for paragraph in notice.paragraphs:
+            match = pattern.search(paragraph.text)
+            if match is None:
+                continue
+            items = _items(match["list"])
+            if pattern is _SOURCES_INLINE and items:
+                items[0] = re.sub(r"^.*群众", "", items[0])  # 人民群众信访举报 → 信访举报
+            origin = Origin(paragraph.line_at(match.start()), _quote(match.group(0), 60))
+            plan.sources = [Text(display(i), origin) for i in items if len(i) >= 2]
+            return
+
+
+def read_focus_areas(notice: Notice, plan: NoticePlan) -> None:
+    """The 统计表's 整治重点 columns (制度建设方面 …); else the headings after 重点整治以下四个方面."""
+    for number, line in enumerate(notice.lines, 1):
+        cells = [c.strip() for c in line.split("\t")]
+        if len(cells) > 2 and cells[0] == "整治重点":
+            origin = Origin(number, _quote(line.replace("\t", " ")))
+            plan.focus_areas = [Text(re.sub(r"方面$", "", c), origin) for c in cells[1:] if c]
+            return
+    for index, paragraph in enumerate(notice.paragraphs):
+        count = _FOCUS_COUNT.search(paragraph.text)
+        if count is None:
+            continue
+        wanted = to_int(count["n"]) or 0
+        for following in notice.paragraphs[index + 1:]:
+            if re.match(r"^[一二三四五六七八九十]+、", following.text) or len(plan.focus_areas) == wanted:
+                break
+            heading = _SUB_HEADING.match(following.text)
+            if heading:
+                title = re.split(r"[,。;]", heading["title"])[0]
+                title = re.sub(r"(?:方面)?(?:的)?(?:突出)?(?:问题)?$", "", title)
+                plan.focus_areas.append(Text(display(title), Origin(following.line, _quote(following.text))))
+        return
+
+
+# --- units and coordinators -------------------------------------------------------------------------------
+
+
+def read_units(notice: Notice, plan: NoticePlan) -> None:
+    """Units named in (责任单位:…) notes and by the tasks. Collective names (各乡镇〔街道〕) the tasks use are
+    kept apart for a person to expand; those of the notes only say that there are more units."""
+    named: list[tuple[str, Origin, bool]] = []
+    for paragraph in notice.paragraphs:
+        for note in _UNIT_NOTE.finditer(paragraph.text):
+            origin = Origin(paragraph.line_at(note.start()), _quote(note.group(0)))
+            named.extend((n, origin, False) for n in split_units(note["units"]))
+    for task in plan.tasks:
+        for names, origin in zip((task.lead, task.partners, task.responsible), task.unit_origins, strict=False):
+            named.extend((n, origin, True) for n in names)
+    seen: set[str] = set()
+    mentioned: list[str] = []
+    for name, origin, by_task in named:
+        if _is_collective(name):
+            if by_task:
+                lines = plan.collectives.setdefault(name, [])
+                if origin.line not in lines:
+                    lines.append(origin.line)
+            elif name not in mentioned:
+                mentioned.append(name)
+            continue
+        key = re.sub(r"[()〔〕\[\]]", "", name)
+        if key not in seen:
+            seen.add(key)
+            plan.units.append(Text(name, origin))
+    if mentioned:
+        listed = "、".join(f"「{m}」" for m in mentioned)
+        plan.unplaced.append(Text(f"通知还提到{listed}：如有其他参加单位，请加入 units",
+                                  next(o for n, o, _ in named if n == mentioned[0])))
+
+
+_CONTACT = re.compile(r"^联系人:(?P<name>[\u4e00-\u9fff]{2,4})$")
+_PHONE = re.compile(r"^联系电话:(?P<phone>[0-9-]{7,16})")
+_LIAISON = re.compile(r"(?P<name>[\u4e00-\u9fff]{2,4})同志(?:兼任|担任|为)联络员")
+
+
+def read_coordinators(notice: Notice, plan: NoticePlan) -> None:
+    """联系人:俞建奎 / 联系电话:0955-7655608 under the notice: the lead office's contact person."""
+    for number, line in enumerate(notice.lines, 1):
+        contact = _CONTACT.match(line)
+        if contact is None:
+            continue
+        phone = None
+        for following in notice.lines[number: number + 3]:
+            match = _PHONE.match(following)
+            if match:
+                phone = normalize_phone(match["phone"])
+                break
+        plan.coordinators.append(Coordinator(contact["name"], phone, Origin(number, _quote(line))))
+    for paragraph in notice.paragraphs:
+        for liaison in _LIAISON.finditer(paragraph.text):
+            origin = Origin(paragraph.line_at(liaison.start()), _quote(liaison.group(0)))
+            plan.unplaced.append(Text(f"{liaison['name']}同志任联络员：如是牵头部门协调人，请加入 coordinators；"
+                                      "如是某单位的联络员，请加入该单位的 contacts", origin))
+
+
+_REPORTING = re.compile(_REPORT_VERB)
+
+
+def read_leftovers(notice: Notice, plan: NoticePlan, taken: set[int]) -> None:
+    """Sentences that ask for something to be reported without a date we could read: a person decides."""
+    placed = {d.origin.line for d in plan.deliverables} | {p.name.origin.line for p in plan.phases}
+    if plan.weekly:
+        placed.add(plan.weekly.origin.line)
+    placed |= {t.origin.line for t in plan.unplaced}
+    for paragraph, start, end in _sentences(notice):
+        sentence = paragraph.text[start:end]
+        line = paragraph.line_at(start)
+        if paragraph.line in taken or line in placed or "以上" in sentence[:4]:
+            continue
+        if not re.search(r"(?:报送|上报|抄报)", sentence):
+            continue
+        if re.search(r"及时|定期|适时|另行", sentence) and len(sentence) < 80:
+            plan.unplaced.append(Text(f"没有明确时限的报送要求：{_quote(sentence, 60)}", Origin(line, "")))

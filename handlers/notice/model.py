@@ -1,0 +1,115 @@
+"""What the importer found in a notice: plan values, each with the line of the notice it was read from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from storage.models import TaskDeadlineKind
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was read: the file line and the notice's own words there."""
+
+    line: int
+    quote: str
+
+    def cite(self) -> str:
+        return f"第{self.line}行「{self.quote}」" if self.quote else f"第{self.line}行"
+
+
+@dataclass(frozen=True)
+class When:
+    """A date as the notice wrote it; `day` is set only when the year is known (never guessed)."""
+
+    words: str  # 6月10日前, 2020年9月30日, 另行通知
+    day: date | None
+    readable: bool  # the plan loader understands `words` (a year-less date it resolves with the campaign)
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Text:
+    value: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: Text
+    start: When | None
+    end: When | None  # None: the heading named no end; a person must add one
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    name: str
+    due: When
+    to: str | None
+    units: tuple[str, ...] | None  # None: every unit owes it
+    origin: Origin
+    note: str | None = None  # why units were left open, etc.
+
+
+@dataclass(frozen=True)
+class Target:
+    rate: float
+    by: When
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Weekly:
+    weekday: str  # 周五
+    due: str  # 12:00
+    due_read: bool  # the notice said when (上午 → 12:00); otherwise the default
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    name: str
+    phone: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Task:
+    """One numbered task of a task division (seed 004)."""
+
+    number: int
+    text: str
+    lead: tuple[str, ...]
+    partners: tuple[str, ...]
+    responsible: tuple[str, ...]
+    deadline: str  # the notice's words: 2024年6月15日前并长期坚持, 每年2月底前, 长期坚持
+    kind: TaskDeadlineKind
+    origin: Origin
+    unit_origins: tuple[Origin, ...] = ()
+    deadline_origin: Origin | None = None
+
+
+@dataclass
+class NoticePlan:
+    """Everything the importer could place, and what it could not."""
+
+    name: Text | None = None
+    issuer: Text | None = None
+    year: int | None = None
+    year_origin: Origin | None = None
+    notice_date: When | None = None
+    start: When | None = None
+    end: When | None = None
+    span_hints: list[str] = field(default_factory=list)  # what a person can go on when start/end are missing
+    target: Target | None = None
+    focus_areas: list[Text] = field(default_factory=list)
+    sources: list[Text] = field(default_factory=list)
+    phases: list[Phase] = field(default_factory=list)
+    deliverables: list[Deliverable] = field(default_factory=list)
+    weekly: Weekly | None = None
+    units: list[Text] = field(default_factory=list)
+    collectives: dict[str, list[int]] = field(default_factory=dict)  # 各乡镇〔街道〕 → the lines naming it
+    coordinators: list[Coordinator] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    unplaced: list[Text] = field(default_factory=list)  # a note on what a person must place by hand
