@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.settings import get_settings
 from storage.db import transaction
 from storage.models import Deliverable
 from tests.conftest import Database
@@ -52,11 +51,9 @@ def test_import_text_of_a_missing_file_fails_clearly(tmp_path: Path) -> None:
 
 @pytest.fixture
 def cli_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """The CLI pointed at the test database (its settings are cached per process)."""
+    """The CLI pointed at the test database (it reads its settings afresh on every run)."""
     monkeypatch.setenv("DUBAN_DATABASE_URL", db.url)
-    get_settings.cache_clear()
     yield db
-    get_settings.cache_clear()
 
 
 def test_imported_plan_loads_once_its_todos_are_done(tmp_path: Path, cli_db: Database) -> None:

@@ -144,4 +144,4 @@ def test_tasks_are_loaded_with_their_deadline_kinds(db: Database, clock: ManualC
         assert tasks[6].deadline_kind is TaskDeadlineKind.ONGOING and tasks[6].unmatched_units == ["不存在的局"]
         assert tasks[11].due == date(2020, 11, 30)
         assert (tasks[15].deadline_kind, tasks[15].yearly_month, tasks[15].yearly_day) == (
-            TaskDeadlineKind.YEARLY, 2, 29)
+            TaskDeadlineKind.YEARLY, 2, None)  # no day: the month's last day, whatever the year
