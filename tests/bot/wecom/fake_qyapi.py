@@ -56,6 +56,7 @@ class FakeQyapi:
             self._scripted.clear()
             self.valid_tokens.clear()
             self.issued_tokens.clear()
+            self._serial = itertools.count(1)
 
     def fail_next(self, path: str, *answers: dict[str, Any]) -> None:
         """Answer the next calls to `path` with these bodies (HTTP 200, as WeCom does), then behave again."""
