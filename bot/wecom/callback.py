@@ -209,6 +209,8 @@ def _incoming(message: BaseMessage, now: datetime) -> tuple[IncomingMessage | No
             return IncomingMessage(platform=PLATFORM, user_id=message.source, text=content, received_at=now,
                                    message_id=str(message.id)), ""
         if message.type == "event" and str(getattr(message, "event", "")).lower() in GREETED_EVENTS:
+            if not message.time:
+                raise CallbackRejected(400, "事件缺少 CreateTime")
             event_id = f"event:{message.source}:{message.time}"
             return IncomingMessage(platform=PLATFORM, user_id=message.source, text=HELP, received_at=now,
                                    message_id=event_id), texts.GREETING + "\n"

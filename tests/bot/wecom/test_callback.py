@@ -154,6 +154,9 @@ BAD_INPUT: dict[str, tuple[Callable[[WeComSide], Callback], int, str]] = {
     "timestamp not a number": (non_numeric_timestamp, 400, "timestamp"),
     "ciphertext that does not decrypt": (garbage_ciphertext, 400, "无法解密"),
     "text without MsgId": (text_without_msg_id, 400, "MsgId"),
+    "event without CreateTime": (lambda side: side.callback(
+        side.event_xml("MaQiang", "enter_agent").replace(f"<CreateTime>{side.now()}</CreateTime>", "")), 400,
+        "CreateTime"),
     "no query parameters": (lambda side: Callback({}, side.callback("<xml/>").body), 400, "缺少参数"),
 }
 
