@@ -69,6 +69,17 @@ class WeComChannel:
         task.add_done_callback(self.pending.discard)
 
 
+def _handler_threads(services: Services) -> int:
+    """Every message writes (at least its dedupe record). SQLite has one writer: more threads would only queue
+    in its busy handler, which sleeps up to 100 ms between tries, so messages take turns here instead (p99 at
+    100 senders fell from 3.8 s to 0.9 s). PostgreSQL gets as many threads as pooled connections."""
+    engine = services.engine
+    if engine.url.get_backend_name() == "sqlite":
+        return 1
+    size = getattr(engine.pool, "size", None)
+    return max(1, size()) if callable(size) else 4
+
+
 @asynccontextmanager
 async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the channel with one HTTP client for the app's life, when every DUBAN_WECOM_* setting is there."""
@@ -97,17 +108,6 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(tags=["wecom"], lifespan=wecom_lifespan)
-
-
-def _handler_threads(services: Services) -> int:
-    """Every message writes (at least its dedupe record). SQLite has one writer: more threads would only queue
-    in its busy handler, which sleeps up to 100 ms between tries, so messages take turns here instead (p99 at
-    100 senders fell from 3.8 s to 0.9 s). PostgreSQL gets as many threads as pooled connections."""
-    engine = services.engine
-    if engine.url.get_backend_name() == "sqlite":
-        return 1
-    size = getattr(engine.pool, "size", None)
-    return max(1, size()) if callable(size) else 4
 
 
 def wecom_channel(request: Request) -> WeComChannel:
