@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
@@ -201,8 +202,13 @@ class WeComApi:
         expires_at = now + timedelta(seconds=int(body.get("expires_in", 7200)))
 
         def store() -> None:  # overwrites the refused token, if that is what the row held
-            with transaction(self.sessions) as session:
-                Tokens(session).put(credentials.token_name, token, expires_at=expires_at, now=now)
+            try:
+                with transaction(self.sessions) as session:
+                    Tokens(session).put(credentials.token_name, token, expires_at=expires_at, now=now)
+            except IntegrityError:
+                # Another process inserted the first row at the same moment (PostgreSQL; SQLite's BEGIN IMMEDIATE
+                # rules this out). WeCom hands out the same token while it is valid, so theirs will do.
+                log.info("wecom access token stored by another process", extra={"name": credentials.token_name})
 
         await anyio.to_thread.run_sync(store)
         log.info("wecom access token fetched", extra={"expires_at": expires_at.isoformat()})
