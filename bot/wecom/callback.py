@@ -36,7 +36,7 @@ from bot.wecom.client import (
     missing_settings,
     split_by_bytes,
 )
-from bot.wecom.crypto import CallbackRejected, WeComCrypto, read_envelope
+from bot.wecom.crypto import CallbackRejected, WeComCrypto, message_type, read_envelope
 from handlers.message import IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, SendStatus
 
@@ -167,10 +167,11 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
         incoming, greeting = _incoming(message, now)
     except CallbackRejected as rejected:
         raise _reject(rejected) from None
-    log.info("wecom callback", extra={"msg_type": message.type, "event": getattr(message, "event", None)})
+    msg_type = message_type(message)
+    log.info("wecom callback", extra={"msg_type": msg_type, "event": getattr(message, "event", None)})
 
     if incoming is None:
-        if message.type == "event":
+        if msg_type == "event":
             return Response(status_code=200)  # events without a greeting need no answer
         return _passive(channel, message, texts.TEXT_ONLY, now)
     reply = await _handle_within_budget(channel, services, incoming, greeting)
@@ -208,7 +209,7 @@ def _incoming(message: BaseMessage, now: datetime) -> tuple[IncomingMessage | No
                 raise CallbackRejected(400, "Content 格式错误")
             return IncomingMessage(platform=PLATFORM, user_id=message.source, text=content, received_at=now,
                                    message_id=str(message.id)), ""
-        if message.type == "event" and str(getattr(message, "event", "")).lower() in GREETED_EVENTS:
+        if str(getattr(message, "event", "")).lower() in GREETED_EVENTS:
             if not message.time:
                 raise CallbackRejected(400, "事件缺少 CreateTime")
             event_id = f"event:{message.source}:{message.time}"

@@ -69,6 +69,12 @@ def _parse_safely(body: bytes) -> Element:
         raise CallbackRejected(400, "XML 格式错误") from error
 
 
+def message_type(message: BaseMessage) -> str:
+    """MsgType as WeCom sent it: wechatpy calls every type and event it does not model "unknown"."""
+    raw = message._data.get("MsgType")  # the parsed XML; wechatpy has no public accessor for it
+    return str(raw).lower() if isinstance(raw, str) else str(message.type)
+
+
 class WeComCrypto:
     """One app's callback keys: Token (signatures), EncodingAESKey (AES-256-CBC) and the corp id (receiveid)."""
 

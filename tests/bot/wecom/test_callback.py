@@ -215,9 +215,11 @@ def test_a_retried_event_is_answered_again_without_a_second_record(wecom: WeComC
     assert first == again and count(plan_loaded, ProcessedMessage) == 1
 
 
-def test_other_events_get_an_empty_answer(wecom: WeComChat, side: WeComSide, plan_loaded: Database) -> None:
+@pytest.mark.parametrize("event", ["view", "unsubscribe", "change_contact"])  # change_contact: unknown to wechatpy
+def test_other_events_get_an_empty_answer(event: str, wecom: WeComChat, side: WeComSide,
+                                          plan_loaded: Database) -> None:
     before = row_counts(plan_loaded)
-    response = wecom.post(side.event_xml("MaQiang", "view"))
+    response = wecom.post(side.event_xml("MaQiang", event))
     assert (response.status_code, response.content) == (200, b"")
     assert row_counts(plan_loaded) == before
 
