@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.limits import BodyLimit
 from bot.settings import Settings, get_settings
+from bot.wecom.callback import router as wecom_router
 from handlers.clock import Clock, SystemClock
 from handlers.dispatch import Dispatcher
 from storage.db import make_engine, make_session_factory, upgrade_schema
@@ -102,5 +103,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         from bot.dingtalk import router as dingtalk_router
 
         app.include_router(dingtalk_router)
+    app.include_router(wecom_router)  # 404 with the missing DUBAN_WECOM_* names until configured
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

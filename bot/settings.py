@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = None
     wecom_aes_key: SecretStr | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_reply_budget: float = Field(
+        default=3.5, gt=0, lt=5, description="seconds to answer a callback in; later replies go as app messages")
 
     dingtalk_app_key: str | None = None
     dingtalk_app_secret: SecretStr | None = None

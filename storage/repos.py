@@ -14,7 +14,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage.models import (
     AccessToken,
@@ -123,8 +123,9 @@ class People(Repo):
             select(ChatIdentity)
             .where(ChatIdentity.campaign_id == campaign.id, ChatIdentity.platform == platform,
                    ChatIdentity.external_id == external_id)
-            .options(selectinload(ChatIdentity.contact).selectinload(Contact.unit),
-                     selectinload(ChatIdentity.coordinator))
+            # One joined query: this runs for every message, and selectinload spent three more round trips.
+            .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit),
+                     joinedload(ChatIdentity.coordinator))
         ).first()
         if identity is None:
             return Actor(None, None, None)
