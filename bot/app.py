@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.limits import BodyLimit
+from bot.senders import build_scheduler
 from bot.settings import Settings, get_settings
 from handlers.clock import Clock, SystemClock
 from handlers.dispatch import Dispatcher
@@ -65,7 +66,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade_schema(services.engine)
         log.info("duban started", extra={"database": services.engine.url.get_backend_name()})
+        reminders = build_scheduler(settings, services) if settings.scheduler == "on" else None
+        if reminders is not None:
+            await reminders.start()
         yield
+        if reminders is not None:
+            await reminders.stop()
         services.engine.dispose()
 
     app = FastAPI(title="duban 督办", version="0.1.0", lifespan=lifespan,

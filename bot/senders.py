@@ -1,0 +1,34 @@
+"""The outbound senders registry and the reminder scheduler wired from Settings.
+
+This is the seam where platform clients plug in: each implements scheduler.outbound.Sender and is
+registered under the channels it serves (wecom_app, wecom_robot, dingtalk_work, dingtalk_robot).
+The simulator channel is always there, so `make run` shows every reminder without any account.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.settings import Settings
+from scheduler.leader import leadership_for
+from scheduler.outbound import Sender, SimulatorSender
+from scheduler.service import SchedulerService
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+
+def senders_for(settings: Settings) -> dict[str, Sender]:
+    """Channel name → the client that delivers on it, for the platforms `settings` configures."""
+    senders: list[Sender] = [SimulatorSender()]
+    return {channel: sender for sender in senders for channel in sender.channels}
+
+
+def build_scheduler(settings: Settings, services: Services) -> SchedulerService:
+    """The reminder scheduler of this process (it leads only if it wins the election)."""
+    from bot.app import route_for
+
+    return SchedulerService(services.sessions, clock=services.clock, senders=senders_for(settings),
+                            route=route_for(settings), leadership=leadership_for(settings.database_url),
+                            grace=timedelta(seconds=settings.reminder_grace), campaign_name=settings.campaign)

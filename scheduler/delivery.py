@@ -1,0 +1,306 @@
+"""The outbox delivery worker: claims due rows, sends them outside any transaction, records the outcome.
+
+Each round:
+1. claim (one short transaction): pending rows whose `not_before` has come, skipping targets that are at
+   their rate limit; a claimed row's `not_before` moves one lease ahead and its `attempts` goes up, so a
+   worker that dies mid-send leaves it to be retried after the lease, never lost;
+2. send (no transaction open): concurrently across targets, in order within a target, each with a timeout;
+3. record (one short transaction): sent; retry later with full-jitter exponential back-off; or failed —
+   and a failure is told to the coordinators, who would otherwise never know a nudge did not arrive.
+
+A crash between a platform's success and step 3 re-sends after the lease: WeCom app messages carry
+`enable_duplicate_check` keyed on the outbox key for that case (see the platform senders).
+
+Senders are looked up by channel name (`senders: Mapping[str, Sender]`, SPEC §5 channel names); the
+platform clients register there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.clock import Clock
+from scheduler.outbound import OutboundMessage, Sender, SendResult, SendStatus
+from scheduler.rules import Route
+from scheduler.snapshot import first_identity
+from storage.db import transaction
+from storage.models import Campaign, Group, OutboxMessage, OutboxStatus
+from storage.repos import Outbox, People
+
+log = logging.getLogger("duban.delivery")
+
+ROBOT_CHANNELS = frozenset({"wecom_robot", "dingtalk_robot"})
+FAILURE_RULE = "delivery.failed"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    count: int
+    period: float  # seconds
+
+
+# WeCom and DingTalk group robots accept 20 messages a minute each; WeCom app messages 30 a minute per member.
+DEFAULT_LIMITS: Mapping[str, RateLimit] = {
+    "wecom_robot": RateLimit(20, 60.0),
+    "dingtalk_robot": RateLimit(20, 60.0),
+    "wecom_app": RateLimit(30, 60.0),
+}
+
+
+class RateLimiter:
+    """At most `count` sends per target in any `period`-second window, on the injected clock's time.
+
+    Hand-written rather than taken from `limits`/`aiolimiter`: those read the wall clock (tests walk an
+    injected one) and aiolimiter's leaky bucket lets a burst plus its refill exceed the platforms' hard
+    per-minute window, which is what makes them answer 45009/130101.
+    """
+
+    def __init__(self, limits: Mapping[str, RateLimit]) -> None:
+        self.limits = dict(limits)
+        self._sent: dict[str, deque[float]] = defaultdict(deque)
+
+    def _window(self, channel: str, target: str, now: float) -> tuple[RateLimit | None, deque[float]]:
+        limit = self.limits.get(channel)
+        sent = self._sent[f"{channel}:{target}"]
+        if limit is not None:
+            while sent and sent[0] <= now - limit.period:
+                sent.popleft()
+        return limit, sent
+
+    def reserve(self, channel: str, target: str, now: float) -> float:
+        """Take a slot for one send now: 0 if taken, else the seconds until the target has one free."""
+        limit, sent = self._window(channel, target, now)
+        if limit is None:
+            return 0.0
+        if len(sent) >= limit.count:
+            return sent[0] + limit.period - now
+        sent.append(now)
+        return 0.0
+
+    def record(self, channel: str, target: str, at: float) -> None:
+        """Count a send made earlier (by a previous leader), so a takeover does not overshoot the window."""
+        limit, sent = self._window(channel, target, at)
+        if limit is not None:
+            sent.append(at)
+
+    @property
+    def longest_period(self) -> float:
+        return max((limit.period for limit in self.limits.values()), default=0.0)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Full-jitter exponential back-off: a uniform wait in [0, min(cap, base·2^(attempt-1))].
+
+    Computed here rather than with tenacity/backoff because the wait is not slept: it becomes the row's
+    `not_before`, so it survives restarts and another process may do the retry.
+    """
+
+    base: float = 30.0
+    cap: float = 3600.0
+    max_attempts: int = 8
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    limit_target: str
+    message: OutboundMessage
+    attempts: int
+
+
+class DeliveryWorker:
+    """Sends the outbox; only the elected leader runs one (the unique keys guard even if two did)."""
+
+    def __init__(self, sessions: sessionmaker[Session], senders: Mapping[str, Sender], *, clock: Clock,
+                 route: Route | None = None, limits: Mapping[str, RateLimit] = DEFAULT_LIMITS,
+                 backoff: Backoff | None = None, batch: int = 200, concurrency: int = 16, send_timeout: float = 15.0,
+                 lease: timedelta = timedelta(minutes=5), rng: random.Random | None = None) -> None:
+        self.sessions, self.senders, self.clock, self.route = sessions, dict(senders), clock, route
+        self.limiter = RateLimiter(limits)
+        self.backoff = backoff or Backoff()
+        self.batch, self.concurrency, self.send_timeout, self.lease = batch, concurrency, send_timeout, lease
+        self.rng = rng or random.Random()
+        self._warm = False
+
+    async def run_once(self) -> int:
+        """One claim-send-record round; returns how many rows it sent or settled."""
+        claims = await asyncio.to_thread(self._claim)
+        if not claims:
+            return 0
+        results = await self._send_all(claims)
+        await asyncio.to_thread(self._record, claims, results)
+        return len(claims)
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Rounds until nothing more can go out now (rate limits or an empty queue); returns rows handled."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    # --- claim ----------------------------------------------------------------------------------------
+
+    def _warm_limiter(self, session: Session, now: datetime) -> None:
+        """Count what was sent in the last window (perhaps by a leader that just died) against the limits."""
+        since = now - timedelta(seconds=self.limiter.longest_period)
+        rows = session.execute(
+            select(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.sent_at, OutboxMessage.campaign_id)
+            .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at > since,
+                   OutboxMessage.channel.in_(list(self.limiter.limits)))).all()
+        groups = self._groups(session, {(r.campaign_id, r.target) for r in rows if r.channel in ROBOT_CHANNELS})
+        for channel, target, sent_at, campaign_id in rows:
+            group = groups.get((campaign_id, target))
+            self.limiter.record(channel, (group.webhook or target) if group else target, sent_at.timestamp())
+        self._warm = True
+
+    @staticmethod
+    def _groups(session: Session, keys: Iterable[tuple[int | None, str]]) -> dict[tuple[int | None, str], Group]:
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        rows = session.scalars(select(Group).where(Group.name.in_({name for _, name in wanted}))).all()
+        return {(g.campaign_id, g.name): g for g in rows if (g.campaign_id, g.name) in wanted}
+
+    def _claim(self) -> list[Claim]:
+        now = self.clock.now()
+        with transaction(self.sessions) as session:
+            if not self._warm:
+                self._warm_limiter(session, now)
+            claims: list[Claim] = []
+            last_id, scanned = 0, 0
+            # Page through due rows so that one saturated target (1,000 nudges to one robot) cannot hide
+            # the rows of every other target behind it.
+            while len(claims) < self.batch and scanned < self.batch * 20:
+                page = session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now,
+                           OutboxMessage.id > last_id)
+                    .order_by(OutboxMessage.id).limit(self.batch * 2)
+                    .with_for_update(skip_locked=True)).all()
+                if not page:
+                    break
+                scanned += len(page)
+                last_id = page[-1].id
+                groups = self._groups(session, {(r.campaign_id, r.target) for r in page if r.channel in ROBOT_CHANNELS})
+                for row in page:
+                    claim = self._claim_row(session, row, groups, now)
+                    if claim is not None:
+                        claims.append(claim)
+                        if len(claims) >= self.batch:
+                            break
+            return claims
+
+    def _claim_row(self, session: Session, row: OutboxMessage, groups: Mapping[tuple[int | None, str], Group],
+                   now: datetime) -> Claim | None:
+        if row.channel not in self.senders:
+            self._fail(session, row, f"没有可用的发送通道：{row.channel}", now)
+            return None
+        address = secret = None
+        if row.channel in ROBOT_CHANNELS:
+            group = groups.get((row.campaign_id, row.target))
+            if group is None or not group.webhook:
+                self._fail(session, row, f"群「{row.target}」已不在方案中或没有 webhook 地址", now)
+                return None
+            address, secret = group.webhook, group.secret
+        limit_target = address or row.target
+        wait = self.limiter.reserve(row.channel, limit_target, now.timestamp())
+        if wait > 0:
+            # Park it until the target's window has room, so the next rounds do not scan it again.
+            row.not_before = now + timedelta(seconds=wait)
+            return None
+        row.attempts += 1
+        row.not_before = now + self.lease
+        message = OutboundMessage(channel=row.channel, target=row.target, text=row.text, markdown=row.markdown,
+                                  mentions=tuple(row.mentions), address=address, secret=secret,
+                                  key=row.key or f"outbox:{row.id}")
+        return Claim(row.id, limit_target, message, row.attempts)
+
+    # --- send -----------------------------------------------------------------------------------------
+
+    async def _send_all(self, claims: list[Claim]) -> dict[int, SendResult]:
+        by_target: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+        for claim in claims:
+            by_target[(claim.message.channel, claim.limit_target)].append(claim)
+        gate = asyncio.Semaphore(self.concurrency)
+        results: dict[int, SendResult] = {}
+
+        async def send_in_order(items: list[Claim]) -> None:
+            for claim in items:
+                async with gate:
+                    results[claim.id] = await self._send_one(claim.message)
+
+        await asyncio.gather(*(send_in_order(items) for items in by_target.values()))
+        return results
+
+    async def _send_one(self, message: OutboundMessage) -> SendResult:
+        sender = self.senders[message.channel]
+        try:
+            return await asyncio.wait_for(sender.send(message), self.send_timeout)
+        except TimeoutError:
+            return SendResult.retryable(f"timeout after {self.send_timeout:g}s")
+        except Exception as error:  # a sender bug must not stop the queue; the row is retried and logged
+            log.exception("sender raised", extra={"channel": message.channel, "key": message.key})
+            return SendResult.retryable(type(error).__name__)
+
+    # --- record ---------------------------------------------------------------------------------------
+
+    def _record(self, claims: list[Claim], results: Mapping[int, SendResult]) -> None:
+        now = self.clock.now()
+        outcomes: dict[str, int] = defaultdict(int)
+        with transaction(self.sessions) as session:
+            rows = {r.id: r for r in session.scalars(
+                select(OutboxMessage).where(OutboxMessage.id.in_([c.id for c in claims]))).all()}
+            for claim in claims:
+                row, result = rows.get(claim.id), results[claim.id]
+                if row is None or row.status is not OutboxStatus.PENDING:
+                    continue
+                outcomes[result.status.value] += 1
+                if result.status is SendStatus.OK:
+                    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
+                elif result.status is SendStatus.RETRYABLE and row.attempts < self.backoff.max_attempts:
+                    wait = max(self.backoff.delay(row.attempts, self.rng), result.retry_after or 0.0)
+                    row.not_before, row.last_error = now + timedelta(seconds=wait), result.detail
+                    log.warning("send failed, will retry", extra={"outbox_id": row.id, "channel": row.channel,
+                                                                  "attempts": row.attempts, "detail": result.detail,
+                                                                  "retry_in": round(wait, 1)})
+                else:
+                    reason = result.detail if result.status is SendStatus.PERMANENT else \
+                        f"重试{row.attempts}次仍失败：{result.detail}"
+                    self._fail(session, row, reason, now)
+        log.info("outbox round", extra={"claimed": len(claims), **outcomes})
+
+    def _fail(self, session: Session, row: OutboxMessage, reason: str, now: datetime) -> None:
+        """Mark a row failed and tell the campaign's coordinators (not for failure notices themselves)."""
+        row.status, row.last_error = OutboxStatus.FAILED, reason
+        log.error("send failed permanently", extra={"outbox_id": row.id, "channel": row.channel,
+                                                    "detail": reason})
+        if self.route is None or row.campaign_id is None or (row.key or "").startswith(FAILURE_RULE):
+            return
+        campaign = session.get(Campaign, row.campaign_id)
+        if campaign is None:
+            return
+        outbox = Outbox(session)
+        text = (f"【发送失败】发往「{row.target}」的消息未能送达（{reason}）。"
+                f"请检查群机器人地址、密钥或该用户是否在应用可见范围内。原消息开头：{row.text[:40]}")
+        for coordinator in People(session).coordinators(campaign):
+            identity = first_identity(coordinator.identities)
+            if identity is not None:
+                outbox.enqueue(campaign=campaign, channel=self.route(identity.platform),
+                               target=identity.external_id, text=text, now=now,
+                               key=f"{FAILURE_RULE}:{row.id}:coordinator:{coordinator.id}")
