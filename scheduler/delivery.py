@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.clock import Clock
@@ -182,13 +182,14 @@ class DeliveryWorker:
         with transaction(self.sessions) as session:
             if not self._warm:
                 self._warm_limiter(session, now)
-            claims: list[Claim] = []
+            chosen: dict[int, str] = {}  # row id → its rate-limit target
+            parked: dict[datetime, list[int]] = defaultdict(list)
             last_id, scanned = 0, 0
-            # Page through due rows so that one saturated target (1,000 nudges to one robot) cannot hide
-            # the rows of every other target behind it.
-            while len(claims) < self.batch and scanned < self.batch * 20:
-                page = session.scalars(
-                    select(OutboxMessage)
+            # Page through due rows (ids and routing only) so that one saturated target — 1,000 nudges to
+            # one robot — neither hides every other target's rows nor costs a full row load per round.
+            while len(chosen) < self.batch and scanned < self.batch * 20:
+                page = session.execute(
+                    select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.target, OutboxMessage.campaign_id)
                     .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now,
                            OutboxMessage.id > last_id)
                     .order_by(OutboxMessage.id).limit(self.batch * 2)
@@ -198,38 +199,51 @@ class DeliveryWorker:
                 scanned += len(page)
                 last_id = page[-1].id
                 groups = self._groups(session, {(r.campaign_id, r.target) for r in page if r.channel in ROBOT_CHANNELS})
-                for row in page:
-                    claim = self._claim_row(session, row, groups, now)
-                    if claim is not None:
-                        claims.append(claim)
-                        if len(claims) >= self.batch:
-                            break
-            return claims
+                for row_id, channel, target, campaign_id in page:
+                    problem = self._undeliverable(channel, groups.get((campaign_id, target)))
+                    if problem:
+                        row = session.get(OutboxMessage, row_id)
+                        assert row is not None
+                        self._fail(session, row, problem.format(target=target, channel=channel), now)
+                        continue
+                    group = groups.get((campaign_id, target))
+                    limit_target = group.webhook if group is not None and group.webhook else target
+                    wait = self.limiter.reserve(channel, limit_target, now.timestamp())
+                    if wait > 0:
+                        parked[now + timedelta(seconds=wait)].append(row_id)
+                        continue
+                    chosen[row_id] = limit_target
+                    if len(chosen) >= self.batch:
+                        break
+            for until, ids in parked.items():
+                # Park rows until their target's window has room, so the next rounds do not scan them again.
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(not_before=until))
+            return self._lease(session, chosen, now)
 
-    def _claim_row(self, session: Session, row: OutboxMessage, groups: Mapping[tuple[int | None, str], Group],
-                   now: datetime) -> Claim | None:
-        if row.channel not in self.senders:
-            self._fail(session, row, f"没有可用的发送通道：{row.channel}", now)
-            return None
-        address = secret = None
-        if row.channel in ROBOT_CHANNELS:
-            group = groups.get((row.campaign_id, row.target))
-            if group is None or not group.webhook:
-                self._fail(session, row, f"群「{row.target}」已不在方案中或没有 webhook 地址", now)
-                return None
-            address, secret = group.webhook, group.secret
-        limit_target = address or row.target
-        wait = self.limiter.reserve(row.channel, limit_target, now.timestamp())
-        if wait > 0:
-            # Park it until the target's window has room, so the next rounds do not scan it again.
-            row.not_before = now + timedelta(seconds=wait)
-            return None
-        row.attempts += 1
-        row.not_before = now + self.lease
-        message = OutboundMessage(channel=row.channel, target=row.target, text=row.text, markdown=row.markdown,
-                                  mentions=tuple(row.mentions), address=address, secret=secret,
-                                  key=row.key or f"outbox:{row.id}")
-        return Claim(row.id, limit_target, message, row.attempts)
+    def _undeliverable(self, channel: str, group: Group | None) -> str | None:
+        if channel not in self.senders:
+            return "没有可用的发送通道：{channel}"
+        if channel in ROBOT_CHANNELS and (group is None or not group.webhook):
+            return "群「{target}」已不在方案中或没有 webhook 地址"
+        return None
+
+    def _lease(self, session: Session, chosen: Mapping[int, str], now: datetime) -> list[Claim]:
+        """Take the chosen rows for one lease (attempts + 1) and build their messages."""
+        if not chosen:
+            return []
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(list(chosen)))
+                               .order_by(OutboxMessage.id)).all()
+        groups = self._groups(session, {(r.campaign_id, r.target) for r in rows if r.channel in ROBOT_CHANNELS})
+        claims = []
+        for row in rows:
+            row.attempts += 1
+            row.not_before = now + self.lease
+            group = groups.get((row.campaign_id, row.target)) if row.channel in ROBOT_CHANNELS else None
+            message = OutboundMessage(channel=row.channel, target=row.target, text=row.text, markdown=row.markdown,
+                                      mentions=tuple(row.mentions), address=group.webhook if group else None,
+                                      secret=group.secret if group else None, key=row.key or f"outbox:{row.id}")
+            claims.append(Claim(row.id, chosen[row.id], message, row.attempts))
+        return claims
 
     # --- send -----------------------------------------------------------------------------------------
 
