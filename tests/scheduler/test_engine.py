@@ -15,8 +15,9 @@ from tests.bot.test_sim_stories import REGISTER_LU
 from tests.conftest import FIXTURES, SimChat
 from tests.scheduler.conftest import ROBOT_KEY, Reminders, set_campaign
 
-ISSUE_DUE_0720 = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：3名执法人员证件过期\n"
-                  "整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：2020年7月20日")
+ISSUE_DUE_0720 = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
+                  "线索内容：3名执法人员证件过期\n整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n"
+                  "完成时限：2020年7月20日")
 
 
 # --- weekly report --------------------------------------------------------------------------------------
@@ -147,7 +148,8 @@ def test_coordinators_are_told_once_from_1_december_when_next_year_is_not_covere
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def load_2026_plan(reminders: Reminders, *, deliverable_due: str = "2026-12-30", campaign_end: str = "2026-12-31") -> None:
+def load_2026_plan(reminders: Reminders, *, deliverable_due: str = "2026-12-30",
+                   campaign_end: str = "2026-12-31") -> None:
     """The test campaign moved to autumn 2026 (国庆 10-01..10-07, 调休 Sun 09-20 and Sat 10-10)."""
     data = yaml.safe_load((FIXTURES / "plan.yaml").read_text(encoding="utf-8"))
     data["campaign"].update(start=date(2026, 9, 1), end=date.fromisoformat(campaign_end), target=None)
@@ -163,6 +165,8 @@ def load_2026_plan(reminders: Reminders, *, deliverable_due: str = "2026-12-30",
 
 
 def occurrence_days(reminders: Reminders, rule: str, subject: str = "") -> list[str]:
-    """The days of the outbox's reminders of `rule` (about `subject`); a key is rule:campaign/subject:…:YYYY-MM-DDTHH:MM."""
+    """The days of the outbox's reminders of `rule` (about `subject`).
+
+    A key reads rule:campaign/subject:recipient:YYYY-MM-DDTHH:MM."""
     return sorted({row.key[-16:-6] for row in reminders.rows()
                    if row.key and row.key.startswith(f"{rule}:") and f"/{subject}" in row.key})

@@ -35,7 +35,8 @@ def test_only_one_leads_until_it_lets_go(db: Database, elections: list[Leadershi
 def test_a_dead_holder_frees_the_lock_for_another_process(db: Database, elections: list[Leadership]) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from scheduler.leader import leadership_for;"
-         "lock = leadership_for(sys.argv[1]); assert lock.try_acquire(); print('held', flush=True); sys.stdin.read()", db.url],
+         "lock = leadership_for(sys.argv[1]); assert lock.try_acquire(); print('held', flush=True);"
+         "sys.stdin.read()", db.url],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

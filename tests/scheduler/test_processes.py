@@ -46,7 +46,7 @@ class Proc:
         deadline = time.monotonic() + WAIT
         while word not in self.seen:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.popen.poll() is not None and self.lines.empty():
+            if remaining <= 0 or (self.popen.poll() is not None and self.lines.empty()):
                 raise AssertionError(f"process never said {word!r}; output: {self.seen}")
             try:
                 self.seen.append(self.lines.get(timeout=remaining))
