@@ -86,6 +86,14 @@ class RateLimiter:
         sent.append(now)
         return 0.0
 
+    def settle(self, channel: str, target: str, reserved: float, done: float) -> None:
+        """Move a slot from when it was reserved to when the send finished: the platform counts arrivals,
+        and a slow request that arrives late must still be a full period before the next window's sends."""
+        sent = self._sent.get(f"{channel}:{target}")
+        if sent is not None and reserved in sent:
+            sent.remove(reserved)
+            sent.append(done)
+
     def record(self, channel: str, target: str, at: float) -> None:
         """Count a send made earlier (by a previous leader), so a takeover does not overshoot the window."""
         limit, sent = self._window(channel, target, at)
@@ -119,6 +127,7 @@ class Claim:
     limit_target: str
     message: OutboundMessage
     attempts: int
+    reserved_at: float  # the rate-limit slot's timestamp
 
 
 class DeliveryWorker:
@@ -242,7 +251,7 @@ class DeliveryWorker:
             message = OutboundMessage(channel=row.channel, target=row.target, text=row.text, markdown=row.markdown,
                                       mentions=tuple(row.mentions), address=group.webhook if group else None,
                                       secret=group.secret if group else None, key=row.key or f"outbox:{row.id}")
-            claims.append(Claim(row.id, chosen[row.id], message, row.attempts))
+            claims.append(Claim(row.id, chosen[row.id], message, row.attempts, now.timestamp()))
         return claims
 
     # --- send -----------------------------------------------------------------------------------------
@@ -276,6 +285,8 @@ class DeliveryWorker:
 
     def _record(self, claims: list[Claim], results: Mapping[int, SendResult]) -> None:
         now = self.clock.now()
+        for claim in claims:
+            self.limiter.settle(claim.message.channel, claim.limit_target, claim.reserved_at, now.timestamp())
         outcomes: dict[str, int] = defaultdict(int)
         with transaction(self.sessions) as session:
             rows = {r.id: r for r in session.scalars(

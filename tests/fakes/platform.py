@@ -32,6 +32,7 @@ class Recorded:
     query: dict[str, str]
     body: dict[str, Any]
     delivered: bool  # False when WeCom's duplicate check swallowed it
+    at: float  # the fake's clock when it arrived
 
     @property
     def content(self) -> str:
@@ -93,8 +94,9 @@ class FakePlatform:
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
         with self._lock:
             answer = self._answers.pop(0) if self._answers else OK
-            delivered = self._deliver(scope["path"], body)
-            self.requests.append(Recorded(scope["path"], query, body, delivered))
+            now = self.clock()
+            delivered = self._deliver(scope["path"], body, now)
+            self.requests.append(Recorded(scope["path"], query, body, delivered, now))
         if answer == HANG:
             assert self._release is not None
             # Until the server stops (bounded): the client's own timeout is what the test exercises.
@@ -106,11 +108,10 @@ class FakePlatform:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
 
-    def _deliver(self, path: str, body: dict[str, Any]) -> bool:
+    def _deliver(self, path: str, body: dict[str, Any], now: float) -> bool:
         if path != "/cgi-bin/message/send" or not body.get("enable_duplicate_check"):
             return True
         key = (str(body.get("touser")), json.dumps(body.get("text") or body.get("markdown"), sort_keys=True))
-        now = self.clock()
         previous = self._seen_app.get(key)
         if previous is not None and now - previous < float(body.get("duplicate_check_interval", 1800)):
             return False
