@@ -83,6 +83,10 @@ class FakePlatform:
                         self._release.set()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["path"] == "/_recorded":  # for a fake running in another process (the benchmark)
+            await self._respond(send, 200, [{"path": r.path, "query": r.query, "body": r.body, "at": r.at}
+                                            for r in self.requests])
+            return
         chunks = []
         more = True
         while more:
@@ -103,6 +107,10 @@ class FakePlatform:
             await asyncio.wait_for(self._release.wait(), timeout=30)
             return
         status, payload = (answer, {"errcode": -1, "errmsg": "error"}) if isinstance(answer, int) else (200, answer)
+        await self._respond(send, status, payload)
+
+    @staticmethod
+    async def _respond(send: Any, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
@@ -139,3 +147,9 @@ def serve_fake_platform() -> Iterator[FakePlatform]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+if __name__ == "__main__":  # a fake in its own process, so that it does not share a core with the client
+    with serve_fake_platform() as served:
+        print(served.url, flush=True)
+        threading.Event().wait()

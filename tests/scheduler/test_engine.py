@@ -170,3 +170,12 @@ def occurrence_days(reminders: Reminders, rule: str, subject: str = "") -> list[
     A key reads rule:campaign/subject:recipient:YYYY-MM-DDTHH:MM."""
     return sorted({row.key[-16:-6] for row in reminders.rows()
                    if row.key and row.key.startswith(f"{rule}:") and f"/{subject}" in row.key})
+
+
+def test_moments_follow_the_campaigns_timezone(reminders: Reminders) -> None:
+    set_campaign(reminders.db, timezone="Asia/Urumqi")  # UTC+6: 09:00 there is 11:00 in Shanghai
+    reminders.at("2020-07-17 09:00:30")
+    assert reminders.fake.to_user("WangFang") == []
+    reminders.at("2020-07-17 11:00:30")
+    assert len(reminders.fake.to_user("WangFang")) == 1
+    assert {row.key[-5:] for row in reminders.rows() if row.key} == {"09:00"}
