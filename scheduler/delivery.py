@@ -24,8 +24,9 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.clock import Clock
@@ -174,6 +175,7 @@ class DeliveryWorker:
                    OutboxMessage.channel.in_(list(self.limiter.limits)))).all()
         groups = self._groups(session, {(r.campaign_id, r.target) for r in rows if r.channel in ROBOT_CHANNELS})
         for channel, target, sent_at, campaign_id in rows:
+            assert sent_at is not None  # the query asked for sent_at > since
             group = groups.get((campaign_id, target))
             self.limiter.record(channel, (group.webhook or target) if group else target, sent_at.timestamp())
         self._warm = True
@@ -193,20 +195,23 @@ class DeliveryWorker:
                 self._warm_limiter(session, now)
             chosen: dict[int, str] = {}  # row id → its rate-limit target
             parked: dict[datetime, list[int]] = defaultdict(list)
-            last_id, scanned = 0, 0
+            position: tuple[str, str, int] = ("", "", 0)
+            scanned = 0
             # Page through due rows (ids and routing only) so that one saturated target — 1,000 nudges to
             # one robot — neither hides every other target's rows nor costs a full row load per round.
+            # Grouped by target, a target's free slots go out as one burst: the window then opens again a
+            # full period later for all of them, instead of trickling one per round.
             while len(chosen) < self.batch and scanned < self.batch * 20:
                 page = session.execute(
                     select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.target, OutboxMessage.campaign_id)
                     .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now,
-                           OutboxMessage.id > last_id)
-                    .order_by(OutboxMessage.id).limit(self.batch * 2)
+                           tuple_(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.id) > position)
+                    .order_by(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.id).limit(self.batch * 2)
                     .with_for_update(skip_locked=True)).all()
                 if not page:
                     break
                 scanned += len(page)
-                last_id = page[-1].id
+                position = (page[-1].channel, page[-1].target, page[-1].id)
                 groups = self._groups(session, {(r.campaign_id, r.target) for r in page if r.channel in ROBOT_CHANNELS})
                 for row_id, channel, target, campaign_id in page:
                     problem = self._undeliverable(channel, groups.get((campaign_id, target)))
@@ -240,13 +245,14 @@ class DeliveryWorker:
         """Take the chosen rows for one lease (attempts + 1) and build their messages."""
         if not chosen:
             return []
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(list(chosen)))
+                        .values(attempts=OutboxMessage.attempts + 1, not_before=now + self.lease)
+                        .execution_options(synchronize_session=False))
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(list(chosen)))
                                .order_by(OutboxMessage.id)).all()
         groups = self._groups(session, {(r.campaign_id, r.target) for r in rows if r.channel in ROBOT_CHANNELS})
         claims = []
         for row in rows:
-            row.attempts += 1
-            row.not_before = now + self.lease
             group = groups.get((row.campaign_id, row.target)) if row.channel in ROBOT_CHANNELS else None
             message = OutboundMessage(channel=row.channel, target=row.target, text=row.text, markdown=row.markdown,
                                       mentions=tuple(row.mentions), address=group.webhook if group else None,
@@ -288,17 +294,23 @@ class DeliveryWorker:
         for claim in claims:
             self.limiter.settle(claim.message.channel, claim.limit_target, claim.reserved_at, now.timestamp())
         outcomes: dict[str, int] = defaultdict(int)
+        sent = [c.id for c in claims if results[c.id].status is SendStatus.OK]
+        others = [c.id for c in claims if results[c.id].status is not SendStatus.OK]
         with transaction(self.sessions) as session:
-            rows = {r.id: r for r in session.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_([c.id for c in claims]))).all()}
-            for claim in claims:
-                row, result = rows.get(claim.id), results[claim.id]
-                if row is None or row.status is not OutboxStatus.PENDING:
+            if sent:  # the common case, in one statement
+                marked = session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(sent),
+                                                OutboxMessage.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+                    .execution_options(synchronize_session=False))
+                outcomes[SendStatus.OK.value] = cast(CursorResult[Any], marked).rowcount
+            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(others))).all() if others else []
+            for row in rows:
+                result = results[row.id]
+                if row.status is not OutboxStatus.PENDING:
                     continue
                 outcomes[result.status.value] += 1
-                if result.status is SendStatus.OK:
-                    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
-                elif result.status is SendStatus.RETRYABLE and row.attempts < self.backoff.max_attempts:
+                if result.status is SendStatus.RETRYABLE and row.attempts < self.backoff.max_attempts:
                     wait = max(self.backoff.delay(row.attempts, self.rng), result.retry_after or 0.0)
                     row.not_before, row.last_error = now + timedelta(seconds=wait), result.detail
                     log.warning("send failed, will retry", extra={"outbox_id": row.id, "channel": row.channel,

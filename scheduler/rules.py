@@ -256,7 +256,7 @@ def _deadline_nudge(w: _Writer, day: date) -> None:
     if deadline is None or not deadline.owing:
         return  # met by every unit (or gone from the plan): nothing to say
     head = f"【{deadline.label}提醒】「{deadline.name}」{_when(deadline.due, day)}"
-    hint = f"{deadline.hint}" if deadline.hint else ""
+    hint = deadline.hint
     private = not snapshot.public_naming or not snapshot.groups
     for group in snapshot.groups:
         if snapshot.public_naming:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import time
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from storage.models import (
     Group,
     Issue,
     IssueStatus,
-    Phase,
+    Unit,
     WeeklyReport,
 )
 from storage.repos import Deliverables, People, Units
@@ -38,16 +38,33 @@ def first_identity(identities: Sequence[ChatIdentity]) -> ChatIdentity | None:
     return ranked[0] if ranked else None
 
 
-def phase_deadlines(phases: Sequence[Phase], open_issues: Sequence[Issue], unit_order: Sequence[int]) -> list[Deadline]:
+def deliverable_deadlines(session: Session, campaign: Campaign, units: Sequence[Unit],
+                          _open_issues: Sequence[Issue]) -> list[Deadline]:
+    """A deliverable is owed by the units it names (all, if none) that have not submitted it."""
+    repo = Deliverables(session)
+    submitted = repo.submissions(campaign)
+    return [Deadline(subject=f"deliverable:{d.id}", label="报送事项", name=d.name, due=d.due,
+                     owing=tuple(u.id for u in units if repo.owes(d, u) and u.id not in submitted.get(d.id, set())),
+                     hint=f"报送后请发送「报送 {d.name}」。")
+            for d in repo.all(campaign)]
+
+
+def phase_deadlines(_session: Session, campaign: Campaign, units: Sequence[Unit],
+                    open_issues: Sequence[Issue]) -> list[Deadline]:
     """A phase end is owed by the units that still have unrectified issues due by then (seed 001: each phase's
     整改 must be done before the next begins)."""
     result = []
-    for phase in phases:
+    for phase in campaign.phases:
         owing = {i.unit_id for i in open_issues if i.due <= phase.end}
         result.append(Deadline(subject=f"phase:{phase.id}", label="阶段", name=phase.name, due=phase.end,
-                               owing=tuple(u for u in unit_order if u in owing), owing_word="有到期未整改问题",
+                               owing=tuple(u.id for u in units if u.id in owing), owing_word="有到期未整改问题",
                                hint="请抓紧整改，完成后发送「进展 编号 已整改」。"))
     return result
+
+
+# Where deadline nudges come from; seed 004's tasks plug in as one more function of the same shape.
+DeadlineSource = Callable[[Session, Campaign, Sequence[Unit], Sequence[Issue]], list[Deadline]]
+DEADLINE_SOURCES: tuple[DeadlineSource, ...] = (deliverable_deadlines, phase_deadlines)
 
 
 def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
@@ -79,15 +96,7 @@ def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
         select(Issue).where(Issue.campaign_id == campaign.id, Issue.status != IssueStatus.RECTIFIED,
                             Issue.unit_id.in_(unit_ids))
         .options(selectinload(Issue.unit)).order_by(Issue.unit_id, Issue.due, Issue.number)).all()
-    repo = Deliverables(session)
-    submitted = repo.submissions(campaign)
-    deadlines = [
-        Deadline(subject=f"deliverable:{d.id}", label="报送事项", name=d.name, due=d.due,
-                 owing=tuple(u.id for u in units if repo.owes(d, u) and u.id not in submitted.get(d.id, set())),
-                 hint=f"报送后请发送「报送 {d.name}」。")
-        for d in repo.all(campaign)
-    ]
-    deadlines += phase_deadlines(campaign.phases, open_issues, unit_ids)
+    deadlines = [d for source in DEADLINE_SOURCES for d in source(session, campaign, units, open_issues)]
     return Snapshot(
         campaign_id=campaign.id, zone=ZoneInfo(campaign.timezone), start=campaign.start, end=campaign.end,
         calendar=campaign_calendar(campaign), report_weekday=campaign.report_weekday,

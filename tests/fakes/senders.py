@@ -12,16 +12,17 @@ import httpx
 
 from scheduler.outbound import OutboundMessage, SendResult, classify_response
 
-TIMEOUT = 0.5  # seconds: a hanging fake server costs this much per attempt
+TIMEOUT = 10.0  # seconds: generous, a loaded test machine must not turn a slow answer into a retry
 
 
 class _HttpSender:
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = TIMEOUT) -> None:
+        self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
 
     async def _post(self, url: str, body: dict[str, Any]) -> SendResult:
         if self._client is None:  # created in the event loop that sends
-            self._client = httpx.AsyncClient(timeout=TIMEOUT)
+            self._client = httpx.AsyncClient(timeout=self.timeout)
         try:
             response = await self._client.post(url, json=body)
         except httpx.TimeoutException:
@@ -53,8 +54,8 @@ class FakeWecomAppSender(_HttpSender):
 
     channels = frozenset({"wecom_app"})
 
-    def __init__(self, api_base: str) -> None:
-        super().__init__()
+    def __init__(self, api_base: str, timeout: float = TIMEOUT) -> None:
+        super().__init__(timeout)
         self.api_base = api_base
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -19,7 +19,7 @@ from storage.db import transaction
 from storage.models import Campaign, Group, OutboxMessage, OutboxStatus
 from tests.conftest import Database, at
 from tests.fakes.platform import FakePlatform, serve_fake_platform
-from tests.fakes.senders import FakeWecomAppSender, FakeWecomRobotSender
+from tests.fakes.senders import TIMEOUT, FakeWecomAppSender, FakeWecomRobotSender
 
 ROBOT_KEY = "group-key-1"
 
@@ -42,14 +42,15 @@ class Reminders:
         fake.clock = lambda: clock.now().timestamp()
         self.loop = asyncio.new_event_loop()
         self.worker_options = {"rng": random.Random(7), **worker_options}
+        self.timeout = TIMEOUT
         self.restart()
 
     def restart(self) -> None:
         """A new process: fresh engine, worker, senders and rate limiter; only the database carries over."""
         self.engine = ReminderEngine(self.db.sessions, clock=self.clock, route=route)
         self.worker = DeliveryWorker(self.db.sessions, {
-            "sim": SimulatorSender(), "wecom_app": FakeWecomAppSender(self.fake.url),
-            "wecom_robot": FakeWecomRobotSender()}, clock=self.clock, route=route, **self.worker_options)
+            "sim": SimulatorSender(), "wecom_app": FakeWecomAppSender(self.fake.url, self.timeout),
+            "wecom_robot": FakeWecomRobotSender(self.timeout)}, clock=self.clock, route=route, **self.worker_options)
 
     def at(self, moment: str | datetime) -> TickResult:
         """Move the clock to `moment`, tick, and deliver everything that may go out now."""

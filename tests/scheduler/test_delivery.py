@@ -107,6 +107,8 @@ def queue_robot_nudges(reminders: Reminders, count: int) -> None:
 
 
 def test_retryable_failures_are_retried_with_backoff_until_sent(reminders: Reminders) -> None:
+    reminders.timeout = 0.5  # the fake server will hang once
+    reminders.restart()
     queue_robot_nudges(reminders, 1)
     reminders.fake.script(500, {"errcode": 45009, "errmsg": "api freq out of limit"}, HANG)
     reminders.deliver()

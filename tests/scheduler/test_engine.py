@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from handlers.plan import load_plan, validate_plan
 from storage.db import transaction
@@ -157,7 +157,7 @@ def load_2026_plan(reminders: Reminders, *, deliverable_due: str = "2026-12-30",
     data["deliverables"] = [{"name": "自查整改报告", "due": deliverable_due}]
     data["groups"] = []
     with transaction(reminders.db.sessions) as session:
-        session.execute(Campaign.__table__.delete())
+        session.execute(delete(Campaign))
     with transaction(reminders.db.sessions) as session:
         load_plan(session, validate_plan(data, "plan-2026"), now=reminders.clock.now())
         assert session.scalars(select(Campaign)).one().name
