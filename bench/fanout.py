@@ -49,6 +49,7 @@ def setup(url: str, api: str, robots: int) -> Any:
     upgrade_schema(engine)
     sessions = make_session_factory(engine)
     plan = {"campaign": {"name": "压测", "start": "2026-01-01", "end": "2026-12-31"}, "units": [{"name": "办公室"}],
+            "weekly_report": {"weekday": "周五"},
             "groups": [{"name": f"群{i}", "channel": "wecom_robot",
                         "webhook": f"{api}/cgi-bin/webhook/send?key=robot{i}"} for i in range(robots)]}
     with transaction(sessions) as session:

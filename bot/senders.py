@@ -7,6 +7,7 @@ The simulator channel is always there, so `make run` shows every reminder withou
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -19,16 +20,19 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 
-def senders_for(settings: Settings) -> dict[str, Sender]:
-    """Channel name → the client that delivers on it, for the platforms `settings` configures."""
-    senders: list[Sender] = [SimulatorSender()]
-    return {channel: sender for sender in senders for channel in sender.channels}
+def senders_by_channel(clients: Iterable[Sender]) -> dict[str, Sender]:
+    """Channel name → the client that delivers on it; the simulator is always there."""
+    return {channel: sender for sender in (SimulatorSender(), *clients) for channel in sender.channels}
 
 
-def build_scheduler(settings: Settings, services: Services) -> SchedulerService:
-    """The reminder scheduler of this process (it leads only if it wins the election)."""
+def build_scheduler(settings: Settings, services: Services, clients: Iterable[Sender] = ()) -> SchedulerService:
+    """The reminder scheduler of this process (it leads only if it wins the election).
+
+    `clients` are the platform senders the lifespan has built (e.g. bot.dingtalk.build_senders(...)
+    with the channel's HTTP client); their channels come in addition to the simulator's.
+    """
     from bot.app import route_for
 
-    return SchedulerService(services.sessions, clock=services.clock, senders=senders_for(settings),
+    return SchedulerService(services.sessions, clock=services.clock, senders=senders_by_channel(clients),
                             route=route_for(settings), leadership=leadership_for(settings.database_url),
                             grace=timedelta(seconds=settings.reminder_grace), campaign_name=settings.campaign)

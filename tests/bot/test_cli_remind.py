@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.settings import get_settings
+from bot.settings import Settings
 from storage.db import transaction
 from storage.models import OutboxMessage
 from tests.conftest import Database
 
 
 @pytest.fixture
-def duban(plan_loaded: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("DUBAN_DATABASE_URL", plan_loaded.url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+def duban(plan_loaded: Database, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    settings = Settings(_env_file=None, database_url=plan_loaded.url)  # type: ignore[call-arg]
+    monkeypatch.setattr("bot.cli.get_settings", lambda: settings)
+    return CliRunner()
 
 
 def outbox_size(db: Database) -> int:
