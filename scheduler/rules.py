@@ -69,7 +69,7 @@ class Deadline:
     name: str
     due: date
     owing: tuple[int, ...]  # unit ids that still owe it, in plan order
-    owing_word: str = "尚未报送"  # what the owing units have not done, for the nudge text
+    owing_word: str = "未报送"  # what the owing units have not done, for the nudge text
     hint: str = ""  # what to do about it
 
 

@@ -45,7 +45,7 @@ def test_preview_shows_deadline_nudges_with_mentions(duban: CliRunner) -> None:
     result = duban.invoke(app, ["remind", "preview", "--from", "2020-09-23 08:00", "--to", "2020-09-23 10:00"])
     assert result.exit_code == 0, result.output
     assert "2020-09-23 09:00 周三  截止提醒 → 专项整治工作群［sim］ @13909550003" in result.output
-    assert "「行政裁量基准」还有7天截止（9月30日），尚未报送的单位（2个）：执法监察支队、法制科" in result.output
+    assert "「行政裁量基准」还有7天截止（9月30日），未报送的单位（2个）：执法监察支队、法制科" in result.output
 
 
 def test_preview_says_so_when_nothing_is_due(duban: CliRunner) -> None:

@@ -69,7 +69,7 @@ def test_deadline_nudges_at_7_3_1_0_days_name_the_units_that_still_owe_it(remind
     nudges = reminders.fake.robot_messages()
     assert [n.content.split("」")[1][:6] for n in nudges] == ["还有7天截止", "还有3天截止"]
     assert all(n.query["key"] == ROBOT_KEY for n in nudges)
-    assert "尚未报送的单位（2个）：执法监察支队、法制科" in nudges[0].content
+    assert "未报送的单位（2个）：执法监察支队、法制科" in nudges[0].content
     assert nudges[0].mentions == ["13909550003"]  # 马强; 法制科's 陆和建 has not registered yet
 
     chat.send("MaQiang", "报送 行政裁量基准")
@@ -91,9 +91,9 @@ def test_private_nudges_and_counts_only_when_public_naming_is_off(reminders: Rem
     set_campaign(reminders.db, public_naming=False)
     reminders.at("2020-09-23 09:01")
     [group] = reminders.fake.robot_messages()
-    assert "尚有2个单位尚未报送" in group.content and "法制科" not in group.content and group.mentions == []
+    assert "尚有2个单位未报送" in group.content and "法制科" not in group.content and group.mentions == []
     [private] = reminders.fake.to_user("MaQiang")
-    assert "执法监察支队尚未报送，请抓紧办理" in private
+    assert "执法监察支队未报送，请抓紧办理" in private
 
 
 def test_a_saturday_that_is_a_working_day_gets_its_nudge(reminders: Reminders) -> None:
