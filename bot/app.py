@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.limits import BodyLimit
+from bot.senders import running_scheduler
 from bot.settings import Settings, get_settings
 from bot.wecom.callback import router as wecom_router
 from handlers.clock import Clock, SystemClock
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 from bot.dingtalk import running as dingtalk_running
 
                 await channels.enter_async_context(dingtalk_running(app, services))
+            if settings.scheduler == "on":
+                await channels.enter_async_context(running_scheduler(settings, services))
             yield
         services.engine.dispose()
 

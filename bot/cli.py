@@ -21,9 +21,11 @@ app = typer.Typer(help="督办 duban — 专项整治联络员机器人", no_arg
 plan_app = typer.Typer(help="专项整治方案（YAML）", no_args_is_help=True)
 user_app = typer.Typer(help="用户管理", no_args_is_help=True)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
+remind_app = typer.Typer(help="提醒", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
+app.add_typer(remind_app, name="remind")
 
 
 def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
@@ -140,6 +142,31 @@ def db_upgrade() -> None:
     engine = make_engine(get_settings().database_url)
     upgrade_schema(engine)
     typer.echo("数据库已是最新版本。")
+
+
+@remind_app.command("preview")
+def remind_preview(
+    start: Annotated[str, typer.Option("--from", help="from (2020-07-17 or '2020-07-17 09:00'), campaign time")],
+    end: Annotated[str, typer.Option("--to", help="to, inclusive (a bare date means its whole day)")],
+) -> None:
+    """Print every reminder and nudge the plan would send between two moments, without sending anything."""
+    from bot.app import route_for
+    from scheduler.preview import parse_moment, preview, render
+
+    settings = get_settings()
+    with transaction(_sessions(settings)) as session:
+        campaign = Campaigns(session).current(settings.campaign)
+        if campaign is None:
+            _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
+            return
+        try:
+            first, last = parse_moment(start, campaign, end=False), parse_moment(end, campaign, end=True)
+        except ValueError as error:
+            _fail(str(error))
+            return
+        if last < first:
+            _fail("--to 不能早于 --from。")
+        typer.echo(render(preview(session, campaign, route_for(settings), first, last), campaign))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m bot.cli`

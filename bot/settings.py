@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     callback_max_skew: int | None = Field(
         default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk")
     simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
+    reminder_grace: int = Field(default=3600, ge=0, description="seconds; after downtime, older reminders are "
+                                                                "recorded as missed instead of sent")
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None

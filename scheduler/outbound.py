@@ -74,3 +74,23 @@ class SimulatorSender:
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return SendResult.ok("simulator")
+
+
+# Platform error codes worth another try later: WeCom -1 (system busy) and 45009 (API frequency limit),
+# DingTalk 130101 (robot sent too fast) and 90018 (too many requests). Everything else that is not 0
+# (bad key, user out of the app's visible range, content refused …) will fail the same way again.
+RETRYABLE_ERRCODES = frozenset({-1, 45009, 130101, 90018})
+
+
+def classify_response(http_status: int, errcode: int | None, errmsg: str = "") -> SendResult:
+    """The SendResult for a platform's HTTP answer: 5xx and throttling are retryable, other errors permanent."""
+    if http_status >= 500 or http_status == 429:
+        return SendResult.retryable(f"HTTP {http_status}")
+    if http_status >= 400:
+        return SendResult.permanent(f"HTTP {http_status}")
+    if not errcode:
+        return SendResult.ok()
+    detail = f"errcode {errcode} {errmsg}".strip()
+    if errcode in RETRYABLE_ERRCODES:
+        return SendResult.retryable(detail)
+    return SendResult.permanent(detail)

@@ -484,3 +484,17 @@ class AccessToken(Base):
     token: Mapped[str] = mapped_column(String(1024))
     expires_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SchedulerState(Base):
+    """How far the reminder engine has looked, per campaign: moments after the watermark are still to do.
+
+    Kept in the database rather than in an APScheduler job store, so a restarted or newly elected
+    scheduler knows exactly which moments it missed (and can send or drop them by the grace period).
+    """
+
+    __tablename__ = "scheduler_state"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    watermark: Mapped[datetime]
+    updated_at: Mapped[datetime]

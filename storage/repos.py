@@ -338,7 +338,8 @@ class Outbox(Repo):
         return message
 
     def for_channel(self, channel: str, limit: int = 500) -> Sequence[OutboxMessage]:
-        newest = (select(OutboxMessage).where(OutboxMessage.channel == channel)
+        newest = (select(OutboxMessage).where(OutboxMessage.channel == channel,
+                                              OutboxMessage.status != OutboxStatus.MISSED)
                   .order_by(OutboxMessage.id.desc()).limit(limit).subquery())
         return self.session.scalars(
             select(OutboxMessage).join(newest, newest.c.id == OutboxMessage.id).order_by(OutboxMessage.id)

@@ -1,0 +1,141 @@
+"""APScheduler set-up: one AsyncIOScheduler per process, whose reminder jobs run only while it leads.
+
+Every process with DUBAN_SCHEDULER=on runs the election job; the one that wins adds the tick job
+(enqueue due reminders, ReminderEngine.tick) and the delivery job (DeliveryWorker); a process that loses
+the lock removes them again. Jobs live in APScheduler's in-memory job store of their own process — a
+job store is never shared between schedulers — and what must survive a restart (which moments were
+handled, what is still to send) lives in the database instead, so re-adding the jobs at boot loses
+nothing: the first tick after an election catches up from the stored watermark. See scheduler/README.md.
+
+Job functions are module-level and take only the service's id, as APScheduler recommends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.clock import Clock
+from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, RateLimit
+from scheduler.engine import DEFAULT_GRACE, ReminderEngine
+from scheduler.leader import Leadership
+from scheduler.outbound import Sender
+from scheduler.rules import Route
+from storage.db import transaction
+from storage.repos import Campaigns
+
+log = logging.getLogger("duban.scheduler")
+
+ELECTION_JOB = "duban.scheduler.election"
+TICK_JOB = "duban.reminders.tick"
+DELIVERY_JOB = "duban.outbox.deliver"
+
+_services: dict[str, SchedulerService] = {}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often each job runs. A standby polls the election well within the 60 s takeover promise."""
+
+    election_seconds: float = 15.0
+    tick_seconds: float | None = None  # None: every minute on the minute, so 09:00 goes out at 09:00:00
+    delivery_seconds: float = 2.0
+
+
+class SchedulerService:
+    """The reminder engine and the outbox worker behind a leader election, driven by APScheduler."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, clock: Clock, senders: Mapping[str, Sender],
+                 route: Route, leadership: Leadership, grace: timedelta = DEFAULT_GRACE,
+                 campaign_name: str | None = None, timing: Timing | None = None,
+                 limits: Mapping[str, RateLimit] = DEFAULT_LIMITS) -> None:
+        self.id = f"scheduler-{uuid.uuid4().hex[:8]}"
+        self.sessions, self.leadership, self.campaign_name = sessions, leadership, campaign_name
+        self.timing = timing or Timing()
+        self.engine = ReminderEngine(sessions, clock=clock, route=route, grace=grace, campaign_name=campaign_name)
+        self.worker = DeliveryWorker(sessions, senders, clock=clock, route=route, limits=limits)
+        self.scheduler: AsyncIOScheduler | None = None
+        self.leading = False
+
+    def _zone(self) -> ZoneInfo:
+        with transaction(self.sessions) as session:
+            campaign = Campaigns(session).current(self.campaign_name)
+            return ZoneInfo(campaign.timezone if campaign else "Asia/Shanghai")
+
+    async def start(self) -> None:
+        """Start the scheduler (explicit campaign timezone) and run the first election at once."""
+        zone = await asyncio.to_thread(self._zone)
+        self.scheduler = AsyncIOScheduler(timezone=zone, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                       "misfire_grace_time": 30})
+        _services[self.id] = self
+        self.scheduler.add_job(election_job, IntervalTrigger(seconds=self.timing.election_seconds, timezone=zone),
+                               args=[self.id], id=ELECTION_JOB, replace_existing=True)
+        self.scheduler.start()
+        await self.elect()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self.leadership.release)
+        self.leading = False
+        _services.pop(self.id, None)
+
+    async def elect(self) -> None:
+        """Become leader when the lock is free; step down when it was lost."""
+        assert self.scheduler is not None
+        if self.leading:
+            if not await asyncio.to_thread(self.leadership.still_held):
+                self.leading = False
+                for job_id in (TICK_JOB, DELIVERY_JOB):
+                    if self.scheduler.get_job(job_id):
+                        self.scheduler.remove_job(job_id)
+                log.warning("scheduler stepped down", extra={"service": self.id})
+            return
+        if not await asyncio.to_thread(self.leadership.try_acquire):
+            return
+        self.leading = True
+        log.info("scheduler elected leader", extra={"service": self.id})
+        zone = self.scheduler.timezone
+        tick_trigger = (CronTrigger(second=0, timezone=zone) if self.timing.tick_seconds is None
+                        else IntervalTrigger(seconds=self.timing.tick_seconds, timezone=zone))
+        self.scheduler.add_job(tick_job, tick_trigger, args=[self.id], id=TICK_JOB, replace_existing=True)
+        self.scheduler.add_job(delivery_job, IntervalTrigger(seconds=self.timing.delivery_seconds, timezone=zone),
+                               args=[self.id], id=DELIVERY_JOB, replace_existing=True)
+        await tick_job(self.id)  # catch up at once on what passed while nobody led
+        await delivery_job(self.id)
+
+
+async def election_job(service_id: str) -> None:
+    service = _services.get(service_id)
+    if service is not None:
+        await service.elect()
+
+
+async def tick_job(service_id: str) -> None:
+    service = _services.get(service_id)
+    if service is None or not service.leading:
+        return
+    try:
+        await asyncio.to_thread(service.engine.tick)
+    except Exception:  # a database hiccup must not kill the job; the next tick catches up from the watermark
+        log.exception("reminder tick failed", extra={"service": service_id})
+
+
+async def delivery_job(service_id: str) -> None:
+    service = _services.get(service_id)
+    if service is None or not service.leading:
+        return
+    try:
+        await service.worker.drain()
+    except Exception:  # as above: rows stay pending (or claimed until their lease ends) and go next round
+        log.exception("outbox delivery failed", extra={"service": service_id})
