@@ -3,7 +3,8 @@
 Two steps, so that the engine, `duban remind preview` and the tests share one truth:
 
 - `occurrences(snapshot, after, until)` lists the moments in a window at which some rule fires
-  (a report day's 09:00 and 11:00, a deadline's nudge days, an issue's reminder day, the daily digest);
+  (a report day's 09:00 and 11:00, a deadline's nudge days — deliverables, phase ends, seed 004 tasks —,
+  an issue's reminder day, the daily digest, a quarter's 长期坚持 digest);
 - `evaluate(snapshot, occurrence, route)` turns one moment into concrete reminders, each with a key
   ``rule:subject:recipient:occurrence`` that the outbox holds unique — creating it twice is a no-op.
 
@@ -21,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 from handlers.dates import format_cn
 from handlers.issues import issue_line
+from handlers.task_status import ongoing_digests
 from scheduler.calendar import WorkCalendar
-from storage.models import Issue
+from storage.models import Issue, Task, TaskProgress
 
 WEEKLY_REMIND = "weekly.remind"  # report day, each remind_at time: liaisons of units that have not reported
 WEEKLY_DUE = "weekly.due"  # report day, due time: the coordinators get the list still missing
@@ -30,6 +32,7 @@ DEADLINE = "deadline.nudge"  # N days before a deadline: the groups get the unit
 ISSUE_DUE = "issue.due"  # 3 days before an issue's 完成时限: its unit's liaisons
 OVERDUE_DIGEST = "issue.overdue"  # working days 09:00: overdue issues by unit, to the coordinators
 CALENDAR_GAP = "calendar.uncovered"  # from 1 December: next year has no official holiday data yet
+ONGOING_DIGEST = "task.ongoing"  # first working day of a quarter 09:00: 长期坚持 tasks to their units' liaisons
 
 # Rules whose key carries no moment: told once whenever it first fits, so a stale moment is simply
 # skipped (a later one still tells) instead of being recorded as missed.
@@ -95,6 +98,8 @@ class Snapshot:
     deadlines: tuple[Deadline, ...]
     open_issues: tuple[Issue, ...]  # not rectified, with .unit loaded
     phones: dict[int, tuple[str, ...]] = field(default_factory=dict)  # unit id → active liaisons' mobiles
+    ongoing_tasks: tuple[Task, ...] = ()  # seed 004's 长期坚持 tasks, with .units loaded
+    task_progress: tuple[TaskProgress, ...] = ()
 
     def at(self, day: date, moment: time) -> datetime:
         return datetime.combine(day, moment, tzinfo=self.zone)
@@ -148,6 +153,18 @@ def calendar_gap_year(snapshot: Snapshot, day: date) -> int | None:
     return None
 
 
+def _quarter(day: date) -> int:
+    return (day.month - 1) // 3 + 1
+
+
+def quarter_first_workday(snapshot: Snapshot, day: date) -> date:
+    """The first working day of the quarter `day` is in (the 长期坚持 digest goes out then)."""
+    first = date(day.year, 3 * (_quarter(day) - 1) + 1, 1)
+    while not snapshot.calendar.is_workday(first):
+        first += timedelta(days=1)
+    return first
+
+
 def occurrences(snapshot: Snapshot, after: datetime, until: datetime) -> list[Occurrence]:
     """Every moment in (after, until] at which a rule fires, in time order."""
     first, last = after.astimezone(snapshot.zone).date(), until.astimezone(snapshot.zone).date()
@@ -170,6 +187,8 @@ def occurrences(snapshot: Snapshot, after: datetime, until: datetime) -> list[Oc
             found.append(Occurrence(snapshot.at(day, DAILY_AT), rule, subject))
         if workday and _in_campaign(snapshot, day):
             found.append(Occurrence(snapshot.at(day, DAILY_AT), OVERDUE_DIGEST, "digest"))
+        if snapshot.ongoing_tasks and _in_campaign(snapshot, day) and day == quarter_first_workday(snapshot, day):
+            found.append(Occurrence(snapshot.at(day, DAILY_AT), ONGOING_DIGEST, f"quarter:{day.year}-Q{_quarter(day)}"))
         gap = calendar_gap_year(snapshot, day)
         if workday and gap is not None:
             found.append(Occurrence(snapshot.at(day, DAILY_AT), CALENDAR_GAP, f"year:{gap}"))
@@ -300,6 +319,15 @@ def _calendar_gap(w: _Writer, _day: date) -> None:
                       f"和 workdays（调休上班）中补充并重新加载方案，或升级系统。")
 
 
+def _ongoing_digest(w: _Writer, day: date) -> None:
+    since = datetime.combine(date(day.year, 3 * (_quarter(day) - 1) + 1, 1), time(0), tzinfo=w.snapshot.zone)
+    texts = ongoing_digests(w.snapshot.ongoing_tasks, w.snapshot.task_progress, year=day.year,
+                            quarter=_quarter(day), since=since)
+    for unit_id, text in texts.items():
+        if unit_id in w.snapshot.units:
+            w.to_liaisons(unit_id, text)
+
+
 _RULES: dict[str, Callable[[_Writer, date], None]] = {
     WEEKLY_REMIND: _weekly_remind,
     WEEKLY_DUE: _weekly_due,
@@ -307,6 +335,7 @@ _RULES: dict[str, Callable[[_Writer, date], None]] = {
     ISSUE_DUE: _issue_due,
     OVERDUE_DIGEST: _overdue_digest,
     CALENDAR_GAP: _calendar_gap,
+    ONGOING_DIGEST: _ongoing_digest,
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import campaign_calendar
+from handlers.task_status import ONGOING_KINDS, short_title, task_deadline_subjects
 from scheduler.rules import Deadline, GroupTarget, Person, Snapshot
 from storage.models import (
     Campaign,
@@ -20,7 +21,7 @@ from storage.models import (
     Unit,
     WeeklyReport,
 )
-from storage.repos import Deliverables, People, Units
+from storage.repos import Deliverables, People, Tasks, Units
 
 # Which identity a person is written to when they have several (a liaison on both platforms gets one copy).
 PLATFORM_ORDER = ("wecom", "dingtalk")
@@ -62,9 +63,29 @@ def phase_deadlines(_session: Session, campaign: Campaign, units: Sequence[Unit]
     return result
 
 
-# Where deadline nudges come from; seed 004's tasks plug in as one more function of the same shape.
+def task_deadlines(session: Session, campaign: Campaign, units: Sequence[Unit],
+                   _open_issues: Sequence[Issue]) -> list[Deadline]:
+    """Seed 004's dated and yearly tasks, for every year the campaign spans; each owed by the units that have
+    not completed their share (handlers.task_status decides who owes a task)."""
+    repo = Tasks(session)
+    tasks, progress = repo.all(campaign), repo.progress(campaign)
+    in_plan = {u.id for u in units}
+    numbers = {t.id: t for t in tasks}
+    result = []
+    for year in range(campaign.start.year, campaign.end.year + 1):
+        for subject in task_deadline_subjects(tasks, progress, year, starts=campaign.start):
+            task = numbers[subject.task_id]
+            period = f":{subject.period}" if subject.period is not None else ""
+            result.append(Deadline(subject=f"task:{task.id}{period}", label="任务",
+                                   name=f"任务{task.number} {short_title(task)}", due=subject.due,
+                                   owing=tuple(u for u in subject.owing_unit_ids if u in in_plan),
+                                   owing_word="未完成", hint=f"完成后请发送「任务 {task.number} 完成」。"))
+    return result
+
+
+# Where deadline nudges come from: deliverables, phase ends and seed 004's task division.
 DeadlineSource = Callable[[Session, Campaign, Sequence[Unit], Sequence[Issue]], list[Deadline]]
-DEADLINE_SOURCES: tuple[DeadlineSource, ...] = (deliverable_deadlines, phase_deadlines)
+DEADLINE_SOURCES: tuple[DeadlineSource, ...] = (deliverable_deadlines, phase_deadlines, task_deadlines)
 
 
 def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
@@ -97,6 +118,8 @@ def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
                             Issue.unit_id.in_(unit_ids))
         .options(selectinload(Issue.unit)).order_by(Issue.unit_id, Issue.due, Issue.number)).all()
     deadlines = [d for source in DEADLINE_SOURCES for d in source(session, campaign, units, open_issues)]
+    tasks = Tasks(session)
+    ongoing = tuple(t for t in tasks.all(campaign) if t.deadline_kind in ONGOING_KINDS)
     return Snapshot(
         campaign_id=campaign.id, zone=ZoneInfo(campaign.timezone), start=campaign.start, end=campaign.end,
         calendar=campaign_calendar(campaign), report_weekday=campaign.report_weekday,
@@ -106,4 +129,5 @@ def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
         coordinators=tuple(coordinators), groups=tuple(GroupTarget(g.name, g.channel) for g in groups),
         reported=reported, deadlines=tuple(deadlines), open_issues=tuple(open_issues),
         phones={k: tuple(v) for k, v in phones.items()},
+        ongoing_tasks=ongoing, task_progress=tuple(tasks.progress(campaign)) if ongoing else (),
     )
