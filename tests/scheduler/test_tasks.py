@@ -19,8 +19,8 @@ def load_plan_with_tasks(reminders: Reminders) -> None:
     data["groups"] = [{"name": "专项整治工作群", "channel": "wecom_robot",
                        "webhook": f"{reminders.fake.url}/cgi-bin/webhook/send?key={ROBOT_KEY}"}]
     data["tasks"] = [
-        {"number": 11, "text": "全面落实行政裁量权基准制度，制定完善本部门行政裁量权基准", "responsible": ["法制科", "支队"],
-         "deadline": "2020年8月20日前"},
+        {"number": 11, "text": "全面落实行政裁量权基准制度，制定完善本部门行政裁量权基准",
+         "responsible": ["法制科", "支队"], "deadline": "2020年8月20日前"},
         {"number": 6, "text": "严格落实行政执法人员资格管理和持证上岗制度", "lead": ["办公室"], "partners": ["支队"],
          "deadline": "长期坚持"},
     ]
