@@ -59,6 +59,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("汇总", "进度", "情况"), frozenset({"liaison", "coordinator"}), coordination.summary,
             "汇总 [单位] — 专项整治情况汇总"),
     Command(("逾期",), COORDINATOR, coordination.overdue, "逾期 — 各单位逾期未整改的问题"),
+    Command(("图表",), COORDINATOR, coordination.chart, "图表 — 各单位整改率与目标对比图"),
 )
 _BY_KEYWORD = sorted(((k, c) for c in COMMANDS for k in c.keywords), key=lambda kc: -len(kc[0]))
 _BRACKETED_KEYWORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
