@@ -93,5 +93,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         from bot.sim import router as sim_router
 
         app.include_router(sim_router)
+    from bot.dashboard import install as install_dashboard
+
+    install_dashboard(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     callback_max_skew: int | None = Field(
         default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk")
     simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
+    secret_key: SecretStr | None = Field(
+        default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
+                                  "replicas (without it each process makes its own)")
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None

@@ -149,18 +149,25 @@ class CampaignStatus:
         return next((u for u in self.units if u.unit.id == unit_id), None)
 
 
-def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase | None]:
-    """The phase today falls in (a phase without a start begins the day after the previous one ends)."""
+def phase_spans(campaign: Campaign) -> list[tuple[Phase, date, date]]:
+    """Each phase with its start and end; a phase without a start begins the day after the previous one ends."""
+    spans: list[tuple[Phase, date, date]] = []
     previous_end: date | None = None
-    phases = sorted(campaign.phases, key=lambda p: (p.end, p.position))
-    for index, phase in enumerate(phases):
-        start = phase.start or (previous_end.fromordinal(previous_end.toordinal() + 1) if previous_end
-                                else campaign.start)
-        if start <= today <= phase.end:
-            return phase, phases[index + 1] if index + 1 < len(phases) else None
+    for phase in sorted(campaign.phases, key=lambda p: (p.end, p.position)):
+        start = phase.start or (previous_end + timedelta(days=1) if previous_end else campaign.start)
+        spans.append((phase, start, phase.end))
+        previous_end = phase.end
+    return spans
+
+
+def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase | None]:
+    """The phase today falls in, and the one after it."""
+    spans = phase_spans(campaign)
+    for index, (phase, start, end) in enumerate(spans):
+        if start <= today <= end:
+            return phase, spans[index + 1][0] if index + 1 < len(spans) else None
         if today < start:
             return None, phase
-        previous_end = phase.end
     return None, None
 
 

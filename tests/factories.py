@@ -104,3 +104,14 @@ def build_ledger(db: Database) -> None:
         session.add(pending)
         session.flush()
         People(session).bind(campaign, "wecom", "LiNa", contact=pending, now=at("2020-07-14 09:00"))
+
+
+def set_password(db: Database, *, name: str = "俞建奎", login: str = "yu", password: str = "correct horse") -> None:
+    """Give a coordinator a dashboard login, as `duban user add-coordinator` does."""
+    from argon2 import PasswordHasher
+
+    from storage.models import Coordinator
+
+    with transaction(db.sessions) as session:
+        coordinator = session.scalars(select(Coordinator).where(Coordinator.name == name)).one()
+        coordinator.login, coordinator.password_hash = login, PasswordHasher().hash(password)
