@@ -33,7 +33,9 @@ from storage.repos import Issues, Units
 MAX_NAMES = 12
 MAX_ISSUES = 20
 MAX_OVERDUE_LINES = 60  # a chat message has a size limit (WeCom: 2048 bytes of text); the dashboard has all
-LIGHT_LABELS = {Light.RED: "🔴 红灯", Light.YELLOW: "🟡 黄灯", Light.GREEN: "🟢 绿灯"}
+LIGHT_NAMES = {Light.RED: "红灯", Light.YELLOW: "黄灯", Light.GREEN: "绿灯"}
+LIGHT_EMOJI = {Light.RED: "🔴", Light.YELLOW: "🟡", Light.GREEN: "🟢"}
+LIGHT_LABELS = {light: f"{LIGHT_EMOJI[light]} {name}" for light, name in LIGHT_NAMES.items()}
 NO_FONT = "服务器未安装中文字体，暂无法生成图表（管理员请安装 fonts-noto-cjk，见 README）。"
 
 

@@ -37,7 +37,7 @@ from bot.dashboard.auth import (
 )
 from bot.dashboard.queries import IssueFilter, issue_with_history, ledger, liaison_names, weekly_matrix
 from handlers.charts import Bar, choose_bars
-from handlers.coordination import LIGHT_LABELS, reasons
+from handlers.coordination import LIGHT_NAMES, reasons
 from handlers.dates import format_cn
 from handlers.issues import STATUS_TEXT
 from handlers.registration import RegistrationError, decide_registration
@@ -51,7 +51,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["cn_date"] = lambda d: format_cn(d) if d else ""
 templates.env.filters["percent"] = lambda x, digits=1: f"{x:.{digits}%}" if x is not None else "—"
-templates.env.globals.update(STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()}, LIGHTS=LIGHT_LABELS,
+templates.env.globals.update(STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()}, LIGHTS=LIGHT_NAMES,
                              Light=Light)
 
 # Pages are never framed, run no script from elsewhere and load nothing from outside the app.
