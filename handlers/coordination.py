@@ -23,6 +23,7 @@ from handlers.summary import (
     DeliverableStatus,
     IssueCounts,
     Light,
+    UnitRef,
     UnitStatus,
     behind_pace,
     campaign_status,
@@ -39,7 +40,7 @@ LIGHT_LABELS = {light: f"{LIGHT_EMOJI[light]} {name}" for light, name in LIGHT_N
 NO_FONT = "服务器未安装中文字体，暂无法生成图表（管理员请安装 fonts-noto-cjk，见 README）。"
 
 
-def _names(units: Sequence[Unit], limit: int = MAX_NAMES) -> str:
+def _names(units: Sequence[UnitRef], limit: int = MAX_NAMES) -> str:
     names = [u.name for u in units]
     return "、".join(names[:limit]) + (f" 等{len(names)}个单位" if len(names) > limit else "")
 
@@ -135,8 +136,8 @@ def campaign_summary(status: CampaignStatus) -> Doc:
     return doc
 
 
-def unit_summary(ctx: Context, status: CampaignStatus, unit_status: UnitStatus) -> Doc:
-    unit, counts = unit_status.unit, unit_status.counts
+def unit_summary(ctx: Context, status: CampaignStatus, unit: Unit, unit_status: UnitStatus) -> Doc:
+    counts = unit_status.counts
     light = LIGHT_LABELS[unit_status.light]
     why = reasons(unit_status, status)
     liaisons = "、".join(c.name for c in unit.contacts if c.status is ContactStatus.ACTIVE) or "未登记"
@@ -198,7 +199,7 @@ def summary(ctx: Context, rest: str) -> Reply:
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
-    return _reply(unit_summary(ctx, status, unit_status))
+    return _reply(unit_summary(ctx, status, unit, unit_status))
 
 
 def chart(ctx: Context, _rest: str) -> Reply:
