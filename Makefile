@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo clean
+.PHONY: run test lint install demo clean fonts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## fonts: a CJK font for the charts (Debian's fonts-noto-cjk, when this machine has none and we may install it)
+fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -q && apt-get install -y -q fonts-noto-cjk; } || echo "提示：未找到中文字体，图表不可用；请安装 fonts-noto-cjk（Debian/Ubuntu）。"
+
 ## run: the bot on SQLite (var/duban.db) with the demo campaign and the simulator, on http://127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) fonts
 	mkdir -p var
 	$(BIN)/duban demo
 	@echo "督办已启动：打开 http://127.0.0.1:8000/sim"

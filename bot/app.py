@@ -107,5 +107,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         app.include_router(dingtalk_router)
     app.include_router(wecom_router)  # 404 with the missing DUBAN_WECOM_* names until configured
+    from bot.dashboard import install as install_dashboard
+
+    install_dashboard(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

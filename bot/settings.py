@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
     reminder_grace: int = Field(default=3600, ge=0, description="seconds; after downtime, older reminders are "
                                                                 "recorded as missed instead of sent")
+    secret_key: SecretStr | None = Field(
+        default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
+                                  "replicas (without it each process makes its own)")
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None

@@ -6,12 +6,14 @@ liaison set up in the simulator is the same person once the WeCom app is connect
 
 from __future__ import annotations
 
+import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.app import STATIC, Services
@@ -22,6 +24,7 @@ from storage.repos import Campaigns, Outbox, People
 SIM_PLATFORM = "wecom"
 SIM_CHANNEL = "sim"
 DEMO_STRANGERS = ("stranger1", "LiuYang")
+KEPT_IMAGES = 64
 
 router = APIRouter(tags=["simulator"])
 
@@ -41,6 +44,32 @@ class SimMessage(BaseModel):
 
 class SimReplies(BaseModel):
     replies: list[str]
+    images: list[str] = Field(default_factory=list, description="URLs of pictures sent with the replies (charts)")
+
+
+class ImageShelf:
+    """The last few pictures the bot sent in the simulator, by id (a platform would hold them as media)."""
+
+    def __init__(self, size: int = KEPT_IMAGES) -> None:
+        self.size = size
+        self.items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+
+    def put(self, mime: str, data: bytes) -> str:
+        key = uuid.uuid4().hex
+        self.items[key] = (mime, data)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return key
+
+
+def shelf(request: Request) -> ImageShelf:
+    state = request.app.state
+    if not hasattr(state, "sim_images"):
+        state.sim_images = ImageShelf()
+    return state.sim_images  # type: ignore[no-any-return]
+
+
+ShelfDep = Annotated[ImageShelf, Depends(shelf)]
 
 
 class SimOutboxItem(BaseModel):
@@ -65,11 +94,21 @@ def sim_page() -> FileResponse:
 
 
 @router.post("/sim/api/messages", response_model=SimReplies)
-def post_message(body: SimMessage, services: ServicesDep) -> SimReplies:
+def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> SimReplies:
     message = IncomingMessage(platform=SIM_PLATFORM, user_id=body.user, text=body.text,
                               received_at=services.clock.now(), message_id=body.msgid)
     reply = services.dispatcher.handle(message)
-    return SimReplies(replies=list(reply.texts))
+    urls = [f"/sim/api/images/{images.put(image.mime, image.data)}" for image in reply.images]
+    return SimReplies(replies=list(reply.texts), images=urls)
+
+
+@router.get("/sim/api/images/{key}", response_class=Response)
+def image(key: str, images: ShelfDep) -> Response:
+    found = images.items.get(key)
+    if found is None:
+        raise HTTPException(404, "图片已过期（模拟器只保留最近的图片）")
+    mime, data = found
+    return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/sim/api/outbox", response_model=list[SimOutboxItem])

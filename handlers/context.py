@@ -38,6 +38,18 @@ def report_due_moment(campaign: Campaign, calendar: WorkCalendar, day_in_week: d
     return datetime.combine(report_day, time(hour, minute), tzinfo=ZoneInfo(campaign.timezone))
 
 
+def notify(session: Session, campaign: Campaign, route: Route, identities: Iterable[ChatIdentity], text: str, *,
+           now: datetime) -> int:
+    """Queue a message to each identity through the channel that reaches its platform."""
+    outbox = Outbox(session)
+    count = 0
+    for identity in identities:
+        outbox.enqueue(campaign=campaign, channel=route(identity.platform), target=identity.external_id, text=text,
+                       now=now)
+        count += 1
+    return count
+
+
 @dataclass
 class Context:
     session: Session
@@ -74,14 +86,7 @@ class Context:
                                    **detail)
 
     def notify(self, identities: Iterable[ChatIdentity], text: str) -> int:
-        """Queue a message to each identity through the channel that reaches its platform."""
-        outbox = Outbox(self.session)
-        count = 0
-        for identity in identities:
-            outbox.enqueue(campaign=self.campaign, channel=self.route(identity.platform),
-                           target=identity.external_id, text=text, now=self.now)
-            count += 1
-        return count
+        return notify(self.session, self.campaign, self.route, identities, text, now=self.now)
 
     def days_until(self, day: date) -> int:
         return (day - self.today).days

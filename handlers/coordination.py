@@ -1,22 +1,47 @@
-"""汇总 / 逾期 / 未报送: what coordinators ask the bot (plain text; richer output comes later)."""
+"""汇总 / 逾期 / 未报送 / 图表: what coordinators ask the bot.
+
+Each reply is built once as a `Doc` and sent as plain text (simulator, plain channels) and as markdown
+(WeCom and DingTalk); 汇总 and 图表 also carry the rate chart as a PNG for channels that upload images.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from itertools import groupby
 
+from handlers.charts import MAX_BARS, Bar, font_family, rate_chart
 from handlers.context import Context
 from handlers.dates import format_cn
 from handlers.issues import issue_line
-from handlers.message import Reply
+from handlers.message import Image, Reply
 from handlers.parsing import strip_punct
-from handlers.summary import CampaignStatus, DeliverableStatus, UnitStatus, campaign_status
+from handlers.richtext import Block, Doc, Field, Heading, Item, Line
+from handlers.summary import (
+    SOON_DAYS,
+    CampaignStatus,
+    DeliverableStatus,
+    IssueCounts,
+    Light,
+    UnitRef,
+    UnitStatus,
+    behind_pace,
+    campaign_status,
+)
 from handlers.tasks import task_summary_lines
+from storage.models import ContactStatus, Unit
 from storage.repos import Issues, Units
 
 MAX_NAMES = 12
+MAX_ISSUES = 20
+MAX_OVERDUE_LINES = 60  # a chat message has a size limit (WeCom: 2048 bytes of text); the dashboard has all
+LIGHT_NAMES = {Light.RED: "红灯", Light.YELLOW: "黄灯", Light.GREEN: "绿灯"}
+LIGHT_EMOJI = {Light.RED: "🔴", Light.YELLOW: "🟡", Light.GREEN: "🟢"}
+LIGHT_LABELS = {light: f"{LIGHT_EMOJI[light]} {name}" for light, name in LIGHT_NAMES.items()}
+NO_FONT = "服务器未安装中文字体，暂无法生成图表（管理员请安装 fonts-noto-cjk，见 README）。"
 
 
-def _names(units: list, limit: int = MAX_NAMES) -> str:  # type: ignore[type-arg]
+def _names(units: Sequence[UnitRef], limit: int = MAX_NAMES) -> str:
     names = [u.name for u in units]
     return "、".join(names[:limit]) + (f" 等{len(names)}个单位" if len(names) > limit else "")
 
@@ -27,92 +52,130 @@ def _days(days: int) -> str:
     return "今天截止" if days == 0 else f"已过 {-days} 天"
 
 
-def _phase_line(status: CampaignStatus) -> str:
+def _phase(status: CampaignStatus) -> str:
     if status.phase is not None:
         left = (status.phase.end - status.today).days
-        return f"当前阶段：{status.phase.name}（至 {format_cn(status.phase.end, with_year=False)}，{_days(left)}）"
+        return f"{status.phase.name}（至 {format_cn(status.phase.end, with_year=False)}，{_days(left)}）"
     if status.next_phase is not None:
-        return f"当前阶段：尚未开始（下一阶段 {status.next_phase.name}）"
-    return "当前阶段：各阶段均已结束"
+        return f"尚未开始（下一阶段 {status.next_phase.name}）"
+    return "各阶段均已结束"
 
 
-def _rate_line(status: CampaignStatus) -> str:
-    campaign, totals = status.campaign, status.totals
-    line = f"整改率：{totals.rate:.1%}（{totals.rectified}/{totals.logged}）"
+def _counts(counts: IssueCounts) -> str:
+    not_started = counts.logged - counts.in_progress - counts.rectified
+    return (f"共 {counts.logged} 个，未整改 {not_started}，整改中 {counts.in_progress}，"
+            f"已整改 {counts.rectified}，逾期 {counts.overdue}")
+
+
+def _rate(status: CampaignStatus, counts: IssueCounts) -> str:
+    campaign = status.campaign
+    text = f"{counts.rate:.1%}（{counts.rectified}/{counts.logged}）"
     if campaign.target_rate is not None and campaign.target_by is not None:
         left = (campaign.target_by - status.today).days
-        line += (f"，目标 {campaign.target_rate:.0%}（{format_cn(campaign.target_by, with_year=False)}前，"
-                 f"{_days(left)}）")
-    return line
+        by = format_cn(campaign.target_by, with_year=False)
+        text += f"，目标 {campaign.target_rate:.0%}（{by}前，{_days(left)}）"
+        if status.expected_rate is not None and left > 0:
+            text += f"，按进度今日应达 {status.expected_rate:.1%}"
+    return text
 
 
-def _deliverable_line(item: DeliverableStatus) -> str:
+def _deliverable(item: DeliverableStatus) -> Item:
     due = format_cn(item.deliverable.due, with_year=False)
-    return f"· {item.deliverable.name}（{due}，{_days(item.days_left)}）：未报送 {_names(item.owing)}"
+    return Item(f"{item.deliverable.name}（{due}，{_days(item.days_left)}）：未报送 {_names(item.owing)}")
 
 
-def _attention(unit: UnitStatus) -> list[str]:
-    reasons = []
+def reasons(unit: UnitStatus, status: CampaignStatus) -> list[str]:
+    """Why a unit is red or yellow, in the order the light rules weigh them."""
+    found = []
     if unit.counts.overdue:
-        reasons.append(f"逾期问题{unit.counts.overdue}个")
+        found.append(f"逾期问题{unit.counts.overdue}个")
     if unit.missed_deliverables:
-        reasons.append("未报送" + "、".join(unit.missed_deliverables))
-    if not unit.registered:
-        reasons.append("联络员未登记")
-    return reasons
+        found.append("未报送" + "、".join(unit.missed_deliverables))
+    if unit.counts.due_soon:
+        found.append(f"{unit.counts.due_soon}个问题{SOON_DAYS}天内到期")
+    if unit.deliverables_due_soon:
+        found.append("、".join(unit.deliverables_due_soon) + f"{SOON_DAYS}天内截止")
+    if behind_pace(unit.counts, status.expected_rate) and status.expected_rate is not None:
+        found.append(f"整改率{unit.counts.rate:.0%}低于进度{status.expected_rate:.0%}")
+    return found
 
 
-def campaign_summary(ctx: Context, status: CampaignStatus) -> str:
-    totals = status.totals
-    lines = [
-        f"【{ctx.campaign.name}】汇总（{format_cn(status.today)}）",
-        _phase_line(status),
-        f"联络员登记：{status.registered}/{len(status.units)} 个单位",
-        f"问题：共 {totals.logged} 个，未整改 {totals.logged - totals.in_progress - totals.rectified}，"
-        f"整改中 {totals.in_progress}，已整改 {totals.rectified}，逾期 {totals.overdue}",
-        _rate_line(status),
-    ]
-    missing = status.weekly_missing
-    weekly = f"本周周报（第{status.week[1]}周）：{len(status.units) - len(missing)}/{len(status.units)} 个单位已报送"
-    lines.append(weekly + (f"；未报送：{_names(missing)}" if missing else ""))
-    if status.deliverables:
-        lines.append("报送事项：")
-        lines.extend(_deliverable_line(item) for item in status.deliverables)
-    attention = [(u, _attention(u)) for u in status.units]
-    flagged = [f"· {u.unit.name}：{'，'.join(r)}" for u, r in attention if r]
-    if flagged:
-        lines.append("需关注的单位：")
-        lines.extend(flagged[:MAX_NAMES])
-        if len(flagged) > MAX_NAMES:
-            lines.append(f"……另有 {len(flagged) - MAX_NAMES} 个单位")
+def _lights(doc: Doc, status: CampaignStatus) -> None:
+    groups = {light: status.by_light(light) for light in Light}
+    doc.add(Field("单位状态", "，".join(f"{LIGHT_LABELS[light]} {len(units)} 个" for light, units in groups.items())))
+    for light in (Light.RED, Light.YELLOW):
+        units = groups[light]
+        if not units:
+            continue
+        doc.add(Heading(LIGHT_LABELS[light]))
+        doc.add(*(Item(f"{u.unit.name}：{'，'.join(reasons(u, status))}") for u in units[:MAX_NAMES]))
+        if len(units) > MAX_NAMES:
+            doc.add(Item(f"……另有 {len(units) - MAX_NAMES} 个单位"))
+    if groups[Light.GREEN]:
+        doc.add(Field(LIGHT_LABELS[Light.GREEN], _names([u.unit for u in groups[Light.GREEN]])))
+
+
+def campaign_summary(status: CampaignStatus) -> Doc:
+    totals, missing = status.totals, status.weekly_missing
+    registered = f"{status.registered}/{len(status.units)} 个单位"
     if status.pending_registrations:
-        lines.append(f"待审核登记：{status.pending_registrations} 个（发送「批准 登记号」）")
-    lines.extend(task_summary_lines(ctx.session, ctx.campaign, status.today))
-    return "\n".join(lines)
+        registered += f"（待审核登记 {status.pending_registrations} 个，发送「批准 登记号」）"
+    weekly = f"{len(status.units) - len(missing)}/{len(status.units)} 个单位已报送"
+    doc = Doc(f"【{status.campaign.name}】汇总（{format_cn(status.today)}）").add(
+        Field("当前阶段", _phase(status)),
+        Field("联络员登记", registered),
+        Field("问题", _counts(totals)),
+        Field("整改率", _rate(status, totals)),
+        Field(f"本周周报（第{status.week[1]}周）", weekly + (f"；未报送：{_names(missing)}" if missing else "")),
+    )
+    if status.deliverables:
+        doc.add(Heading("报送事项"), *(_deliverable(item) for item in status.deliverables))
+    _lights(doc, status)
+    unregistered = [u.unit for u in status.units if not u.registered]
+    if unregistered:
+        doc.add(Field("联络员未登记", _names(unregistered)))
+    return doc
 
 
-def unit_summary(ctx: Context, status: CampaignStatus, unit_status: UnitStatus) -> str:
-    unit, counts = unit_status.unit, unit_status.counts
-    lines = [
-        f"【{unit.name}】专项整治情况（{format_cn(status.today)}）",
-        _phase_line(status),
-        f"联络员：{'、'.join(c.name for c in unit.contacts if c.status.value == 'active') or '未登记'}",
-        f"问题：共 {counts.logged} 个，整改中 {counts.in_progress}，已整改 {counts.rectified}，逾期 {counts.overdue}",
-        f"整改率：{counts.rate:.1%}（{counts.rectified}/{counts.logged}）",
-        f"本周周报（第{status.week[1]}周）：{'已报送' if unit_status.weekly_reported else '未报送'}",
-    ]
-    owed = [item for item in status.deliverables if any(u.id == unit.id for u in item.owing)]
-    for item in owed:
-        due = format_cn(item.deliverable.due, with_year=False)
-        lines.append(f"未报送：{item.deliverable.name}（{due}，{_days(item.days_left)}）")
-    lines.extend(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
+def unit_summary(ctx: Context, status: CampaignStatus, unit: Unit, unit_status: UnitStatus) -> Doc:
+    counts = unit_status.counts
+    light = LIGHT_LABELS[unit_status.light]
+    why = reasons(unit_status, status)
+    liaisons = "、".join(c.name for c in unit.contacts if c.status is ContactStatus.ACTIVE) or "未登记"
+    doc = Doc(f"【{unit.name}】专项整治情况（{format_cn(status.today)}）").add(
+        Field("状态", light + (f"（{'，'.join(why)}）" if why else "")),
+        Field("当前阶段", _phase(status)),
+        Field("联络员", liaisons),
+        Field("问题", _counts(counts)),
+        Field("整改率", _rate(status, counts)),
+        Field(f"本周周报（第{status.week[1]}周）", "已报送" if unit_status.weekly_reported else "未报送"),
+    )
+    for item in status.deliverables:
+        if any(u.id == unit.id for u in item.owing):
+            due = format_cn(item.deliverable.due, with_year=False)
+            doc.add(Field("未报送", f"{item.deliverable.name}（{due}，{_days(item.days_left)}）"))
     open_issues = Issues(ctx.session).open_for_unit(ctx.campaign, unit)
     if open_issues:
-        lines.append("未销号问题：")
-        lines.extend(issue_line(i, status.today) for i in open_issues[:20])
-        if len(open_issues) > 20:
-            lines.append(f"……共 {len(open_issues)} 个")
-    return "\n".join(lines)
+        doc.add(Heading("未销号问题"), *(Item(issue_line(i, status.today)) for i in open_issues[:MAX_ISSUES]))
+        if len(open_issues) > MAX_ISSUES:
+            doc.add(Line(f"……共 {len(open_issues)} 个"))
+    return doc
+
+
+def _chart(status: CampaignStatus) -> Image | None:
+    """The rate chart of every unit, drawn when a channel reads it; None when no CJK font is installed."""
+    if font_family() is None:
+        return None
+    bars = [Bar(u.unit.name, u.counts.rate, u.counts.logged, u.light.value) for u in status.units]
+    title = f"各单位整改率（截至{format_cn(status.today)}）"
+    if len(bars) > MAX_BARS:
+        title += f"：整改率最低的{MAX_BARS}个单位（共{len(bars)}个）"
+    render = partial(rate_chart, bars, title=title, target=status.campaign.target_rate, expected=status.expected_rate)
+    return Image(name="整改率.png", mime="image/png", render=render)
+
+
+def _reply(doc: Doc, *images: Image | None) -> Reply:
+    return Reply((doc.plain(),), markdown=doc.markdown(), images=tuple(i for i in images if i is not None))
 
 
 def summary(ctx: Context, rest: str) -> Reply:
@@ -132,34 +195,66 @@ def summary(ctx: Context, rest: str) -> Reply:
     else:
         unit = None
     status = campaign_status(ctx.session, ctx.campaign, ctx.today)
+    tasks = _task_blocks(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     if unit is None:
-        return Reply.of(campaign_summary(ctx, status))
+        return _reply(campaign_summary(status).add(*tasks), _chart(status))
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
-    return Reply.of(unit_summary(ctx, status, unit_status))
+    return _reply(unit_summary(ctx, status, unit, unit_status).add(*tasks))
+
+
+def _task_blocks(lines: list[str]) -> list[Block]:
+    """The task-division section (handlers.tasks writes it as lines) in the summary's rich-text blocks."""
+    blocks: list[Block] = []
+    for line in lines:
+        if line.startswith("· "):
+            blocks.append(Item(line.removeprefix("· ")))
+        elif line.endswith("："):
+            blocks.append(Heading(line.removesuffix("：")))
+        else:
+            blocks.append(Line(line))
+    return blocks
+
+
+def chart(ctx: Context, _rest: str) -> Reply:
+    status = campaign_status(ctx.session, ctx.campaign, ctx.today)
+    image = _chart(status)
+    if image is None:
+        return Reply.of(NO_FONT)
+    totals = status.totals
+    doc = Doc(f"各单位整改率与目标对比（{format_cn(status.today)}）").add(
+        Field("整改率", _rate(status, totals)),
+        Line("图中红线为目标，虚线为按进度今日应达；颜色为各单位红黄绿灯状态。"),
+    )
+    return _reply(doc, image)
 
 
 def overdue(ctx: Context, _rest: str) -> Reply:
     issues = Issues(ctx.session).overdue(ctx.campaign, ctx.today)
     if not issues:
         return Reply.of(f"截至{format_cn(ctx.today)}，没有逾期未整改的问题。")
-    lines = [f"逾期未整改问题 {len(issues)} 个（截至{format_cn(ctx.today)}）："]
+    doc = Doc(f"逾期未整改问题 {len(issues)} 个（截至{format_cn(ctx.today)}）")
+    shown = 0
     for unit_name, group in groupby(issues, key=lambda i: i.unit.name):
+        if shown >= MAX_OVERDUE_LINES:
+            break
         items = list(group)
-        lines.append(f"【{unit_name}】{len(items)} 个")
-        lines.extend(issue_line(i, ctx.today) for i in items)
-    return Reply.of("\n".join(lines))
+        visible = items[:MAX_OVERDUE_LINES - shown]
+        doc.add(Heading(f"【{unit_name}】{len(items)} 个"), *(Item(issue_line(i, ctx.today)) for i in visible))
+        shown += len(visible)
+    if shown < len(issues):
+        doc.add(Line(f"……其余 {len(issues) - shown} 个逾期问题请在督办网页的问题台账中查看。"))
+    return _reply(doc)
 
 
 def missing(ctx: Context, _rest: str) -> Reply:
     status = campaign_status(ctx.session, ctx.campaign, ctx.today)
     week_missing = status.weekly_missing
-    lines = [f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"
-             + (f"：{_names(week_missing, limit=50)}" if week_missing else "。")]
+    doc = Doc(f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"
+              + (f"：{_names(week_missing, limit=50)}" if week_missing else "。"))
     if status.deliverables:
-        lines.append("报送事项：")
-        lines.extend(_deliverable_line(item) for item in status.deliverables)
+        doc.add(Heading("报送事项"), *(_deliverable(item) for item in status.deliverables))
     else:
-        lines.append("所有报送事项均已报齐。")
-    return Reply.of("\n".join(lines))
+        doc.add(Line("所有报送事项均已报齐。"))
+    return _reply(doc)

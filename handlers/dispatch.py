@@ -62,6 +62,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("我的任务", "本单位任务"), LIAISON, tasks.my_tasks, "我的任务 — 本单位承担的任务分工"),
     Command(("任务",), frozenset({"liaison", "coordinator"}), tasks.task_command,
             "任务 <编号> [进展 <说明> | 完成] — 查看任务、报告进展或完成"),
+    Command(("图表",), COORDINATOR, coordination.chart, "图表 — 各单位整改率与目标对比图"),
 )
 _BY_KEYWORD = sorted(((k, c) for c in COMMANDS for k in c.keywords), key=lambda kc: -len(kc[0]))
 _BRACKETED_KEYWORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")

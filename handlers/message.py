@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -23,12 +25,35 @@ class IncomingMessage:
     is_group: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class Image:
+    """A picture attached to a reply (a chart), for channels that can upload media.
+
+    Drawn on first access of `data`, not when the handler returns: the handler runs inside the database
+    transaction, and drawing there would hold the write lock for as long as the drawing takes.
+    """
+
+    name: str  # file name shown by the platform, e.g. 整改率.png
+    mime: str
+    render: Callable[[], bytes] = field(repr=False)
+
+    @cached_property
+    def data(self) -> bytes:
+        return self.render()
+
+
 @dataclass(frozen=True)
 class Reply:
-    """What the bot answers, as one or more plain-text messages."""
+    """What the bot answers: one or more plain-text messages, optionally richer variants of the same.
+
+    `markdown` is the whole reply as one markdown message for channels that render it (WeCom and DingTalk
+    markdown); `images` are pictures to send after it. Channels without either send `texts` alone.
+    """
 
     texts: tuple[str, ...]
     duplicate: bool = field(default=False, compare=False)  # answered from the record of an earlier delivery
+    markdown: str | None = field(default=None, compare=False)
+    images: tuple[Image, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, *texts: str) -> Reply:

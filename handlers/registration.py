@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from handlers.context import Context
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from handlers.context import Context, Route, notify
 from handlers.dialogs import DialogSpec, Field, FieldError, start
 from handlers.message import Reply
 from handlers.parsing import normalize_phone, strip_punct, take_number
-from storage.models import Contact, ContactStatus
-from storage.repos import People, Units
+from storage.models import Campaign, Contact, ContactStatus
+from storage.repos import Audit, People, Units
 
 
 def _check_unit(ctx: Context, raw: str) -> str:
@@ -106,36 +110,53 @@ def register(ctx: Context, rest: str) -> Reply:
     return start(ctx, REGISTER, rest)
 
 
-def _pending(ctx: Context, rest: str, verb: str) -> tuple[Contact | None, str, Reply | None]:
+class RegistrationError(ValueError):
+    """The registration cannot be decided; the message (Chinese) says why."""
+
+
+def decide_registration(session: Session, campaign: Campaign, contact_id: int, *, approve: bool,
+                        reason: str | None, actor: str, now: datetime, route: Route,
+                        message_id: str | None = None) -> Contact:
+    """Approve or reject a pending registration, audit it and tell the applicant (chat and dashboard)."""
+    contact = People(session).contact(campaign, contact_id)
+    if contact is None or contact.status is not ContactStatus.PENDING:
+        raise RegistrationError(f"没有待审核的登记号 {contact_id}。")
+    contact.status = ContactStatus.ACTIVE if approve else ContactStatus.REJECTED
+    contact.updated_at = now
+    Audit(session).record(campaign=campaign, actor=actor, action="contact.approve" if approve else "contact.reject",
+                          at=now, entity="contact", entity_id=contact.id, message_id=message_id,
+                          **({} if approve else {"reason": reason or None}))
+    if approve:
+        text = f"您登记为「{contact.unit.name}」联络员的申请已通过审核。发送「帮助」查看可用的指令。"
+    else:
+        because = f"理由：{reason}。" if reason else ""
+        text = (f"您登记为「{contact.unit.name}」联络员的申请未通过审核。{because}"
+                "如有疑问请联系牵头部门，或重新发送「登记」。")
+    notify(session, campaign, route, contact.identities, text, now=now)
+    return contact
+
+
+def _decide(ctx: Context, rest: str, *, approve: bool) -> Reply:
+    verb = "批准" if approve else "驳回"
     number, note = take_number(rest)
     if number is None:
-        return None, "", Reply.of(f"请写明登记号，例如「{verb} 3」。发送「汇总」可查看待审核的登记。")
-    contact = People(ctx.session).contact(ctx.campaign, number)
-    if contact is None or contact.status is not ContactStatus.PENDING:
+        return Reply.of(f"请写明登记号，例如「{verb} 3」。发送「汇总」可查看待审核的登记。")
+    try:
+        contact = decide_registration(ctx.session, ctx.campaign, number, approve=approve, reason=note or None,
+                                      actor=ctx.actor_label, now=ctx.now, route=ctx.route,
+                                      message_id=ctx.message.message_id)
+    except RegistrationError as error:
         pending = People(ctx.session).pending(ctx.campaign)
         listing = "、".join(f"{c.id}（{c.unit.name} {c.name}）" for c in pending) or "无"
-        return None, "", Reply.of(f"没有待审核的登记号 {number}。当前待审核：{listing}")
-    return contact, note, None
+        return Reply.of(f"{error}当前待审核：{listing}")
+    if approve:
+        return Reply.of(f"已批准登记号 {contact.id}：{contact.unit.name} {_card(contact)}，已通知本人。")
+    return Reply.of(f"已驳回登记号 {contact.id}（{contact.unit.name} {contact.name}），已通知本人。")
 
 
 def approve(ctx: Context, rest: str) -> Reply:
-    contact, _note, error = _pending(ctx, rest, "批准")
-    if contact is None:
-        return error or Reply.of()
-    contact.status, contact.updated_at = ContactStatus.ACTIVE, ctx.now
-    ctx.audit("contact.approve", entity="contact", entity_id=contact.id)
-    ctx.notify(contact.identities,
-               f"您登记为「{contact.unit.name}」联络员的申请已通过审核。发送「帮助」查看可用的指令。")
-    return Reply.of(f"已批准登记号 {contact.id}：{contact.unit.name} {_card(contact)}，已通知本人。")
+    return _decide(ctx, rest, approve=True)
 
 
 def reject(ctx: Context, rest: str) -> Reply:
-    contact, note, error = _pending(ctx, rest, "驳回")
-    if contact is None:
-        return error or Reply.of()
-    contact.status, contact.updated_at = ContactStatus.REJECTED, ctx.now
-    ctx.audit("contact.reject", entity="contact", entity_id=contact.id, reason=note or None)
-    reason = f"理由：{note}。" if note else ""
-    ctx.notify(contact.identities, f"您登记为「{contact.unit.name}」联络员的申请未通过审核。{reason}"
-                                   "如有疑问请联系牵头部门，或重新发送「登记」。")
-    return Reply.of(f"已驳回登记号 {contact.id}（{contact.unit.name} {contact.name}），已通知本人。")
+    return _decide(ctx, rest, approve=False)

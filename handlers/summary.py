@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, Contact, ContactStatus, Deliverable, Issue, IssueStatus, Phase, Unit
-from storage.repos import Deliverables, People, Reports, Units
+from storage.repos import Deliverables, Reports
 
 
 @dataclass
@@ -18,6 +19,8 @@ class IssueCounts:
     in_progress: int = 0
     rectified: int = 0
     overdue: int = 0
+    due_soon: int = 0  # not rectified, due today or within SOON_DAYS
+
 
     @property
     def open(self) -> int:
@@ -33,11 +36,16 @@ class IssueCounts:
         self.in_progress += other.in_progress
         self.rectified += other.rectified
         self.overdue += other.overdue
+        self.due_soon += other.due_soon
+
+
+SOON_DAYS = 3  # "due within 3 days" turns a unit yellow
 
 
 def unit_counts(session: Session, campaign: Campaign, today: date) -> dict[int, IssueCounts]:
     """Issue counts per unit id, in one GROUP BY."""
     not_done = Issue.status != IssueStatus.RECTIFIED
+    soon = Issue.due.between(today, today + timedelta(days=SOON_DAYS))
     rows = session.execute(
         select(
             Issue.unit_id,
@@ -45,15 +53,66 @@ def unit_counts(session: Session, campaign: Campaign, today: date) -> dict[int, 
             func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
             func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
             func.sum(case((not_done & (Issue.due < today), 1), else_=0)),
+            func.sum(case((not_done & soon, 1), else_=0)),
         ).where(Issue.campaign_id == campaign.id).group_by(Issue.unit_id)
     )
-    return {unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0)) for unit_id, n, p, r, o in rows}
+    return {unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0), int(s or 0))
+            for unit_id, n, p, r, o, s in rows}
+
+
+class Light(enum.StrEnum):
+    """The traffic light of government 督办 practice."""
+
+    RED = "red"
+    YELLOW = "yellow"
+    GREEN = "green"
+
+
+def expected_rate(campaign: Campaign, today: date) -> float | None:
+    """The rate a unit should have reached by today to meet the target on time.
+
+    The target ("9月10日前完成90%以上的整改任务") is read as a straight line from the campaign's start to
+    the target date; after the date the whole target is due. None when the plan sets no target.
+    """
+    if campaign.target_rate is None or campaign.target_by is None:
+        return None
+    span = (campaign.target_by - campaign.start).days
+    elapsed = (today - campaign.start).days
+    if span <= 0 or elapsed >= span:
+        return campaign.target_rate
+    return campaign.target_rate * max(elapsed, 0) / span
+
+
+def behind_pace(counts: IssueCounts, expected: float | None) -> bool:
+    """Below the target line today; a unit with no issues logged has nothing to be behind on."""
+    return expected is not None and counts.logged > 0 and counts.rate < expected
+
+
+def traffic_light(counts: IssueCounts, *, missed_deliverables: int, deliverables_due_soon: int,
+                  expected: float | None) -> Light:
+    """Red: an overdue issue or a missed deliverable. Yellow: an issue or a deliverable due within
+    SOON_DAYS, or a rate behind the target pace. Green otherwise."""
+    if counts.overdue or missed_deliverables:
+        return Light.RED
+    if counts.due_soon or deliverables_due_soon or behind_pace(counts, expected):
+        return Light.YELLOW
+    return Light.GREEN
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """A unit as the status needs it, read as plain rows: building thousands of ORM objects was most of
+    the time of 汇总 for a campaign of 5,000 units."""
+
+    id: int
+    name: str
+    aliases: tuple[str, ...]
 
 
 @dataclass
 class DeliverableStatus:
     deliverable: Deliverable
-    owing: list[Unit]  # units that owe it and have not submitted
+    owing: list[UnitRef]  # units that owe it and have not submitted
     days_left: int
 
     @property
@@ -63,11 +122,13 @@ class DeliverableStatus:
 
 @dataclass
 class UnitStatus:
-    unit: Unit
+    unit: UnitRef
     counts: IssueCounts
     registered: bool
     weekly_reported: bool
     missed_deliverables: list[str] = field(default_factory=list)
+    deliverables_due_soon: list[str] = field(default_factory=list)
+    light: Light = Light.GREEN
 
 
 @dataclass
@@ -81,36 +142,49 @@ class CampaignStatus:
     week: tuple[int, int]
     deliverables: list[DeliverableStatus]  # open ones: some unit still owes it
     pending_registrations: int
+    expected_rate: float | None  # where the target pace stands today
+
+    def by_light(self, light: Light) -> list[UnitStatus]:
+        return [u for u in self.units if u.light is light]
 
     @property
     def registered(self) -> int:
         return sum(1 for u in self.units if u.registered)
 
     @property
-    def weekly_missing(self) -> list[Unit]:
+    def weekly_missing(self) -> list[UnitRef]:
         return [u.unit for u in self.units if not u.weekly_reported]
 
     def unit(self, unit_id: int) -> UnitStatus | None:
         return next((u for u in self.units if u.unit.id == unit_id), None)
 
 
-def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase | None]:
-    """The phase today falls in (a phase without a start begins the day after the previous one ends)."""
+def phase_spans(campaign: Campaign) -> list[tuple[Phase, date, date]]:
+    """Each phase with its start and end; a phase without a start begins the day after the previous one ends."""
+    spans: list[tuple[Phase, date, date]] = []
     previous_end: date | None = None
-    phases = sorted(campaign.phases, key=lambda p: (p.end, p.position))
-    for index, phase in enumerate(phases):
-        start = phase.start or (previous_end.fromordinal(previous_end.toordinal() + 1) if previous_end
-                                else campaign.start)
-        if start <= today <= phase.end:
-            return phase, phases[index + 1] if index + 1 < len(phases) else None
+    for phase in sorted(campaign.phases, key=lambda p: (p.end, p.position)):
+        start = phase.start or (previous_end + timedelta(days=1) if previous_end else campaign.start)
+        spans.append((phase, start, phase.end))
+        previous_end = phase.end
+    return spans
+
+
+def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase | None]:
+    """The phase today falls in, and the one after it."""
+    spans = phase_spans(campaign)
+    for index, (phase, start, end) in enumerate(spans):
+        if start <= today <= end:
+            return phase, spans[index + 1][0] if index + 1 < len(spans) else None
         if today < start:
             return None, phase
-        previous_end = phase.end
     return None, None
 
 
 def campaign_status(session: Session, campaign: Campaign, today: date) -> CampaignStatus:
-    units = list(Units(session).all(campaign))
+    units = [UnitRef(unit_id, name, tuple(aliases or ())) for unit_id, name, aliases in session.execute(
+        select(Unit.id, Unit.name, Unit.aliases).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+        .order_by(Unit.position))]
     counts = unit_counts(session, campaign, today)
     registered = set(session.scalars(
         select(Contact.unit_id).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.ACTIVE)
@@ -124,18 +198,26 @@ def campaign_status(session: Session, campaign: Campaign, today: date) -> Campai
     open_deliverables: list[DeliverableStatus] = []
     for deliverable in repo.all(campaign):
         done = submitted.get(deliverable.id, set())
-        owing = [u for u in units if repo.owes(deliverable, u) and u.id not in done]
+        owing = [u for u in units if u.id not in done and repo.owes(deliverable, u)]
         days_left = (deliverable.due - today).days
         if owing:
             open_deliverables.append(DeliverableStatus(deliverable, owing, days_left))
-        if days_left < 0:
-            for unit in owing:
+        for unit in owing:
+            if days_left < 0:
                 statuses[unit.id].missed_deliverables.append(deliverable.name)
+            elif days_left <= SOON_DAYS:
+                statuses[unit.id].deliverables_due_soon.append(deliverable.name)
     totals = IssueCounts()
     for unit_counts_ in counts.values():
         totals.add(unit_counts_)
+    expected = expected_rate(campaign, today)
+    for status in statuses.values():
+        status.light = traffic_light(status.counts, missed_deliverables=len(status.missed_deliverables),
+                                     deliverables_due_soon=len(status.deliverables_due_soon), expected=expected)
+    pending = session.scalar(select(func.count()).select_from(Contact).where(
+        Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING))
     phase, next_phase = current_phase(campaign, today)
     return CampaignStatus(campaign=campaign, today=today, phase=phase, next_phase=next_phase, totals=totals,
                           units=list(statuses.values()), week=(iso.year, iso.week),
-                          deliverables=open_deliverables,
-                          pending_registrations=len(People(session).pending(campaign)))
+                          deliverables=open_deliverables, pending_registrations=int(pending or 0),
+                          expected_rate=expected)

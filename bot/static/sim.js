@@ -203,9 +203,26 @@
     const kind = ["user", "bot", "error", "note"].includes(msg.kind) ? msg.kind : "bot";
     const item = makeEl("li", `msg msg-${kind}`);
     item.dataset.kind = kind;
-    item.appendChild(makeEl("div", "bubble", msg.text));
+    const bubble = makeEl("div", "bubble", msg.text);
+    for (const url of Array.isArray(msg.images) ? msg.images : []) bubble.appendChild(makeImageEl(url));
+    item.appendChild(bubble);
     item.appendChild(makeEl("time", "msg-time", formatTime(msg.at)));
     return item;
+  }
+
+  function makeImageEl(url) {
+    // Only the app's own image URLs are shown; the simulator keeps the last few pictures in memory.
+    const link = makeEl("a", "msg-image-link");
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    const img = makeEl("img", "msg-image");
+    img.src = url;
+    img.alt = "机器人发送的图片";
+    img.loading = "lazy";
+    img.addEventListener("error", () => link.replaceWith(makeEl("span", "msg-image-gone", "（图片已过期）")));
+    link.appendChild(img);
+    return link;
   }
 
   function scrollToBottom(list) {
@@ -224,8 +241,9 @@
     scrollToBottom(list);
   }
 
-  function appendMessage(userId, kind, text) {
+  function appendMessage(userId, kind, text, images = []) {
     const msg = { kind, text: String(text), at: new Date().toISOString() };
+    if (images.length) msg.images = images;
     const history = historyOf(userId);
     history.push(msg);
     if (history.length > MAX_HISTORY) history.splice(0, history.length - MAX_HISTORY);
@@ -265,7 +283,10 @@
       if (!result.ok) return { error: describeDetail(result) };
       const replies = result.body && Array.isArray(result.body.replies) ? result.body.replies : null;
       if (!replies) return { error: "服务器返回的数据格式不正确" };
-      return { replies };
+      const images = Array.isArray(result.body.images)
+        ? result.body.images.filter((u) => typeof u === "string" && u.startsWith("/sim/api/images/"))
+        : [];
+      return { replies, images };
     } catch (err) {
       return { error: describeNetworkError(err) };
     }
@@ -293,7 +314,9 @@
     } else {
       const replies = result.replies.filter((r) => r !== null && r !== undefined && String(r) !== "");
       if (!replies.length) appendMessage(userId, "note", "（机器人没有回复）");
-      for (const reply of replies) appendMessage(userId, "bot", reply);
+      replies.forEach((reply, index) => {
+        appendMessage(userId, "bot", reply, index === replies.length - 1 ? result.images : []);
+      });
       setStatus("");
     }
 

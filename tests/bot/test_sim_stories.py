@@ -266,7 +266,7 @@ def test_coordinator_summary_numbers(chat: SimChat, clock: ManualClock) -> None:
 def test_coordinator_unit_summary_overdue_and_missing(chat: SimChat, clock: ManualClock) -> None:
     seed_campaign_activity(chat, clock)
     unit = chat.send("YuJianKui", "汇总 法制科")
-    assert "【法制科】" in unit and "问题：共 3 个，整改中 0，已整改 1，逾期 1" in unit
+    assert "【法制科】" in unit and "问题：共 3 个，未整改 2，整改中 0，已整改 1，逾期 1" in unit
     assert "整改率：33.3%（1/3）" in unit
     overdue = chat.send("YuJianKui", "逾期")
     assert "逾期未整改问题 1 个" in overdue and "【法制科】1 个" in overdue and "#2 案卷不规范" in overdue

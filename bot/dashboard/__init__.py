@@ -1,0 +1,30 @@
+"""The coordinator dashboard (/dashboard) and the JSON API (/api)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from bot.dashboard.api import router as api_router
+from bot.dashboard.auth import LoginRequired, login_url
+from bot.dashboard.pages import render
+from bot.dashboard.pages import router as pages_router
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(pages_router)
+    app.include_router(api_router)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, error: LoginRequired) -> Response:
+        return RedirectResponse(login_url(error.next_url), status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def dashboard_errors(request: Request, error: HTTPException) -> Response:
+        # Dashboard pages answer errors with a page a person can read; everything else keeps FastAPI's JSON.
+        if request.url.path.startswith("/dashboard"):
+            return render(request, "error.html", {"status": error.status_code, "detail": error.detail},
+                          status_code=error.status_code)
+        return await http_exception_handler(request, error)

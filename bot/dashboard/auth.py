@@ -1,0 +1,221 @@
+"""Coordinator login for the dashboard and /api: argon2 passwords, a signed session cookie, CSRF tokens and
+login attempts limited through the audit log (so the limit holds across replicas).
+
+The session is a cookie signed with itsdangerous: HttpOnly, SameSite=Lax, Secure when the request came
+over https. It names the coordinator and carries a fingerprint of the password hash, so changing a
+password (`duban user add-coordinator`) ends every session opened with the old one. Every form carries the
+session's CSRF token (the synchronizer-token pattern: a dozen lines here, where the middleware libraries
+would guard the platform callbacks and /sim/api too, which must not be).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from bot.app import Services
+from storage.db import transaction
+from storage.models import AuditEntry, Campaign, Coordinator
+from storage.repos import Audit, Campaigns
+
+log = logging.getLogger("duban.dashboard")
+
+COOKIE = "duban_session"
+SESSION_HOURS = 12  # a working day and some: a coordinator logs in once a day
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_LOGIN = 5
+MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_FAILED = "login.failed"
+
+_hasher = PasswordHasher()
+# Verifying against this when the login name is unknown takes as long as a real check: no timing oracle.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; the app answers with a redirect to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The coordinator behind a request, with the campaign they run."""
+
+    coordinator_id: int
+    name: str
+    login: str
+    campaign_id: int
+    csrf: str
+
+    @property
+    def actor(self) -> str:
+        return f"dashboard:{self.login}"
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    state = request.app.state
+    if not hasattr(state, "session_serializer"):
+        configured = services(request).settings.secret_key
+        if configured is None:
+            log.warning("DUBAN_SECRET_KEY is not set: dashboard sessions end when this process stops")
+        secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+        state.session_serializer = URLSafeTimedSerializer(secret, salt="duban.dashboard.session")
+    return state.session_serializer  # type: ignore[no-any-return]
+
+
+def fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def read_session(request: Request) -> dict[str, Any]:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = _serializer(request).loads(raw, max_age=SESSION_HOURS * 3600)
+    except BadSignature:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_session(request: Request, response: Response, data: dict[str, Any]) -> None:
+    response.set_cookie(COOKIE, _serializer(request).dumps(data), max_age=SESSION_HOURS * 3600, path="/",
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+
+
+def csrf_token(request: Request) -> tuple[str, bool]:
+    """The session's CSRF token, and whether it is new (the caller then stores it in a fresh cookie)."""
+    token = read_session(request).get("x")
+    if isinstance(token, str) and token:
+        return token, False
+    return secrets.token_urlsafe(24), True
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    expected = read_session(request).get("x")
+    if not isinstance(expected, str) or not submitted or not hmac.compare_digest(expected, submitted):
+        raise HTTPException(403, "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
+
+
+def current_viewer(request: Request) -> Viewer | None:
+    """The logged-in coordinator of the served campaign, or None (no, forged, stale or foreign session)."""
+    session = read_session(request)
+    coordinator_id = session.get("c")
+    if not isinstance(coordinator_id, int):
+        return None
+    svc = services(request)
+    with transaction(svc.sessions) as db:
+        campaign = Campaigns(db).current(svc.settings.campaign)
+        coordinator = db.get(Coordinator, coordinator_id)
+        if (campaign is None or coordinator is None or coordinator.campaign_id != campaign.id
+                or not coordinator.login or session.get("v") != fingerprint(coordinator.password_hash)):
+            return None
+        return Viewer(coordinator.id, coordinator.name, coordinator.login, campaign.id, str(session.get("x", "")))
+
+
+def require_page_viewer(request: Request) -> Viewer:
+    viewer = current_viewer(request)
+    if viewer is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return viewer
+
+
+def require_api_viewer(request: Request) -> Viewer:
+    viewer = current_viewer(request)
+    if viewer is None:
+        raise HTTPException(401, "请先以牵头部门协调人身份登录督办网页（/dashboard/login）。")
+    return viewer
+
+
+PageViewer = Annotated[Viewer, Depends(require_page_viewer)]
+ApiViewer = Annotated[Viewer, Depends(require_api_viewer)]
+
+
+def login_url(next_url: str) -> str:
+    return f"/dashboard/login?next={quote(next_url, safe='')}"
+
+
+def safe_next(next_url: str | None) -> str:
+    """Only paths inside the dashboard: a login link must not bounce the coordinator to another site."""
+    if next_url and next_url.startswith("/dashboard") and not next_url.startswith("//"):
+        return next_url
+    return "/dashboard"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    coordinator: Coordinator | None
+    error: str | None
+    status: int = 200
+
+
+def _recent_failures(session: Session, now: datetime, **match: Any) -> int:
+    stmt = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == LOGIN_FAILED,
+                                                            AuditEntry.at >= now - LOGIN_WINDOW)
+    if "actor" in match:
+        stmt = stmt.where(AuditEntry.actor == match["actor"])
+    if "address" in match:
+        stmt = stmt.where(AuditEntry.detail["address"].as_string() == match["address"])
+    return int(session.scalar(stmt) or 0)
+
+
+def attempt_login(session: Session, campaign: Campaign | None, login: str, password: str, *, address: str,
+                  now: datetime) -> LoginResult:
+    """Check a password, counting failures per login name and per client address over the last 15 minutes."""
+    actor = f"dashboard:{login}"
+    if (_recent_failures(session, now, actor=actor) >= MAX_FAILURES_PER_LOGIN
+            or _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS):
+        log.warning("login refused: too many failures", extra={"address": address})
+        return LoginResult(None, "登录失败次数过多，请 15 分钟后再试。", 429)
+    coordinator = None
+    if campaign is not None and login:
+        coordinator = session.scalars(select(Coordinator).where(Coordinator.login == login,
+                                                                Coordinator.campaign_id == campaign.id)).first()
+    try:
+        _hasher.verify(coordinator.password_hash if coordinator and coordinator.password_hash else _DUMMY_HASH,
+                       password)
+        verified = coordinator is not None and coordinator.password_hash is not None
+    except (VerificationError, InvalidHashError):
+        verified = False
+    if not verified or coordinator is None:
+        Audit(session).record(campaign=campaign, actor=actor, action=LOGIN_FAILED, at=now, address=address)
+        return LoginResult(None, "登录名或密码不正确。", 401)
+    if coordinator.password_hash and _hasher.check_needs_rehash(coordinator.password_hash):
+        coordinator.password_hash = _hasher.hash(password)
+    Audit(session).record(campaign=campaign, actor=actor, action="login", at=now, entity="coordinator",
+                          entity_id=coordinator.id, address=address)
+    return LoginResult(coordinator, None)
+
+
+def start_session(request: Request, response: Response, coordinator: Coordinator) -> None:
+    """A fresh session (and CSRF token) after login: a token planted before login is worthless after it."""
+    write_session(request, response, {"c": coordinator.id, "v": fingerprint(coordinator.password_hash),
+                                      "x": secrets.token_urlsafe(24)})
+
+
+def end_session(request: Request, response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")

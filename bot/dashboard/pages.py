@@ -1,0 +1,302 @@
+"""The coordinator dashboard (/dashboard): server-rendered pages, every asset served by the app itself
+(government intranets have no internet), usable on a phone."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+
+from bot.app import Services, route_for
+from bot.dashboard import reminders
+from bot.dashboard.auth import (
+    PageViewer,
+    ServicesDep,
+    Viewer,
+    attempt_login,
+    check_csrf,
+    csrf_token,
+    current_viewer,
+    end_session,
+    safe_next,
+    start_session,
+    write_session,
+)
+from bot.dashboard.queries import IssueFilter, issue_with_history, ledger, liaison_names, weekly_matrix
+from handlers.charts import Bar, choose_bars
+from handlers.coordination import LIGHT_NAMES, reasons
+from handlers.dates import format_cn
+from handlers.issues import STATUS_TEXT
+from handlers.registration import RegistrationError, decide_registration
+from handlers.summary import CampaignStatus, Light, campaign_status, phase_spans
+from storage.db import transaction
+from storage.exports import count_issues, export_contacts, export_issues, export_stats, file_name
+from storage.models import Campaign, IssueStatus, Unit
+from storage.repos import Campaigns, People, Units
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+templates.env.filters["cn_date"] = lambda d: format_cn(d) if d else ""
+templates.env.filters["percent"] = lambda x, digits=1: f"{x:.{digits}%}" if x is not None else "—"
+templates.env.globals.update(STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()}, LIGHTS=LIGHT_NAMES,
+                             Light=Light)
+
+# Pages are never framed, run no script from elsewhere and load nothing from outside the app.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+EXPORT_KINDS = {"contacts": "附件1 联系人", "issues": "附件2 问题清单", "stats": "附件3 统计表"}
+
+
+def render(request: Request, template: str, context: dict[str, Any], *, viewer: Viewer | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    token, fresh = csrf_token(request)
+    response = templates.TemplateResponse(request, template, {"viewer": viewer, "csrf": token, **context},
+                                          status_code=status_code)
+    if fresh:  # a visitor without a session (the login page) gets one that holds only the token
+        write_session(request, response, {"x": token})
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _campaign(session: Session, services: Services) -> Campaign:
+    campaign = Campaigns(session).current(services.settings.campaign)
+    if campaign is None:
+        raise HTTPException(503, "还没有专项整治方案（duban plan load 或 duban demo）。")
+    return campaign
+
+
+def _now(services: Services, campaign: Campaign) -> datetime:
+    return services.clock.now().astimezone(ZoneInfo(campaign.timezone))
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    if current_viewer(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, services: ServicesDep, login: Annotated[str, Form(max_length=64)] = "",
+          password: Annotated[str, Form(max_length=256)] = "", csrf: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/dashboard") -> Response:
+    check_csrf(request, csrf)
+    address = request.client.host if request.client else "unknown"
+    with transaction(services.sessions) as session:
+        campaign = Campaigns(session).current(services.settings.campaign)
+        result = attempt_login(session, campaign, login.strip(), password, address=address,
+                               now=services.clock.now())
+        if result.coordinator is None:
+            return render(request, "login.html", {"next": safe_next(next), "error": result.error, "login": login},
+                          status_code=result.status)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        start_session(request, response, result.coordinator)
+        return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/dashboard/login", status_code=303)
+    end_session(request, response)
+    return response
+
+
+def timeline(campaign: Campaign, today: date) -> dict[str, Any]:
+    """Phases as segments of the campaign's span (percentages), and where today falls."""
+    span = max((campaign.end - campaign.start).days, 1)
+
+    def at(day: date) -> float:
+        return round(min(max((day - campaign.start).days / span, 0), 1) * 100, 2)
+
+    phases = [{"name": phase.name, "start": start, "end": end, "left": at(start),
+               "width": max(at(end) - at(start), 1.5), "current": start <= today <= end}
+              for phase, start, end in phase_spans(campaign)]
+    target = campaign.target_by
+    return {"phases": phases, "today": at(today), "today_inside": campaign.start <= today <= campaign.end,
+            "target": at(target) if target else None}
+
+
+def _status_context(status: CampaignStatus) -> dict[str, Any]:
+    bars = choose_bars([Bar(u.unit.name, u.counts.rate, u.counts.logged, u.light.value) for u in status.units])
+    return {"status": status, "bars": bars,
+            "lights": {light: status.by_light(light) for light in Light},
+            "reasons": {u.unit.id: reasons(u, status) for u in status.units}}
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        today = _now(services, campaign).date()
+        status = campaign_status(session, campaign, today)
+        return render(request, "overview.html", {"campaign": campaign, "today": today,
+                                                 "timeline": timeline(campaign, today), **_status_context(status)},
+                      viewer=viewer)
+
+
+@router.get("/units", response_class=HTMLResponse)
+def units_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        today = _now(services, campaign).date()
+        status = campaign_status(session, campaign, today)
+        names = liaison_names(session, [u.unit.id for u in status.units])
+        return render(request, "units.html", {"campaign": campaign, "today": today, "liaisons": names,
+                                              **_status_context(status)}, viewer=viewer)
+
+
+def _filter(unit: Annotated[str, Query(max_length=12)] = "", status: Annotated[str, Query(max_length=24)] = "",
+            focus_area: Annotated[str, Query(max_length=50)] = "", source: Annotated[str, Query(max_length=50)] = "",
+            overdue: bool = False, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> IssueFilter:
+    """The ledger filters from a query string; an empty field (a form's 全部) means no filter."""
+    try:
+        return IssueFilter(unit=unit or None, status=status or None, focus_area=focus_area or None,
+                           source=source or None, overdue=overdue, page=page)
+    except ValidationError as error:
+        raise HTTPException(400, "筛选条件无效：" + "；".join(str(e["loc"][0]) for e in error.errors())) from error
+
+
+FilterDep = Annotated[IssueFilter, Depends(_filter)]
+
+
+@router.get("/issues", response_class=HTMLResponse)
+def issues_page(request: Request, viewer: PageViewer, services: ServicesDep, filters: FilterDep) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        today = _now(services, campaign).date()
+        page = ledger(session, campaign, filters, today)
+        query = {k: v for k, v in filters.model_dump(exclude={"page"}).items() if v not in (None, False, "")}
+        return render(request, "issues.html", {
+            "campaign": campaign, "today": today, "ledger": page, "filters": filters,
+            "units": Units(session).all(campaign), "statuses": list(IssueStatus),
+            "query": "&".join(f"{k}={quote(str(getattr(v, 'value', v)))}" for k, v in query.items()),
+        }, viewer=viewer)
+
+
+@router.get("/issues/{number}", response_class=HTMLResponse)
+def issue_page(request: Request, number: int, viewer: PageViewer, services: ServicesDep) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        issue = issue_with_history(session, campaign, number)
+        if issue is None:
+            raise HTTPException(404, f"没有编号为 #{number} 的问题。")
+        zone = ZoneInfo(campaign.timezone)
+        return render(request, "issue.html", {"campaign": campaign, "issue": issue, "zone": zone,
+                                              "today": _now(services, campaign).date()}, viewer=viewer)
+
+
+@router.get("/weekly", response_class=HTMLResponse)
+def weekly_page(request: Request, viewer: PageViewer, services: ServicesDep,
+                page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        matrix = weekly_matrix(session, campaign, Units(session).all(campaign), _now(services, campaign), page)
+        return render(request, "weekly.html", {"campaign": campaign, "matrix": matrix}, viewer=viewer)
+
+
+@router.get("/registrations", response_class=HTMLResponse)
+def registrations_page(request: Request, viewer: PageViewer, services: ServicesDep,
+                       done: str | None = None) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        pending = People(session).pending(campaign)
+        return render(request, "registrations.html", {"campaign": campaign, "pending": pending, "done": done,
+                                                      "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+
+
+@router.post("/registrations/{contact_id}/{decision}")
+def decide(request: Request, contact_id: int, decision: str, viewer: PageViewer, services: ServicesDep,
+           csrf: Annotated[str, Form()] = "", reason: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(request, csrf)
+    if decision not in ("approve", "reject"):
+        raise HTTPException(404, "未知操作")
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        try:
+            contact = decide_registration(session, campaign, contact_id, approve=decision == "approve",
+                                          reason=reason.strip() or None, actor=viewer.actor,
+                                          now=services.clock.now(), route=route_for(services.settings))
+        except RegistrationError as error:
+            raise HTTPException(409, str(error)) from error
+        verb = "已批准" if decision == "approve" else "已驳回"
+        done = f"{verb}登记号 {contact.id}（{contact.unit.name} {contact.name}），已通知本人。"
+    return RedirectResponse(f"/dashboard/registrations?done={quote(done)}", status_code=303)
+
+
+@router.get("/reminders", response_class=HTMLResponse)
+def reminders_page(request: Request, viewer: PageViewer, services: ServicesDep,
+                   days: Annotated[int, Query(ge=1, le=60)] = 7) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        start = _now(services, campaign)
+        items = reminders.upcoming_reminders(session, campaign, start, start + timedelta(days=days))
+        return render(request, "reminders.html", {"campaign": campaign, "items": items, "days": days,
+                                                  "connected": reminders.CONNECTED,
+                                                  "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+
+
+@router.get("/exports", response_class=HTMLResponse)
+def exports_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        return render(request, "exports.html", {"campaign": campaign, "kinds": EXPORT_KINDS,
+                                                "units": Units(session).all(campaign),
+                                                "issue_count": count_issues(session, campaign)}, viewer=viewer)
+
+
+@router.get("/export/{kind}.xlsx")
+def export(kind: str, viewer: PageViewer, services: ServicesDep, unit: Annotated[str, Query(max_length=12)] = "",
+           sheet_per_unit: bool = False) -> Response:
+    if kind not in EXPORT_KINDS:
+        raise HTTPException(404, "没有这种附件表格")
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        chosen: Unit | None = None
+        if unit:
+            unit_id = int(unit) if unit.isdigit() else None
+            chosen = session.scalars(select(Unit).where(Unit.id == unit_id, Unit.campaign_id == campaign.id)).first()
+            if chosen is None:
+                raise HTTPException(404, "没有这个单位")
+        today = _now(services, campaign).date()
+        path = _spool()
+        try:
+            if kind == "contacts":
+                export_contacts(session, campaign, path, today=today, unit=chosen)
+            elif kind == "issues":
+                export_issues(session, campaign, path, today=today, unit=chosen, sheet_per_unit=sheet_per_unit)
+            else:
+                export_stats(session, campaign, path, today=today, unit=chosen)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        name = file_name(kind, campaign, chosen, today)
+    # Written to a temporary file first: a large workbook never sits in memory, and the file goes once sent.
+    return FileResponse(path, filename=name, background=BackgroundTask(path.unlink, missing_ok=True),
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _spool() -> Path:
+    handle, name = tempfile.mkstemp(prefix="duban-export-", suffix=".xlsx")
+    os.close(handle)
+    return Path(name)
+

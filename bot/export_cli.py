@@ -1,0 +1,111 @@
+"""`duban export {contacts,issues,stats} --out FILE [--unit NAME]`: the official tables as Excel files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.settings import get_settings
+from handlers.clock import SystemClock
+from storage.db import transaction
+from storage.exports import count_issues, export_contacts, export_issues, export_stats
+from storage.models import Campaign, Unit
+from storage.repos import Campaigns, Units
+
+app = typer.Typer(help="导出附件表格（Excel）", no_args_is_help=True)
+
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="the .xlsx file to write", dir_okay=False)]
+UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="one unit (name or alias); default: all")]
+
+
+def _fail(message: str) -> None:
+    from bot.cli import _fail as fail  # imported late: bot.cli imports this module
+
+    fail(message)
+
+
+def _scope(session, unit_name: str | None) -> tuple[Campaign, Unit | None]:  # type: ignore[no-untyped-def]
+    campaign = Campaigns(session).current(get_settings().campaign)
+    if campaign is None:
+        _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
+    assert campaign is not None
+    if unit_name is None:
+        return campaign, None
+    unit = Units(session).find(campaign, unit_name)
+    if unit is None:
+        closest = Units(session).closest(campaign, unit_name)
+        _fail(f"未找到单位「{unit_name}」。" + (f"您要找的是不是：{'、'.join(closest)}？" if closest else ""))
+    return campaign, unit
+
+
+@contextmanager
+def _written(out: Path) -> Iterator[Path]:
+    """A temporary file beside `out` that replaces it only once the workbook is complete: an export that
+    fails half-way leaves no half-written file (and keeps the previous one)."""
+    if out.suffix.lower() != ".xlsx":
+        _fail(f"输出文件应以 .xlsx 结尾：{out}")
+    if not out.parent.is_dir():
+        _fail(f"目录不存在：{out.parent}")
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".xlsx", dir=out.parent)
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from bot.cli import _sessions as sessions  # imported late: bot.cli imports this module
+
+    return sessions(get_settings())
+
+
+def _today(campaign: Campaign) -> date:
+    return SystemClock().now().astimezone(ZoneInfo(campaign.timezone)).date()
+
+
+@app.command("contacts")
+def contacts(out: OutOption, unit: UnitOption = None) -> None:
+    """附件1 联系人."""
+    with transaction(_sessions()) as session, _written(out) as partial:
+        campaign, chosen = _scope(session, unit)
+        rows = export_contacts(session, campaign, partial, today=_today(campaign), unit=chosen)
+    typer.echo(f"已导出附件1 联系人 {rows} 人：{out}")
+
+
+@app.command("issues")
+def issues(out: OutOption, unit: UnitOption = None,
+           sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="one sheet per unit")] = False,
+           ) -> None:
+    """附件2 问题清单 (one sheet for all units, one per unit, or one unit's)."""
+    with transaction(_sessions()) as session, _written(out) as partial:
+        campaign, chosen = _scope(session, unit)
+        total = count_issues(session, campaign, chosen)
+        columns = (TextColumn("[bold]导出问题清单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task("issues", total=total)
+            rows = export_issues(session, campaign, partial, today=_today(campaign), unit=chosen,
+                                 sheet_per_unit=sheet_per_unit,
+                                 progress=lambda done: progress.update(task, completed=done))
+    typer.echo(f"已导出附件2 问题清单 {rows} 个问题：{out}")
+
+
+@app.command("stats")
+def stats(out: OutOption, unit: UnitOption = None) -> None:
+    """附件3 统计表 (one unit's or summed over the campaign)."""
+    with transaction(_sessions()) as session, _written(out) as partial:
+        campaign, chosen = _scope(session, unit)
+        table = export_stats(session, campaign, partial, today=_today(campaign), unit=chosen)
+    found = sum(table.found.values())
+    typer.echo(f"已导出附件3 统计表（发现问题 {found} 个）：{out}")
