@@ -13,9 +13,15 @@ _BRACKETS = str.maketrans({"【": "[", "】": "]", "〔": "(", "〕": ")", "「"
 _TRAILING_PUNCT = "。.!！~～;；，,、 \t"
 
 
+# C0/C1 control characters other than tab and newline: invisible in chat, NUL is refused by PostgreSQL
+# outright and the others are illegal in the XLSX files the ledger is exported to.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width), uniform brackets, unix newlines, no blank lines or edge spaces."""
-    text = unicodedata.normalize("NFKC", text or "").translate(_BRACKETS)
+    """NFKC (full-width → half-width), uniform brackets, unix newlines, no control characters, no blank
+    lines or edge spaces."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFKC", text or "").translate(_BRACKETS))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u200b", "").replace("\u3000", " ")
     lines = [line.strip() for line in text.split("\n")]
     return "\n".join(line for line in lines if line)

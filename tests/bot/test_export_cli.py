@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.settings import get_settings
 from tests.conftest import Database
 from tests.factories import build_ledger
 
@@ -25,10 +24,8 @@ def out_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(plan_loaded: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     build_ledger(plan_loaded)
-    monkeypatch.setenv("DUBAN_DATABASE_URL", plan_loaded.url)
-    get_settings.cache_clear()
+    monkeypatch.setenv("DUBAN_DATABASE_URL", plan_loaded.url)  # the CLI reads its settings afresh on every run
     yield CliRunner()
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(("kind", "said"), [("contacts", "已导出附件1 联系人 3 人"),

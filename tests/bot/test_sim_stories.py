@@ -310,3 +310,9 @@ def test_identity_comes_from_the_user_id_not_the_text(chat: SimChat, plan_loaded
         assert identity.contact is not None and identity.contact.unit.name == "执法监察支队"
     assert "不是「执法监察支队」的问题" in chat.send("MaQiang", "进展 1 已整改")
     assert issue(plan_loaded, 1).status is IssueStatus.OPEN
+
+
+def test_control_characters_in_a_message_are_dropped_on_every_database(chat: SimChat, plan_loaded: Database) -> None:
+    assert "已收到" in chat.send("MaQiang", "周报 本周\x00完成\x07案卷评查")  # PostgreSQL refuses NUL in text
+    with transaction(plan_loaded.sessions) as session:
+        assert session.scalars(select(WeeklyReport.text)).one() == "本周完成案卷评查"

@@ -29,6 +29,10 @@ def test_normalize_widths_brackets_and_blank_lines() -> None:
     assert normalize("【登记】\r\n\r\n单位：　法制科 \n\n") == "[登记]\n单位: 法制科"
 
 
+def test_normalize_drops_control_characters() -> None:
+    assert normalize("周报\x00 本周\x0b工作\x1f\t完成") == "周报 本周工作\t完成"
+
+
 def test_parse_fields_reads_labels_aliases_and_continuation_lines() -> None:
     aliases = {"线索名称": "title", "名称": "title", "线索内容": "content", "备注": "remark"}
     fields, free = parse_fields("前言\n【名称】证件过期\n线索内容：第一行\n第二行\n备注：", aliases)
