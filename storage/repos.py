@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -347,20 +348,33 @@ class Outbox(Repo):
 
 
 class Processed(Repo):
-    def replies(self, platform: str, message_id: str) -> list[str] | None:
-        row = self.session.scalars(
-            select(ProcessedMessage).where(ProcessedMessage.platform == platform,
-                                           ProcessedMessage.message_id == message_id)
-        ).first()
-        return None if row is None else list(row.replies)
+    """The dedupe records, in Core statements: they run for every message, and the unit of work that an ORM
+    add/flush/dirty-check goes through cost more than the handler's own queries on short commands."""
 
-    def claim(self, platform: str, message_id: str, now: datetime) -> ProcessedMessage:
-        """Insert the message's record first thing in the transaction: a concurrent duplicate blocks on the
-        unique index (PostgreSQL) or on the write lock (SQLite), then fails or sees it."""
-        row = ProcessedMessage(platform=platform, message_id=message_id, received_at=now, replies=[])
-        self.session.add(row)
-        self.session.flush()
-        return row
+    _table = ProcessedMessage.__table__
+
+    def replies(self, platform: str, message_id: str) -> list[str] | None:
+        replies = self.session.scalars(
+            select(ProcessedMessage.replies).where(ProcessedMessage.platform == platform,
+                                                   ProcessedMessage.message_id == message_id)
+        ).first()
+        return None if replies is None else list(replies)
+
+    def claim(self, platform: str, message_id: str, now: datetime) -> int | None:
+        """Insert the message's record first thing in the transaction; its id, or None if it was already there.
+
+        A concurrent duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite), then
+        inserts nothing and reads the first one's replies: one statement for a new message, no error path."""
+        dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+        insert = dialects[self.session.get_bind().dialect.name](self._table)
+        return self.session.scalar(
+            insert.values(platform=platform, message_id=message_id, received_at=now, replies=[])
+            .on_conflict_do_nothing(index_elements=["platform", "message_id"]).returning(self._table.c.id)
+        )
+
+    def settle(self, record_id: int, replies: Sequence[str]) -> None:
+        """Store the replies a retried delivery will get."""
+        self.session.execute(update(self._table).where(self._table.c.id == record_id).values(replies=list(replies)))
 
 
 class Tokens(Repo):
