@@ -110,7 +110,9 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["wecom"], lifespan=wecom_lifespan)
 
 
-def wecom_channel(request: Request) -> WeComChannel:
+async def wecom_channel(request: Request) -> WeComChannel:
+    """The started channel. Async on purpose: FastAPI runs a sync dependency in a worker thread, one more
+    thread hop per callback for a dictionary lookup."""
     channel: WeComChannel | None = getattr(request.app.state, "wecom", None)
     if channel is None:
         missing = missing_settings(request.app.state.services.settings)
