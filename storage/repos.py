@@ -6,16 +6,17 @@ Every method works inside the caller's transaction; none commits. Times are awar
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql.dml import ReturningInsert
 
 from storage.models import (
     AccessToken,
@@ -53,12 +54,21 @@ class Repo:
         self.session = session
 
 
+# Statements every message runs are built once, with bound parameters: building a select() and computing its
+# cache key cost about as much as executing it on SQLite. SQLAlchemy caches the compiled SQL either way.
+def _param(name: str) -> Any:
+    return bindparam(name, unique=False)
+
+
 class Campaigns(Repo):
+    _named = select(Campaign).where(Campaign.name == _param("name")).limit(1)
+    _newest = select(Campaign).order_by(Campaign.id.desc()).limit(1)
+
     def current(self, name: str | None = None) -> Campaign | None:
         """The campaign the bot serves: the named one, else the most recently created."""
-        stmt = select(Campaign)
-        stmt = stmt.where(Campaign.name == name) if name else stmt.order_by(Campaign.id.desc())
-        return self.session.scalars(stmt.limit(1)).first()
+        if name:
+            return self.session.scalars(self._named, {"name": name}).first()
+        return self.session.scalars(self._newest).first()
 
     def lock(self, campaign: Campaign) -> None:
         """Serialize writers that derive a value from the campaign's rows (the next issue number).
@@ -119,14 +129,17 @@ class Actor:
 
 
 class People(Repo):
+    _actor = (
+        select(ChatIdentity)
+        .where(ChatIdentity.campaign_id == _param("campaign_id"), ChatIdentity.platform == _param("platform"),
+               ChatIdentity.external_id == _param("external_id"))
+        # One joined query: this runs for every message, and selectinload spent three more round trips.
+        .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit), joinedload(ChatIdentity.coordinator))
+    )
+
     def actor(self, campaign: Campaign, platform: str, external_id: str) -> Actor:
         identity = self.session.scalars(
-            select(ChatIdentity)
-            .where(ChatIdentity.campaign_id == campaign.id, ChatIdentity.platform == platform,
-                   ChatIdentity.external_id == external_id)
-            # One joined query: this runs for every message, and selectinload spent three more round trips.
-            .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit),
-                     joinedload(ChatIdentity.coordinator))
+            self._actor, {"campaign_id": campaign.id, "platform": platform, "external_id": external_id}
         ).first()
         if identity is None:
             return Actor(None, None, None)
@@ -289,10 +302,13 @@ class Deliverables(Repo):
 
 
 class Dialogs(Repo):
+    _get = select(DialogState).where(DialogState.campaign_id == _param("campaign_id"),
+                                     DialogState.platform == _param("platform"),
+                                     DialogState.external_id == _param("external_id"))
+
     def get(self, campaign: Campaign, platform: str, external_id: str) -> DialogState | None:
         return self.session.scalars(
-            select(DialogState).where(DialogState.campaign_id == campaign.id, DialogState.platform == platform,
-                                      DialogState.external_id == external_id)
+            self._get, {"campaign_id": campaign.id, "platform": platform, "external_id": external_id}
         ).first()
 
     def save(self, campaign: Campaign, platform: str, external_id: str, *, kind: str, fields: dict[str, Any],
@@ -347,17 +363,29 @@ class Outbox(Repo):
         ).all()
 
 
+_PROCESSED = ProcessedMessage.__table__
+
+
+def _claim_statement(insert: Callable[[Any], Any]) -> ReturningInsert[tuple[int]]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, with the dialect's own insert() (Core has no generic one)."""
+    return (insert(_PROCESSED)
+            .values(platform=_param("platform"), message_id=_param("message_id"), received_at=_param("now"),
+                    replies=[])
+            .on_conflict_do_nothing(index_elements=["platform", "message_id"]).returning(_PROCESSED.c.id))
+
+
 class Processed(Repo):
     """The dedupe records, in Core statements: they run for every message, and the unit of work that an ORM
     add/flush/dirty-check goes through cost more than the handler's own queries on short commands."""
 
-    _table = ProcessedMessage.__table__
+    _replies = select(_PROCESSED.c.replies).where(_PROCESSED.c.platform == _param("platform"),
+                                                  _PROCESSED.c.message_id == _param("message_id"))
+    _settle = update(_PROCESSED).where(_PROCESSED.c.id == _param("record_id")).values(replies=_param("replies"))
+    _claims: ClassVar[dict[str, ReturningInsert[tuple[int]]]] = {
+        "postgresql": _claim_statement(postgresql.insert), "sqlite": _claim_statement(sqlite.insert)}
 
     def replies(self, platform: str, message_id: str) -> list[str] | None:
-        replies = self.session.scalars(
-            select(ProcessedMessage.replies).where(ProcessedMessage.platform == platform,
-                                                   ProcessedMessage.message_id == message_id)
-        ).first()
+        replies = self.session.scalars(self._replies, {"platform": platform, "message_id": message_id}).first()
         return None if replies is None else list(replies)
 
     def claim(self, platform: str, message_id: str, now: datetime) -> int | None:
@@ -365,16 +393,12 @@ class Processed(Repo):
 
         A concurrent duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite), then
         inserts nothing and reads the first one's replies: one statement for a new message, no error path."""
-        dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-        insert = dialects[self.session.get_bind().dialect.name](self._table)
-        return self.session.scalar(
-            insert.values(platform=platform, message_id=message_id, received_at=now, replies=[])
-            .on_conflict_do_nothing(index_elements=["platform", "message_id"]).returning(self._table.c.id)
-        )
+        claim = self._claims[self.session.get_bind().dialect.name]
+        return self.session.scalar(claim, {"platform": platform, "message_id": message_id, "now": now})
 
     def settle(self, record_id: int, replies: Sequence[str]) -> None:
         """Store the replies a retried delivery will get."""
-        self.session.execute(update(self._table).where(self._table.c.id == record_id).values(replies=list(replies)))
+        self.session.execute(self._settle, {"record_id": record_id, "replies": list(replies)})
 
 
 class Tokens(Repo):
