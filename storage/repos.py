@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
 from storage.models import (
@@ -184,7 +185,7 @@ class People(Repo):
     def pending(self, campaign: Campaign) -> Sequence[Contact]:
         return self.session.scalars(
             select(Contact).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING)
-            .options(selectinload(Contact.unit)).order_by(Contact.id)
+            .options(joinedload(Contact.unit)).order_by(Contact.id)  # one query: 汇总 counts these every time
         ).all()
 
     def coordinators(self, campaign: Campaign) -> Sequence[Coordinator]:
@@ -236,11 +237,19 @@ class Issues(Repo):
     def _query(self, campaign: Campaign) -> Select[tuple[Issue]]:
         return select(Issue).where(Issue.campaign_id == campaign.id).options(selectinload(Issue.unit))
 
+    _open_for_unit = (
+        select(Issue)
+        .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
+               Issue.status != IssueStatus.RECTIFIED)
+        .order_by(Issue.due, Issue.number)
+    )
+
     def open_for_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
-        return self.session.scalars(
-            self._query(campaign).where(Issue.unit_id == unit.id, Issue.status != IssueStatus.RECTIFIED)
-            .order_by(Issue.due, Issue.number)
-        ).all()
+        """The unit's issues not yet rectified, each with `unit` set to the one given (no query to load it)."""
+        issues = self.session.scalars(self._open_for_unit, {"campaign_id": campaign.id, "unit_id": unit.id}).all()
+        for issue in issues:
+            set_committed_value(issue, "unit", unit)
+        return issues
 
     def overdue(self, campaign: Campaign, today: date) -> Sequence[Issue]:
         return self.session.scalars(
