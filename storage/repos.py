@@ -80,10 +80,11 @@ class Campaigns(Repo):
 
 
 class Units(Repo):
+    _all = (select(Unit).where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
+            .order_by(Unit.position))
+
     def all(self, campaign: Campaign) -> Sequence[Unit]:
-        return self.session.scalars(
-            select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False)).order_by(Unit.position)
-        ).all()
+        return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def find(self, campaign: Campaign, name: str) -> Unit | None:
         """A unit by its name or an alias, ignoring width, spaces and brackets."""
@@ -182,11 +183,13 @@ class People(Repo):
             .order_by(Contact.id)
         ).all()
 
+    _pending = (
+        select(Contact).where(Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.PENDING)
+        .options(joinedload(Contact.unit)).order_by(Contact.id)  # one query: 汇总 counts these every time
+    )
+
     def pending(self, campaign: Campaign) -> Sequence[Contact]:
-        return self.session.scalars(
-            select(Contact).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING)
-            .options(joinedload(Contact.unit)).order_by(Contact.id)  # one query: 汇总 counts these every time
-        ).all()
+        return self.session.scalars(self._pending, {"campaign_id": campaign.id}).all()
 
     def coordinators(self, campaign: Campaign) -> Sequence[Coordinator]:
         return self.session.scalars(
@@ -265,11 +268,13 @@ class Reports(Repo):
                                        WeeklyReport.iso_week == iso_week)
         ).first()
 
+    _weekly_unit_ids = select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
+                                                          WeeklyReport.iso_year == _param("iso_year"),
+                                                          WeeklyReport.iso_week == _param("iso_week"))
+
     def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int) -> set[int]:
         return set(self.session.scalars(
-            select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == campaign.id,
-                                               WeeklyReport.iso_year == iso_year,
-                                               WeeklyReport.iso_week == iso_week)
+            self._weekly_unit_ids, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
         ))
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
@@ -279,19 +284,18 @@ class Reports(Repo):
 
 
 class Deliverables(Repo):
+    _all = (select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"))
+            .order_by(Deliverable.due, Deliverable.position))
+    _submissions = (select(Submission.deliverable_id, Submission.unit_id)
+                    .join(Deliverable, Deliverable.id == Submission.deliverable_id)
+                    .where(Deliverable.campaign_id == _param("campaign_id")))
+
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
-        return self.session.scalars(
-            select(Deliverable).where(Deliverable.campaign_id == campaign.id).order_by(Deliverable.due,
-                                                                                    Deliverable.position)
-        ).all()
+        return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def submissions(self, campaign: Campaign) -> dict[int, set[int]]:
         """deliverable id → ids of the units that submitted it."""
-        rows = self.session.execute(
-            select(Submission.deliverable_id, Submission.unit_id)
-            .join(Deliverable, Deliverable.id == Submission.deliverable_id)
-            .where(Deliverable.campaign_id == campaign.id)
-        )
+        rows = self.session.execute(self._submissions, {"campaign_id": campaign.id})
         result: dict[int, set[int]] = {}
         for deliverable_id, unit_id in rows:
             result.setdefault(deliverable_id, set()).add(unit_id)
@@ -431,11 +435,13 @@ class Tokens(Repo):
 class Tasks(Repo):
     """Seed 004's task division: tasks with their units, and the progress units report on them."""
 
+    _all = (select(Task).where(Task.campaign_id == _param("campaign_id")).options(selectinload(Task.units))
+            .order_by(Task.number))
+    _progress = (select(TaskProgress).join(Task, Task.id == TaskProgress.task_id)
+                 .where(Task.campaign_id == _param("campaign_id")).order_by(TaskProgress.id))
+
     def all(self, campaign: Campaign) -> Sequence[Task]:
-        return self.session.scalars(
-            select(Task).where(Task.campaign_id == campaign.id).options(selectinload(Task.units))
-            .order_by(Task.number)
-        ).all()
+        return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def by_number(self, campaign: Campaign, number: int) -> Task | None:
         return self.session.scalars(
@@ -444,10 +450,7 @@ class Tasks(Repo):
         ).first()
 
     def progress(self, campaign: Campaign) -> Sequence[TaskProgress]:
-        return self.session.scalars(
-            select(TaskProgress).join(Task, Task.id == TaskProgress.task_id).where(Task.campaign_id == campaign.id)
-            .order_by(TaskProgress.id)
-        ).all()
+        return self.session.scalars(self._progress, {"campaign_id": campaign.id}).all()
 
     def add_progress(self, task: Task, unit: Unit, *, period: int | None, done: bool, note: str | None,
                      contact: Contact | None, now: datetime) -> TaskProgress:
