@@ -262,10 +262,13 @@ class Issues(Repo):
 
 
 class Reports(Repo):
+    _weekly = select(WeeklyReport).where(WeeklyReport.unit_id == _param("unit_id"),
+                                         WeeklyReport.iso_year == _param("iso_year"),
+                                         WeeklyReport.iso_week == _param("iso_week"))
+
     def weekly(self, unit: Unit, iso_year: int, iso_week: int) -> WeeklyReport | None:
         return self.session.scalars(
-            select(WeeklyReport).where(WeeklyReport.unit_id == unit.id, WeeklyReport.iso_year == iso_year,
-                                       WeeklyReport.iso_week == iso_week)
+            self._weekly, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}
         ).first()
 
     _weekly_unit_ids = select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
