@@ -176,10 +176,10 @@ class Dispatcher:
             processed = Processed(session)
             record = None
             if message.message_id is not None:
-                stored = processed.replies(message.platform, message.message_id)
-                if stored is not None:
-                    return Reply(tuple(stored), duplicate=True)
                 record = processed.claim(message.platform, message.message_id, message.received_at)
+                if record is None:
+                    stored = processed.replies(message.platform, message.message_id)
+                    return Reply(tuple(stored or ()), duplicate=True)
             campaign = Campaigns(session).current(self.campaign_name)
             if campaign is None:
                 reply = Reply.of("督办尚未加载专项整治方案，请联系管理员（duban plan load 方案.yaml）。")
@@ -190,5 +190,5 @@ class Dispatcher:
                 if not reply.texts:
                     reply = Reply.of("已收到。")
             if record is not None:
-                record.replies = list(reply.texts)
+                processed.settle(record, reply.texts)
             return reply

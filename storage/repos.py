@@ -6,15 +6,18 @@ Every method works inside the caller's transaction; none commits. Times are awar
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert
 
 from storage.models import (
     AccessToken,
@@ -52,12 +55,21 @@ class Repo:
         self.session = session
 
 
+# Statements every message runs are built once, with bound parameters: building a select() and computing its
+# cache key cost about as much as executing it on SQLite. SQLAlchemy caches the compiled SQL either way.
+def _param(name: str) -> Any:
+    return bindparam(name, unique=False)
+
+
 class Campaigns(Repo):
+    _named = select(Campaign).where(Campaign.name == _param("name")).limit(1)
+    _newest = select(Campaign).order_by(Campaign.id.desc()).limit(1)
+
     def current(self, name: str | None = None) -> Campaign | None:
         """The campaign the bot serves: the named one, else the most recently created."""
-        stmt = select(Campaign)
-        stmt = stmt.where(Campaign.name == name) if name else stmt.order_by(Campaign.id.desc())
-        return self.session.scalars(stmt.limit(1)).first()
+        if name:
+            return self.session.scalars(self._named, {"name": name}).first()
+        return self.session.scalars(self._newest).first()
 
     def lock(self, campaign: Campaign) -> None:
         """Serialize writers that derive a value from the campaign's rows (the next issue number).
@@ -68,10 +80,11 @@ class Campaigns(Repo):
 
 
 class Units(Repo):
+    _all = (select(Unit).where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
+            .order_by(Unit.position))
+
     def all(self, campaign: Campaign) -> Sequence[Unit]:
-        return self.session.scalars(
-            select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False)).order_by(Unit.position)
-        ).all()
+        return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def find(self, campaign: Campaign, name: str) -> Unit | None:
         """A unit by its name or an alias, ignoring width, spaces and brackets."""
@@ -118,14 +131,17 @@ class Actor:
 
 
 class People(Repo):
+    _actor = (
+        select(ChatIdentity)
+        .where(ChatIdentity.campaign_id == _param("campaign_id"), ChatIdentity.platform == _param("platform"),
+               ChatIdentity.external_id == _param("external_id"))
+        # One joined query: this runs for every message, and selectinload spent three more round trips.
+        .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit), joinedload(ChatIdentity.coordinator))
+    )
+
     def actor(self, campaign: Campaign, platform: str, external_id: str) -> Actor:
         identity = self.session.scalars(
-            select(ChatIdentity)
-            .where(ChatIdentity.campaign_id == campaign.id, ChatIdentity.platform == platform,
-                   ChatIdentity.external_id == external_id)
-            # One joined query: this runs for every message, and selectinload spent three more round trips.
-            .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit),
-                     joinedload(ChatIdentity.coordinator))
+            self._actor, {"campaign_id": campaign.id, "platform": platform, "external_id": external_id}
         ).first()
         if identity is None:
             return Actor(None, None, None)
@@ -167,11 +183,13 @@ class People(Repo):
             .order_by(Contact.id)
         ).all()
 
+    _pending = (
+        select(Contact).where(Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.PENDING)
+        .options(joinedload(Contact.unit)).order_by(Contact.id)  # one query: 汇总 counts these every time
+    )
+
     def pending(self, campaign: Campaign) -> Sequence[Contact]:
-        return self.session.scalars(
-            select(Contact).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING)
-            .options(selectinload(Contact.unit)).order_by(Contact.id)
-        ).all()
+        return self.session.scalars(self._pending, {"campaign_id": campaign.id}).all()
 
     def coordinators(self, campaign: Campaign) -> Sequence[Coordinator]:
         return self.session.scalars(
@@ -222,11 +240,19 @@ class Issues(Repo):
     def _query(self, campaign: Campaign) -> Select[tuple[Issue]]:
         return select(Issue).where(Issue.campaign_id == campaign.id).options(selectinload(Issue.unit))
 
+    _open_for_unit = (
+        select(Issue)
+        .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
+               Issue.status != IssueStatus.RECTIFIED)
+        .order_by(Issue.due, Issue.number)
+    )
+
     def open_for_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
-        return self.session.scalars(
-            self._query(campaign).where(Issue.unit_id == unit.id, Issue.status != IssueStatus.RECTIFIED)
-            .order_by(Issue.due, Issue.number)
-        ).all()
+        """The unit's issues not yet rectified, each with `unit` set to the one given (no query to load it)."""
+        issues = self.session.scalars(self._open_for_unit, {"campaign_id": campaign.id, "unit_id": unit.id}).all()
+        for issue in issues:
+            set_committed_value(issue, "unit", unit)
+        return issues
 
     def overdue(self, campaign: Campaign, today: date) -> Sequence[Issue]:
         return self.session.scalars(
@@ -236,17 +262,22 @@ class Issues(Repo):
 
 
 class Reports(Repo):
+    _weekly = select(WeeklyReport).where(WeeklyReport.unit_id == _param("unit_id"),
+                                         WeeklyReport.iso_year == _param("iso_year"),
+                                         WeeklyReport.iso_week == _param("iso_week"))
+
     def weekly(self, unit: Unit, iso_year: int, iso_week: int) -> WeeklyReport | None:
         return self.session.scalars(
-            select(WeeklyReport).where(WeeklyReport.unit_id == unit.id, WeeklyReport.iso_year == iso_year,
-                                       WeeklyReport.iso_week == iso_week)
+            self._weekly, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}
         ).first()
+
+    _weekly_unit_ids = select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
+                                                          WeeklyReport.iso_year == _param("iso_year"),
+                                                          WeeklyReport.iso_week == _param("iso_week"))
 
     def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int) -> set[int]:
         return set(self.session.scalars(
-            select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == campaign.id,
-                                               WeeklyReport.iso_year == iso_year,
-                                               WeeklyReport.iso_week == iso_week)
+            self._weekly_unit_ids, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
         ))
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
@@ -256,19 +287,18 @@ class Reports(Repo):
 
 
 class Deliverables(Repo):
+    _all = (select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"))
+            .order_by(Deliverable.due, Deliverable.position))
+    _submissions = (select(Submission.deliverable_id, Submission.unit_id)
+                    .join(Deliverable, Deliverable.id == Submission.deliverable_id)
+                    .where(Deliverable.campaign_id == _param("campaign_id")))
+
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
-        return self.session.scalars(
-            select(Deliverable).where(Deliverable.campaign_id == campaign.id).order_by(Deliverable.due,
-                                                                                    Deliverable.position)
-        ).all()
+        return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def submissions(self, campaign: Campaign) -> dict[int, set[int]]:
         """deliverable id → ids of the units that submitted it."""
-        rows = self.session.execute(
-            select(Submission.deliverable_id, Submission.unit_id)
-            .join(Deliverable, Deliverable.id == Submission.deliverable_id)
-            .where(Deliverable.campaign_id == campaign.id)
-        )
+        rows = self.session.execute(self._submissions, {"campaign_id": campaign.id})
         result: dict[int, set[int]] = {}
         for deliverable_id, unit_id in rows:
             result.setdefault(deliverable_id, set()).add(unit_id)
@@ -288,10 +318,13 @@ class Deliverables(Repo):
 
 
 class Dialogs(Repo):
+    _get = select(DialogState).where(DialogState.campaign_id == _param("campaign_id"),
+                                     DialogState.platform == _param("platform"),
+                                     DialogState.external_id == _param("external_id"))
+
     def get(self, campaign: Campaign, platform: str, external_id: str) -> DialogState | None:
         return self.session.scalars(
-            select(DialogState).where(DialogState.campaign_id == campaign.id, DialogState.platform == platform,
-                                      DialogState.external_id == external_id)
+            self._get, {"campaign_id": campaign.id, "platform": platform, "external_id": external_id}
         ).first()
 
     def save(self, campaign: Campaign, platform: str, external_id: str, *, kind: str, fields: dict[str, Any],
@@ -346,21 +379,42 @@ class Outbox(Repo):
         ).all()
 
 
-class Processed(Repo):
-    def replies(self, platform: str, message_id: str) -> list[str] | None:
-        row = self.session.scalars(
-            select(ProcessedMessage).where(ProcessedMessage.platform == platform,
-                                           ProcessedMessage.message_id == message_id)
-        ).first()
-        return None if row is None else list(row.replies)
+_PROCESSED = ProcessedMessage.__table__
 
-    def claim(self, platform: str, message_id: str, now: datetime) -> ProcessedMessage:
-        """Insert the message's record first thing in the transaction: a concurrent duplicate blocks on the
-        unique index (PostgreSQL) or on the write lock (SQLite), then fails or sees it."""
-        row = ProcessedMessage(platform=platform, message_id=message_id, received_at=now, replies=[])
-        self.session.add(row)
-        self.session.flush()
-        return row
+
+def _claim_statement(insert: Callable[[Any], Any]) -> ReturningInsert[tuple[int]]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, with the dialect's own insert() (Core has no generic one)."""
+    return (insert(_PROCESSED)
+            .values(platform=_param("platform"), message_id=_param("message_id"), received_at=_param("now"),
+                    replies=[])
+            .on_conflict_do_nothing(index_elements=["platform", "message_id"]).returning(_PROCESSED.c.id))
+
+
+class Processed(Repo):
+    """The dedupe records, in Core statements: they run for every message, and the unit of work that an ORM
+    add/flush/dirty-check goes through cost more than the handler's own queries on short commands."""
+
+    _replies = select(_PROCESSED.c.replies).where(_PROCESSED.c.platform == _param("platform"),
+                                                  _PROCESSED.c.message_id == _param("message_id"))
+    _settle = update(_PROCESSED).where(_PROCESSED.c.id == _param("record_id")).values(replies=_param("replies"))
+    _claims: ClassVar[dict[str, ReturningInsert[tuple[int]]]] = {
+        "postgresql": _claim_statement(postgresql.insert), "sqlite": _claim_statement(sqlite.insert)}
+
+    def replies(self, platform: str, message_id: str) -> list[str] | None:
+        replies = self.session.scalars(self._replies, {"platform": platform, "message_id": message_id}).first()
+        return None if replies is None else list(replies)
+
+    def claim(self, platform: str, message_id: str, now: datetime) -> int | None:
+        """Insert the message's record first thing in the transaction; its id, or None if it was already there.
+
+        A concurrent duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite), then
+        inserts nothing and reads the first one's replies: one statement for a new message, no error path."""
+        claim = self._claims[self.session.get_bind().dialect.name]
+        return self.session.scalar(claim, {"platform": platform, "message_id": message_id, "now": now})
+
+    def settle(self, record_id: int, replies: Sequence[str]) -> None:
+        """Store the replies a retried delivery will get."""
+        self.session.execute(self._settle, {"record_id": record_id, "replies": list(replies)})
 
 
 class Tokens(Repo):
@@ -384,11 +438,13 @@ class Tokens(Repo):
 class Tasks(Repo):
     """Seed 004's task division: tasks with their units, and the progress units report on them."""
 
+    _all = (select(Task).where(Task.campaign_id == _param("campaign_id")).options(selectinload(Task.units))
+            .order_by(Task.number))
+    _progress = (select(TaskProgress).join(Task, Task.id == TaskProgress.task_id)
+                 .where(Task.campaign_id == _param("campaign_id")).order_by(TaskProgress.id))
+
     def all(self, campaign: Campaign) -> Sequence[Task]:
-        return self.session.scalars(
-            select(Task).where(Task.campaign_id == campaign.id).options(selectinload(Task.units))
-            .order_by(Task.number)
-        ).all()
+        return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def by_number(self, campaign: Campaign, number: int) -> Task | None:
         return self.session.scalars(
@@ -397,10 +453,7 @@ class Tasks(Repo):
         ).first()
 
     def progress(self, campaign: Campaign) -> Sequence[TaskProgress]:
-        return self.session.scalars(
-            select(TaskProgress).join(Task, Task.id == TaskProgress.task_id).where(Task.campaign_id == campaign.id)
-            .order_by(TaskProgress.id)
-        ).all()
+        return self.session.scalars(self._progress, {"campaign_id": campaign.id}).all()
 
     def add_progress(self, task: Task, unit: Unit, *, period: int | None, done: bool, note: str | None,
                      contact: Contact | None, now: datetime) -> TaskProgress:
