@@ -7,12 +7,13 @@ Each reply is built once as a `Doc` and sent as plain text (simulator, plain cha
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from functools import partial
 from itertools import groupby
 
 from handlers.charts import MAX_BARS, Bar, font_family, rate_chart
 from handlers.context import Context
-from handlers.dates import format_cn
+from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.message import Image, Reply
 from handlers.parsing import strip_punct
@@ -55,7 +56,7 @@ def _days(days: int) -> str:
 def _phase(status: CampaignStatus) -> str:
     if status.phase is not None:
         left = (status.phase.end - status.today).days
-        return f"{status.phase.name}（至 {format_cn(status.phase.end, with_year=False)}，{_days(left)}）"
+        return f"{status.phase.name}（至 {format_near(status.phase.end, status.today)}，{_days(left)}）"
     if status.next_phase is not None:
         return f"尚未开始（下一阶段 {status.next_phase.name}）"
     return "各阶段均已结束"
@@ -72,15 +73,15 @@ def _rate(status: CampaignStatus, counts: IssueCounts) -> str:
     text = f"{counts.rate:.1%}（{counts.rectified}/{counts.logged}）"
     if campaign.target_rate is not None and campaign.target_by is not None:
         left = (campaign.target_by - status.today).days
-        by = format_cn(campaign.target_by, with_year=False)
+        by = format_near(campaign.target_by, status.today)
         text += f"，目标 {campaign.target_rate:.0%}（{by}前，{_days(left)}）"
         if status.expected_rate is not None and left > 0:
             text += f"，按进度今日应达 {status.expected_rate:.1%}"
     return text
 
 
-def _deliverable(item: DeliverableStatus) -> Item:
-    due = format_cn(item.deliverable.due, with_year=False)
+def _deliverable(item: DeliverableStatus, today: date) -> Item:
+    due = format_near(item.deliverable.due, today)
     return Item(f"{item.deliverable.name}（{due}，{_days(item.days_left)}）：未报送 {_names(item.owing)}")
 
 
@@ -129,7 +130,7 @@ def campaign_summary(status: CampaignStatus) -> Doc:
         Field(f"本周周报（第{status.week[1]}周）", weekly + (f"；未报送：{_names(missing)}" if missing else "")),
     )
     if status.deliverables:
-        doc.add(Heading("报送事项"), *(_deliverable(item) for item in status.deliverables))
+        doc.add(Heading("报送事项"), *(_deliverable(item, status.today) for item in status.deliverables))
     _lights(doc, status)
     unregistered = [u.unit for u in status.units if not u.registered]
     if unregistered:
@@ -152,7 +153,7 @@ def unit_summary(ctx: Context, status: CampaignStatus, unit: Unit, unit_status: 
     )
     for item in status.deliverables:
         if any(u.id == unit.id for u in item.owing):
-            due = format_cn(item.deliverable.due, with_year=False)
+            due = format_near(item.deliverable.due, status.today)
             doc.add(Field("未报送", f"{item.deliverable.name}（{due}，{_days(item.days_left)}）"))
     open_issues = Issues(ctx.session).open_for_unit(ctx.campaign, unit)
     if open_issues:
@@ -254,7 +255,7 @@ def missing(ctx: Context, _rest: str) -> Reply:
     doc = Doc(f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"
               + (f"：{_names(week_missing, limit=50)}" if week_missing else "。"))
     if status.deliverables:
-        doc.add(Heading("报送事项"), *(_deliverable(item) for item in status.deliverables))
+        doc.add(Heading("报送事项"), *(_deliverable(item, status.today) for item in status.deliverables))
     else:
         doc.add(Line("所有报送事项均已报齐。"))
     return _reply(doc)

@@ -433,3 +433,9 @@ def format_cn(d: date, *, with_year: bool = True) -> str:
     """2020年9月10日 (or 9月10日)."""
     month_day = f"{d.month}月{d.day}日"
     return f"{d.year}年{month_day}" if with_year else month_day
+
+
+def format_near(d: date, today: date) -> str:
+    """9月10日 in the current year, 2027年3月20日 otherwise: a campaign that runs over New Year must not leave
+    readers guessing which March is meant."""
+    return format_cn(d, with_year=d.year != today.year)

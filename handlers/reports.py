@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from handlers.context import Context, report_due_moment
-from handlers.dates import format_cn
+from handlers.dates import format_near
 from handlers.dialogs import DialogSpec, Field, FieldError, start
 from handlers.message import Reply
 from handlers.parsing import match_choice, strip_punct, to_int
@@ -35,7 +35,7 @@ def _save_weekly(ctx: Context, values: dict[str, str]) -> Reply:
     reports = Reports(ctx.session)
     report = reports.weekly(unit, iso_year, iso_week)
     due_text = f"周{WEEKDAYS[due.weekday()]} {due:%H:%M}"
-    deadline = f"{format_cn(due.date(), with_year=False)} {due:%H:%M}"
+    deadline = f"{format_near(due.date(), ctx.today)} {due:%H:%M}"
     late_text = f"\n已过本周报送截止时间（{deadline}），记为迟报。" if late else ""
     if report is None:
         report = WeeklyReport(campaign_id=ctx.campaign.id, unit_id=unit.id, iso_year=iso_year, iso_week=iso_week,
@@ -107,9 +107,11 @@ def report_stats(ctx: Context, rest: str) -> Reply:
                     "（附件3 的发现问题数、整改问题数由问题台账自动统计）")
 
 
-def _deliverable_line(index: int, deliverable: Deliverable, submitted: Submission | None) -> str:
-    state = f"已报送（{format_cn(submitted.submitted_at.date(), with_year=False)}）" if submitted else "未报送"
-    return f"{index}. {deliverable.name}（{format_cn(deliverable.due, with_year=False)}前，{state}）"
+def _deliverable_line(ctx: Context, index: int, deliverable: Deliverable, submitted: Submission | None) -> str:
+    # submitted_at is stored in UTC: a submission at 07:30 Beijing time belongs to that Beijing day.
+    state = (f"已报送（{format_near(submitted.submitted_at.astimezone(ctx.now.tzinfo).date(), ctx.today)}）"
+             if submitted else "未报送")
+    return f"{index}. {deliverable.name}（{format_near(deliverable.due, ctx.today)}前，{state}）"
 
 
 def submit_deliverable(ctx: Context, rest: str) -> Reply:
@@ -129,13 +131,14 @@ def submit_deliverable(ctx: Context, rest: str) -> Reply:
             picked = match_choice(name, [d.name for d in owed])
             chosen = next((d for d in owed if d.name == picked), None)
     if chosen is None:
-        listing = "\n".join(_deliverable_line(i, d, repo.submission(d, contact.unit)) for i, d in enumerate(owed, 1))
+        listing = "\n".join(_deliverable_line(ctx, i, d, repo.submission(d, contact.unit))
+                            for i, d in enumerate(owed, 1))
         head = f"没有找到报送事项「{name}」。" if name else ""
         return Reply.of(f"{head}请发送「报送 事项名」或「报送 序号」，本单位的报送事项：\n{listing}")
     existing = repo.submission(chosen, contact.unit)
     if existing is not None:
         when = existing.submitted_at.astimezone(ctx.now.tzinfo)
-        return Reply.of(f"「{contact.unit.name}」已于 {format_cn(when.date(), with_year=False)} {when:%H:%M} "
+        return Reply.of(f"「{contact.unit.name}」已于 {format_near(when.date(), ctx.today)} {when:%H:%M} "
                         f"报送过「{chosen.name}」，无需重复报送。")
     late = ctx.today > chosen.due
     submission = Submission(deliverable_id=chosen.id, unit_id=contact.unit_id, contact_id=contact.id,
@@ -145,5 +148,5 @@ def submit_deliverable(ctx: Context, rest: str) -> Reply:
     ctx.audit("deliverable.submit", entity="submission", entity_id=submission.id, deliverable=chosen.name,
               late=late)
     recipient = f"，请按要求将材料报{chosen.recipient}" if chosen.recipient else ""
-    late_text = f"（截止 {format_cn(chosen.due, with_year=False)}，已逾期）" if late else ""
+    late_text = f"（截止 {format_near(chosen.due, ctx.today)}，已逾期）" if late else ""
     return Reply.of(f"已登记「{contact.unit.name}」报送「{chosen.name}」{late_text}{recipient}。")

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from handlers.context import Context
-from handlers.dates import format_cn
+from handlers.dates import format_near
 from handlers.message import Reply
 from handlers.parsing import strip_punct, to_int
 from handlers.task_status import (
@@ -84,7 +84,7 @@ def _details(ctx: Context, state: TaskState, units: dict[int, Unit]) -> str:
     latest = state.last_progress
     if latest is not None:
         unit = units.get(latest.unit_id)
-        when = format_cn(latest.created_at.astimezone(ctx.now.tzinfo).date(), with_year=False)
+        when = format_near(latest.created_at.astimezone(ctx.now.tzinfo).date(), ctx.today)
         verb = "报告完成" if latest.done else "报告进展"
         lines.append(f"最近：{unit.name if unit else ''} {when} {verb}" + (f"：{latest.note}" if latest.note else ""))
     return "\n".join(lines)
@@ -225,7 +225,7 @@ def task_summary_lines(session: Session, campaign: Campaign, today: date, unit: 
     overdue = [s for s in dated if s.overdue(today)]
     if overdue:
         lines.append("逾期任务：")
-        lines.extend(f"· 任务{s.task.number}（{format_cn(s.due, with_year=False)}）未完成："  # type: ignore[arg-type]
+        lines.extend(f"· 任务{s.task.number}（{format_near(s.due, today)}）未完成："  # type: ignore[arg-type]
                      f"{_names(units, s.pending)}" for s in overdue[:MAX_LINES])
     return lines
 
@@ -238,7 +238,7 @@ def _unit_lines(states: list[TaskState], today: date, unit: Unit) -> list[str]:
     overdue = [s for s in mine if s.overdue(today) and unit.id in s.pending]
     line = "任务：" + "，".join(f"{ROLE_TEXT[r]} {n} 项" for r, n in counts.items() if n)
     if overdue:
-        line += "；逾期 " + "、".join(f"任务{s.task.number}（{format_cn(s.due, with_year=False)}）"  # type: ignore[arg-type]
+        line += "；逾期 " + "、".join(f"任务{s.task.number}（{format_near(s.due, today)}）"  # type: ignore[arg-type]
                                    for s in overdue)
     return [line]
 

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
-from handlers.dates import format_cn
+from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.task_status import ongoing_digests
 from scheduler.calendar import WorkCalendar
@@ -216,7 +216,7 @@ def _names(snapshot: Snapshot, unit_ids: Sequence[int]) -> str:
 
 def _when(deadline: date, day: date) -> str:
     left = (deadline - day).days
-    due = format_cn(deadline, with_year=False)
+    due = format_near(deadline, day)
     return f"今天（{due}）截止" if left <= 0 else f"还有{left}天截止（{due}）"
 
 

@@ -235,6 +235,13 @@ def test_submit_deliverable(chat: SimChat, plan_loaded: Database) -> None:
     assert "行政裁量基准" not in chat.send("WangFang", "报送")  # 办公室 does not owe it
 
 
+def test_submissions_are_dated_on_the_campaigns_day(chat: SimChat, clock: ManualClock) -> None:
+    clock.set(at("2020-07-16 07:30"))  # Beijing time; still the 15th in UTC
+    chat.send("LuHeJian", REGISTER_LU)
+    chat.send("LuHeJian", "报送 裁量基准")
+    assert "行政裁量基准（9月30日前，已报送（7月16日））" in chat.send("LuHeJian", "报送 没有这一项")
+
+
 # --- coordinators -------------------------------------------------------------------------------------
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import date
 
+import pytest
+from sqlalchemy import select
+
+from handlers.dates import format_near
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
+from storage.db import transaction
+from storage.models import Campaign, Phase
 from tests.conftest import Database, at
 from tests.factories import build_ledger
 
@@ -72,3 +78,15 @@ def test_a_retried_summary_returns_the_same_text(plan_loaded: Database) -> None:
     message = IncomingMessage("wecom", "YuJianKui", "汇总", at("2020-07-15 10:00"), message_id="m-9")
     first, again = dispatcher.handle(message), dispatcher.handle(message)
     assert again.duplicate and again.texts == first.texts
+
+
+def test_dates_in_another_year_carry_the_year(plan_loaded: Database) -> None:
+    # A campaign that runs over New Year: in December, a phase ending in January must say which January.
+    with transaction(plan_loaded.sessions) as session:
+        phase = session.scalars(select(Phase).where(Phase.name == "抽查检查阶段")).one()
+        phase.start, phase.end = date(2020, 12, 1), date(2021, 1, 15)
+        session.scalars(select(Campaign)).one().end = date(2021, 1, 31)
+    reply = Dispatcher(plan_loaded.sessions).handle(
+        IncomingMessage("wecom", "YuJianKui", "汇总", at("2020-12-20 10:00")))
+    assert "抽查检查阶段（至 2021年1月15日，还剩 26 天）" in reply.texts[0]
+    assert format_near(date(2020, 9, 10), date(2020, 7, 15)) == "9月10日"
