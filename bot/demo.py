@@ -3,17 +3,31 @@ today falls inside its 自查整改阶段, with units, liaisons, coordinators an
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.plan import load_plan, validate_plan
-from storage.models import Contact, ContactStatus, IssueStatus, StatsReport, Submission, Unit, WeeklyReport
+from storage.models import (
+    Campaign,
+    Contact,
+    ContactStatus,
+    Coordinator,
+    IssueStatus,
+    StatsReport,
+    Submission,
+    Unit,
+    WeeklyReport,
+)
 from storage.repos import Deliverables, Issues, People, Units
 
 DEMO_NAME = "自然资源领域行政执法不作为慢作为乱作为专项整治（演示）"
+DEMO_LOGIN = "demo"
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -142,3 +156,15 @@ def _seed_reports(session: Session, campaign_id: int, units: dict[str, Unit], li
                                 disciplined=disciplined, contact_id=liaisons[units[name].id].id,
                                 updated_at=moment(3)))
     session.flush()
+
+
+def demo_login(session: Session) -> str:
+    """A fresh dashboard password for the demo coordinator 俞建奎 (login `demo`), returned to be printed.
+
+    Random rather than fixed, so a demo database that ends up on a reachable server has no well-known
+    password; `duban demo` prints it each time it runs (and so replaces the previous one)."""
+    coordinator = session.scalars(select(Coordinator).join(Campaign)
+                                  .where(Campaign.name == DEMO_NAME, Coordinator.name == "俞建奎")).one()
+    password = secrets.token_urlsafe(9)
+    coordinator.login, coordinator.password_hash = DEMO_LOGIN, PasswordHasher().hash(password)
+    return password

@@ -403,6 +403,8 @@ def _message(error: Any) -> str:
         return "还没有填写（由通知导入的方案在这里标有 TODO，请按注释补全）"
     if kind == "extra_forbidden":
         return "未知字段（请检查拼写）"
+    if kind.startswith(("date_", "datetime_")):
+        return f"日期「{error.get('input')}」无法识别，请写成 2020-11-30"
     message = str(error["msg"]).removeprefix("Value error, ")
     return message
 

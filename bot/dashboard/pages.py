@@ -249,9 +249,9 @@ def reminders_page(request: Request, viewer: PageViewer, services: ServicesDep,
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         start = _now(services, campaign)
-        items = reminders.upcoming_reminders(session, campaign, start, start + timedelta(days=days))
+        items = reminders.upcoming_reminders(session, campaign, route_for(services.settings), start,
+                                             start + timedelta(days=days))
         return render(request, "reminders.html", {"campaign": campaign, "items": items, "days": days,
-                                                  "connected": reminders.CONNECTED,
                                                   "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
 
 

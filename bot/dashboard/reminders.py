@@ -1,34 +1,31 @@
-"""Upcoming reminders for the dashboard: the interface the reminder engine (`duban remind preview`) fills.
-
-The engine lives with the scheduler; until it is connected, the placeholder says nothing is planned and
-the page says so rather than guessing at the rules.
-"""
+"""Upcoming reminders for the dashboard: the same rules as the engine and `duban remind preview`
+(scheduler/preview.py), shaped for the page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from scheduler.preview import RULE_NAMES, STATUS_NAMES, preview
+from scheduler.rules import Route
 from storage.models import Campaign
 
 
 @dataclass(frozen=True)
 class UpcomingReminder:
     when: datetime  # aware, when it will be sent
-    to: str  # a user id, a group name, or 协调人
+    kind: str  # 周报提醒, 截止提醒, …
+    to: str  # a person or a group, as a coordinator reads it
     text: str
+    state: str  # 待发送 / 已发送 / … ; empty when not in the outbox yet
+    mentions: tuple[str, ...] = ()
 
 
-UpcomingReminders = Callable[[Session, Campaign, datetime, datetime], list[UpcomingReminder]]
-
-
-def no_reminders(_session: Session, _campaign: Campaign, _start: datetime, _end: datetime) -> list[UpcomingReminder]:
-    """Placeholder until the scheduler's preview is connected."""
-    return []
-
-
-upcoming_reminders: UpcomingReminders = no_reminders
-CONNECTED = False  # the page explains the empty list while this is False
+def upcoming_reminders(session: Session, campaign: Campaign, route: Route,
+                       start: datetime, end: datetime) -> list[UpcomingReminder]:
+    return [UpcomingReminder(item.reminder.at, RULE_NAMES.get(item.reminder.rule, item.reminder.rule),
+                             item.reminder.recipient, item.reminder.text,
+                             STATUS_NAMES[item.status] if item.status else "", item.reminder.mentions)
+            for item in preview(session, campaign, route, start, end)]

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.dashboard.api import router as api_router
 from bot.dashboard.pages import router as pages_router
+from bot.dashboard.plan_pages import router as plan_router
 from handlers.clock import ManualClock
 from storage.db import transaction
 from storage.models import AuditEntry, Contact, ContactStatus, Coordinator, OutboxMessage
@@ -46,7 +47,7 @@ def log_in(client: TestClient, login: str = "yu", password: str = "correct horse
 
 def protected_routes() -> list[tuple[str, str]]:
     routes = []
-    for route in [*pages_router.routes, *api_router.routes]:
+    for route in [*pages_router.routes, *plan_router.routes, *api_router.routes]:
         assert isinstance(route, APIRoute)
         if route.path == "/dashboard/login":
             continue

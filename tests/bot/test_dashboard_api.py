@@ -86,3 +86,17 @@ def test_exports_download_from_the_dashboard(signed_in: TestClient) -> None:
     assert sum(1 for row in sheet.iter_rows(values_only=True) if isinstance(row[0], int)) == 7
     assert signed_in.get("/dashboard/export/secret.xlsx").status_code == 404
     assert signed_in.get("/dashboard/export/stats.xlsx", params={"unit": "9999"}).status_code == 404
+
+
+def test_upcoming_reminders_come_from_the_engine_rules(signed_in: TestClient) -> None:
+    # Wednesday 2020-07-15: Friday's weekly-report reminders go to the liaisons of units that have not
+    # reported (耕地保护科 has none yet: its only registration is pending).
+    page = signed_in.get("/dashboard/reminders", params={"days": 3}).text
+    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td><td>([^<]+)</td>\s*<td>([^<]+)", page)
+    weekly = {(when, to) for when, kind, to in rows if kind == "周报提醒"}
+    assert ("2020-07-17 09:00", "马强（执法监察支队）") in weekly
+    assert {to.split("（")[1] for _, to in weekly} == {"执法监察支队）"}
+    assert ("2020-07-17 12:00", "周报未报送汇总") in {(when, kind) for when, kind, _ in rows}
+    assert ("2020-07-16 09:00", "逾期问题日报") in {(when, kind) for when, kind, _ in rows}
+    tomorrow = signed_in.get("/dashboard/reminders", params={"days": 1}).text
+    assert "逾期问题日报" in tomorrow and "周报提醒" not in tomorrow

@@ -1,0 +1,80 @@
+"""Plans from the dashboard: upload an official notice, check the YAML plan it gives, then load it.
+
+The same steps as `duban plan import-text` and `duban plan load`; nothing is written until the coordinator
+presses 加载, and 校验 runs the whole load inside a transaction that is rolled back, so the page can say
+exactly what would change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from bot.dashboard.auth import PageViewer, ServicesDep, check_csrf
+from bot.dashboard.pages import render
+from handlers.notice import import_notice, read_text
+from handlers.notice.writer import render_plan
+from handlers.plan import LoadResult, PlanError, load_plan, parse_plan
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+MAX_PLAN_CHARS = 500_000  # a plan of 5,000 units is ~400 kB of YAML; the body limit stops anything larger
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request, viewer: PageViewer) -> Response:
+    return render(request, "plan.html", {"step": "upload"}, viewer=viewer)
+
+
+@router.post("/plan/import", response_class=HTMLResponse)
+async def plan_import(request: Request, viewer: PageViewer, csrf: Annotated[str, Form()] = "",
+                      notice: Annotated[UploadFile | None, File()] = None,
+                      text: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
+                      year: Annotated[str, Form(max_length=4)] = "") -> Response:
+    check_csrf(request, csrf)
+    data = await notice.read() if notice is not None and notice.filename else text.encode()
+    problems: list[str] = []
+    if not data.strip():
+        problems.append("请上传通知文件（.txt）或把通知全文粘贴到文本框中。")
+    if year.strip() and not (year.strip().isdigit() and 2000 <= int(year) <= 2100):
+        problems.append(f"年份「{year}」无法识别，请填写四位数字，如 2024。")
+    try:
+        notice_text = read_text(data)
+    except UnicodeDecodeError:
+        problems.append("文件不是文本格式（UTF-8 或 GB18030）；Word/PDF 请先另存为纯文本。")
+    if problems:
+        return render(request, "plan.html", {"step": "upload", "problems": problems, "text": text},
+                      viewer=viewer, status_code=400)
+    plan = import_notice(notice_text, year=int(year) if year.strip() else None)
+    source = notice.filename if notice is not None and notice.filename else "粘贴的通知"
+    summary = (f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
+               f"{len(plan.units)} 个单位。请逐项核对，补全标有 TODO 的内容，再校验、加载。")
+    return render(request, "plan.html", {"step": "check", "yaml": render_plan(plan, source=source),
+                                         "summary": summary}, viewer=viewer)
+
+
+@router.post("/plan/load", response_class=HTMLResponse)
+def plan_load(request: Request, viewer: PageViewer, services: ServicesDep, csrf: Annotated[str, Form()] = "",
+              plan: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
+              action: Annotated[str, Form(max_length=10)] = "check") -> Response:
+    check_csrf(request, csrf)
+    try:
+        resolved = parse_plan(plan, "方案")
+    except PlanError as error:
+        return render(request, "plan.html", {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
+                      viewer=viewer, status_code=400)
+    session = services.sessions()
+    try:
+        result: LoadResult = load_plan(session, resolved, now=services.clock.now(), actor=viewer.actor)
+        outcome = {"name": result.campaign.name, "created": result.created, "changes": result.changes,
+                   "warnings": result.warnings}
+        if action == "load":
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+    return render(request, "plan.html", {"step": "loaded" if action == "load" else "check", "yaml": plan,
+                                         "outcome": outcome}, viewer=viewer)
