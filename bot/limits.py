@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("duban.http")
 
 
 class BodyLimit:
@@ -25,7 +28,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -37,7 +40,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -53,7 +56,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        # Counted as too_large on callback paths by bot.observability.CallbackMetrics, which wraps this.
+        log.warning("request body over the limit", extra={"path": scope["path"], "max_bytes": self.max_bytes})
         payload = json.dumps({"detail": f"请求体超过 {self.max_bytes} 字节"}, ensure_ascii=False).encode()
         headers: list[Any] = [(b"content-type", b"application/json; charset=utf-8"),
                               (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]

@@ -18,12 +18,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json: one JSON object per line (for log collectors); console: for a terminal")
     max_body_bytes: int = 1024 * 1024
     callback_max_skew: int | None = Field(
         default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk")
     simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
     reminder_grace: int = Field(default=3600, ge=0, description="seconds; after downtime, older reminders are "
                                                                 "recorded as missed instead of sent")
+    ready_outbox_max_age: int = Field(
+        default=900, ge=0, description="seconds; /readyz fails when a due outbox message has waited longer (0: off)")
     secret_key: SecretStr | None = Field(
         default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
                                   "replicas (without it each process makes its own)")

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.app import STATIC, Services
+from bot.observability import timed
 from handlers.message import IncomingMessage
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox, People
@@ -97,7 +98,7 @@ def sim_page() -> FileResponse:
 def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> SimReplies:
     message = IncomingMessage(platform=SIM_PLATFORM, user_id=body.user, text=body.text,
                               received_at=services.clock.now(), message_id=body.msgid)
-    reply = services.dispatcher.handle(message)
+    reply = timed("sim", services.dispatcher.handle)(message)
     urls = [f"/sim/api/images/{images.put(image.mime, image.data)}" for image in reply.images]
     return SimReplies(replies=list(reply.texts), images=urls)
 

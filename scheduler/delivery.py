@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from prometheus_client import Counter
 from sqlalchemy import CursorResult, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,10 @@ from storage.models import Campaign, Group, OutboxMessage, OutboxStatus
 from storage.repos import Outbox, People
 
 log = logging.getLogger("duban.delivery")
+
+# Served on /metrics (bot/observability.py) from prometheus-client's process-wide registry.
+DELIVERIES = Counter("duban_deliveries", "Outbox sends by channel and outcome (sent, retry, failed)",
+                     ["channel", "outcome"])
 
 ROBOT_CHANNELS = frozenset({"wecom_robot", "dingtalk_robot"})
 FAILURE_RULE = "delivery.failed"
@@ -316,15 +321,20 @@ class DeliveryWorker:
                     log.warning("send failed, will retry", extra={"outbox_id": row.id, "channel": row.channel,
                                                                   "attempts": row.attempts, "detail": result.detail,
                                                                   "retry_in": round(wait, 1)})
+                    DELIVERIES.labels(row.channel, "retry").inc()
                 else:
                     reason = result.detail if result.status is SendStatus.PERMANENT else \
                         f"重试{row.attempts}次仍失败：{result.detail}"
                     self._fail(session, row, reason, now)
         log.info("outbox round", extra={"claimed": len(claims), **outcomes})
+        for claim in claims:  # what the platform accepted from this process (even if another recorded it first)
+            if results[claim.id].status is SendStatus.OK:
+                DELIVERIES.labels(claim.message.channel, "sent").inc()
 
     def _fail(self, session: Session, row: OutboxMessage, reason: str, now: datetime) -> None:
         """Mark a row failed and tell the campaign's coordinators (not for failure notices themselves)."""
         row.status, row.last_error = OutboxStatus.FAILED, reason
+        DELIVERIES.labels(row.channel, "failed").inc()
         log.error("send failed permanently", extra={"outbox_id": row.id, "channel": row.channel,
                                                     "detail": reason})
         if self.route is None or row.campaign_id is None or (row.key or "").startswith(FAILURE_RULE):

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.clock import Clock
@@ -41,6 +42,11 @@ TICK_JOB = "duban.reminders.tick"
 DELIVERY_JOB = "duban.outbox.deliver"
 
 _services: dict[str, SchedulerService] = {}
+
+# Served on /metrics (bot/observability.py). One scheduler per process, so a process-wide gauge is its state.
+LEADER = Gauge("duban_scheduler_leader", "1 while this process is the elected scheduler leader")
+LAST_TICK = Gauge("duban_scheduler_last_tick_timestamp_seconds",
+                  "When this process last completed a reminder tick (unix seconds)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,10 @@ class SchedulerService:
         self.worker = DeliveryWorker(sessions, senders, clock=clock, route=route, limits=limits)
         self.scheduler: AsyncIOScheduler | None = None
         self.leading = False
+        # elect() runs a tick and a delivery round at once, outside APScheduler, whose max_instances therefore
+        # cannot keep the interval jobs from starting another alongside; these can (see tick_job).
+        self.ticking = asyncio.Lock()
+        self.delivering = asyncio.Lock()
 
     def _zone(self) -> ZoneInfo:
         with transaction(self.sessions) as session:
@@ -88,6 +98,7 @@ class SchedulerService:
             self.scheduler.shutdown(wait=False)
         await asyncio.to_thread(self.leadership.release)
         self.leading = False
+        LEADER.set(0)
         _services.pop(self.id, None)
 
     async def elect(self) -> None:
@@ -96,6 +107,7 @@ class SchedulerService:
         if self.leading:
             if not await asyncio.to_thread(self.leadership.still_held):
                 self.leading = False
+                LEADER.set(0)
                 for job_id in (TICK_JOB, DELIVERY_JOB):
                     if self.scheduler.get_job(job_id):
                         self.scheduler.remove_job(job_id)
@@ -104,6 +116,7 @@ class SchedulerService:
         if not await asyncio.to_thread(self.leadership.try_acquire):
             return
         self.leading = True
+        LEADER.set(1)
         log.info("scheduler elected leader", extra={"service": self.id})
         zone = self.scheduler.timezone
         tick_trigger = (CronTrigger(second=0, timezone=zone) if self.timing.tick_seconds is None
@@ -123,19 +136,23 @@ async def election_job(service_id: str) -> None:
 
 async def tick_job(service_id: str) -> None:
     service = _services.get(service_id)
-    if service is None or not service.leading:
-        return
+    if service is None or not service.leading or service.ticking.locked():
+        return  # a tick under way covers everything up to now; the next one carries on from its watermark
     try:
-        await asyncio.to_thread(service.engine.tick)
+        async with service.ticking:
+            await asyncio.to_thread(service.engine.tick)
     except Exception:  # a database hiccup must not kill the job; the next tick catches up from the watermark
         log.exception("reminder tick failed", extra={"service": service_id})
+        return
+    LAST_TICK.set(service.engine.clock.now().timestamp())
 
 
 async def delivery_job(service_id: str) -> None:
     service = _services.get(service_id)
-    if service is None or not service.leading:
-        return
+    if service is None or not service.leading or service.delivering.locked():
+        return  # the round under way drains what is due
     try:
-        await service.worker.drain()
+        async with service.delivering:
+            await service.worker.drain()
     except Exception:  # as above: rows stay pending (or claimed until their lease ends) and go next round
         log.exception("outbox delivery failed", extra={"service": service_id})
