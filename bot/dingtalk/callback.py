@@ -18,6 +18,7 @@ from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.clients import text_reply
 from bot.dingtalk.inbound import PayloadError, parse
 from bot.dingtalk.signing import is_valid, millis
+from bot.observability import note_callback
 
 log = logging.getLogger("duban.dingtalk")
 router = APIRouter(tags=["dingtalk"])
@@ -49,6 +50,7 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
     if skew > max_skew:
         log.warning("dingtalk callback refused: timestamp is %.0f s from the server clock (limit %d s)", skew,
                     max_skew, extra={"skew_seconds": round(skew), "max_skew_seconds": max_skew})
+        note_callback("stale")
         raise HTTPException(403, f"timestamp 与服务器时间相差 {skew:.0f} 秒，超过 {max_skew} 秒")
     try:
         payload: Any = json.loads(await request.body())
@@ -63,4 +65,5 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
     reply = await channel.answer(inbound)
     if reply is None or not reply.texts:
         return JSONResponse({})
-    return JSONResponse(text_reply("\n\n".join(reply.texts), inbound.staff_id if inbound.is_group else None))
+    return JSONResponse(text_reply("\n\n".join(reply.texts), inbound.staff_id if inbound.is_group else None,
+                                   reply.markdown))

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dingtalk.clients import SessionWebhookClient, build_senders
-from bot.dingtalk.inbound import Inbound
-from handlers.message import Reply
+from bot.dingtalk.inbound import PLATFORM, Inbound
+from bot.observability import note_callback, timed
+from handlers.message import IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
@@ -54,16 +56,18 @@ class RobotChannel:
             return None
         if inbound.message is None:
             return Reply.of(inbound.notice or "")
-        work = asyncio.ensure_future(asyncio.to_thread(self.services.dispatcher.handle, inbound.message))
+        work = asyncio.ensure_future(asyncio.to_thread(self._handle, inbound.message))
         done, _ = await asyncio.wait({work}, timeout=self.budget)
         if not done:
             log.info("dingtalk reply late", extra={"msg_id": inbound.msg_id, "budget_seconds": self.budget})
-            task = asyncio.create_task(self._finish_late(work, inbound))
-            self._late.add(task)
-            task.add_done_callback(self._late.discard)
+            note_callback("deferred")
+            self._later(self._finish_late(work, inbound))
             return None
         reply = work.result()
-        return None if reply.duplicate else reply
+        if reply.duplicate:
+            return None
+        self._later(self._send_images(inbound, reply))
+        return reply
 
     async def answer_and_deliver(self, inbound: Inbound) -> None:
         """Stream mode: handle the message and send the reply (no response body to put it in)."""
@@ -72,9 +76,28 @@ class RobotChannel:
         if inbound.message is None:
             await self.deliver(inbound, Reply.of(inbound.notice or ""))
             return
-        reply = await asyncio.to_thread(self.services.dispatcher.handle, inbound.message)
+        reply = await asyncio.to_thread(self._handle, inbound.message)
         if not reply.duplicate:
             await self.deliver(inbound, reply)
+            await self._send_images(inbound, reply)
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._late.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._late.discard)
+
+    async def _send_images(self, inbound: Inbound, reply: Reply) -> None:
+        """Charts go as image work notifications: robot replies and session webhooks cannot carry an upload."""
+        send_image = getattr(self.work, "send_image", None)
+        if not reply.images or inbound.staff_id is None or send_image is None:
+            return
+        for image in reply.images:
+            result = await send_image(inbound.staff_id, image)
+            if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
+                log.warning("dingtalk chart not delivered", extra={"msg_id": inbound.msg_id, "detail": result.detail})
+
+    def _handle(self, message: IncomingMessage) -> Reply:
+        return timed(PLATFORM, self.services.dispatcher.handle)(message)
 
     async def drain(self) -> None:
         """Wait for replies still being worked on (at shutdown), so none is dropped."""
@@ -92,6 +115,7 @@ class RobotChannel:
             reply = Reply.of(RETRY_LATER)
         if not reply.duplicate:
             await self.deliver(inbound, reply)
+            await self._send_images(inbound, reply)
 
     async def deliver(self, inbound: Inbound, reply: Reply) -> None:
         """Send a reply outside a response body: sessionWebhook, else work notification, else the outbox."""
@@ -102,7 +126,7 @@ class RobotChannel:
         webhook = inbound.webhook
         if webhook is not None and (webhook.expires_at is None or webhook.expires_at - WEBHOOK_MARGIN > now):
             result = await self.webhooks.reply(webhook.url, text, at_staff_id=inbound.staff_id if inbound.is_group
-                                               else None)
+                                               else None, markdown=reply.markdown)
             if result.status is SendStatus.OK:
                 log.info("dingtalk reply sent", extra={"msg_id": inbound.msg_id, "via": "session_webhook"})
                 return
@@ -110,7 +134,7 @@ class RobotChannel:
         if inbound.staff_id is None:
             log.warning("dingtalk reply undeliverable: no staffId", extra={"msg_id": inbound.msg_id})
             return
-        message = OutboundMessage(channel=WORK_CHANNEL, target=inbound.staff_id, text=text,
+        message = OutboundMessage(channel=WORK_CHANNEL, target=inbound.staff_id, text=text, markdown=reply.markdown,
                                   key=f"dingtalk-reply:{inbound.msg_id}")
         if self.work is not None:
             result = await self.work.send(message)
@@ -128,5 +152,6 @@ class RobotChannel:
         with transaction(self.services.sessions) as session:
             campaign = Campaigns(session).current(self.services.settings.campaign)
             Outbox(session).enqueue(campaign=campaign, channel=message.channel, target=message.target,
-                                    text=message.text, key=message.key, now=self.services.clock.now())
+                                    text=message.text, markdown=message.markdown, key=message.key,
+                                    now=self.services.clock.now())
         log.info("dingtalk reply queued", extra={"msg_id": message.key})

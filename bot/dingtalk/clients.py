@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.dingtalk.signing import millis, sign
 from bot.settings import Settings
 from handlers.clock import Clock
+from handlers.message import Image
 from scheduler.outbound import OutboundMessage, Sender, SendResult
 from storage.db import transaction
 from storage.repos import Tokens
@@ -37,6 +38,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 GETTOKEN_PATH = "/gettoken"
 WORK_PATH = "/topapi/message/corpconversation/asyncsend_v2"
+UPLOAD_PATH = "/media/upload"  # multipart field `media`; images up to 20 MB, media_id valid for 3 days
 HTTP_TIMEOUT = httpx.Timeout(10.0)
 TOKEN_MARGIN = timedelta(minutes=5)  # refresh a little before DingTalk's 7200 s run out
 ROBOT_RATE_WINDOW = 60.0  # a custom robot takes 20 messages a minute; 130101 means wait for the next minute
@@ -213,13 +215,42 @@ class WorkNotificationSender:
     def __init__(self, *, settings: Settings, tokens: AccessTokens, http: httpx.AsyncClient) -> None:
         self.agent_id = settings.dingtalk_agent_id
         self.url = f"{settings.dingtalk_api_base.rstrip('/')}{WORK_PATH}"
+        self.upload_url = f"{settings.dingtalk_api_base.rstrip('/')}{UPLOAD_PATH}"
         self.tokens = tokens
         self.http = http
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        return await self._send(message.target, _content(message))
+
+    async def send_image(self, target: str, image: Image) -> SendResult:
+        """A picture (a chart) to one staffId: media/upload, then an image work notification."""
         if self.agent_id is None:
             return SendResult.permanent("DUBAN_DINGTALK_AGENT_ID is not set")
-        body = {"agent_id": self.agent_id, "userid_list": message.target, "msg": _content(message)}
+        data = await asyncio.to_thread(lambda: image.data)  # drawing a chart would stall the event loop
+        for attempt in (1, 2):
+            try:
+                token = await self.tokens.get()
+            except TokenUnavailable as error:
+                return error.result
+            answer = await _call(self.http, "POST", self.upload_url, params={"access_token": token, "type": "image"},
+                                 files={"media": (image.name, data, image.mime)})
+            if isinstance(answer, SendResult):
+                return answer
+            code = _errcode(answer)
+            if code in TOKEN_REJECTED and attempt == 1:
+                await self.tokens.reject(token)
+                continue
+            media_id = answer.get("media_id")
+            if code != 0 or not isinstance(media_id, str) or not media_id:
+                detail = _detail(UPLOAD_PATH, answer)
+                return SendResult.retryable(detail) if code == SYSTEM_BUSY else SendResult.permanent(detail)
+            return await self._send(target, {"msgtype": "image", "image": {"media_id": media_id}})
+        raise AssertionError("unreachable")
+
+    async def _send(self, target: str, msg: dict[str, Any]) -> SendResult:
+        if self.agent_id is None:
+            return SendResult.permanent("DUBAN_DINGTALK_AGENT_ID is not set")
+        body = {"agent_id": self.agent_id, "userid_list": target, "msg": msg}
         for attempt in (1, 2):
             try:
                 token = await self.tokens.get()
@@ -249,9 +280,16 @@ def _sub_code(answer: dict[str, Any]) -> int | None:
         return None
 
 
-def text_reply(text: str, at_staff_id: str | None) -> dict[str, Any]:
-    """A text answer to a robot conversation (response body or sessionWebhook), @-ing the sender in groups."""
-    body: dict[str, Any] = {"msgtype": "text", "text": {"content": text}}
+def text_reply(text: str, at_staff_id: str | None, markdown: str | None = None) -> dict[str, Any]:
+    """An answer to a robot conversation (response body or sessionWebhook), @-ing the sender in groups:
+    markdown when the reply has a markdown version (DingTalk highlights the @ only when "@<id>" is in it)."""
+    body: dict[str, Any]
+    if markdown:
+        title = (text.splitlines() or ["督办"])[0][:30] or "督办"
+        mention = f"@{at_staff_id}\n\n" if at_staff_id else ""
+        body = {"msgtype": "markdown", "markdown": {"title": title, "text": mention + markdown}}
+    else:
+        body = {"msgtype": "text", "text": {"content": text}}
     if at_staff_id:
         body["at"] = {"atUserIds": [at_staff_id], "isAtAll": False}
     return body
@@ -264,9 +302,10 @@ class SessionWebhookClient:
         self.api_base = api_base
         self.http = http
 
-    async def reply(self, url: str, text: str, *, at_staff_id: str | None) -> SendResult:
+    async def reply(self, url: str, text: str, *, at_staff_id: str | None, markdown: str | None = None
+                    ) -> SendResult:
         target = on_api_base(self.api_base, url)
-        answer = await _call(self.http, "POST", target, json=text_reply(text, at_staff_id))
+        answer = await _call(self.http, "POST", target, json=text_reply(text, at_staff_id, markdown))
         if isinstance(answer, SendResult):
             return answer
         code = _errcode(answer)

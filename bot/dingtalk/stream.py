@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.clients import HTTP_TIMEOUT
-from bot.dingtalk.inbound import PayloadError, parse
+from bot.dingtalk.inbound import PLATFORM, PayloadError, parse
+from bot.observability import counting_callback
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -45,20 +46,23 @@ class RobotMessageHandler(CallbackHandler):  # type: ignore[misc]
 
     async def process(self, message: CallbackMessage) -> tuple[int, str]:
         """Handle one frame; the answer becomes its ACK (a non-200 ACK makes DingTalk deliver it again)."""
-        try:
-            inbound = parse(message.data, now=self.channel.services.clock.now())
-        except PayloadError as error:
-            log.warning("dingtalk stream frame refused", extra={"reason": str(error)})
-            return AckMessage.STATUS_BAD_REQUEST, str(error)
-        log.info("dingtalk message", extra={"msg_id": inbound.msg_id, "group": inbound.is_group,
-                                            "addressed": inbound.addressed, "mode": "stream"})
-        try:
-            await self.channel.answer_and_deliver(inbound)
-        except SQLAlchemyError as error:
-            log.error("dingtalk stream message failed: database error",
-                      extra={"msg_id": inbound.msg_id, "error": type(error).__name__})
-            return AckMessage.STATUS_SYSTEM_EXCEPTION, "database unavailable"
-        return AckMessage.STATUS_OK, "OK"
+        with counting_callback(PLATFORM) as counted:
+            try:
+                inbound = parse(message.data, now=self.channel.services.clock.now())
+            except PayloadError as error:
+                log.warning("dingtalk stream frame refused", extra={"reason": str(error)})
+                counted.outcome = "malformed"
+                return AckMessage.STATUS_BAD_REQUEST, str(error)
+            log.info("dingtalk message", extra={"msg_id": inbound.msg_id, "group": inbound.is_group,
+                                                "addressed": inbound.addressed, "mode": "stream"})
+            try:
+                await self.channel.answer_and_deliver(inbound)
+            except SQLAlchemyError as error:
+                log.error("dingtalk stream message failed: database error",
+                          extra={"msg_id": inbound.msg_id, "error": type(error).__name__})
+                counted.outcome = "unavailable"
+                return AckMessage.STATUS_SYSTEM_EXCEPTION, "database unavailable"
+            return AckMessage.STATUS_OK, "OK"
 
 
 class GatewayClient(_SdkClient):  # type: ignore[misc]

@@ -14,9 +14,9 @@ import asyncio
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
+from bot.observability import note_callback, timed
 from bot.wecom import texts
 from bot.wecom.client import (
     TEXT_LIMIT,
@@ -39,7 +40,9 @@ from bot.wecom.client import (
 )
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, message_type, read_envelope
 from handlers.message import IncomingMessage, Reply
-from scheduler.outbound import OutboundMessage, SendStatus
+from scheduler.outbound import OutboundMessage, SendResult, SendStatus
+from storage.db import transaction
+from storage.repos import Campaigns, Outbox
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -56,6 +59,7 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # the loop to give it back while it holds the database's only write lock. 1 ms: bench/callback.py ran ~15 %
 # more messages a second at 1 sender and ~8 % at 100.
 GIL_SWITCH_INTERVAL = 0.001  # seconds
+LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 
 
 @dataclass
@@ -179,7 +183,7 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
     except CallbackRejected as rejected:
         raise _reject(rejected) from None
     msg_type = message_type(message)
-    log.info("wecom callback", extra={"msg_type": msg_type, "event": getattr(message, "event", None)})
+    log.info("wecom callback", extra={"msg_type": msg_type, "wecom_event": getattr(message, "event", None)})
 
     if incoming is None:
         if msg_type == "event":
@@ -188,6 +192,12 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
     reply = await _handle_within_budget(channel, services, incoming, greeting)
     if reply is None:
         return Response(status_code=200)
+    if not reply.duplicate and (reply.markdown or reply.images):
+        # A passive reply carries text only: markdown and charts go as app messages (a retry of this message
+        # gets the plain text passively, from the record).
+        channel.later(_send_rich(channel, services, incoming, greeting, reply))
+        if reply.markdown:
+            return Response(status_code=200)
     text = greeting + "\n\n".join(reply.texts)
     parts = split_by_bytes(text, TEXT_LIMIT)
     if len(parts) > 1 and not reply.duplicate:  # a redelivery's overflow already went out the first time
@@ -201,6 +211,7 @@ def _check_skew(timestamp: str, now: datetime, max_skew: int) -> None:
     skew = int(now.timestamp()) - int(timestamp)
     if abs(skew) > max_skew:
         log.warning("wecom callback timestamp skew too large", extra={"skew_seconds": skew, "max_skew": max_skew})
+        note_callback("stale")
         raise CallbackRejected(403, f"timestamp 与服务器时间相差 {skew} 秒，超过 {max_skew} 秒")
 
 
@@ -235,28 +246,84 @@ async def _handle_within_budget(channel: WeComChannel, services: Services, incom
                                 greeting: str) -> Reply | None:
     """The Dispatcher's reply if it is ready within the budget; otherwise None, and it goes out later."""
     handling = asyncio.ensure_future(
-        anyio.to_thread.run_sync(services.dispatcher.handle, incoming, limiter=channel.handlers))
+        anyio.to_thread.run_sync(timed(PLATFORM, services.dispatcher.handle), incoming, limiter=channel.handlers))
     done, _ = await asyncio.wait({handling}, timeout=channel.budget)
     if handling in done:
         return handling.result()  # a SQLAlchemyError propagates: the app answers 503 and WeCom retries
     log.warning("wecom reply over budget, sending it as an app message", extra={"budget_seconds": channel.budget})
-    channel.later(_reply_late(channel, handling, incoming.user_id, greeting))
+    note_callback("deferred")
+    channel.later(_reply_late(channel, services, handling, incoming, greeting))
     return None
 
 
-async def _reply_late(channel: WeComChannel, handling: asyncio.Future[Reply], user_id: str, greeting: str) -> None:
+async def _reply_late(channel: WeComChannel, services: Services, handling: asyncio.Future[Reply],
+                      incoming: IncomingMessage, greeting: str) -> None:
     try:
         reply = await handling
     except SQLAlchemyError as error:
         # WeCom already has its 200 and will not retry: tell the user to send it again rather than stay silent.
         log.error("wecom message failed after the reply budget", extra={"error": type(error).__name__})
-        await _send(channel, user_id, texts.LATE_FAILURE)
+        await _send(channel, incoming.user_id, texts.LATE_FAILURE)
         return
-    await _send(channel, user_id, greeting + "\n\n".join(reply.texts))
+    if reply.markdown or reply.images:
+        await _send_rich(channel, services, incoming, greeting, reply)
+    if not reply.markdown:
+        await _send(channel, incoming.user_id, greeting + "\n\n".join(reply.texts))
+
+
+async def _send_rich(channel: WeComChannel, services: Services, incoming: IncomingMessage, greeting: str,
+                     reply: Reply) -> None:
+    """What a passive reply cannot carry, as app messages: the reply as markdown, then its charts."""
+    if reply.markdown:
+        message = OutboundMessage(channel="wecom_app", target=incoming.user_id,
+                                  text=greeting + "\n\n".join(reply.texts), markdown=greeting + reply.markdown,
+                                  key=f"wecom-reply:{incoming.message_id}")
+        result = await _patiently(lambda: channel.sender.send(message))
+        if result.status is SendStatus.PERMANENT:  # markdown refused (an old client, a bad tag): plain text then
+            message = replace(message, markdown=None)
+            result = await _patiently(lambda: channel.sender.send(message))
+        if result.status is SendStatus.RETRYABLE:
+            # The user already has WeCom's 200 and nothing else: leave the reply to the outbox, which retries.
+            try:
+                await anyio.to_thread.run_sync(_queue, services, message)
+            except SQLAlchemyError as error:
+                log.error("wecom reply lost: platform and database both unavailable",
+                          extra={"error": type(error).__name__})
+        elif result.status is not SendStatus.OK:
+            log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
+    for image in reply.images:
+        result = await _patiently(lambda image=image: channel.sender.send_image(incoming.user_id, image))
+        if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
+            log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
+
+
+def _queue(services: Services, message: OutboundMessage) -> None:
+    with transaction(services.sessions) as session:
+        Outbox(session).enqueue(campaign=Campaigns(session).current(services.settings.campaign),
+                                channel=message.channel, target=message.target, text=message.text,
+                                markdown=message.markdown, key=message.key, now=services.clock.now())
+    log.info("wecom reply queued in the outbox", extra={"key": message.key})
+
+
+async def _patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
+    """A send from a background task, after WeCom had its 200, so it must not raise: the access token is read
+    from the database, and a database outage — the usual reason a reply is late — is waited out for a while
+    (LATE_SEND_PAUSES) instead of losing the reply."""
+    for pause in LATE_SEND_PAUSES:
+        try:
+            return await send()
+        except SQLAlchemyError:
+            await asyncio.sleep(pause)
+    try:
+        return await send()
+    except SQLAlchemyError as error:
+        return SendResult.retryable(f"数据库不可用：{type(error).__name__}")
 
 
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:
-    result = await channel.sender.send(OutboundMessage(channel="wecom_app", target=user_id, text=text))
+    """Send a late reply (or its overflow) as an app message, logging what could not be delivered."""
+    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel="wecom_app", target=user_id,
+                                                                          text=text)))
     if result.status is not SendStatus.OK:
         log.error("wecom app message not delivered", extra={"status": str(result.status), "detail": result.detail})
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
 from handlers.clock import Clock
+from handlers.message import Image
 from scheduler.outbound import OutboundMessage, Sender, SendResult, SendStatus
 from storage.db import transaction
 from storage.repos import Tokens
@@ -33,6 +34,7 @@ TEXT_LIMIT = 2048  # bytes of UTF-8: app text and markdown, robot text, passive 
 ROBOT_MARKDOWN_LIMIT = 4096
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)  # refresh this long before WeCom's expires_in runs out
 DUPLICATE_CHECK_SECONDS = 1800
+MEDIA_UPLOAD = "/cgi-bin/media/upload"
 # The token was refused: 40001 invalid credential, 40014 invalid access_token, 42001 access_token expired.
 # (On gettoken itself 40001 means a wrong secret, which no refresh can fix.)
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
@@ -98,10 +100,10 @@ def classify(payload: dict[str, Any], action: str) -> SendResult:
 
 
 async def call_api(http: httpx.AsyncClient, method: str, url: str, action: str, *, params: dict[str, str],
-                   payload: dict[str, Any] | None = None) -> dict[str, Any]:
+                   payload: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> dict[str, Any]:
     """One HTTP call to WeCom returning its JSON; transport and HTTP-level failures raise WeComError."""
     try:
-        response = await http.request(method, url, params=params, json=payload)
+        response = await http.request(method, url, params=params, json=payload, files=files)
     except httpx.TimeoutException as error:
         raise WeComError(SendResult.retryable(f"{action}: 超时")) from error
     except httpx.HTTPError as error:
@@ -169,6 +171,27 @@ class WeComApi:
     async def _post(self, path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await call_api(self.http, "POST", self.credentials.api_base + path, path,
                               params={"access_token": token}, payload=payload)
+
+    async def upload_image(self, image: Image) -> str:
+        """media/upload (multipart field `media`, at most 1 MB): the media_id, valid for three days."""
+        data = await anyio.to_thread.run_sync(lambda: image.data)  # drawing a chart would stall the loop
+
+        async def upload(token: str) -> dict[str, Any]:
+            return await call_api(self.http, "POST", self.credentials.api_base + MEDIA_UPLOAD, MEDIA_UPLOAD,
+                                  params={"access_token": token, "type": "image"},
+                                  files={"media": (image.name, data, image.mime)})
+
+        token = await self.access_token()
+        body = await upload(token)
+        if body.get("errcode") in TOKEN_ERRCODES:
+            body = await upload(await self.access_token(refused=token))
+        result = classify(body, MEDIA_UPLOAD)
+        if result.status is not SendStatus.OK:
+            raise WeComError(result)
+        media_id = body.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise WeComError(SendResult.retryable(f"{MEDIA_UPLOAD}: 应答缺少 media_id"))
+        return media_id
 
     async def access_token(self, *, refused: str | None = None) -> str:
         """A valid token from the database, or a fresh one from gettoken (stored for every process)."""
@@ -244,6 +267,17 @@ class WeComAppSender:
                 # visible range (可见范围); with one recipient, that means nobody got it.
                 return SendResult.permanent(f"接收人 {message.target} 不在应用可见范围内或无权限")
         return SendResult.ok(f"message/send: {len(parts)} 条")
+
+
+    async def send_image(self, target: str, image: Image) -> SendResult:
+        """A picture (a chart) to one userid: uploaded as media, then sent as an image app message."""
+        try:
+            media_id = await self.api.upload_image(image)
+            await self.api.call("/cgi-bin/message/send", {"touser": target, "agentid": self.api.credentials.agent_id,
+                                                          "msgtype": "image", "image": {"media_id": media_id}})
+        except WeComError as error:
+            return error.result
+        return SendResult.ok(f"image {image.name}")
 
 
 class WeComRobotSender:

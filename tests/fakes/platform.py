@@ -1,11 +1,13 @@
 """A fake WeCom/DingTalk API server on loopback: records every request, answers as it is told.
 
 A small ASGI app served by uvicorn in a thread on 127.0.0.1 (port chosen by the OS). By default every
-request gets `{"errcode": 0, "errmsg": "ok"}`; `script()` queues answers for the next requests:
-an HTTP status (500), a platform errcode (45009, 130101, 93000 …) or a hang (the client times out).
+request gets `{"errcode": 0, "errmsg": "ok"}` (WeCom's gettoken an access token); `script()` queues answers
+for the next requests (or the next ones to one path): an HTTP status (500), a platform errcode (45009,
+130101, 93000 …) or a hang (the client times out). `hold()` keeps requests to a path waiting until `let_go()`.
 
 WeCom's `enable_duplicate_check` is honoured for app messages: a repeat of the same content to the same
-user within `duplicate_check_interval` is acknowledged but not delivered again, as WeCom does.
+user within `duplicate_check_interval` is acknowledged but not delivered again, as WeCom does. A request the
+fake refuses (an HTTP error or a non-zero errcode) delivers nothing, so a retry of it is not a duplicate.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import uvicorn
 
 OK = {"errcode": 0, "errmsg": "ok"}
 HANG = "hang"
+GETTOKEN = "/cgi-bin/gettoken"
+MESSAGE_SEND = "/cgi-bin/message/send"
+HOLD_LIMIT = 60.0  # seconds a held request waits at most for let_go() (bounded, like HANG)
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,9 @@ class Recorded:
     path: str
     query: dict[str, str]
     body: dict[str, Any]
-    delivered: bool  # False when WeCom's duplicate check swallowed it
+    delivered: bool  # False when WeCom's duplicate check swallowed it, or the fake refused it
     at: float  # the fake's clock when it arrived
+    answer: str = "ok"  # what the fake answered: ok, an HTTP status, "errcode N", hang
 
     @property
     def content(self) -> str:
@@ -50,16 +56,48 @@ class Recorded:
 class FakePlatform:
     requests: list[Recorded] = field(default_factory=list)
     _answers: list[Any] = field(default_factory=list)
+    _path_answers: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seen_app: dict[tuple[str, str], float] = field(default_factory=dict)
     _release: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _held_paths: set[str] = field(default_factory=set)
+    _waiting: list[asyncio.Future[None]] = field(default_factory=list)  # held requests
     url: str = ""
     clock: Callable[[], float] = time.monotonic  # seconds; tests that walk a ManualClock pass its time
 
-    def script(self, *answers: Any) -> None:
-        """Answer the next requests with these, in order: an int HTTP status, a dict body, or HANG."""
+    def script(self, *answers: Any, path: str | None = None) -> None:
+        """Answer the next requests with these, in order: an int HTTP status, a dict body, or HANG.
+        With `path`, only requests to that path take them (they come before answers for any path)."""
         with self._lock:
-            self._answers.extend(answers)
+            if path is None:
+                self._answers.extend(answers)
+            else:
+                self._path_answers.setdefault(path, []).extend(answers)
+
+    def hold(self, path: str) -> None:
+        """Keep every request to `path` waiting (after it is recorded) until let_go(): a slow platform."""
+        with self._lock:
+            self._held_paths.add(path)
+
+    def let_go(self) -> None:
+        """Answer the held requests and stop holding."""
+        with self._lock:
+            self._held_paths.clear()
+            waiting, self._waiting = self._waiting, []
+            for future in waiting:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(_resolve, future)
+
+    def snapshot(self) -> list[Recorded]:
+        """The requests so far (a copy: the server thread keeps appending)."""
+        with self._lock:
+            return list(self.requests)
+
+    def sends(self, user: str | None = None, contains: str = "") -> list[Recorded]:
+        """Every message/send request (delivered or not), optionally to one user and containing a text."""
+        return [r for r in self.snapshot() if r.path == MESSAGE_SEND and contains in r.content
+                and (user is None or r.body.get("touser") == user)]
 
     def app_messages(self) -> list[Recorded]:
         """Delivered WeCom app messages (message/send)."""
@@ -77,6 +115,7 @@ class FakePlatform:
                 event = await receive()
                 if event["type"] == "lifespan.startup":
                     self._release = asyncio.Event()
+                    self._loop = asyncio.get_running_loop()
                     await send({"type": "lifespan.startup.complete"})
                 else:
                     if self._release is not None:
@@ -96,11 +135,20 @@ class FakePlatform:
         raw = b"".join(chunks)
         body = json.loads(raw) if raw else {}
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        path = scope["path"]
         with self._lock:
-            answer = self._answers.pop(0) if self._answers else OK
+            queue = self._path_answers.get(path) or self._answers
+            answer = queue.pop(0) if queue else self._default(path)
             now = self.clock()
-            delivered = self._deliver(scope["path"], body, now)
-            self.requests.append(Recorded(scope["path"], query, body, delivered, now))
+            refused = isinstance(answer, int) or (isinstance(answer, dict) and answer.get("errcode", 0) != 0)
+            delivered = not refused and self._deliver(path, body, now)
+            self.requests.append(Recorded(path, query, body, delivered, now, _label(answer)))
+            held: asyncio.Future[None] | None = None
+            if path in self._held_paths:  # registered under the lock: let_go() cannot miss it
+                held = asyncio.get_running_loop().create_future()
+                self._waiting.append(held)
+        if held is not None:
+            await asyncio.wait_for(held, timeout=HOLD_LIMIT)
         if answer == HANG:
             assert self._release is not None
             # Until the server stops (bounded): the client's own timeout is what the test exercises.
@@ -108,6 +156,12 @@ class FakePlatform:
             return
         status, payload = (answer, {"errcode": -1, "errmsg": "error"}) if isinstance(answer, int) else (200, answer)
         await self._respond(send, status, payload)
+
+    @staticmethod
+    def _default(path: str) -> Any:
+        if path == GETTOKEN:  # the real WeCom client fetches a token first; one that lasts two hours
+            return {**OK, "access_token": "fake-access-token", "expires_in": 7200}
+        return OK
 
     @staticmethod
     async def _respond(send: Any, status: int, payload: Any) -> None:
@@ -125,6 +179,19 @@ class FakePlatform:
             return False
         self._seen_app[key] = now
         return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _label(answer: Any) -> str:
+    if isinstance(answer, int):
+        return str(answer)
+    if isinstance(answer, dict) and answer.get("errcode", 0) != 0:
+        return f"errcode {answer['errcode']}"
+    return "hang" if answer == HANG else "ok"
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from storage.db import transaction
 from storage.models import Base, Contact, Coordinator
 from storage.repos import Campaigns, People
 from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk, LoopbackServer, dingtalk_sign
+from tests.bot.wecom.platform import rendered
 from tests.conftest import Database, make_settings
 
 PAYLOADS = Path(__file__).with_name("payloads")
@@ -152,8 +153,16 @@ class DingTalkChat:
         """The reply DingTalk would show (from the response body); "" when the bot stays silent."""
         response = self.post(self.message(staff_id, text, **options))
         assert response.status_code == 200, response.text
-        answer = response.json()
-        return str(answer["text"]["content"]) if answer else ""
+        return shown(response.json())
+
+
+def shown(answer: dict[str, Any]) -> str:
+    """What the user reads of a robot answer: its text, or its markdown as rendered ("" for no answer)."""
+    if not answer:
+        return ""
+    if answer["msgtype"] == "markdown":
+        return rendered(answer["markdown"]["text"])
+    return str(answer["text"]["content"])
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ GETTOKEN = "/gettoken"
 WORK = "/topapi/message/corpconversation/asyncsend_v2"
 ROBOT = "/robot/send"
 SESSION = "/robot/sendBySession"
+UPLOAD = "/media/upload"
 OPEN_CONNECTION = "/v1.0/gateway/connections/open"
 STREAM = "/stream"
 STREAM_ACK = "/stream#ack"
@@ -64,6 +65,7 @@ class FakeDingTalk:
         self.app = Starlette(routes=[
             Route(GETTOKEN, self._gettoken, methods=["GET"]),
             Route(WORK, self._work, methods=["POST"]),
+            Route(UPLOAD, self._upload, methods=["POST"]),
             Route(ROBOT, self._robot, methods=["POST"]),
             Route(SESSION, self._session, methods=["POST"]),
             Route(OPEN_CONNECTION, self._open_connection, methods=["POST"]),
@@ -122,8 +124,14 @@ class FakeDingTalk:
 
     async def _receive(self, request: Request) -> tuple[dict[str, str], Any, JSONResponse | None]:
         query = dict(request.query_params)
-        raw = await request.body()
-        body = json.loads(raw) if raw else None
+        if request.url.path == UPLOAD:  # multipart: record what the `media` field held
+            media = (await request.form()).get("media")
+            data = await media.read() if hasattr(media, "read") else b""
+            body: Any = {"filename": getattr(media, "filename", None), "png": data.startswith(b"\x89PNG"),
+                         "bytes": len(data)}
+        else:
+            raw = await request.body()
+            body = json.loads(raw) if raw else None
         scripted = self._record(request.method, request.url.path, query, body)
         return query, body, JSONResponse(scripted[1], status_code=scripted[0]) if scripted else None
 
@@ -147,6 +155,16 @@ class FakeDingTalk:
         if body.get("agent_id") != self.AGENT_ID or not body.get("userid_list") or "msg" not in body:
             return JSONResponse({"errcode": 40035, "errmsg": "缺少参数"})
         return JSONResponse({"errcode": 0, "errmsg": "ok", "task_id": next(self._ids), "request_id": "fake"})
+
+    async def _upload(self, request: Request) -> JSONResponse:
+        query, body, scripted = await self._receive(request)
+        if scripted:
+            return scripted
+        if query.get("access_token") not in self.tokens or query.get("access_token") in self.revoked:
+            return JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
+        if query.get("type") != "image" or not body["bytes"]:
+            return JSONResponse({"errcode": 40004, "errmsg": "不合法的媒体文件类型"})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "type": "image", "media_id": f"@lADO{next(self._ids)}"})
 
     async def _robot(self, request: Request) -> JSONResponse:
         query, _, scripted = await self._receive(request)

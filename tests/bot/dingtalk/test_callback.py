@@ -28,9 +28,10 @@ from tests.bot.dingtalk.conftest import (
     dingtalk_settings,
     millis,
     payload,
+    shown,
     unchanged,
 )
-from tests.bot.dingtalk.fake_dingtalk import GETTOKEN, SESSION, WORK, FakeDingTalk
+from tests.bot.dingtalk.fake_dingtalk import GETTOKEN, SESSION, UPLOAD, WORK, FakeDingTalk
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count
 from tests.conftest import Database, make_settings
 
@@ -95,14 +96,15 @@ def test_in_a_group_the_bot_answers_only_when_mentioned(ding: DingTalkChat, ding
         assert ding.send(COORDINATOR_STAFF, "汇总", group=True, at=False) == ""
     response = ding.post(ding.message(COORDINATOR_STAFF, "汇总", group=True, at=True))
     answer = response.json()
-    assert "当前阶段：自查整改阶段" in answer["text"]["content"]
+    assert answer["msgtype"] == "markdown" and "当前阶段：自查整改阶段" in shown(answer)
+    assert shown(answer).startswith(f"@{COORDINATOR_STAFF}")  # DingTalk highlights an @ only when it is in the text
     assert answer["at"] == {"atUserIds": [COORDINATOR_STAFF], "isAtAll": False}  # the asker is @-mentioned
 
 
 def test_the_recorded_group_message_is_understood(ding: DingTalkChat, dingtalk_people: Database, clock: ManualClock
                                                   ) -> None:
     body = payload("group_text") | {"sessionWebhookExpiredTime": millis(clock, timedelta(minutes=90))}
-    assert "联络员登记" in ding.post(body).json()["text"]["content"]  # " 汇总" from 俞建奎, @-mentioning the bot
+    assert "联络员登记" in shown(ding.post(body).json())  # " 汇总" from 俞建奎, @-mentioning the bot
 
 
 # --- redelivery and outages -----------------------------------------------------------------------------
@@ -229,7 +231,7 @@ def test_a_slow_reply_goes_through_the_session_webhook(slow: tuple[DingTalkChat,
     gated.gate.set()
     [call] = fake_dingtalk.wait_for(SESSION)
     assert call.query == {"session": "9a8b7c6d5e4f30211f0e9d8c7b6a5948"}  # the message's own sessionWebhook
-    assert "当前阶段：自查整改阶段" in call.body["text"]["content"]
+    assert "当前阶段：自查整改阶段" in shown(call.body)
     assert call.body["at"]["atUserIds"] == [COORDINATOR_STAFF]
     assert fake_dingtalk.calls(WORK) == []
 
@@ -270,3 +272,19 @@ def test_a_database_error_after_the_budget_tells_the_user_to_resend(
     [call] = fake_dingtalk.wait_for(SESSION)
     assert "请稍后重新发送" in call.body["text"]["content"]
     assert count(plan_loaded, ProcessedMessage) == 0  # nothing recorded: resending works
+
+
+def test_the_summary_is_markdown_and_its_chart_follows_as_an_image_notification(
+        ding: DingTalkChat, dingtalk_people: Database, fake_dingtalk: FakeDingTalk) -> None:
+    answer = ding.post(ding.message(COORDINATOR_STAFF, "汇总")).json()
+    assert answer["msgtype"] == "markdown" and "**当前阶段**" in answer["markdown"]["text"]
+    assert answer["markdown"]["title"].startswith("【")  # what the chat list shows
+    [upload] = fake_dingtalk.wait_for(UPLOAD)
+    assert upload.query["type"] == "image" and upload.body["png"] and upload.body["bytes"] > 1000
+    [notification] = fake_dingtalk.wait_for(WORK)
+    assert notification.body["userid_list"] == COORDINATOR_STAFF
+    assert notification.body["msg"]["msgtype"] == "image"
+    assert notification.body["msg"]["image"]["media_id"].startswith("@lADO")
+    # A reply without a chart sends nothing more through the API.
+    assert "没有需要取消" in ding.send(COORDINATOR_STAFF, "取消")
+    assert len(fake_dingtalk.calls(UPLOAD)) == 1 and len(fake_dingtalk.calls(WORK)) == 1

@@ -52,5 +52,5 @@ def wecom_client(plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock) ->
 
 
 @pytest.fixture
-def wecom(wecom_client: TestClient, side: WeComSide) -> WeComChat:
-    return WeComChat(wecom_client, side)
+def wecom(wecom_client: TestClient, side: WeComSide, qyapi: FakeQyapi) -> WeComChat:
+    return WeComChat(wecom_client, side, qyapi)

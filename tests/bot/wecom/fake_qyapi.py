@@ -25,6 +25,7 @@ ROBOT_KEY = "robot-key-0001"
 GETTOKEN = "/cgi-bin/gettoken"
 MESSAGE_SEND = "/cgi-bin/message/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
+MEDIA_UPLOAD = "/cgi-bin/media/upload"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class FakeQyapi:
         self.issued_tokens: set[str] = set()
         self.app = Starlette(routes=[Route(GETTOKEN, self._gettoken), Route(MESSAGE_SEND, self._message_send,
                                                                            methods=["POST"]),
-                                     Route(WEBHOOK_SEND, self._webhook_send, methods=["POST"])])
+                                     Route(WEBHOOK_SEND, self._webhook_send, methods=["POST"]),
+                                     Route(MEDIA_UPLOAD, self._media_upload, methods=["POST"])])
         self.url = ""
 
     # --- what tests use -----------------------------------------------------------------------------
@@ -81,7 +83,15 @@ class FakeQyapi:
     # --- the fake API -----------------------------------------------------------------------------------
 
     async def _record(self, request: Request) -> dict[str, Any] | None:
-        body = await request.json() if request.method == "POST" else None
+        body = None
+        if request.url.path == MEDIA_UPLOAD:  # multipart: record what the `media` field held
+            form = await request.form()
+            media = form.get("media")
+            data = await media.read() if hasattr(media, "read") else b""
+            body = {"filename": getattr(media, "filename", None), "content_type": getattr(media, "content_type", None),
+                    "png": data.startswith(b"\x89PNG"), "bytes": len(data)}
+        elif request.method == "POST":
+            body = await request.json()
         with self._changed:
             self.requests.append(Recorded(request.method, request.url.path, dict(request.query_params), body))
             self._changed.notify_all()
@@ -102,16 +112,29 @@ class FakeQyapi:
             self.issued_tokens.add(token)
         return JSONResponse({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
 
-    async def _message_send(self, request: Request) -> JSONResponse:
-        scripted = await self._record(request)
-        if scripted is not None:
-            return JSONResponse(scripted)
+    def _refused_token(self, request: Request) -> JSONResponse | None:
         token = request.query_params.get("access_token", "")
         if token not in self.issued_tokens:
             return JSONResponse({"errcode": 40014, "errmsg": "invalid access_token"})
         if token not in self.valid_tokens:
             return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
-        return JSONResponse({"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": "msg-1"})
+        return None
+
+    async def _message_send(self, request: Request) -> JSONResponse:
+        scripted = await self._record(request)
+        if scripted is not None:
+            return JSONResponse(scripted)
+        return self._refused_token(request) or JSONResponse({"errcode": 0, "errmsg": "ok", "invaliduser": "",
+                                                             "msgid": "msg-1"})
+
+    async def _media_upload(self, request: Request) -> JSONResponse:
+        scripted = await self._record(request)
+        if scripted is not None:
+            return JSONResponse(scripted)
+        if request.query_params.get("type") != "image":
+            return JSONResponse({"errcode": 40004, "errmsg": "invalid media type"})
+        return self._refused_token(request) or JSONResponse({"errcode": 0, "errmsg": "ok", "type": "image",
+                                                             "media_id": f"MEDIA-{next(self._serial)}"})
 
     async def _webhook_send(self, request: Request) -> JSONResponse:
         scripted = await self._record(request)

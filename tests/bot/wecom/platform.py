@@ -9,14 +9,17 @@ import hashlib
 import itertools
 import os
 import struct
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from handlers.clock import ManualClock
+from tests.bot.wecom.fake_qyapi import MESSAGE_SEND, FakeQyapi
 
 BLOCK = 32  # WeCom pads to 32 bytes (PKCS#7 with k = 32), not to the AES block size
 
@@ -103,21 +106,43 @@ class WeComSide:
         return {child.tag: child.text or "" for child in inner}
 
 
+def rendered(markdown: str) -> str:
+    """Roughly what a person reads of a WeCom markdown message: no emphasis marks, headings or hard breaks."""
+    lines = (line.removeprefix("### ").removeprefix("## ").rstrip() for line in markdown.splitlines())
+    return "\n".join(lines).replace("**", "")
+
+
 class WeComChat:
     """Talks to the app through /wecom/callback as WeCom would relay a user's messages."""
 
-    def __init__(self, client: TestClient, side: WeComSide) -> None:
+    def __init__(self, client: TestClient, side: WeComSide, qyapi: FakeQyapi | None = None) -> None:
         self.client = client
         self.side = side
+        self.qyapi = qyapi
 
     def post(self, plaintext: str, **kwargs: str) -> Response:
         callback = self.side.callback(plaintext, **kwargs)
         return self.client.post("/wecom/callback", params=callback.params, content=callback.body)
 
     def send(self, user: str, text: str, msg_id: str | None = None) -> str:
+        sent_before = len(self.app_messages(user))
         response = self.post(self.side.text_xml(user, text, msg_id or self.side.next_msg_id()))
         assert response.status_code == 200, response.text
+        if not response.content:  # a markdown reply (coordinators' summaries) comes as an app message
+            assert self.qyapi is not None, "an empty answer means the reply went through the app-message API"
+            deadline = time.monotonic() + 10
+            while len(self.app_messages(user)) <= sent_before and time.monotonic() < deadline:
+                self.qyapi.wait_for(MESSAGE_SEND, len(self.qyapi.calls(MESSAGE_SEND)) + 1, timeout=0.5)
+            message = self.app_messages(user)[sent_before]
+            return rendered(str((message.get("markdown") or message.get("text") or {}).get("content", "")))
         reply = self.side.read_reply(response)
         assert reply["ToUserName"] == user and reply["FromUserName"] == self.side.corp_id
         assert reply["MsgType"] == "text" and reply["Content"], "every message gets a reply"
         return reply["Content"]
+
+    def app_messages(self, user: str) -> list[dict[str, Any]]:
+        """Text and markdown app messages that reached `user` (pictures are in qyapi.calls)."""
+        if self.qyapi is None:
+            return []
+        return [r.json for r in self.qyapi.calls(MESSAGE_SEND)
+                if r.json and r.json.get("touser") == user and r.json.get("msgtype") in ("text", "markdown")]

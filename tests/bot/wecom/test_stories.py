@@ -3,16 +3,18 @@ has the same stories through the simulator)."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from handlers.clock import ManualClock
 from storage.db import transaction
 from storage.models import Contact, ContactStatus, Issue, IssueStatus, OutboxMessage, WeeklyReport
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, seed_campaign_activity
-from tests.bot.wecom.fake_qyapi import FakeQyapi
-from tests.bot.wecom.platform import WeComChat
+from tests.bot.wecom.fake_qyapi import MEDIA_UPLOAD, MESSAGE_SEND, FakeQyapi
+from tests.bot.wecom.platform import WeComChat, WeComSide
 from tests.conftest import Database
 
 
@@ -79,4 +81,34 @@ def test_the_coordinator_asks_for_the_summary_overdue_and_missing(wecom: WeComCh
     assert "【法制科】1 个" in wecom.send("YuJianKui", "逾期")
     assert "本周周报（第29周）未报送 2 个单位：办公室、耕地保护科" in wecom.send("YuJianKui", "未报送")
     assert "仅限牵头部门" in wecom.send("MaQiang", "逾期")
-    assert qyapi.requests == []  # every reply went back passively, within the budget
+
+
+def test_the_summary_comes_as_markdown_with_the_rate_chart(wecom: WeComChat, clock: ManualClock,
+                                                           qyapi: FakeQyapi) -> None:
+    seed_campaign_activity(wecom, clock)  # type: ignore[arg-type]
+    assert "整改率" in wecom.send("YuJianKui", "汇总")
+    markdown = [m for m in wecom.app_messages("YuJianKui") if m["msgtype"] == "markdown"]
+    assert len(markdown) == 1 and "整改率" in markdown[0]["markdown"]["content"]
+    upload = qyapi.wait_for(MEDIA_UPLOAD, 1)[0]
+    assert upload.query["type"] == "image" and upload.json and upload.json["png"] and upload.json["bytes"] > 1000
+    images = [r.json for r in qyapi.wait_for(MESSAGE_SEND, len(qyapi.calls(MESSAGE_SEND)) + 1)
+              if r.json and r.json["msgtype"] == "image"]
+    assert images and images[0]["touser"] == "YuJianKui" and images[0]["image"]["media_id"].startswith("MEDIA-")
+    # A plain reply has neither: it goes back passively, with nothing through the API.
+    before = len(qyapi.requests)
+    assert "#4 辅助人员单独执法" in wecom.send("MaQiang", "我的问题")
+    assert len(qyapi.requests) == before
+
+
+def test_a_summary_the_api_refuses_for_now_waits_in_the_outbox(wecom_client: TestClient, side: WeComSide,
+                                                               plan_loaded: Database, qyapi: FakeQyapi) -> None:
+    qyapi.fail_next(MESSAGE_SEND, {"errcode": 45009, "errmsg": "api freq out of limit"})
+    response = WeComChat(wecom_client, side).post(side.text_xml("YuJianKui", "汇总", side.next_msg_id()))
+    assert response.status_code == 200 and not response.content
+    deadline = time.monotonic() + 10
+    while not notifications(plan_loaded) and time.monotonic() < deadline:
+        qyapi.wait_for(MEDIA_UPLOAD, 1, timeout=0.2)
+    with transaction(plan_loaded.sessions) as session:
+        queued = session.scalars(select(OutboxMessage)).one()
+    assert (queued.channel, queued.target) == ("wecom_app", "YuJianKui")
+    assert queued.markdown and "整改率" in queued.markdown and queued.key and queued.key.startswith("wecom-reply:")
