@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -48,22 +48,27 @@ def serve(host: Annotated[str | None, typer.Option(help="listen address")] = Non
     import uvicorn
 
     from bot.app import create_app
+    from bot.logs import configure_logging
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
+    # log_config=None: uvicorn keeps the logging set up above (its access log comes out in the same format).
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+                log_level=settings.log_level.lower(), proxy_headers=True, log_config=None)
 
 
 @app.command()
 def demo() -> None:
     """Load the demo campaign (dates shifted so that today is inside its 自查整改阶段)."""
-    from bot.demo import load_demo
+    from bot.demo import DEMO_LOGIN, demo_login, load_demo
 
     settings = get_settings()
     with transaction(_sessions(settings)) as session:
         created = load_demo(session, now=SystemClock().now())
+        password = demo_login(session)
     typer.echo("已加载演示专项整治。" if created else "演示专项整治已存在，已按最新方案更新。")
+    typer.echo(f"协调人仪表盘：http://{settings.host}:{settings.port}/dashboard  登录名 {DEMO_LOGIN}  密码 {password}"
+               "（每次运行 duban demo 都会换一个新密码）")
 
 
 @plan_app.command("load")
@@ -144,6 +149,47 @@ def db_upgrade() -> None:
     engine = make_engine(get_settings().database_url)
     upgrade_schema(engine)
     typer.echo("数据库已是最新版本。")
+
+
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[str, typer.Option("--from", help="source database URL, e.g. sqlite:///var/duban.db")],
+    target: Annotated[str, typer.Option("--to", help="target database URL, e.g. postgresql://user:pw@host/duban")],
+    force: Annotated[bool, typer.Option("--force", help="empty a target that already holds rows")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="rows per batch")] = 2000,
+) -> None:
+    """Copy every table to a freshly migrated database, then check each table's row count."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from storage.copy import CopyError, copy_database, normalize_url, shown
+
+    class Bar:
+        def __init__(self, progress: Progress) -> None:
+            self.progress, self.task = progress, progress.add_task("准备", total=None)
+
+        def start(self, totals: Mapping[str, int]) -> None:
+            self.progress.update(self.task, total=sum(totals.values()), description="复制")
+
+        def advance(self, table: str, rows: int) -> None:
+            self.progress.update(self.task, advance=rows, description=table)
+
+    typer.echo(f"源库：{shown(normalize_url(source))}\n目标库：{shown(normalize_url(target))}")
+    columns = (TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            counts = copy_database(source, target, force=force, batch_size=batch_size, progress=Bar(progress))
+    except CopyError as error:
+        _fail(str(error))
+        return
+    for count in counts:
+        mark = "一致" if count.matches else "不一致"
+        typer.echo(f"{count.table:<20} 源库 {count.source:>9} 行  目标库 {count.target:>9} 行  {mark}")
+    wrong = [count.table for count in counts if not count.matches]
+    if wrong:
+        _fail(f"行数核对不一致：{'、'.join(wrong)}。源库在复制期间可能仍有写入；请停止督办服务后加 --force 重新复制。")
+    typer.echo(f"复制完成：{len(counts)} 张表、{sum(c.target for c in counts)} 行，行数核对一致。"
+               "把 DUBAN_DATABASE_URL 改为目标库后重启服务即可。")
 
 
 @remind_app.command("preview")

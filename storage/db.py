@@ -12,11 +12,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("duban.storage")
+
+# pg advisory lock key for schema upgrades ("duban-migrate" hashed once, fixed forever); distinct from the
+# scheduler leader's key in scheduler/leader.py.
+MIGRATION_LOCK_KEY = 0x6475_6261_6E5F_6D67
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -80,11 +84,27 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the database to the newest migration (run on every start; a no-op when current)."""
+    """Bring the database to the newest migration (run on every start; a no-op when current).
+
+    Several replicas start at once and each runs this. On PostgreSQL a transaction-level advisory lock
+    serializes them: the first migrates, the others wait, then find the schema current. The lock is taken
+    in the same transaction as the migration, so it is released exactly when that commits or rolls back.
+    SQLite needs nothing more: it is single-host, and make_engine opens every transaction with
+    BEGIN IMMEDIATE, which already admits one writer at a time.
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            _take_migration_lock(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _take_migration_lock(connection: Connection) -> None:
+    key = {"key": MIGRATION_LOCK_KEY}
+    if not connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
+        log.info("another process is upgrading the schema; waiting for it")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
 def schema_is_current(engine: Engine) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,3 +92,20 @@ def test_add_coordinator_hashes_the_password_and_binds_the_chat_identity(cli_env
         assert "牵头部门协调人" in SimChat(client).send("ZhangZR", "帮助")
     short = runner.invoke(app, ["user", "add-coordinator", "--name", "李", "--login", "li", "--password", "123"])
     assert short.exit_code == 1 and "至少 8 位" in short.output
+
+
+def test_demo_prints_a_dashboard_login_that_works(cli_env: Database) -> None:
+    first = re.search(r"登录名 demo  密码 (\S+?)（", runner.invoke(app, ["demo"]).output).group(1)  # type: ignore[union-attr]
+    second = re.search(r"登录名 demo  密码 (\S+?)（", runner.invoke(app, ["demo"]).output).group(1)  # type: ignore[union-attr]
+    assert first != second  # never a well-known password
+    with TestClient(create_app(make_settings(cli_env, secret_key="k"), clock=ManualClock(datetime.now(UTC)))) as client:
+        def log_in(password: str) -> int:
+            form = client.get("/dashboard/login").text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+            response = client.post("/dashboard/login", data={"login": "demo", "password": password, "csrf": csrf},
+                                   follow_redirects=False)
+            return response.status_code
+
+        assert log_in(first) != 303
+        assert log_in(second) == 303
+        assert "演示" in client.get("/dashboard").text
