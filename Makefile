@@ -24,7 +24,7 @@ run: $(STAMP) fonts
 	mkdir -p var
 	$(BIN)/duban demo
 	@echo "督办已启动：打开 http://127.0.0.1:8000/sim"
-	$(BIN)/duban serve
+	DUBAN_LOG_FORMAT=$${DUBAN_LOG_FORMAT:-console} $(BIN)/duban serve  # readable lines in a terminal; JSON is for servers
 
 ## test: the whole suite on SQLite and PostgreSQL (DUBAN_TEST_BACKENDS=sqlite to skip PostgreSQL)
 test: $(STAMP)

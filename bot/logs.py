@@ -27,8 +27,9 @@ SECRET_FIELD = re.compile(r"(?:^|_)(?:token|secret|password|aes_key|app_secret|a
 # ?access_token=…&sign=, WeCom API ?access_token=).
 SECRET_PARAM = re.compile(r"([?&](?:key|access_token|token|secret|sign|corpsecret|appsecret)=)[^&\s\"'#]+",
                           re.IGNORECASE)
-# Loggers that would otherwise log request URLs (with their access_token) at INFO.
-QUIET_LOGGERS = ("httpx", "httpcore", "asgi_correlation_id")
+# Loggers that would otherwise log request URLs (with their access_token) at INFO, and APScheduler's executor,
+# which logs two lines for every run of the 2-second delivery job (the tick and the outbox log what they did).
+QUIET_LOGGERS = ("httpx", "httpcore", "asgi_correlation_id", "apscheduler.executors.default")
 _DROPPED = ("color_message",)  # uvicorn's extra copy of the message with ANSI colours
 
 

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text, update
 
 from bot.app import create_app
-from bot.logs import configure_logging
+from bot.logs import QUIET_LOGGERS, configure_logging
 from handlers.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from scheduler.delivery import DeliveryWorker
@@ -268,7 +268,7 @@ def restored_logging() -> Iterator[None]:
     """configure_logging changes process-wide state: put the test runner's logging back afterwards."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    quiet = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "asgi_correlation_id")}
+    quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
@@ -293,6 +293,14 @@ def test_log_lines_are_json_with_extras_and_secrets_masked(restored_logging: Non
     assert second["channel"] == "wecom_app" and second["logger"] == "duban.test"
     for secret in ("ROBOTKEY1", "TOKENVALUE1", "DINGTOKEN1", "SIGN1", "APPSECRET1"):
         assert secret not in stream.getvalue()
+
+
+def test_scheduler_job_runs_do_not_fill_the_log(restored_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    logging.getLogger("apscheduler.executors.default").info('Job "delivery_job" executed successfully')
+    logging.getLogger("apscheduler.executors.default").warning("Run time of job was missed by 0:01:00")
+    assert [json.loads(line)["level"] for line in stream.getvalue().splitlines()] == ["warning"]
 
 
 def test_console_format_is_for_people(restored_logging: None) -> None:
