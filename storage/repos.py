@@ -350,6 +350,24 @@ class Audit(Repo):
                                     detail=detail))
 
 
+@dataclass(frozen=True)
+class KeyedMessage:
+    """One row for Outbox.enqueue_keyed: a reminder with its unique key."""
+
+    key: str
+    channel: str
+    target: str
+    text: str
+    mentions: Sequence[str] = ()
+    status: OutboxStatus = OutboxStatus.PENDING
+    not_before: datetime | None = None  # None: now
+
+
+_OUTBOX = OutboxMessage.__table__
+_DIALECT_INSERTS: dict[str, Callable[[Any], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+KEYED_BATCH = 500  # rows per INSERT: 11 parameters each stays far below SQLite's 32,766-variable limit
+
+
 class Outbox(Repo):
     def enqueue(self, *, campaign: Campaign | None, channel: str, target: str, text: str, now: datetime,
                 key: str | None = None, markdown: str | None = None, mentions: Sequence[str] = (),
@@ -369,6 +387,21 @@ class Outbox(Repo):
         except IntegrityError:
             return None
         return message
+
+    def enqueue_keyed(self, *, campaign: Campaign, messages: Sequence[KeyedMessage], now: datetime) -> set[str]:
+        """Queue many keyed messages with multi-row INSERT … ON CONFLICT (key) DO NOTHING; returns the keys that
+        were new. A Friday tick queues ten thousand reminders: one savepoint and flush each took most of it."""
+        insert = _DIALECT_INSERTS[self.session.get_bind().dialect.name]
+        queued: set[str] = set()
+        for start in range(0, len(messages), KEYED_BATCH):
+            rows = [{"campaign_id": campaign.id, "key": m.key, "channel": m.channel, "target": m.target,
+                     "text": m.text, "markdown": None, "mentions": list(m.mentions), "status": m.status,
+                     "attempts": 0, "not_before": m.not_before or now, "created_at": now}
+                    for m in messages[start:start + KEYED_BATCH]]
+            statement = (insert(_OUTBOX).values(rows).on_conflict_do_nothing(index_elements=["key"])
+                         .returning(_OUTBOX.c.key))
+            queued.update(self.session.scalars(statement))
+        return queued
 
     def for_channel(self, channel: str, limit: int = 500) -> Sequence[OutboxMessage]:
         newest = (select(OutboxMessage).where(OutboxMessage.channel == channel,
