@@ -195,7 +195,7 @@ def summary(ctx: Context, rest: str) -> Reply:
             return Reply.of(f"未找到单位「{name}」。{hint}")
     else:
         unit = None
-    status = campaign_status(ctx.session, ctx.campaign, ctx.today)
+    status = campaign_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)
     tasks = _task_blocks(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     if unit is None:
         return _reply(campaign_summary(status).add(*tasks), _chart(status))

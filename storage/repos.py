@@ -293,9 +293,14 @@ class Reports(Repo):
                                                           WeeklyReport.iso_year == _param("iso_year"),
                                                           WeeklyReport.iso_week == _param("iso_week"))
 
-    def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int) -> set[int]:
+    def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
+                        ) -> set[int]:
+        """Units (all, or just `unit_id`) with a weekly report for the week."""
+        statement = self._weekly_unit_ids
+        if unit_id is not None:
+            statement = statement.where(WeeklyReport.unit_id == unit_id)
         return set(self.session.scalars(
-            self._weekly_unit_ids, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
+            statement, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
         ))
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
@@ -314,9 +319,12 @@ class Deliverables(Repo):
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
-    def submissions(self, campaign: Campaign) -> dict[int, set[int]]:
-        """deliverable id → ids of the units that submitted it."""
-        rows = self.session.execute(self._submissions, {"campaign_id": campaign.id})
+    def submissions(self, campaign: Campaign, *, unit_id: int | None = None) -> dict[int, set[int]]:
+        """deliverable id → ids of the units (all, or just `unit_id`) that submitted it."""
+        statement = self._submissions
+        if unit_id is not None:
+            statement = statement.where(Submission.unit_id == unit_id)
+        rows = self.session.execute(statement, {"campaign_id": campaign.id})
         result: dict[int, set[int]] = {}
         for deliverable_id, unit_id in rows:
             result.setdefault(deliverable_id, set()).add(unit_id)
