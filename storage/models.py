@@ -277,6 +277,9 @@ class Issue(Base):
         UniqueConstraint("campaign_id", "number"),
         CheckConstraint("percent >= 0 AND percent <= 100", name="percent_range"),
         Index("ix_issues_campaign_unit_status", "campaign_id", "unit_id", "status"),
+        # 逾期 and the reminder snapshot: overdue issues counted by date, listed by unit, due date and number.
+        Index("ix_issues_campaign_due", "campaign_id", "due"),
+        Index("ix_issues_campaign_unit_due", "campaign_id", "unit_id", "due", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
