@@ -17,5 +17,5 @@ def test_migrated_database_matches_the_models(db: Database) -> None:
 
 def test_overdue_issue_queries_have_their_indexes(db: Database) -> None:
     indexes = {i["name"]: i["column_names"] for i in inspect(db.engine).get_indexes("issues")}
-    assert indexes["ix_issues_campaign_due"] == ["campaign_id", "due"]
+    assert indexes["ix_issues_campaign_status_due"] == ["campaign_id", "status", "due"]
     assert indexes["ix_issues_campaign_unit_due"] == ["campaign_id", "unit_id", "due", "number"]
