@@ -393,11 +393,16 @@ class KeyedMessage:
 
 
 _OUTBOX = OutboxMessage.__table__
-_DIALECT_INSERTS: dict[str, Callable[[Any], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-KEYED_BATCH = 500  # rows per INSERT: 11 parameters each stays far below SQLite's 32,766-variable limit
+
+
+def _keyed_statement(insert: Callable[[Any], Any]) -> ReturningInsert[tuple[str]]:
+    return insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]).returning(_OUTBOX.c.key)
 
 
 class Outbox(Repo):
+    _keyed: ClassVar[dict[str, ReturningInsert[tuple[str]]]] = {
+        "postgresql": _keyed_statement(postgresql.insert), "sqlite": _keyed_statement(sqlite.insert)}
+
     def enqueue(self, *, campaign: Campaign | None, channel: str, target: str, text: str, now: datetime,
                 key: str | None = None, markdown: str | None = None, mentions: Sequence[str] = (),
                 not_before: datetime | None = None) -> OutboxMessage | None:
@@ -418,19 +423,16 @@ class Outbox(Repo):
         return message
 
     def enqueue_keyed(self, *, campaign: Campaign, messages: Sequence[KeyedMessage], now: datetime) -> set[str]:
-        """Queue many keyed messages with multi-row INSERT … ON CONFLICT (key) DO NOTHING; returns the keys that
-        were new. A Friday tick queues ten thousand reminders: one savepoint and flush each took most of it."""
-        insert = _DIALECT_INSERTS[self.session.get_bind().dialect.name]
-        queued: set[str] = set()
-        for start in range(0, len(messages), KEYED_BATCH):
-            rows = [{"campaign_id": campaign.id, "key": m.key, "channel": m.channel, "target": m.target,
-                     "text": m.text, "markdown": None, "mentions": list(m.mentions), "status": m.status,
-                     "attempts": 0, "not_before": m.not_before or now, "created_at": now}
-                    for m in messages[start:start + KEYED_BATCH]]
-            statement = (insert(_OUTBOX).values(rows).on_conflict_do_nothing(index_elements=["key"])
-                         .returning(_OUTBOX.c.key))
-            queued.update(self.session.scalars(statement))
-        return queued
+        """Queue many keyed messages with INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, sent as multi-row
+        batches (SQLAlchemy's insertmanyvalues); returns the keys that were new. A Friday tick queues ten thousand
+        reminders: one savepoint and flush each took most of it."""
+        if not messages:
+            return set()
+        rows = [{"campaign_id": campaign.id, "key": m.key, "channel": m.channel, "target": m.target, "text": m.text,
+                 "markdown": None, "mentions": list(m.mentions), "status": m.status, "attempts": 0,
+                 "not_before": m.not_before or now, "created_at": now} for m in messages]
+        statement = self._keyed[self.session.get_bind().dialect.name]
+        return set(self.session.scalars(statement, rows))
 
     def for_channel(self, channel: str, limit: int = 500) -> Sequence[OutboxMessage]:
         newest = (select(OutboxMessage).where(OutboxMessage.channel == channel,

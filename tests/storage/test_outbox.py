@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from storage.db import transaction
 from storage.models import OutboxMessage, OutboxStatus
-from storage.repos import KEYED_BATCH, KeyedMessage, Outbox
+from storage.repos import KeyedMessage, Outbox
 from tests.conftest import Database, at
 from tests.factories import campaign_of
 
@@ -20,7 +20,7 @@ def reminder(n: int, **fields: object) -> KeyedMessage:
 
 def test_a_second_tick_queues_only_the_new_keys_across_batches(plan_loaded: Database) -> None:
     now = at("2020-07-17 09:00")
-    count = KEYED_BATCH * 2 + 7
+    count = 2007  # more than one multi-row batch
     with transaction(plan_loaded.sessions) as session:
         first = Outbox(session).enqueue_keyed(campaign=campaign_of(session), messages=[
             reminder(n) for n in range(0, count, 2)], now=now)
