@@ -8,8 +8,8 @@ unit, 26 weeks of weekly reports, deliverables and submissions) and measures:
 
 - 汇总 and 逾期 as the coordinator sends them (through the dispatcher; median of N runs and the number of
   SQL statements), and a liaison's own 汇总;
-- `duban export issues` in a subprocess (time and peak RSS, from os.wait4) against a bare openpyxl write-only
-  loop over the same rows in another subprocess (the ratio is printed);
+- `duban export issues` in a subprocess (time; peak RSS from getrusage(RUSAGE_CHILDREN) in a small launcher)
+  against a bare openpyxl write-only loop over the same rows in another subprocess (the ratio is printed);
 - the Friday fan-out: the reminder engine's tick at 09:00 on report day (an injected clock; every unit's
   liaisons are due a reminder) and the delivery worker draining the outbox to the simulator sender;
 - WeCom callback throughput: bench/callback.py's server and load (uvicorn, one worker, encrypted callbacks
@@ -105,16 +105,21 @@ def median_time(repeat: int, action: Callable[[], object]) -> float:
     return statistics.median(times)
 
 
+# A small process that runs the command and reports its peak RSS: a child forked straight from this one would
+# start with our own RSS as its ru_maxrss (Linux carries the high-water mark across fork and exec).
+LAUNCHER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
+
+
 def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a command to completion; (wall seconds, peak RSS in MiB) of that one child, from os.wait4."""
+    """Run a command to completion; (wall seconds, its peak RSS in MiB, from getrusage(RUSAGE_CHILDREN))."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | (env or {}), stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *command], cwd=ROOT, env=os.environ | (env or {}),
+                          capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
-    if process.returncode:
-        raise RuntimeError(f"{command} exited with {process.returncode}")
-    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+    if done.returncode:
+        raise RuntimeError(f"{command} exited with {done.returncode}: {done.stderr[-2000:]}")
+    return elapsed, int(done.stdout.split()[-1]) / 1024  # Linux reports KiB
 
 
 def measure_chat(url: str, campaign: Campaign, settings: Settings) -> dict[str, float]:
