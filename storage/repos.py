@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -236,9 +236,6 @@ class Issues(Repo):
         issue.rectified_at = now if status is IssueStatus.RECTIFIED else None
         self.session.flush()
         return entry
-
-    def _query(self, campaign: Campaign) -> Select[tuple[Issue]]:
-        return select(Issue).where(Issue.campaign_id == campaign.id).options(selectinload(Issue.unit))
 
     _open_for_unit = (
         select(Issue)
