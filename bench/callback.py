@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,16 +127,17 @@ class Figures:
     late: int  # answered empty because the reply budget ran out (the reply went out as an app message)
 
 
-def callbacks(count: int, ids: itertools.count[int]) -> list[tuple[dict[str, str], bytes]]:
-    """Signed, encrypted text callbacks as WeCom sends them, built before the clock starts."""
+def callbacks(count: int, ids: itertools.count[int], users: Sequence[str] = LIAISONS,
+              texts: Sequence[str] = TEXTS) -> list[tuple[dict[str, str], bytes]]:
+    """Signed, encrypted text callbacks as WeCom sends them (from `users` in turn), built before the clock starts."""
     from wechatpy.work.crypto import PrpCrypto
 
     key = base64.b64decode(AES_KEY + "=")
     built = []
     for n in range(count):
         msg_id = next(ids)
-        user = LIAISONS[n % len(LIAISONS)]
-        text = TEXTS[n % len(TEXTS)].format(n=n)
+        user = users[n % len(users)]
+        text = texts[n % len(texts)].format(n=n)
         timestamp = str(int(datetime.now(UTC).timestamp()))
         plaintext = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]>"
                      f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"

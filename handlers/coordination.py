@@ -195,7 +195,7 @@ def summary(ctx: Context, rest: str) -> Reply:
             return Reply.of(f"未找到单位「{name}」。{hint}")
     else:
         unit = None
-    status = campaign_status(ctx.session, ctx.campaign, ctx.today)
+    status = campaign_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)
     tasks = _task_blocks(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     if unit is None:
         return _reply(campaign_summary(status).add(*tasks), _chart(status))
@@ -232,20 +232,16 @@ def chart(ctx: Context, _rest: str) -> Reply:
 
 
 def overdue(ctx: Context, _rest: str) -> Reply:
-    issues = Issues(ctx.session).overdue(ctx.campaign, ctx.today)
-    if not issues:
+    page = Issues(ctx.session).overdue(ctx.campaign, ctx.today, limit=MAX_OVERDUE_LINES)
+    if not page.total:
         return Reply.of(f"截至{format_cn(ctx.today)}，没有逾期未整改的问题。")
-    doc = Doc(f"逾期未整改问题 {len(issues)} 个（截至{format_cn(ctx.today)}）")
-    shown = 0
-    for unit_name, group in groupby(issues, key=lambda i: i.unit.name):
-        if shown >= MAX_OVERDUE_LINES:
-            break
+    doc = Doc(f"逾期未整改问题 {page.total} 个（截至{format_cn(ctx.today)}）")
+    for unit_id, group in groupby(page.first, key=lambda i: i.unit_id):
         items = list(group)
-        visible = items[:MAX_OVERDUE_LINES - shown]
-        doc.add(Heading(f"【{unit_name}】{len(items)} 个"), *(Item(issue_line(i, ctx.today)) for i in visible))
-        shown += len(visible)
-    if shown < len(issues):
-        doc.add(Line(f"……其余 {len(issues) - shown} 个逾期问题请在督办网页的问题台账中查看。"))
+        doc.add(Heading(f"【{items[0].unit.name}】{page.per_unit[unit_id]} 个"),
+                *(Item(issue_line(i, ctx.today)) for i in items))
+    if len(page.first) < page.total:
+        doc.add(Line(f"……其余 {page.total - len(page.first)} 个逾期问题请在督办网页的问题台账中查看。"))
     return _reply(doc)
 
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, Contact, ContactStatus, Deliverable, Issue, IssueStatus, Phase, Unit
@@ -42,8 +42,9 @@ class IssueCounts:
 SOON_DAYS = 3  # "due within 3 days" turns a unit yellow
 
 
-def unit_counts(session: Session, campaign: Campaign, today: date) -> dict[int, IssueCounts]:
-    """Issue counts per unit id, in one GROUP BY."""
+def unit_counts(session: Session, campaign: Campaign, today: date, unit_id: int | None = None
+                ) -> dict[int, IssueCounts]:
+    """Issue counts per unit id (of every unit, or of the one given), in one GROUP BY."""
     not_done = Issue.status != IssueStatus.RECTIFIED
     soon = Issue.due.between(today, today + timedelta(days=SOON_DAYS))
     rows = session.execute(
@@ -54,7 +55,7 @@ def unit_counts(session: Session, campaign: Campaign, today: date) -> dict[int, 
             func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
             func.sum(case((not_done & (Issue.due < today), 1), else_=0)),
             func.sum(case((not_done & soon, 1), else_=0)),
-        ).where(Issue.campaign_id == campaign.id).group_by(Issue.unit_id)
+        ).where(Issue.campaign_id == campaign.id, *_one_unit(Issue.unit_id, unit_id)).group_by(Issue.unit_id)
     )
     return {unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0), int(s or 0))
             for unit_id, n, p, r, o, s in rows}
@@ -181,18 +182,27 @@ def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase 
     return None, None
 
 
-def campaign_status(session: Session, campaign: Campaign, today: date) -> CampaignStatus:
-    units = [UnitRef(unit_id, name, tuple(aliases or ())) for unit_id, name, aliases in session.execute(
-        select(Unit.id, Unit.name, Unit.aliases).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+def _one_unit(column: ColumnElement[int], unit_id: int | None) -> tuple[ColumnElement[bool], ...]:
+    return () if unit_id is None else (column == unit_id,)
+
+
+def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_id: int | None = None
+                    ) -> CampaignStatus:
+    """The campaign's status today; with `unit_id`, computed for that one unit only (a liaison's 汇总: the
+    totals, units and deliverables' owing lists then cover that unit alone)."""
+    units = [UnitRef(id_, name, tuple(aliases or ())) for id_, name, aliases in session.execute(
+        select(Unit.id, Unit.name, Unit.aliases)
+        .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False), *_one_unit(Unit.id, unit_id))
         .order_by(Unit.position))]
-    counts = unit_counts(session, campaign, today)
+    counts = unit_counts(session, campaign, today, unit_id)
     registered = set(session.scalars(
-        select(Contact.unit_id).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.ACTIVE)
+        select(Contact.unit_id).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.ACTIVE,
+                                      *_one_unit(Contact.unit_id, unit_id))
     ))
     iso = today.isocalendar()
-    reported = Reports(session).weekly_unit_ids(campaign, iso.year, iso.week)
+    reported = Reports(session).weekly_unit_ids(campaign, iso.year, iso.week, unit_id=unit_id)
     repo = Deliverables(session)
-    submitted = repo.submissions(campaign)
+    submitted = repo.submissions(campaign, unit_id=unit_id)
     statuses = {u.id: UnitStatus(u, counts.get(u.id, IssueCounts()), u.id in registered, u.id in reported)
                 for u in units}
     open_deliverables: list[DeliverableStatus] = []

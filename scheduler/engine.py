@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.clock import Clock
-from scheduler.rules import ONCE_RULES, Route, evaluate, occurrences
+from scheduler.rules import ONCE_RULES, Reminder, Route, evaluate, occurrences
 from scheduler.snapshot import load_snapshot
 from storage.db import transaction
 from storage.models import Campaign, OutboxStatus, SchedulerState
-from storage.repos import Campaigns, Outbox
+from storage.repos import Campaigns, KeyedMessage, Outbox
 
 log = logging.getLogger("duban.scheduler")
 
@@ -68,24 +68,27 @@ class ReminderEngine:
 
     def _enqueue(self, session: Session, campaign: Campaign, since: datetime, now: datetime) -> TickResult:
         snapshot = load_snapshot(session, campaign)
-        outbox = Outbox(session)
         moments = occurrences(snapshot, since, now)
-        queued, missed = 0, Counter[str]()
+        due: list[tuple[Reminder, bool]] = []
         for occurrence in moments:
             stale = now - occurrence.at > self.grace
             if stale and occurrence.rule in ONCE_RULES:
                 continue
-            for reminder in evaluate(snapshot, occurrence, self.route):
-                row = outbox.enqueue(campaign=campaign, channel=reminder.channel, target=reminder.target,
-                                     text=reminder.text, now=now, key=reminder.key, mentions=reminder.mentions,
-                                     not_before=now)
-                if row is None:
-                    continue  # already queued by an earlier tick or another process
-                if stale:
-                    row.status, row.not_before = OutboxStatus.MISSED, reminder.at
-                    missed[reminder.rule] += 1
-                else:
-                    queued += 1
+            due.extend((reminder, stale) for reminder in evaluate(snapshot, occurrence, self.route))
+        rows = [KeyedMessage(key=r.key, channel=r.channel, target=r.target, text=r.text, mentions=r.mentions,
+                             status=OutboxStatus.MISSED if stale else OutboxStatus.PENDING,
+                             not_before=r.at if stale else now)
+                for r, stale in due]
+        new = Outbox(session).enqueue_keyed(campaign=campaign, messages=rows, now=now)  # the rest: queued before
+        queued, missed = 0, Counter[str]()
+        for reminder, stale in due:
+            if reminder.key not in new:
+                continue
+            new.discard(reminder.key)  # one row per key, however many reminders carried it
+            if stale:
+                missed[reminder.rule] += 1
+            else:
+                queued += 1
         if missed:
             log.warning("reminders missed while the scheduler was down; recorded, not sent",
                         extra={"campaign_id": campaign.id, "missed": dict(missed), "since": since.isoformat()})

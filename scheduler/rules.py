@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
@@ -100,6 +101,11 @@ class Snapshot:
     phones: dict[int, tuple[str, ...]] = field(default_factory=dict)  # unit id → active liaisons' mobiles
     ongoing_tasks: tuple[Task, ...] = ()  # seed 004's 长期坚持 tasks, with .units loaded
     task_progress: tuple[TaskProgress, ...] = ()
+
+    @cached_property
+    def open_issue_by_id(self) -> dict[int, Issue]:
+        """open_issues by id: an issue nudge looks its issue up here, not by scanning the whole ledger."""
+        return {issue.id: issue for issue in self.open_issues}
 
     def at(self, day: date, moment: time) -> datetime:
         return datetime.combine(day, moment, tzinfo=self.zone)
@@ -291,8 +297,8 @@ def _deadline_nudge(w: _Writer, day: date) -> None:
 
 def _issue_due(w: _Writer, day: date) -> None:
     _, issue_id, due = w.occurrence.subject.split(":")
-    issue = next((i for i in w.snapshot.open_issues if str(i.id) == issue_id and i.due.isoformat() == due), None)
-    if issue is None:
+    issue = w.snapshot.open_issue_by_id.get(int(issue_id))
+    if issue is None or issue.due.isoformat() != due:
         return  # rectified (销号) or its 完成时限 moved since
     w.to_liaisons(issue.unit_id, f"【整改时限提醒】问题 #{issue.number}「{issue.title}」{_when(issue.due, day)}，"
                                  f"目前尚未销号。整改完成后请发送「进展 #{issue.number} 已整改」。")

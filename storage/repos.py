@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -237,9 +237,6 @@ class Issues(Repo):
         self.session.flush()
         return entry
 
-    def _query(self, campaign: Campaign) -> Select[tuple[Issue]]:
-        return select(Issue).where(Issue.campaign_id == campaign.id).options(selectinload(Issue.unit))
-
     _open_for_unit = (
         select(Issue)
         .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
@@ -254,11 +251,32 @@ class Issues(Repo):
             set_committed_value(issue, "unit", unit)
         return issues
 
-    def overdue(self, campaign: Campaign, today: date) -> Sequence[Issue]:
-        return self.session.scalars(
-            self._query(campaign).where(Issue.status != IssueStatus.RECTIFIED, Issue.due < today)
-            .order_by(Issue.unit_id, Issue.due, Issue.number)
-        ).all()
+    # "Not rectified" spelled as IN the other statuses: an index on (campaign, status, due) then answers it alone.
+    _NOT_RECTIFIED = tuple(s for s in IssueStatus if s is not IssueStatus.RECTIFIED)
+
+    def _overdue(self, campaign: Campaign, today: date) -> Any:
+        return ((Issue.campaign_id == campaign.id) & Issue.status.in_(self._NOT_RECTIFIED) & (Issue.due < today))
+
+    def overdue(self, campaign: Campaign, today: date, *, limit: int) -> OverduePage:
+        """The first `limit` overdue issues by unit, due date and number, with the totals a reply states: three
+        queries whatever the size of the ledger (a province has tens of thousands of overdue issues)."""
+        where = self._overdue(campaign, today)
+        total = int(self.session.scalar(select(func.count()).select_from(Issue).where(where)) or 0)
+        first = self.session.scalars(
+            select(Issue).where(where).options(selectinload(Issue.unit))
+            .order_by(Issue.unit_id, Issue.due, Issue.number).limit(limit)).all()
+        unit_ids = {issue.unit_id for issue in first}
+        per_unit = dict(self.session.execute(
+            select(Issue.unit_id, func.count()).where(where, Issue.unit_id.in_(unit_ids)).group_by(Issue.unit_id)
+        ).all()) if unit_ids else {}
+        return OverduePage(total, first, per_unit)
+
+
+@dataclass(frozen=True)
+class OverduePage:
+    total: int
+    first: Sequence[Issue]  # in (unit id, due, number) order, with .unit loaded
+    per_unit: dict[int, int]  # unit id → its overdue count, for the units in `first`
 
 
 class Reports(Repo):
@@ -275,9 +293,14 @@ class Reports(Repo):
                                                           WeeklyReport.iso_year == _param("iso_year"),
                                                           WeeklyReport.iso_week == _param("iso_week"))
 
-    def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int) -> set[int]:
+    def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
+                        ) -> set[int]:
+        """Units (all, or just `unit_id`) with a weekly report for the week."""
+        statement = self._weekly_unit_ids
+        if unit_id is not None:
+            statement = statement.where(WeeklyReport.unit_id == unit_id)
         return set(self.session.scalars(
-            self._weekly_unit_ids, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
+            statement, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
         ))
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
@@ -296,9 +319,12 @@ class Deliverables(Repo):
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
-    def submissions(self, campaign: Campaign) -> dict[int, set[int]]:
-        """deliverable id → ids of the units that submitted it."""
-        rows = self.session.execute(self._submissions, {"campaign_id": campaign.id})
+    def submissions(self, campaign: Campaign, *, unit_id: int | None = None) -> dict[int, set[int]]:
+        """deliverable id → ids of the units (all, or just `unit_id`) that submitted it."""
+        statement = self._submissions
+        if unit_id is not None:
+            statement = statement.where(Submission.unit_id == unit_id)
+        rows = self.session.execute(statement, {"campaign_id": campaign.id})
         result: dict[int, set[int]] = {}
         for deliverable_id, unit_id in rows:
             result.setdefault(deliverable_id, set()).add(unit_id)
@@ -350,7 +376,30 @@ class Audit(Repo):
                                     detail=detail))
 
 
+@dataclass(frozen=True)
+class KeyedMessage:
+    """One row for Outbox.enqueue_keyed: a reminder with its unique key."""
+
+    key: str
+    channel: str
+    target: str
+    text: str
+    mentions: Sequence[str] = ()
+    status: OutboxStatus = OutboxStatus.PENDING
+    not_before: datetime | None = None  # None: now
+
+
+_OUTBOX = OutboxMessage.__table__
+
+
+def _keyed_statement(insert: Callable[[Any], Any]) -> ReturningInsert[tuple[str]]:
+    return insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]).returning(_OUTBOX.c.key)
+
+
 class Outbox(Repo):
+    _keyed: ClassVar[dict[str, ReturningInsert[tuple[str]]]] = {
+        "postgresql": _keyed_statement(postgresql.insert), "sqlite": _keyed_statement(sqlite.insert)}
+
     def enqueue(self, *, campaign: Campaign | None, channel: str, target: str, text: str, now: datetime,
                 key: str | None = None, markdown: str | None = None, mentions: Sequence[str] = (),
                 not_before: datetime | None = None) -> OutboxMessage | None:
@@ -369,6 +418,18 @@ class Outbox(Repo):
         except IntegrityError:
             return None
         return message
+
+    def enqueue_keyed(self, *, campaign: Campaign, messages: Sequence[KeyedMessage], now: datetime) -> set[str]:
+        """Queue many keyed messages with INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, sent as multi-row
+        batches (SQLAlchemy's insertmanyvalues); returns the keys that were new. A Friday tick queues ten thousand
+        reminders: one savepoint and flush each took most of it."""
+        if not messages:
+            return set()
+        rows = [{"campaign_id": campaign.id, "key": m.key, "channel": m.channel, "target": m.target, "text": m.text,
+                 "markdown": None, "mentions": list(m.mentions), "status": m.status, "attempts": 0,
+                 "not_before": m.not_before or now, "created_at": now} for m in messages]
+        statement = self._keyed[self.session.get_bind().dialect.name]
+        return set(self.session.scalars(statement, rows))
 
     def for_channel(self, channel: str, limit: int = 500) -> Sequence[OutboxMessage]:
         newest = (select(OutboxMessage).where(OutboxMessage.channel == channel,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from handlers.message import IncomingMessage, Reply
 from storage.db import transaction
 from storage.models import Campaign, Phase
 from tests.conftest import Database, at
-from tests.factories import build_ledger
+from tests.factories import add_issue, build_ledger
 
 
 @pytest.fixture
@@ -65,6 +65,19 @@ def test_overdue_and_missing_in_markdown(ask) -> None:  # type: ignore[no-untype
     missing = ask("未报送")
     assert missing.texts[0].startswith("本周周报（第29周）未报送 2 个单位：执法监察支队、耕地保护科")
     assert "- 专项整治联系人（6月10日，已过 35 天）：未报送 耕地保护科" in (missing.markdown or "")
+
+
+def test_overdue_lists_the_first_60_and_counts_the_rest(ask, plan_loaded: Database) -> None:  # type: ignore[no-untyped-def]
+    with transaction(plan_loaded.sessions) as session:
+        for day in range(70):
+            add_issue(session, "执法监察支队", f"超期未归档{day}", date(2020, 5, 1) + timedelta(days=day % 60))
+        for day in range(3):
+            add_issue(session, "办公室", f"公示不全{day}", date(2020, 6, 1))
+    text = ask("逾期").texts[0]
+    assert text.startswith("逾期未整改问题 74 个（截至2020年7月15日）")
+    assert "【办公室】3 个" in text and "【执法监察支队】70 个" in text  # whole counts, though 57 of 70 are shown
+    assert text.count("\n· #") == 60
+    assert text.endswith("……其余 14 个逾期问题请在督办网页的问题台账中查看。")
 
 
 def test_chart_command_is_for_coordinators(ask) -> None:  # type: ignore[no-untyped-def]

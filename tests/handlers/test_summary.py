@@ -72,3 +72,15 @@ def test_expected_rate_is_a_straight_line_to_the_target(ledger: Database) -> Non
 def test_traffic_light_rules(counts: IssueCounts, missed: int, soon: int, expected: float | None,
                              light: Light) -> None:
     assert traffic_light(counts, missed_deliverables=missed, deliverables_due_soon=soon, expected=expected) is light
+
+
+def test_one_units_status_equals_its_part_of_the_campaigns(ledger: Database) -> None:
+    with transaction(ledger.sessions) as session:
+        campaign = campaign_of(session)
+        whole = campaign_status(session, campaign, TODAY)
+        for unit in whole.units:
+            alone = campaign_status(session, campaign, TODAY, unit_id=unit.unit.id)
+            assert alone.units == [unit]
+            assert alone.totals == unit.counts
+            assert [(d.deliverable.name, d.owing, d.days_left) for d in alone.deliverables] == [
+                (d.deliverable.name, [unit.unit], d.days_left) for d in whole.deliverables if unit.unit in d.owing]
