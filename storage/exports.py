@@ -182,6 +182,7 @@ class OfficialSheet:
         self.sheet.close()
 
 
+EXCEL_MAX_ROWS = 1_048_576  # rows in one worksheet (Excel 2007 and later); a longer sheet does not open whole
 LINE_HEIGHT = 14.5  # points, for an 11-point 宋体 line
 MAX_ROW_HEIGHT = 409  # Excel's limit
 
@@ -357,25 +358,39 @@ def _sources_note(campaign: Campaign) -> str:
 def export_issues(session: Session, campaign: Campaign, target: Target, *, today: date, unit: Unit | None = None,
                   sheet_per_unit: bool = False, progress: Progress | None = None) -> int:
     """附件2 for one unit, or for the whole campaign on one sheet (a spanning row introduces each unit) or
-    on one sheet per unit. Returns the number of issues written."""
+    on one sheet per unit. Returns the number of issues written.
+
+    A sheet holds at most EXCEL_MAX_ROWS rows (a national ledger on one sheet passes it): the table then goes
+    on in a sheet 问题清单（续）, with the same head and the unit's spanning row marked （续）."""
     zone = ZoneInfo(campaign.timezone)
     workbook = new_workbook()
     taken: set[str] = set()
     sheet: OfficialSheet | None = None
     current_unit: int | None = None
     written = serial = 0
+    grouped = unit is None and not sheet_per_unit
+    per_unit = not grouped
+
+    def start(name: str, filled_by: str | None) -> OfficialSheet:
+        if sheet is not None:
+            _finish_issue_sheet(sheet, campaign)
+        return OfficialSheet(workbook, sheet_title(name, taken), ISSUE_COLUMNS,
+                             _issue_head(campaign, filled_by, today))
+
     for row in issue_rows(session, campaign, unit):
         if row.unit_id != current_unit:
             current_unit, serial = row.unit_id, 0
             if sheet is None or sheet_per_unit:
-                if sheet is not None:
-                    _finish_issue_sheet(sheet, campaign)
-                per_unit = unit is not None or sheet_per_unit
-                title = sheet_title(row.unit_name if per_unit else "问题清单", taken)
-                sheet = OfficialSheet(workbook, title, ISSUE_COLUMNS,
-                                      _issue_head(campaign, row.unit_name if per_unit else None, today))
-            if unit is None and not sheet_per_unit:
+                sheet = start(row.unit_name if per_unit else "问题清单", row.unit_name if per_unit else None)
+            if grouped:
+                if sheet.rows + 3 > EXCEL_MAX_ROWS:  # the group row, its first issue and the 说明 line
+                    sheet = start("问题清单（续）", None)
                 sheet.group(row.unit_name)
+        assert sheet is not None
+        if sheet.rows + 2 > EXCEL_MAX_ROWS:  # this issue and the 说明 line
+            sheet = start(f"{row.unit_name if per_unit else '问题清单'}（续）", row.unit_name if per_unit else None)
+            if grouped:
+                sheet.group(f"{row.unit_name}（续）")
         serial += 1
         sheet.row([serial, row.year, row.title, row.source, row.content, row.measures, row.goal, row.owner, row.due,
                    remark_text(row, today, zone)])
@@ -383,8 +398,7 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
         if progress is not None and written % 500 == 0:
             progress(written)
     if sheet is None:  # nothing logged yet: an empty table to fill by hand
-        sheet = OfficialSheet(workbook, sheet_title(unit.name if unit else "问题清单", taken), ISSUE_COLUMNS,
-                              _issue_head(campaign, unit.name if unit else None, today))
+        sheet = start(unit.name if unit else "问题清单", unit.name if unit else None)
     _finish_issue_sheet(sheet, campaign)
     workbook.save(target)
     if progress is not None:

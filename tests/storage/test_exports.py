@@ -97,6 +97,23 @@ def test_one_sheet_per_unit(ledger: Database, tmp_path: Path) -> None:
     assert workbook["执法监察支队"]["A3"].value == "填报单位（盖章）：执法监察支队"
 
 
+def test_a_ledger_longer_than_a_sheet_goes_on_in_continuation_sheets(
+        ledger: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("storage.exports.EXCEL_MAX_ROWS", 10)  # stands in for Excel's 1,048,576
+    path = tmp_path / "long.xlsx"
+    export(ledger, "issues", path)
+    workbook = load_workbook(path)
+    assert len(workbook.worksheets) == 3 and workbook.sheetnames[0] == "问题清单"
+    assert all(name.startswith("问题清单（续）") for name in workbook.sheetnames[1:])
+    for sheet in workbook.worksheets:
+        rows = values(sheet)
+        assert len(rows) <= 10 and rows[4] == ISSUE_HEADER and str(rows[-1][0]).startswith("说明：")
+    issues = [row for sheet in workbook.worksheets for row in data_rows(sheet)]
+    assert len(issues) == 7  # every issue once
+    assert [row[0] for row in issues] == [1, 1, 2, 1, 2, 3, 4]  # numbering goes on within a unit
+    assert values(workbook.worksheets[1])[5][0] == "执法监察支队（续）"
+
+
 def test_an_empty_ledger_gives_an_empty_table_to_fill(plan_loaded: Database, tmp_path: Path) -> None:
     sheet = export(plan_loaded, "issues", tmp_path / "e.xlsx", unit="耕地保护科")
     rows = values(sheet)
