@@ -276,7 +276,7 @@ class Issue(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "number"),
         CheckConstraint("percent >= 0 AND percent <= 100", name="percent_range"),
-        Index("ix_issues_campaign_unit_status", "campaign_id", "unit_id", "status"),
+        Index("ix_issues_campaign_unit_status_due", "campaign_id", "unit_id", "status", "due"),  # covers 汇总's counts
         # 逾期: overdue issues counted from the index alone (status IN the open ones, due < today), and the
         # first of them listed by unit, due date and number without sorting the ledger.
         Index("ix_issues_campaign_status_due", "campaign_id", "status", "due"),
