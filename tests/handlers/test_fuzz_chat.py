@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
+from handlers.plan import load_plan, read_plan
 from storage.db import transaction
 from storage.models import Contact, DialogState, Issue, IssueStatus, Progress, StatsReport
-from tests.conftest import Database, at
+from tests.conftest import FIXTURES, Database, at
 from tests.factories import build_ledger
 
 APOLOGY = "抱歉，处理这条消息时出错了"
@@ -95,10 +96,9 @@ def check_ledger(db: Database) -> None:
         assert session.scalar(select(func.count()).select_from(DialogState)) is not None
 
 
-@pytest.fixture
-def say(plan_loaded: Database) -> Callable[[str, str], Reply]:
-    build_ledger(plan_loaded)
-    dispatcher = Dispatcher(plan_loaded.sessions)
+def speaker(db: Database) -> Callable[[str, str], Reply]:
+    """Send a message as a user through the dispatcher; the reply must be a real answer."""
+    dispatcher = Dispatcher(db.sessions)
     ids = itertools.count()
 
     def send(user: str, text: str) -> Reply:
@@ -109,6 +109,12 @@ def say(plan_loaded: Database) -> Callable[[str, str], Reply]:
         return reply
 
     return send
+
+
+@pytest.fixture
+def say(plan_loaded: Database) -> Callable[[str, str], Reply]:
+    build_ledger(plan_loaded)
+    return speaker(plan_loaded)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -151,3 +157,19 @@ def test_free_text_of_any_kind_gets_a_reply(say, plan_loaded: Database) -> None:
 
     run()
     check_ledger(plan_loaded)
+
+
+def test_task_commands_of_a_task_division_survive_hostile_arguments(db: Database) -> None:
+    """任务 / 我的任务 / 汇总 on tests/fixtures/tasks.yaml, where tasks exist (the ledger's plan has none)."""
+    with transaction(db.sessions) as session:
+        load_plan(session, read_plan(FIXTURES / "tasks.yaml"), now=at("2020-07-15 10:00"))
+    send = speaker(db)
+
+    @FUZZ
+    @given(user=st.sampled_from(["MaQiang", "QiShaoBo", "Nobody"]),
+           text=messages(("任务", "我的任务", "汇总", "任务 8 进展", "任务 8 完成", "任务 6")))
+    def run(user: str, text: str) -> None:
+        send(user, text)
+        send(user, "取消")
+
+    run()
