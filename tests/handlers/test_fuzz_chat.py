@@ -27,7 +27,7 @@ APOLOGY = "抱歉，处理这条消息时出错了"
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
-PER_COMMAND = settings(FUZZ, max_examples=8)
+PER_COMMAND = settings(FUZZ, max_examples=12)
 
 # Who speaks: a coordinator, a liaison of 执法监察支队 (issue #5 is theirs), and someone the bot does not know.
 USERS = {"coordinator": "YuJianKui", "liaison": "MaQiang", "stranger": "Nobody"}
