@@ -51,3 +51,9 @@ def test_hostile_filters_are_refused_with_4xx(signed_in: TestClient, query: dict
 def test_an_issue_number_past_integer_is_not_found(signed_in: TestClient, number: str) -> None:  # noqa: F811
     response = signed_in.get(f"/api/issues/{number}")
     assert response.status_code == 404 and "没有编号为" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/dashboard/issues?unit=99999999999", "/dashboard/issues?focus_area=%00",
+                                  "/dashboard/issues?source=a%00b", "/dashboard/issues/99999999999"])
+def test_the_dashboard_refuses_the_same_input_with_4xx(signed_in: TestClient, path: str) -> None:  # noqa: F811
+    assert signed_in.get(path).status_code in (400, 404)
