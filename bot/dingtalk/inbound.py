@@ -13,11 +13,11 @@ from typing import Any
 from dingtalk_stream import ChatbotMessage
 
 from handlers.message import IncomingMessage
+from storage.models import ID_LENGTH
 
 PLATFORM = "dingtalk"  # the identity namespace: senderStaffId, the userid inside the organisation
 PRIVATE, GROUP = "1", "2"  # conversationType
 TEXT_TYPES = ("text", "richText")
-ID_LIMIT = 128  # characters of a staff id or message id (the columns that store them)
 
 ASK_FOR_TEXT = "请发送文字消息。督办目前只能读懂文字，发送「帮助」可查看可用指令。"
 OUTSIDER = "督办只为本单位钉钉用户服务，您的账号不属于本组织，请联系牵头部门。"
@@ -97,8 +97,8 @@ def _optional_text(value: Any, name: str) -> str | None:
 
 
 def _short(value: str, name: str) -> str:
-    if len(value) > ID_LIMIT:
-        raise PayloadError(f"{name} 超过 {ID_LIMIT} 个字符")
+    if len(value) > ID_LENGTH:
+        raise PayloadError(f"{name} 超过 {ID_LENGTH} 个字符")
     return value
 
 

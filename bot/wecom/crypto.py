@@ -24,12 +24,11 @@ from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.replies import TextReply
 
+from storage.models import ID_LENGTH
+
 # A DTD is the only way to declare entities (billion laughs, external files). WeCom never sends one, so any
 # body that declares one is refused outright, before an XML parser has seen a byte of it.
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-ID_LIMIT = 128  # characters of a user id or message id (the columns that store them)
 
 
 class CallbackRejected(Exception):
@@ -124,8 +123,8 @@ class WeComCrypto:
             raise CallbackRejected(400, "消息内容格式错误：根元素应为 <xml>")
         for name, value in (("FromUserName", root.findtext("FromUserName")), ("MsgId", root.findtext("MsgId"))):
             # Both become VARCHAR(128) keys (the chat identity, the dedupe record): longer is not from WeCom.
-            if value is not None and len(value) > ID_LIMIT:
-                raise CallbackRejected(400, f"{name} 超过 {ID_LIMIT} 个字符")
+            if value is not None and len(value) > ID_LENGTH:
+                raise CallbackRejected(400, f"{name} 超过 {ID_LENGTH} 个字符")
         try:
             message = parse_message(plaintext)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
