@@ -65,16 +65,17 @@ WECOM_HOSTILE: dict[str, tuple[Callable[[WeComSide], Callback], int, str]] = {
     "not XML": (lambda side: signed(side, b"Encrypt=abc&ToUserName=ww"), 400, "XML"),
     "JSON body": (lambda side: signed(side, b'{"Encrypt": "x"}'), 400, "XML"),
     "empty body": (lambda side: signed(side, b""), 400, "XML"),
-    "invalid UTF-8 body": (lambda side: signed(side, b"<xml><Encrypt>\xff\xfe\xc3\x28</Encrypt></xml>"), 400, ""),
+    "invalid UTF-8 body": (lambda side: signed(side, b"<xml><Encrypt>\xff\xfe\xc3\x28</Encrypt></xml>"), 400,
+                           "XML 格式错误"),
     "invalid UTF-8 plaintext": (lambda side: encrypted_bytes(side, b"<xml><FromUserName>\xff\xfe</FromUserName></xml>"),
-                                400, ""),
-    "plaintext not XML": (lambda side: side.callback("just some text"), 400, ""),
+                                400, "无法解密"),
+    "plaintext not XML": (lambda side: side.callback("just some text"), 400, "消息内容格式错误"),
     "wrong corp id": (lambda side: side.callback(text_xml(side), receive_id="wwanothercorp"), 400, "receiveid"),
     "AgentID of another app": (lambda side: side.callback(text_xml(side, agent_id=1000099)), 400, "AgentID"),
     "AgentID not a number": (lambda side: side.callback(text_xml(side, agent_id="abc")), 400, "AgentID"),
     "FromUserName over 128 chars": (lambda side: side.callback(text_xml(side, user=LONG_ID)), 400, "FromUserName"),
     "MsgId over 128 chars": (lambda side: side.callback(text_xml(side, msg_id="9" * 129)), 400, "MsgId"),
-    "MsgId not a number": (lambda side: side.callback(text_xml(side, msg_id="abc")), 400, ""),
+    "MsgId not a number": (lambda side: side.callback(text_xml(side, msg_id="abc")), 400, "消息字段格式错误"),
 }
 
 
