@@ -52,6 +52,18 @@ class DialogSpec:
         return next(f for f in self.fields if f.key == key)
 
 
+def at_most(limit: int) -> Callable[[Context, str], str]:
+    """A field check: the value without edge spaces, refused (with its length) when longer than `limit`."""
+
+    def check(_ctx: Context, raw: str) -> str:
+        value = raw.strip()
+        if len(value) > limit:
+            raise FieldError(f"太长了（{len(value)}字），请控制在{limit}字以内。")
+        return value
+
+    return check
+
+
 CANCEL_WORDS = frozenset({"取消", "退出", "算了", "cancel"})
 ASKING = "_asking"
 

@@ -7,7 +7,7 @@ from datetime import date
 
 from handlers.context import Context
 from handlers.dates import format_cn, parse_date
-from handlers.dialogs import DialogSpec, Field, FieldError, start
+from handlers.dialogs import DialogSpec, Field, FieldError, at_most, start
 from handlers.message import Reply
 from handlers.parsing import match_choice, strip_punct, take_number, to_int
 from storage.models import Issue, IssueStatus
@@ -48,33 +48,23 @@ def _check_year(_ctx: Context, raw: str) -> str:
     return str(year)
 
 
-def _check_text(limit: int):  # type: ignore[no-untyped-def]
-    def check(_ctx: Context, raw: str) -> str:
-        value = raw.strip()
-        if len(value) > limit:
-            raise FieldError(f"太长了（{len(value)}字），请控制在{limit}字以内。")
-        return value
-
-    return check
-
-
 _source_check, _source_prompt = _choice_check("线索来源", "sources")
 _focus_check, _focus_prompt = _choice_check("整治重点", "focus_areas")
 
 ISSUE_FIELDS = (
     Field("title", "线索名称", ("问题名称", "名称", "标题", "问题"), "请发送「线索名称」（问题的简短名称）。",
-          check=_check_text(200)),
+          check=at_most(200)),
     Field("source", "线索来源", ("来源",), _source_prompt, check=_source_check),
     Field("focus_area", "整治重点", ("重点", "整治方面", "方面", "类别"), _focus_prompt, check=_focus_check),
     Field("content", "线索内容", ("内容", "问题描述", "问题内容", "描述"), "请发送「线索内容」（问题的具体情况）。",
-          check=_check_text(4000)),
-    Field("measures", "整改措施", ("措施",), "请发送「整改措施」。", check=_check_text(4000)),
-    Field("goal", "整改目标", ("目标",), "请发送「整改目标」。", check=_check_text(2000)),
-    Field("owner", "责任人", ("负责人", "整改责任人"), "请发送「责任人」姓名。", check=_check_text(100)),
+          check=at_most(4000)),
+    Field("measures", "整改措施", ("措施",), "请发送「整改措施」。", check=at_most(4000)),
+    Field("goal", "整改目标", ("目标",), "请发送「整改目标」。", check=at_most(2000)),
+    Field("owner", "责任人", ("负责人", "整改责任人"), "请发送「责任人」姓名。", check=at_most(100)),
     Field("due", "完成时限", ("时限", "期限", "截止时间", "完成时间", "整改时限"),
           "请发送「完成时限」，如「9月10日前」。", check=_check_due),
     Field("year", "年度", ("年份",), required=False, check=_check_year),
-    Field("remark", "备注", ("说明",), required=False, check=_check_text(2000)),
+    Field("remark", "备注", ("说明",), required=False, check=at_most(2000)),
 )
 
 

@@ -7,14 +7,22 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from handlers.context import Context, Route, notify
-from handlers.dialogs import DialogSpec, Field, FieldError, start
+from handlers.dialogs import DialogSpec, Field, FieldError, at_most, start
 from handlers.message import Reply
 from handlers.parsing import normalize_phone, strip_punct, take_number
 from storage.models import Campaign, Contact, ContactStatus
 from storage.repos import Audit, People, Units
 
+# Longer than any real value, and within the columns (String(100) 职务, String(200) 微信或邮箱); a unit name or a
+# phone number is matched fuzzily or by regular expressions, which should not be handed a whole essay.
+UNIT_LIMIT = 100
+PHONE_LIMIT = 40
+TITLE_LIMIT = 50
+CONTACT_LIMIT = 100
+
 
 def _check_unit(ctx: Context, raw: str) -> str:
+    raw = at_most(UNIT_LIMIT)(ctx, raw)
     unit = Units(ctx.session).find(ctx.campaign, strip_punct(raw))
     if unit is not None:
         return unit.name
@@ -23,8 +31,8 @@ def _check_unit(ctx: Context, raw: str) -> str:
     raise FieldError(f"未找到单位「{strip_punct(raw)}」。{hint}请重新发送单位名称。")
 
 
-def _check_phone(_ctx: Context, raw: str) -> str:
-    phone = normalize_phone(raw)
+def _check_phone(ctx: Context, raw: str) -> str:
+    phone = normalize_phone(at_most(PHONE_LIMIT)(ctx, raw))
     if phone is None:
         raise FieldError("不是有效的电话号码，请发送11位手机号或带区号的固定电话（如 0955-7655608）。")
     return phone
@@ -41,10 +49,12 @@ REGISTER_FIELDS = (
     Field("unit", "单位", ("单位名称", "所在单位", "部门", "科室"), "请发送您所在的单位名称（如：法制科）。",
           check=_check_unit),
     Field("name", "姓名", ("名字", "联系人", "联络员"), "请发送您的姓名。", check=_check_name),
-    Field("title", "职务", ("职位", "岗位"), "请发送您的职务（如：法制科科长）。"),
+    Field("title", "职务", ("职位", "岗位"), "请发送您的职务（如：法制科科长）。",
+          check=at_most(TITLE_LIMIT)),
     Field("phone", "电话", ("联系电话", "手机", "手机号", "电话号码"), "请发送您的联系电话（手机号）。",
           check=_check_phone),
-    Field("contact", "邮箱", ("微信", "微信或邮箱", "邮件", "email", "Email", "E-mail"), required=False),
+    Field("contact", "邮箱", ("微信", "微信或邮箱", "邮件", "email", "Email", "E-mail"), required=False,
+          check=at_most(CONTACT_LIMIT)),
 )
 
 

@@ -72,6 +72,7 @@ def weekly_report(ctx: Context, rest: str) -> Reply:
 _COUNT = r"(\d+|[零〇一二两三四五六七八九十百]+)"
 _HANDLED = re.compile(rf"处理(?:人数)?\s*:?\s*{_COUNT}\s*(?:人|名)?")
 _DISCIPLINED = re.compile(rf"(?:党纪政务)?处分(?:人数)?\s*:?\s*{_COUNT}\s*(?:人|名)?")
+STATS_MAX = 100_000  # people handled by one unit for one focus area: more is a typo, and no INTEGER overflows
 STATS_USAGE = "格式：统计 <整治重点> 处理<n>人 处分<n>人，如「统计 队伍建设 处理2人 处分1人」。"
 
 
@@ -93,6 +94,8 @@ def report_stats(ctx: Context, rest: str) -> Reply:
     new_disciplined = to_int(disciplined.group(1)) if disciplined else (row.disciplined if row else 0)
     if new_handled is None or new_disciplined is None:
         return Reply.of(f"人数应为数字。{STATS_USAGE}")
+    if max(new_handled, new_disciplined) > STATS_MAX:
+        return Reply.of(f"人数超过 {STATS_MAX:,} 人，请核对后重新发送。{STATS_USAGE}")
     if new_disciplined > new_handled:
         return Reply.of("处分人数不能多于处理人数，请核对后重新发送。")
     if row is None:

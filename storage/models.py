@@ -64,6 +64,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+INTEGER_MAX = 2**31 - 1  # the largest value of an INTEGER column (ids, issue and task numbers, counts)
+ID_LENGTH = 128  # characters of a platform's user id or message id; channels refuse longer ones
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
@@ -218,7 +222,7 @@ class ChatIdentity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     coordinator_id: Mapped[int | None] = mapped_column(
         ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
@@ -419,7 +423,7 @@ class DialogState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     kind: Mapped[str] = mapped_column(String(32))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
@@ -437,7 +441,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(48))
     entity: Mapped[str | None] = mapped_column(String(48))
     entity_id: Mapped[int | None] = mapped_column(Integer)
-    message_id: Mapped[str | None] = mapped_column(String(128))
+    message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -449,7 +453,7 @@ class ProcessedMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
-    message_id: Mapped[str] = mapped_column(String(128))
+    message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     received_at: Mapped[datetime] = mapped_column(index=True)
     replies: Mapped[list[Any]] = mapped_column(default=list)
 

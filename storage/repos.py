@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
 from storage.models import (
+    INTEGER_MAX,
     AccessToken,
     AuditEntry,
     Campaign,
@@ -42,6 +43,12 @@ from storage.models import (
     Unit,
     WeeklyReport,
 )
+
+
+def fits_integer(value: int) -> bool:
+    """Whether an id or number a user typed can name a row at all: PostgreSQL refuses to compare an INTEGER
+    column with 2**31 (and SQLite with 2**63), so a larger number is answered "no such row" without asking."""
+    return -INTEGER_MAX - 1 <= value <= INTEGER_MAX
 
 
 def name_key(text: str) -> str:
@@ -154,6 +161,8 @@ class People(Repo):
         ).first()
 
     def contact(self, campaign: Campaign, contact_id: int) -> Contact | None:
+        if not fits_integer(contact_id):
+            return None
         contact = self.session.get(Contact, contact_id, options=[selectinload(Contact.unit)])
         return contact if contact is not None and contact.campaign_id == campaign.id else None
 
@@ -213,6 +222,8 @@ class Issues(Repo):
         return (highest or 0) + 1
 
     def by_number(self, campaign: Campaign, number: int) -> Issue | None:
+        if not fits_integer(number):
+            return None
         return self.session.scalars(
             select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)
             .options(selectinload(Issue.unit))
@@ -508,6 +519,8 @@ class Tasks(Repo):
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def by_number(self, campaign: Campaign, number: int) -> Task | None:
+        if not fits_integer(number):
+            return None
         return self.session.scalars(
             select(Task).where(Task.campaign_id == campaign.id, Task.number == number)
             .options(selectinload(Task.units))

@@ -6,19 +6,19 @@ Coordinator-only, through the same session as the dashboard: a request without o
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.dashboard.auth import ApiViewer, ServicesDep
-from bot.dashboard.pages import FilterDep
-from bot.dashboard.queries import PAGE_SIZE, issue_with_history, ledger, liaison_names
+from bot.dashboard.queries import PAGE_SIZE, PRINTABLE, IssueFilter, issue_with_history, ledger, liaison_names
 from handlers.coordination import reasons
 from handlers.summary import IssueCounts, Light, campaign_status
 from storage.db import transaction
-from storage.models import Campaign, Issue, IssueStatus
+from storage.models import INTEGER_MAX, Campaign, Issue, IssueStatus
 from storage.repos import Campaigns
 
 router = APIRouter(prefix="/api", tags=["coordinators"])
@@ -165,8 +165,19 @@ def units(_viewer: ApiViewer, services: ServicesDep) -> list[UnitOut]:
                 for u in status.units]
 
 
+def _filter(unit: Annotated[int | None, Query(ge=1, le=INTEGER_MAX, description="unit id")] = None,
+            status: IssueStatus | None = None,
+            focus_area: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
+            source: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
+            overdue: bool = False, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> IssueFilter:
+    """The ledger filters, typed in the OpenAPI document: a value outside its type is a 422 that names it
+    (the dashboard's form, where an empty field means 全部, has its own reading in pages.py)."""
+    return IssueFilter(unit=unit, status=status, focus_area=focus_area or None, source=source or None,
+                       overdue=overdue, page=page)
+
+
 @router.get("/issues", response_model=IssuePage)
-def issues(_viewer: ApiViewer, services: ServicesDep, filters: FilterDep) -> IssuePage:
+def issues(_viewer: ApiViewer, services: ServicesDep, filters: Annotated[IssueFilter, Depends(_filter)]) -> IssuePage:
     """The ledger, newest first, 50 a page, filtered by unit id, status, focus area, source or overdue."""
     with transaction(services.sessions) as session:
         campaign, today = _campaign(session, services)

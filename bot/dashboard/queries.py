@@ -13,18 +13,31 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import campaign_calendar, report_due_moment
-from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, Progress, Unit, WeeklyReport
+from storage.models import (
+    INTEGER_MAX,
+    Campaign,
+    Contact,
+    ContactStatus,
+    Issue,
+    IssueStatus,
+    Progress,
+    Unit,
+    WeeklyReport,
+)
+from storage.repos import fits_integer
 
 PAGE_SIZE = 50
+# Filter text is compared with VARCHAR columns: PostgreSQL refuses a NUL outright, and no value holds a control.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
 class IssueFilter(BaseModel):
     """The ledger's filters, as query parameters (`?unit=3&status=open&overdue=true`)."""
 
-    unit: int | None = Field(default=None, description="unit id")
+    unit: int | None = Field(default=None, ge=1, le=INTEGER_MAX, description="unit id")
     status: IssueStatus | None = None
-    focus_area: str | None = Field(default=None, max_length=50)
-    source: str | None = Field(default=None, max_length=50)
+    focus_area: str | None = Field(default=None, max_length=50, pattern=PRINTABLE)
+    source: str | None = Field(default=None, max_length=50, pattern=PRINTABLE)
     overdue: bool = False
     page: int = Field(default=1, ge=1, le=100_000)
 
@@ -62,6 +75,8 @@ def ledger(session: Session, campaign: Campaign, filters: IssueFilter, today: da
 
 
 def issue_with_history(session: Session, campaign: Campaign, number: int) -> Issue | None:
+    if not fits_integer(number):
+        return None
     return session.scalars(
         select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)
         .options(selectinload(Issue.unit), selectinload(Issue.progress).selectinload(Progress.contact))

@@ -54,7 +54,7 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
         raise HTTPException(403, f"timestamp 与服务器时间相差 {skew:.0f} 秒，超过 {max_skew} 秒")
     try:
         payload: Any = json.loads(await request.body())
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # RecursionError: [[[[… nested too deep
         raise HTTPException(400, "消息体不是有效的 JSON") from error
     try:
         inbound = parse(payload, now=channel.services.clock.now())

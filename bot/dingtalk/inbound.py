@@ -13,6 +13,7 @@ from typing import Any
 from dingtalk_stream import ChatbotMessage
 
 from handlers.message import IncomingMessage
+from storage.models import ID_LENGTH
 
 PLATFORM = "dingtalk"  # the identity namespace: senderStaffId, the userid inside the organisation
 PRIVATE, GROUP = "1", "2"  # conversationType
@@ -56,13 +57,16 @@ def parse(payload: Any, *, now: datetime) -> Inbound:
         texts = robot.get_text_list() if robot.message_type in TEXT_TYPES else None
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PayloadError(f"无法解析消息：{type(error).__name__} {error}") from error
-    msg_id = _required_text(robot.message_id, "msgId")
+    msg_id = _short(_required_text(robot.message_id, "msgId"), "msgId")
     conversation_type = _required_text(robot.conversation_type, "conversationType")
     if conversation_type not in (PRIVATE, GROUP):
         raise PayloadError(f"conversationType 应为 1（单聊）或 2（群聊），收到 {conversation_type!r}")
     _required_text(robot.message_type, "msgtype")
     is_group = conversation_type == GROUP
-    staff_id = robot.sender_staff_id if isinstance(robot.sender_staff_id, str) and robot.sender_staff_id else None
+    staff_id = _optional_text(robot.sender_staff_id, "senderStaffId") or None
+    if staff_id is not None:
+        _short(staff_id, "senderStaffId")
+    _optional_text(robot.conversation_id, "conversationId")
     inbound = Inbound(msg_id=msg_id, staff_id=staff_id, is_group=is_group,
                       addressed=not is_group or robot.is_in_at_list is True, webhook=_webhook(robot))
     if staff_id is None:
@@ -86,9 +90,25 @@ def _required_text(value: Any, name: str) -> str:
     return value
 
 
+def _optional_text(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise PayloadError(f"{name} 应为字符串")
+    return value
+
+
+def _short(value: str, name: str) -> str:
+    if len(value) > ID_LENGTH:
+        raise PayloadError(f"{name} 超过 {ID_LENGTH} 个字符")
+    return value
+
+
 def _webhook(robot: ChatbotMessage) -> SessionWebhook | None:
-    if not isinstance(robot.session_webhook, str) or not robot.session_webhook:
+    url = _optional_text(robot.session_webhook, "sessionWebhook")
+    if not url:
         return None
     expires = robot.session_webhook_expired_time
-    expires_at = datetime.fromtimestamp(expires / 1000, tz=UTC) if expires else None
-    return SessionWebhook(robot.session_webhook, expires_at)
+    try:
+        expires_at = datetime.fromtimestamp(expires / 1000, tz=UTC) if expires else None
+    except (OverflowError, OSError, ValueError) as error:
+        raise PayloadError("sessionWebhookExpiredTime 不是有效的毫秒时间戳") from error
+    return SessionWebhook(url, expires_at)

@@ -71,6 +71,7 @@ class WeComChannel:
     budget: float
     max_skew: int
     handlers: anyio.CapacityLimiter  # worker threads that may run the Dispatcher at once
+    agent_id: int | None = None  # DUBAN_WECOM_AGENT_ID: messages for another app are refused
     pending: set[asyncio.Task[None]] = field(default_factory=set)  # replies still going out as app messages
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
@@ -107,7 +108,8 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
                        http=http)
         channel = WeComChannel(crypto=crypto, sender=WeComAppSender(api), budget=settings.wecom_reply_budget,
                                max_skew=settings.callback_max_skew or DEFAULT_MAX_SKEW,
-                               handlers=anyio.CapacityLimiter(_handler_threads(services)))
+                               handlers=anyio.CapacityLimiter(_handler_threads(services)),
+                               agent_id=settings.wecom_agent_id)
         app.state.wecom = channel
         log.info("wecom channel on", extra={"corp_id": settings.wecom_corp_id, "agent_id": settings.wecom_agent_id})
         switch_interval = sys.getswitchinterval()
@@ -179,6 +181,7 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
         channel.crypto.check_signature(query["msg_signature"], query["timestamp"], query["nonce"], envelope.encrypt)
         _check_skew(query["timestamp"], now, channel.max_skew)
         message = channel.crypto.read_message(channel.crypto.decrypt(envelope.encrypt))
+        channel.crypto.check_agent(message, channel.agent_id)
         incoming, greeting = _incoming(message, now)
     except CallbackRejected as rejected:
         raise _reject(rejected) from None

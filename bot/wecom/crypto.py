@@ -24,6 +24,8 @@ from wechatpy.work.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.work.exceptions import InvalidCorpIdException
 from wechatpy.work.replies import TextReply
 
+from storage.models import ID_LENGTH
+
 # A DTD is the only way to declare entities (billion laughs, external files). WeCom never sends one, so any
 # body that declares one is refused outright, before an XML parser has seen a byte of it.
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -111,8 +113,18 @@ class WeComCrypto:
             raise CallbackRejected(400, "密文无法解密（请核对 EncodingAESKey）") from error
 
     def read_message(self, plaintext: str) -> BaseMessage:
-        """The decrypted XML as a wechatpy message or event (screened for DTDs like the envelope)."""
-        _refuse_dtd(plaintext.encode())
+        """The decrypted XML as a wechatpy message or event (screened for DTDs and parsed safely like the
+        envelope: wechatpy's own parser raises on malformed XML with errors of its own)."""
+        try:
+            root = _parse_safely(plaintext.encode())
+        except CallbackRejected as rejected:
+            raise CallbackRejected(400, f"消息内容格式错误：{rejected.reason}") from None
+        if root.tag != "xml":
+            raise CallbackRejected(400, "消息内容格式错误：根元素应为 <xml>")
+        for name, value in (("FromUserName", root.findtext("FromUserName")), ("MsgId", root.findtext("MsgId"))):
+            # Both become VARCHAR(128) keys (the chat identity, the dedupe record): longer is not from WeCom.
+            if value is not None and len(value) > ID_LENGTH:
+                raise CallbackRejected(400, f"{name} 超过 {ID_LENGTH} 个字符")
         try:
             message = parse_message(plaintext)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -120,6 +132,16 @@ class WeComCrypto:
         if message is None or not isinstance(message.source, str) or not message.source:
             raise CallbackRejected(400, "消息缺少 FromUserName")
         return message
+
+    @staticmethod
+    def check_agent(message: BaseMessage, agent_id: int | None) -> None:
+        """400 for a message addressed to another app of the corp (one corp's apps share its callback keys only
+        if an administrator copied them, but a message for another app must never be answered as this one)."""
+        raw = message._data.get("AgentID")  # wechatpy converts AgentID to int on access and raises on garbage
+        if agent_id is None or raw is None:
+            return
+        if not str(raw).strip().isdigit() or int(str(raw).strip()) != agent_id:
+            raise CallbackRejected(400, f"AgentID {str(raw)[:20]} 不是本应用（DUBAN_WECOM_AGENT_ID={agent_id}）")
 
     def encrypt_reply(self, message: BaseMessage, text: str, *, timestamp: int, nonce: str) -> str:
         """A passive text reply to `message`, encrypted and signed as WeCom expects it in the response body."""

@@ -51,7 +51,7 @@ def test_issue_filters(signed_in: TestClient) -> None:
     assert sorted(i["number"] for i in mine["items"]) == [3, 4]
     by_area = signed_in.get("/api/issues", params={"focus_area": "队伍建设", "source": "信访举报"}).json()
     assert [i["title"] for i in by_area["items"]] == ["辅助人员单独执法"]
-    assert signed_in.get("/api/issues", params={"status": "maybe"}).status_code == 400
+    assert signed_in.get("/api/issues", params={"status": "maybe"}).status_code == 422
 
 
 def test_issue_with_its_progress_history(signed_in: TestClient) -> None:
