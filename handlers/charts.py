@@ -11,7 +11,7 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 log = logging.getLogger("duban.charts")
 
@@ -57,13 +57,22 @@ def choose_bars(bars: Sequence[Bar], limit: int = MAX_BARS) -> list[Bar]:
 
 def rate_chart(bars: Sequence[Bar], *, title: str, target: float | None, expected: float | None) -> bytes:
     """A horizontal bar chart as PNG bytes; raises RuntimeError when no CJK font is installed."""
+    if font_family() is None:
+        raise RuntimeError("no CJK font installed")
+    return _drawn(tuple(choose_bars(bars)), title, target, expected)
+
+
+@lru_cache(maxsize=32)
+def _drawn(chosen: tuple[Bar, ...], title: str, target: float | None, expected: float | None) -> bytes:
+    """The drawing, kept for the same figures: matplotlib takes tens of milliseconds of CPU per chart, and the
+    same 汇总 is asked again and again between changes (the title carries the date, so a chart lasts a day
+    at most). 32 PNGs of some tens of KB each."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     family = font_family()
-    if family is None:
-        raise RuntimeError("no CJK font installed")
-    shown = list(reversed(choose_bars(bars)))  # barh draws bottom-up: the worst unit ends on top
+    assert family is not None
+    shown = list(reversed(chosen))  # barh draws bottom-up: the worst unit ends on top
     height = 1.6 + 0.36 * max(len(shown), 1)
     figure = Figure(figsize=(8, height), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
