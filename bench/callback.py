@@ -70,6 +70,28 @@ def bare_app():  # type: ignore[no-untyped-def]
     return app
 
 
+def qyapi_app():  # type: ignore[no-untyped-def]
+    """WeCom's API as the full path meets it in production, answering at once: 汇总's markdown reply goes out
+    as an app message (a passive reply carries text only) and its chart through media/upload, so the full
+    path includes those sends."""
+    app = FastAPI()
+
+    @app.get("/cgi-bin/gettoken")
+    async def gettoken() -> dict[str, object]:
+        return {"errcode": 0, "errmsg": "ok", "access_token": "bench-token", "expires_in": 7200}
+
+    @app.post("/cgi-bin/message/send")
+    async def send() -> dict[str, object]:
+        return {"errcode": 0, "errmsg": "ok"}
+
+    @app.post("/cgi-bin/media/upload")
+    async def upload(request: Request) -> dict[str, object]:
+        await request.body()
+        return {"errcode": 0, "errmsg": "ok", "type": "image", "media_id": "bench-media", "created_at": "0"}
+
+    return app
+
+
 def prepare_database(url: str) -> None:
     from bot.demo import load_demo
     from handlers.clock import SystemClock
@@ -125,10 +147,11 @@ class Figures:
     p50_ms: float
     p99_ms: float
     late: int  # answered empty because the reply budget ran out (the reply went out as an app message)
+    markdown: int  # 汇总: answered empty by design, the markdown reply sent as an app message
 
 
 def callbacks(count: int, ids: itertools.count[int], users: Sequence[str] = LIAISONS,
-              texts: Sequence[str] = TEXTS) -> list[tuple[dict[str, str], bytes]]:
+              texts: Sequence[str] = TEXTS) -> list[tuple[dict[str, str], bytes, bool]]:
     """Signed, encrypted text callbacks as WeCom sends them (from `users` in turn), built before the clock starts."""
     from wechatpy.work.crypto import PrpCrypto
 
@@ -148,35 +171,38 @@ def callbacks(count: int, ids: itertools.count[int], users: Sequence[str] = LIAI
         signature = hashlib.sha1("".join(sorted((TOKEN, timestamp, nonce, encrypted))).encode()).hexdigest()
         body = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
                 f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>").encode()
-        built.append(({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body))
+        built.append(({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body,
+                      text.startswith("汇总")))
     return built
 
 
-async def load(url: str, senders: int, work: list[tuple[dict[str, str], bytes]]) -> Figures:
+async def load(url: str, senders: int, work: list[tuple[dict[str, str], bytes, bool]]) -> Figures:
     queue = iter(work)
     latencies: list[float] = []
-    late = 0
+    late = markdown = 0
     # aiohttp rather than httpx: at 100 connections httpx's pool used more CPU than the servers under test,
     # and both servers measured the same ~90 requests/second, the client's ceiling.
     connector = aiohttp.TCPConnector(limit=senders)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(30)) as client:
 
         async def sender() -> None:
-            nonlocal late
-            for params, body in queue:
+            nonlocal late, markdown
+            for params, body, rich in queue:
                 started = time.perf_counter()
                 async with client.post("/wecom/callback", params=params, data=body) as response:
                     content = await response.read()
                 latencies.append(time.perf_counter() - started)
                 if response.status != 200:
                     raise RuntimeError(f"HTTP {response.status}: {content[:200]!r}")
-                late += not content
+                if not content:
+                    markdown += rich
+                    late += not rich
 
         started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(senders)))
         elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
-    return Figures(len(latencies), len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, late)
+    return Figures(len(latencies), len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, late, markdown)
 
 
 def measure(url: str, plan: dict[int, int], ids: itertools.count[int]) -> dict[int, Figures]:
@@ -197,18 +223,19 @@ def main() -> None:
         prepare_database(database)
         env = {"DUBAN_DATABASE_URL": database, "DUBAN_WECOM_CORP_ID": CORP_ID, "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
                "DUBAN_WECOM_SECRET": "unused", "DUBAN_WECOM_TOKEN": TOKEN, "DUBAN_WECOM_AES_KEY": AES_KEY,
-               "DUBAN_WECOM_API_BASE": "http://127.0.0.1:9", "DUBAN_LOG_LEVEL": "WARNING"}
+               "DUBAN_LOG_LEVEL": "WARNING"}
         with Served("bare_app", env) as bare:
             baseline = measure(bare.url, plan, ids)
-        with Served("full_app", env) as full:
+        with Served("qyapi_app", env) as qyapi, Served("full_app", env | {"DUBAN_WECOM_API_BASE": qyapi.url}) as full:
             measured = measure(full.url, plan, ids)
 
     print(f"WeCom callback benchmark ({os.cpu_count()} cores, SQLite, uvicorn, one worker each)")
-    print(f"{'server':<6} {'senders':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'late':>5}")
+    print(f"{'server':<6} {'senders':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'late':>5}"
+          f" {'markdown':>8}")
     for name, figures in (("bare", baseline), ("full", measured)):
         for senders, f in figures.items():
             print(f"{name:<6} {senders:>7} {f.requests:>8} {f.per_second:>8.1f} {f.p50_ms:>8.1f} {f.p99_ms:>8.1f}"
-                  f" {f.late:>5}")
+                  f" {f.late:>5} {f.markdown:>8}")
     for senders in plan:
         ratio = measured[senders].per_second / baseline[senders].per_second
         print(f"ratio full/bare at {senders:>3} senders: {ratio:.2f}  (target >= 0.5)")

@@ -182,10 +182,10 @@ def measure_fanout(url: str, campaign: Campaign) -> dict[str, float]:
 def measure_callbacks(url: str, campaign: Campaign, settings: Settings) -> dict[str, float]:
     env = {"DUBAN_DATABASE_URL": url, "DUBAN_CAMPAIGN": campaign.name, "DUBAN_WECOM_CORP_ID": CORP_ID,
            "DUBAN_WECOM_AGENT_ID": str(AGENT_ID), "DUBAN_WECOM_SECRET": "unused", "DUBAN_WECOM_TOKEN": TOKEN,
-           "DUBAN_WECOM_AES_KEY": AES_KEY, "DUBAN_WECOM_API_BASE": "http://127.0.0.1:9", "DUBAN_LOG_LEVEL": "WARNING"}
+           "DUBAN_WECOM_AES_KEY": AES_KEY, "DUBAN_LOG_LEVEL": "WARNING"}
     ids = itertools.count(9_000_000_000_000_000_001)
     users = campaign.liaison_users
-    with Served("full_app", env) as server:
+    with Served("qyapi_app", env) as qyapi, Served("full_app", env | {"DUBAN_WECOM_API_BASE": qyapi.url}) as server:
         asyncio.run(load(server.url, 10, callbacks(50, ids, users, CALLBACK_TEXTS)))  # warm-up
         figures = asyncio.run(load(server.url, settings.senders,
                                    callbacks(settings.callbacks, ids, users, CALLBACK_TEXTS)))
