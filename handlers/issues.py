@@ -34,10 +34,17 @@ def _choice_check(label: str, attr: str):  # type: ignore[no-untyped-def]
     return check, prompt
 
 
+MIN_DUE_YEAR = 2000
+MAX_DUE_YEARS_AHEAD = 10
+
+
 def _check_due(ctx: Context, raw: str) -> str:
     day = parse_date(raw, ctx=ctx.dates, role="end")
     if day is None:
         raise FieldError(f"无法识别日期「{strip_punct(raw)}」，请写成「9月10日前」「2020-09-10」或「9月下旬」。")
+    if not MIN_DUE_YEAR <= day.year <= ctx.today.year + MAX_DUE_YEARS_AHEAD:  # 9999年 is a typo, not a plan
+        raise FieldError(f"完成时限「{format_cn(day)}」不在 {MIN_DUE_YEAR} 年至 {ctx.today.year + MAX_DUE_YEARS_AHEAD} "
+                         "年之间，请核对后重新发送。")
     return day.isoformat()
 
 

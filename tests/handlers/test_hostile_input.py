@@ -88,3 +88,17 @@ def test_an_over_long_email_is_left_out_and_said_so(say: Say, plan_loaded: Datab
     assert "「邮箱」太长了（300字），请控制在100字以内。" in reply and "登记成功" in reply
     with transaction(plan_loaded.sessions) as session:
         assert session.scalars(select(Contact.wechat_or_email).where(Contact.name == "陆和建")).one() is None
+
+
+@pytest.mark.parametrize("due", ["9999年1月1日", "2099-12-31", "1999年9月10日"])
+def test_a_deadline_decades_away_is_refused_and_asked_again(say: Say, plan_loaded: Database, due: str) -> None:
+    from storage.models import Issue
+
+    before = count(plan_loaded, Issue)
+    reply = text(say("MaQiang", "问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
+                                "线索内容：证件过期\n整改措施：补办\n整改目标：持证上岗\n责任人：张三\n"
+                                f"完成时限：{due}"))
+    assert "不在 2000 年至 2030 年之间" in reply and "完成时限" in reply
+    assert count(plan_loaded, Issue) == before
+    assert "已登记" in text(say("MaQiang", "9月10日前"))  # the dialog asked for it again
+    assert count(plan_loaded, Issue) == before + 1
