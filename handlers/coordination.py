@@ -16,7 +16,7 @@ from handlers.context import Context
 from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.message import Image, Reply
-from handlers.parsing import strip_punct
+from handlers.parsing import echoed, strip_punct
 from handlers.richtext import Block, Doc, Field, Heading, Item, Line
 from handlers.summary import (
     SOON_DAYS,
@@ -192,7 +192,7 @@ def summary(ctx: Context, rest: str) -> Reply:
         if unit is None:
             closest = Units(ctx.session).closest(ctx.campaign, name)
             hint = f"您要找的是不是：{'、'.join(closest)}？" if closest else ""
-            return Reply.of(f"未找到单位「{name}」。{hint}")
+            return Reply.of(f"未找到单位「{echoed(name)}」。{hint}")
     else:
         unit = None
     status = campaign_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)

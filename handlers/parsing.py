@@ -31,6 +31,15 @@ def strip_punct(text: str) -> str:
     return text.strip().strip(_TRAILING_PUNCT).strip()
 
 
+ECHO_LIMIT = 30  # characters of the user's own text quoted back in a reply
+
+
+def echoed(text: str, limit: int = ECHO_LIMIT) -> str:
+    """The user's text as quoted back in a reply: a pasted paragraph is cut, not repeated whole."""
+    text = strip_punct(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def to_int(text: str) -> int | None:
     """'12', '十二', '一百零五', '两' → int; anything else → None."""
     text = strip_punct(text)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from handlers.context import Context, Route, notify
 from handlers.dialogs import DialogSpec, Field, FieldError, at_most, start
 from handlers.message import Reply
-from handlers.parsing import normalize_phone, strip_punct, take_number
+from handlers.parsing import echoed, normalize_phone, strip_punct, take_number
 from storage.models import Campaign, Contact, ContactStatus
 from storage.repos import Audit, People, Units
 
@@ -28,7 +28,7 @@ def _check_unit(ctx: Context, raw: str) -> str:
         return unit.name
     closest = Units(ctx.session).closest(ctx.campaign, raw)
     hint = f"您要找的是不是：{'、'.join(closest)}？" if closest else "请核对单位全称。"
-    raise FieldError(f"未找到单位「{strip_punct(raw)}」。{hint}请重新发送单位名称。")
+    raise FieldError(f"未找到单位「{echoed(raw)}」。{hint}请重新发送单位名称。")
 
 
 def _check_phone(ctx: Context, raw: str) -> str:

@@ -102,3 +102,8 @@ def test_a_deadline_decades_away_is_refused_and_asked_again(say: Say, plan_loade
     assert count(plan_loaded, Issue) == before
     assert "已登记" in text(say("MaQiang", "9月10日前"))  # the dialog asked for it again
     assert count(plan_loaded, Issue) == before + 1
+
+
+def test_an_unknown_unit_is_quoted_back_cut_short(say: Say) -> None:
+    reply = text(say("YuJianKui", "汇总 " + "某某局" * 2000))
+    assert "未找到单位「" + "某某局" * 10 + "…」" in reply and len(reply) < 200
