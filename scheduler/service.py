@@ -49,6 +49,29 @@ LAST_TICK = Gauge("duban_scheduler_last_tick_timestamp_seconds",
                   "When this process last completed a reminder tick (unix seconds)")
 
 
+class FailureStreak:
+    """How a job that keeps failing is logged: the first failure with its traceback, then one line per failed
+    round, then the recovery. The delivery job runs every 2 seconds, and a database outage printed a traceback
+    each time (1,800 an hour), burying whatever else the log had to say."""
+
+    def __init__(self, job: str, service_id: str) -> None:
+        self.job, self.service_id, self.failures = job, service_id, 0
+
+    def failed(self, error: Exception) -> None:
+        """Call from the except block."""
+        self.failures += 1
+        extra = {"service": self.service_id, "failures": self.failures, "error": type(error).__name__}
+        if self.failures == 1:
+            log.exception(f"{self.job} failed", extra=extra)
+        else:
+            log.warning(f"{self.job} still failing", extra=extra)
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info(f"{self.job} recovered", extra={"service": self.service_id, "failed_rounds": self.failures})
+            self.failures = 0
+
+
 @dataclass(frozen=True)
 class Timing:
     """How often each job runs. A standby polls the election well within the 60 s takeover promise."""
@@ -76,6 +99,8 @@ class SchedulerService:
         # cannot keep the interval jobs from starting another alongside; these can (see tick_job).
         self.ticking = asyncio.Lock()
         self.delivering = asyncio.Lock()
+        self.tick_failures = FailureStreak("reminder tick", self.id)
+        self.delivery_failures = FailureStreak("outbox delivery", self.id)
 
     def _zone(self) -> ZoneInfo:
         with transaction(self.sessions) as session:
@@ -141,9 +166,10 @@ async def tick_job(service_id: str) -> None:
     try:
         async with service.ticking:
             await asyncio.to_thread(service.engine.tick)
-    except Exception:  # a database hiccup must not kill the job; the next tick catches up from the watermark
-        log.exception("reminder tick failed", extra={"service": service_id})
+    except Exception as error:  # a database hiccup must not kill the job; the next tick catches up from the watermark
+        service.tick_failures.failed(error)
         return
+    service.tick_failures.succeeded()
     LAST_TICK.set(service.engine.clock.now().timestamp())
 
 
@@ -154,5 +180,7 @@ async def delivery_job(service_id: str) -> None:
     try:
         async with service.delivering:
             await service.worker.drain()
-    except Exception:  # as above: rows stay pending (or claimed until their lease ends) and go next round
-        log.exception("outbox delivery failed", extra={"service": service_id})
+    except Exception as error:  # as above: rows stay pending (or claimed until their lease ends) and go next round
+        service.delivery_failures.failed(error)
+        return
+    service.delivery_failures.succeeded()

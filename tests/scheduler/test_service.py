@@ -7,14 +7,17 @@ Found by tests/reliability: elect() ran a tick directly while APScheduler's inte
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
+import pytest
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from sqlalchemy.exc import OperationalError
 
 from handlers.clock import ManualClock
 from scheduler.outbound import SimulatorSender
-from scheduler.service import TICK_JOB, SchedulerService, Timing
+from scheduler.service import TICK_JOB, SchedulerService, Timing, tick_job
 from tests.conftest import Database
 
 WAIT = 10.0  # seconds: the bound on every wait
@@ -80,3 +83,41 @@ def test_the_interval_tick_never_runs_alongside_the_catch_up_tick_of_an_election
 
     asyncio.run(scenario())
     assert engine.most == 1
+
+
+class FailingEngine:
+    """A ReminderEngine whose database is away until `back` is set."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.back = False
+
+    def tick(self) -> None:
+        if not self.back:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+
+def test_a_failing_tick_logs_one_traceback_then_a_line_a_round_then_its_recovery(
+        plan_loaded: Database, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="duban.scheduler")
+    service = SchedulerService(plan_loaded.sessions, clock=clock, senders={"sim": SimulatorSender()},
+                               route=lambda _platform: "sim", leadership=Always(),
+                               timing=Timing(election_seconds=3600, tick_seconds=3600, delivery_seconds=3600))
+    engine = FailingEngine(clock)
+    service.engine = engine  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        await service.start()  # the election's catch-up tick: the first failure
+        await tick_job(service.id)
+        await tick_job(service.id)
+        engine.back = True
+        await tick_job(service.id)
+        await tick_job(service.id)
+        await service.stop()
+
+    asyncio.run(scenario())
+    ticks = [r for r in caplog.records if r.name == "duban.scheduler" and r.getMessage().startswith("reminder tick")]
+    assert [(r.getMessage(), r.exc_info is not None) for r in ticks] == [
+        ("reminder tick failed", True), ("reminder tick still failing", False),
+        ("reminder tick still failing", False), ("reminder tick recovered", False)]
+    assert ticks[-1].failed_rounds == 3  # type: ignore[attr-defined]
