@@ -47,10 +47,12 @@ TEXTS = ("我的问题", "周报 本周完成执法案卷评查{n}件", "帮助"
 
 
 def full_app():  # type: ignore[no-untyped-def]
-    from bot.app import create_app
+    from bot.app import create_app, freeze_startup_objects
     from bot.settings import Settings
 
-    return create_app(Settings(_env_file=None, scheduler="off"))  # type: ignore[call-arg]  # DUBAN_* from env
+    app = create_app(Settings(_env_file=None, scheduler="off"))  # type: ignore[call-arg]  # DUBAN_* from env
+    freeze_startup_objects()  # as `duban serve` does
+    return app
 
 
 def bare_app():  # type: ignore[no-untyped-def]

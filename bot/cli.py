@@ -47,13 +47,15 @@ def serve(host: Annotated[str | None, typer.Option(help="listen address")] = Non
     """Serve the bot: callbacks, the simulator and the dashboard."""
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import create_app, freeze_startup_objects
     from bot.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    application = create_app(settings)
+    freeze_startup_objects()
     # log_config=None: uvicorn keeps the logging set up above (its access log comes out in the same format).
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level.lower(), proxy_headers=True, log_config=None)
 
 

@@ -109,3 +109,20 @@ def test_demo_prints_a_dashboard_login_that_works(cli_env: Database) -> None:
         assert log_in(first) != 303
         assert log_in(second) == 303
         assert "演示" in client.get("/dashboard").text
+
+
+def test_serve_freezes_what_the_process_holds_after_start_up(cli_env: Database, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    import gc
+
+    import uvicorn
+
+    served: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **_options: served.append(gc.get_freeze_count()))
+    monkeypatch.setattr("bot.logs.configure_logging", lambda *_args, **_kwargs: None)  # keep pytest's logging
+    try:
+        result = runner.invoke(app, ["serve"])
+        assert result.exit_code == 0, result.output
+        assert served and served[0] > 100_000  # modules, mappers, the app: out of the collector's reach
+    finally:
+        gc.unfreeze()
