@@ -75,6 +75,15 @@ def drop_noise(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+class AlembicChatter(logging.Filter):
+    """Drops the two lines alembic logs at INFO whenever a migration context is made ("Context impl
+    SQLiteImpl.", "Will assume transactional DDL."): /readyz makes one on every probe. Its "Running upgrade"
+    lines, which say what a start-up changed, stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Context impl", "Will assume")))
+
+
 def configure_logging(level: str = "INFO", fmt: LogFormat = "json", stream: TextIO | None = None) -> None:
     """Route structlog and the standard library (root logger, uvicorn's loggers) through one handler.
 
@@ -108,6 +117,9 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "json", stream: Text
         uvicorn_logger.propagate = True
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    migration_logger = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, AlembicChatter) for f in migration_logger.filters):
+        migration_logger.addFilter(AlembicChatter())
     structlog.configure(
         processors=[*shared, structlog.stdlib.PositionalArgumentsFormatter(), redact,
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -303,6 +303,17 @@ def test_scheduler_job_runs_do_not_fill_the_log(restored_logging: None) -> None:
     assert [json.loads(line)["level"] for line in stream.getvalue().splitlines()] == ["warning"]
 
 
+def test_readiness_probes_do_not_fill_the_log_with_alembic_lines(restored_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    migration = logging.getLogger("alembic.runtime.migration")
+    migration.info("Context impl %s.", "SQLiteImpl")
+    migration.info("Will assume %s DDL.", "non-transactional")
+    migration.info("Running upgrade %s -> %s, %s", "0004_scheduler", "0005_issue_overdue_indexes", "indexes")
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
+        "Running upgrade 0004_scheduler -> 0005_issue_overdue_indexes, indexes"]
+
+
 def test_console_format_is_for_people(restored_logging: None) -> None:
     stream = io.StringIO()
     configure_logging("INFO", "console", stream=stream)
