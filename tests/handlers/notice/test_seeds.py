@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
-from pathlib import Path
 
 import pytest
 
 from handlers.notice import import_notice
 from handlers.notice.model import NoticePlan
 from storage.models import TaskDeadlineKind
+from tests.conftest import FIXTURES
 
-SEEDS = Path(__file__).resolve().parents[3] / ".." / "shared" / "seeds"
+# Copies of shared/seeds (public notices), so the suite runs in a clone with nothing beside it.
+SEEDS = FIXTURES / "seeds"
 
 
 @cache
