@@ -31,13 +31,17 @@ def strip_punct(text: str) -> str:
     return text.strip().strip(_TRAILING_PUNCT).strip()
 
 
-ECHO_LIMIT = 30  # characters of the user's own text quoted back in a reply
+ECHO_LIMIT = 30  # characters of the user's own text quoted back in a reply (then "…")
 
 
-def echoed(text: str, limit: int = ECHO_LIMIT) -> str:
+def clipped(text: str, limit: int) -> str:
+    """`text`, or its first limit-1 characters and "…" when it is longer than `limit`."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def echoed(text: str) -> str:
     """The user's text as quoted back in a reply: a pasted paragraph is cut, not repeated whole."""
-    text = strip_punct(text)
-    return text if len(text) <= limit else text[:limit] + "…"
+    return clipped(strip_punct(text), ECHO_LIMIT + 1)
 
 
 def to_int(text: str) -> int | None:

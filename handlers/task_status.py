@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from handlers.dates import format_cn
+from handlers.parsing import clipped
 from storage.models import Task, TaskDeadlineKind, TaskProgress, TaskRole
 
 ROLE_TEXT = {TaskRole.LEAD: "牵头", TaskRole.PARTNER: "配合", TaskRole.RESPONSIBLE: "责任"}
@@ -153,7 +154,7 @@ def task_deadline_subjects(tasks: Sequence[Task], progress: Sequence[TaskProgres
 def short_title(task: Task, limit: int = 24) -> str:
     """The task's first clause, for lists: 严格落实行政执法“三项制度”…"""
     first = task.text.split("。")[0].split("，")[0].split(",")[0]
-    return first if len(first) <= limit else first[: limit - 1] + "…"
+    return clipped(first, limit)
 
 
 def deadline_text(state: TaskState) -> str:

@@ -28,7 +28,7 @@ from handlers.notice.model import (
     When,
 )
 from handlers.notice.text import DATE_LINE, Notice, Paragraph, display, split_sentences
-from handlers.parsing import normalize_phone, to_int
+from handlers.parsing import clipped, normalize_phone, to_int
 
 QUOTE_LIMIT = 40
 _PLACEHOLDER_YEAR = 2000  # a leap year, so that 2月29日 reads as a date until the real year is known
@@ -191,8 +191,7 @@ class Dates:
 
 
 def _quote(text: str, limit: int = QUOTE_LIMIT) -> str:
-    text = display(text.strip())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clipped(display(text.strip()), limit)
 
 
 def _sentences(notice: Notice) -> Iterator[tuple[Paragraph, int, int]]:
