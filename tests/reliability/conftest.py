@@ -4,17 +4,13 @@ topology of processes, stopped group-wide when the test ends."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
+from tests.conftest import BACKENDS, scratch_postgres
 from tests.fakes.platform import FakePlatform, serve_fake_platform
 from tests.reliability.harness import REPORT, ClockFile, PrivateCluster, Topology, report
 
@@ -41,16 +37,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def shared_postgres() -> Iterator[str]:
     """A database of its own on the suite's PostgreSQL server, dropped afterwards."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_rel_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("duban_rel") as url:
+        yield url
 
 
 @pytest.fixture

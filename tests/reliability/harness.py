@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 import yaml
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Row, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.plan import load_plan, read_plan
@@ -314,6 +314,14 @@ class PrivateCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+
+
+def weekly_reminders(sessions: sessionmaker[Session]) -> list[Row[Any]]:
+    """The outbox rows of the weekly-report reminders: key, target, status, attempts."""
+    with transaction(sessions) as session:
+        return list(session.execute(
+            select(OutboxMessage.key, OutboxMessage.target, OutboxMessage.status, OutboxMessage.attempts)
+            .where(OutboxMessage.key.like("weekly.remind%"))).all())
 
 
 def settled(sessions: sessionmaker[Session], moment: str) -> Callable[[], bool]:

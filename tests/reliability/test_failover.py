@@ -9,13 +9,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from storage.db import make_engine, make_session_factory, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.db import make_engine, make_session_factory
+from storage.models import OutboxStatus
 from tests.conftest import at
 from tests.fakes.platform import MESSAGE_SEND, FakePlatform
-from tests.reliability.harness import ClockFile, Topology, liaison, prepare, report, settled, wait_until, write_plan
+from tests.reliability.harness import (
+    ClockFile,
+    Topology,
+    liaison,
+    prepare,
+    report,
+    settled,
+    wait_until,
+    weekly_reminders,
+    write_plan,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -72,10 +81,7 @@ def test_the_standby_takes_over_a_killed_leader_and_no_reminder_is_lost_or_doubl
         wait_until(lambda: len(delivered(wecom_fake, after="2020-07-17 11:00")) >= UNITS, "the 11:00 reminders")
         clock_file.set("2020-07-17 11:05")
         wait_until(settled(sessions, "2020-07-17 11:05"), "the new leader to tick past 11:05")
-        with transaction(sessions) as session:
-            rows = session.execute(select(OutboxMessage.key, OutboxMessage.target, OutboxMessage.status,
-                                          OutboxMessage.attempts)
-                                   .where(OutboxMessage.key.like("weekly.remind%"))).all()
+        rows = weekly_reminders(sessions)
     finally:
         engine.dispose()
 

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (
-    OutboxMessage,
     OutboxStatus,
     WeeklyReport,
 )
@@ -29,6 +28,7 @@ from tests.reliability.harness import (
     report,
     settled,
     wait_until,
+    weekly_reminders,
     write_plan,
 )
 from tests.reliability.load import WeCom, assert_stored_once, liaison_mix
@@ -101,8 +101,7 @@ def test_200_concurrent_callbacks_for_30_seconds_while_the_friday_reminders_go_o
         wait_until(settled(sessions, "2020-07-17 09:02"), "the leader to tick past 09:02 with nothing left to send")
         with transaction(sessions) as session:
             weekly = session.scalar(select(func.count()).select_from(WeeklyReport).where(WeeklyReport.iso_week == 29))
-            outbox = session.execute(select(OutboxMessage.target, OutboxMessage.status)
-                                     .where(OutboxMessage.key.like("weekly.remind%"))).all()
+        outbox = weekly_reminders(sessions)
     finally:
         engine.dispose()
     assert weekly == len(REPORTING)

@@ -15,7 +15,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage, OutboxStatus
 from tests.fakes.platform import GETTOKEN, HANG, MESSAGE_SEND, FakePlatform
-from tests.reliability.harness import ClockFile, Topology, liaison, prepare, report, settled, wait_until, write_plan
+from tests.reliability.harness import (
+    ClockFile,
+    Topology,
+    liaison,
+    prepare,
+    report,
+    settled,
+    wait_until,
+    weekly_reminders,
+    write_plan,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -61,9 +71,7 @@ def test_reminders_refused_for_a_while_are_all_delivered_once_afterwards(
             clock_file.set(moment)
             wait_until(lambda: not _due(sessions, clock_file), "the leader to send what is due", every=0.1)
         wait_until(settled(sessions, "2020-07-17 09:00:30"), "every reminder to be delivered")
-        with transaction(sessions) as session:
-            rows = session.execute(select(OutboxMessage.target, OutboxMessage.status, OutboxMessage.attempts)
-                                   .where(OutboxMessage.key.like("weekly.remind%"))).all()
+        rows = weekly_reminders(sessions)
     finally:
         engine.dispose()
 

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from storage.db import make_engine, make_session_factory, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.db import make_engine, make_session_factory
+from storage.models import OutboxStatus
 from tests.fakes.platform import MESSAGE_SEND, FakePlatform
 from tests.reliability.harness import (
     WAIT,
@@ -30,6 +29,7 @@ from tests.reliability.harness import (
     report,
     settled,
     wait_until,
+    weekly_reminders,
     write_plan,
 )
 from tests.reliability.load import WeCom, assert_stored_once, liaison_mix
@@ -109,9 +109,7 @@ def test_postgres_restarted_mid_load(private_postgres: PrivateCluster, topology_
         # go again, and WeCom's duplicate check drops the repeats: the outbox resumes, each user gets one.
         clock_file.set("2020-07-17 09:06")
         wait_until(settled(sessions, "2020-07-17 09:06"), "the outbox to deliver what was pending")
-        with transaction(sessions) as session:
-            rows = session.execute(select(OutboxMessage.target, OutboxMessage.status, OutboxMessage.attempts)
-                                   .where(OutboxMessage.key.like("weekly.remind%"))).all()
+        rows = weekly_reminders(sessions)
     finally:
         engine.dispose()
     everyone = Counter({liaison(n): 1 for n in range(1, UNITS + 1)})
