@@ -43,8 +43,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.callback import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Served, callbacks, load
-from bench.scale_data import COORDINATOR, TODAY, Campaign, database_size, friday_moment, generate, reset
-from bench.summary import counting
+from bench.scale_data import COORDINATOR, TODAY, Campaign, database_size, friday_moment, generate
+from bench.summary import counting, reset
 from bot.app import freeze_startup_objects
 from handlers.clock import ManualClock
 from handlers.dispatch import Dispatcher

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.summary import AREAS, ISSUES_PER_UNIT, SOURCES, START, TODAY
 from bench.summary import plan as summary_plan
 from handlers.plan import load_plan, validate_plan
-from storage.db import make_engine, transaction, upgrade_schema
+from storage.db import transaction
 from storage.models import (
     Base,
     ChatIdentity,
@@ -69,17 +69,6 @@ def plan(units: int) -> dict[str, Any]:
         {"name": "工作总结", "due": TODAY + timedelta(days=60)},
     ]
     return result
-
-
-def reset(url: str) -> Engine:
-    """An engine on `url` with the current schema and no rows (PostgreSQL: tables dropped first)."""
-    engine = make_engine(url)
-    if engine.url.get_backend_name() != "sqlite":
-        Base.metadata.drop_all(engine)
-        with engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    upgrade_schema(engine)
-    return engine
 
 
 def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

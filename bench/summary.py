@@ -182,13 +182,19 @@ def duban_export(sessions: sessionmaker[Session], campaign_name: str, path: Path
         export_issues(session, campaign, path, today=TODAY)
 
 
-def measure(url: str, units: int, repeat: int, workdir: Path) -> dict[str, float]:
+def reset(url: str) -> Engine:
+    """An engine on `url` with the current schema and no rows (PostgreSQL: tables dropped first)."""
     engine = make_engine(url)
     if engine.url.get_backend_name() != "sqlite":
         Base.metadata.drop_all(engine)
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     upgrade_schema(engine)
+    return engine
+
+
+def measure(url: str, units: int, repeat: int, workdir: Path) -> dict[str, float]:
+    engine = reset(url)
     sessions = make_session_factory(engine)
     started = time.perf_counter()
     generate(sessions, units)
