@@ -156,38 +156,29 @@ class WeComApi:
         self.http = http
         self._refreshing = asyncio.Lock()  # one gettoken at a time in this process
 
-    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST to an API path with the access token; a refused token is replaced once and the call repeated."""
+    async def call(self, path: str, payload: dict[str, Any] | None = None, *, params: dict[str, str] | None = None,
+                   files: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST to an API path with the access token (a JSON payload, or multipart `files` with extra `params`);
+        a refused token is replaced once and the call repeated."""
         token = await self.access_token()
-        body = await self._post(path, token, payload)
+        body = await self._post(path, token, payload, params, files)
         if body.get("errcode") in TOKEN_ERRCODES:
             log.info("wecom access token refused, refreshing", extra={"errcode": body.get("errcode")})
-            body = await self._post(path, await self.access_token(refused=token), payload)
+            body = await self._post(path, await self.access_token(refused=token), payload, params, files)
         result = classify(body, path)
         if result.status is not SendStatus.OK:
             raise WeComError(result)
         return body
 
-    async def _post(self, path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, path: str, token: str, payload: dict[str, Any] | None, params: dict[str, str] | None,
+                    files: dict[str, Any] | None) -> dict[str, Any]:
         return await call_api(self.http, "POST", self.credentials.api_base + path, path,
-                              params={"access_token": token}, payload=payload)
+                              params={"access_token": token, **(params or {})}, payload=payload, files=files)
 
     async def upload_image(self, image: Image) -> str:
         """media/upload (multipart field `media`, at most 1 MB): the media_id, valid for three days."""
         data = await anyio.to_thread.run_sync(lambda: image.data)  # drawing a chart would stall the loop
-
-        async def upload(token: str) -> dict[str, Any]:
-            return await call_api(self.http, "POST", self.credentials.api_base + MEDIA_UPLOAD, MEDIA_UPLOAD,
-                                  params={"access_token": token, "type": "image"},
-                                  files={"media": (image.name, data, image.mime)})
-
-        token = await self.access_token()
-        body = await upload(token)
-        if body.get("errcode") in TOKEN_ERRCODES:
-            body = await upload(await self.access_token(refused=token))
-        result = classify(body, MEDIA_UPLOAD)
-        if result.status is not SendStatus.OK:
-            raise WeComError(result)
+        body = await self.call(MEDIA_UPLOAD, params={"type": "image"}, files={"media": (image.name, data, image.mime)})
         media_id = body.get("media_id")
         if not isinstance(media_id, str) or not media_id:
             raise WeComError(SendResult.retryable(f"{MEDIA_UPLOAD}: 应答缺少 media_id"))
