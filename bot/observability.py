@@ -15,7 +15,6 @@ counted with `counting_callback`.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,7 +24,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -36,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handlers.clock import Clock
 from handlers.message import IncomingMessage, Reply
-from storage.db import MIGRATIONS, transaction
+from storage.db import migrations_head, transaction
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger("duban.observability")
@@ -205,12 +203,6 @@ def metrics_registry(sessions: sessionmaker[Session], clock: Clock) -> Collector
 
 
 # --- readiness -----------------------------------------------------------------------------------------
-
-
-@functools.cache
-def migrations_head() -> str | None:
-    """The newest migration this code ships (the scripts do not change while the process runs: read once)."""
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
@@ -127,7 +128,12 @@ def _take_migration_lock(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
+@functools.cache
+def migrations_head() -> str | None:
+    """The newest migration this code ships (the scripts do not change while the process runs: read once)."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def schema_is_current(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        return MigrationContext.configure(connection).get_current_revision() == migrations_head()
