@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +34,11 @@ TEXT_LIMIT = 2048  # bytes of UTF-8: app text and markdown, robot text, passive 
 ROBOT_MARKDOWN_LIMIT = 4096
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)  # refresh this long before WeCom's expires_in runs out
 DUPLICATE_CHECK_SECONDS = 1800
+# Calls one process has in flight to WeCom at a time. A burst of 汇总 replies would otherwise queue ~100
+# requests inside httpcore's connection pool, whose assignment pass rescans the queue on every hand-over
+# (quadratic; encode/httpcore#1035, still open): in bench/callback.py it took two thirds of the web process's
+# CPU. WeCom limits an app's calls per minute anyway; a few connections keep up with what it accepts.
+MAX_IN_FLIGHT = 8
 MEDIA_UPLOAD = "/cgi-bin/media/upload"
 # The token was refused: 40001 invalid credential, 40014 invalid access_token, 42001 access_token expired.
 # (On gettoken itself 40001 means a wrong secret, which no refresh can fix.)
@@ -155,6 +160,10 @@ class WeComApi:
         self.clock = clock
         self.http = http
         self._refreshing = asyncio.Lock()  # one gettoken at a time in this process
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # The database row, remembered until it is due for refresh so that a send costs no query. Another
+        # process may replace the row meanwhile: WeCom then refuses this copy, which sends us back to the row.
+        self._remembered: tuple[str, datetime] | None = None
 
     async def call(self, path: str, payload: dict[str, Any] | None = None, *, params: dict[str, str] | None = None,
                    files: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -172,8 +181,9 @@ class WeComApi:
 
     async def _post(self, path: str, token: str, payload: dict[str, Any] | None, params: dict[str, str] | None,
                     files: dict[str, Any] | None) -> dict[str, Any]:
-        return await call_api(self.http, "POST", self.credentials.api_base + path, path,
-                              params={"access_token": token, **(params or {})}, payload=payload, files=files)
+        async with self._in_flight:
+            return await call_api(self.http, "POST", self.credentials.api_base + path, path,
+                                  params={"access_token": token, **(params or {})}, payload=payload, files=files)
 
     async def upload_image(self, image: Image) -> str:
         """media/upload (multipart field `media`, at most 1 MB): the media_id, valid for three days."""
@@ -185,7 +195,13 @@ class WeComApi:
         return media_id
 
     async def access_token(self, *, refused: str | None = None) -> str:
-        """A valid token from the database, or a fresh one from gettoken (stored for every process)."""
+        """A valid token from memory or the database, or a fresh one from gettoken (stored for every process)."""
+        remembered = self._remembered
+        if remembered is not None:
+            token, expires_at = remembered
+            if token != refused and expires_at - TOKEN_REFRESH_MARGIN > self.clock.now():
+                return token
+            self._remembered = None
         token = await anyio.to_thread.run_sync(self._cached, refused)
         if token is not None:
             return token
@@ -200,12 +216,14 @@ class WeComApi:
             row = Tokens(session).get(self.credentials.token_name)
             if row is None or row.token == refused or row.expires_at - TOKEN_REFRESH_MARGIN <= self.clock.now():
                 return None
+            self._remembered = (row.token, row.expires_at)
             return row.token
 
     async def _fetch(self) -> str:
         credentials = self.credentials
-        body = await call_api(self.http, "GET", f"{credentials.api_base}/cgi-bin/gettoken", "gettoken",
-                              params={"corpid": credentials.corp_id, "corpsecret": credentials.secret})
+        async with self._in_flight:
+            body = await call_api(self.http, "GET", f"{credentials.api_base}/cgi-bin/gettoken", "gettoken",
+                                  params={"corpid": credentials.corp_id, "corpsecret": credentials.secret})
         result = classify(body, "gettoken")
         token = body.get("access_token")
         if result.status is not SendStatus.OK:
@@ -225,6 +243,7 @@ class WeComApi:
                 log.info("wecom access token stored by another process", extra={"name": credentials.token_name})
 
         await anyio.to_thread.run_sync(store)
+        self._remembered = (token, expires_at)
         log.info("wecom access token fetched", extra={"expires_at": expires_at.isoformat()})
         return token
 

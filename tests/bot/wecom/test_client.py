@@ -115,6 +115,31 @@ def test_expiry_on_wecoms_side_is_noticed_through_42001(db: Database, clock: Man
     assert answered == [("TOKEN-1", "一"), ("TOKEN-1", "二"), ("TOKEN-2", "二")]
 
 
+def test_a_token_another_process_replaced_is_taken_from_the_database(db: Database, clock: ManualClock,
+                                                                      qyapi: FakeQyapi) -> None:
+    """Each process remembers the token it read; when WeCom refuses that copy because another process already
+    replaced it, the replacement comes from the database — no second gettoken, nothing sent twice."""
+
+    async def two_processes() -> list[SendStatus]:
+        async with httpx.AsyncClient(timeout=5) as http:
+            settings = wecom_settings(db, qyapi)
+
+            def app_sender() -> Sender:
+                return next(s for s in build_senders(settings, db.sessions, clock, http) if "wecom_app" in s.channels)
+
+            first, second = app_sender(), app_sender()
+            statuses = [(await first.send(to_user("MaQiang", "一"))).status]
+            qyapi.expire_tokens()
+            statuses.append((await second.send(to_user("MaQiang", "二"))).status)  # refused, fetches TOKEN-2
+            statuses.append((await first.send(to_user("MaQiang", "三"))).status)  # its TOKEN-1 refused
+            return statuses
+
+    assert asyncio.run(two_processes()) == [SendStatus.OK] * 3
+    assert len(qyapi.calls(GETTOKEN)) == 2
+    answered = [(c.query["access_token"], c.json["text"]["content"]) for c in qyapi.calls(MESSAGE_SEND) if c.json]
+    assert answered == [("TOKEN-1", "一"), ("TOKEN-1", "二"), ("TOKEN-2", "二"), ("TOKEN-1", "三"), ("TOKEN-2", "三")]
+
+
 def test_a_wrong_secret_is_a_permanent_failure(db: Database, clock: ManualClock, qyapi: FakeQyapi) -> None:
     async def one(senders: Senders) -> tuple[SendStatus, str]:
         result = await senders["wecom_app"].send(to_user("MaQiang", "你好"))
