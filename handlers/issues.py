@@ -181,7 +181,7 @@ def report_progress(ctx: Context, rest: str) -> Reply:
 def _unit_rate(ctx: Context, issue: Issue) -> str:
     from handlers.summary import unit_counts  # local: summary imports this module's texts
 
-    counts = unit_counts(ctx.session, ctx.campaign, ctx.today).get(issue.unit_id)
+    counts = unit_counts(ctx.session, ctx.campaign, ctx.today, issue.unit_id).get(issue.unit_id)
     if counts is None or counts.logged == 0:
         return ""
     return f"本单位整改率 {counts.rate:.0%}（{counts.rectified}/{counts.logged}）。"
