@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, Contact, ContactStatus, Deliverable, Issue, IssueStatus, Phase, Unit
@@ -42,21 +43,44 @@ class IssueCounts:
 SOON_DAYS = 3  # "due within 3 days" turns a unit yellow
 
 
+class PerUnit:
+    """A statement built once, for every unit or for one (bound as :unit_id). Building a select with its
+    expressions and cache key took about a third of a liaison's 汇总 (0.35 of 1.1 ms for the issue counts)."""
+
+    def __init__(self, statement: Select[Any], unit_column: ColumnElement[int]) -> None:
+        self.every = statement
+        self.one = statement.where(unit_column == bindparam("unit_id"))
+
+    def __call__(self, unit_id: int | None) -> Select[Any]:
+        return self.every if unit_id is None else self.one
+
+
+_NOT_DONE = Issue.status != IssueStatus.RECTIFIED
+_COUNTS = PerUnit(
+    select(
+        Issue.unit_id,
+        func.count(),
+        func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
+        func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
+        func.sum(case((_NOT_DONE & (Issue.due < bindparam("today")), 1), else_=0)),
+        func.sum(case((_NOT_DONE & Issue.due.between(bindparam("today"), bindparam("soon")), 1), else_=0)),
+    ).where(Issue.campaign_id == bindparam("campaign_id")).group_by(Issue.unit_id),
+    Issue.unit_id)
+_UNITS = PerUnit(select(Unit.id, Unit.name, Unit.aliases)
+                 .where(Unit.campaign_id == bindparam("campaign_id"), Unit.retired.is_(False)).order_by(Unit.position),
+                 Unit.id)
+_REGISTERED = PerUnit(select(Contact.unit_id).where(Contact.campaign_id == bindparam("campaign_id"),
+                                                    Contact.status == ContactStatus.ACTIVE),
+                      Contact.unit_id)
+_PENDING = select(func.count()).select_from(Contact).where(Contact.campaign_id == bindparam("campaign_id"),
+                                                           Contact.status == ContactStatus.PENDING)
+
+
 def unit_counts(session: Session, campaign: Campaign, today: date, unit_id: int | None = None
                 ) -> dict[int, IssueCounts]:
     """Issue counts per unit id (of every unit, or of the one given), in one GROUP BY."""
-    not_done = Issue.status != IssueStatus.RECTIFIED
-    soon = Issue.due.between(today, today + timedelta(days=SOON_DAYS))
-    rows = session.execute(
-        select(
-            Issue.unit_id,
-            func.count(),
-            func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
-            func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
-            func.sum(case((not_done & (Issue.due < today), 1), else_=0)),
-            func.sum(case((not_done & soon, 1), else_=0)),
-        ).where(Issue.campaign_id == campaign.id, *_one_unit(Issue.unit_id, unit_id)).group_by(Issue.unit_id)
-    )
+    rows = session.execute(_COUNTS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id, "today": today,
+                                              "soon": today + timedelta(days=SOON_DAYS)})
     return {unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0), int(s or 0))
             for unit_id, n, p, r, o, s in rows}
 
@@ -182,23 +206,15 @@ def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase 
     return None, None
 
 
-def _one_unit(column: ColumnElement[int], unit_id: int | None) -> tuple[ColumnElement[bool], ...]:
-    return () if unit_id is None else (column == unit_id,)
-
-
 def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_id: int | None = None
                     ) -> CampaignStatus:
     """The campaign's status today; with `unit_id`, computed for that one unit only (a liaison's 汇总: the
     totals, units and deliverables' owing lists then cover that unit alone)."""
-    units = [UnitRef(id_, name, tuple(aliases or ())) for id_, name, aliases in session.execute(
-        select(Unit.id, Unit.name, Unit.aliases)
-        .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False), *_one_unit(Unit.id, unit_id))
-        .order_by(Unit.position))]
+    params = {"campaign_id": campaign.id, "unit_id": unit_id}
+    units = [UnitRef(id_, name, tuple(aliases or ()))
+             for id_, name, aliases in session.execute(_UNITS(unit_id), params)]
     counts = unit_counts(session, campaign, today, unit_id)
-    registered = set(session.scalars(
-        select(Contact.unit_id).where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.ACTIVE,
-                                      *_one_unit(Contact.unit_id, unit_id))
-    ))
+    registered = set(session.scalars(_REGISTERED(unit_id), params))
     iso = today.isocalendar()
     reported = Reports(session).weekly_unit_ids(campaign, iso.year, iso.week, unit_id=unit_id)
     repo = Deliverables(session)
@@ -224,8 +240,7 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
     for status in statuses.values():
         status.light = traffic_light(status.counts, missed_deliverables=len(status.missed_deliverables),
                                      deliverables_due_soon=len(status.deliverables_due_soon), expected=expected)
-    pending = session.scalar(select(func.count()).select_from(Contact).where(
-        Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING))
+    pending = session.scalar(_PENDING, params)
     phase, next_phase = current_phase(campaign, today)
     return CampaignStatus(campaign=campaign, today=today, phase=phase, next_phase=next_phase, totals=totals,
                           units=list(statuses.values()), week=(iso.year, iso.week),

@@ -303,15 +303,14 @@ class Reports(Repo):
     _weekly_unit_ids = select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
                                                           WeeklyReport.iso_year == _param("iso_year"),
                                                           WeeklyReport.iso_week == _param("iso_week"))
+    _weekly_unit_ids_of_one = _weekly_unit_ids.where(WeeklyReport.unit_id == _param("unit_id"))
 
     def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
                         ) -> set[int]:
         """Units (all, or just `unit_id`) with a weekly report for the week."""
-        statement = self._weekly_unit_ids
-        if unit_id is not None:
-            statement = statement.where(WeeklyReport.unit_id == unit_id)
+        statement = self._weekly_unit_ids if unit_id is None else self._weekly_unit_ids_of_one
         return set(self.session.scalars(
-            statement, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week}
+            statement, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id}
         ))
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
@@ -326,16 +325,15 @@ class Deliverables(Repo):
     _submissions = (select(Submission.deliverable_id, Submission.unit_id)
                     .join(Deliverable, Deliverable.id == Submission.deliverable_id)
                     .where(Deliverable.campaign_id == _param("campaign_id")))
+    _submissions_of_one = _submissions.where(Submission.unit_id == _param("unit_id"))
 
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def submissions(self, campaign: Campaign, *, unit_id: int | None = None) -> dict[int, set[int]]:
         """deliverable id → ids of the units (all, or just `unit_id`) that submitted it."""
-        statement = self._submissions
-        if unit_id is not None:
-            statement = statement.where(Submission.unit_id == unit_id)
-        rows = self.session.execute(statement, {"campaign_id": campaign.id})
+        statement = self._submissions if unit_id is None else self._submissions_of_one
+        rows = self.session.execute(statement, {"campaign_id": campaign.id, "unit_id": unit_id})
         result: dict[int, set[int]] = {}
         for deliverable_id, unit_id in rows:
             result.setdefault(deliverable_id, set()).add(unit_id)
