@@ -148,6 +148,15 @@ def test_progress_percent_then_rectified(chat: SimChat, plan_loaded: Database) -
     assert count(plan_loaded, Progress) == 2
 
 
+def test_a_rectification_reports_the_rate_of_the_liaisons_own_unit(chat: SimChat, plan_loaded: Database) -> None:
+    chat.send("LuHeJian", REGISTER_LU)
+    chat.send("LuHeJian", FULL_ISSUE)
+    chat.send("LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", "案卷不规范"))
+    chat.send("MaQiang", FULL_ISSUE.replace("执法证件未按期年检", "辅助人员单独执法"))  # another unit's, open
+    assert "本单位整改率 50%（1/2）" in chat.send("LuHeJian", "进展 2 已整改")
+    assert "本单位整改率 100%（1/1）" in chat.send("MaQiang", "进展 3 已整改")
+
+
 def test_progress_with_100_percent_and_chinese_number(chat: SimChat, plan_loaded: Database) -> None:
     chat.send("LuHeJian", REGISTER_LU)
     chat.send("LuHeJian", FULL_ISSUE)
