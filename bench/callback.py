@@ -6,8 +6,12 @@ Both servers run the same way: uvicorn in a subprocess on 127.0.0.1, one worker.
 SQLite file with the demo campaign (verify, decrypt, dedupe, handler, commit, encrypted reply); "bare" is a
 FastAPI endpoint that only decrypts and encrypts with wechatpy. Each is sent the same kind of signed,
 encrypted callbacks by 1 and by 100 concurrent senders; the script prints requests/second, p50 and p99
-latency, and full/bare ratios. Targets: ratio >= 0.5 and p99 <= 500 ms at 100 senders. Loopback only, a
-bounded number of requests, and it stops by itself.
+latency, the server's CPU time per message, and full/bare ratios. Targets: ratio >= 0.5 and p99 <= 500 ms at
+100 senders. Loopback only, a bounded number of requests, and it stops by itself.
+
+Where the full path's time goes is printed after that: "web" is duban's app with the Dispatcher replaced by a
+stand-in that answers at once (verify, decrypt, hand-over to the handler thread, encrypted reply — no
+database), and each message kind is run through the Dispatcher alone, in this process, without HTTP or crypto.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +56,19 @@ def full_app():  # type: ignore[no-untyped-def]
 
     app = create_app(Settings(_env_file=None, scheduler="off"))  # type: ignore[call-arg]  # DUBAN_* from env
     freeze_startup_objects()  # as `duban serve` does
+    return app
+
+
+def web_app():  # type: ignore[no-untyped-def]
+    """The full app with a Dispatcher that does no work: what the web path costs without the database."""
+    from handlers.message import Reply
+
+    class StandIn:
+        def handle(self, _message: object) -> Reply:
+            return Reply.of("已收到")
+
+    app = full_app()
+    app.state.services.dispatcher = StandIn()
     return app
 
 
@@ -138,6 +155,14 @@ class Served:
         self.process.terminate()
         self.process.wait(timeout=10)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (Linux /proc; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 # --- the load ----------------------------------------------------------------------------------------
 
@@ -150,6 +175,7 @@ class Figures:
     p99_ms: float
     late: int  # answered empty because the reply budget ran out (the reply went out as an app message)
     markdown: int  # 汇总: answered empty by design, the markdown reply sent as an app message
+    cpu_ms: float = float("nan")  # the server's CPU time per request
 
 
 def callbacks(count: int, ids: itertools.count[int], users: Sequence[str] = LIAISONS,
@@ -207,9 +233,63 @@ async def load(url: str, senders: int, work: list[tuple[dict[str, str], bytes, b
     return Figures(len(latencies), len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, late, markdown)
 
 
-def measure(url: str, plan: dict[int, int], ids: itertools.count[int]) -> dict[int, Figures]:
-    asyncio.run(load(url, 10, callbacks(50, ids)))  # warm-up: imports, connections, caches
-    return {senders: asyncio.run(load(url, senders, callbacks(count, ids))) for senders, count in plan.items()}
+def measure(server: Served, plan: dict[int, int], ids: itertools.count[int]) -> dict[int, Figures]:
+    asyncio.run(load(server.url, 10, callbacks(50, ids)))  # warm-up: imports, connections, caches
+    measured = {}
+    for senders, count in plan.items():
+        work = callbacks(count, ids)
+        before = server.cpu_seconds()
+        figures = asyncio.run(load(server.url, senders, work))
+        measured[senders] = replace(figures, cpu_ms=(server.cpu_seconds() - before) * 1000 / figures.requests)
+    return measured
+
+
+@dataclass(frozen=True)
+class Handling:
+    text: str
+    ms: float  # median time the Dispatcher takes for one message
+    statements: int  # SQL statements it runs for one message, BEGIN and COMMIT included
+
+
+def dispatcher_alone(url: str, ids: itertools.count[int], repeat: int = 300) -> list[Handling]:
+    """Each message kind through the Dispatcher alone (dedupe, handler, commit), in this process."""
+    from sqlalchemy import event
+
+    from handlers.clock import SystemClock
+    from handlers.dispatch import Dispatcher
+    from handlers.message import IncomingMessage
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    dispatcher = Dispatcher(make_session_factory(engine))
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    handled = []
+    for n, text in enumerate(TEXTS):
+        user = LIAISONS[n % len(LIAISONS)]
+
+        def one(text: str = text, user: str = user) -> None:
+            number = next(ids)
+            dispatcher.handle(IncomingMessage(platform="wecom", user_id=user, text=text.format(n=number),
+                                              received_at=SystemClock().now(), message_id=str(number)))
+
+        one()  # warm-up
+        statements = 0
+        one()
+        once = statements + 1  # COMMIT goes through the DBAPI connection, not a cursor
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            one()
+            times.append(time.perf_counter() - started)
+        handled.append(Handling(text.split(" ")[0], statistics.median(times) * 1000, once))
+    engine.dispose()
+    return handled
 
 
 def main() -> None:
@@ -227,21 +307,33 @@ def main() -> None:
                "DUBAN_WECOM_SECRET": "unused", "DUBAN_WECOM_TOKEN": TOKEN, "DUBAN_WECOM_AES_KEY": AES_KEY,
                "DUBAN_LOG_LEVEL": "WARNING"}
         with Served("bare_app", env) as bare:
-            baseline = measure(bare.url, plan, ids)
-        with Served("qyapi_app", env) as qyapi, Served("full_app", env | {"DUBAN_WECOM_API_BASE": qyapi.url}) as full:
-            measured = measure(full.url, plan, ids)
+            baseline = measure(bare, plan, ids)
+        with Served("qyapi_app", env) as qyapi:
+            api = {"DUBAN_WECOM_API_BASE": qyapi.url}
+            with Served("web_app", env | api) as web:
+                web_only = measure(web, plan, ids)
+            with Served("full_app", env | api) as full:
+                measured = measure(full, plan, ids)
+        handled = dispatcher_alone(database, ids)
 
     print(f"WeCom callback benchmark ({os.cpu_count()} cores, SQLite, uvicorn, one worker each)")
-    print(f"{'server':<6} {'senders':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'late':>5}"
-          f" {'markdown':>8}")
-    for name, figures in (("bare", baseline), ("full", measured)):
+    print(f"{'server':<6} {'senders':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}"
+          f" {'late':>5} {'markdown':>8}")
+    for name, figures in (("bare", baseline), ("web", web_only), ("full", measured)):
         for senders, f in figures.items():
             print(f"{name:<6} {senders:>7} {f.requests:>8} {f.per_second:>8.1f} {f.p50_ms:>8.1f} {f.p99_ms:>8.1f}"
-                  f" {f.late:>5} {f.markdown:>8}")
+                  f" {f.cpu_ms:>7.2f} {f.late:>5} {f.markdown:>8}")
     for senders in plan:
         ratio = measured[senders].per_second / baseline[senders].per_second
         print(f"ratio full/bare at {senders:>3} senders: {ratio:.2f}  (target >= 0.5)")
     print(f"p99 at 100 senders: {measured[100].p99_ms:.0f} ms  (target <= 500 ms)")
+    print("the Dispatcher alone (dedupe, handler, commit; no HTTP, no crypto), per message:")
+    for h in handled:
+        print(f"  {h.text:<6} {h.ms:6.2f} ms  {h.statements:>3} statements")
+    bare_cpu = baseline[100].cpu_ms
+    print(f"a ratio of 0.5 at 100 senders leaves {bare_cpu:.2f} ms of CPU per message beyond the bare endpoint's "
+          f"{bare_cpu:.2f} ms; the web path without the database already takes {web_only[100].cpu_ms - bare_cpu:.2f} "
+          f"ms of it, the Dispatcher {min(h.ms for h in handled):.2f}–{max(h.ms for h in handled):.2f} ms")
 
 
 if __name__ == "__main__":
