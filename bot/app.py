@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -19,12 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.limits import BodyLimit
-from bot.observability import CallbackMetrics, Readiness, metrics_registry, report
+from bot.observability import CallbackMetrics, Readiness, metrics_registry, report, timed
 from bot.senders import running_scheduler
 from bot.settings import Settings, get_settings
 from bot.wecom.callback import router as wecom_router
 from handlers.clock import Clock, SystemClock
 from handlers.dispatch import Dispatcher
+from handlers.message import IncomingMessage, Reply
 from storage.db import make_engine, make_session_factory, upgrade_schema
 
 log = logging.getLogger("duban.app")
@@ -40,6 +45,33 @@ class Services:
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
     clock: Clock
+
+    @cached_property
+    def handler_threads(self) -> ThreadPoolExecutor:
+        """The threads that run the Dispatcher for every channel of this process, as many as can write at once.
+
+        Every message writes (at least its dedupe record) and SQLite has one writer: more threads would only
+        queue in its busy handler, which sleeps up to 100 ms between tries, so messages take turns here
+        instead (WeCom p99 at 100 senders fell from 3.8 s to 0.9 s). PostgreSQL gets one per pooled connection.
+        """
+        size = 4
+        if self.engine.url.get_backend_name() == "sqlite":
+            size = 1
+        elif callable(pool_size := getattr(self.engine.pool, "size", None)):
+            size = max(1, pool_size())
+        return ThreadPoolExecutor(size, "duban-handler")
+
+    def handle(self, platform: str, message: IncomingMessage) -> asyncio.Future[Reply]:
+        """The Dispatcher's reply to `message`, from a handler thread, timed for /metrics.
+
+        The loop's own executor rather than anyio.to_thread or asyncio.to_thread's default pool: anyio's
+        capacity limiter and backend lookups cost more loop time per message than the hand-over itself
+        (bench/callback.py's web path: 0.82 -> 0.55 ms of CPU a message), and the default pool is not sized
+        for the database. The context goes along, so the handler can note a duplicate on the callback.
+        """
+        run = contextvars.copy_context().run
+        return asyncio.get_running_loop().run_in_executor(self.handler_threads, run,
+                                                          timed(platform, self.dispatcher.handle), message)
 
 
 def route_for(settings: Settings) -> Callable[[str], str]:
@@ -93,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if settings.scheduler == "on":
                 await channels.enter_async_context(running_scheduler(settings, services))
             yield
+        services.handler_threads.shutdown(wait=False)
         services.engine.dispose()
 
     app = FastAPI(title="duban 督办", version="0.1.0", lifespan=lifespan,

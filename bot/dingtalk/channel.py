@@ -19,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dingtalk.clients import SessionWebhookClient, build_senders
 from bot.dingtalk.inbound import PLATFORM, Inbound
-from bot.observability import note_callback, timed
-from handlers.message import IncomingMessage, Reply
+from bot.observability import note_callback
+from handlers.message import Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
@@ -56,7 +56,7 @@ class RobotChannel:
             return None
         if inbound.message is None:
             return Reply.of(inbound.notice or "")
-        work = asyncio.ensure_future(asyncio.to_thread(self._handle, inbound.message))
+        work = self.services.handle(PLATFORM, inbound.message)
         done, _ = await asyncio.wait({work}, timeout=self.budget)
         if not done:
             log.info("dingtalk reply late", extra={"msg_id": inbound.msg_id, "budget_seconds": self.budget})
@@ -76,7 +76,7 @@ class RobotChannel:
         if inbound.message is None:
             await self.deliver(inbound, Reply.of(inbound.notice or ""))
             return
-        reply = await asyncio.to_thread(self._handle, inbound.message)
+        reply = await self.services.handle(PLATFORM, inbound.message)
         if not reply.duplicate:
             await self.deliver(inbound, reply)
             await self._send_images(inbound, reply)
@@ -95,9 +95,6 @@ class RobotChannel:
             result = await send_image(inbound.staff_id, image)
             if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
                 log.warning("dingtalk chart not delivered", extra={"msg_id": inbound.msg_id, "detail": result.detail})
-
-    def _handle(self, message: IncomingMessage) -> Reply:
-        return timed(PLATFORM, self.services.dispatcher.handle)(message)
 
     async def drain(self) -> None:
         """Wait for replies still being worked on (at shutdown), so none is dropped."""

@@ -11,12 +11,10 @@ retries.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
-from bot.observability import note_callback, timed
+from bot.observability import note_callback
 from bot.wecom import texts
 from bot.wecom.client import (
     TEXT_LIMIT,
@@ -72,7 +70,6 @@ class WeComChannel:
     sender: WeComAppSender
     budget: float
     max_skew: int
-    handlers: ThreadPoolExecutor  # the threads that run the Dispatcher, as many as may write at once
     agent_id: int | None = None  # DUBAN_WECOM_AGENT_ID: messages for another app are refused
     pending: set[asyncio.Task[None]] = field(default_factory=set)  # replies still going out as app messages
 
@@ -80,17 +77,6 @@ class WeComChannel:
         task = asyncio.create_task(work)
         self.pending.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self.pending.discard)
-
-
-def _handler_threads(services: Services) -> int:
-    """Every message writes (at least its dedupe record). SQLite has one writer: more threads would only queue
-    in its busy handler, which sleeps up to 100 ms between tries, so messages take turns here instead (p99 at
-    100 senders fell from 3.8 s to 0.9 s). PostgreSQL gets as many threads as pooled connections."""
-    engine = services.engine
-    if engine.url.get_backend_name() == "sqlite":
-        return 1
-    size = getattr(engine.pool, "size", None)
-    return max(1, size()) if callable(size) else 4
 
 
 @asynccontextmanager
@@ -110,7 +96,6 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
                        http=http)
         channel = WeComChannel(crypto=crypto, sender=WeComAppSender(api), budget=settings.wecom_reply_budget,
                                max_skew=settings.callback_max_skew or DEFAULT_MAX_SKEW,
-                               handlers=ThreadPoolExecutor(_handler_threads(services), "wecom-handler"),
                                agent_id=settings.wecom_agent_id)
         app.state.wecom = channel
         log.info("wecom channel on", extra={"corp_id": settings.wecom_corp_id, "agent_id": settings.wecom_agent_id})
@@ -122,7 +107,6 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
             sys.setswitchinterval(switch_interval)
             if channel.pending:  # let replies that are on their way finish
                 await asyncio.wait(channel.pending, timeout=HTTP_TIMEOUT.read)
-            channel.handlers.shutdown(wait=False)
 
 
 router = APIRouter(tags=["wecom"], lifespan=wecom_lifespan)
@@ -251,13 +235,7 @@ def _incoming(message: BaseMessage, now: datetime) -> tuple[IncomingMessage | No
 async def _handle_within_budget(channel: WeComChannel, services: Services, incoming: IncomingMessage,
                                 greeting: str) -> Reply | None:
     """The Dispatcher's reply if it is ready within the budget; otherwise None, and it goes out later."""
-    # The loop's own executor rather than anyio.to_thread: anyio's capacity limiter, cancel scope and backend
-    # lookups cost more loop time per message than the hand-over itself (bench/callback.py's web path without
-    # the database: 0.82 -> 0.55 ms of CPU a message). The context goes along, so the handler can note a
-    # duplicate on this callback's metrics.
-    run = contextvars.copy_context().run
-    handling = asyncio.get_running_loop().run_in_executor(channel.handlers, run, timed(PLATFORM,
-                                                          services.dispatcher.handle), incoming)
+    handling = services.handle(PLATFORM, incoming)
     done, _ = await asyncio.wait({handling}, timeout=channel.budget)
     if handling in done:
         return handling.result()  # a SQLAlchemyError propagates: the app answers 503 and WeCom retries
