@@ -5,13 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, Contact, ContactStatus, Deliverable, Issue, IssueStatus, Phase, Unit
-from storage.repos import Deliverables, Reports
+from storage.repos import Deliverables, PerUnit, Reports
 
 
 @dataclass
@@ -41,18 +40,6 @@ class IssueCounts:
 
 
 SOON_DAYS = 3  # "due within 3 days" turns a unit yellow
-
-
-class PerUnit:
-    """A statement built once, for every unit or for one (bound as :unit_id). Building a select with its
-    expressions and cache key took about a third of a liaison's 汇总 (0.35 of 1.1 ms for the issue counts)."""
-
-    def __init__(self, statement: Select[Any], unit_column: ColumnElement[int]) -> None:
-        self.every = statement
-        self.one = statement.where(unit_column == bindparam("unit_id"))
-
-    def __call__(self, unit_id: int | None) -> Select[Any]:
-        return self.every if unit_id is None else self.one
 
 
 _NOT_DONE = Issue.status != IssueStatus.RECTIFIED

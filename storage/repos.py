@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -66,6 +66,18 @@ class Repo:
 # cache key cost about as much as executing it on SQLite. SQLAlchemy caches the compiled SQL either way.
 def _param(name: str) -> Any:
     return bindparam(name, unique=False)
+
+
+class PerUnit:
+    """A statement built once, for every unit or for one (bound as :unit_id). Building a select with its
+    expressions and cache key took about a third of a liaison's 汇总 (0.35 of 1.1 ms for the issue counts)."""
+
+    def __init__(self, statement: Select[Any], unit_column: ColumnElement[int]) -> None:
+        self.every = statement
+        self.one = statement.where(unit_column == _param("unit_id"))
+
+    def __call__(self, unit_id: int | None) -> Select[Any]:
+        return self.every if unit_id is None else self.one
 
 
 class Campaigns(Repo):
@@ -300,18 +312,16 @@ class Reports(Repo):
             self._weekly, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}
         ).first()
 
-    _weekly_unit_ids = select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
-                                                          WeeklyReport.iso_year == _param("iso_year"),
-                                                          WeeklyReport.iso_week == _param("iso_week"))
-    _weekly_unit_ids_of_one = _weekly_unit_ids.where(WeeklyReport.unit_id == _param("unit_id"))
+    _weekly_unit_ids = PerUnit(select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
+                                                                  WeeklyReport.iso_year == _param("iso_year"),
+                                                                  WeeklyReport.iso_week == _param("iso_week")),
+                               WeeklyReport.unit_id)
 
     def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
                         ) -> set[int]:
         """Units (all, or just `unit_id`) with a weekly report for the week."""
-        statement = self._weekly_unit_ids if unit_id is None else self._weekly_unit_ids_of_one
-        return set(self.session.scalars(
-            statement, {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id}
-        ))
+        return set(self.session.scalars(self._weekly_unit_ids(unit_id), {
+            "campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id}))
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
         return self.session.scalars(
@@ -322,18 +332,16 @@ class Reports(Repo):
 class Deliverables(Repo):
     _all = (select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"))
             .order_by(Deliverable.due, Deliverable.position))
-    _submissions = (select(Submission.deliverable_id, Submission.unit_id)
-                    .join(Deliverable, Deliverable.id == Submission.deliverable_id)
-                    .where(Deliverable.campaign_id == _param("campaign_id")))
-    _submissions_of_one = _submissions.where(Submission.unit_id == _param("unit_id"))
+    _submissions = PerUnit(select(Submission.deliverable_id, Submission.unit_id)
+                           .join(Deliverable, Deliverable.id == Submission.deliverable_id)
+                           .where(Deliverable.campaign_id == _param("campaign_id")), Submission.unit_id)
 
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
 
     def submissions(self, campaign: Campaign, *, unit_id: int | None = None) -> dict[int, set[int]]:
         """deliverable id → ids of the units (all, or just `unit_id`) that submitted it."""
-        statement = self._submissions if unit_id is None else self._submissions_of_one
-        rows = self.session.execute(statement, {"campaign_id": campaign.id, "unit_id": unit_id})
+        rows = self.session.execute(self._submissions(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id})
         result: dict[int, set[int]] = {}
         for deliverable_id, unit_id in rows:
             result.setdefault(deliverable_id, set()).add(unit_id)
