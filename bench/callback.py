@@ -253,8 +253,7 @@ class Handling:
 
 def dispatcher_alone(url: str, ids: itertools.count[int], repeat: int = 300) -> list[Handling]:
     """Each message kind through the Dispatcher alone (dedupe, handler, commit), in this process."""
-    from sqlalchemy import event
-
+    from bench.summary import counting
     from handlers.clock import SystemClock
     from handlers.dispatch import Dispatcher
     from handlers.message import IncomingMessage
@@ -262,13 +261,6 @@ def dispatcher_alone(url: str, ids: itertools.count[int], repeat: int = 300) -> 
 
     engine = make_engine(url)
     dispatcher = Dispatcher(make_session_factory(engine))
-    statements = 0
-
-    def count(*_args: object) -> None:
-        nonlocal statements
-        statements += 1
-
-    event.listen(engine, "before_cursor_execute", count)
     handled = []
     for n, text in enumerate(TEXTS):
         user = LIAISONS[n % len(LIAISONS)]
@@ -279,9 +271,9 @@ def dispatcher_alone(url: str, ids: itertools.count[int], repeat: int = 300) -> 
                                               received_at=SystemClock().now(), message_id=str(number)))
 
         one()  # warm-up
-        statements = 0
-        one()
-        once = statements + 1  # COMMIT goes through the DBAPI connection, not a cursor
+        with counting(engine) as statements:
+            one()
+        once = len(statements) + 1  # COMMIT goes through the DBAPI connection, not a cursor
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
