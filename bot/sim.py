@@ -97,7 +97,7 @@ def sim_page() -> FileResponse:
 @router.post("/sim/api/messages", response_model=SimReplies)
 def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> SimReplies:
     message = IncomingMessage(platform=SIM_PLATFORM, user_id=body.user, text=body.text,
-                              received_at=services.clock.now(), message_id=body.msgid)
+                              received_at=services.clock.now(), message_id=body.msgid, via=SIM_CHANNEL)
     reply = timed("sim", services.dispatcher.handle)(message)
     urls = [f"/sim/api/images/{images.put(image.mime, image.data)}" for image in reply.images]
     return SimReplies(replies=list(reply.texts), images=urls)

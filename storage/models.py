@@ -446,13 +446,18 @@ class AuditEntry(Base):
 
 
 class ProcessedMessage(Base):
-    """A platform message already handled; a retried delivery gets the stored replies, not a second effect."""
+    """A platform message already handled; a retried delivery gets the stored replies, not a second effect.
+
+    A message is known by where it came from (wecom, dingtalk, sim), who sent it and its id: an id is only the
+    platform's word about one sender's message, so another sender (or the simulator) reusing it is another message.
+    """
 
     __tablename__ = "processed_messages"
-    __table_args__ = (UniqueConstraint("platform", "message_id"),)
+    __table_args__ = (UniqueConstraint("platform", "sender", "message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(ID_LENGTH))
     message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     received_at: Mapped[datetime] = mapped_column(index=True)
     replies: Mapped[list[Any]] = mapped_column(default=list)

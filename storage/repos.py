@@ -463,9 +463,9 @@ _PROCESSED = ProcessedMessage.__table__
 def _claim_statement(insert: Callable[[Any], Any]) -> ReturningInsert[tuple[int]]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, with the dialect's own insert() (Core has no generic one)."""
     return (insert(_PROCESSED)
-            .values(platform=_param("platform"), message_id=_param("message_id"), received_at=_param("now"),
-                    replies=[])
-            .on_conflict_do_nothing(index_elements=["platform", "message_id"]).returning(_PROCESSED.c.id))
+            .values(platform=_param("platform"), sender=_param("sender"), message_id=_param("message_id"),
+                    received_at=_param("now"), replies=[])
+            .on_conflict_do_nothing(index_elements=["platform", "sender", "message_id"]).returning(_PROCESSED.c.id))
 
 
 class Processed(Repo):
@@ -473,22 +473,25 @@ class Processed(Repo):
     add/flush/dirty-check goes through cost more than the handler's own queries on short commands."""
 
     _replies = select(_PROCESSED.c.replies).where(_PROCESSED.c.platform == _param("platform"),
+                                                  _PROCESSED.c.sender == _param("sender"),
                                                   _PROCESSED.c.message_id == _param("message_id"))
     _settle = update(_PROCESSED).where(_PROCESSED.c.id == _param("record_id")).values(replies=_param("replies"))
     _claims: ClassVar[dict[str, ReturningInsert[tuple[int]]]] = {
         "postgresql": _claim_statement(postgresql.insert), "sqlite": _claim_statement(sqlite.insert)}
 
-    def replies(self, platform: str, message_id: str) -> list[str] | None:
-        replies = self.session.scalars(self._replies, {"platform": platform, "message_id": message_id}).first()
+    def replies(self, platform: str, sender: str, message_id: str) -> list[str] | None:
+        replies = self.session.scalars(self._replies, {"platform": platform, "sender": sender,
+                                                       "message_id": message_id}).first()
         return None if replies is None else list(replies)
 
-    def claim(self, platform: str, message_id: str, now: datetime) -> int | None:
+    def claim(self, platform: str, sender: str, message_id: str, now: datetime) -> int | None:
         """Insert the message's record first thing in the transaction; its id, or None if it was already there.
 
         A concurrent duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite), then
         inserts nothing and reads the first one's replies: one statement for a new message, no error path."""
         claim = self._claims[self.session.get_bind().dialect.name]
-        return self.session.scalar(claim, {"platform": platform, "message_id": message_id, "now": now})
+        return self.session.scalar(claim, {"platform": platform, "sender": sender, "message_id": message_id,
+                                           "now": now})
 
     def settle(self, record_id: int, replies: Sequence[str]) -> None:
         """Store the replies a retried delivery will get."""
