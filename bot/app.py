@@ -117,6 +117,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade_schema(services.engine)
         log.info("duban started", extra={"database": services.engine.url.get_backend_name()})
+        if settings.simulator_needs_login:
+            log.warning("the simulator is on beside a configured platform: /sim can speak as any real user and "
+                        "answers only coordinators logged in to the dashboard; set DUBAN_SIMULATOR=off in production")
         async with AsyncExitStack() as channels:
             if settings.dingtalk_enabled:
                 from bot.dingtalk import running as dingtalk_running
@@ -162,7 +165,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    if settings.simulator:
+    if settings.simulator_on:
         from bot.sim import router as sim_router
 
         app.include_router(sim_router)

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     callback_max_skew: int | None = Field(
         default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk")
-    simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
+    simulator: bool | None = Field(default=None, description=(
+        "serve /sim (the simulator channel): on, off, or unset for on only where no platform is configured; "
+        "on beside a configured platform it answers only a coordinator logged in to the dashboard"))
     reminder_grace: int = Field(default=3600, ge=0, description="seconds; after downtime, older reminders are "
                                                                 "recorded as missed instead of sent")
     ready_outbox_max_age: int = Field(
@@ -58,6 +60,18 @@ class Settings(BaseSettings):
     @property
     def dingtalk_enabled(self) -> bool:
         return bool(self.dingtalk_app_key and self.dingtalk_app_secret)
+
+    @property
+    def simulator_on(self) -> bool:
+        """The simulator speaks as any user: a development and demo tool, on by itself only without a platform."""
+        if self.simulator is not None:
+            return self.simulator
+        return not (self.wecom_enabled or self.dingtalk_enabled)
+
+    @property
+    def simulator_needs_login(self) -> bool:
+        """Switched on beside a real platform, where its users are real people."""
+        return self.simulator_on and (self.wecom_enabled or self.dingtalk_enabled)
 
 
 def get_settings() -> Settings:

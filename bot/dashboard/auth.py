@@ -160,8 +160,9 @@ def login_url(next_url: str) -> str:
 
 
 def safe_next(next_url: str | None) -> str:
-    """Only paths inside the dashboard: a login link must not bounce the coordinator to another site."""
-    if next_url and next_url.startswith("/dashboard") and not next_url.startswith("//"):
+    """Only the dashboard's pages and the simulator's: a login link must not bounce the coordinator to another
+    site."""
+    if next_url and (next_url == "/sim" or next_url.startswith(("/dashboard", "/sim?"))):
         return next_url
     return "/dashboard"
 

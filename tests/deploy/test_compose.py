@@ -137,7 +137,7 @@ def test_env_example_lists_every_setting_and_no_real_secret() -> None:
         if SECRET_NAME.search(name):
             assert "请替换" in value, f"{name} must be a placeholder"
     settings = Settings(_env_file=DEPLOY / "duban.env.example")  # type: ignore[call-arg]
-    assert settings.database_url.startswith("postgresql+psycopg://") and not settings.simulator
+    assert settings.database_url.startswith("postgresql+psycopg://") and not settings.simulator_on
     assert not settings.wecom_enabled and not settings.dingtalk_enabled  # placeholders stay commented out
 
 
