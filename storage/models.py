@@ -210,6 +210,24 @@ class Coordinator(Base):
     identities: Mapped[list[ChatIdentity]] = relationship(back_populates="coordinator")
 
 
+class DashboardSession(Base):
+    """A coordinator signed in to the dashboard. The cookie carries a random token, this row its SHA-256: the
+    session ends when the row goes (logout, a new password, `duban user sessions --revoke`) or at `expires_at`,
+    whatever the cookie still says."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str | None] = mapped_column(String(64))  # where the login came from, for `user sessions`
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    coordinator: Mapped[Coordinator] = relationship()
+
+
 class ChatIdentity(Base):
     """A platform user id (WeCom userid, DingTalk staffId; the simulator uses WeCom's namespace)."""
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -28,6 +28,7 @@ from storage.models import (
     Contact,
     ContactStatus,
     Coordinator,
+    DashboardSession,
     Deliverable,
     DialogState,
     Issue,
@@ -496,6 +497,38 @@ class Processed(Repo):
     def settle(self, record_id: int, replies: Sequence[str]) -> None:
         """Store the replies a retried delivery will get."""
         self.session.execute(self._settle, {"record_id": record_id, "replies": list(replies)})
+
+
+class DashboardSessions(Repo):
+    """Coordinators' dashboard sessions, by the SHA-256 of the token their cookie carries."""
+
+    def open(self, coordinator: Coordinator, token_hash: str, *, address: str | None, now: datetime,
+             expires_at: datetime) -> None:
+        self.session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
+        self.session.add(DashboardSession(token_hash=token_hash, coordinator_id=coordinator.id, address=address,
+                                          created_at=now, expires_at=expires_at))
+
+    def find(self, token_hash: str, now: datetime) -> DashboardSession | None:
+        return self.session.scalars(
+            select(DashboardSession).where(DashboardSession.token_hash == token_hash, DashboardSession.expires_at > now)
+            .options(joinedload(DashboardSession.coordinator))
+        ).first()
+
+    def end(self, token_hash: str) -> None:
+        self.session.execute(delete(DashboardSession).where(DashboardSession.token_hash == token_hash))
+
+    def end_all(self, coordinator_ids: Iterable[int] | None = None) -> int:
+        """End every session (of these coordinators); how many there were."""
+        statement = delete(DashboardSession)
+        if coordinator_ids is not None:
+            statement = statement.where(DashboardSession.coordinator_id.in_(list(coordinator_ids)))
+        return self.session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
+
+    def current(self, now: datetime) -> Sequence[DashboardSession]:
+        return self.session.scalars(
+            select(DashboardSession).where(DashboardSession.expires_at > now)
+            .options(joinedload(DashboardSession.coordinator)).order_by(DashboardSession.created_at)
+        ).all()
 
 
 class Tokens(Repo):

@@ -109,15 +109,16 @@ def login(request: Request, services: ServicesDep, login: Annotated[str, Form(ma
             return render(request, "login.html", {"next": safe_next(next), "error": result.error, "login": login},
                           status_code=result.status)
         response = RedirectResponse(safe_next(next), status_code=303)
-        start_session(request, response, result.coordinator)
+        start_session(request, response, session, result.coordinator, now=services.clock.now())
         return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, services: ServicesDep, csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
     response = RedirectResponse("/dashboard/login", status_code=303)
-    end_session(request, response)
+    with transaction(services.sessions) as session:
+        end_session(request, response, session)
     return response
 
 
