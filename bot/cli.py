@@ -55,8 +55,10 @@ def serve(host: Annotated[str | None, typer.Option(help="listen address")] = Non
     application = create_app(settings)
     freeze_startup_objects()
     # log_config=None: uvicorn keeps the logging set up above (its access log comes out in the same format).
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=True, log_config=None)
+    # X-Forwarded-For is believed only from the proxy, and uvicorn then takes the nearest hop it did not write.
+    uvicorn.run(application, host=host or settings.host, port=port if port is not None else settings.port,
+                log_level=settings.log_level.lower(), proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None)
 
 
 @app.command()

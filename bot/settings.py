@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +18,9 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] = "on"
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str = Field(default="127.0.0.1", description=(
+        "the reverse proxy's addresses (comma-separated IPs or networks): X-Forwarded-For and -Proto are believed "
+        "only on connections from them, and the client is the nearest address in X-Forwarded-For not among them"))
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = Field(
         default="json", description="json: one JSON object per line (for log collectors); console: for a terminal")
@@ -52,6 +56,19 @@ class Settings(BaseSettings):
                                           description="where Stream mode opens its connection (new-style OpenAPI)")
     dingtalk_reply_budget: float = Field(default=2.0, gt=0, description=(
         "seconds a callback waits for its reply to go in the response body; slower replies go out later"))
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _only_proxy_addresses(cls, value: str) -> str:
+        """'*' would let any client write its own address into X-Forwarded-For (and rotate it past the login limit,
+        or lock a victim's address out); a name would silently match nothing."""
+        for entry in (part.strip() for part in value.split(",")):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"DUBAN_FORWARDED_ALLOW_IPS 只能写反向代理（nginx）的 IP 地址或网段，不能是「{entry}」"
+                                 ) from None
+        return value
 
     @property
     def wecom_enabled(self) -> bool:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from bot.app import Services
-from storage.db import transaction
+from storage.db import lock_names, transaction
 from storage.models import AuditEntry, Campaign, Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions
 
@@ -194,8 +194,13 @@ def _recent_failures(session: Session, now: datetime, **match: Any) -> int:
 
 def attempt_login(session: Session, campaign: Campaign | None, login: str, password: str, *, address: str,
                   now: datetime) -> LoginResult:
-    """Check a password, counting failures per login name and per client address over the last 15 minutes."""
+    """Check a password, counting failures per login name and per client address over the last 15 minutes.
+
+    Counting, checking and recording happen under locks on the login name and the address, held to the end of the
+    caller's transaction: parallel guesses take turns, so each one sees the failures recorded before it.
+    """
     actor = f"dashboard:{login}"
+    lock_names(session, f"login:{login}", f"login-address:{address}")
     if (_recent_failures(session, now, actor=actor) >= MAX_FAILURES_PER_LOGIN
             or _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS):
         log.warning("login refused: too many failures", extra={"address": address})
