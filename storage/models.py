@@ -481,6 +481,20 @@ class ProcessedMessage(Base):
     replies: Mapped[list[Any]] = mapped_column(default=list)
 
 
+class CallbackSignature(Base):
+    """A callback signature already accepted. DingTalk's signs only the timestamp, so until that timestamp leaves
+    the skew window the same signature would pass with any body: it is good for the body it first came with."""
+
+    __tablename__ = "callback_signatures"
+    __table_args__ = (UniqueConstraint("platform", "signature"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # when its timestamp is too old to be accepted anyway
+
+
 class OutboxMessage(Base):
     """A message the bot sends outside a reply: notifications, reminders, nudges (a durable queue)."""
 

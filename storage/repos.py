@@ -23,6 +23,7 @@ from storage.models import (
     INTEGER_MAX,
     AccessToken,
     AuditEntry,
+    CallbackSignature,
     Campaign,
     ChatIdentity,
     Contact,
@@ -529,6 +530,28 @@ class DashboardSessions(Repo):
             select(DashboardSession).where(DashboardSession.expires_at > now)
             .options(joinedload(DashboardSession.coordinator)).order_by(DashboardSession.created_at)
         ).all()
+
+
+class Signatures(Repo):
+    """Callback signatures already used (CallbackSignature): one body per signature while it can still pass."""
+
+    _inserts: ClassVar[dict[str, Callable[[Any], Any]]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+    def first_use(self, platform: str, signature: str, body_sha256: str, *, now: datetime,
+                  expires_at: datetime) -> bool:
+        """Record the signature with its body; False when it was used before with another body (a replay). The same
+        body again is the platform delivering the message again, which the duplicate check answers."""
+        self.session.execute(delete(CallbackSignature).where(CallbackSignature.expires_at < now))
+        insert = self._inserts[self.session.get_bind().dialect.name]
+        claimed = self.session.scalar(
+            insert(CallbackSignature).values(platform=platform, signature=signature, body_sha256=body_sha256,
+                                             expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["platform", "signature"]).returning(CallbackSignature.id))
+        if claimed is not None:
+            return True
+        first = self.session.scalar(select(CallbackSignature.body_sha256).where(
+            CallbackSignature.platform == platform, CallbackSignature.signature == signature))
+        return first == body_sha256
 
 
 class Tokens(Repo):
