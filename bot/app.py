@@ -12,9 +12,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -88,6 +91,17 @@ def route_for(settings: Settings) -> Callable[[str], str]:
     return route
 
 
+def printable(value: Any) -> Any:
+    """`value` (JSON-like) with every string encodable as UTF-8: lone surrogates become backslash escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(key): printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -146,6 +160,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Platforms retry on 5xx; 503 says "try again", and nothing was committed.
         log.error("database error", extra={"error": type(error).__name__})
         return JSONResponse({"detail": "数据库暂不可用，请稍后重试"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input; a lone surrogate ("\ud800" is valid JSON but no UTF-8) made
+        # that echo fail, a 500. The same answer, with such characters shown as escapes.
+        return JSONResponse({"detail": printable(jsonable_encoder(error.errors()))}, status_code=422)
 
     @app.get("/healthz", tags=["ops"], summary="存活检查：进程在响应即为 200，不访问数据库")
     async def healthz() -> dict[str, str]:
