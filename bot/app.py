@@ -20,11 +20,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.headers import SecurityHeaders
 from bot.limits import BodyLimit
 from bot.observability import CallbackMetrics, Readiness, metrics_registry, report, timed
 from bot.senders import running_scheduler
@@ -145,15 +147,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         services.handler_threads.shutdown(wait=False)
         services.engine.dispose()
 
-    app = FastAPI(title="duban 督办", version="0.1.0", lifespan=lifespan,
-                  description="专项整治联络员机器人：企业微信、钉钉与模拟器通道，协调人汇总与导出。")
+    # /docs and /redoc with Swagger UI and ReDoc from the fastapi-offline package, not from public CDNs:
+    # government intranets cannot reach them, and a CDN script would run with the coordinators' session.
+    app = FastAPIOffline(title="duban 督办", version="0.1.0", lifespan=lifespan, static_url="/docs-assets",
+                         description="专项整治联络员机器人：企业微信、钉钉与模拟器通道，协调人汇总与导出。")
     app.state.services = services
 
-    # Outermost last: the request id first (every log line of the request carries it, the response echoes
-    # it; nginx's $request_id is kept), then callback counting, which sees the body limit's 413s.
+    # Outermost last: security headers on every response, then the request id (every log line of the request
+    # carries it, the response echoes it; nginx's $request_id is kept), then callback counting, which sees the
+    # body limit's 413s.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CallbackMetrics)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_unavailable(_request: Request, error: SQLAlchemyError) -> JSONResponse:

@@ -122,7 +122,7 @@ def image(key: str, images: ShelfDep) -> Response:
     if found is None:
         raise HTTPException(404, "图片已过期（模拟器只保留最近的图片）")
     mime, data = found
-    return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
+    return Response(data, media_type=mime)
 
 
 @router.get("/sim/api/outbox", response_model=list[SimOutboxItem])
