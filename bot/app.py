@@ -185,7 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         body = report(readiness.checks())
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    registry = metrics_registry(services.sessions, services.clock)
+    registry = metrics_registry(services.sessions, services.clock, readiness, settings.backup_dir)
 
     @app.get("/metrics", tags=["ops"], response_class=Response, summary="Prometheus 指标（本进程）")
     def metrics() -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
                                                                 "recorded as missed instead of sent")
     ready_outbox_max_age: int = Field(
         default=900, ge=0, description="seconds; /readyz fails when a due outbox message has waited longer (0: off)")
+    backup_dir: Path | None = Field(default=None, description=(
+        "where deploy/backup.sh writes its dumps; /metrics then tells when the newest was written, for alerts"))
     secret_key: SecretStr | None = Field(
         default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
                                   "replicas (without it each process makes its own)")
