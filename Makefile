@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo clean fonts
+.PHONY: run test lint install demo clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,20 +14,39 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## fonts: a CJK font for the charts (Debian's fonts-noto-cjk, when this machine has none and we may install it)
-fonts:
-	@fc-list :lang=zh 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && apt-get update -q && apt-get install -y -q fonts-noto-cjk; } || echo "提示：未找到中文字体，图表不可用；请安装 fonts-noto-cjk（Debian/Ubuntu）。"
+## system-packages: what the project needs from Debian, installed when this runs as root with apt-get; otherwise a
+## message says what is missing and how to install it (the rest still runs: charts then say they have no font).
+##   fonts-noto-cjk  a CJK font for the charts (make run, make test)
+##   chromium        the dashboard's browser test drives Debian's Chromium (make test)
+SYSTEM_PACKAGES ?= fonts-noto-cjk chromium
+system-packages:
+	@missing=""; \
+	for package in $(SYSTEM_PACKAGES); do \
+	  case "$$package" in \
+	    fonts-noto-cjk) fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing $$package" ;; \
+	    *) command -v "$$package" >/dev/null 2>&1 || missing="$$missing $$package" ;; \
+	  esac; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "安装系统软件包：$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else \
+	  echo "提示：缺少系统软件包$$missing（fonts-noto-cjk：图表的中文字体；chromium：看板的浏览器测试）。"; \
+	  echo "      请以 root 运行 make system-packages，或执行 sudo apt-get install$$missing"; \
+	fi
 
 ## run: the bot on SQLite (var/duban.db) with the demo campaign and the simulator, on http://127.0.0.1:8000
-run: $(STAMP) fonts
+# The browser is for the tests only.
+run: SYSTEM_PACKAGES = fonts-noto-cjk
+run: $(STAMP) system-packages
 	mkdir -p var
 	$(BIN)/duban demo
 	@echo "督办已启动：打开 http://127.0.0.1:8000/sim"
 	DUBAN_LOG_FORMAT=$${DUBAN_LOG_FORMAT:-console} $(BIN)/duban serve  # readable lines in a terminal; JSON is for servers
 
 ## test: the whole suite on SQLite and PostgreSQL (DUBAN_TEST_BACKENDS=sqlite to skip PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

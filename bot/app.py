@@ -12,16 +12,21 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.headers import SecurityHeaders
 from bot.limits import BodyLimit
 from bot.observability import CallbackMetrics, Readiness, metrics_registry, report, timed
 from bot.senders import running_scheduler
@@ -88,6 +93,17 @@ def route_for(settings: Settings) -> Callable[[str], str]:
     return route
 
 
+def printable(value: Any) -> Any:
+    """`value` (JSON-like) with every string encodable as UTF-8: lone surrogates become backslash escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(key): printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -117,6 +133,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade_schema(services.engine)
         log.info("duban started", extra={"database": services.engine.url.get_backend_name()})
+        if settings.simulator_needs_login:
+            log.warning("the simulator is on beside a configured platform: /sim can speak as any real user and "
+                        "answers only coordinators logged in to the dashboard; set DUBAN_SIMULATOR=off in production")
         async with AsyncExitStack() as channels:
             if settings.dingtalk_enabled:
                 from bot.dingtalk import running as dingtalk_running
@@ -128,21 +147,31 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         services.handler_threads.shutdown(wait=False)
         services.engine.dispose()
 
-    app = FastAPI(title="duban 督办", version="0.1.0", lifespan=lifespan,
-                  description="专项整治联络员机器人：企业微信、钉钉与模拟器通道，协调人汇总与导出。")
+    # /docs and /redoc with Swagger UI and ReDoc from the fastapi-offline package, not from public CDNs:
+    # government intranets cannot reach them, and a CDN script would run with the coordinators' session.
+    app = FastAPIOffline(title="duban 督办", version="0.1.0", lifespan=lifespan, static_url="/docs-assets",
+                         description="专项整治联络员机器人：企业微信、钉钉与模拟器通道，协调人汇总与导出。")
     app.state.services = services
 
-    # Outermost last: the request id first (every log line of the request carries it, the response echoes
-    # it; nginx's $request_id is kept), then callback counting, which sees the body limit's 413s.
+    # Outermost last: security headers on every response, then the request id (every log line of the request
+    # carries it, the response echoes it; nginx's $request_id is kept), then callback counting, which sees the
+    # body limit's 413s.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CallbackMetrics)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_unavailable(_request: Request, error: SQLAlchemyError) -> JSONResponse:
         # Platforms retry on 5xx; 503 says "try again", and nothing was committed.
         log.error("database error", extra={"error": type(error).__name__})
         return JSONResponse({"detail": "数据库暂不可用，请稍后重试"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input; a lone surrogate ("\ud800" is valid JSON but no UTF-8) made
+        # that echo fail, a 500. The same answer, with such characters shown as escapes.
+        return JSONResponse({"detail": printable(jsonable_encoder(error.errors()))}, status_code=422)
 
     @app.get("/healthz", tags=["ops"], summary="存活检查：进程在响应即为 200，不访问数据库")
     async def healthz() -> dict[str, str]:
@@ -156,13 +185,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         body = report(readiness.checks())
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    registry = metrics_registry(services.sessions, services.clock)
+    registry = metrics_registry(services.sessions, services.clock, readiness, settings.backup_dir)
 
     @app.get("/metrics", tags=["ops"], response_class=Response, summary="Prometheus 指标（本进程）")
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    if settings.simulator:
+    if settings.simulator_on:
         from bot.sim import router as sim_router
 
         app.include_router(sim_router)

@@ -1,4 +1,4 @@
-"""The `duban` command line (SPEC §7): serve, demo, plan load/import-text, user add-coordinator, db upgrade."""
+"""The `duban` command line (SPEC §7): serve, demo, plan load/import-text, user add-coordinator/sessions, db upgrade."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from handlers.clock import SystemClock
 from handlers.plan import PlanError, load_plan, read_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Coordinator
-from storage.repos import Audit, Campaigns, People
+from storage.repos import Audit, Campaigns, DashboardSessions, People
 
 app = typer.Typer(help="督办 duban — 专项整治联络员机器人", no_args_is_help=True, add_completion=False)
 plan_app = typer.Typer(help="专项整治方案（YAML）", no_args_is_help=True)
@@ -55,8 +55,10 @@ def serve(host: Annotated[str | None, typer.Option(help="listen address")] = Non
     application = create_app(settings)
     freeze_startup_objects()
     # log_config=None: uvicorn keeps the logging set up above (its access log comes out in the same format).
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=True, log_config=None)
+    # X-Forwarded-For is believed only from the proxy, and uvicorn then takes the nearest hop it did not write.
+    uvicorn.run(application, host=host or settings.host, port=port if port is not None else settings.port,
+                log_level=settings.log_level.lower(), proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None)
 
 
 @app.command()
@@ -136,13 +138,38 @@ def add_coordinator(
         coordinator.login, coordinator.phone = login, phone or coordinator.phone
         coordinator.password_hash = PasswordHasher().hash(password)
         session.flush()
+        ended = DashboardSessions(session).end_all([coordinator.id])  # a new password: sign in again everywhere
         people = People(session)
         for platform, external_id in (("wecom", wecom_userid), ("dingtalk", dingtalk_userid)):
             if external_id:
                 people.bind(campaign, platform, external_id, coordinator=coordinator, now=now)
         Audit(session).record(campaign=campaign, actor="cli", action="coordinator.upsert", at=now,
                               entity="coordinator", entity_id=coordinator.id, login=login)
-    typer.echo(f"协调人 {name}（登录名 {login}）已保存。")
+    typer.echo(f"协调人 {name}（登录名 {login}）已保存。" + (f"已结束其 {ended} 个看板登录会话。" if ended else ""))
+
+
+@user_app.command("sessions")
+def user_sessions(
+    login: Annotated[str | None, typer.Option(help="only this coordinator's sessions (dashboard login name)")] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="end them: the coordinators must sign in again")] = False,
+) -> None:
+    """List the dashboard sessions still open, or end them (all, or one coordinator's) with --revoke."""
+    now = SystemClock().now()
+    with transaction(_sessions(get_settings())) as session:
+        sessions = DashboardSessions(session)
+        current = [s for s in sessions.current(now) if login is None or s.coordinator.login == login]
+        if revoke:
+            ended = sessions.end_all(None if login is None else {s.coordinator_id for s in current})
+            Audit(session).record(campaign=None, actor="cli", action="sessions.revoke", at=now, login=login,
+                                  ended=ended)
+            typer.echo(f"已结束 {ended} 个看板登录会话，相关协调人需要重新登录。")
+            return
+    if not current:
+        typer.echo("没有未结束的看板登录会话。")
+    for item in current:
+        typer.echo(f"{item.coordinator.login or '（已无登录名）'}\t{item.coordinator.name}\t"
+                   f"登录于 {item.created_at.astimezone():%Y-%m-%d %H:%M}\t"
+                   f"到期 {item.expires_at.astimezone():%Y-%m-%d %H:%M}\t来自 {item.address or '未知'}")
 
 
 @db_app.command("upgrade")

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from alembic.runtime.migration import MigrationContext
@@ -193,12 +194,50 @@ class _ProcessMetrics(Collector):
         return REGISTRY.collect()
 
 
-def metrics_registry(sessions: sessionmaker[Session], clock: Clock) -> CollectorRegistry:
-    """What /metrics serves for one app: the process's metrics plus this app's database readings (an app per
-    registry, so tests can build many apps in one process)."""
+class ReadinessCollector(Collector):
+    """duban_ready: what /readyz answers (1 ready, 0 not), so an alert can say a process stayed unready."""
+
+    def __init__(self, readiness: Readiness) -> None:
+        self.readiness = readiness
+
+    def collect(self) -> Iterable[Metric]:
+        ready = all(check.ok for check in self.readiness.checks())
+        yield GaugeMetricFamily("duban_ready", "1 when /readyz would answer 200 (database, migrations, outbox)",
+                                value=1 if ready else 0)
+
+
+BACKUP_PATTERN = "duban-*.dump"  # deploy/backup.sh renames a dump to this only once pg_restore can read it
+
+
+class BackupCollector(Collector):
+    """duban_backup_last_success_timestamp_seconds: when the newest complete backup in DUBAN_BACKUP_DIR was written
+    (0: none), so Prometheus can alert on a backup that stopped happening wherever it runs."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            newest = max((path.stat().st_mtime for path in self.directory.glob(BACKUP_PATTERN)), default=0.0)
+        except OSError as error:  # an unmounted volume, a permission: say "no backup", which alerts
+            log.warning("metrics: backup directory unreadable", extra={"error": type(error).__name__})
+            newest = 0.0
+        yield GaugeMetricFamily("duban_backup_last_success_timestamp_seconds",
+                                "When the newest complete backup was written (unix seconds; 0: none found)",
+                                value=newest)
+
+
+def metrics_registry(sessions: sessionmaker[Session], clock: Clock, readiness: Readiness,
+                     backup_dir: Path | None = None) -> CollectorRegistry:
+    """What /metrics serves for one app: the process's metrics plus this app's database readings, its readiness and,
+    where DUBAN_BACKUP_DIR is set, the backups' age (an app per registry, so tests can build many apps in one
+    process)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessMetrics())
     registry.register(OutboxCollector(sessions, clock))
+    registry.register(ReadinessCollector(readiness))
+    if backup_dir is not None:
+        registry.register(BackupCollector(backup_dir))
     return registry
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,17 +19,24 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] = "on"
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str = Field(default="127.0.0.1", description=(
+        "the reverse proxy's addresses (comma-separated IPs or networks): X-Forwarded-For and -Proto are believed "
+        "only on connections from them, and the client is the nearest address in X-Forwarded-For not among them"))
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = Field(
         default="json", description="json: one JSON object per line (for log collectors); console: for a terminal")
     max_body_bytes: int = 1024 * 1024
     callback_max_skew: int | None = Field(
         default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk")
-    simulator: bool = Field(default=True, description="serve /sim (the simulator channel)")
+    simulator: bool | None = Field(default=None, description=(
+        "serve /sim (the simulator channel): on, off, or unset for on only where no platform is configured; "
+        "on beside a configured platform it answers only a coordinator logged in to the dashboard"))
     reminder_grace: int = Field(default=3600, ge=0, description="seconds; after downtime, older reminders are "
                                                                 "recorded as missed instead of sent")
     ready_outbox_max_age: int = Field(
         default=900, ge=0, description="seconds; /readyz fails when a due outbox message has waited longer (0: off)")
+    backup_dir: Path | None = Field(default=None, description=(
+        "where deploy/backup.sh writes its dumps; /metrics then tells when the newest was written, for alerts"))
     secret_key: SecretStr | None = Field(
         default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
                                   "replicas (without it each process makes its own)")
@@ -51,6 +60,19 @@ class Settings(BaseSettings):
     dingtalk_reply_budget: float = Field(default=2.0, gt=0, description=(
         "seconds a callback waits for its reply to go in the response body; slower replies go out later"))
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _only_proxy_addresses(cls, value: str) -> str:
+        """'*' would let any client write its own address into X-Forwarded-For (and rotate it past the login limit,
+        or lock a victim's address out); a name would silently match nothing."""
+        for entry in (part.strip() for part in value.split(",")):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"DUBAN_FORWARDED_ALLOW_IPS 只能写反向代理（nginx）的 IP 地址或网段，不能是「{entry}」"
+                                 ) from None
+        return value
+
     @property
     def wecom_enabled(self) -> bool:
         return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_token and self.wecom_aes_key)
@@ -58,6 +80,18 @@ class Settings(BaseSettings):
     @property
     def dingtalk_enabled(self) -> bool:
         return bool(self.dingtalk_app_key and self.dingtalk_app_secret)
+
+    @property
+    def simulator_on(self) -> bool:
+        """The simulator speaks as any user: a development and demo tool, on by itself only without a platform."""
+        if self.simulator is not None:
+            return self.simulator
+        return not (self.wecom_enabled or self.dingtalk_enabled)
+
+    @property
+    def simulator_needs_login(self) -> bool:
+        """Switched on beside a real platform, where its users are real people."""
+        return self.simulator_on and (self.wecom_enabled or self.dingtalk_enabled)
 
 
 def get_settings() -> Settings:

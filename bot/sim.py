@@ -1,7 +1,10 @@
 """The simulator channel: talk to the bot as any user from a local web page (SPEC §5, §7).
 
 Simulator users are identified exactly as WeCom userids are (the `wecom` identity namespace), so a
-liaison set up in the simulator is the same person once the WeCom app is connected.
+liaison set up in the simulator is the same person once the WeCom app is connected. Its messages are the
+simulator's own, though (`via="sim"`): their ids never meet WeCom's in the duplicate check, and the audit trail
+records them as `sim:<user>`. Beside a configured platform, where every user it can speak as is a real person,
+only a coordinator logged in to the dashboard may use it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.app import STATIC, Services
+from bot.dashboard.auth import LoginRequired, current_viewer
 from bot.observability import timed
 from handlers.message import IncomingMessage
 from storage.db import transaction
@@ -27,13 +31,22 @@ SIM_CHANNEL = "sim"
 DEMO_STRANGERS = ("stranger1", "LiuYang")
 KEPT_IMAGES = 64
 
-router = APIRouter(tags=["simulator"])
-
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+def allowed(request: Request) -> None:
+    """Beside a configured platform, only a coordinator logged in to the dashboard may use the simulator."""
+    if not services(request).settings.simulator_needs_login or current_viewer(request) is not None:
+        return
+    if request.url.path == "/sim":
+        raise LoginRequired("/sim")
+    raise HTTPException(401, "模拟器可以冒充任何用户，本服务已接入企业微信或钉钉，请先以牵头部门协调人身份登录督办网页"
+                             "（/dashboard/login）。")
+
+
+router = APIRouter(tags=["simulator"], dependencies=[Depends(allowed)])
 ServicesDep = Annotated[Services, Depends(services)]
 
 
@@ -97,7 +110,7 @@ def sim_page() -> FileResponse:
 @router.post("/sim/api/messages", response_model=SimReplies)
 def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> SimReplies:
     message = IncomingMessage(platform=SIM_PLATFORM, user_id=body.user, text=body.text,
-                              received_at=services.clock.now(), message_id=body.msgid)
+                              received_at=services.clock.now(), message_id=body.msgid, via=SIM_CHANNEL)
     reply = timed("sim", services.dispatcher.handle)(message)
     urls = [f"/sim/api/images/{images.put(image.mime, image.data)}" for image in reply.images]
     return SimReplies(replies=list(reply.texts), images=urls)
@@ -109,7 +122,7 @@ def image(key: str, images: ShelfDep) -> Response:
     if found is None:
         raise HTTPException(404, "图片已过期（模拟器只保留最近的图片）")
     mime, data = found
-    return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
+    return Response(data, media_type=mime)
 
 
 @router.get("/sim/api/outbox", response_model=list[SimOutboxItem])

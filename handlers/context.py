@@ -77,7 +77,7 @@ class Context:
 
     @property
     def actor_label(self) -> str:
-        return f"{self.message.platform}:{self.message.user_id}"
+        return f"{self.message.origin}:{self.message.user_id}"
 
     def audit(self, action: str, *, entity: str | None = None, entity_id: int | None = None,
               **detail: Any) -> None:

@@ -176,9 +176,9 @@ class Dispatcher:
             processed = Processed(session)
             record = None
             if message.message_id is not None:
-                record = processed.claim(message.platform, message.message_id, message.received_at)
+                record = processed.claim(message.origin, message.user_id, message.message_id, message.received_at)
                 if record is None:
-                    stored = processed.replies(message.platform, message.message_id)
+                    stored = processed.replies(message.origin, message.user_id, message.message_id)
                     return Reply(tuple(stored or ()), duplicate=True)
             campaign = Campaigns(session).current(self.campaign_name)
             if campaign is None:

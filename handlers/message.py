@@ -14,6 +14,7 @@ class IncomingMessage:
 
     `platform` is the identity namespace (``wecom``, ``dingtalk``); the simulator speaks as WeCom users.
     `message_id` is the platform's id used to drop retried deliveries; None when the channel has none.
+    `via` names the channel that carried it when that is not the platform itself (``sim``).
     """
 
     platform: str
@@ -23,6 +24,13 @@ class IncomingMessage:
     message_id: str | None = None
     conversation_id: str | None = None
     is_group: bool = False
+    via: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where the message came from, for the duplicate check and the audit trail: the simulator finds people by
+        their WeCom ids, but its message ids never meet WeCom's and its actions are never recorded as WeCom's."""
+        return self.via or self.platform
 
 
 @dataclass(frozen=True, eq=False)

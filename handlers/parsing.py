@@ -16,12 +16,15 @@ _TRAILING_PUNCT = "。.!！~～;；，,、 \t"
 # C0/C1 control characters other than tab and newline: invisible in chat, NUL is refused by PostgreSQL
 # outright and the others are illegal in the XLSX files the ledger is exported to.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Bidirectional controls (embeddings, overrides, isolates, LRM/RLM/ALM): invisible, they reorder the text that
+# follows, so a name or a title could read one way to coordinators, in chat and in the exports, and hold another.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width), uniform brackets, unix newlines, no control characters, no blank
-    lines or edge spaces."""
-    text = _CONTROL.sub("", unicodedata.normalize("NFKC", text or "").translate(_BRACKETS))
+    """NFKC (full-width → half-width), uniform brackets, unix newlines, no control or bidirectional-control
+    characters, no blank lines or edge spaces."""
+    text = _BIDI.sub("", _CONTROL.sub("", unicodedata.normalize("NFKC", text or "").translate(_BRACKETS)))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u200b", "").replace("\u3000", " ")
     lines = [line.strip() for line in text.split("\n")]
     return "\n".join(line for line in lines if line)

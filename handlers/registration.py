@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -38,8 +39,16 @@ def _check_phone(ctx: Context, raw: str) -> str:
     return phone
 
 
+# Besides letters and digits: the separators of minority and foreign names (买买提·艾力, Mary-Jane O'Neil). Anything
+# else — <b>, [text](link), ** — is markup, not a name, wherever the name is shown later.
+_NAME_MARKS = frozenset("·•・.-'’ ")
+
+
 def _check_name(_ctx: Context, raw: str) -> str:
     name = strip_punct(raw)
+    if not all(unicodedata.category(ch)[0] in "LMN" or ch in _NAME_MARKS for ch in name):
+        raise FieldError("姓名只能由文字组成（少数民族姓名可用间隔号「·」），不能带 <、[ ]、* 之类的符号，"
+                         "请发送真实姓名。")
     if not 1 < len(name) <= 20:
         raise FieldError("请发送真实姓名（2–20个字）。")
     return name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import sqlite3
 import time
@@ -24,6 +25,9 @@ log = logging.getLogger("duban.storage")
 # pg advisory lock key for schema upgrades ("duban-migrate" hashed once, fixed forever); distinct from the
 # scheduler leader's key in scheduler/leader.py.
 MIGRATION_LOCK_KEY = 0x6475_6261_6E5F_6D67
+
+# The first key of the two-key advisory locks lock_names() takes (two-key locks never meet the one-key ones above).
+NAMED_LOCKS = 0x6475  # "du"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -94,6 +98,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def lock_names(session: Session, *names: str) -> None:
+    """Hold locks on these names until the session's transaction ends, so that callers which count, decide and
+    record under one name take turns instead of all counting before any records.
+
+    PostgreSQL: transaction-level advisory locks, taken in sorted order so that two callers never wait on each
+    other. SQLite needs none: every transaction is BEGIN IMMEDIATE (make_engine), one writer at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": NAMED_LOCKS, "key": key})
 
 
 def alembic_config(url: str) -> Config:

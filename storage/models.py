@@ -210,6 +210,24 @@ class Coordinator(Base):
     identities: Mapped[list[ChatIdentity]] = relationship(back_populates="coordinator")
 
 
+class DashboardSession(Base):
+    """A coordinator signed in to the dashboard. The cookie carries a random token, this row its SHA-256: the
+    session ends when the row goes (logout, a new password, `duban user sessions --revoke`) or at `expires_at`,
+    whatever the cookie still says."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str | None] = mapped_column(String(64))  # where the login came from, for `user sessions`
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    coordinator: Mapped[Coordinator] = relationship()
+
+
 class ChatIdentity(Base):
     """A platform user id (WeCom userid, DingTalk staffId; the simulator uses WeCom's namespace)."""
 
@@ -446,16 +464,35 @@ class AuditEntry(Base):
 
 
 class ProcessedMessage(Base):
-    """A platform message already handled; a retried delivery gets the stored replies, not a second effect."""
+    """A platform message already handled; a retried delivery gets the stored replies, not a second effect.
+
+    A message is known by where it came from (wecom, dingtalk, sim), who sent it and its id: an id is only the
+    platform's word about one sender's message, so another sender (or the simulator) reusing it is another message.
+    """
 
     __tablename__ = "processed_messages"
-    __table_args__ = (UniqueConstraint("platform", "message_id"),)
+    __table_args__ = (UniqueConstraint("platform", "sender", "message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(ID_LENGTH))
     message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     received_at: Mapped[datetime] = mapped_column(index=True)
     replies: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class CallbackSignature(Base):
+    """A callback signature already accepted. DingTalk's signs only the timestamp, so until that timestamp leaves
+    the skew window the same signature would pass with any body: it is good for the body it first came with."""
+
+    __tablename__ = "callback_signatures"
+    __table_args__ = (UniqueConstraint("platform", "signature"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # when its timestamp is too old to be accepted anyway
 
 
 class OutboxMessage(Base):

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -23,11 +23,13 @@ from storage.models import (
     INTEGER_MAX,
     AccessToken,
     AuditEntry,
+    CallbackSignature,
     Campaign,
     ChatIdentity,
     Contact,
     ContactStatus,
     Coordinator,
+    DashboardSession,
     Deliverable,
     DialogState,
     Issue,
@@ -463,9 +465,9 @@ _PROCESSED = ProcessedMessage.__table__
 def _claim_statement(insert: Callable[[Any], Any]) -> ReturningInsert[tuple[int]]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, with the dialect's own insert() (Core has no generic one)."""
     return (insert(_PROCESSED)
-            .values(platform=_param("platform"), message_id=_param("message_id"), received_at=_param("now"),
-                    replies=[])
-            .on_conflict_do_nothing(index_elements=["platform", "message_id"]).returning(_PROCESSED.c.id))
+            .values(platform=_param("platform"), sender=_param("sender"), message_id=_param("message_id"),
+                    received_at=_param("now"), replies=[])
+            .on_conflict_do_nothing(index_elements=["platform", "sender", "message_id"]).returning(_PROCESSED.c.id))
 
 
 class Processed(Repo):
@@ -473,26 +475,83 @@ class Processed(Repo):
     add/flush/dirty-check goes through cost more than the handler's own queries on short commands."""
 
     _replies = select(_PROCESSED.c.replies).where(_PROCESSED.c.platform == _param("platform"),
+                                                  _PROCESSED.c.sender == _param("sender"),
                                                   _PROCESSED.c.message_id == _param("message_id"))
     _settle = update(_PROCESSED).where(_PROCESSED.c.id == _param("record_id")).values(replies=_param("replies"))
     _claims: ClassVar[dict[str, ReturningInsert[tuple[int]]]] = {
         "postgresql": _claim_statement(postgresql.insert), "sqlite": _claim_statement(sqlite.insert)}
 
-    def replies(self, platform: str, message_id: str) -> list[str] | None:
-        replies = self.session.scalars(self._replies, {"platform": platform, "message_id": message_id}).first()
+    def replies(self, platform: str, sender: str, message_id: str) -> list[str] | None:
+        replies = self.session.scalars(self._replies, {"platform": platform, "sender": sender,
+                                                       "message_id": message_id}).first()
         return None if replies is None else list(replies)
 
-    def claim(self, platform: str, message_id: str, now: datetime) -> int | None:
+    def claim(self, platform: str, sender: str, message_id: str, now: datetime) -> int | None:
         """Insert the message's record first thing in the transaction; its id, or None if it was already there.
 
         A concurrent duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite), then
         inserts nothing and reads the first one's replies: one statement for a new message, no error path."""
         claim = self._claims[self.session.get_bind().dialect.name]
-        return self.session.scalar(claim, {"platform": platform, "message_id": message_id, "now": now})
+        return self.session.scalar(claim, {"platform": platform, "sender": sender, "message_id": message_id,
+                                           "now": now})
 
     def settle(self, record_id: int, replies: Sequence[str]) -> None:
         """Store the replies a retried delivery will get."""
         self.session.execute(self._settle, {"record_id": record_id, "replies": list(replies)})
+
+
+class DashboardSessions(Repo):
+    """Coordinators' dashboard sessions, by the SHA-256 of the token their cookie carries."""
+
+    def open(self, coordinator: Coordinator, token_hash: str, *, address: str | None, now: datetime,
+             expires_at: datetime) -> None:
+        self.session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
+        self.session.add(DashboardSession(token_hash=token_hash, coordinator_id=coordinator.id, address=address,
+                                          created_at=now, expires_at=expires_at))
+
+    def find(self, token_hash: str, now: datetime) -> DashboardSession | None:
+        return self.session.scalars(
+            select(DashboardSession).where(DashboardSession.token_hash == token_hash, DashboardSession.expires_at > now)
+            .options(joinedload(DashboardSession.coordinator))
+        ).first()
+
+    def end(self, token_hash: str) -> None:
+        self.session.execute(delete(DashboardSession).where(DashboardSession.token_hash == token_hash))
+
+    def end_all(self, coordinator_ids: Iterable[int] | None = None) -> int:
+        """End every session (of these coordinators); how many there were."""
+        statement = delete(DashboardSession)
+        if coordinator_ids is not None:
+            statement = statement.where(DashboardSession.coordinator_id.in_(list(coordinator_ids)))
+        return self.session.execute(statement).rowcount  # type: ignore[attr-defined,no-any-return]
+
+    def current(self, now: datetime) -> Sequence[DashboardSession]:
+        return self.session.scalars(
+            select(DashboardSession).where(DashboardSession.expires_at > now)
+            .options(joinedload(DashboardSession.coordinator)).order_by(DashboardSession.created_at)
+        ).all()
+
+
+class Signatures(Repo):
+    """Callback signatures already used (CallbackSignature): one body per signature while it can still pass."""
+
+    _inserts: ClassVar[dict[str, Callable[[Any], Any]]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+    def first_use(self, platform: str, signature: str, body_sha256: str, *, now: datetime,
+                  expires_at: datetime) -> bool:
+        """Record the signature with its body; False when it was used before with another body (a replay). The same
+        body again is the platform delivering the message again, which the duplicate check answers."""
+        self.session.execute(delete(CallbackSignature).where(CallbackSignature.expires_at < now))
+        insert = self._inserts[self.session.get_bind().dialect.name]
+        claimed = self.session.scalar(
+            insert(CallbackSignature).values(platform=platform, signature=signature, body_sha256=body_sha256,
+                                             expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["platform", "signature"]).returning(CallbackSignature.id))
+        if claimed is not None:
+            return True
+        first = self.session.scalar(select(CallbackSignature.body_sha256).where(
+            CallbackSignature.platform == platform, CallbackSignature.signature == signature))
+        return first == body_sha256
 
 
 class Tokens(Repo):

@@ -1,9 +1,11 @@
 """Coordinator login for the dashboard and /api: argon2 passwords, a signed session cookie, CSRF tokens and
 login attempts limited through the audit log (so the limit holds across replicas).
 
-The session is a cookie signed with itsdangerous: HttpOnly, SameSite=Lax, Secure when the request came
-over https. It names the coordinator and carries a fingerprint of the password hash, so changing a
-password (`duban user add-coordinator`) ends every session opened with the old one. Every form carries the
+The session lives on the server (storage.models.DashboardSession); the cookie, signed with itsdangerous, HttpOnly,
+SameSite=Lax and Secure when the request came over https, carries its random token. Logout, a new password
+(`duban user add-coordinator`) and `duban user sessions --revoke` delete the row, which ends the session whatever a
+copied cookie says. The cookie also carries a fingerprint of the password hash, so a password changed any other
+way ends every session opened with the old one too. Every form carries the
 session's CSRF token (the synchronizer-token pattern: a dozen lines here, where the middleware libraries
 would guard the platform callbacks and /sim/api too, which must not be).
 """
@@ -28,9 +30,9 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from bot.app import Services
-from storage.db import transaction
+from storage.db import lock_names, transaction
 from storage.models import AuditEntry, Campaign, Coordinator
-from storage.repos import Audit, Campaigns
+from storage.repos import Audit, Campaigns, DashboardSessions
 
 log = logging.getLogger("duban.dashboard")
 
@@ -120,16 +122,22 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(403, "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
 
 
+def _digest(token: str) -> str:
+    """What the database keeps of a session token: a copy of the table (a backup) opens no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def current_viewer(request: Request) -> Viewer | None:
-    """The logged-in coordinator of the served campaign, or None (no, forged, stale or foreign session)."""
+    """The logged-in coordinator of the served campaign, or None (no, forged, ended or foreign session)."""
     session = read_session(request)
-    coordinator_id = session.get("c")
-    if not isinstance(coordinator_id, int):
+    token = session.get("s")
+    if not isinstance(token, str) or not token:
         return None
     svc = services(request)
     with transaction(svc.sessions) as db:
         campaign = Campaigns(db).current(svc.settings.campaign)
-        coordinator = db.get(Coordinator, coordinator_id)
+        found = DashboardSessions(db).find(_digest(token), svc.clock.now())
+        coordinator = found.coordinator if found is not None else None
         if (campaign is None or coordinator is None or coordinator.campaign_id != campaign.id
                 or not coordinator.login or session.get("v") != fingerprint(coordinator.password_hash)):
             return None
@@ -160,8 +168,9 @@ def login_url(next_url: str) -> str:
 
 
 def safe_next(next_url: str | None) -> str:
-    """Only paths inside the dashboard: a login link must not bounce the coordinator to another site."""
-    if next_url and next_url.startswith("/dashboard") and not next_url.startswith("//"):
+    """Only the dashboard's pages and the simulator's: a login link must not bounce the coordinator to another
+    site."""
+    if next_url and (next_url == "/sim" or next_url.startswith(("/dashboard", "/sim?"))):
         return next_url
     return "/dashboard"
 
@@ -185,8 +194,13 @@ def _recent_failures(session: Session, now: datetime, **match: Any) -> int:
 
 def attempt_login(session: Session, campaign: Campaign | None, login: str, password: str, *, address: str,
                   now: datetime) -> LoginResult:
-    """Check a password, counting failures per login name and per client address over the last 15 minutes."""
+    """Check a password, counting failures per login name and per client address over the last 15 minutes.
+
+    Counting, checking and recording happen under locks on the login name and the address, held to the end of the
+    caller's transaction: parallel guesses take turns, so each one sees the failures recorded before it.
+    """
     actor = f"dashboard:{login}"
+    lock_names(session, f"login:{login}", f"login-address:{address}")
     if (_recent_failures(session, now, actor=actor) >= MAX_FAILURES_PER_LOGIN
             or _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS):
         log.warning("login refused: too many failures", extra={"address": address})
@@ -211,11 +225,19 @@ def attempt_login(session: Session, campaign: Campaign | None, login: str, passw
     return LoginResult(coordinator, None)
 
 
-def start_session(request: Request, response: Response, coordinator: Coordinator) -> None:
+def start_session(request: Request, response: Response, db: Session, coordinator: Coordinator, *,
+                  now: datetime) -> None:
     """A fresh session (and CSRF token) after login: a token planted before login is worthless after it."""
-    write_session(request, response, {"c": coordinator.id, "v": fingerprint(coordinator.password_hash),
+    token = secrets.token_urlsafe(32)
+    DashboardSessions(db).open(coordinator, _digest(token), address=request.client.host if request.client else None,
+                               now=now, expires_at=now + timedelta(hours=SESSION_HOURS))
+    write_session(request, response, {"s": token, "v": fingerprint(coordinator.password_hash),
                                       "x": secrets.token_urlsafe(24)})
 
 
-def end_session(request: Request, response: Response) -> None:
+def end_session(request: Request, response: Response, db: Session) -> None:
+    """Logout: the session ends on the server, so a copy of the cookie is worthless too."""
+    token = read_session(request).get("s")
+    if isinstance(token, str) and token:
+        DashboardSessions(db).end(_digest(token))
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")

@@ -2,14 +2,22 @@
 
 Order of checks: body size (the BodyLimit middleware, 413), the `sign` header (403), the `timestamp`
 header within DUBAN_CALLBACK_MAX_SKEW of the server clock (default one hour, DingTalk's own rule; 403),
-then the JSON body (400). Nothing is written before all of them pass.
+then the JSON body (400), then the signature's first use (403). Nothing is written before all of them pass.
+
+DingTalk's signature covers only the timestamp, so for as long as the timestamp is accepted the same headers
+would carry any body: each signature is recorded, in the database every replica shares, with the body it first
+came with, and refused with another (storage.repos.Signatures). Two genuine messages signed in the same
+millisecond look exactly like that too; the second is refused and logged (Stream mode has no such signature).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +27,11 @@ from bot.dingtalk.clients import text_reply
 from bot.dingtalk.inbound import PayloadError, parse
 from bot.dingtalk.signing import is_valid, millis
 from bot.observability import note_callback
+from storage.db import transaction
+from storage.repos import Signatures
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 log = logging.getLogger("duban.dingtalk")
 router = APIRouter(tags=["dingtalk"])
@@ -60,6 +73,12 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
         inbound = parse(payload, now=channel.services.clock.now())
     except PayloadError as error:
         raise HTTPException(400, str(error)) from error
+    signed_at = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC)
+    if not await asyncio.to_thread(_first_use, channel.services, sign, await request.body(),
+                                   signed_at + timedelta(seconds=max_skew)):
+        log.warning("dingtalk callback refused: signature already used with another body",
+                    extra={"msg_id": inbound.msg_id})
+        raise HTTPException(403, "签名已被另一条消息使用过（疑似重放），已拒绝")
     log.info("dingtalk message", extra={"msg_id": inbound.msg_id, "group": inbound.is_group,
                                         "addressed": inbound.addressed})
     reply = await channel.answer(inbound)
@@ -67,3 +86,9 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
         return JSONResponse({})
     return JSONResponse(text_reply("\n\n".join(reply.texts), inbound.staff_id if inbound.is_group else None,
                                    reply.markdown))
+
+
+def _first_use(services: Services, signature: str, body: bytes, expires_at: datetime) -> bool:
+    with transaction(services.sessions) as session:
+        return Signatures(session).first_use("dingtalk", signature, hashlib.sha256(body).hexdigest(),
+                                             now=services.clock.now(), expires_at=expires_at)

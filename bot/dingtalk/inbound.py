@@ -20,6 +20,7 @@ PRIVATE, GROUP = "1", "2"  # conversationType
 TEXT_TYPES = ("text", "richText")
 
 ASK_FOR_TEXT = "请发送文字消息。督办目前只能读懂文字，发送「帮助」可查看可用指令。"
+UNREADABLE = "这条消息里有无法识别的字符（不完整的 Unicode 编码），督办没有处理，请检查后重新发送。"
 OUTSIDER = "督办只为本单位钉钉用户服务，您的账号不属于本组织，请联系牵头部门。"
 
 
@@ -75,6 +76,8 @@ def parse(payload: Any, *, now: datetime) -> Inbound:
         return replace(inbound, notice=ASK_FOR_TEXT)
     if not all(isinstance(t, str) for t in texts):
         raise PayloadError("text.content 应为字符串")
+    if not all(_utf8(t) for t in texts):
+        return replace(inbound, notice=UNREADABLE)
     # DingTalk removes the "@机器人" from group messages but leaves the space that followed it.
     text = "\n".join(t.strip() for t in texts if t.strip())
     if not text:
@@ -84,15 +87,32 @@ def parse(payload: Any, *, now: datetime) -> Inbound:
     return replace(inbound, message=message)
 
 
+def _utf8(text: str) -> bool:
+    """Whether `text` can be stored and sent on: JSON's "\ud800" escapes make strings no encoder takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _required_text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise PayloadError(f"缺少字段 {name}")
-    return value
+    return _check_utf8(value, name)
 
 
 def _optional_text(value: Any, name: str) -> str | None:
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise PayloadError(f"{name} 应为字符串")
+    return _check_utf8(value, name)
+
+
+def _check_utf8(value: str, name: str) -> str:
+    if not _utf8(value):
+        raise PayloadError(f"{name} 含有无效的 Unicode 字符")
     return value
 
 

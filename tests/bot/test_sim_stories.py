@@ -178,7 +178,7 @@ def test_liaison_cannot_report_for_another_unit(chat: SimChat, plan_loaded: Data
     assert count(plan_loaded, Progress) == 0
     with transaction(plan_loaded.sessions) as session:
         denied = session.scalars(select(AuditEntry).where(AuditEntry.action == "denied")).one()
-        assert denied.actor == "wecom:MaQiang" and denied.detail["command"] == "进展"
+        assert denied.actor == "sim:MaQiang" and denied.detail["command"] == "进展"
     assert "只能查看本单位" in chat.send("MaQiang", "汇总 法制科")
 
 

@@ -137,7 +137,7 @@ def test_env_example_lists_every_setting_and_no_real_secret() -> None:
         if SECRET_NAME.search(name):
             assert "请替换" in value, f"{name} must be a placeholder"
     settings = Settings(_env_file=DEPLOY / "duban.env.example")  # type: ignore[call-arg]
-    assert settings.database_url.startswith("postgresql+psycopg://") and not settings.simulator
+    assert settings.database_url.startswith("postgresql+psycopg://") and not settings.simulator_on
     assert not settings.wecom_enabled and not settings.dingtalk_enabled  # placeholders stay commented out
 
 
@@ -148,3 +148,23 @@ def test_readme_links_the_platform_guides_and_keeps_the_sizing_section() -> None
     assert {"wecom.md", "dingtalk.md"} <= set(re.findall(r"\]\(([\w.-]+\.md)\)", readme))
     assert "## 容量规划（Sizing）" in readme
     assert "duban db copy --from sqlite:///" in readme
+
+
+def test_every_container_keeps_bounded_logs(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        logging = service.get("logging")
+        assert logging and logging["driver"] == "json-file", name
+        assert re.fullmatch(r"\d+m", logging["options"]["max-size"]) and int(logging["options"]["max-file"]) >= 2, name
+
+
+def test_nginx_follows_replicas_to_their_new_addresses(compose: dict[str, Any]) -> None:
+    """A rolling upgrade recreates web-1 and web-2, possibly on new addresses: nginx asks Docker's DNS again
+    (`resolve`, open-source nginx 1.27.3 and later) instead of sending to the old ones until it is reloaded."""
+    conf = nginx_conf()
+    assert re.search(r"^resolver 127\.0\.0\.11 valid=\d+s", conf, re.M)
+    upstream = re.search(r"upstream duban_web \{(.*?)\}", conf, re.S).group(1)  # type: ignore[union-attr]
+    assert re.search(r"^\s*zone duban_web \d+k;", upstream, re.M)
+    servers = re.findall(r"^\s*server (\S+) (.*);", upstream, re.M)
+    assert servers and all(options.split()[0] == "resolve" for _, options in servers)
+    version = compose["services"]["nginx"]["image"].split(":")[1]
+    assert tuple(int(part) for part in version.split(".")) >= (1, 27, 3) or version in ("1.28", "1.29", "stable")

@@ -68,7 +68,7 @@ def test_a_unit_cannot_report_on_a_task_it_does_not_share(chat: SimChat, plan_lo
     assert progress_rows(plan_loaded) == []
     with transaction(plan_loaded.sessions) as session:
         denied = session.scalars(select(AuditEntry).where(AuditEntry.action == "denied")).one()
-        assert denied.actor == "wecom:LiNa" and denied.detail["reason"] == "not assigned"
+        assert denied.actor == "sim:LiNa" and denied.detail["reason"] == "not assigned"
 
 
 def test_yearly_task_is_owed_again_next_year(chat: SimChat, clock: ManualClock, plan_loaded: Database) -> None:

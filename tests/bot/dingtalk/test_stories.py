@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.app import create_app
+from handlers.clock import ManualClock
 from storage.db import transaction
 from storage.models import AuditEntry, ChatIdentity, Contact, ContactStatus, Issue, IssueStatus, OutboxMessage
-from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, LU_STAFF, MA_STAFF, DingTalkChat
+from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, LU_STAFF, MA_STAFF, DingTalkChat, dingtalk_settings
+from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk
+from tests.bot.test_dashboard_access import log_in
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count, issue
 from tests.conftest import Database, SimChat
+from tests.factories import set_password
 
 NEWCOMER = "0299887766554433"
 
@@ -58,15 +64,21 @@ def test_a_registration_is_approved_by_the_coordinator_in_the_work_group(ding: D
     assert "没有未销号" in ding.send(NEWCOMER, "我的问题")
 
 
-def test_a_liaison_on_both_platforms_is_one_person(ding: DingTalkChat, dingtalk_people: Database) -> None:
-    """马强 logs an issue from DingTalk and reports progress from WeCom (the simulator speaks as WeCom)."""
-    assert "已登记问题 #1" in ding.send(MA_STAFF, FULL_ISSUE)
-    wecom = SimChat(ding.client)
-    assert "整改中 30%" in wecom.send("MaQiang", "进展 1 30% 已约谈")
-    with transaction(dingtalk_people.sessions) as session:
-        logged = session.scalars(select(Issue).where(Issue.number == 1)).one()
-        assert logged.percent == 30 and logged.unit.name == "执法监察支队"
-    assert "#1 执法证件未按期年检" in ding.send(MA_STAFF, "我的问题")
+def test_a_liaison_on_both_platforms_is_one_person(dingtalk_people: Database, fake_dingtalk: FakeDingTalk,
+                                                  clock: ManualClock) -> None:
+    """马强 logs an issue from DingTalk and reports progress from WeCom (the simulator speaks as WeCom; beside
+    DingTalk it is switched on and used by a logged-in coordinator)."""
+    set_password(dingtalk_people)
+    settings = dingtalk_settings(dingtalk_people, fake_dingtalk, simulator=True, secret_key="both-platforms")
+    with TestClient(create_app(settings, clock=clock)) as client:
+        ding = DingTalkChat(client, clock)
+        assert "已登记问题 #1" in ding.send(MA_STAFF, FULL_ISSUE)
+        log_in(client)
+        assert "整改中 30%" in SimChat(client).send("MaQiang", "进展 1 30% 已约谈")
+        with transaction(dingtalk_people.sessions) as session:
+            logged = session.scalars(select(Issue).where(Issue.number == 1)).one()
+            assert logged.percent == 30 and logged.unit.name == "执法监察支队"
+        assert "#1 执法证件未按期年检" in ding.send(MA_STAFF, "我的问题")
 
 
 def test_coordinator_summaries_in_the_group(ding: DingTalkChat, dingtalk_people: Database) -> None:
