@@ -35,24 +35,32 @@ from bot.dashboard.auth import (
     start_session,
     write_session,
 )
-from bot.dashboard.queries import IssueFilter, issue_with_history, ledger, liaison_names, weekly_matrix
+from bot.dashboard.queries import (
+    IssueFilter,
+    issue_with_history,
+    ledger,
+    liaison_names,
+    unit_page,
+    weekly_matrix,
+    weekly_report_of,
+)
 from handlers.charts import Bar, choose_bars
 from handlers.coordination import LIGHT_NAMES, reasons
-from handlers.dates import format_cn
+from handlers.dates import format_cn, format_week
 from handlers.issues import STATUS_TEXT
 from handlers.registration import RegistrationError, decide_registration
-from handlers.summary import CampaignStatus, Light, campaign_status, phase_spans
+from handlers.summary import WEEKLY_STATE_TEXT, CampaignStatus, Light, campaign_status, phase_spans
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats, file_name
 from storage.models import Campaign, IssueStatus, Unit
-from storage.repos import Campaigns, People, Units
+from storage.repos import Campaigns, People, Units, fits_integer
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["cn_date"] = lambda d: format_cn(d) if d else ""
 templates.env.filters["percent"] = lambda x, digits=1: f"{x:.{digits}%}" if x is not None else "—"
 templates.env.globals.update(STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()}, LIGHTS=LIGHT_NAMES,
-                             Light=Light)
+                             Light=Light, WEEKLY_TEXT=WEEKLY_STATE_TEXT)
 
 # Pages are never framed, run no script from elsewhere and load nothing from outside the app.
 SECURITY_HEADERS = {
@@ -177,6 +185,43 @@ def _filter(unit: Annotated[str, Query(max_length=12)] = "", status: Annotated[s
 
 
 FilterDep = Annotated[IssueFilter, Depends(_filter)]
+
+
+def _unit(session: Session, campaign: Campaign, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id) if fits_integer(unit_id) else None
+    if unit is None or unit.campaign_id != campaign.id:
+        raise HTTPException(404, "没有这个单位。")
+    return unit
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_detail(request: Request, unit_id: int, viewer: PageViewer, services: ServicesDep) -> Response:
+    """One unit: its light and why, its people, every week's report, its issues and its deliverables."""
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        now = _now(services, campaign)
+        data = unit_page(session, campaign, _unit(session, campaign, unit_id), now)
+        unit_status = data.unit_status
+        return render(request, "unit.html", {
+            "campaign": campaign, "page": data, "today": now.date(), "zone": ZoneInfo(campaign.timezone),
+            "unit_status": unit_status, "reasons": reasons(unit_status, data.status) if unit_status else [],
+        }, viewer=viewer)
+
+
+@router.get("/units/{unit_id}/weekly/{week}", response_class=HTMLResponse)
+def weekly_report_page(request: Request, unit_id: int, week: str, viewer: PageViewer,
+                       services: ServicesDep) -> Response:
+    """The text of one unit's report of one week (the weekly matrix links each reported cell here)."""
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        unit = _unit(session, campaign, unit_id)
+        report = weekly_report_of(session, unit, week)
+        if report is None:
+            raise HTTPException(404, f"「{unit.name}」没有这一周的周报。")
+        monday = date.fromisocalendar(report.iso_year, report.iso_week, 1)
+        return render(request, "report.html", {"campaign": campaign, "unit": unit, "report": report,
+                                               "span": format_week(monday), "zone": ZoneInfo(campaign.timezone)},
+                      viewer=viewer)
 
 
 @router.get("/issues", response_class=HTMLResponse)

@@ -1,5 +1,6 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright (never a downloaded
-browser). A coordinator logs in, filters the ledger, approves a registration and downloads an export;
+browser). A coordinator logs in, filters the ledger, approves a registration, reads a unit's weekly report from the
+matrix and the unit's page, and downloads an export;
 screenshots land in test-output/ for a person to look at."""
 
 from __future__ import annotations
@@ -104,8 +105,19 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
         assert session.get(Contact, pending).status is ContactStatus.ACTIVE  # type: ignore[union-attr]
 
     page.get_by_role("link", name="周报").click()
-    expect(page.get_by_test_id("weekly-matrix")).to_contain_text("第29周")
+    matrix = page.get_by_test_id("weekly-matrix")
+    expect(matrix).to_contain_text("第29周")
+    expect(matrix).to_contain_text("7月13日–7月17日")
     shot(page, "weekly", plan_loaded.backend)
+    matrix.get_by_role("link", name="迟").click()  # 办公室's late report of week 28
+    expect(page.get_by_test_id("report-text")).to_have_text("本周工作")
+    expect(page.get_by_test_id("report-meta")).to_contain_text("迟报")
+    page.get_by_role("link", name="← 办公室").click()
+    expect(page.get_by_test_id("unit-weekly")).to_contain_text("第28周")
+    expect(page.get_by_test_id("unit-issues")).to_contain_text("监督电话未公开")
+    expect(page.get_by_test_id("unit-deliverables")).to_contain_text("专项整治联系人")
+    unit_page = page.url
+    shot(page, "unit", plan_loaded.backend)
 
     page.get_by_role("link", name="导出").click()
     with page.expect_download() as download_info:
@@ -125,6 +137,10 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, "the overview fits a phone screen without sideways scrolling"
     shot(small, "overview-phone", plan_loaded.backend)
+    small.goto(unit_page)
+    expect(small.get_by_test_id("unit-weekly")).to_be_visible()
+    assert small.evaluate("document.documentElement.scrollWidth") <= 375, "a unit's page fits a phone too"
+    shot(small, "unit-phone", plan_loaded.backend)
     assert outside == [], "the dashboard loads nothing from outside the app"
     phone.close()
     context.close()
