@@ -296,8 +296,9 @@ def reminders_page(request: Request, viewer: PageViewer, services: ServicesDep,
         start = _now(services, campaign)
         items = reminders.upcoming_reminders(session, campaign, route_for(services.settings), start,
                                              start + timedelta(days=days))
-        return render(request, "reminders.html", {"campaign": campaign, "items": items, "days": days,
-                                                  "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+        zone = ZoneInfo(campaign.timezone)
+        return render(request, "reminders.html", {"campaign": campaign, "by_day": reminders.by_day(items, zone),
+                                                  "total": len(items), "days": days, "zone": zone}, viewer=viewer)
 
 
 @router.get("/exports", response_class=HTMLResponse)
