@@ -1,4 +1,5 @@
-"""`duban export {contacts,issues,stats} --out FILE [--unit NAME]`: the official tables as Excel files."""
+"""`duban export {contacts,issues,stats} --out FILE [--unit NAME]`: the official tables as Excel files;
+`duban export bulletin --week 2026-W49 --out FILE.docx`: the week's 工作简报 as a Word document."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.settings import get_settings
+from handlers.bulletin import BulletinError, compile_bulletin, parse_week
+from handlers.bulletin_docx import write_bulletin
 from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats
@@ -48,14 +51,14 @@ def _scope(session, unit_name: str | None) -> tuple[Campaign, Unit | None]:  # t
 
 
 @contextmanager
-def _written(out: Path) -> Iterator[Path]:
-    """A temporary file beside `out` that replaces it only once the workbook is complete: an export that
+def _written(out: Path, suffix: str = ".xlsx") -> Iterator[Path]:
+    """A temporary file beside `out` that replaces it only once the document is complete: an export that
     fails half-way leaves no half-written file (and keeps the previous one)."""
-    if out.suffix.lower() != ".xlsx":
-        _fail(f"输出文件应以 .xlsx 结尾：{out}")
+    if out.suffix.lower() != suffix:
+        _fail(f"输出文件应以 {suffix} 结尾：{out}")
     if not out.parent.is_dir():
         _fail(f"目录不存在：{out.parent}")
-    handle, name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".xlsx", dir=out.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=suffix, dir=out.parent)
     os.close(handle)
     partial = Path(name)
     try:
@@ -109,3 +112,21 @@ def stats(out: OutOption, unit: UnitOption = None) -> None:
         table = export_stats(session, campaign, partial, today=_today(campaign), unit=chosen)
     found = sum(table.found.values())
     typer.echo(f"已导出附件3 统计表（发现问题 {found} 个）：{out}")
+
+
+@app.command("bulletin")
+def bulletin(out: Annotated[Path, typer.Option("--out", "-o", help="the .docx file to write", dir_okay=False)],
+             week: Annotated[str | None, typer.Option("--week", "-w", help="ISO week, e.g. 2026-W49; default: now")]
+             = None) -> None:
+    """工作简报 of a week (Word)."""
+    with transaction(_sessions()) as session, _written(out, ".docx") as partial:
+        campaign, _ = _scope(session, None)
+        today = _today(campaign)
+        try:
+            iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]
+            compiled = compile_bulletin(session, campaign, iso_year, iso_week, today=today)
+        except BulletinError as error:
+            _fail(str(error))
+            return
+        write_bulletin(compiled, str(partial))
+    typer.echo(f"已生成第{compiled.number}期工作简报（第{compiled.iso_week}周）：{out}")

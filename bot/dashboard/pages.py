@@ -37,6 +37,7 @@ from bot.dashboard.auth import (
 )
 from bot.dashboard.queries import (
     IssueFilter,
+    campaign_weeks,
     issue_with_history,
     ledger,
     liaison_names,
@@ -44,6 +45,8 @@ from bot.dashboard.queries import (
     weekly_matrix,
     weekly_report_of,
 )
+from handlers.bulletin import BulletinError, compile_bulletin, parse_week
+from handlers.bulletin_docx import write_bulletin
 from handlers.charts import Bar, choose_bars
 from handlers.coordination import LIGHT_NAMES, reasons
 from handlers.dates import format_cn, format_week
@@ -305,9 +308,32 @@ def reminders_page(request: Request, viewer: PageViewer, services: ServicesDep,
 def exports_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
+        weeks = campaign_weeks(campaign, _now(services, campaign))[::-1]
         return render(request, "exports.html", {"campaign": campaign, "kinds": EXPORT_KINDS,
-                                                "units": Units(session).all(campaign),
+                                                "units": Units(session).all(campaign), "weeks": weeks,
                                                 "issue_count": count_issues(session, campaign)}, viewer=viewer)
+
+
+@router.get("/export/bulletin.docx")
+def export_bulletin(viewer: PageViewer, services: ServicesDep, week: Annotated[str, Query(max_length=10)] = ""
+                    ) -> Response:
+    """The 工作简报 of a week (default: this one) as a Word document."""
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        today = _now(services, campaign).date()
+        try:
+            iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]
+            bulletin = compile_bulletin(session, campaign, iso_year, iso_week, today=today)
+        except BulletinError as error:
+            raise HTTPException(400, str(error)) from error
+        path = _spool(".docx")
+        try:
+            write_bulletin(bulletin, str(path))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    return FileResponse(path, filename=bulletin.file_name, background=BackgroundTask(path.unlink, missing_ok=True),
+                        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
 @router.get("/export/{kind}.xlsx")
@@ -341,8 +367,8 @@ def export(kind: str, viewer: PageViewer, services: ServicesDep, unit: Annotated
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def _spool() -> Path:
-    handle, name = tempfile.mkstemp(prefix="duban-export-", suffix=".xlsx")
+def _spool(suffix: str = ".xlsx") -> Path:
+    handle, name = tempfile.mkstemp(prefix="duban-export-", suffix=suffix)
     os.close(handle)
     return Path(name)
 

@@ -3,8 +3,11 @@ each report, and 迟报 shown wherever a late report appears (tests/factories.py
 
 from __future__ import annotations
 
+import io
 import re
+from urllib.parse import quote
 
+from docx import Document
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -77,3 +80,20 @@ def test_a_late_report_reads_as_late_on_every_page(signed_in: TestClient, plan_l
     page = signed_in.get(f"/dashboard/units/{office}").text
     assert 'data-testid="unit-weekly-state">迟报<' in page
     assert signed_in.get("/api/units").json()[0]["weekly_late"] is True
+
+
+def test_the_weekly_bulletin_downloads_from_the_dashboard(signed_in: TestClient) -> None:  # noqa: F811
+    exports = signed_in.get("/dashboard/exports").text
+    assert '<option value="2020-W29">第29周（7月13日–7月17日）</option>' in exports
+    assert 'action="/dashboard/export/bulletin.docx"' in exports
+    assert 'href="/dashboard/export/bulletin.docx"' in signed_in.get("/dashboard/weekly").text
+    response = signed_in.get("/dashboard/export/bulletin.docx")  # this week's
+    assert response.status_code == 200
+    assert "filename*=utf-8''" in response.headers["content-disposition"]
+    assert quote("工作简报_第7期_") in response.headers["content-disposition"]
+    document = Document(io.BytesIO(response.content))
+    assert [p.text for p in document.paragraphs[:2]] == ["行政执法不作为慢作为乱作为专项整治工作简报", "第7期"]
+    past = Document(io.BytesIO(signed_in.get("/dashboard/export/bulletin.docx", params={"week": "2020-W28"}).content))
+    assert past.paragraphs[1].text == "第6期"
+    refused = signed_in.get("/dashboard/export/bulletin.docx", params={"week": "2020-W31"})
+    assert refused.status_code == 400 and "还没有到" in refused.text
