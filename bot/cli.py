@@ -11,6 +11,7 @@ import typer
 from argon2 import PasswordHasher
 
 from bot.export_cli import app as export_app
+from bot.import_cli import app as import_app
 from bot.settings import Settings, get_settings
 from handlers.clock import SystemClock
 from handlers.plan import PlanError, load_plan, read_plan
@@ -28,6 +29,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(remind_app, name="remind")
 app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 
 
 def _sessions(settings: Settings):  # type: ignore[no-untyped-def]

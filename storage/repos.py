@@ -242,8 +242,9 @@ class Issues(Repo):
         ).first()
 
     def create(self, campaign: Campaign, unit: Unit, *, now: datetime, created_by: Contact | None,
-               **fields: Any) -> Issue:
-        issue = Issue(campaign_id=campaign.id, unit_id=unit.id, number=self.next_number(campaign),
+               number: int | None = None, **fields: Any) -> Issue:
+        """A new issue, numbered next in the campaign unless `number` (a free one, e.g. imported) is given."""
+        issue = Issue(campaign_id=campaign.id, unit_id=unit.id, number=number or self.next_number(campaign),
                       created_by_id=created_by.id if created_by else None, created_at=now, updated_at=now,
                       status=IssueStatus.OPEN, percent=0, **fields)
         self.session.add(issue)

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 from docx import Document
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from storage.db import transaction
-from storage.models import WeeklyReport
+from storage.models import Issue, WeeklyReport
 from tests.bot.test_dashboard_api import signed_in  # noqa: F401  (the fixture)
 from tests.conftest import Database
 from tests.factories import unit_named
+from tests.handlers.test_adopt import seed_issues
 
 
 def words(html: str) -> str:
@@ -97,3 +99,37 @@ def test_the_weekly_bulletin_downloads_from_the_dashboard(signed_in: TestClient)
     assert past.paragraphs[1].text == "第6期"
     refused = signed_in.get("/dashboard/export/bulletin.docx", params={"week": "2020-W31"})
     assert refused.status_code == 400 and "还没有到" in refused.text
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_a_table_is_imported_after_a_dry_run_and_a_confirmation(signed_in: TestClient,  # noqa: F811
+                                                               plan_loaded: Database, tmp_path: Path) -> None:
+    page = signed_in.get("/dashboard/import").text
+    path = seed_issues(tmp_path / "附件2.xlsx")
+    preview = signed_in.post("/dashboard/import/preview", data={"csrf": csrf_of(page), "kind": "issues"},
+                             files={"table": ("附件2.xlsx", path.read_bytes())})
+    assert preview.status_code == 200
+    text = words(preview.text)
+    assert "合计：新建 2，已存在 0，跳过 1，拒绝 1。" in text
+    assert "法制科 第8行 拒绝 法制科 公示不全 完成时限「下个月」无法识别" in text
+    assert "确认导入 2 个问题" in text
+    with transaction(plan_loaded.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Issue)) == 7  # the dry run wrote nothing
+
+    confirm = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                              preview.text[preview.text.index('data-testid="import-confirm"'):]))
+    done = signed_in.post("/dashboard/import/apply", data=confirm)
+    assert "已从「附件2.xlsx」导入 2 个问题" in words(done.text)
+    again = signed_in.post("/dashboard/import/apply", data=confirm)
+    assert "「附件2.xlsx」中没有需要写入的内容（新建 0，已存在 2，跳过 1，拒绝 1）" in words(again.text)
+    with transaction(plan_loaded.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Issue)) == 9
+
+    broken = signed_in.post("/dashboard/import/preview", data={"csrf": csrf_of(page), "kind": "contacts"},
+                            files={"table": ("附件1.xlsx", b"not a workbook")})
+    assert broken.status_code == 400 and "无法读取该文件" in broken.text
+    forged = signed_in.post("/dashboard/import/apply", data={**confirm, "csrf": "forged"})
+    assert forged.status_code in (400, 403)
