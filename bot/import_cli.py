@@ -7,17 +7,18 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_text import Typer
 from bot.export_cli import _fail, _scope, _sessions, _today
 from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
 from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.imports import WorkbookError
 
-app = typer.Typer(help="从 Excel 导入（附件1 联系人、附件2 问题清单）", no_args_is_help=True)
+app = Typer(help="从 Excel 导入（附件1 联系人、附件2 问题清单）：先预演，加 --apply 才写入", no_args_is_help=True)
 
-FileArgument = Annotated[Path, typer.Argument(help="the filled-in .xlsx", exists=True, dir_okay=False)]
-ApplyOption = Annotated[bool, typer.Option("--apply", help="write (without it: a dry run that writes nothing)")]
-UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="the unit of a table that does not name one")]
+FileArgument = Annotated[Path, typer.Argument(help="填好的 .xlsx 表格", exists=True, dir_okay=False, metavar="文件")]
+ApplyOption = Annotated[bool, typer.Option("--apply", help="写入（不加时只预演，不写入任何数据）")]
+UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="表格没有写明填报单位时，导入到这个单位")]
 NOUNS = {"contacts": "位联系人", "issues": "个问题"}
 
 
@@ -51,13 +52,13 @@ def _print(plan: ImportPlan, file: Path) -> None:
     typer.echo(f"合计：{plan.summary}。")
 
 
-@app.command("contacts")
+@app.command("contacts", help="附件1 联系人 → 预先登记的联系人（本人用该手机号在聊天中登记即生效）。")
 def contacts(file: FileArgument, write: ApplyOption = False, unit: UnitOption = None) -> None:
     """附件1 联系人 → contacts named in advance (active once they register in chat with that phone)."""
     _run("contacts", file, write, unit)
 
 
-@app.command("issues")
+@app.command("issues", help="附件2 问题清单 → 问题台账（每个单位一个工作表、一个工作表，或用 --unit）。")
 def issues(file: FileArgument, write: ApplyOption = False, unit: UnitOption = None) -> None:
     """附件2 问题清单 → the issue ledger (one sheet per unit, one sheet for all, or --unit)."""
     _run("issues", file, write, unit)
