@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright (never a downloaded
 browser). A coordinator logs in, filters the ledger, approves a registration, reads a unit's weekly report from the
-matrix and the unit's page, and downloads an export;
+matrix and the unit's page, and downloads an export and the weekly bulletin;
 screenshots land in test-output/ for a person to look at."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from docx import Document
 from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
@@ -128,6 +129,12 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
     download.save_as(saved)
     sheet = load_workbook(saved).worksheets[0]
     assert sum(1 for row in sheet.iter_rows(values_only=True) if isinstance(row[0], int)) == 7
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-bulletin").get_by_role("button", name="生成简报").click()
+    assert download_info.value.suggested_filename.startswith("工作简报_第7期_")
+    bulletin = tmp_path / "bulletin.docx"
+    download_info.value.save_as(bulletin)
+    assert Document(str(bulletin)).paragraphs[1].text == "第7期"
 
     phone = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True)
     phone.add_cookies(context.cookies())
