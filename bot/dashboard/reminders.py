@@ -10,11 +10,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from scheduler.preview import RULE_NAMES, STATUS_NAMES, preview
+from scheduler.preview import RULE_NAMES, STATUS_NAMES, WEEKDAYS, preview
 from scheduler.rules import Route
 from storage.models import Campaign
-
-WEEKDAYS = "一二三四五六日"
 
 
 @dataclass(frozen=True)
