@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from argon2 import PasswordHasher
 
+from bot.cli_text import Typer
 from bot.export_cli import app as export_app
+from bot.import_cli import app as import_app
 from bot.settings import Settings, get_settings
 from handlers.clock import SystemClock
 from handlers.plan import PlanError, load_plan, read_plan
@@ -18,16 +21,17 @@ from storage.db import make_engine, make_session_factory, transaction, upgrade_s
 from storage.models import Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People
 
-app = typer.Typer(help="督办 duban — 专项整治联络员机器人", no_args_is_help=True, add_completion=False)
-plan_app = typer.Typer(help="专项整治方案（YAML）", no_args_is_help=True)
-user_app = typer.Typer(help="用户管理", no_args_is_help=True)
-db_app = typer.Typer(help="数据库", no_args_is_help=True)
-remind_app = typer.Typer(help="提醒", no_args_is_help=True)
+app = Typer(help="督办 duban — 专项整治联络员机器人", no_args_is_help=True, add_completion=False)
+plan_app = Typer(help="专项整治方案（YAML）", no_args_is_help=True)
+user_app = Typer(help="用户管理", no_args_is_help=True)
+db_app = Typer(help="数据库", no_args_is_help=True)
+remind_app = Typer(help="提醒", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(remind_app, name="remind")
 app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 
 
 def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
@@ -41,9 +45,21 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-@app.command()
-def serve(host: Annotated[str | None, typer.Option(help="listen address")] = None,
-          port: Annotated[int | None, typer.Option(help="listen port")] = None) -> None:
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"督办 duban {version('duban')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(_version: Annotated[bool, typer.Option("--version", "-V", help="显示版本号并退出。", callback=_version,
+                                                     is_eager=True)] = False) -> None:
+    """Options of `duban` itself (--version)."""
+
+
+@app.command(help="启动服务：企业微信和钉钉回调、模拟器、协调人网页。")
+def serve(host: Annotated[str | None, typer.Option(help="监听地址（默认取 DUBAN_HOST）")] = None,
+          port: Annotated[int | None, typer.Option(help="监听端口（默认取 DUBAN_PORT）")] = None) -> None:
     """Serve the bot: callbacks, the simulator and the dashboard."""
     import uvicorn
 
@@ -61,7 +77,7 @@ def serve(host: Annotated[str | None, typer.Option(help="listen address")] = Non
                 forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None)
 
 
-@app.command()
+@app.command(help="加载演示专项整治（日期平移到今天正处在自查整改阶段）。")
 def demo() -> None:
     """Load the demo campaign (dates shifted so that today is inside its 自查整改阶段)."""
     from bot.demo import DEMO_LOGIN, demo_login, load_demo
@@ -75,8 +91,8 @@ def demo() -> None:
                "（每次运行 duban demo 都会换一个新密码）")
 
 
-@plan_app.command("load")
-def plan_load(file: Annotated[Path, typer.Argument(help="plan YAML (SPEC §8)")]) -> None:
+@plan_app.command("load", help="校验并加载专项整治方案；重复加载不会有变化，有错误时整份拒绝。")
+def plan_load(file: Annotated[Path, typer.Argument(help="方案 YAML 文件", metavar="文件")]) -> None:
     """Validate and load a campaign plan; loading it again is harmless."""
     try:
         resolved = read_plan(file)
@@ -91,10 +107,10 @@ def plan_load(file: Annotated[Path, typer.Argument(help="plan YAML (SPEC §8)")]
         typer.secho(f"注意：{warning}", fg=typer.colors.YELLOW)
 
 
-@plan_app.command("import-text")
+@plan_app.command("import-text", help="读取正式通知（纯文本），输出带注释的 YAML 方案，核对补全后再加载。")
 def plan_import_text(
-    file: Annotated[Path, typer.Argument(help="the notice as plain text (UTF-8 or GB18030); - for stdin")],
-    year: Annotated[int | None, typer.Option(help="year of dates the notice writes without one")] = None,
+    file: Annotated[Path, typer.Argument(help="通知的纯文本（UTF-8 或 GB18030）；- 表示标准输入", metavar="文件")],
+    year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
     """Read an official notice (通知/方案) and print a commented YAML plan to check and load (SPEC §9)."""
     from handlers.notice import import_notice, read_text
@@ -111,15 +127,15 @@ def plan_import_text(
                 f"{len(plan.units)} 个单位；请核对后补全 TODO，再运行 duban plan load。", err=True)
 
 
-@user_app.command("add-coordinator")
+@user_app.command("add-coordinator", help="新增或更新当前专项整治的协调人，并设置网页后台密码。")
 def add_coordinator(
     name: Annotated[str, typer.Option(help="姓名")],
-    login: Annotated[str, typer.Option(help="dashboard login name")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          help="dashboard password (prompted when omitted)")],
-    wecom_userid: Annotated[str | None, typer.Option(help="WeCom userid, for chat commands")] = None,
-    dingtalk_userid: Annotated[str | None, typer.Option(help="DingTalk staffId, for chat commands")] = None,
-    phone: Annotated[str | None, typer.Option(help="mobile")] = None,
+    login: Annotated[str, typer.Option(help="网页后台登录名")],
+    password: Annotated[str, typer.Option(prompt="密码", hide_input=True, confirmation_prompt="再输入一次密码",
+                                          help="网页后台密码（不写则提示输入）")],
+    wecom_userid: Annotated[str | None, typer.Option(help="企业微信 userid（在聊天中使用协调人指令）")] = None,
+    dingtalk_userid: Annotated[str | None, typer.Option(help="钉钉 staffId（在聊天中使用协调人指令）")] = None,
+    phone: Annotated[str | None, typer.Option(help="手机号")] = None,
 ) -> None:
     """Create or update a coordinator of the current campaign, with a dashboard password."""
     if len(password) < 8:
@@ -172,7 +188,7 @@ def user_sessions(
                    f"到期 {item.expires_at.astimezone():%Y-%m-%d %H:%M}\t来自 {item.address or '未知'}")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help="升级数据库结构（启动服务时也会自动升级）。")
 def db_upgrade() -> None:
     """Apply pending migrations (the server also does this on start)."""
     engine = make_engine(get_settings().database_url)
@@ -180,12 +196,12 @@ def db_upgrade() -> None:
     typer.echo("数据库已是最新版本。")
 
 
-@db_app.command("copy")
+@db_app.command("copy", help="把所有表复制到新建好结构的数据库，再逐表核对行数。")
 def db_copy(
-    source: Annotated[str, typer.Option("--from", help="source database URL, e.g. sqlite:///var/duban.db")],
-    target: Annotated[str, typer.Option("--to", help="target database URL, e.g. postgresql://user:pw@host/duban")],
-    force: Annotated[bool, typer.Option("--force", help="empty a target that already holds rows")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="rows per batch")] = 2000,
+    source: Annotated[str, typer.Option("--from", help="源库地址，如 sqlite:///var/duban.db")],
+    target: Annotated[str, typer.Option("--to", help="目标库地址，如 postgresql://用户:密码@主机/duban")],
+    force: Annotated[bool, typer.Option("--force", help="目标库已有数据时先清空")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="每批复制的行数")] = 2000,
 ) -> None:
     """Copy every table to a freshly migrated database, then check each table's row count."""
     from rich.console import Console
@@ -221,10 +237,10 @@ def db_copy(
                "把 DUBAN_DATABASE_URL 改为目标库后重启服务即可。")
 
 
-@remind_app.command("preview")
+@remind_app.command("preview", help="列出两个时刻之间将发出的每一条提醒，不发送。")
 def remind_preview(
-    start: Annotated[str, typer.Option("--from", help="from (2020-07-17 or '2020-07-17 09:00'), campaign time")],
-    end: Annotated[str, typer.Option("--to", help="to, inclusive (a bare date means its whole day)")],
+    start: Annotated[str, typer.Option("--from", help="起始时间（2020-07-17 或 '2020-07-17 09:00'，方案时区）")],
+    end: Annotated[str, typer.Option("--to", help="结束时间（含；只写日期表示到当天结束）")],
 ) -> None:
     """Print every reminder and nudge the plan would send between two moments, without sending anything."""
     from bot.app import route_for

@@ -1,4 +1,5 @@
-"""`duban export {contacts,issues,stats} --out FILE [--unit NAME]`: the official tables as Excel files."""
+"""`duban export {contacts,issues,stats} --out FILE [--unit NAME]`: the official tables as Excel files;
+`duban export bulletin --week 2026-W49 --out FILE.docx`: the week's 工作简报 as a Word document."""
 
 from __future__ import annotations
 
@@ -14,17 +15,20 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.cli_text import Typer
 from bot.settings import get_settings
+from handlers.bulletin import BulletinError, compile_bulletin, parse_week
+from handlers.bulletin_docx import write_bulletin
 from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats
 from storage.models import Campaign, Unit
 from storage.repos import Campaigns, Units
 
-app = typer.Typer(help="导出附件表格（Excel）", no_args_is_help=True)
+app = Typer(help="导出附件表格（Excel）和工作简报（Word）", no_args_is_help=True)
 
-OutOption = Annotated[Path, typer.Option("--out", "-o", help="the .xlsx file to write", dir_okay=False)]
-UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="one unit (name or alias); default: all")]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="写入的 .xlsx 文件", dir_okay=False)]
+UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="只导出一个单位（名称或简称）；默认全部单位")]
 
 
 def _fail(message: str) -> None:
@@ -48,14 +52,14 @@ def _scope(session, unit_name: str | None) -> tuple[Campaign, Unit | None]:  # t
 
 
 @contextmanager
-def _written(out: Path) -> Iterator[Path]:
-    """A temporary file beside `out` that replaces it only once the workbook is complete: an export that
+def _written(out: Path, suffix: str = ".xlsx") -> Iterator[Path]:
+    """A temporary file beside `out` that replaces it only once the document is complete: an export that
     fails half-way leaves no half-written file (and keeps the previous one)."""
-    if out.suffix.lower() != ".xlsx":
-        _fail(f"输出文件应以 .xlsx 结尾：{out}")
+    if out.suffix.lower() != suffix:
+        _fail(f"输出文件应以 {suffix} 结尾：{out}")
     if not out.parent.is_dir():
         _fail(f"目录不存在：{out.parent}")
-    handle, name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".xlsx", dir=out.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=suffix, dir=out.parent)
     os.close(handle)
     partial = Path(name)
     try:
@@ -75,7 +79,7 @@ def _today(campaign: Campaign) -> date:
     return SystemClock().now().astimezone(ZoneInfo(campaign.timezone)).date()
 
 
-@app.command("contacts")
+@app.command("contacts", help="附件1 联系人（每个单位都列出，未报送的写明）。")
 def contacts(out: OutOption, unit: UnitOption = None) -> None:
     """附件1 联系人."""
     with transaction(_sessions()) as session, _written(out) as partial:
@@ -84,9 +88,9 @@ def contacts(out: OutOption, unit: UnitOption = None) -> None:
     typer.echo(f"已导出附件1 联系人 {rows} 人：{out}")
 
 
-@app.command("issues")
+@app.command("issues", help="附件2 问题清单（全部单位一个工作表、每个单位一个工作表，或一个单位）。")
 def issues(out: OutOption, unit: UnitOption = None,
-           sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="one sheet per unit")] = False,
+           sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="每个单位一个工作表")] = False,
            ) -> None:
     """附件2 问题清单 (one sheet for all units, one per unit, or one unit's)."""
     with transaction(_sessions()) as session, _written(out) as partial:
@@ -101,7 +105,7 @@ def issues(out: OutOption, unit: UnitOption = None,
     typer.echo(f"已导出附件2 问题清单 {rows} 个问题：{out}")
 
 
-@app.command("stats")
+@app.command("stats", help="附件3 统计表（一个单位的，或全部单位合计）。")
 def stats(out: OutOption, unit: UnitOption = None) -> None:
     """附件3 统计表 (one unit's or summed over the campaign)."""
     with transaction(_sessions()) as session, _written(out) as partial:
@@ -109,3 +113,21 @@ def stats(out: OutOption, unit: UnitOption = None) -> None:
         table = export_stats(session, campaign, partial, today=_today(campaign), unit=chosen)
     found = sum(table.found.values())
     typer.echo(f"已导出附件3 统计表（发现问题 {found} 个）：{out}")
+
+
+@app.command("bulletin", help="某一周的工作简报（Word，公文格式），数字与「汇总」一致。")
+def bulletin(out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件", dir_okay=False)],
+             week: Annotated[str | None, typer.Option("--week", "-w", help="周次，如 2026-W49；默认本周")] = None,
+             ) -> None:
+    """工作简报 of a week (Word)."""
+    with transaction(_sessions()) as session, _written(out, ".docx") as partial:
+        campaign, _ = _scope(session, None)
+        today = _today(campaign)
+        try:
+            iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]
+            compiled = compile_bulletin(session, campaign, iso_year, iso_week, today=today)
+        except BulletinError as error:
+            _fail(str(error))
+            return
+        write_bulletin(compiled, str(partial))
+    typer.echo(f"已生成第{compiled.number}期工作简报（第{compiled.iso_week}周）：{out}")

@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from bot.app import STATIC, Services
 from bot.dashboard.auth import LoginRequired, current_viewer
 from bot.observability import timed
 from handlers.message import IncomingMessage
 from storage.db import transaction
+from storage.models import Campaign
 from storage.repos import Campaigns, Outbox, People
 
 SIM_PLATFORM = "wecom"
@@ -88,6 +90,7 @@ ShelfDep = Annotated[ImageShelf, Depends(shelf)]
 
 class SimOutboxItem(BaseModel):
     to: str
+    label: str = Field(description="`to` as a person reads it: 马强（执法监察支队 · 联络员）, or a group's name")
     text: str
     at: str
 
@@ -130,30 +133,37 @@ def outbox(services: ServicesDep) -> list[SimOutboxItem]:
     with transaction(services.sessions) as session:
         campaign = Campaigns(session).current(services.settings.campaign)
         zone = ZoneInfo(campaign.timezone if campaign else "Asia/Shanghai")
-        return [SimOutboxItem(to=m.target, text=m.text, at=(m.sent_at or m.not_before).astimezone(zone).isoformat())
+        labels = {user.id: user.label for user in _known_users(session, campaign)} if campaign else {}
+        return [SimOutboxItem(to=m.target, label=labels.get(m.target, m.target), text=m.text,
+                              at=(m.sent_at or m.not_before).astimezone(zone).isoformat())
                 for m in Outbox(session).for_channel(SIM_CHANNEL)]
+
+
+def _known_users(session: Session, campaign: Campaign) -> list[SimUser]:
+    """The simulator's identities with their names, units and roles."""
+    found: list[SimUser] = []
+    people = People(session)
+    for identity in people.identities(campaign):
+        if identity.platform != SIM_PLATFORM:
+            continue
+        actor = people.actor(campaign, identity.platform, identity.external_id)
+        if actor.coordinator is not None:
+            label = f"{actor.coordinator.name}（牵头部门 · 协调人）"
+        elif actor.contact is not None:
+            state = {"liaison": "联络员", "pending": "待审核"}.get(actor.role, "已驳回")
+            label = f"{actor.contact.name}（{actor.contact.unit.name} · {state}）"
+        else:
+            continue
+        found.append(SimUser(id=identity.external_id, label=label, role=actor.role))
+    return found
 
 
 @router.get("/sim/api/users", response_model=SimUsers)
 def users(services: ServicesDep) -> SimUsers:
     """Everyone the simulator can speak as: known identities plus a few strangers to register with."""
-    found: list[SimUser] = []
     with transaction(services.sessions) as session:
         campaign = Campaigns(session).current(services.settings.campaign)
-        if campaign is not None:
-            people = People(session)
-            for identity in people.identities(campaign):
-                if identity.platform != SIM_PLATFORM:
-                    continue
-                actor = people.actor(campaign, identity.platform, identity.external_id)
-                if actor.coordinator is not None:
-                    label = f"{actor.coordinator.name}（牵头部门 · 协调人）"
-                elif actor.contact is not None:
-                    state = {"liaison": "联络员", "pending": "待审核"}.get(actor.role, "已驳回")
-                    label = f"{actor.contact.name}（{actor.contact.unit.name} · {state}）"
-                else:
-                    continue
-                found.append(SimUser(id=identity.external_id, label=label, role=actor.role))
+        found = _known_users(session, campaign) if campaign is not None else []
     known = {u.id for u in found}
     found.extend(SimUser(id=s, label=f"未登记用户 {s}", role="stranger") for s in DEMO_STRANGERS if s not in known)
     return SimUsers(users=found)

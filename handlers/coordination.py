@@ -20,6 +20,7 @@ from handlers.parsing import echoed, strip_punct
 from handlers.richtext import Block, Doc, Field, Heading, Item, Line
 from handlers.summary import (
     SOON_DAYS,
+    WEEKLY_STATE_TEXT,
     CampaignStatus,
     DeliverableStatus,
     IssueCounts,
@@ -149,7 +150,7 @@ def unit_summary(ctx: Context, status: CampaignStatus, unit: Unit, unit_status: 
         Field("联络员", liaisons),
         Field("问题", _counts(counts)),
         Field("整改率", _rate(status, counts)),
-        Field(f"本周周报（第{status.week[1]}周）", "已报送" if unit_status.weekly_reported else "未报送"),
+        Field(f"本周周报（第{status.week[1]}周）", WEEKLY_STATE_TEXT[unit_status.weekly_state]),
     )
     for item in status.deliverables:
         if any(u.id == unit.id for u in item.owing):

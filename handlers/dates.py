@@ -439,3 +439,8 @@ def format_near(d: date, today: date) -> str:
     """9月10日 in the current year, 2027年3月20日 otherwise: a campaign that runs over New Year must not leave
     readers guessing which March is meant."""
     return format_cn(d, with_year=d.year != today.year)
+
+
+def format_week(monday: date) -> str:
+    """The working days of a week as a reader dates it: 12月1日–12月5日 (Monday to Friday)."""
+    return f"{format_cn(monday, with_year=False)}–{format_cn(monday + timedelta(days=4), with_year=False)}"

@@ -132,15 +132,36 @@ class DeliverableStatus:
         return self.days_left < 0
 
 
+class WeeklyState(enum.StrEnum):
+    """A unit's weekly report of one week."""
+
+    ON_TIME = "on_time"
+    LATE = "late"  # 迟报: sent after the week's due moment
+    MISSING = "missing"
+    OPEN = "open"  # none yet, and the due moment has not come
+
+
+WEEKLY_STATE_TEXT = {WeeklyState.ON_TIME: "已报送", WeeklyState.LATE: "迟报", WeeklyState.MISSING: "未报送",
+                     WeeklyState.OPEN: "未报送（未到截止时间）"}
+
+
 @dataclass
 class UnitStatus:
     unit: UnitRef
     counts: IssueCounts
     registered: bool
     weekly_reported: bool
+    weekly_late: bool = False
     missed_deliverables: list[str] = field(default_factory=list)
     deliverables_due_soon: list[str] = field(default_factory=list)
     light: Light = Light.GREEN
+
+    @property
+    def weekly_state(self) -> WeeklyState:
+        """This week's report: on time, late, or not (yet) sent."""
+        if not self.weekly_reported:
+            return WeeklyState.MISSING
+        return WeeklyState.LATE if self.weekly_late else WeeklyState.ON_TIME
 
 
 @dataclass
@@ -166,6 +187,10 @@ class CampaignStatus:
     @property
     def weekly_missing(self) -> list[UnitRef]:
         return [u.unit for u in self.units if not u.weekly_reported]
+
+    @property
+    def weekly_late(self) -> list[UnitRef]:
+        return [u.unit for u in self.units if u.weekly_late]
 
     def unit(self, unit_id: int) -> UnitStatus | None:
         return next((u for u in self.units if u.unit.id == unit_id), None)
@@ -203,10 +228,11 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
     counts = unit_counts(session, campaign, today, unit_id)
     registered = set(session.scalars(_REGISTERED(unit_id), params))
     iso = today.isocalendar()
-    reported = Reports(session).weekly_unit_ids(campaign, iso.year, iso.week, unit_id=unit_id)
+    reported = Reports(session).weekly_late(campaign, iso.year, iso.week, unit_id=unit_id)
     repo = Deliverables(session)
     submitted = repo.submissions(campaign, unit_id=unit_id)
-    statuses = {u.id: UnitStatus(u, counts.get(u.id, IssueCounts()), u.id in registered, u.id in reported)
+    statuses = {u.id: UnitStatus(u, counts.get(u.id, IssueCounts()), u.id in registered, u.id in reported,
+                                 reported.get(u.id, False))
                 for u in units}
     open_deliverables: list[DeliverableStatus] = []
     for deliverable in repo.all(campaign):

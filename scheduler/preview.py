@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.rules import Reminder, Route, evaluate, occurrences
+from scheduler.rules import ONCE_RULES, Reminder, Route, evaluate, occurrences
 from scheduler.snapshot import load_snapshot
 from storage.models import Campaign, OutboxMessage, OutboxStatus
 
@@ -56,17 +56,23 @@ def parse_moment(text: str, campaign: Campaign, *, end: bool) -> datetime:
 
 
 def preview(session: Session, campaign: Campaign, route: Route, start: datetime, end: datetime) -> list[PreviewItem]:
-    """What the engine would enqueue for the moments in [start, end], in time order."""
+    """What the engine would enqueue for the moments in [start, end], in time order.
+
+    A once-only notice (ONCE_RULES) fits at every moment until it has been told, and the outbox's unique key
+    lets the engine queue only the first: the preview lists that first one too, and none once it is queued."""
     snapshot = load_snapshot(session, campaign)
-    reminders = [r for occurrence in occurrences(snapshot, start - _EPSILON, end)
-                 for r in evaluate(snapshot, occurrence, route)]
-    keys = [r.key for r in reminders]
+    first: dict[str, Reminder] = {}
+    for occurrence in occurrences(snapshot, start - _EPSILON, end):
+        for reminder in evaluate(snapshot, occurrence, route):
+            first.setdefault(reminder.key, reminder)
+    reminders = list(first.values())
+    keys = list(first)
     known: dict[str, OutboxStatus] = {}
     for chunk in range(0, len(keys), 500):
         rows = session.execute(select(OutboxMessage.key, OutboxMessage.status)
                                .where(OutboxMessage.key.in_(keys[chunk:chunk + 500])))
         known.update((key, status) for key, status in rows if key is not None)
-    return [PreviewItem(r, known.get(r.key)) for r in reminders]
+    return [PreviewItem(r, known.get(r.key)) for r in reminders if not (r.rule in ONCE_RULES and r.key in known)]
 
 
 def render(items: list[PreviewItem], campaign: Campaign) -> str:

@@ -37,6 +37,9 @@ Progress = Callable[[int], None]  # called with the number of rows written so fa
 Target = str | Path | IO[bytes]
 
 STATS_ROWS = ("发现问题数", "整改问题数", "处理人数", "党纪政务处分人数", "备注")
+PAGE_FOOTER = "第 &P 页 共 &N 页"  # Excel's page-number codes: this page, pages in the sheet
+NO_CONTACT = "未报送"  # 附件1's 姓名 for a unit that has named no liaison: every unit is listed
+NO_ISSUES = "无"  # 附件2's row for a unit with nothing logged
 BATCH = 2000
 
 # Excel reads a typed cell starting with = + - @ (and some tools a leading tab or CR) as a formula. openpyxl
@@ -123,7 +126,10 @@ class OfficialSheet:
         self.sheet.print_options.horizontalCentered = True
         margins = self.sheet.page_margins
         margins.left = margins.right = 0.4
-        margins.top = margins.bottom = 0.6
+        margins.top, margins.bottom, margins.footer = 0.6, 0.8, 0.3
+        self.sheet.oddFooter.center.text = PAGE_FOOTER
+        self.sheet.oddFooter.center.font = "宋体,常规"
+        self.sheet.oddFooter.center.size = 10
 
     def cell(self, value: Any, style: str = "督办-正文") -> WriteOnlyCell:
         return text_cell(self.sheet, value, style) if isinstance(value, str) else _cell(self.sheet, value, style)
@@ -171,6 +177,11 @@ class OfficialSheet:
     def group(self, text: str) -> None:
         """A row spanning the table that introduces the next unit's rows."""
         self._append([self.cell(text, "督办-分组"), *(self.cell("", "督办-分组") for _ in self.columns[1:])])
+        self.merge(self.rows)
+
+    def nothing(self) -> None:
+        """A row spanning the table that says the unit has nothing to list (无)."""
+        self._append([self.cell(NO_ISSUES, "督办-居中"), *(self.cell("", "督办-居中") for _ in self.columns[1:])])
         self.merge(self.rows)
 
     def note(self, text: str) -> None:
@@ -262,7 +273,7 @@ def _campaign_units(session: Session, campaign: Campaign, unit: Unit | None) -> 
     if unit is not None:
         return [unit]
     return list(session.scalars(select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-                                .order_by(Unit.position)))
+                                .order_by(Unit.position, Unit.id)))
 
 
 def _table_title(campaign: Campaign, suffix: str) -> str:
@@ -278,20 +289,24 @@ CONTACT_COLUMNS = [Column("单位名称", 24), Column("姓名", 12, "督办-居�
 
 def export_contacts(session: Session, campaign: Campaign, target: Target, *, today: date,
                     unit: Unit | None = None) -> int:
-    """附件1: every unit's liaison officers (active or named by the plan); returns the number of rows."""
+    """附件1: every unit with its liaison officers (active or named by the plan), 未报送 for a unit that has
+    none; returns the number of liaisons listed."""
     stmt = (select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
-            .join(Unit, Unit.id == Contact.unit_id)
-            .where(Contact.campaign_id == campaign.id, Unit.retired.is_(False),
-                   Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
-            .order_by(Unit.position, Contact.id))
+            .outerjoin(Contact, (Contact.unit_id == Unit.id)
+                       & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
+            .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+            .order_by(Unit.position, Unit.id, Contact.id))
     if unit is not None:
-        stmt = stmt.where(Contact.unit_id == unit.id)
+        stmt = stmt.where(Unit.id == unit.id)
     workbook = new_workbook()
     head = SheetHead("附件1", _table_title(campaign, "联系人"), unit.name if unit else campaign.issuer, today)
     sheet = OfficialSheet(workbook, "联系人", CONTACT_COLUMNS, head)
     count = 0
-    for row in session.execute(stmt):
-        sheet.row(list(row))
+    for unit_name, *person in session.execute(stmt):
+        if person[0] is None:
+            sheet.row([unit_name, NO_CONTACT, None, None, None])
+            continue
+        sheet.row([unit_name, *person])
         count += 1
     sheet.close()
     workbook.save(target)
@@ -323,6 +338,11 @@ class IssueRow:
     status: IssueStatus
     percent: int
     rectified_at: datetime | None
+    focus_area: str | None
+
+
+NUMBER_LABEL = "编号#"  # in 备注
+FOCUS_AREA_LABEL = "整治重点："
 
 
 def issue_rows(session: Session, campaign: Campaign, unit: Unit | None = None) -> Iterator[IssueRow]:
@@ -330,7 +350,7 @@ def issue_rows(session: Session, campaign: Campaign, unit: Unit | None = None) -
     PostgreSQL) so memory stays flat however long it is."""
     stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
                    Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
-                   Issue.rectified_at)
+                   Issue.rectified_at, Issue.focus_area)
             .join(Unit, Unit.id == Issue.unit_id)
             .where(Issue.campaign_id == campaign.id)
             .order_by(Unit.position, Unit.id, Issue.number)
@@ -349,7 +369,8 @@ def count_issues(session: Session, campaign: Campaign, unit: Unit | None = None)
 
 
 def remark_text(row: IssueRow, today: date, zone: ZoneInfo) -> str:
-    """备注: the 销号 state a reader checks first, the bot's issue number, then the liaison's own remark."""
+    """备注: the 销号 state a reader checks first, the bot's issue number, the 整治重点 (附件2 has no column for
+    it, and 附件3 counts by it), then the liaison's own remark. `duban import issues` reads these back."""
     if row.status is IssueStatus.RECTIFIED:
         state = "已整改"
         if row.rectified_at is not None:
@@ -358,7 +379,8 @@ def remark_text(row: IssueRow, today: date, zone: ZoneInfo) -> str:
         state = STATUS_TEXT[row.status] + (f" {row.percent}%" if row.status is IssueStatus.IN_PROGRESS else "")
         if row.due < today:
             state += f"，已逾期{(today - row.due).days}天"
-    return "；".join(part for part in (state, f"编号#{row.number}", row.remark) if part)
+    area = f"{FOCUS_AREA_LABEL}{row.focus_area}" if row.focus_area else None
+    return "；".join(part for part in (state, f"{NUMBER_LABEL}{row.number}", area, row.remark) if part)
 
 
 def _issue_head(campaign: Campaign, unit_name: str | None, today: date) -> SheetHead:
@@ -373,7 +395,8 @@ def _sources_note(campaign: Campaign) -> str:
 def export_issues(session: Session, campaign: Campaign, target: Target, *, today: date, unit: Unit | None = None,
                   sheet_per_unit: bool = False, progress: Progress | None = None) -> int:
     """附件2 for one unit, or for the whole campaign on one sheet (a spanning row introduces each unit) or
-    on one sheet per unit. Returns the number of issues written.
+    on one sheet per unit. Every unit appears: one with nothing logged gets a row saying 无. Returns the
+    number of issues written.
 
     A sheet holds at most EXCEL_MAX_ROWS rows (a national ledger on one sheet passes it): the table then goes
     on in a sheet 问题清单（续）, with the same head and the unit's spanning row marked （续）."""
@@ -381,7 +404,6 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
     workbook = new_workbook()
     taken: set[str] = set()
     sheet: OfficialSheet | None = None
-    current_unit: int | None = None
     written = serial = 0
     grouped = unit is None and not sheet_per_unit
     per_unit = not grouped
@@ -392,15 +414,32 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
         return OfficialSheet(workbook, sheet_title(name, taken), ISSUE_COLUMNS,
                              _issue_head(campaign, filled_by, today))
 
+    def begin_unit(name: str) -> OfficialSheet:
+        """The unit's sheet (per unit) or its spanning row (grouped), on a new sheet when this one is full."""
+        current = sheet
+        if current is None or per_unit:
+            current = start(name if per_unit else "问题清单", name if per_unit else None)
+        if grouped:
+            if current.rows + 3 > EXCEL_MAX_ROWS:  # the group row, its first row and the 说明 line
+                current = start("问题清单（续）", None)
+            current.group(name)
+        return current
+
+    # Units without issues are listed where they fall in plan order, between the streamed rows.
+    listed = [(u.id, u.name) for u in _campaign_units(session, campaign, unit)]
+    pending = iter(listed)
+    listed_ids = {unit_id for unit_id, _ in listed}
+    current_unit: int | None = None
     for row in issue_rows(session, campaign, unit):
         if row.unit_id != current_unit:
+            if row.unit_id in listed_ids:  # a retired unit's issues stay in the table where they fall
+                for unit_id, name in pending:
+                    if unit_id == row.unit_id:
+                        break
+                    sheet = begin_unit(name)
+                    sheet.nothing()
             current_unit, serial = row.unit_id, 0
-            if sheet is None or sheet_per_unit:
-                sheet = start(row.unit_name if per_unit else "问题清单", row.unit_name if per_unit else None)
-            if grouped:
-                if sheet.rows + 3 > EXCEL_MAX_ROWS:  # the group row, its first issue and the 说明 line
-                    sheet = start("问题清单（续）", None)
-                sheet.group(row.unit_name)
+            sheet = begin_unit(row.unit_name)
         assert sheet is not None
         if sheet.rows + 2 > EXCEL_MAX_ROWS:  # this issue and the 说明 line
             sheet = start(f"{row.unit_name if per_unit else '问题清单'}（续）", row.unit_name if per_unit else None)
@@ -412,8 +451,11 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
         written += 1
         if progress is not None and written % 500 == 0:
             progress(written)
-    if sheet is None:  # nothing logged yet: an empty table to fill by hand
-        sheet = start(unit.name if unit else "问题清单", unit.name if unit else None)
+    for _unit_id, name in pending:
+        sheet = begin_unit(name)
+        sheet.nothing()
+    if sheet is None:  # a campaign without units yet: an empty table to fill by hand
+        sheet = start("问题清单", None)
     _finish_issue_sheet(sheet, campaign)
     workbook.save(target)
     if progress is not None:

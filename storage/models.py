@@ -363,6 +363,8 @@ class WeeklyReport(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     revisions: Mapped[int] = mapped_column(Integer, default=1)
 
+    contact: Mapped[Contact | None] = relationship()  # who sent the current text
+
 
 class StatsReport(Base):
     """A unit's figures for one 整治重点 column of 附件3 (处理人数, 党纪政务处分人数)."""

@@ -244,8 +244,9 @@ class Issues(Repo):
         ).first()
 
     def create(self, campaign: Campaign, unit: Unit, *, now: datetime, created_by: Contact | None,
-               **fields: Any) -> Issue:
-        issue = Issue(campaign_id=campaign.id, unit_id=unit.id, number=self.next_number(campaign),
+               number: int | None = None, **fields: Any) -> Issue:
+        """A new issue, numbered next in the campaign unless `number` (a free one, e.g. imported) is given."""
+        issue = Issue(campaign_id=campaign.id, unit_id=unit.id, number=number or self.next_number(campaign),
                       created_by_id=created_by.id if created_by else None, created_at=now, updated_at=now,
                       status=IssueStatus.OPEN, percent=0, **fields)
         self.session.add(issue)
@@ -272,6 +273,15 @@ class Issues(Repo):
     def open_for_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
         """The unit's issues not yet rectified, each with `unit` set to the one given (no query to load it)."""
         issues = self.session.scalars(self._open_for_unit, {"campaign_id": campaign.id, "unit_id": unit.id}).all()
+        for issue in issues:
+            set_committed_value(issue, "unit", unit)
+        return issues
+
+    def of_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
+        """Every issue of a unit: those not rectified first, by due date, then the rectified ones."""
+        issues = self.session.scalars(
+            select(Issue).where(Issue.campaign_id == campaign.id, Issue.unit_id == unit.id)
+            .order_by(Issue.status == IssueStatus.RECTIFIED, Issue.due, Issue.number)).all()
         for issue in issues:
             set_committed_value(issue, "unit", unit)
         return issues
@@ -309,21 +319,47 @@ class Reports(Repo):
                                          WeeklyReport.iso_year == _param("iso_year"),
                                          WeeklyReport.iso_week == _param("iso_week"))
 
-    def weekly(self, unit: Unit, iso_year: int, iso_week: int) -> WeeklyReport | None:
+    def weekly(self, unit: Unit, iso_year: int, iso_week: int, *, with_contact: bool = False
+               ) -> WeeklyReport | None:
+        """A unit's report of one week; `with_contact` loads who sent it (to show, not only to replace it)."""
+        statement = self._weekly.options(selectinload(WeeklyReport.contact)) if with_contact else self._weekly
         return self.session.scalars(
-            self._weekly, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}
+            statement, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}
         ).first()
 
-    _weekly_unit_ids = PerUnit(select(WeeklyReport.unit_id).where(WeeklyReport.campaign_id == _param("campaign_id"),
-                                                                  WeeklyReport.iso_year == _param("iso_year"),
-                                                                  WeeklyReport.iso_week == _param("iso_week")),
-                               WeeklyReport.unit_id)
+    _weekly_late = PerUnit(select(WeeklyReport.unit_id, WeeklyReport.late)
+                           .where(WeeklyReport.campaign_id == _param("campaign_id"),
+                                  WeeklyReport.iso_year == _param("iso_year"),
+                                  WeeklyReport.iso_week == _param("iso_week")),
+                           WeeklyReport.unit_id)
 
-    def weekly_unit_ids(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
-                        ) -> set[int]:
-        """Units (all, or just `unit_id`) with a weekly report for the week."""
-        return set(self.session.scalars(self._weekly_unit_ids(unit_id), {
-            "campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id}))
+    def weekly_late(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
+                    ) -> dict[int, bool]:
+        """Units (all, or just `unit_id`) with a weekly report for the week → whether it came late (迟报)."""
+        return dict(self.session.execute(self._weekly_late(unit_id), {  # type: ignore[arg-type]
+            "campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id}).all())
+
+    def week_reports(self, campaign: Campaign, iso_year: int, iso_week: int
+                     ) -> list[tuple[Unit, WeeklyReport | None]]:
+        """Every unit in plan order with its report of the week (None: not sent), in one query: what the weekly
+        bulletin and a coordinator's 「本周周报」 read."""
+        rows = self.session.execute(
+            select(Unit, WeeklyReport)
+            .outerjoin(WeeklyReport, (WeeklyReport.unit_id == Unit.id) & (WeeklyReport.iso_year == iso_year)
+                       & (WeeklyReport.iso_week == iso_week))
+            .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+            .options(selectinload(WeeklyReport.contact))
+            .order_by(Unit.position))
+        return [(unit, report) for unit, report in rows]
+
+    def unit_history(self, unit: Unit) -> Sequence[WeeklyReport]:
+        """A unit's weekly reports, newest week first, with who sent each: the unit page and a coordinator's
+        「周报 <单位> [上周]」."""
+        return self.session.scalars(
+            select(WeeklyReport).where(WeeklyReport.unit_id == unit.id)
+            .options(selectinload(WeeklyReport.contact))
+            .order_by(WeeklyReport.iso_year.desc(), WeeklyReport.iso_week.desc())
+        ).all()
 
     def stats(self, unit: Unit, focus_area: str) -> StatsReport | None:
         return self.session.scalars(
@@ -353,6 +389,12 @@ class Deliverables(Repo):
         return self.session.scalars(
             select(Submission).where(Submission.deliverable_id == deliverable.id, Submission.unit_id == unit.id)
         ).first()
+
+    def of_unit(self, campaign: Campaign, unit: Unit) -> list[tuple[Deliverable, Submission | None]]:
+        """The deliverables a unit owes, by due date, each with the unit's submission (None: not yet)."""
+        submitted = {s.deliverable_id: s for s in self.session.scalars(
+            select(Submission).where(Submission.unit_id == unit.id))}
+        return [(d, submitted.get(d.id)) for d in self.all(campaign) if self.owes(d, unit)]
 
     @staticmethod
     def owes(deliverable: Deliverable, unit: Unit) -> bool:

@@ -48,6 +48,7 @@ class UnitOut(BaseModel):
     registered: bool
     liaisons: list[str]
     weekly_reported: bool
+    weekly_late: bool  # this week's report came after its due moment (迟报)
     missed_deliverables: list[str]
     counts: Counts
 
@@ -161,7 +162,8 @@ def units(_viewer: ApiViewer, services: ServicesDep) -> list[UnitOut]:
         names = liaison_names(session, [u.unit.id for u in status.units])
         return [UnitOut(id=u.unit.id, name=u.unit.name, light=u.light.value, reasons=reasons(u, status),
                         registered=u.registered, liaisons=names.get(u.unit.id, []), weekly_reported=u.weekly_reported,
-                        missed_deliverables=u.missed_deliverables, counts=Counts.of(u.counts))
+                        weekly_late=u.weekly_late, missed_deliverables=u.missed_deliverables,
+                        counts=Counts.of(u.counts))
                 for u in status.units]
 
 

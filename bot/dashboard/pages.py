@@ -35,24 +35,35 @@ from bot.dashboard.auth import (
     start_session,
     write_session,
 )
-from bot.dashboard.queries import IssueFilter, issue_with_history, ledger, liaison_names, weekly_matrix
+from bot.dashboard.queries import (
+    IssueFilter,
+    campaign_weeks,
+    issue_with_history,
+    ledger,
+    liaison_names,
+    unit_page,
+    weekly_matrix,
+    weekly_report_of,
+)
+from handlers.bulletin import BulletinError, compile_bulletin, parse_week
+from handlers.bulletin_docx import write_bulletin
 from handlers.charts import Bar, choose_bars
 from handlers.coordination import LIGHT_NAMES, reasons
-from handlers.dates import format_cn
+from handlers.dates import format_cn, format_week
 from handlers.issues import STATUS_TEXT
 from handlers.registration import RegistrationError, decide_registration
-from handlers.summary import CampaignStatus, Light, campaign_status, phase_spans
+from handlers.summary import WEEKLY_STATE_TEXT, CampaignStatus, Light, campaign_status, phase_spans
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats, file_name
 from storage.models import Campaign, IssueStatus, Unit
-from storage.repos import Campaigns, People, Units
+from storage.repos import Campaigns, People, Units, fits_integer
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["cn_date"] = lambda d: format_cn(d) if d else ""
 templates.env.filters["percent"] = lambda x, digits=1: f"{x:.{digits}%}" if x is not None else "—"
 templates.env.globals.update(STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()}, LIGHTS=LIGHT_NAMES,
-                             Light=Light)
+                             Light=Light, WEEKLY_TEXT=WEEKLY_STATE_TEXT)
 
 EXPORT_KINDS = {"contacts": "附件1 联系人", "issues": "附件2 问题清单", "stats": "附件3 统计表"}
 
@@ -170,6 +181,43 @@ def _filter(unit: Annotated[str, Query(max_length=12)] = "", status: Annotated[s
 FilterDep = Annotated[IssueFilter, Depends(_filter)]
 
 
+def _unit(session: Session, campaign: Campaign, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id) if fits_integer(unit_id) else None
+    if unit is None or unit.campaign_id != campaign.id:
+        raise HTTPException(404, "没有这个单位。")
+    return unit
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_detail(request: Request, unit_id: int, viewer: PageViewer, services: ServicesDep) -> Response:
+    """One unit: its light and why, its people, every week's report, its issues and its deliverables."""
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        now = _now(services, campaign)
+        data = unit_page(session, campaign, _unit(session, campaign, unit_id), now)
+        unit_status = data.unit_status
+        return render(request, "unit.html", {
+            "campaign": campaign, "page": data, "today": now.date(), "zone": ZoneInfo(campaign.timezone),
+            "unit_status": unit_status, "reasons": reasons(unit_status, data.status) if unit_status else [],
+        }, viewer=viewer)
+
+
+@router.get("/units/{unit_id}/weekly/{week}", response_class=HTMLResponse)
+def weekly_report_page(request: Request, unit_id: int, week: str, viewer: PageViewer,
+                       services: ServicesDep) -> Response:
+    """The text of one unit's report of one week (the weekly matrix links each reported cell here)."""
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        unit = _unit(session, campaign, unit_id)
+        report = weekly_report_of(session, unit, week)
+        if report is None:
+            raise HTTPException(404, f"「{unit.name}」没有这一周的周报。")
+        monday = date.fromisocalendar(report.iso_year, report.iso_week, 1)
+        return render(request, "report.html", {"campaign": campaign, "unit": unit, "report": report,
+                                               "span": format_week(monday), "zone": ZoneInfo(campaign.timezone)},
+                      viewer=viewer)
+
+
 @router.get("/issues", response_class=HTMLResponse)
 def issues_page(request: Request, viewer: PageViewer, services: ServicesDep, filters: FilterDep) -> Response:
     with transaction(services.sessions) as session:
@@ -242,17 +290,41 @@ def reminders_page(request: Request, viewer: PageViewer, services: ServicesDep,
         start = _now(services, campaign)
         items = reminders.upcoming_reminders(session, campaign, route_for(services.settings), start,
                                              start + timedelta(days=days))
-        return render(request, "reminders.html", {"campaign": campaign, "items": items, "days": days,
-                                                  "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+        zone = ZoneInfo(campaign.timezone)
+        return render(request, "reminders.html", {"campaign": campaign, "by_day": reminders.by_day(items, zone),
+                                                  "total": len(items), "days": days, "zone": zone}, viewer=viewer)
 
 
 @router.get("/exports", response_class=HTMLResponse)
 def exports_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
+        weeks = campaign_weeks(campaign, _now(services, campaign))[::-1]
         return render(request, "exports.html", {"campaign": campaign, "kinds": EXPORT_KINDS,
-                                                "units": Units(session).all(campaign),
+                                                "units": Units(session).all(campaign), "weeks": weeks,
                                                 "issue_count": count_issues(session, campaign)}, viewer=viewer)
+
+
+@router.get("/export/bulletin.docx")
+def export_bulletin(viewer: PageViewer, services: ServicesDep, week: Annotated[str, Query(max_length=10)] = ""
+                    ) -> Response:
+    """The 工作简报 of a week (default: this one) as a Word document."""
+    with transaction(services.sessions) as session:
+        campaign = _campaign(session, services)
+        today = _now(services, campaign).date()
+        try:
+            iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]
+            bulletin = compile_bulletin(session, campaign, iso_year, iso_week, today=today)
+        except BulletinError as error:
+            raise HTTPException(400, str(error)) from error
+        path = _spool(".docx")
+        try:
+            write_bulletin(bulletin, str(path))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    return FileResponse(path, filename=bulletin.file_name, background=BackgroundTask(path.unlink, missing_ok=True),
+                        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
 @router.get("/export/{kind}.xlsx")
@@ -286,8 +358,8 @@ def export(kind: str, viewer: PageViewer, services: ServicesDep, unit: Annotated
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def _spool() -> Path:
-    handle, name = tempfile.mkstemp(prefix="duban-export-", suffix=".xlsx")
+def _spool(suffix: str = ".xlsx") -> Path:
+    handle, name = tempfile.mkstemp(prefix="duban-export-", suffix=suffix)
     os.close(handle)
     return Path(name)
 

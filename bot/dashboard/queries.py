@@ -1,8 +1,9 @@
 """What the dashboard pages and the JSON API both show: the ledger with filters, the weekly-report matrix,
-the unit table. One query each, paged, so a campaign of thousands of units stays quick."""
+the unit table, a unit's page. One query each, paged, so a campaign of thousands of units stays quick."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,20 +14,25 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import campaign_calendar, report_due_moment
+from handlers.dates import format_week
+from handlers.summary import CampaignStatus, UnitStatus, WeeklyState, campaign_status
 from storage.models import (
     INTEGER_MAX,
     Campaign,
     Contact,
     ContactStatus,
+    Deliverable,
     Issue,
     IssueStatus,
     Progress,
+    Submission,
     Unit,
     WeeklyReport,
 )
-from storage.repos import fits_integer
+from storage.repos import Deliverables, Issues, Reports, fits_integer
 
 PAGE_SIZE = 50
+WEEK_KEY = re.compile(r"(\d{4})-W(\d{2})")
 # Filter text is compared with VARCHAR columns: PostgreSQL refuses a NUL outright, and no value holds a control.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
@@ -92,13 +98,6 @@ def liaison_names(session: Session, unit_ids: Sequence[int]) -> dict[int, list[s
     return names
 
 
-class WeekState:
-    ON_TIME = "on_time"
-    LATE = "late"
-    MISSING = "missing"  # the week's due moment has passed with no report
-    OPEN = "open"  # not due yet
-
-
 @dataclass
 class WeekColumn:
     iso_year: int
@@ -106,30 +105,49 @@ class WeekColumn:
     monday: date
     due: datetime
 
+    @property
+    def key(self) -> str:
+        """2020-W29, as the report page's address spells the week."""
+        return f"{self.iso_year}-W{self.iso_week:02d}"
+
+    @property
+    def span(self) -> str:
+        return format_week(self.monday)
+
+    def state(self, late: bool | None, now: datetime) -> WeeklyState:
+        """A unit's report of this week, given whether it came late (None: no report)."""
+        if late is not None:
+            return WeeklyState.LATE if late else WeeklyState.ON_TIME
+        return WeeklyState.MISSING if now >= self.due else WeeklyState.OPEN
+
 
 @dataclass
 class WeeklyMatrix:
     weeks: list[WeekColumn]
-    rows: list[tuple[Unit, list[str]]]
+    rows: list[tuple[Unit, list[WeeklyState]]]
     total_units: int
     page: int
     pages: int
     missing_counts: list[int] = field(default_factory=list)  # per week, over every unit
 
 
-def weekly_matrix(session: Session, campaign: Campaign, units: Sequence[Unit], now: datetime, page: int = 1,
-                  per_page: int = PAGE_SIZE) -> WeeklyMatrix:
-    """Unit × week since the campaign began: on time, late, missing (past its due moment) or still open."""
-    zone = ZoneInfo(campaign.timezone)
+def campaign_weeks(campaign: Campaign, now: datetime) -> list[WeekColumn]:
+    """The ISO weeks from the campaign's first to this one (or its last), each with its report's due moment."""
     calendar = campaign_calendar(campaign)
-    today = now.astimezone(zone).date()
-    last_day = min(today, campaign.end)
+    last_day = min(now.astimezone(ZoneInfo(campaign.timezone)).date(), campaign.end)
     monday = campaign.start - timedelta(days=campaign.start.weekday())
     weeks: list[WeekColumn] = []
     while monday <= last_day:
         iso = monday.isocalendar()
         weeks.append(WeekColumn(iso.year, iso.week, monday, report_due_moment(campaign, calendar, monday)))
         monday += timedelta(weeks=1)
+    return weeks
+
+
+def weekly_matrix(session: Session, campaign: Campaign, units: Sequence[Unit], now: datetime, page: int = 1,
+                  per_page: int = PAGE_SIZE) -> WeeklyMatrix:
+    """Unit × week since the campaign began: on time, late, missing (past its due moment) or still open."""
+    weeks = campaign_weeks(campaign, now)
     pages = max(1, -(-len(units) // per_page))
     page = min(max(page, 1), pages)
     shown = list(units[(page - 1) * per_page: page * per_page])
@@ -139,18 +157,55 @@ def weekly_matrix(session: Session, campaign: Campaign, units: Sequence[Unit], n
                                       WeeklyReport.late)
                                .where(WeeklyReport.unit_id.in_([u.id for u in shown])))
         reports = {(unit_id, year, week): late for unit_id, year, week, late in rows}
-    matrix_rows = []
-    for unit in shown:
-        states = []
-        for week in weeks:
-            late = reports.get((unit.id, week.iso_year, week.iso_week))
-            if late is not None:
-                states.append(WeekState.LATE if late else WeekState.ON_TIME)
-            else:
-                states.append(WeekState.MISSING if now >= week.due else WeekState.OPEN)
-        matrix_rows.append((unit, states))
+    matrix_rows = [(unit, [week.state(reports.get((unit.id, week.iso_year, week.iso_week)), now) for week in weeks])
+                   for unit in shown]
     missing = _missing_per_week(session, campaign, weeks, len(units), now)
     return WeeklyMatrix(weeks, matrix_rows, len(units), page, pages, missing)
+
+
+@dataclass
+class WeekEntry:
+    week: WeekColumn
+    state: WeeklyState
+    report: WeeklyReport | None
+
+
+@dataclass
+class UnitPage:
+    """What a unit's page shows: its status today, people, weekly reports week by week, issues, deliverables."""
+
+    unit: Unit
+    status: CampaignStatus  # computed for this unit alone
+    contacts: Sequence[Contact]
+    weeks: list[WeekEntry]  # newest first
+    issues: Sequence[Issue]
+    deliverables: list[tuple[Deliverable, Submission | None]]
+
+    @property
+    def unit_status(self) -> UnitStatus | None:
+        return self.status.unit(self.unit.id)
+
+
+def unit_page(session: Session, campaign: Campaign, unit: Unit, now: datetime) -> UnitPage:
+    today = now.astimezone(ZoneInfo(campaign.timezone)).date()
+    reports = {(r.iso_year, r.iso_week): r for r in Reports(session).unit_history(unit)}
+    weeks = []
+    for week in reversed(campaign_weeks(campaign, now)):
+        report = reports.get((week.iso_year, week.iso_week))
+        weeks.append(WeekEntry(week, week.state(report.late if report else None, now), report))
+    contacts = session.scalars(select(Contact).where(
+        Contact.unit_id == unit.id, Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED,
+                                                        ContactStatus.PENDING])).order_by(Contact.id)).all()
+    return UnitPage(unit, campaign_status(session, campaign, today, unit_id=unit.id), contacts, weeks,
+                    Issues(session).of_unit(campaign, unit), Deliverables(session).of_unit(campaign, unit))
+
+
+def weekly_report_of(session: Session, unit: Unit, week_key: str) -> WeeklyReport | None:
+    """A unit's report of the week spelled 2020-W29, with who sent it; None for a week it has none."""
+    found = WEEK_KEY.fullmatch(week_key)
+    if found is None:
+        return None
+    return Reports(session).weekly(unit, int(found[1]), int(found[2]), with_contact=True)
 
 
 def _missing_per_week(session: Session, campaign: Campaign, weeks: list[WeekColumn], unit_count: int,

@@ -361,7 +361,8 @@
     const mine = Boolean(state.currentUser) && to === state.currentUser;
     const li = makeEl("li", mine ? "outbox-item is-mine" : "outbox-item");
     const meta = makeEl("div", "outbox-meta");
-    const toEl = makeEl("span", "outbox-to", `发给：${to || "（未知）"}`);
+    const label = item && item.label ? String(item.label) : to;
+    const toEl = makeEl("span", "outbox-to", `发给：${label || "（未知）"}`);
     if (mine) toEl.appendChild(makeEl("span", "outbox-mine-tag", "（当前身份）"));
     meta.appendChild(toEl);
     meta.appendChild(makeEl("time", "outbox-time", formatTime(item && item.at)));

@@ -9,9 +9,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import delete
 
 from bot.app import create_app
 from handlers.clock import ManualClock
+from storage.db import transaction
+from storage.models import WeeklyReport
 from tests.conftest import Database, make_settings
 from tests.factories import build_ledger, set_password
 
@@ -88,15 +91,36 @@ def test_exports_download_from_the_dashboard(signed_in: TestClient) -> None:
     assert signed_in.get("/dashboard/export/stats.xlsx", params={"unit": "9999"}).status_code == 404
 
 
+def reminder_lines(page: str) -> dict[str, list[str]]:
+    """The 提醒 page as a reader scans it: each day's heading → its lines, tags dropped."""
+    days: dict[str, list[str]] = {}
+    for section in page.split('data-testid="reminder-day"')[1:]:
+        label = re.search(r"<h2>([^<]+?)\s*<small", section).group(1)  # type: ignore[union-attr]
+        rows = section.split('<tr data-testid="reminder">')[1:]
+        days[label] = [" ".join(re.sub(r"<[^>]+>", " ", row[:row.index("</tr>")]).split()) for row in rows]
+    return days
+
+
 def test_upcoming_reminders_come_from_the_engine_rules(signed_in: TestClient) -> None:
     # Wednesday 2020-07-15: Friday's weekly-report reminders go to the liaisons of units that have not
     # reported (耕地保护科 has none yet: its only registration is pending).
-    page = signed_in.get("/dashboard/reminders", params={"days": 3}).text
-    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td><td>([^<]+)</td>\s*<td>([^<]+)", page)
-    weekly = {(when, to) for when, kind, to in rows if kind == "周报提醒"}
-    assert ("2020-07-17 09:00", "马强（执法监察支队）") in weekly
-    assert {to.split("（")[1] for _, to in weekly} == {"执法监察支队）"}
-    assert ("2020-07-17 12:00", "周报未报送汇总") in {(when, kind) for when, kind, _ in rows}
-    assert ("2020-07-16 09:00", "逾期问题日报") in {(when, kind) for when, kind, _ in rows}
-    tomorrow = signed_in.get("/dashboard/reminders", params={"days": 1}).text
-    assert "逾期问题日报" in tomorrow and "周报提醒" not in tomorrow
+    days = reminder_lines(signed_in.get("/dashboard/reminders", params={"days": 3}).text)
+    assert list(days) == ["7月16日 周四", "7月17日 周五"]  # grouped by day; nothing on Wednesday after 10:00
+    friday = days["7月17日 周五"]
+    weekly = [line for line in friday if line.split()[1] == "周报提醒"]
+    assert [line.split()[:3] for line in weekly] == [["09:00", "周报提醒", "马强（执法监察支队）"],
+                                                      ["11:00", "周报提醒", "马强（执法监察支队）"]]
+    assert any(line.startswith("12:00 周报未报送汇总") for line in friday)
+    assert days["7月16日 周四"][0].startswith("09:00 逾期问题日报 俞建奎（协调人）")
+    tomorrow = reminder_lines(signed_in.get("/dashboard/reminders", params={"days": 1}).text)
+    assert list(tomorrow) == ["7月16日 周四"] and "周报提醒" not in str(tomorrow)
+
+
+def test_the_same_message_to_many_people_is_one_line(signed_in: TestClient, plan_loaded: Database) -> None:
+    with transaction(plan_loaded.sessions) as session:
+        session.execute(delete(WeeklyReport).where(WeeklyReport.iso_week == 29))  # 办公室 owes this week's too
+    friday = reminder_lines(signed_in.get("/dashboard/reminders", params={"days": 3}).text)["7月17日 周五"]
+    weekly = [line for line in friday if line.split()[1] == "周报提醒"]
+    assert len(weekly) == 2  # 09:00 and 11:00, each one line for both liaisons
+    assert weekly[0].startswith("09:00 周报提醒 2 人 ：王芳（办公室）、马强（执法监察支队） 【周报提醒】办公室第29周")
+    assert "另有 1 条内容不同（各单位名称不同），展开全部 王芳（办公室） ： 【周报提醒】办公室" in weekly[0]

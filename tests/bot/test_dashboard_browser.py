@@ -1,5 +1,6 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright (never a downloaded
-browser). A coordinator logs in, filters the ledger, approves a registration and downloads an export;
+browser). A coordinator logs in, filters the ledger, approves a registration, reads a unit's weekly report from the
+matrix and the unit's page, and downloads an export and the weekly bulletin;
 screenshots land in test-output/ for a person to look at."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from docx import Document
 from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
@@ -104,8 +106,19 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
         assert session.get(Contact, pending).status is ContactStatus.ACTIVE  # type: ignore[union-attr]
 
     page.get_by_role("link", name="周报").click()
-    expect(page.get_by_test_id("weekly-matrix")).to_contain_text("第29周")
+    matrix = page.get_by_test_id("weekly-matrix")
+    expect(matrix).to_contain_text("第29周")
+    expect(matrix).to_contain_text("7月13日–7月17日")
     shot(page, "weekly", plan_loaded.backend)
+    matrix.get_by_role("link", name="迟").click()  # 办公室's late report of week 28
+    expect(page.get_by_test_id("report-text")).to_have_text("本周工作")
+    expect(page.get_by_test_id("report-meta")).to_contain_text("迟报")
+    page.get_by_role("link", name="← 办公室").click()
+    expect(page.get_by_test_id("unit-weekly")).to_contain_text("第28周")
+    expect(page.get_by_test_id("unit-issues")).to_contain_text("监督电话未公开")
+    expect(page.get_by_test_id("unit-deliverables")).to_contain_text("专项整治联系人")
+    unit_page = page.url
+    shot(page, "unit", plan_loaded.backend)
 
     page.get_by_role("link", name="导出").click()
     with page.expect_download() as download_info:
@@ -116,6 +129,12 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
     download.save_as(saved)
     sheet = load_workbook(saved).worksheets[0]
     assert sum(1 for row in sheet.iter_rows(values_only=True) if isinstance(row[0], int)) == 7
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-bulletin").get_by_role("button", name="生成简报").click()
+    assert download_info.value.suggested_filename.startswith("工作简报_第7期_")
+    bulletin = tmp_path / "bulletin.docx"
+    download_info.value.save_as(bulletin)
+    assert Document(str(bulletin)).paragraphs[1].text == "第7期"
 
     phone = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True)
     phone.add_cookies(context.cookies())
@@ -125,6 +144,10 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, "the overview fits a phone screen without sideways scrolling"
     shot(small, "overview-phone", plan_loaded.backend)
+    small.goto(unit_page)
+    expect(small.get_by_test_id("unit-weekly")).to_be_visible()
+    assert small.evaluate("document.documentElement.scrollWidth") <= 375, "a unit's page fits a phone too"
+    shot(small, "unit-phone", plan_loaded.backend)
     assert outside == [], "the dashboard loads nothing from outside the app"
     phone.close()
     context.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docx import Document
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -59,3 +60,17 @@ def test_unknown_unit_is_refused_with_the_closest_names(cli: CliRunner, out_dir:
 def test_bad_output_paths_are_refused(cli: CliRunner, out_dir: Path) -> None:
     assert "应以 .xlsx 结尾" in cli.invoke(app, ["export", "stats", "--out", str(out_dir / "a.csv")]).output
     assert "目录不存在" in cli.invoke(app, ["export", "stats", "--out", str(out_dir / "no" / "a.xlsx")]).output
+
+
+def test_the_weekly_bulletin_is_written_as_a_word_document(cli: CliRunner, out_dir: Path) -> None:
+    out = out_dir / "简报.docx"
+    result = cli.invoke(app, ["export", "bulletin", "--week", "2020-W29", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"已生成第7期工作简报（第29周）：{out}" in result.output
+    paragraphs = [p.text for p in Document(str(out)).paragraphs]
+    assert paragraphs[:2] == ["行政执法不作为慢作为乱作为专项整治工作简报", "第7期"]
+    assert list(out_dir.iterdir()) == [out]
+    refused = cli.invoke(app, ["export", "bulletin", "--week", "2020-W22", "--out", str(out_dir / "b.docx")])
+    assert refused.exit_code == 1 and "在专项整治开始（2020年6月4日）之前" in refused.output
+    assert "应以 .docx 结尾" in cli.invoke(app, ["export", "bulletin", "--out", str(out_dir / "b.xlsx")]).output
+    assert list(out_dir.iterdir()) == [out]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handlers.dates import format_near
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import transaction
-from storage.models import Campaign, Phase
+from storage.models import Campaign, Phase, WeeklyReport
 from tests.conftest import Database, at
 from tests.factories import add_issue, build_ledger
 
@@ -56,6 +56,13 @@ def test_unit_summary_states_the_units_light(ask) -> None:  # type: ignore[no-un
     assert "【执法监察支队】" in text and "状态：🟡 黄灯（1个问题3天内到期）" in text
     assert "· #5 辅助人员单独执法｜整改中 50%｜时限 7月17日（还剩2天）" in text
     assert ask("汇总 法制科").images == ()  # one unit's chart would be a single bar
+
+
+def test_a_late_report_reads_as_late_in_the_units_summary(ask, plan_loaded: Database) -> None:  # type: ignore[no-untyped-def]
+    assert "本周周报（第29周）：已报送" in ask("汇总 法制科").texts[0]
+    with transaction(plan_loaded.sessions) as session:
+        session.execute(update(WeeklyReport).where(WeeklyReport.iso_week == 29).values(late=True))
+    assert "本周周报（第29周）：迟报" in ask("汇总 法制科").texts[0]
 
 
 def test_overdue_and_missing_in_markdown(ask) -> None:  # type: ignore[no-untyped-def]

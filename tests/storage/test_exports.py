@@ -45,7 +45,7 @@ def data_rows(sheet: Worksheet) -> list[tuple[object, ...]]:
     return [row for row in values(sheet) if isinstance(row[0], int)]
 
 
-def test_contacts_table_has_the_seed_columns_and_every_known_liaison(ledger: Database, tmp_path: Path) -> None:
+def test_contacts_table_has_the_seed_columns_and_every_unit(ledger: Database, tmp_path: Path) -> None:
     sheet = export(ledger, "contacts", tmp_path / "c.xlsx")
     rows = values(sheet)
     assert rows[0][0] == "附件1" and rows[1][0] == f"{TITLE}联系人"
@@ -53,7 +53,8 @@ def test_contacts_table_has_the_seed_columns_and_every_known_liaison(ledger: Dat
     assert rows[4] == ("单位名称", "姓名", "职务", "联系电话", "微信或邮箱")
     assert rows[5:] == [("办公室", "王芳", "副主任", "13909550001", None),
                         ("执法监察支队", "马强", None, "13909550003", None),
-                        ("法制科", "陆和建", None, "13909551234", None)]  # the pending 李娜 is not a contact yet
+                        ("法制科", "陆和建", None, "13909551234", None),
+                        ("耕地保护科", "未报送", None, None, None)]  # the pending 李娜 is not a contact yet
 
 
 def test_issue_list_layout_and_totals_equal_the_ledger(ledger: Database, tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_issue_list_layout_and_totals_equal_the_ledger(ledger: Database, tmp_pat
     assert rows[-1][0] == ("说明：线索来源项填写信访举报、媒体曝光、行政复议、行政诉讼、上级机关督查督办、巡视巡察、"
                            "专项检查、卫片执法检查、例行督察等。")
     groups = [row[0] for row in rows[5:-1] if isinstance(row[0], str)]
-    assert groups == ["办公室", "执法监察支队", "法制科"]  # plan order; 耕地保护科 has nothing logged
+    assert groups == ["办公室", "执法监察支队", "法制科", "耕地保护科", "无"]  # plan order; every unit, 无 if nothing
     issues = data_rows(sheet)
     assert len(issues) == 7
     assert sum(1 for row in issues if str(row[9]).startswith("已整改")) == 4
@@ -83,17 +84,18 @@ def test_one_units_issue_list_is_stamped_with_its_name(ledger: Database, tmp_pat
                           "整改到位", "张三")
     assert first[8] == datetime(2020, 9, 10)  # a real date, shown as 2020年9月10日
     assert sheet.cell(row=6, column=9).number_format == 'yyyy"年"m"月"d"日"'
-    assert first[9] == "未整改；编号#1"
-    assert issues[1][9] == "未整改，已逾期5天；编号#2"
-    assert issues[2][9] == "已整改（2020年7月10日销号）；编号#3"
+    assert first[9] == "未整改；编号#1；整治重点：队伍建设"
+    assert issues[1][9] == "未整改，已逾期5天；编号#2；整治重点：制度建设"
+    assert issues[2][9] == "已整改（2020年7月10日销号）；编号#3；整治重点：制度建设"
 
 
 def test_one_sheet_per_unit(ledger: Database, tmp_path: Path) -> None:
     path = tmp_path / "s.xlsx"
     export(ledger, "issues", path, sheet_per_unit=True)
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["办公室", "执法监察支队", "法制科"]
-    assert [len(data_rows(sheet)) for sheet in workbook.worksheets] == [1, 2, 4]
+    assert workbook.sheetnames == ["办公室", "执法监察支队", "法制科", "耕地保护科"]  # every unit has its sheet
+    assert [len(data_rows(sheet)) for sheet in workbook.worksheets] == [1, 2, 4, 0]
+    assert values(workbook["耕地保护科"])[5][0] == "无"
     assert workbook["执法监察支队"]["A3"].value == "填报单位（盖章）：执法监察支队"
 
 
@@ -103,7 +105,7 @@ def test_a_ledger_longer_than_a_sheet_goes_on_in_continuation_sheets(
     path = tmp_path / "long.xlsx"
     export(ledger, "issues", path)
     workbook = load_workbook(path)
-    assert len(workbook.worksheets) == 3 and workbook.sheetnames[0] == "问题清单"
+    assert len(workbook.worksheets) == 4 and workbook.sheetnames[0] == "问题清单"
     assert all(name.startswith("问题清单（续）") for name in workbook.sheetnames[1:])
     for sheet in workbook.worksheets:
         rows = values(sheet)
@@ -114,10 +116,11 @@ def test_a_ledger_longer_than_a_sheet_goes_on_in_continuation_sheets(
     assert values(workbook.worksheets[1])[5][0] == "执法监察支队（续）"
 
 
-def test_an_empty_ledger_gives_an_empty_table_to_fill(plan_loaded: Database, tmp_path: Path) -> None:
+def test_a_unit_with_nothing_logged_says_so(plan_loaded: Database, tmp_path: Path) -> None:
     sheet = export(plan_loaded, "issues", tmp_path / "e.xlsx", unit="耕地保护科")
     rows = values(sheet)
-    assert rows[4] == ISSUE_HEADER and data_rows(sheet) == [] and rows[5][0].startswith("说明：")
+    assert rows[4] == ISSUE_HEADER and data_rows(sheet) == [] and rows[5][0] == "无"
+    assert "A6:J6" in {str(r) for r in sheet.merged_cells.ranges} and rows[6][0].startswith("说明：")
 
 
 def test_stats_table_equals_the_hand_computed_figures(ledger: Database, tmp_path: Path) -> None:
@@ -188,9 +191,17 @@ def test_tables_are_ready_to_print(ledger: Database, tmp_path: Path) -> None:
     assert sheet.cell(row=5, column=1).font.bold
 
 
+@pytest.mark.parametrize("kind", ["contacts", "issues", "stats"])
+def test_every_page_of_every_table_is_numbered(ledger: Database, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.xlsx"
+    export(ledger, kind, path, sheet_per_unit=True) if kind == "issues" else export(ledger, kind, path)
+    for sheet in load_workbook(path).worksheets:
+        assert sheet.oddFooter.center.text == "第 &P 页 共 &N 页", sheet.title  # Excel fills in the numbers
+
+
 def test_rectified_at_is_read_in_the_campaigns_timezone(plan_loaded: Database, tmp_path: Path) -> None:
     with transaction(plan_loaded.sessions) as session:
         add_issue(session, "法制科", "深夜销号", date(2020, 8, 1), status=IssueStatus.RECTIFIED, percent=100)
     # add_progress stamps 2020-07-10 15:00 Shanghai (07:00 UTC): the 备注 says 7月10日 either way
     sheet = export(plan_loaded, "issues", tmp_path / "t.xlsx", unit="法制科")
-    assert data_rows(sheet)[0][9] == "已整改（2020年7月10日销号）；编号#1"
+    assert data_rows(sheet)[0][9] == "已整改（2020年7月10日销号）；编号#1；整治重点：制度建设"
