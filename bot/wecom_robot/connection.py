@@ -119,7 +119,7 @@ class LongConnection:
                     await self._session()
                 except _Ended as ended:
                     reason, refused = ended.reason, ended.refused
-                except (OSError, websockets.WebSocketException, TimeoutError) as error:
+                except (OSError, websockets.WebSocketException, TimeoutError, RobotError) as error:
                     reason, refused = type(error).__name__, False
                 if self.authenticated.is_set():
                     failures = 0
