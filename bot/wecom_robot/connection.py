@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import websockets
@@ -94,6 +94,14 @@ class _Ended(Exception):
 CallbackHandler = Callable[[Frame], Awaitable[None]]
 
 
+@dataclass
+class _Turn:
+    """Commands waiting to go on one req_id."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class LongConnection:
     def __init__(self, *, url: str, bot_id: str, secret: str, on_callback: CallbackHandler,
                  timing: Timing | None = None, liveness: Liveness | None = None) -> None:
@@ -104,6 +112,7 @@ class LongConnection:
         self.authenticated = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._pending: dict[str, asyncio.Future[Frame]] = {}
+        self._turns: dict[str, _Turn] = {}
         self._callbacks: set[asyncio.Task[None]] = set()
         self._last_heard = 0.0
         self._missed_acks = 0
@@ -241,11 +250,23 @@ class LongConnection:
 
     async def _request(self, cmd: str, body: dict[str, Any], *, req_id: str | None = None,
                        timeout: float | None = None, check: bool = True) -> Frame:
+        """Send a command and wait for WeCom's answer to it. Commands on one req_id (the frames of a reply) go
+        one at a time, each after the answer to the one before, as WeCom's SDKs send them."""
         if cmd != protocol.SUBSCRIBE and not self.authenticated.is_set():
             raise NotConnected()
         req_id = req_id or protocol.new_req_id(cmd)
-        if req_id in self._pending:
-            raise RobotError(f"a command for {req_id} is still waiting for its answer")
+        turn = self._turns.setdefault(req_id, _Turn())
+        turn.users += 1
+        try:
+            async with turn.lock:
+                return await self._exchange(cmd, body, req_id=req_id, timeout=timeout, check=check)
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[req_id]
+
+    async def _exchange(self, cmd: str, body: dict[str, Any], *, req_id: str, timeout: float | None,
+                        check: bool) -> Frame:
         answer: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = answer
         try:

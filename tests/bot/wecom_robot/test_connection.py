@@ -144,7 +144,9 @@ def test_replies_and_proactive_messages_wait_for_wecom_s_answer(fake_robot: Fake
             await timing.run_until(robot.authenticated.is_set)
             req_id = fake_robot.push(text_message("LuHeJian", "帮助"))
             await timing.run_until(lambda: bool(callbacks))
-            await robot.respond(req_id, protocol.stream_body("s1", "好的", finish=True))
+            # Two frames for one req_id at once go one after the other, each after WeCom's answer to the first.
+            await asyncio.gather(robot.respond(req_id, protocol.stream_body("s1", "好", finish=False)),
+                                 robot.respond(req_id, protocol.stream_body("s1", "好的", finish=True)))
             await robot.send("wrkSFfCgAAxxxx", protocol.markdown_body("提醒"))
             with pytest.raises(RobotError) as refused:
                 await robot.respond("callback-never-issued", protocol.stream_body("s2", "迟到", finish=True))
