@@ -83,4 +83,4 @@ def timing(clock: ManualClock) -> ManualTiming:
 
 def robot_settings(db: Database, fake: FakeRobotServer, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"wecom_bot_id": BOT_ID, "wecom_bot_secret": SECRET, "wecom_bot_ws_url": fake.url}
-    return make_settings(db, **(values | overrides))
+    return make_settings(db, **values).model_copy(update=overrides)
