@@ -130,8 +130,8 @@ class LongConnection:
                     reason, refused = ended.reason, ended.refused
                 except (OSError, websockets.WebSocketException, TimeoutError, RobotError) as error:
                     reason, refused = type(error).__name__, False
-                if self.authenticated.is_set():
-                    failures = 0
+                if self.authenticated.is_set():  # it worked for a while: start the back-off afresh
+                    failures = refusals = 0
                 self._reset()
                 live = self.liveness
                 if refused:
