@@ -141,6 +141,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 from bot.dingtalk import running as dingtalk_running
 
                 await channels.enter_async_context(dingtalk_running(app, services))
+            if settings.wecom_robot_enabled and settings.scheduler == "on":
+                from bot.wecom_robot import running as wecom_robot_running
+
+                await channels.enter_async_context(wecom_robot_running(app, services))
             if settings.scheduler == "on":
                 await channels.enter_async_context(running_scheduler(settings, services))
             yield

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     wecom_reply_budget: float = Field(
         default=3.5, gt=0, lt=5, description="seconds to answer a callback in; later replies go as app messages")
 
+    wecom_bot_id: str | None = Field(default=None, description="智能机器人 BotID (long connection)")
+    wecom_bot_secret: SecretStr | None = None
+    wecom_bot_ws_url: str = Field(default="wss://openws.work.weixin.qq.com",
+                                  description="where the 智能机器人 long connection goes (a proxy, a test server)")
+
     dingtalk_app_key: str | None = None
     dingtalk_app_secret: SecretStr | None = None
     dingtalk_api_base: str = "https://oapi.dingtalk.com"
@@ -76,6 +81,10 @@ class Settings(BaseSettings):
     @property
     def wecom_enabled(self) -> bool:
         return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_token and self.wecom_aes_key)
+
+    @property
+    def wecom_robot_enabled(self) -> bool:
+        return bool(self.wecom_bot_id and self.wecom_bot_secret)
 
     @property
     def dingtalk_enabled(self) -> bool:

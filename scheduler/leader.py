@@ -123,13 +123,16 @@ class FileLeadership:
             self._file = None
 
 
-def leadership_for(database_url: str) -> Leadership:
-    """The election that fits the database: advisory lock on PostgreSQL, a lock file beside a SQLite file."""
+def leadership_for(database_url: str, *, name: str = "scheduler", key: int = ADVISORY_LOCK_KEY) -> Leadership:
+    """The election that fits the database: advisory lock on PostgreSQL, a lock file beside a SQLite file.
+
+    `name` and `key` tell one election from another (the scheduler's, the WeCom robot connection's).
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "postgresql":
-        return PostgresLeadership(database_url)
+        return PostgresLeadership(database_url, key)
     database = url.database
     if not database or database == ":memory:":
         # An in-memory database lives in one process: there is nobody to elect against.
-        return FileLeadership(Path(tempfile.gettempdir()) / f"duban-scheduler-{os.getpid()}.lock")
-    return FileLeadership(Path(database).with_name(Path(database).name + ".scheduler.lock"))
+        return FileLeadership(Path(tempfile.gettempdir()) / f"duban-{name}-{os.getpid()}.lock")
+    return FileLeadership(Path(database).with_name(f"{Path(database).name}.{name}.lock"))

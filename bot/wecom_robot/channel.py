@@ -1,0 +1,148 @@
+"""How duban answers what arrives over the 智能机器人 long connection.
+
+Text, and the text of mixed messages, goes through the same Dispatcher as every other channel, identified as
+the WeCom member (`wecom` userid, the same people as the app's). The reply goes back as a stream message on the
+callback's req_id — markdown, growing in steps when it is long, `<@sender>` first in a group — and whatever
+exceeds one stream message, or cannot go on the req_id any more (a reconnect in between), goes to the chat as
+a proactive markdown message. A message WeCom delivers again after a reconnect (same msgid, same sender) is
+handled once: the Dispatcher answers it from the record of the first delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.observability import counting_callback
+from bot.wecom import texts
+from bot.wecom.client import split_by_bytes
+from bot.wecom_robot import protocol
+from bot.wecom_robot.connection import Liveness, LongConnection, RobotError, Timing
+from bot.wecom_robot.inbound import (
+    PLATFORM,
+    CardClick,
+    Chat,
+    EnterChat,
+    PayloadError,
+    RobotMessage,
+    dedupe_key,
+    parse_event,
+    parse_message,
+)
+from handlers.message import IncomingMessage, Reply
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger("duban.wecom_robot")
+
+METRIC_LABEL = "wecom_robot"
+STREAM_STEP_BYTES = 2048  # a long reply grows on the user's screen in steps of about this size
+VOICE_LATER = "暂时不能直接处理语音消息，请发送文字。发送「帮助」查看可用指令。"
+
+
+class RobotChannel:
+    """Owns the long connection and answers its callbacks through the platform-neutral Dispatcher."""
+
+    def __init__(self, services: Services, *, timing: Timing | None = None, liveness: Liveness | None = None) -> None:
+        settings = services.settings
+        assert settings.wecom_bot_id and settings.wecom_bot_secret
+        self.services = services
+        self.connection = LongConnection(url=settings.wecom_bot_ws_url, bot_id=settings.wecom_bot_id,
+                                         secret=settings.wecom_bot_secret.get_secret_value(),
+                                         on_callback=self.on_callback, timing=timing, liveness=liveness)
+
+    async def on_callback(self, frame: protocol.Frame) -> None:
+        with counting_callback(METRIC_LABEL) as counted:
+            try:
+                if frame.cmd == protocol.MESSAGE_CALLBACK:
+                    callback: Any = parse_message(frame.body, now=self.services.clock.now())
+                else:
+                    callback = parse_event(frame.body)
+            except PayloadError as error:
+                log.warning("wecom robot callback refused", extra={"reason": str(error)})
+                counted.outcome = "malformed"
+                return
+            log.info("wecom robot callback", extra={"kind": type(callback).__name__, "msg_id": callback.chat.msg_id,
+                                                    "group": callback.chat.is_group})
+            try:
+                if isinstance(callback, RobotMessage):
+                    await self._answer(frame.req_id, callback)
+                elif isinstance(callback, EnterChat):
+                    await self._welcome(frame.req_id, callback.chat)
+                elif isinstance(callback, CardClick):
+                    log.info("wecom robot card clicked", extra={"event_key": callback.event_key,
+                                                                "task_id": callback.task_id})
+            except SQLAlchemyError as error:
+                # Nothing was committed, and WeCom does not deliver a message again for want of an answer.
+                log.error("wecom robot message failed: database error", extra={"error": type(error).__name__})
+                counted.outcome = "unavailable"
+                await self.deliver(frame.req_id, callback.chat, Reply.of(texts.LATE_FAILURE))
+
+    async def _answer(self, req_id: str, message: RobotMessage) -> None:
+        if not message.addressed:
+            log.info("wecom robot group message not addressed to the bot", extra={"msg_id": message.chat.msg_id})
+            return
+        if message.voice:
+            reply = Reply.of(VOICE_LATER)
+        elif message.message is None:
+            reply = Reply.of(texts.TEXT_ONLY)
+        else:
+            reply = await self.services.handle(PLATFORM, message.message)
+        await self.deliver(req_id, message.chat, reply)
+
+    async def _welcome(self, req_id: str, chat: Chat) -> None:
+        """The menu for the user's role, as the app's greeting, within WeCom's 5 seconds for a welcome."""
+        menu = IncomingMessage(platform=PLATFORM, user_id=chat.user_id, text="帮助",
+                               received_at=self.services.clock.now(), message_id=dedupe_key(chat))
+        reply = await self.services.handle(PLATFORM, menu)
+        text = texts.GREETING + "\n" + "\n\n".join(reply.texts)
+        try:
+            await self.connection.respond(req_id, {"msgtype": "text", "text": {"content": text}},
+                                          cmd=protocol.RESPOND_WELCOME)
+        except RobotError as error:  # too late for a welcome: the menu is one 帮助 away
+            log.warning("wecom robot welcome not sent", extra={"errcode": error.errcode, "detail": str(error)})
+
+    async def deliver(self, req_id: str, chat: Chat, reply: Reply) -> None:
+        """Send a reply: a stream message on the callback's req_id, then proactive messages for the rest."""
+        content = reply.markdown or "\n\n".join(reply.texts)
+        if chat.is_group:
+            content = f"<@{chat.user_id}>\n{content}"
+        first, *rest = split_by_bytes(content, protocol.STREAM_MAX_BYTES) or [""]
+        try:
+            await self._stream(req_id, first, images=_image_items(reply))
+        except RobotError as error:
+            log.warning("wecom robot reply not accepted on its req_id; sending it to the chat",
+                        extra={"errcode": error.errcode, "detail": str(error), "msg_id": chat.msg_id})
+            rest.insert(0, first)
+        for part in rest:
+            try:
+                await self.connection.send(chat.chat_id, protocol.markdown_body(part))
+            except RobotError as error:
+                log.error("wecom robot reply lost", extra={"errcode": error.errcode, "detail": str(error),
+                                                           "msg_id": chat.msg_id})
+                return
+
+    async def _stream(self, req_id: str, content: str, *, images: list[dict[str, Any]]) -> None:
+        """One stream message, sent as growing prefixes when it is long; charts ride on the last frame."""
+        stream_id = protocol.new_req_id("stream")
+        steps = split_by_bytes(content, STREAM_STEP_BYTES)
+        shown = ""
+        for step in steps[:-1]:
+            shown += step
+            await self.connection.respond(req_id, protocol.stream_body(stream_id, shown, finish=False))
+        body = protocol.stream_body(stream_id, content, finish=True)
+        if images:
+            body["stream"]["msg_item"] = images
+        await self.connection.respond(req_id, body)
+
+
+def _image_items(reply: Reply) -> list[dict[str, Any]]:
+    """Charts as the stream's picture items (base64 and md5 of the PNG), which WeCom shows under the text."""
+    return [{"msgtype": "image", "image": {"base64": base64.b64encode(image.data).decode(),
+                                           "md5": hashlib.md5(image.data, usedforsecurity=False).hexdigest()}}
+            for image in reply.images]
