@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
@@ -29,6 +30,7 @@ from storage.models import (
     ContactStatus,
     Coordinator,
     Deliverable,
+    DeliverableKind,
     DialogState,
     Issue,
     IssueStatus,
@@ -113,6 +115,32 @@ class Units(Repo):
                 return unit
         return None
 
+    def resolve(self, campaign: Campaign, name: str) -> tuple[Unit | None, list[str]]:
+        """The unit a person means, and the names it could be when it is not clear.
+
+        Tried in order, each only when exactly one unit fits: the name or an alias; a name or alias that
+        starts with what was typed (国土 → 国土空间规划科); one that contains it (调查监测) or that it contains
+        (自然资源局法制科); a common abbreviation — its characters in order from the first (食安 → 食品安全科).
+        """
+        units = self.all(campaign)
+        key = name_key(name)
+        if not key:
+            return None, []
+        names = [(unit, [name_key(n) for n in (unit.name, *unit.aliases)]) for unit in units]
+        tests = (
+            lambda k: k == key,
+            lambda k: k.startswith(key),
+            lambda k: key in k or (len(k) > 1 and k in key),
+            lambda k: k[0] == key[0] and _in_order(key, k),
+        )
+        for fits in tests:
+            found = [unit for unit, keys in names if any(fits(k) for k in keys)]
+            if len(found) == 1:
+                return found[0], []
+            if found:
+                return None, [u.name for u in found]
+        return None, self.closest(campaign, name)
+
     def closest(self, campaign: Campaign, name: str, limit: int = 3) -> list[str]:
         """Names that look like what the user typed, best first (for "未找到单位" replies)."""
         choices: dict[str, str] = {}
@@ -126,6 +154,12 @@ class Units(Repo):
             if score >= 40 and choices[key] not in names:
                 names.append(choices[key])
         return names[:limit]
+
+
+def _in_order(short: str, long: str) -> bool:
+    """Every character of `short` appears in `long`, in the same order (an abbreviation)."""
+    rest = iter(long)
+    return len(short) > 1 and all(ch in rest for ch in short)
 
 
 @dataclass(frozen=True)
@@ -351,6 +385,25 @@ class Deliverables(Repo):
         return self.session.scalars(
             select(Submission).where(Submission.deliverable_id == deliverable.id, Submission.unit_id == unit.id)
         ).first()
+
+    _contact_form = select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"),
+                                              Deliverable.kind == DeliverableKind.CONTACTS).limit(1)
+
+    def contact_form(self, campaign: Campaign) -> Deliverable | None:
+        """The deliverable that is the campaign's contact form (附件1), if the plan names one."""
+        return self.session.scalars(self._contact_form, {"campaign_id": campaign.id}).first()
+
+    def submit_contact_form(self, campaign: Campaign, contact: Contact, *, at: datetime) -> Submission | None:
+        """Record the contact form as submitted by the contact's unit, when the plan has one and the unit owes
+        it and has not sent it: the bot now holds that very contact. Returns the new submission."""
+        form = self.contact_form(campaign)
+        if form is None or not self.owes(form, contact.unit) or self.submission(form, contact.unit) is not None:
+            return None
+        submission = Submission(deliverable_id=form.id, unit_id=contact.unit_id, contact_id=contact.id,
+                                submitted_at=at, late=at.astimezone(ZoneInfo(campaign.timezone)).date() > form.due)
+        self.session.add(submission)
+        self.session.flush()
+        return submission
 
     @staticmethod
     def owes(deliverable: Deliverable, unit: Unit) -> bool:
