@@ -231,6 +231,9 @@ def resume(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], read: Field
             taken.notes.append(f"请写明要修改哪一项，如「电话：13909550033」。可修改：{spec.labels()}。")
         given = {**inferred, **given}
     _take(ctx, spec, values, given, before, taken)
+    # Fields that waited behind an offer the user answered with a new value instead of a yes.
+    waiting = {k: v for k, v in (state.get(WAITING) or {}).items() if k not in given}
+    _take(ctx, spec, values, waiting, before, taken)
     if state.get(ASKING) == ANY_FIELD and not given:
         return Reply.of(*taken.notes, spec.review(ctx, values) if spec.review else "")
     return _advance(ctx, spec, values, taken)

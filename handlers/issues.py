@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -104,6 +105,19 @@ def _check_year(_ctx: Context, raw: str) -> str:
 
 
 DUPLICATE_SIMILARITY = 90  # rapidfuzz ratio of two titles that name the same problem (a typo, a 的 more)
+DUPLICATE_PART = 6  # characters of a title that, found whole inside another, make the two one problem
+
+
+def _title_key(title: str) -> str:
+    return name_key(re.sub(r"(的)?问题$", "", strip_punct(title)))
+
+
+def _same_problem(one: str, other: str) -> bool:
+    """Two titles name the same problem: equal but for width, spaces and a trailing 问题, nearly equal (a
+    typo), or one a long part of the other (3名执法人员执法证件未按期年检 / 执法证件未按期年检)."""
+    shorter, longer = sorted((one, other), key=len)
+    return (one == other or fuzz.ratio(one, other) >= DUPLICATE_SIMILARITY
+            or (len(shorter) >= DUPLICATE_PART and shorter in longer))
 
 
 def _check_title(ctx: Context, raw: str) -> str:
@@ -112,9 +126,9 @@ def _check_title(ctx: Context, raw: str) -> str:
     contact = ctx.actor.contact
     if contact is None:
         return title
-    key = name_key(title)
+    key = _title_key(title)
     for issue in Issues(ctx.session).open_for_unit(ctx.campaign, contact.unit):
-        if key == name_key(issue.title) or fuzz.ratio(key, name_key(issue.title)) >= DUPLICATE_SIMILARITY:
+        if _same_problem(key, _title_key(issue.title)):
             raise Suggest(f"「{contact.unit.name}」已有未销号的问题 #{issue.number}「{issue.title}」"
                           f"（{STATUS_TEXT[issue.status]}，时限 {format_cn(issue.due)}），与这条相同。"
                           "回复「确认」仍登记为新问题；如是原问题的进展，请发送「取消」后"
@@ -222,8 +236,7 @@ def report_progress(ctx: Context, args: Args) -> Reply:
     elif percent is None:
         percent = 0 if status is IssueStatus.OPEN else issue.percent  # 整改中 alone keeps the last percentage
         if status is IssueStatus.IN_PROGRESS:
-            kept = (f"（完成比例仍为 {percent}%）" if percent else
-                    f"（尚未报告完成比例，可发送「#{number} 60%」这样的进度）")
+            kept = f"完成比例仍为 {percent}%" if percent else f"尚未报告完成比例，可发送「#{number} 60%」这样的进度"
     elif percent == 100:
         return Reply.of("100% 即已整改，请发送「进展 编号 已整改」。")
     before = _state(issue.status, issue.percent)
@@ -233,9 +246,11 @@ def report_progress(ctx: Context, args: Args) -> Reply:
               percent=percent, note=note or None)
     if status is IssueStatus.RECTIFIED:
         return Reply.of(f"#{number}「{issue.title}」已整改，已销号。{_unit_rate(ctx, issue)}")
-    now_state = STATUS_TEXT[status] + (kept or (f" {percent}%" if status is IssueStatus.IN_PROGRESS else ""))
-    was = f"（原为 {before}）" if before != _state(status, percent) else ""
-    return Reply.of(f"已记录 #{number}「{issue.title}」进展：{now_state}{was}" + (f"，{note}" if note else "") + "。")
+    after = _state(status, percent)
+    remarks = [f"原为 {before}"] * (before != after) + [kept] * bool(kept)
+    shown = STATUS_TEXT[status] if kept else after
+    return Reply.of(f"已记录 #{number}「{issue.title}」进展：{shown}" + (f"（{'；'.join(remarks)}）" if remarks else "")
+                    + (f"，{note}" if note else "") + "。")
 
 
 def _unit_rate(ctx: Context, issue: Issue) -> str:

@@ -178,9 +178,12 @@ def _marks(line: str, vocabulary: Vocabulary, current: str | None) -> list[_Mark
     return marks
 
 
-def _clean_value(text: str, prose: bool) -> str:
-    """A value without the separators around it; a short value loses trailing punctuation too (王芳。)."""
-    text = text.strip(SEPARATORS + ":")
+def _clean_value(text: str, prose: bool, *, label_follows: bool) -> str:
+    """A value without the separators around it (before the next label); a short value loses trailing
+    punctuation too (王芳。), prose keeps its own (一、…；)."""
+    text = text.strip().removeprefix(":").strip()
+    if label_follows or not prose:
+        text = text.rstrip(SEPARATORS)
     return text if prose else text.rstrip(_TRAILING_PUNCT).strip()
 
 
@@ -196,7 +199,8 @@ def read_fields(text: str, vocabulary: Vocabulary, *, current: str | None = None
     unknown: list[str] = []
     for line in normalize(text).split("\n"):
         marks = _marks(line, vocabulary, current)
-        head = _clean_value(line[: marks[0].start if marks else len(line)], current in vocabulary.multiline)
+        head = _clean_value(line[: marks[0].start if marks else len(line)], current in vocabulary.multiline,
+                            label_follows=bool(marks))
         if head:
             if current is None:
                 free.append(head)
@@ -204,7 +208,8 @@ def read_fields(text: str, vocabulary: Vocabulary, *, current: str | None = None
                 values[current] = f"{values[current]}\n{head}" if values.get(current) else head
         for index, mark in enumerate(marks):
             end = marks[index + 1].start if index + 1 < len(marks) else len(line)
-            value = _clean_value(line[mark.value_start:end], mark.key in vocabulary.multiline)
+            value = _clean_value(line[mark.value_start:end], mark.key in vocabulary.multiline,
+                                 label_follows=index + 1 < len(marks))
             if mark.key is None:
                 unknown.append(mark.typed)
                 current = _DROPPED

@@ -100,6 +100,9 @@ class Campaigns(Repo):
         self.session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
 
 
+MAX_CANDIDATES = 5  # unit names offered when what was typed fits several
+
+
 class Units(Repo):
     _all = (select(Unit).where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
             .order_by(Unit.position))
@@ -138,7 +141,7 @@ class Units(Repo):
             if len(found) == 1:
                 return found[0], []
             if found:
-                return None, [u.name for u in found]
+                return None, [u.name for u in found][:MAX_CANDIDATES]
         return None, self.closest(campaign, name)
 
     def closest(self, campaign: Campaign, name: str, limit: int = 3) -> list[str]:
