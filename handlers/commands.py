@@ -21,7 +21,15 @@ from typing import Any
 from handlers.context import Context
 from handlers.dialogs import ASKING, CANCEL_WORDS, CONTINUE, OFFER, DialogSpec, offer_option
 from handlers.message import Reply
-from handlers.parsing import FieldsRead, normalize, read_fields, read_issue_reference, read_task_reference, small_talk
+from handlers.parsing import (
+    FieldsRead,
+    normalize,
+    read_bare_reference,
+    read_fields,
+    read_issue_reference,
+    read_task_reference,
+    small_talk,
+)
 
 Args = Mapping[str, Any]
 
@@ -78,7 +86,7 @@ def fields_args(found: FieldsRead) -> dict[str, Any]:
 
 def fields_of(args: Args) -> FieldsRead:
     """The inverse of `fields_args`: what a dialog takes."""
-    values = {k: v for k, v in args.items() if k not in ("free", "unknown")}
+    values = {k: v for k, v in args.items() if k not in ("free", "unknown") and v}
     return FieldsRead(values, args.get("free", ""), list(args.get("unknown", ())))
 
 
@@ -107,7 +115,7 @@ def _index() -> _Index:
 
 _BRACKETED_WORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
 # What may follow a command word: a separator, or the start of a number (进展12, 进展#12, 进展第12条).
-_FOLLOWERS = (" ", "\n", ":", "#", ",", "，", "、", "第")
+_FOLLOWERS = (" ", "\n", ":", ";", "#", ",", "，", "、", "第")
 
 
 def match_command(text: str) -> tuple[Command | None, str]:
@@ -119,7 +127,7 @@ def match_command(text: str) -> tuple[Command | None, str]:
         if lowered.startswith(word):
             rest = text[len(word):]
             if not rest or rest.startswith(_FOLLOWERS) or rest[0].isdigit():
-                return found, rest if rest.startswith(("#", "第")) or rest[:1].isdigit() else rest.lstrip(" :,，、\n")
+                return found, rest if rest.startswith(("#", "第")) or rest[:1].isdigit() else rest.lstrip(" :;,，、\n")
     return None, text
 
 
@@ -158,6 +166,9 @@ class Reading:
 
 def _implicit(text: str) -> Reading | None:
     """A command written without its word: a natural reference (15号问题已整改, 12号任务已完成)."""
+    number = read_bare_reference(text)
+    if number is not None:
+        return Reading("查看", {"number": number}, command_named("查看"), text)
     progress = read_issue_reference(text)
     if progress is not None:
         return Reading("进展", progress.args(), command_named("进展"), text)

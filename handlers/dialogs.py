@@ -255,7 +255,7 @@ def switch_offer(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], text:
     offer = {"question": f"{where(ctx, spec, state)}。回复「继续」接着{spec.title}；回复「切换」放弃{spec.title}，"
                          f"改为执行「{shown}」；回复「取消」全部放弃。",
              "key": state.get(ASKING),
-             "options": [{"words": [CONTINUE, "1"], "resume": True}, {"words": [SWITCH, "2"], "run": text}]}
+             "options": [{"words": [CONTINUE], "resume": True}, {"words": [SWITCH], "run": text}]}
     saved = {k: v for k, v in state.items() if k not in (OFFER, WAITING)}
     Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind,
                               fields={**saved, OFFER: offer}, now=ctx.now)

@@ -46,6 +46,7 @@ from handlers.dialogs import (
     resume_question,
     settle,
     switch_offer,
+    values_of,
     where,
 )
 from handlers.message import IncomingMessage, Reply
@@ -149,8 +150,12 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
     found = reading.command
     assert found is not None
     if found.dialog is not None and found.dialog.kind == spec.kind:
-        if any(v for v in reading.args.values()):
-            return resume(ctx, spec, state, fields_of(reading.args))  # 周报 … inside 周报: the answer, labelled
+        given = fields_of(reading.args)
+        collected = values_of(state)
+        if any(collected.get(key) for key in given.values):
+            return switch_offer(ctx, spec, state, ctx.message.text.strip())  # a new entry, not this one
+        if given.values or given.free:
+            return resume(ctx, spec, state, given)  # 周报 … inside 周报: the missing fields, labelled
         return Reply.of(f"{where(ctx, spec, state)}。", pending)
     if ctx.actor.role not in found.roles:
         return _with_question(_denied(ctx, found), pending)

@@ -8,7 +8,7 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
-from handlers.commands import LIAISON, Args, command, dialog_fields, fields_of
+from handlers.commands import LIAISON, STAFF, Args, command, dialog_fields, fields_of
 from handlers.context import Context
 from handlers.dates import format_cn, parse_date
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, at_most, start, words
@@ -270,6 +270,31 @@ def issue_line(issue: Issue, today: date) -> str:
     elif issue.status is not IssueStatus.RECTIFIED and late >= -3:
         due += "（今天到期）" if late == 0 else f"（还剩{-late}天）"
     return f"#{issue.number} {issue.title}｜{_state(issue.status, issue.percent)}｜{due}"
+
+
+def _read_number(rest: str) -> Args:
+    return {"number": read_progress(rest).number}
+
+
+@command("查看", "查看问题", roles=STAFF, order=27, read=_read_number, writes=False,
+         usage="#12 — 查看问题 #12 的情况（也可写 12号问题、第12条）")
+def show_issue(ctx: Context, args: Args) -> Reply:
+    number = args.get("number")
+    issue = Issues(ctx.session).by_number(ctx.campaign, number) if number is not None else None
+    if issue is None:
+        return Reply.of(f"没有编号为 #{number} 的问题。" if number is not None else f"请写明问题编号。{PROGRESS_USAGE}")
+    contact = ctx.actor.contact
+    if ctx.actor.role == "liaison" and contact is not None and issue.unit_id != contact.unit_id:
+        return Reply.of(f"#{issue.number} 不是「{contact.unit.name}」的问题。发送「我的问题」查看本单位的问题。")
+    lines = [issue_line(issue, ctx.today), f"单位：{issue.unit.name}｜线索来源：{issue.source}｜责任人：{issue.owner}"]
+    if issue.progress:
+        latest = issue.progress[-1]
+        when = format_cn(latest.created_at.astimezone(ctx.now.tzinfo).date(), with_year=False)
+        note = f"，{latest.note}" if latest.note else ""
+        lines.append(f"最近进展（{when}）：{_state(latest.status, latest.percent)}{note}")
+    if issue.status is not IssueStatus.RECTIFIED and ctx.actor.role == "liaison":
+        lines.append(f"报告进展：#{issue.number} 60% 说明；整改完成：#{issue.number} 已整改")
+    return Reply.of("\n".join(lines))
 
 
 @command("我的问题", "本单位问题", roles=LIAISON, order=25, writes=False, usage="我的问题 — 本单位未销号的问题")

@@ -384,17 +384,31 @@ def read_progress(rest: str) -> ProgressRead:
     return ProgressRead(number, status, percent, note)
 
 
+# The forms that name an issue beyond doubt: a message that starts with one is about that issue.
+_UNMISTAKABLE = re.compile(rf"^(?:\#\s*{NUMBER}|{NUMBER}\s*号问题|第\s*{NUMBER}\s*(?:条|号)"
+                           rf"|问题\s*(?:\#|第|编号)?\s*\d)")
+
+
 def read_issue_reference(text: str) -> ProgressRead | None:
     """A message that is itself a progress report without the word 进展 needed: `15号问题已整改`,
-    `第15条 已完成`, `#16 60%`, `问题十二 整改中`. None unless an issue reference is followed by a status or
-    a percentage (a bare `12` or `12号` is not enough)."""
+    `第15条 已完成`, `#16 60%`, `问题十二 整改中`. A looser form (`12号`, `第十二`) counts only when a status
+    or a percentage follows; an unmistakable one (`#12 …`, `12号问题 …`, `第12条 …`) always does, so that
+    nothing starting with it is ever taken for something else (the reply then asks for the status)."""
     match = _ISSUE_REF.match(text)
     if match is None:
         return None
     status, percent, note = read_status(text[match.end():])
-    if status is None and percent is None:
+    if status is None and percent is None and not _UNMISTAKABLE.match(text):
         return None
     return ProgressRead(_reference_number(match), status, percent, note)
+
+
+def read_bare_reference(text: str) -> int | None:
+    """The issue number of a message that is nothing but a reference (`#12`, `12号问题`, `第十二条`)."""
+    match = _ISSUE_REF.match(text)
+    if match is None or strip_punct(text[match.end():]).strip("?？") or text.lstrip().startswith(("进展", "整改进展")):
+        return None
+    return _reference_number(match)
 
 
 def read_task_reference(text: str) -> tuple[int | None, str] | None:

@@ -79,7 +79,10 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
     return Corpus(FIXTURES / data["plan"], setup, entries)
 
 
-def prepare(sessions: sessionmaker[Session], corpus: Corpus) -> None:
+CORPUS = load_corpus()
+
+
+def prepare(sessions: sessionmaker[Session], corpus: Corpus = CORPUS) -> None:
     """Load the corpus campaign and build its ledger by sending the setup messages."""
     with transaction(sessions) as session:
         load_plan(session, read_plan(corpus.plan), now=corpus.setup[0][1])

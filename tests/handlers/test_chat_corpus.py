@@ -7,38 +7,10 @@ transaction that is rolled back afterwards, so entries cannot affect each other.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlalchemy import text
 
-from storage.db import make_engine, make_session_factory
-from storage.models import Base
-from tests.chat_corpus import APOLOGY, Entry, load_corpus, prepare, replay, rolled_back
-from tests.conftest import BACKENDS, Database
-
-CORPUS = load_corpus()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def corpus_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("corpus") / "duban.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    if request.param == "postgresql":
-        with engine.begin() as connection:
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    database = Database(request.param, url, engine, make_session_factory(engine))
-    prepare(database.sessions, CORPUS)
-    yield database
-    engine.dispose()
+from tests.chat_corpus import APOLOGY, CORPUS, Entry, replay, rolled_back
+from tests.conftest import Database
 
 
 def test_the_corpus_is_large_enough() -> None:
