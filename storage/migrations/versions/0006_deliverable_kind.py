@@ -5,7 +5,7 @@ registers (or is approved) has then submitted it. Existing deliverables are ordi
 
 Revision ID: 0006_deliverable_kind
 Revises: 0005_issue_overdue_indexes
-Create Date: 2026-12-10 10:00:00.000000
+Create Date: 2026-12-05 10:00:00.000000
 """
 
 from collections.abc import Sequence
