@@ -161,22 +161,21 @@ class Reading:
     kind: str  # a command's first word (进展, 登记 …) or ANSWER, CHOICE, …
     args: Args = field(default_factory=dict)
     command: Command | None = field(default=None, compare=False)
-    rest: str = field(default="", compare=False)  # the text after the command word
 
 
 def _implicit(text: str) -> Reading | None:
     """A command written without its word: a natural reference (15号问题已整改, 12号任务已完成)."""
     number = read_bare_reference(text)
     if number is not None:
-        return Reading("查看", {"number": number}, command_named("查看"), text)
+        return Reading("查看", {"number": number}, command_named("查看"))
     progress = read_issue_reference(text)
     if progress is not None:
-        return Reading("进展", progress.args(), command_named("进展"), text)
+        return Reading("进展", progress.args(), command_named("进展"))
     task = read_task_reference(text)
     if task is not None:
         number, rest = task
         tasks = command_named("任务")
-        return Reading("任务", tasks.read(f"{number} {rest}"), tasks, text)
+        return Reading("任务", tasks.read(f"{number} {rest}"), tasks)
     return None
 
 
@@ -187,7 +186,7 @@ def _form(text: str) -> Reading | None:
         assert found.dialog is not None
         fields = read_fields(text, found.dialog.vocabulary)
         if len(fields.values) >= 2 and not fields.free:
-            matches.append(Reading(found.name, found.read(text), found, text))
+            matches.append(Reading(found.name, found.read(text), found))
     return matches[0] if len(matches) == 1 else None
 
 
@@ -212,7 +211,7 @@ def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, An
         return implicit
     found, rest = match_command(text)
     if found is not None:
-        return Reading(found.name, found.read(rest), found, rest)
+        return Reading(found.name, found.read(rest), found)
     spec = dialog_command(dialog).dialog if dialog else None  # type: ignore[union-attr]
     if spec is not None:
         if text == CONTINUE:

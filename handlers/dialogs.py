@@ -127,8 +127,8 @@ def question(ctx: Context, spec: DialogSpec, state: Mapping[str, Any]) -> str:
     if state.get(ASKING) == ANY_FIELD and spec.review is not None:
         return spec.review(ctx, values)
     missing = _remaining(ctx, spec, values)
-    if not missing:
-        return f"{spec.title}：请回复「继续」完成。"
+    if not missing:  # the campaign changed under the dialog (a field no longer asked): 继续 completes it
+        return f"{spec.title}的内容已齐，回复「继续」完成。"
     return f"{missing[0].ask(ctx)}\n（{spec.title}：还差 {len(missing)} 项，发送「取消」可退出）"
 
 
@@ -264,10 +264,9 @@ def switch_offer(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], text:
 
 def resume_question(ctx: Context, spec: DialogSpec, state: Mapping[str, Any]) -> Reply:
     """Drop a pending offer and ask the dialog's question again (the user said 继续)."""
-    saved = {k: v for k, v in state.items() if k not in (OFFER, WAITING)}
-    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind,
-                              fields=saved, now=ctx.now)
-    return Reply.of(question(ctx, spec, saved))
+    if state.get(ASKING) == ANY_FIELD:
+        return Reply.of(question(ctx, spec, state))
+    return _advance(ctx, spec, values_of(state), _Taken([]))
 
 
 OFFER_KIND = "offer"  # the dialog kind of an offer made outside any dialog

@@ -127,7 +127,6 @@ def _with_question(reply: Reply, pending: str) -> Reply:
 def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading: Reading) -> Reply:
     """A message while a dialog waits for a field (or for the answer to an offer)."""
     dialogs = Dialogs(ctx.session)
-    pending = question(ctx, spec, state)
     if reading.kind == CANCEL:
         dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
         return Reply.of(f"已取消{spec.title}，没有保存任何内容。发送「帮助」查看可用指令。")
@@ -141,12 +140,13 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
         return resume_question(ctx, spec, state)
     if reading.kind == RESUME:
         return resume_question(ctx, spec, state)
+    if reading.kind == ANSWER:
+        return resume(ctx, spec, state, fields_of(reading.args))
+    pending = question(ctx, spec, state)
     if reading.kind == EMPTY:
         return Reply.of("请发送文字消息。", pending)
     if reading.kind == SMALL_TALK:
         return Reply.of(small_talk_reply(ctx, reading.args["kind"], pending=pending))
-    if reading.kind == ANSWER:
-        return resume(ctx, spec, state, fields_of(reading.args))
     found = reading.command
     assert found is not None
     if found.dialog is not None and found.dialog.kind == spec.kind:
