@@ -180,8 +180,12 @@ def submit_deliverable(ctx: Context, args: Args) -> Reply:
     if not owed:
         return Reply.of("本单位目前没有需要报送的事项。")
     name = args.get("item") or ""
-    picked = match_choice(name, [d.name for d in owed]).value if name else None
-    chosen = next((d for d in owed if d.name == picked), None)
+    found = match_choice(name, [d.name for d in owed])
+    chosen = next((d for d in owed if d.name == found.value), None)
+    if chosen is None and name and len(found.suggestions) == 1:
+        meant = found.suggestions[0]
+        return offer_command(ctx, f"没有报送事项「{name}」，是指「{meant}」吗？回复「确认」登记报送，或重新发送。",
+                             f"报送 {meant}")
     if chosen is None:
         listing = "\n".join(_deliverable_line(ctx, i, d, repo.submission(d, contact.unit))
                             for i, d in enumerate(owed, 1))
