@@ -112,12 +112,19 @@ def _title_key(title: str) -> str:
     return name_key(re.sub(r"(的)?问题$", "", strip_punct(title)))
 
 
+_FIGURES = re.compile(r"\d+")
+
+
 def _same_problem(one: str, other: str) -> bool:
     """Two titles name the same problem: equal but for width, spaces and a trailing 问题, nearly equal (a
-    typo), or one a long part of the other (3名执法人员执法证件未按期年检 / 执法证件未按期年检)."""
+    typo), or one a long part of the other (3名执法人员执法证件未按期年检 / 执法证件未按期年检) — unless their
+    figures differ (案卷12 and 案卷13 are two files, not one typed twice)."""
+    if one == other:
+        return True
+    if _FIGURES.findall(one) != _FIGURES.findall(other):
+        return False
     shorter, longer = sorted((one, other), key=len)
-    return (one == other or fuzz.ratio(one, other) >= DUPLICATE_SIMILARITY
-            or (len(shorter) >= DUPLICATE_PART and shorter in longer))
+    return fuzz.ratio(one, other) >= DUPLICATE_SIMILARITY or (len(shorter) >= DUPLICATE_PART and shorter in longer)
 
 
 def _check_title(ctx: Context, raw: str) -> str:
@@ -127,7 +134,7 @@ def _check_title(ctx: Context, raw: str) -> str:
     if contact is None:
         return title
     key = _title_key(title)
-    for issue in Issues(ctx.session).open_for_unit(ctx.campaign, contact.unit):
+    for issue in Issues(ctx.session).open_titles(ctx.campaign, contact.unit):
         if _same_problem(key, _title_key(issue.title)):
             raise Suggest(f"「{contact.unit.name}」已有未销号的问题 #{issue.number}「{issue.title}」"
                           f"（{STATUS_TEXT[issue.status]}，时限 {format_cn(issue.due)}），与这条相同。"

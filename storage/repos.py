@@ -311,6 +311,16 @@ class Issues(Repo):
             set_committed_value(issue, "unit", unit)
         return issues
 
+    _open_titles = (select(Issue.number, Issue.title, Issue.status, Issue.due)
+                    .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
+                           Issue.status != IssueStatus.RECTIFIED)
+                    .order_by(Issue.number))
+
+    def open_titles(self, campaign: Campaign, unit: Unit) -> Sequence[Any]:
+        """(number, title, status, due) of the unit's issues not yet rectified: rows, not objects, since a new
+        issue's title is compared with every one of them."""
+        return self.session.execute(self._open_titles, {"campaign_id": campaign.id, "unit_id": unit.id}).all()
+
     # "Not rectified" spelled as IN the other statuses: an index on (campaign, status, due) then answers it alone.
     _NOT_RECTIFIED = tuple(s for s in IssueStatus if s is not IssueStatus.RECTIFIED)
 
