@@ -252,14 +252,14 @@ def settle(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], option: Map
 def switch_offer(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], text: str) -> Reply:
     """A command that would write something arrived while a dialog waits: ask before dropping either."""
     shown = clipped(text.replace("\n", " "), 24)
-    offer = {"question": f"{where(ctx, spec, state)}。回复「继续」接着{spec.title}；回复「切换」放弃{spec.title}，"
-                         f"改为执行「{shown}」；回复「取消」全部放弃。",
-             "key": state.get(ASKING),
+    asked = (f"{where(ctx, spec, state)}。回复「继续」接着{spec.title}；回复「切换」放弃{spec.title}，"
+             f"改为执行「{shown}」；回复「取消」全部放弃。")
+    offer = {"question": asked, "key": state.get(ASKING),
              "options": [{"words": [CONTINUE], "resume": True}, {"words": [SWITCH], "run": text}]}
     saved = {k: v for k, v in state.items() if k not in (OFFER, WAITING)}
     Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind,
                               fields={**saved, OFFER: offer}, now=ctx.now)
-    return Reply.of(f"这条消息没有作为{spec.title}的内容。", offer["question"])
+    return Reply.of(f"这条消息没有作为{spec.title}的内容。", asked)
 
 
 def resume_question(ctx: Context, spec: DialogSpec, state: Mapping[str, Any]) -> Reply:
