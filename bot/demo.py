@@ -48,7 +48,7 @@ def demo_plan(today: date) -> dict[str, Any]:
             {"name": "抽查检查阶段", "end": day(169)},
         ],
         "deliverables": [
-            {"name": "专项整治联系人", "due": day(6), "to": "局法制科"},
+            {"name": "专项整治联系人", "due": day(6), "to": "局法制科", "kind": "contacts"},
             {"name": "自查整改报告及统计表", "due": day(63), "to": "局法制科"},
             {"name": "行政裁量基准", "due": day(118), "to": "同级司法行政机关备案"},
             {"name": "专项整治工作总结及统计表", "due": day(138), "to": "局法制科"},
@@ -146,11 +146,11 @@ def _seed_reports(session: Session, campaign_id: int, units: dict[str, Unit], li
         session.add(WeeklyReport(campaign_id=campaign_id, unit_id=unit.id, iso_year=iso.year, iso_week=iso.week,
                                  text="本周完成执法案卷评查3件，整改问题2个。", contact_id=liaisons[unit.id].id,
                                  submitted_at=moment(0, 9), late=False))
-    contacts_deliverable = next(d for d in Deliverables(session).all(units["法制科"].campaign)
-                                if d.name == "专项整治联系人")
-    for name in ("办公室", "法制科", "执法监察支队", "耕地保护科", "不动产登记中心"):
-        session.add(Submission(deliverable_id=contacts_deliverable.id, unit_id=units[name].id,
-                               contact_id=liaisons[units[name].id].id, submitted_at=moment(56), late=False))
+    # The contact form came in with each active liaison (the plan names it `kind: contacts`), on time.
+    contact_form = Deliverables(session).contact_form(units["法制科"].campaign)
+    assert contact_form is not None
+    for submission in session.scalars(select(Submission).where(Submission.deliverable_id == contact_form.id)):
+        submission.submitted_at, submission.late = moment(56), False
     for name, area, handled, disciplined in (("执法监察支队", "队伍建设", 2, 1), ("法制科", "责任追究", 1, 0)):
         session.add(StatsReport(campaign_id=campaign_id, unit_id=units[name].id, focus_area=area, handled=handled,
                                 disciplined=disciplined, contact_id=liaisons[units[name].id].id,

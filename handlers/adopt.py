@@ -237,7 +237,7 @@ def read_remark(remark: str, focus_areas: list[str]) -> _State:
         if found:
             number = int(found[1])
         elif part.startswith(FOCUS_AREA_LABEL):
-            area = match_choice(part.removeprefix(FOCUS_AREA_LABEL), focus_areas)
+            area = match_choice(part.removeprefix(FOCUS_AREA_LABEL), focus_areas).value
         elif index == 0 and part.startswith(("已整改", "已销号", "已完成整改")):
             status, percent = IssueStatus.RECTIFIED, 100
             dated = _RECTIFIED_ON.search(part)
@@ -291,8 +291,8 @@ def plan_issues(session: Session, campaign: Campaign, source: str | Path | IO[by
             line(Outcome.REFUSE, f"{'、'.join(too_long)}太长")
             continue
         state = read_remark(_text(row, "remark"), list(campaign.focus_areas))
-        area = match_choice(_text(row, "focus_area"), list(campaign.focus_areas)) or state.focus_area
-        values["source"] = match_choice(values["source"], list(campaign.sources)) or values["source"]
+        area = match_choice(_text(row, "focus_area"), list(campaign.focus_areas)).value or state.focus_area
+        values["source"] = match_choice(values["source"], list(campaign.sources)).value or values["source"]
         year = _year(row.values.get("year")) or due.year
         key = (found.id, name_key(title), name_key(values["content"]))
         what = f"{title}（{format_cn(due)}，{STATUS_TEXT[state.status]}）"

@@ -12,6 +12,7 @@ from functools import partial
 from itertools import groupby
 
 from handlers.charts import MAX_BARS, Bar, font_family, rate_chart
+from handlers.commands import COORDINATOR, STAFF, Args, command
 from handlers.context import Context
 from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
@@ -180,19 +181,25 @@ def _reply(doc: Doc, *images: Image | None) -> Reply:
     return Reply((doc.plain(),), markdown=doc.markdown(), images=tuple(i for i in images if i is not None))
 
 
-def summary(ctx: Context, rest: str) -> Reply:
-    name = strip_punct(rest)
+def _read_unit(rest: str) -> Args:
+    return {"unit": strip_punct(rest) or None}
+
+
+@command("汇总", "进度", "情况", roles=STAFF, order=60, read=_read_unit, writes=False,
+         usage="汇总 [单位] — 专项整治情况汇总")
+def summary(ctx: Context, args: Args) -> Reply:
+    name = args.get("unit") or ""
     contact = ctx.actor.contact
+    units = Units(ctx.session)
     if ctx.actor.role == "liaison" and contact is not None:
-        unit = Units(ctx.session).find(ctx.campaign, name) if name else contact.unit
+        unit = units.resolve(ctx.campaign, name)[0] if name else contact.unit
         if unit is None or unit.id != contact.unit_id:
             ctx.audit("denied", command="汇总", reason="other unit", unit=name)
             return Reply.of(f"您只能查看本单位（{contact.unit.name}）的情况，发送「汇总」即可。")
     elif name:
-        unit = Units(ctx.session).find(ctx.campaign, name)
+        unit, candidates = units.resolve(ctx.campaign, name)
         if unit is None:
-            closest = Units(ctx.session).closest(ctx.campaign, name)
-            hint = f"您要找的是不是：{'、'.join(closest)}？" if closest else ""
+            hint = f"您要找的是不是：{'、'.join(candidates)}？" if candidates else ""
             return Reply.of(f"未找到单位「{echoed(name)}」。{hint}")
     else:
         unit = None
@@ -219,7 +226,8 @@ def _task_blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
-def chart(ctx: Context, _rest: str) -> Reply:
+@command("图表", roles=COORDINATOR, order=75, writes=False, usage="图表 — 各单位整改率与目标对比图")
+def chart(ctx: Context, _args: Args) -> Reply:
     status = campaign_status(ctx.session, ctx.campaign, ctx.today)
     image = _chart(status)
     if image is None:
@@ -232,7 +240,8 @@ def chart(ctx: Context, _rest: str) -> Reply:
     return _reply(doc, image)
 
 
-def overdue(ctx: Context, _rest: str) -> Reply:
+@command("逾期", roles=COORDINATOR, order=65, writes=False, usage="逾期 — 各单位逾期未整改的问题")
+def overdue(ctx: Context, _args: Args) -> Reply:
     page = Issues(ctx.session).overdue(ctx.campaign, ctx.today, limit=MAX_OVERDUE_LINES)
     if not page.total:
         return Reply.of(f"截至{format_cn(ctx.today)}，没有逾期未整改的问题。")
@@ -246,7 +255,8 @@ def overdue(ctx: Context, _rest: str) -> Reply:
     return _reply(doc)
 
 
-def missing(ctx: Context, _rest: str) -> Reply:
+@command("未报送", roles=COORDINATOR, order=70, writes=False, usage="未报送 — 本周周报和各报送事项的缺报单位")
+def missing(ctx: Context, _args: Args) -> Reply:
     status = campaign_status(ctx.session, ctx.campaign, ctx.today)
     week_missing = status.weekly_missing
     doc = Doc(f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"

@@ -1,72 +1,60 @@
 """One dispatcher from an IncomingMessage to a Reply: dedupe, identity, dialogs, commands, audit.
 
-A command is a keyword plus the roles allowed to use it plus a callback; the first (longest) keyword
-that matches wins. Every message gets a reply; an unrecognised one gets a hint and the role's menu.
+Each message is read once (handlers.commands.read_message) and then acted on. Inside a dialog nothing that
+is itself a command is taken as the answer: a read-only command is answered and the question repeated, a
+writing one is held until the user says 继续 or 切换 (or 取消). Every message gets a reply; an unrecognised
+one gets a hint and the role's menu, small talk one short line.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers import coordination, issues, registration, reports, tasks
+# Imported for their command declarations (@command), which the dispatcher and the menu are built from.
+from handlers import coordination, issues, registration, reports, tasks  # noqa: F401
+from handlers.commands import (
+    ANSWER,
+    CANCEL,
+    CHOICE,
+    EMPTY,
+    EVERYONE,
+    RESUME,
+    SMALL_TALK,
+    Args,
+    Command,
+    Reading,
+    command,
+    dialog_command,
+    fields_of,
+    menu_commands,
+    read_message,
+)
 from handlers.context import Context, Route, route_to_simulator
-from handlers.dialogs import CANCEL_WORDS, DialogSpec, resume
+from handlers.dialogs import (
+    CONTINUE,
+    OFFER,
+    OFFER_KIND,
+    SWITCH,
+    DialogSpec,
+    question,
+    resume,
+    resume_question,
+    settle,
+    switch_offer,
+    values_of,
+    where,
+)
 from handlers.message import IncomingMessage, Reply
-from handlers.parsing import normalize
+from handlers.smalltalk import small_talk_reply
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
-
-LIAISON = frozenset({"liaison"})
-COORDINATOR = frozenset({"coordinator"})
-EVERYONE = frozenset({"liaison", "coordinator", "pending", "stranger"})
-
-
-@dataclass(frozen=True)
-class Command:
-    keywords: tuple[str, ...]
-    roles: frozenset[str]
-    run: Callable[[Context, str], Reply]
-    usage: str  # one line of the 帮助 menu
-
-
-def _help(ctx: Context, _rest: str) -> Reply:
-    return Reply.of(menu(ctx.actor.role, ctx))
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command(("帮助", "菜单", "help", "?"), EVERYONE, _help, "帮助 — 查看可用指令"),
-    Command(("登记", "注册"), EVERYONE, registration.register,
-            "登记 — 登记或更新联络员信息（单位/姓名/职务/电话/邮箱）"),
-    Command(("批准", "通过"), COORDINATOR, registration.approve, "批准 <登记号> — 通过联络员登记"),
-    Command(("驳回", "拒绝"), COORDINATOR, registration.reject, "驳回 <登记号> [理由] — 驳回联络员登记"),
-    Command(("我的问题", "本单位问题"), LIAISON, issues.my_issues, "我的问题 — 本单位未销号的问题"),
-    Command(("问题", "新问题", "登记问题"), LIAISON, issues.log_issue,
-            "问题 — 登记问题线索（可一次写全各字段，或按提示逐项填写）"),
-    Command(("进展", "整改进展"), LIAISON, issues.report_progress,
-            "进展 <编号> <状态或百分比> [说明] — 如：进展 #12 60% 已完成证件审验；进展 12 已整改"),
-    Command(("周报",), LIAISON, reports.weekly_report, "周报 <内容> — 报送本周工作信息（重发会替换）"),
-    Command(("统计",), LIAISON, reports.report_stats, "统计 <整治重点> 处理<n>人 处分<n>人 — 附件3 人数"),
-    Command(("未报送",), COORDINATOR, coordination.missing, "未报送 — 本周周报和各报送事项的缺报单位"),
-    Command(("报送",), LIAISON, reports.submit_deliverable, "报送 <事项名> — 登记已报送的材料"),
-    Command(("汇总", "进度", "情况"), frozenset({"liaison", "coordinator"}), coordination.summary,
-            "汇总 [单位] — 专项整治情况汇总"),
-    Command(("逾期",), COORDINATOR, coordination.overdue, "逾期 — 各单位逾期未整改的问题"),
-    Command(("我的任务", "本单位任务"), LIAISON, tasks.my_tasks, "我的任务 — 本单位承担的任务分工"),
-    Command(("任务",), frozenset({"liaison", "coordinator"}), tasks.task_command,
-            "任务 <编号> [进展 <说明> | 完成] — 查看任务、报告进展或完成"),
-    Command(("图表",), COORDINATOR, coordination.chart, "图表 — 各单位整改率与目标对比图"),
-)
-_BY_KEYWORD = sorted(((k, c) for c in COMMANDS for k in c.keywords), key=lambda kc: -len(kc[0]))
-_BRACKETED_KEYWORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
-_SEPARATORS = (" ", "\n", ":", "#", ",", "，", "、")
 
 ROLE_TITLES = {"liaison": "联络员", "coordinator": "牵头部门协调人", "pending": "待审核联络员",
                "stranger": "未登记用户"}
@@ -77,7 +65,7 @@ def menu(role: str, ctx: Context | None = None) -> str:
     if ctx is not None and ctx.actor.contact is not None and role == "liaison":
         lines[0] += f"（{ctx.actor.contact.unit.name}）"
     lines.append("可用指令：")
-    lines.extend(f"· {c.usage}" for c in COMMANDS if role in c.roles)
+    lines.extend(f"· {c.usage}" for c in menu_commands() if role in c.roles)
     if role == "stranger":
         lines.append("请先发送「登记」，按提示填写单位、姓名、职务、电话、邮箱。")
     if role == "pending":
@@ -85,60 +73,119 @@ def menu(role: str, ctx: Context | None = None) -> str:
     return "\n".join(lines)
 
 
-def match_command(text: str) -> tuple[Command | None, str]:
-    """The command the text starts with (keyword followed by a separator or the end) and the rest."""
-    text = _BRACKETED_KEYWORD.sub(r"\1 ", text, count=1)  # 【登记】… reads as 登记 …
-    lowered = text.lower()
-    for keyword, command in _BY_KEYWORD:
-        if lowered.startswith(keyword.lower()):
-            rest = text[len(keyword):]
-            if not rest or rest.startswith(_SEPARATORS) or rest[0] in "0123456789":
-                return command, rest.lstrip(" :,，、\n") if not rest.startswith("#") else rest
-    return None, text
+@command("帮助", "菜单", "help", "?", roles=EVERYONE, order=99, writes=False, usage="帮助 — 查看可用指令")
+def _help(ctx: Context, _args: Args) -> Reply:
+    return Reply.of(menu(ctx.actor.role, ctx))
 
 
-def _denied(ctx: Context, command: Command) -> Reply:
+def _denied(ctx: Context, command_: Command) -> Reply:
     role = ctx.actor.role
-    ctx.audit("denied", command=command.keywords[0], role=role)
+    ctx.audit("denied", command=command_.name, role=role)
     if role == "stranger":
         return Reply.of("您还未登记为联络员，请先发送「登记」。\n" + menu(role))
     if role == "pending":
         contact = ctx.actor.contact
         number = f"（登记号 {contact.id}）" if contact else ""
-        return Reply.of(f"您的登记{number}正在等待牵头部门审核，审核通过后才能使用「{command.keywords[0]}」。")
-    if command.roles == COORDINATOR:
-        return Reply.of(f"「{command.keywords[0]}」仅限牵头部门协调人使用。\n" + menu(role, ctx))
-    return Reply.of(f"「{command.keywords[0]}」供各单位联络员使用。\n" + menu(role, ctx))
+        return Reply.of(f"您的登记{number}正在等待牵头部门审核，审核后才能使用「{command_.name}」。")
+    if "liaison" not in command_.roles:
+        return Reply.of(f"「{command_.name}」仅限牵头部门协调人使用。\n" + menu(role, ctx))
+    return Reply.of(f"「{command_.name}」供各单位联络员使用。\n" + menu(role, ctx))
 
 
-def dialog_spec(ctx: Context, kind: str) -> DialogSpec | None:
-    specs = {"register": registration.REGISTER, "issue": issues.issue_dialog(ctx), "weekly": reports.WEEKLY}
-    return specs.get(kind)
+def _run(ctx: Context, reading: Reading) -> Reply:
+    assert reading.command is not None
+    if ctx.actor.role not in reading.command.roles:
+        return _denied(ctx, reading.command)
+    return reading.command.run(ctx, reading.args)
+
+
+_IDLE_WORDS = {CONTINUE: "继续", SWITCH: "切换", **{w: "确认" for w in ("确认", "确定")}}
+
+
+def _outside(ctx: Context, reading: Reading) -> Reply:
+    """A message with no dialog waiting."""
+    if reading.kind == EMPTY:
+        return Reply.of("请发送文字消息。\n" + menu(ctx.actor.role, ctx))
+    if reading.kind == CANCEL:
+        return Reply.of("当前没有需要取消的操作。发送「帮助」查看可用指令。")
+    if reading.kind == SMALL_TALK:
+        return Reply.of(small_talk_reply(ctx, reading.args["kind"]))
+    if reading.command is not None:
+        return _run(ctx, reading)
+    text = ctx.message.text.strip()
+    if text in _IDLE_WORDS:
+        return Reply.of(f"当前没有需要{_IDLE_WORDS[text]}的操作。发送「帮助」查看可用指令。")
+    return Reply.of("没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
+
+
+def _with_question(reply: Reply, pending: str) -> Reply:
+    """A read-only command's answer, then the question the dialog is still waiting on."""
+    markdown = f"{reply.markdown}\n\n{pending}" if reply.markdown else None
+    return Reply((*reply.texts, pending), markdown=markdown, images=reply.images)
+
+
+def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading: Reading) -> Reply:
+    """A message while a dialog waits for a field (or for the answer to an offer)."""
+    dialogs = Dialogs(ctx.session)
+    if reading.kind == CANCEL:
+        dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+        return Reply.of(f"已取消{spec.title}，没有保存任何内容。发送「帮助」查看可用指令。")
+    if reading.kind == CHOICE:
+        option = state[OFFER]["options"][reading.args["option"]]
+        if "set" in option:
+            return settle(ctx, spec, state, option)
+        if "run" in option:
+            dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+            return _outside(ctx, read_message(option["run"]))
+        return resume_question(ctx, spec, state)
+    if reading.kind == RESUME:
+        return resume_question(ctx, spec, state)
+    if reading.kind == ANSWER:
+        return resume(ctx, spec, state, fields_of(reading.args))
+    pending = question(ctx, spec, state)
+    if reading.kind == EMPTY:
+        return Reply.of("请发送文字消息。", pending)
+    if reading.kind == SMALL_TALK:
+        return Reply.of(small_talk_reply(ctx, reading.args["kind"], pending=pending))
+    found = reading.command
+    assert found is not None
+    if found.dialog is not None and found.dialog.kind == spec.kind:
+        given = fields_of(reading.args)
+        collected = values_of(state)
+        if any(collected.get(key) for key in given.values):
+            return switch_offer(ctx, spec, state, ctx.message.text.strip())  # a new entry, not this one
+        if given.values or given.free:
+            return resume(ctx, spec, state, given)  # 周报 … inside 周报: the missing fields, labelled
+        return Reply.of(f"{where(ctx, spec, state)}。", pending)
+    if ctx.actor.role not in found.roles:
+        return _with_question(_denied(ctx, found), pending)
+    if not found.writes_with(reading.args):
+        return _with_question(found.run(ctx, reading.args),
+                              pending if state.get(OFFER) else f"您正在{spec.title}，请接着回复：\n{pending}")
+    return switch_offer(ctx, spec, state, ctx.message.text.strip())
 
 
 def route_message(ctx: Context) -> Reply:
-    """Pick the dialog step or command for a message and run it (inside the caller's transaction)."""
-    text = normalize(ctx.message.text)
+    """Read the message against the sender's dialog, if any, and act on it (inside the caller's transaction)."""
     dialogs = Dialogs(ctx.session)
-    state = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
-    if state is not None:
-        spec = dialog_spec(ctx, state.kind)
-        if text.lower() in CANCEL_WORDS or spec is None:
-            dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
-            return Reply.of(f"已取消{spec.title if spec else ''}。发送「帮助」查看可用指令。")
-        if text in ("帮助", "help", "?"):
-            return Reply.of(f"您正在{spec.title}，请按上一条提示回复；发送「取消」可退出。")
-        return resume(ctx, spec, dict(state.fields), text)
-    if not text:
-        return Reply.of("请发送文字消息。\n" + menu(ctx.actor.role, ctx))
-    if text.lower() in CANCEL_WORDS:
-        return Reply.of("当前没有需要取消的操作。发送「帮助」查看可用指令。")
-    command, rest = match_command(text)
-    if command is None:
-        return Reply.of("没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
-    if ctx.actor.role not in command.roles:
-        return _denied(ctx, command)
-    return command.run(ctx, rest)
+    saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+    state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
+    kind = saved.kind if saved is not None else None
+    reading = read_message(ctx.message.text, dialog=kind, state=state)
+    if saved is None:
+        return _outside(ctx, reading)
+    if kind == OFFER_KIND:
+        dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+        if reading.kind == CHOICE:
+            return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"]))
+        if reading.kind == CANCEL:
+            return Reply.of("已取消。发送「帮助」查看可用指令。")
+        return _outside(ctx, reading)
+    owner = dialog_command(kind or "")
+    if owner is None or owner.dialog is None:  # a dialog of a command that no longer exists
+        dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+        return _outside(ctx, read_message(ctx.message.text))
+    return _in_dialog(ctx, owner.dialog, state, reading)
 
 
 class Dispatcher:

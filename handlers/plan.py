@@ -30,6 +30,7 @@ from storage.models import (
     ContactStatus,
     Coordinator,
     Deliverable,
+    DeliverableKind,
     Group,
     Issue,
     Phase,
@@ -42,7 +43,7 @@ from storage.models import (
     Unit,
     WeeklyReport,
 )
-from storage.repos import Audit, People, name_key
+from storage.repos import Audit, Deliverables, People, name_key
 
 DEFAULT_FOCUS_AREAS = ["制度建设", "履行职责", "回应群众诉求", "队伍建设", "责任追究"]
 DEFAULT_SOURCES = ["信访举报", "媒体曝光", "行政复议", "行政诉讼", "上级机关督查督办", "巡视巡察", "专项检查",
@@ -110,6 +111,8 @@ class DeliverableIn(_Model):
     due: DateText
     to: str | None = None
     units: list[str] | None = None
+    # `contacts`: this is the contact form (附件1); a unit's liaison registration submits it for the unit.
+    kind: DeliverableKind | None = None
 
 
 def _clock(value: Any) -> str:
@@ -350,6 +353,9 @@ def _resolve(plan: PlanIn) -> tuple[ResolvedPlan | None, list[PlanProblem]]:
     for i, unit in enumerate(plan.units):
         if unit.parent and name_key(unit.parent) not in unit_keys:
             problems.append(PlanProblem(("units", i, "parent"), f"上级单位「{unit.parent}」不在 units 中"))
+    forms = [i for i, d in enumerate(plan.deliverables) if d.kind is DeliverableKind.CONTACTS]
+    for i in forms[1:]:
+        problems.append(PlanProblem(("deliverables", i, "kind"), "只能有一个报送事项是联系人表（kind: contacts）"))
     for i, deliverable in enumerate(plan.deliverables):
         for name in deliverable.units or []:
             if name_key(name) not in unit_keys:
@@ -581,7 +587,7 @@ def _sync_deliverables(session: Session, campaign: Campaign, resolved: ResolvedP
             session.add(deliverable)
             changes.result.changes.append(f"deliverable+{item.name}")
         changes.set(deliverable, f"deliverable[{item.name}]", due=due, recipient=item.to, unit_names=item.units,
-                    position=position)
+                    kind=item.kind, position=position)
     for deliverable in existing.values():
         submitted = session.scalar(select(func.count()).select_from(Submission)
                                    .where(Submission.deliverable_id == deliverable.id))
@@ -592,6 +598,20 @@ def _sync_deliverables(session: Session, campaign: Campaign, resolved: ResolvedP
             session.delete(deliverable)
             changes.result.changes.append(f"deliverable-{deliverable.name}")
     session.flush()
+    _submit_contact_forms(session, campaign, changes)
+
+
+def _submit_contact_forms(session: Session, campaign: Campaign, changes: _Changes) -> None:
+    """Units whose liaison is already active have submitted the contact form: the bot holds that contact
+    (a plan that names the form after people registered, or names their user ids itself)."""
+    repo = Deliverables(session)
+    if repo.contact_form(campaign) is None:
+        return
+    active = session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
+                                                   Contact.status == ContactStatus.ACTIVE).order_by(Contact.id))
+    for contact in active:
+        if repo.submit_contact_form(campaign, contact, at=contact.updated_at) is not None:
+            changes.result.changes.append(f"submission+{contact.unit.name}")
 
 
 def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from handlers.commands import LIAISON, Args, command
 from handlers.context import Context, report_due_moment
 from handlers.dates import format_near
-from handlers.dialogs import DialogSpec, Field, FieldError, start
+from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, offer_command, start
+from handlers.issues import FOCUS_SYNONYMS, pick
 from handlers.message import Reply
-from handlers.parsing import match_choice, strip_punct, to_int
+from handlers.parsing import FieldsRead, clipped, match_choice, read_fields, strip_punct, to_int
 from storage.models import Deliverable, StatsReport, Submission, WeeklyReport
 from storage.repos import Deliverables, Reports
 
@@ -48,25 +50,43 @@ def _save_weekly(ctx: Context, values: dict[str, str]) -> Reply:
         on_time = "" if late else f"（截止 {due_text}，按时）"
         return Reply.of(f"已收到「{unit.name}」第{iso_week}周周报{on_time}。{late_text}".strip())
     previous = report.submitted_at.astimezone(ctx.now.tzinfo)
+    replaced = clipped(report.text.replace("\n", " "), 20)
     report.text, report.contact_id, report.submitted_at = values["text"], contact.id, ctx.now
     report.late, report.revisions = late, report.revisions + 1
     ctx.audit("weekly.replace", entity="weekly_report", entity_id=report.id, week=f"{iso_year}-W{iso_week:02d}",
               late=late, revision=report.revisions)
     return Reply.of(f"已更新「{unit.name}」第{iso_week}周周报，替换了 周{WEEKDAYS[previous.weekday()]} "
-                    f"{previous:%H:%M} 提交的版本。{late_text}".strip())
+                    f"{previous:%H:%M} 提交的版本（「{replaced}」）。{late_text}".strip())
+
+
+def _weekly_prompt(ctx: Context) -> str:
+    """Ask for the week's report, saying first when sending it will replace one already in."""
+    contact = ctx.actor.contact
+    iso_year, iso_week = ctx.week()
+    report = Reports(ctx.session).weekly(contact.unit, iso_year, iso_week) if contact is not None else None
+    if report is None:
+        return "请发送本周专项整治工作信息（一条消息写完）。"
+    when = report.submitted_at.astimezone(ctx.now.tzinfo)
+    return (f"本周周报已于 周{WEEKDAYS[when.weekday()]} {when:%H:%M} 报送；再发送将替换原周报。"
+            "请发送新的本周专项整治工作信息（一条消息写完）。")
 
 
 WEEKLY = DialogSpec("weekly", "报送周报",
-                    (Field("text", "内容", ("周报", "本周工作", "工作信息"),
-                           "请发送本周专项整治工作信息（一条消息写完）。", check=_check_weekly),),
+                    (Field("text", "内容", ("周报内容", "本周工作信息"), _weekly_prompt, check=_check_weekly,
+                           multiline=True),),
                     _save_weekly)
 
 
-def weekly_report(ctx: Context, rest: str) -> Reply:
-    text = rest.strip()
-    if not text:
-        return start(ctx, WEEKLY, "")
-    return start(ctx, WEEKLY, f"内容:{text}")
+def _read_weekly(rest: str) -> Args:
+    """The whole rest is the report (a leading 内容： label is dropped)."""
+    return {"text": read_fields(rest, WEEKLY.vocabulary, current="text").values.get("text", "")}
+
+
+@command("周报", roles=LIAISON, order=40, read=_read_weekly, dialog=WEEKLY,
+         usage="周报 <内容> — 报送本周工作信息（重发会替换）")
+def weekly_report(ctx: Context, args: Args) -> Reply:
+    text = args.get("text") or ""
+    return start(ctx, WEEKLY, FieldsRead({"text": text} if text else {}, "", []))
 
 
 _COUNT = r"(\d+|[零〇一二两三四五六七八九十百]+)"
@@ -76,38 +96,67 @@ STATS_MAX = 100_000  # people handled by one unit for one focus area: more is a 
 STATS_USAGE = "格式：统计 <整治重点> 处理<n>人 处分<n>人，如「统计 队伍建设 处理2人 处分1人」。"
 
 
-def report_stats(ctx: Context, rest: str) -> Reply:
-    contact = ctx.actor.contact
-    assert contact is not None
-    areas: list[str] = ctx.campaign.focus_areas
+def _count(match: re.Match[str] | None) -> int | str | None:
+    """A count as written: an int, the unreadable text itself, or None when it is not there."""
+    if match is None:
+        return None
+    value = to_int(match.group(1))
+    return match.group(1) if value is None else value
+
+
+def _read_stats(rest: str) -> Args:
     handled = _HANDLED.search(rest)
     disciplined = _DISCIPLINED.search(rest)
     first_number = min((m.start() for m in (handled, disciplined) if m), default=len(rest))
-    area = match_choice(rest[:first_number], areas) if areas else None
+    return {"focus_area": strip_punct(rest[:first_number]), "handled": _count(handled),
+            "disciplined": _count(disciplined)}
+
+
+@command("统计", roles=LIAISON, order=45, read=_read_stats,
+         usage="统计 <整治重点> 处理<n>人 处分<n>人 — 附件3 人数")
+def report_stats(ctx: Context, args: Args) -> Reply:
+    contact = ctx.actor.contact
+    assert contact is not None
+    areas: list[str] = ctx.campaign.focus_areas
+    typed = args.get("focus_area") or ""
+    try:
+        area = pick(typed, "整治重点", areas, FOCUS_SYNONYMS) if areas and typed else None
+    except Suggest as suggestion:
+        counts = " ".join(f"{word}{args[key]}人" for word, key in (("处理", "handled"), ("处分", "disciplined"))
+                          if args.get(key) is not None)
+        fixed = f"统计 {suggestion.value} {counts}".strip()
+        return offer_command(ctx, f"「{typed}」是指「{suggestion.value}」吗？回复「确认」按「{fixed}」记录，"
+                                  f"或重新发送。", fixed)
+    except FieldError as error:
+        return Reply.of(f"整治重点{error}请写明整治重点（{'、'.join(areas)}）。{STATS_USAGE}")
     if area is None:
         listing = "、".join(areas)
         return Reply.of(f"请写明整治重点（{listing}）。{STATS_USAGE}")
+    handled, disciplined = args.get("handled"), args.get("disciplined")
     if handled is None and disciplined is None:
         return Reply.of(f"请写明处理人数和处分人数。{STATS_USAGE}")
     row = Reports(ctx.session).stats(contact.unit, area)
-    new_handled = to_int(handled.group(1)) if handled else (row.handled if row else 0)
-    new_disciplined = to_int(disciplined.group(1)) if disciplined else (row.disciplined if row else 0)
-    if new_handled is None or new_disciplined is None:
+    new_handled = handled if handled is not None else (row.handled if row else 0)
+    new_disciplined = disciplined if disciplined is not None else (row.disciplined if row else 0)
+    if not isinstance(new_handled, int) or not isinstance(new_disciplined, int):
         return Reply.of(f"人数应为数字。{STATS_USAGE}")
     if max(new_handled, new_disciplined) > STATS_MAX:
         return Reply.of(f"人数超过 {STATS_MAX:,} 人，请核对后重新发送。{STATS_USAGE}")
     if new_disciplined > new_handled:
         return Reply.of("处分人数不能多于处理人数，请核对后重新发送。")
+    replaced = ""
     if row is None:
         row = StatsReport(campaign_id=ctx.campaign.id, unit_id=contact.unit_id, focus_area=area)
         ctx.session.add(row)
+    elif (row.handled, row.disciplined) != (new_handled, new_disciplined):
+        replaced = f"（原为处理 {row.handled} 人、处分 {row.disciplined} 人）"
     row.handled, row.disciplined = new_handled, new_disciplined
     row.contact_id, row.updated_at = contact.id, ctx.now
     ctx.session.flush()
     ctx.audit("stats.report", entity="stats_report", entity_id=row.id, focus_area=area, handled=row.handled,
               disciplined=row.disciplined)
-    return Reply.of(f"已记录「{contact.unit.name}」{area}：处理 {row.handled} 人，党纪政务处分 {row.disciplined} 人。"
-                    "（附件3 的发现问题数、整改问题数由问题台账自动统计）")
+    return Reply.of(f"已记录「{contact.unit.name}」{area}：处理 {row.handled} 人，党纪政务处分 {row.disciplined} 人"
+                    f"{replaced}。（附件3 的发现问题数、整改问题数由问题台账自动统计）")
 
 
 def _deliverable_line(ctx: Context, index: int, deliverable: Deliverable, submitted: Submission | None) -> str:
@@ -117,22 +166,26 @@ def _deliverable_line(ctx: Context, index: int, deliverable: Deliverable, submit
     return f"{index}. {deliverable.name}（{format_near(deliverable.due, ctx.today)}前，{state}）"
 
 
-def submit_deliverable(ctx: Context, rest: str) -> Reply:
+def _read_item(rest: str) -> Args:
+    return {"item": strip_punct(rest) or None}
+
+
+@command("报送", roles=LIAISON, order=48, read=_read_item, writes=lambda args: bool(args.get("item")),
+         usage="报送 <事项名> — 登记已报送的材料")
+def submit_deliverable(ctx: Context, args: Args) -> Reply:
     contact = ctx.actor.contact
     assert contact is not None
     repo = Deliverables(ctx.session)
     owed = [d for d in repo.all(ctx.campaign) if repo.owes(d, contact.unit)]
     if not owed:
         return Reply.of("本单位目前没有需要报送的事项。")
-    name = strip_punct(rest)
-    chosen = None
-    if name:
-        number = to_int(name)
-        if number is not None and 1 <= number <= len(owed):
-            chosen = owed[number - 1]
-        else:
-            picked = match_choice(name, [d.name for d in owed])
-            chosen = next((d for d in owed if d.name == picked), None)
+    name = args.get("item") or ""
+    found = match_choice(name, [d.name for d in owed])
+    chosen = next((d for d in owed if d.name == found.value), None)
+    if chosen is None and name and len(found.suggestions) == 1:
+        meant = found.suggestions[0]
+        return offer_command(ctx, f"没有报送事项「{name}」，是指「{meant}」吗？回复「确认」登记报送，或重新发送。",
+                             f"报送 {meant}")
     if chosen is None:
         listing = "\n".join(_deliverable_line(ctx, i, d, repo.submission(d, contact.unit))
                             for i, d in enumerate(owed, 1))

@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from handlers.commands import LIAISON, STAFF, Args, command
 from handlers.context import Context
 from handlers.dates import format_near
 from handlers.message import Reply
@@ -100,18 +101,25 @@ def _read_action(text: str) -> tuple[str | None, str]:
     return None, strip_punct(text)
 
 
-def task_command(ctx: Context, rest: str) -> Reply:
+def _read_task(rest: str) -> Args:
     number, remainder = _take_number(rest)
+    action, note = _read_action(remainder)
+    return {"number": number, "action": action, "note": note}
+
+
+@command("任务", roles=STAFF, order=55, read=_read_task, writes=lambda args: bool(args.get("action")),
+         usage="任务 <编号> [进展 <说明> | 完成] — 查看任务、报告进展或完成")
+def task_command(ctx: Context, args: Args) -> Reply:
+    number, action, note = args.get("number"), args.get("action"), args.get("note") or ""
     if number is None:
         if ctx.actor.role == "liaison":
-            return my_tasks(ctx, "")
+            return my_tasks(ctx, {})
         return Reply.of("\n".join([*task_summary_lines(ctx.session, ctx.campaign, ctx.today), USAGE]))
     states, units = _load(ctx)
     state = next((s for s in states if s.task.number == number), None)
     if state is None:
         hint = f"本方案共 {len(states)} 项任务。" if states else "本专项整治没有任务分工。"
         return Reply.of(f"没有编号为 {number} 的任务。{hint}")
-    action, note = _read_action(remainder)
     if action is None and not note:
         return Reply.of(_details(ctx, state, units))
     if ctx.actor.role != "liaison" or ctx.actor.contact is None:
@@ -158,7 +166,8 @@ def _report(ctx: Context, state: TaskState, action: str, note: str, units: dict[
                     + f"。{tail}{ongoing}")
 
 
-def my_tasks(ctx: Context, _rest: str) -> Reply:
+@command("我的任务", "本单位任务", roles=LIAISON, order=50, writes=False, usage="我的任务 — 本单位承担的任务分工")
+def my_tasks(ctx: Context, _args: Args) -> Reply:
     contact = ctx.actor.contact
     assert contact is not None
     unit = contact.unit

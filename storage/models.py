@@ -106,6 +106,10 @@ class TaskRole(enum.StrEnum):
     RESPONSIBLE = "responsible"  # 责任单位
 
 
+class DeliverableKind(enum.StrEnum):
+    CONTACTS = "contacts"  # the contact form (附件1): a liaison's registration submits it for the unit
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -274,6 +278,7 @@ class Deliverable(Base):
     due: Mapped[date] = mapped_column(Date)
     recipient: Mapped[str | None] = mapped_column(String(200))  # 报…司法局 / 区厅
     unit_names: Mapped[list[Any] | None] = mapped_column(JSON)  # None: every unit owes it
+    kind: Mapped[DeliverableKind | None] = mapped_column(_enum(DeliverableKind))  # None: an ordinary one
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     campaign: Mapped[Campaign] = relationship(back_populates="deliverables")

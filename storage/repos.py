@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
@@ -31,6 +32,7 @@ from storage.models import (
     Coordinator,
     DashboardSession,
     Deliverable,
+    DeliverableKind,
     DialogState,
     Issue,
     IssueStatus,
@@ -100,6 +102,9 @@ class Campaigns(Repo):
         self.session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
 
 
+MAX_CANDIDATES = 5  # unit names offered when what was typed fits several
+
+
 class Units(Repo):
     _all = (select(Unit).where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
             .order_by(Unit.position))
@@ -115,6 +120,32 @@ class Units(Repo):
                 return unit
         return None
 
+    def resolve(self, campaign: Campaign, name: str) -> tuple[Unit | None, list[str]]:
+        """The unit a person means, and the names it could be when it is not clear.
+
+        Tried in order, each only when exactly one unit fits: the name or an alias; a name or alias that
+        starts with what was typed (国土 → 国土空间规划科); one that contains it (调查监测) or that it contains
+        (自然资源局法制科); a common abbreviation — its characters in order from the first (食安 → 食品安全科).
+        """
+        units = self.all(campaign)
+        key = name_key(name)
+        if not key:
+            return None, []
+        names = [(unit, [name_key(n) for n in (unit.name, *unit.aliases)]) for unit in units]
+        tests = (
+            lambda k: k == key,
+            lambda k: k.startswith(key),
+            lambda k: key in k or (len(k) > 1 and k in key),
+            lambda k: k[0] == key[0] and _in_order(key, k),
+        )
+        for fits in tests:
+            found = [unit for unit, keys in names if any(fits(k) for k in keys)]
+            if len(found) == 1:
+                return found[0], []
+            if found:
+                return None, [u.name for u in found][:MAX_CANDIDATES]
+        return None, self.closest(campaign, name)
+
     def closest(self, campaign: Campaign, name: str, limit: int = 3) -> list[str]:
         """Names that look like what the user typed, best first (for "未找到单位" replies)."""
         choices: dict[str, str] = {}
@@ -128,6 +159,12 @@ class Units(Repo):
             if score >= 40 and choices[key] not in names:
                 names.append(choices[key])
         return names[:limit]
+
+
+def _in_order(short: str, long: str) -> bool:
+    """Every character of `short` appears in `long`, in the same order (an abbreviation)."""
+    rest = iter(long)
+    return len(short) > 1 and all(ch in rest for ch in short)
 
 
 @dataclass(frozen=True)
@@ -286,6 +323,16 @@ class Issues(Repo):
             set_committed_value(issue, "unit", unit)
         return issues
 
+    _open_titles = (select(Issue.number, Issue.title, Issue.status, Issue.due)
+                    .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
+                           Issue.status != IssueStatus.RECTIFIED)
+                    .order_by(Issue.number))
+
+    def open_titles(self, campaign: Campaign, unit: Unit) -> Sequence[Any]:
+        """(number, title, status, due) of the unit's issues not yet rectified: rows, not objects, since a new
+        issue's title is compared with every one of them."""
+        return self.session.execute(self._open_titles, {"campaign_id": campaign.id, "unit_id": unit.id}).all()
+
     # "Not rectified" spelled as IN the other statuses: an index on (campaign, status, due) then answers it alone.
     _NOT_RECTIFIED = tuple(s for s in IssueStatus if s is not IssueStatus.RECTIFIED)
 
@@ -395,6 +442,25 @@ class Deliverables(Repo):
         submitted = {s.deliverable_id: s for s in self.session.scalars(
             select(Submission).where(Submission.unit_id == unit.id))}
         return [(d, submitted.get(d.id)) for d in self.all(campaign) if self.owes(d, unit)]
+
+    _contact_form = select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"),
+                                              Deliverable.kind == DeliverableKind.CONTACTS).limit(1)
+
+    def contact_form(self, campaign: Campaign) -> Deliverable | None:
+        """The deliverable that is the campaign's contact form (附件1), if the plan names one."""
+        return self.session.scalars(self._contact_form, {"campaign_id": campaign.id}).first()
+
+    def submit_contact_form(self, campaign: Campaign, contact: Contact, *, at: datetime) -> Submission | None:
+        """Record the contact form as submitted by the contact's unit, when the plan has one and the unit owes
+        it and has not sent it: the bot now holds that very contact. Returns the new submission."""
+        form = self.contact_form(campaign)
+        if form is None or not self.owes(form, contact.unit) or self.submission(form, contact.unit) is not None:
+            return None
+        submission = Submission(deliverable_id=form.id, unit_id=contact.unit_id, contact_id=contact.id,
+                                submitted_at=at, late=at.astimezone(ZoneInfo(campaign.timezone)).date() > form.due)
+        self.session.add(submission)
+        self.session.flush()
+        return submission
 
     @staticmethod
     def owes(deliverable: Deliverable, unit: Unit) -> bool:

@@ -116,7 +116,7 @@ def test_guided_issue_dialog_asks_each_missing_field_and_cancel_leaves(chat: Sim
     chat.send("LuHeJian", REGISTER_LU)
     assert "线索名称" in chat.send("LuHeJian", "问题")
     assert "线索来源" in chat.send("LuHeJian", "案卷归档不及时")
-    assert "应为以下之一" in chat.send("LuHeJian", "路边听说")
+    assert "「线索来源」没有「路边听说」这一项" in chat.send("LuHeJian", "路边听说")
     assert "整治重点" in chat.send("LuHeJian", "7")  # the 7th source: 专项检查
     assert "线索内容" in chat.send("LuHeJian", "履行职责")
     assert "整改措施" in chat.send("LuHeJian", "2019年案卷有12卷未归档")
@@ -258,8 +258,10 @@ def seed_campaign_activity(chat: SimChat, clock: ManualClock) -> None:
     """Three issues for 法制科 (one rectified, one overdue), one for 支队; two weekly reports."""
     chat.send("LuHeJian", REGISTER_LU)
     chat.send("LuHeJian", FULL_ISSUE)
-    chat.send("LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", "案卷不规范").replace("9月10日前", "7月10日"))
-    chat.send("LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", "公示不全").replace("9月10日前", "7月1日"))
+    for title, due in (("案卷不规范", "7月10日"), ("公示不全", "7月1日")):  # already past: confirmed as such
+        assert "早于今天" in chat.send("LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", title)
+                                       .replace("9月10日前", due))
+        chat.send("LuHeJian", "确认")
     chat.send("MaQiang", FULL_ISSUE.replace("执法证件未按期年检", "辅助人员单独执法"))
     chat.send("LuHeJian", "进展 3 已整改")
     chat.send("MaQiang", "进展 4 30% 已约谈")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.dispatch import match_command
-from handlers.parsing import match_choice, normalize, normalize_phone, parse_fields, take_number, to_int
+from handlers.commands import match_command
+from handlers.parsing import Vocabulary, match_choice, normalize, normalize_phone, read_fields, take_number, to_int
 
 FOCUS = ["制度建设", "履行职责", "回应群众诉求", "队伍建设", "责任追究"]
 
@@ -33,11 +33,12 @@ def test_normalize_drops_control_characters() -> None:
     assert normalize("周报\x00 本周\x0b工作\x1f\t完成") == "周报 本周工作\t完成"
 
 
-def test_parse_fields_reads_labels_aliases_and_continuation_lines() -> None:
-    aliases = {"线索名称": "title", "名称": "title", "线索内容": "content", "备注": "remark"}
-    fields, free = parse_fields("前言\n【名称】证件过期\n线索内容：第一行\n第二行\n备注：", aliases)
-    assert fields == {"title": "证件过期", "content": "第一行\n第二行"}
-    assert free == ["前言"]
+def test_read_fields_reads_labels_aliases_and_continuation_lines() -> None:
+    vocabulary = Vocabulary.of([("title", ("线索名称", "名称"), False), ("content", ("线索内容",), True),
+                                ("remark", ("备注",), True)])
+    found = read_fields("前言\n【名称】证件过期\n线索内容：第一行\n第二行\n备注：", vocabulary)
+    assert found.values == {"title": "证件过期", "content": "第一行\n第二行"}
+    assert found.free == "前言"
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -45,7 +46,7 @@ def test_parse_fields_reads_labels_aliases_and_continuation_lines() -> None:
     ("回应群众诉求 方面", "回应群众诉求"), ("建设", None), ("9", None), ("", None),
 ])
 def test_match_choice(raw: str, expected: str | None) -> None:
-    assert match_choice(raw, FOCUS) == expected
+    assert match_choice(raw, FOCUS).value == expected
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -63,7 +64,7 @@ def test_normalize_phone(raw: str, expected: str | None) -> None:
 ])
 def test_match_command(text: str, keyword: str, rest: str) -> None:
     command, remainder = match_command(normalize(text))
-    assert command is not None and keyword in command.keywords and remainder == rest
+    assert command is not None and keyword in command.words and remainder == rest
 
 
 @pytest.mark.parametrize("text", ["问题清单怎么填", "周报告", "你好", "汇总表"])

@@ -145,3 +145,27 @@ def test_tasks_are_loaded_with_their_deadline_kinds(db: Database, clock: ManualC
         assert tasks[11].due == date(2020, 11, 30)
         assert (tasks[15].deadline_kind, tasks[15].yearly_month, tasks[15].yearly_day) == (
             TaskDeadlineKind.YEARLY, 2, None)  # no day: the month's last day, whatever the year
+
+
+CONTACT_FORM = PLAN.replace("{name: 专项整治联系人, due: 6月10日}",
+                            "{name: 专项整治联系人, due: 6月10日, kind: contacts}")
+
+
+def test_only_one_deliverable_is_the_contact_form_and_the_kind_is_checked() -> None:
+    twice = CONTACT_FORM.replace("{name: 行政裁量基准, due: 2020年9月30日,",
+                                 "{name: 行政裁量基准, due: 2020年9月30日, kind: contacts,")
+    assert problems(twice) == ["plan.yaml:18: deliverables[1].kind: 只能有一个报送事项是联系人表（kind: contacts）"]
+    found = problems(CONTACT_FORM.replace("kind: contacts", "kind: contact"))
+    assert len(found) == 1 and found[0].startswith("plan.yaml:17: deliverables[0].kind: ")
+
+
+def test_naming_the_contact_form_submits_it_for_units_whose_liaison_is_active(plan_loaded: Database,
+                                                                                 clock: ManualClock) -> None:
+    with transaction(plan_loaded.sessions) as session:
+        result = load_plan(session, parse_plan(CONTACT_FORM), now=clock.now())
+    # 王芳 (办公室) and 马强 (支队) are named with their user ids; 陆和建 (法制科) is only pre-listed.
+    assert sorted(c for c in result.changes if c.startswith("submission+")) == ["submission+办公室",
+                                                                                "submission+执法监察支队"]
+    with transaction(plan_loaded.sessions) as session:
+        result = load_plan(session, parse_plan(CONTACT_FORM), now=clock.now())
+    assert result.changes == []  # loading it again changes nothing

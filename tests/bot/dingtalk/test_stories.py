@@ -83,7 +83,8 @@ def test_a_liaison_on_both_platforms_is_one_person(dingtalk_people: Database, fa
 
 def test_coordinator_summaries_in_the_group(ding: DingTalkChat, dingtalk_people: Database) -> None:
     ding.send(LU_STAFF, REGISTER_LU)
-    ding.send(LU_STAFF, FULL_ISSUE.replace("9月10日前", "7月10日"))
+    assert "早于今天" in ding.send(LU_STAFF, FULL_ISSUE.replace("9月10日前", "7月10日"))
+    ding.send(LU_STAFF, "确认")  # the due date is already past: logged as overdue once confirmed
     ding.send(MA_STAFF, "周报 本周工作")
     summary = ding.send(COORDINATOR_STAFF, "汇总", group=True)
     assert "联络员登记：3/4 个单位" in summary and "问题：共 1 个" in summary and "逾期 1" in summary

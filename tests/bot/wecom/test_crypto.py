@@ -56,7 +56,7 @@ def test_the_official_hello_message_is_decrypted_handled_and_answered(plan_loade
     reply = side.read_reply(response)
     assert reply["ToUserName"] == expected["FromUserName"] == "mycreate"
     assert reply["FromUserName"] == SAMPLE["corp_id"] and reply["AgentID"] == expected["AgentID"]
-    assert "没有看懂这条消息" in reply["Content"] and "您的身份：未登记用户" in reply["Content"]  # "hello"
+    assert reply["Content"].startswith("您好！") and "发送「登记」" in reply["Content"]  # "hello": a greeting
     with transaction(plan_loaded.sessions) as session:
         record = session.scalars(select(ProcessedMessage)).one()
     assert (record.platform, record.message_id) == ("wecom", expected["MsgId"])

@@ -1,0 +1,222 @@
+"""Commands are declared beside their handlers, and every message is read here, once, the same way.
+
+A handler module declares each command with `@command(words…, roles=…, usage=…)`: the words that start
+it, who may use it, its line in the 帮助 menu, how its arguments are read from the rest of the message
+(pure, no database), whether it writes anything, and its guided dialog if it has one. The dispatcher and
+the menu are built from these declarations.
+
+`read_message` turns a message (and the dialog it arrives in, if any) into a `Reading`: which command or
+kind of reply it is, and its arguments. It knows nothing of the database, so the chat corpus checks it
+directly and bench/parse.py times it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.context import Context
+from handlers.dialogs import ASKING, CANCEL_WORDS, CONTINUE, OFFER, DialogSpec, offer_option
+from handlers.message import Reply
+from handlers.parsing import (
+    FieldsRead,
+    normalize,
+    read_bare_reference,
+    read_fields,
+    read_issue_reference,
+    read_task_reference,
+    small_talk,
+)
+
+Args = Mapping[str, Any]
+
+LIAISON = frozenset({"liaison"})
+COORDINATOR = frozenset({"coordinator"})
+STAFF = frozenset({"liaison", "coordinator"})
+EVERYONE = frozenset({"liaison", "coordinator", "pending", "stranger"})
+
+
+def no_args(_rest: str) -> Args:
+    return {}
+
+
+@dataclass(frozen=True)
+class Command:
+    words: tuple[str, ...]
+    roles: frozenset[str]
+    usage: str  # one line of the 帮助 menu
+    run: Callable[[Context, Args], Reply]
+    read: Callable[[str], Args] = no_args
+    writes: bool | Callable[[Args], bool] = True  # may change stored data (then never run inside a dialog)
+    dialog: DialogSpec | None = None
+    order: int = 50  # place in the 帮助 menu
+
+    @property
+    def name(self) -> str:
+        return self.words[0]
+
+    def writes_with(self, args: Args) -> bool:
+        return self.writes(args) if callable(self.writes) else self.writes
+
+
+COMMANDS: list[Command] = []
+
+
+def command(*words: str, roles: frozenset[str], usage: str, read: Callable[[str], Args] = no_args,
+            writes: bool | Callable[[Args], bool] = True, dialog: DialogSpec | None = None, order: int = 50
+            ) -> Callable[[Callable[[Context, Args], Reply]], Callable[[Context, Args], Reply]]:
+    """Declare the decorated handler as a chat command."""
+
+    def register(run: Callable[[Context, Args], Reply]) -> Callable[[Context, Args], Reply]:
+        COMMANDS.append(Command(words, roles, usage, run, read, writes, dialog, order))
+        _index.cache_clear()
+        return run
+
+    return register
+
+
+def fields_args(found: FieldsRead) -> dict[str, Any]:
+    """A dialog's fields as read from a message, as command arguments (values, plus `free` and `unknown`)."""
+    return {**found.values, **({"free": found.free} if found.free else {}),
+            **({"unknown": found.unknown} if found.unknown else {})}
+
+
+def fields_of(args: Args) -> FieldsRead:
+    """The inverse of `fields_args`: what a dialog takes."""
+    values = {k: v for k, v in args.items() if k not in ("free", "unknown") and v}
+    return FieldsRead(values, args.get("free", ""), list(args.get("unknown", ())))
+
+
+def dialog_fields(spec: DialogSpec) -> Callable[[str], Args]:
+    """The argument reader of a command that opens a dialog: the dialog's fields, read from the message."""
+    return lambda rest: fields_args(read_fields(rest, spec.vocabulary))
+
+
+class _Index:
+    """Command words longest first (so that 我的问题 wins over 问题, 未报送 over 报送), and dialogs by kind."""
+
+    def __init__(self, commands: list[Command]) -> None:
+        self.words = sorted(((w.casefold(), c) for c in commands for w in c.words), key=lambda wc: -len(wc[0]))
+        self.dialogs = {c.dialog.kind: c for c in commands if c.dialog is not None}
+        self.by_name = {c.name: c for c in commands}
+        self.menu = sorted(commands, key=lambda c: c.order)
+
+
+@functools.cache
+def _index() -> _Index:
+    # The handler modules declare the commands; handlers.dispatch imports every one of them.
+    import handlers.dispatch  # noqa: F401
+
+    return _Index(COMMANDS)
+
+
+_BRACKETED_WORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
+# What may follow a command word: a separator, or the start of a number (进展12, 进展#12, 进展第12条).
+_FOLLOWERS = (" ", "\n", ":", ";", "#", ",", "，", "、", "第")
+
+
+def match_command(text: str) -> tuple[Command | None, str]:
+    """The command the text starts with (its word followed by a separator, a number or the end) and the
+    rest of the text."""
+    text = _BRACKETED_WORD.sub(r"\1 ", text, count=1)  # 【登记】… reads as 登记 …
+    lowered = text.casefold()
+    for word, found in _index().words:
+        if lowered.startswith(word):
+            rest = text[len(word):]
+            if not rest or rest.startswith(_FOLLOWERS) or rest[0].isdigit():
+                return found, rest if rest.startswith(("#", "第")) or rest[:1].isdigit() else rest.lstrip(" :;,，、\n")
+    return None, text
+
+
+def menu_commands() -> list[Command]:
+    """Every command in 帮助 menu order."""
+    return _index().menu
+
+
+def command_named(name: str) -> Command:
+    return _index().by_name[name]
+
+
+def dialog_command(kind: str) -> Command | None:
+    return _index().dialogs.get(kind)
+
+
+# Readings that are not commands.
+ANSWER = "回答"  # the answer to the question a dialog asked
+CHOICE = "选择"  # a reply that settles an offer (确认, 1, 继续, 切换)
+SMALL_TALK = "寒暄"
+CANCEL = "取消"
+RESUME = "继续"  # 继续 inside a dialog with no offer: ask the question again
+EMPTY = "空"
+UNKNOWN = "未识别"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a message is: a command with its arguments, or one of the readings above."""
+
+    kind: str  # a command's first word (进展, 登记 …) or ANSWER, CHOICE, …
+    args: Args = field(default_factory=dict)
+    command: Command | None = field(default=None, compare=False)
+
+
+def _implicit(text: str) -> Reading | None:
+    """A command written without its word: a natural reference (15号问题已整改, 12号任务已完成)."""
+    number = read_bare_reference(text)
+    if number is not None:
+        return Reading("查看", {"number": number}, command_named("查看"))
+    progress = read_issue_reference(text)
+    if progress is not None:
+        return Reading("进展", progress.args(), command_named("进展"))
+    task = read_task_reference(text)
+    if task is not None:
+        number, rest = task
+        tasks = command_named("任务")
+        return Reading("任务", tasks.read(f"{number} {rest}"), tasks)
+    return None
+
+
+def _form(text: str) -> Reading | None:
+    """A form pasted without its command word: two or more labels of exactly one dialog (登记 or 问题)."""
+    matches = []
+    for found in _index().dialogs.values():
+        assert found.dialog is not None
+        fields = read_fields(text, found.dialog.vocabulary)
+        if len(fields.values) >= 2 and not fields.free:
+            matches.append(Reading(found.name, found.read(text), found))
+    return matches[0] if len(matches) == 1 else None
+
+
+def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, Any] | None = None) -> Reading:
+    """Read a message: outside any dialog, or inside the dialog of kind `dialog` whose saved `state` says
+    which question (and which offer) is pending. Pure: the dispatcher acts on the reading."""
+    text = normalize(text)
+    if not text:
+        return Reading(EMPTY)
+    if text.casefold() in CANCEL_WORDS:
+        return Reading(CANCEL)
+    offer = (state or {}).get(OFFER)
+    if offer is not None:
+        option = offer_option(offer, text)
+        if option is not None:
+            return Reading(CHOICE, {"option": option})
+    kind = small_talk(text)
+    if kind is not None:
+        return Reading(SMALL_TALK, {"kind": kind})
+    implicit = _implicit(text)
+    if implicit is not None:
+        return implicit
+    found, rest = match_command(text)
+    if found is not None:
+        return Reading(found.name, found.read(rest), found)
+    spec = dialog_command(dialog).dialog if dialog else None  # type: ignore[union-attr]
+    if spec is not None:
+        if text == CONTINUE:
+            return Reading(RESUME)
+        asking = (state or {}).get(ASKING)
+        current = asking if asking in spec.vocabulary.labels.values() else None
+        return Reading(ANSWER, fields_args(read_fields(text, spec.vocabulary, current=current)))
+    return _form(text) or Reading(UNKNOWN)

@@ -1,0 +1,139 @@
+"""The chat corpus (tests/fixtures/chat_corpus.yaml): messages as liaisons and coordinators really write them.
+
+`load_corpus` reads the file; `prepare` loads its campaign and sends its setup messages through the
+dispatcher (the ledger every entry starts from); `replay` sends an entry's earlier messages, reads the
+entry's message against the dialog they left (handlers.commands.read_message, what the dispatcher acts
+on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply of every entry on
+both databases; bench/parse.py times the reading.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.commands import Reading, read_message
+from handlers.dispatch import Dispatcher
+from handlers.message import IncomingMessage, Reply
+from handlers.plan import load_plan, read_plan
+from storage.db import transaction
+from storage.repos import Campaigns, Dialogs
+
+FIXTURES = Path(__file__).with_name("fixtures")
+CORPUS = FIXTURES / "chat_corpus.yaml"
+ZONE = ZoneInfo("Asia/Shanghai")
+APOLOGY = "抱歉，处理这条消息时出错了"
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=ZONE)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@dataclass(frozen=True)
+class Entry:
+    number: int  # 1-based, in file order
+    who: str
+    text: str
+    at: datetime
+    before: tuple[str, ...]  # messages the same user sends first (to open a dialog, an offer …)
+    read: dict[str, Any] | None  # the expected reading: {command: …, argument: value …}
+    reply: tuple[str, ...]  # texts the reply must contain
+    absent: tuple[str, ...]  # texts it must not contain
+
+    @property
+    def label(self) -> str:
+        return f"{self.number:03d}:{self.who}:{self.text.splitlines()[0][:16]}"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    plan: Path
+    setup: tuple[tuple[str, datetime, str], ...]  # (who, when, text)
+    entries: tuple[Entry, ...]
+
+
+def load_corpus(path: Path = CORPUS) -> Corpus:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    now = _moment(data["now"])
+    setup = tuple((m["who"], _moment(m["at"]), m["text"]) for m in data["setup"])
+    entries = tuple(
+        Entry(number, item["who"], item["text"], _moment(item["at"]) if "at" in item else now,
+              _texts(item.get("before")), item.get("read"), _texts(item.get("reply")), _texts(item.get("absent")))
+        for number, item in enumerate(data["messages"], 1))
+    return Corpus(FIXTURES / data["plan"], setup, entries)
+
+
+CORPUS = load_corpus()
+
+
+def prepare(sessions: sessionmaker[Session], corpus: Corpus = CORPUS) -> None:
+    """Load the corpus campaign and build its ledger by sending the setup messages."""
+    with transaction(sessions) as session:
+        load_plan(session, read_plan(corpus.plan), now=corpus.setup[0][1])
+    dispatcher = Dispatcher(sessions)
+    for n, (who, when, text) in enumerate(corpus.setup):
+        reply = dispatcher.handle(IncomingMessage("wecom", who, text, when, message_id=f"setup-{n}"))
+        assert not any(APOLOGY in t for t in reply.texts), f"setup message {text!r} failed"
+
+
+@contextmanager
+def rolled_back(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions whose every transaction is a savepoint inside one transaction that is rolled back: an entry
+    sees the prepared ledger and leaves it as it found it (the dispatcher's own commits included)."""
+    with engine.connect() as connection:
+        outer = connection.begin()
+        try:
+            yield sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        finally:
+            outer.rollback()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    dialog: str | None  # the dialog the message arrived in
+    state: dict[str, Any]
+    reading: Reading
+    reply: Reply
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.reply.texts)
+
+
+_ids = itertools.count()
+
+
+def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | None, dict[str, Any]]:
+    """Send the entry's earlier messages; the dialog (kind and state) they leave the user in."""
+    dispatcher = Dispatcher(sessions)
+    for text in entry.before:
+        dispatcher.handle(IncomingMessage("wecom", entry.who, text, entry.at, message_id=f"corpus-{next(_ids)}"))
+    with transaction(sessions) as session:
+        campaign = Campaigns(session).current()
+        assert campaign is not None
+        saved = Dialogs(session).get(campaign, "wecom", entry.who)
+        return (saved.kind, dict(saved.fields)) if saved is not None else (None, {})
+
+
+def replay(sessions: sessionmaker[Session], entry: Entry) -> Outcome:
+    kind, state = dialog_before(sessions, entry)
+    reading = read_message(entry.text, dialog=kind, state=state)
+    reply = Dispatcher(sessions).handle(IncomingMessage("wecom", entry.who, entry.text, entry.at,
+                                                        message_id=f"corpus-{next(_ids)}"))
+    return Outcome(kind, state, reading, reply)
