@@ -164,7 +164,7 @@ def add_coordinator(
     typer.echo(f"协调人 {name}（登录名 {login}）已保存。" + (f"已结束其 {ended} 个看板登录会话。" if ended else ""))
 
 
-@user_app.command("sessions", help="列出未结束的网页后台登录会话；加 --revoke 结束全部（或 --login 指定协调人的）会话。")
+@user_app.command("sessions", help="列出未结束的网页后台登录会话；加 --revoke 结束全部（或 --login 指定的）会话。")
 def user_sessions(
     login: Annotated[str | None, typer.Option(help="只看这位协调人的会话（网页后台登录名）")] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="结束这些会话：相关协调人需要重新登录")] = False,
