@@ -33,3 +33,5 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     finally:
         for server in started:
             server.stop()
+            # Captured, so shown only when the test fails: what the server said about a surprising status.
+            print(f"--- {server.log} (last 40 lines)", *server.lines()[-40:], sep="\n")
