@@ -19,6 +19,7 @@ from handlers.dates import DateContext, FoundDate, Role, find_dates, parse_date,
 from handlers.notice.model import (
     Coordinator,
     Deliverable,
+    Monthly,
     NoticePlan,
     Origin,
     Phase,
@@ -490,8 +491,10 @@ def read_rules(notice: Notice, plan: NoticePlan) -> None:
                 due, read = "12:00", weekly["part"] in ("上午", "中午")
             plan.weekly = Weekly(f"周{weekly['day'].replace('天', '日')}", due, read, origin)
         for monthly in _MONTHLY.finditer(sentence):
-            _monthly(plan, int(monthly["day"]), _clean_name(monthly["what"]) or "月度报送",
-                     _origin(paragraph, start + monthly.start(), start + monthly.end()))
+            rule = Monthly(int(monthly["day"]), _clean_name(monthly["what"]) or "月度报送",
+                           _origin(paragraph, start + monthly.start(), start + monthly.end()))
+            plan.monthly.append(rule)
+            _monthly(plan, rule.day, rule.what, rule.origin)
 
 
 def _monthly(plan: NoticePlan, day: int, what: str, origin: Origin) -> None:

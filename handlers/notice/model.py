@@ -68,6 +68,15 @@ class Weekly:
 
 
 @dataclass(frozen=True)
+class Monthly:
+    """每月25日前报送…: a report due on that day of every month."""
+
+    day: int
+    what: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class Coordinator:
     name: str
     phone: str | None
@@ -108,6 +117,7 @@ class NoticePlan:
     phases: list[Phase] = field(default_factory=list)
     deliverables: list[Deliverable] = field(default_factory=list)
     weekly: Weekly | None = None
+    monthly: list[Monthly] = field(default_factory=list)
     units: list[Text] = field(default_factory=list)
     collectives: dict[str, list[int]] = field(default_factory=dict)  # 各乡镇〔街道〕 → the lines naming it
     coordinators: list[Coordinator] = field(default_factory=list)
