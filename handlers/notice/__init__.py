@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.notice.extract import (
+    check_promises,
     infer_year,
     read_coordinators,
     read_deliverables,
@@ -40,6 +41,7 @@ def import_notice(text: str, *, year: int | None = None) -> NoticePlan:
     read_span(notice, plan)
     taken = read_tasks(notice, plan)
     read_phases(notice, plan)
+    check_promises(notice, plan)
     read_deliverables(notice, plan, taken)
     read_rules(notice, plan)
     read_sources(notice, plan)

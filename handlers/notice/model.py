@@ -15,8 +15,19 @@ class Origin:
     line: int
     quote: str
 
-    def cite(self) -> str:
-        return f"第{self.line}行「{self.quote}」" if self.quote else f"第{self.line}行"
+    def cite(self, places: Places | None = None) -> str:
+        where = place(self.line, places)
+        return f"{where}「{self.quote}」" if self.quote else where
+
+
+Places = tuple[str, ...]  # for a document, where each line of its text was: 第2页第3段, 第5段, 附件表格第2行
+
+
+def place(line: int, places: Places | None) -> str:
+    """Where a line of the notice's text is, in the words a person finds it by in the original file."""
+    if places and 0 < line <= len(places):
+        return places[line - 1]
+    return f"第{line}行"
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,11 @@ class When:
     day: date | None
     readable: bool  # the plan loader understands `words` (a year-less date it resolves with the campaign)
     origin: Origin
+    said: str | None = None  # the notice's own words when `words` had to be rewritten for the loader (5月 → 5月底)
+
+    @property
+    def quoted(self) -> str:
+        return self.said or self.words
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Deliverable:
     units: tuple[str, ...] | None  # None: every unit owes it
     origin: Origin
     note: str | None = None  # why units were left open, etc.
+    sender: str | None = None  # who sends it, in the notice's words (各地市环保专项行动领导小组)
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,7 @@ class NoticePlan:
     issuer: Text | None = None
     year: int | None = None
     year_origin: Origin | None = None
+    year_note: str | None = None  # set when the year was taken from a title or a cited 文号: a person checks it
     notice_date: When | None = None
     start: When | None = None
     end: When | None = None
@@ -123,3 +141,11 @@ class NoticePlan:
     coordinators: list[Coordinator] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     unplaced: list[Text] = field(default_factory=list)  # a note on what a person must place by hand
+    shortfalls: list[Text] = field(default_factory=list)  # 分为四个阶段, three found: said at the top of the plan
+    places: Places | None = None  # the original document's pages and paragraphs, line by line
+
+    def at(self, line: int) -> str:
+        return place(line, self.places)
+
+    def cite(self, origin: Origin) -> str:
+        return origin.cite(self.places)

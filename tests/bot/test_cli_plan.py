@@ -25,7 +25,7 @@ def seed_file(number: str) -> Path:
 def test_import_text_prints_a_commented_plan_and_a_summary() -> None:
     result = runner.invoke(app, ["plan", "import-text", str(seed_file("002"))])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("# 督办专项整治方案：由 duban plan import-text 从「002_")
+    assert result.stdout.startswith("# 督办专项整治方案：由 duban plan import 从「002_")
     assert "  weekday: 周五  # 第57行「每周五上午报送本周专项整治工作信息」" in result.stdout
     assert "已识别：3 个阶段、4 个报送事项、0 项任务" in result.stderr
 
