@@ -67,11 +67,14 @@ def _metadata(notice: Notice) -> dict[str, tuple[str, int]]:
 
 
 def _title(notice: Notice, meta: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """The notice's title: the first run of short lines (a title wraps over two or three) that ends like one.
+    A run ends at a blank line, as in a text file, or at a line that reads as prose, as in a Word file."""
     if "标题" in meta:
         return meta["标题"]
     group: list[tuple[int, str]] = []
     for number, line in enumerate([*notice.lines[:40], ""], 1):
-        if line and not _CRUFT.search(line) and not _META.search(line):
+        if line and len(line) <= 40 and not re.search(r"[。;,]", line) and not _CRUFT.search(line) \
+                and not _META.search(line):
             group.append((number, line))
             continue
         joined = "".join(text for _, text in group)
@@ -392,9 +395,9 @@ def read_span(notice: Notice, plan: NoticePlan) -> None:
                     break
         label_above = bool(_SPAN_HEADING.fullmatch(paragraph.text))
         for match in _DURATION.finditer(paragraph.text):
-            plan.span_hints.append(f"第{paragraph.line_at(match.start())}行写明「{match.group(0)}」")
+            plan.span_hints.append(f"{plan.at(paragraph.line_at(match.start()))}写明「{match.group(0)}」")
     if plan.year is None:
-        plan.span_hints.extend(f"所引文件「{number}」（第{line}行）为{year}年" for year, line, number
+        plan.span_hints.extend(f"所引文件「{number}」（{plan.at(line)}）为{year}年" for year, line, number
                                in cited_years(notice)[:2])
 
 
@@ -501,14 +504,14 @@ def _clean_name(name: str) -> str:
     return display(name[:60])
 
 
-def _units_in(paragraph: Paragraph) -> tuple[tuple[str, ...] | None, str | None]:
+def _units_in(paragraph: Paragraph, plan: NoticePlan) -> tuple[tuple[str, ...] | None, str | None]:
     """Units named in a (责任单位:…) note of the paragraph; None (every unit) when the note is collective."""
     note = _UNIT_NOTE.search(paragraph.text)
     if note is None:
         return None, None
     names = split_units(note["units"])
     if any(_is_collective(n) for n in names):
-        return None, f"第{paragraph.line_at(note.start())}行的责任单位含「{display(note['units'])}」，按全部单位计"
+        return None, f"{plan.at(paragraph.line_at(note.start()))}的责任单位含「{display(note['units'])}」，按全部单位计"
     return tuple(names), None
 
 
@@ -551,7 +554,7 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
         if paragraph.line in taken:
             continue
         heading = phase_heading(paragraph.text)
-        units, units_note = _units_in(paragraph)
+        units, units_note = _units_in(paragraph, plan)
         follow_up = _FOLLOW_UP.search(paragraph.text)
         default_to = _recipient(follow_up["to"]) if follow_up else None
         stated_years = [(h.start, h.day.year) for h in find_dates(paragraph.text, ctx=dates.ctx)
