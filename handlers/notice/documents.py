@@ -8,6 +8,7 @@ Files duban cannot read (old .doc/.wps, scans, images) get a message saying what
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from collections import Counter
@@ -20,6 +21,10 @@ from statistics import median
 from defusedxml import ElementTree
 
 from handlers.notice.model import Places
+
+# pdfminer logs a warning per glyph for fonts without a bounding box (Chromium's Type 3 fonts): thousands of
+# lines for one notice, none of them the user's business.
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 MAX_PAGES = 200  # a notice with its attachments is a few dozen pages; more is not a notice
 
@@ -189,7 +194,8 @@ def _body(page: _Page, running: set[str]) -> list[_Line]:
 
 def _paragraphs(pages: list[_Page]) -> Document:
     """Lines joined into paragraphs: a line that runs to the right margin continues on the next line (on the
-    next page too) unless that one is indented, as the first line of a Chinese paragraph is."""
+    next page too) unless that one is indented, as the first line of a Chinese paragraph is, or set apart by
+    the space Word puts between paragraphs."""
     running = _running(pages)
     lines: list[str] = []
     places: list[str] = []
@@ -202,10 +208,15 @@ def _paragraphs(pages: list[_Page]) -> Document:
             continue
         left = min(line.x0 for line in body)
         right = max((line.x1 for line in body if "\t" not in line.text), default=page.width)
+        steps = [b.top - a.top for a, b in pairwise(body) if b.top > a.top]
+        leading = median(steps) if steps else page.char * 2
         on_page = 0
+        above: _Line | None = None
         for line in body:
             indented = line.x0 > left + page.char * 0.8
-            if current and full and not indented:
+            spaced = above is not None and line.top - above.top > leading * 1.3  # space between paragraphs
+            above = line
+            if current and full and not indented and not spaced:
                 current += line.text.strip()
             else:
                 if current:
@@ -213,7 +224,7 @@ def _paragraphs(pages: list[_Page]) -> Document:
                     places.append(open_at or "")
                 on_page += 1
                 current, open_at = line.text.strip(), f"第{number}页第{on_page}段"
-            full = line.x1 >= right - page.char * 1.5
+            full = line.x1 >= right - page.char * 3  # line breaking keeps punctuation off a line's start
     if current:
         lines.append(current)
         places.append(open_at or "")
@@ -251,6 +262,7 @@ def read_pdf(data: bytes) -> Document:
     footer and line-joining rules need; README says why not pypdf)."""
     import pdfplumber
     from pdfminer.pdfparser import PDFSyntaxError
+    from pdfplumber.utils.exceptions import PdfminerException
 
     pages: list[_Page] = []
     try:
@@ -266,7 +278,7 @@ def read_pdf(data: bytes) -> Document:
                     if any(ord(c["text"][0]) > 0x2E80 for c in chars) else median(c["size"] for c in chars)
                 items = [(c["x0"], c["x1"], c["top"], c["bottom"], c["text"]) for c in page.chars]
                 pages.append(_Page(_grouped(items, width), float(page.width), float(page.height), width))
-    except (PDFSyntaxError, ValueError, KeyError) as error:
+    except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as error:
         if isinstance(error, DocumentError):
             raise
         raise DocumentError("PDF 文件已损坏或加密，无法读取：请重新导出（不要设置打开密码）后再导入。") from error

@@ -16,8 +16,14 @@ from itertools import pairwise
 
 import opencc
 
-# Katakana that OCR returns for Chinese characters of the same shape; no notice uses katakana.
-_LOOKALIKES = str.maketrans({"ニ": "二", "ー": "一", "ロ": "口", "エ": "工", "カ": "力", "ハ": "八"})
+# Katakana that OCR returns for Chinese characters of the same shape; no notice uses katakana. And the CJK
+# radical forms that PDFs printed by Chromium (Skia with Noto CJK) map some characters to — 部⻔, ⼈⺠ —
+# which NFKC leaves alone (it does fold the Kangxi radicals, ⽉ → 月).
+_LOOKALIKES = str.maketrans({"ニ": "二", "ー": "一", "ロ": "口", "エ": "工", "カ": "力", "ハ": "八",
+                             "⺠": "民", "⻔": "门", "⻓": "长", "⻅": "见", "⻋": "车", "⻛": "风", "⻜": "飞",
+                             "⻢": "马", "⻥": "鱼", "⻬": "齐", "⻰": "龙", "⻳": "龟", "⻘": "青", "⻚": "页",
+                             "⻉": "贝", "⻆": "角", "⻄": "西", "⺟": "母", "⻩": "黄", "⻣": "骨", "⻨": "麦",
+                             "⻝": "食", "⻧": "卤", "⺁": "厂", "⺇": "几", "⺌": "小", "⻊": "足", "⻤": "鬼"})
 # (-) and (一) are the same heading once a PDF has been through OCR.
 _DASH_NUMERAL = re.compile(r"^\((?:-|—|–)\)")
 _NOISE = re.compile(r"\[bookmark:[^\]]*\]|\*\*")  # Word bookmarks and Markdown bold left by converters
