@@ -18,6 +18,7 @@ from handlers.notice.extract import (
     read_units,
 )
 from handlers.notice.model import NoticePlan, Places
+from handlers.notice.tables import read_tables
 from handlers.notice.tasks import read_tasks
 from handlers.notice.text import read_notice
 
@@ -45,6 +46,7 @@ def import_notice(text: str, *, year: int | None = None, places: Places | None =
     read_deliverables(notice, plan, taken)
     read_rules(notice, plan)
     read_sources(notice, plan)
+    read_tables(notice, plan)
     read_focus_areas(notice, plan)
     read_units(notice, plan)
     read_coordinators(notice, plan)

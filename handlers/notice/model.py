@@ -94,6 +94,18 @@ class Monthly:
 
 
 @dataclass(frozen=True)
+class ContactRow:
+    """A filled-in row of the notice's 联系人 table (附件1)."""
+
+    unit: str | None
+    name: str
+    title: str | None
+    phone: str | None
+    email: str | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class Coordinator:
     name: str
     phone: str | None
@@ -139,6 +151,8 @@ class NoticePlan:
     units: list[Text] = field(default_factory=list)
     collectives: dict[str, list[int]] = field(default_factory=dict)  # 各乡镇〔街道〕 → the lines naming it
     coordinators: list[Coordinator] = field(default_factory=list)
+    contacts: list[ContactRow] = field(default_factory=list)
+    contact_columns: Text | None = None  # the 联系人 table's columns and the contact fields they fill
     tasks: list[Task] = field(default_factory=list)
     unplaced: list[Text] = field(default_factory=list)  # a note on what a person must place by hand
     shortfalls: list[Text] = field(default_factory=list)  # 分为四个阶段, three found: said at the top of the plan

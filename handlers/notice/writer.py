@@ -11,7 +11,7 @@ from datetime import date
 
 import yaml
 
-from handlers.notice.model import NoticePlan, Task, Text, When
+from handlers.notice.model import ContactRow, NoticePlan, Task, Text, When
 from handlers.plan import DEFAULT_FOCUS_AREAS, DEFAULT_SOURCES
 from storage.models import TaskDeadlineKind
 
@@ -161,14 +161,28 @@ def _weekly(out: _Lines, plan: NoticePlan) -> None:
 
 
 def _units(out: _Lines, plan: NoticePlan) -> None:
-    if not plan.units:
+    contacts: dict[str, list[ContactRow]] = {}
+    for row in plan.contacts:
+        if row.unit:
+            contacts.setdefault(row.unit, []).append(row)
+    named = [(unit.value, unit.origin) for unit in plan.units]
+    named += [(unit, rows[0].origin) for unit, rows in contacts.items() if unit not in {u.value for u in plan.units}]
+    if not named:
         out.add("units:", f"{TODO} 通知未列出参加单位：请逐个列出（至少一个）后再加载，例如：")
         out.note("", " - {name: 执法监察支队, aliases: [支队], contacts: [{name: 张三, phone: \"13900000000\"}]}")
         out.note("", " - {name: 法制科}")
     else:
         out.add("units:", "通知中点名的单位；联络员可在 contacts 中预先登记（姓名+手机号）")
-        for unit in plan.units:
-            out.add(f"  - {{name: {_scalar(unit.value)}}}", plan.cite(unit.origin))
+        for name, origin in named:
+            people = [{k: v for k, v in (("name", r.name), ("title", r.title), ("phone", r.phone), ("email", r.email))
+                       if v} for r in contacts.get(name, [])]
+            fields = {"name": name, **({"contacts": people} if people else {})}
+            out.add(f"  - {_dump(fields)}", plan.cite(origin) if not people
+                    else f"{plan.at(origin.line)}：附件联系人表")
+    if plan.contact_columns:
+        where = plan.at(plan.contact_columns.origin.line)
+        out.note("  ", f"附件联系人表（{where}）的栏目：{plan.contact_columns.value}；"
+                       "未填的由各单位联络员用「登记」报送")
     if plan.collectives:
         out.note("  ", f"{LATER}以下集合名称要展开为具体单位，任务才能落到单位：把每个成员单位列在 units 中并写上 "
                        "groups，例如")

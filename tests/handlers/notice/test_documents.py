@@ -14,6 +14,7 @@ from reportlab.pdfgen import canvas
 
 from handlers.notice import DocumentError, import_document, import_notice, read_document
 from handlers.notice.writer import render_plan
+from handlers.plan import parse_plan
 from tests.handlers.notice.forms import HEADER, digest, to_docx, to_ofd, to_pdf
 from tests.handlers.notice.test_seeds import seed_text
 
@@ -116,3 +117,21 @@ def test_files_duban_cannot_read_are_refused_with_what_to_do(data: bytes, says: 
     with pytest.raises(DocumentError) as refused:
         read_document(data)
     assert says in str(refused.value)
+
+
+def test_filled_attachment_tables_in_word_give_units_contacts_and_sources() -> None:
+    text = ("关于开展专项整治的通知\n自2024年3月1日至6月30日开展专项整治。\n附件1\n专项整治联系人\n"
+            "单位名称\t姓名\t职务\t联系电话\t微信或邮箱\n法制科\t陆和建\t科长\t139 0955 1234\tlu@example.cn\n"
+            "执法监察支队\t俞建奎\t副支队长\t0955-7655608\t\n附件2\n问题清单\n"
+            "序号\t年度\t线索名称\t线索来源\t线索内容\n1\t2024\t执法证件未年检\t专项检查\t…\n2\t2024\t案卷不规范\t信访举报\t…\n")
+    plan = import_document(read_document(to_docx(text)))
+    assert [(c.unit, c.name, c.title, c.phone, c.email) for c in plan.contacts] == [
+        ("法制科", "陆和建", "科长", "13909551234", "lu@example.cn"),
+        ("执法监察支队", "俞建奎", "副支队长", "0955-7655608", None)]
+    assert [s.value for s in plan.sources] == ["专项检查", "信访举报"]
+    rendered = render_plan(plan, source="通知.docx")
+    assert "  - {name: 法制科, contacts: [{name: 陆和建, title: 科长, phone: '13909551234', email: lu@example.cn}]}" \
+        in rendered
+    assert "联系电话→phone" in rendered and "第1个表格第1行" in rendered
+    loaded = parse_plan(rendered, "plan.yaml")  # loads as it is: units come from the table
+    assert [u.name for u in loaded.plan.units] == ["法制科", "执法监察支队"]
