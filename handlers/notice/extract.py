@@ -238,7 +238,7 @@ _PIECE = re.compile(r"^(?:(?P<y>[0-9]{4})年)?(?:(?P<m>[0-9]{1,2})月份?)?"
 _RANGE_SPLIT = re.compile(r"至|到|~|—+|–+|-+")
 _MONTH_PAIR = re.compile(r"(?<![0-9月])([0-9]{1,2})(至|到|-|—)([0-9]{1,2})月")  # 4-5月, 1至5月
 # Templates published with the year left out (20xx年, 20**年): no year at all, never the digits 20.
-TEMPLATE_YEAR = re.compile(r"(?:(?:19|20)[xX×*＊]{2}|[xX×*＊]{2,4})年")
+TEMPLATE_YEAR = re.compile(r"(?:(?:19|20)[0-9]?[xX×*＊]{1,2}|[xX×*＊]{2,4})年")
 _OPEN_WORDS = re.compile(r"^(?:截止到|截止|截至|自|从|于)")
 _CLOSE_WORDS = re.compile(r"(?:之前|以前|前|为止|止|结束)$")
 _START_ONLY = re.compile(r"(?:开始|起)$")
@@ -250,6 +250,8 @@ def _piece(words: str, role: Role, year: int | None, month: int | None) -> tuple
     match = _PIECE.match(words)
     if match is None or not (match["y"] or match["m"] or match["tail"]):
         return None
+    if match["y"] and match["m"] is None and match["tail"] in ("底", "末"):  # 2019年底
+        return f"{match['y']}年12月底", int(match["y"]), 12
     if match["m"] is None and (month is None or match["y"]):
         return None
     stated_year = int(match["y"]) if match["y"] else None
@@ -267,8 +269,11 @@ def period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When 
     (2016年12月1日至1月31日). None when the words are not a period.
     """
     words = TEMPLATE_YEAR.sub("", words.strip(" ,。;:()"))
+    words = re.sub(r"([0-9]{1,2}[日号])(?=[0-9]{1,2}[日号])", r"\1至", words)  # 5月2日7日: a dash lost in print
     said = [_OPEN_WORDS.sub("", p) for p in _RANGE_SPLIT.split(words) if p]
-    words = _MONTH_PAIR.sub(r"\1月\2\3月", words)
+    if _MONTH_PAIR.search(words):  # 4-5月: quote it whole at both ends
+        said = [words, words]
+        words = _MONTH_PAIR.sub(r"\1月\2\3月", words)
     deadline = bool(_CLOSE_WORDS.search(words)) or words.startswith(("截止", "截至"))
     words = _OPEN_WORDS.sub("", words)
     start_only = bool(_START_ONLY.search(words))
@@ -306,6 +311,9 @@ _MARKER = (r"(?:\([一二三四五六七八九十]+\)|[一二三四五六七八�
 _PHASE_NAME = r"[^(),。;:为是0-9]{1,24}?(?:阶段|期)"
 # (一)安排部署阶段(6月10日前) · 动员部署阶段(2007年3月中旬): · 1.动员部署阶段(8月1日—8月20日)
 _PHASE_HEADING = re.compile(rf"^{_MARKER}:?(?P<name>{_PHASE_NAME})\s*:?\((?P<when>[^()]{{1,40}})\)")
+# 四、整治步骤1.宣传发动阶段(5月2日7日),…: a numbered heading run into the text before it
+_RUN_IN_HEADING = re.compile(rf"(?:\([一二三四五六七八九十]+\)|(?<![0-9])[0-9]{{1,2}}[.、])(?P<name>{_PHASE_NAME})"
+                             r"\((?P<when>[^()]{1,40})\)")
 # 第二阶段:集中整治(5月15日至11月底)
 _NUMBERED_PHASE = re.compile(r"^第[一二三四五六七八九十0-9]+阶段:(?P<name>[^(),。;:]{2,16}?)\((?P<when>[^()]{1,40})\)")
 # 2016年12月1日至2017年1月31日是集中整治阶段 · 4月8日至20日为自查整改期
@@ -343,7 +351,7 @@ def read_phases(notice: Notice, plan: NoticePlan) -> None:
         if heading:
             add(heading["name"], heading["when"], paragraph, start + lead, start + lead + heading.end())
             continue
-        for pattern in (_PHASE_AFTER_DATE, _PHASE_BEFORE_DATE):
+        for pattern in (_RUN_IN_HEADING, _PHASE_AFTER_DATE, _PHASE_BEFORE_DATE):
             for match in pattern.finditer(sentence):
                 add(match["name"], match["when"], paragraph, start + match.start(), start + match.end())
 
@@ -369,7 +377,9 @@ def check_promises(notice: Notice, plan: NoticePlan) -> None:
 
 _SPAN_FROM = re.compile(rf"(?:自|从)(?P<when>{DATE_RUN})(?:起|开始)?,?"
                         rf"(?:(?:至|到)(?P<to>[0-9年月日号上中下旬初底末]{{2,14}}))?")
-_SPAN_LABEL = re.compile(rf"(?:整治|行动|活动|治理|工作|检查|专项)?时间(?:安排)?[:为]?(?P<when>{DATE_RUN})[。]?$")
+_SPAN_LABEL = re.compile(rf"(?:整治|行动|活动|治理|工作|检查|专项)?时间(?:安排)?[:为]?(?P<when>{DATE_RUN})")
+# 公安部部署各地公安交管部门8月1日至9月27日,在全国开展集中整治…
+_SPAN_BEFORE = re.compile(rf"(?P<when>{DATE_RUN}),?(?:在[^,。;]{{0,10}})?开展")
 _SPAN_HEADING = re.compile(r"(?:[一二三四五六七八九十]+、)?(?:整治|行动|活动|治理|工作)?时间(?:安排)?")  # 二、整治时间
 _SPAN_TOPIC = re.compile(r"开展|专项|整治|治理|行动|为期|开始|结束")
 _DURATION = re.compile(r"为期(?:[0-9]+|[一二三四五六七八九十两半]+)个?(?:月|年|周|天)")
@@ -384,7 +394,7 @@ def read_span(notice: Notice, plan: NoticePlan) -> None:
     for paragraph in notice.paragraphs:
         if plan.start is None and not phase_heading(paragraph.text):
             for start, end in split_sentences(paragraph):
-                sentence = paragraph.text[start:end]
+                sentence = TEMPLATE_YEAR.sub("", paragraph.text[start:end])
                 found = _span_in(sentence, label_above)
                 if found is None:
                     continue
@@ -406,13 +416,14 @@ def _span_in(sentence: str, label_above: bool) -> tuple[str, int] | None:
     if label_above and (whole := re.fullmatch(rf"(?P<when>{DATE_RUN})。?", sentence)):
         return whole["when"], 0
     label = _SPAN_LABEL.search(sentence)
-    if label:
-        return label["when"], label.start()
+    if label and (_RANGE_SPLIT.search(label["when"]) or not sentence[label.end():].strip("。;")):
+        return label["when"], label.start()  # 评议时间为10月上旬 in passing is no span
     if not _SPAN_TOPIC.search(sentence):  # 从2020年1月1日起纳入常态化工作 is no campaign span
         return None
     match = _SPAN_FROM.search(sentence)
     if match is None:
-        return None
+        before = _SPAN_BEFORE.search(sentence)
+        return (before["when"], before.start()) if before and _RANGE_SPLIT.search(before["when"]) else None
     if match["to"]:
         return f"{match['when']}至{match['to']}", match.start()
     return (f"{match['when']}起" if not _RANGE_SPLIT.search(match["when"]) else match["when"]), match.start()
@@ -452,7 +463,7 @@ _TITLE_YEAR = re.compile(r"《[^》]*?(?<![0-9—–\-~至])(?P<year>(?:19|20)[0
 
 # --- deliverables -----------------------------------------------------------------------------------------
 
-_REPORT_VERB = r"(?:报送|上报|抄报|呈报|提交|报(?![告表备道名刊批]))"
+_REPORT_VERB = r"(?:报送|上报|抄报|呈报|提交|上交|交(?![流通叉由代易接办往])|报(?![告表备道名刊批]))"
 _RECIPIENT_END = re.compile(r"(?:厅|局|委|办|办公室|机关|大队|支队|中心|政府|部门|处|科|院|室|小组|联席会议|指挥部"
                             r"|委员会|专班)"
                             r"(?:备案|审核|汇总)?$")

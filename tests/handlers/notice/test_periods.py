@@ -50,6 +50,23 @@ def test_phases_in_prose(sentence: str, name: str, start: object, end: object) -
     assert phases(sentence) == [(name, start, end)]
 
 
+@pytest.mark.parametrize(("sentence", "start", "end"), [
+    ("公安部部署各地公安交管部门2015年8月1日至9月27日,在全国开展集中整治交通违法行为统一行动。",
+     date(2015, 8, 1), date(2015, 9, 27)),
+    ("具体安排如下:一、活动时间2015年8月1日至8月31日二、活动地点XX村", date(2015, 8, 1), date(2015, 8, 31)),
+    ("整治为期一个月,从201x年5月2日至5月31日。", "5月2日", "5月31日"),
+    ("从2018年12月19日起至2019年底,将在全市开展专项行动。", date(2018, 12, 19), date(2019, 12, 31)),
+])
+def test_campaign_spans_as_notices_write_them(sentence: str, start: object, end: object) -> None:
+    plan = import_notice(sentence)
+    assert plan.start is not None and plan.end is not None
+    assert (plan.start.day or plan.start.words, plan.end.day or plan.end.words) == (start, end)
+
+
+def test_a_time_named_in_passing_is_no_span() -> None:
+    assert import_notice("区、县一级的评议时间为10月上旬,市级评议活动放在10月中旬进行。").start is None
+
+
 def test_a_template_year_is_no_year() -> None:
     found = phases("第一阶段:宣传动员阶段(20xx年5月2日至5月15日)。成立领导小组。")
     assert found == [("宣传动员阶段", "5月2日", "5月15日")]
