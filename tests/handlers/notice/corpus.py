@@ -45,13 +45,12 @@ def day_key(value: object) -> str | None:
 
 
 def when_key(when: When | None, role: Role) -> str | None:
-    """What the plan says for a date: the resolved day, or the month and day its words name without a year."""
-    if when is None:
+    """What the plan says for a date: the resolved day, or the month and day its words name without a year;
+    None for words that name no day (2005年春节前), which a person fills in, as for no date at all."""
+    if when is None or not when.readable:
         return None
     if when.day is not None:
         return when.day.isoformat()
-    if not when.readable:
-        return f"?{when.words}"
     sketch = parse_date(when.words, ctx=_SKETCH, role=role)
     return sketch.strftime("--%m-%d") if sketch else f"?{when.words}"
 
