@@ -243,10 +243,38 @@ _OPEN_WORDS = re.compile(r"^(?:截止到|截止|截至|自|从|于)")
 _CLOSE_WORDS = re.compile(r"(?:之前|以前|前|为止|止|结束)$")
 _START_ONLY = re.compile(r"(?:开始|起)$")
 DATE_RUN = r"(?:[0-9]{4}年)?[0-9]{1,2}月[0-9年月日号份上中下旬初底末至到~—–\-]{0,24}"
+# A year left blank: ( 年 7 月 至 12月), or 20**年 once Markdown's ** has gone.
+_BLANK_YEAR = re.compile(r"(?<![0-9xX×*＊明次翌])年(?=[0-9]{1,2}月|年底|年末)")
+_NEXT_YEAR = re.compile(r"明年|次年|翌年")
+_NEXT_YEAR_END = re.compile(r"(?:明|次|翌)年(?=底|末)")
+_PRINTED_DASH = re.compile(r"(?<=[0-9][日号月])一(?=[0-9]{1,2}[月日号])")  # 5月30日一6月4日: — printed as 一
+_QUARTER = re.compile(r"(?:(?P<y>[0-9]{4})年)?第?(?P<q>[一二三四1-4])季度")
+_HALF = re.compile(r"(?:(?P<y>[0-9]{4})年)?(?P<h>上|下)半年")
+_YEARS = re.compile(r"^(?P<a>[0-9]{4})年?(?:至|到|—+|–+|-+)(?P<b>[0-9]{4})年$")  # 2017年到2020年
+_FROM_TODAY = re.compile(r"^(?:自|从)?即日起?(?:至|到)")  # 即日起至10月中旬: the day of the notice, not given
+_NOT_A_DAY = re.compile(r"节|假|季")  # 至2005年春节前: an end that is a festival, a holiday or a season
+
+
+def _as_months(words: str) -> str:
+    """四季度, 下半年 and 2017年到2020年 as the months they cover, for _piece to read."""
+    def quarter(match: re.Match[str]) -> str:
+        first = 3 * (to_int(match["q"]) or 1) - 2
+        return f"{match['y'] or ''}{'年' if match['y'] else ''}{first}月至{first + 2}月"
+
+    def half(match: re.Match[str]) -> str:
+        year = f"{match['y']}年" if match["y"] else ""
+        return f"{year}1月至6月" if match["h"] == "上" else f"{year}7月至12月"
+
+    years = _YEARS.match(words)
+    if years:
+        return f"{years['a']}年1月至{years['b']}年12月"
+    return _HALF.sub(half, _QUARTER.sub(quarter, words))
 
 
 def _piece(words: str, role: Role, year: int | None, month: int | None) -> tuple[str, int | None, int | None] | None:
     """One end of a period as words the plan loader reads, with the year and month it states or carries."""
+    if words in ("年底", "年末"):  # ( 年年底至…): the year-end of a year left blank
+        return "12月底", year, 12
     match = _PIECE.match(words)
     if match is None or not (match["y"] or match["m"] or match["tail"]):
         return None
@@ -263,14 +291,25 @@ def _piece(words: str, role: Role, year: int | None, month: int | None) -> tuple
 
 def period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When | None] | None:
     """A phase's time as notices write it: 6月10日前 (an end), 6月上旬至9月下旬, 2011年2月-2011年10月上旬,
-    4-5月, 7月--10月, 9月26日至30日, 5月 (the whole month), 2019年9月上旬开始 (a start only).
+    4-5月, 7月--10月, 9月26日至30日, 5月 (the whole month), 2019年9月上旬开始 (a start only), 2002年四季度,
+    下半年, 2017年到2020年, 即日起至10月中旬 (an end only), 5月1日至春节前 (an end to fill in).
 
     The year of the start carries to the end, into the next year when the end would come before the start
-    (2016年12月1日至1月31日). None when the words are not a period.
+    (2016年12月1日至1月31日); 明年 is the notice's year plus one, or no year when the notice has none. None when
+    the words are not a period.
     """
-    words = TEMPLATE_YEAR.sub("", words.strip(" ,。;:()"))
+    words = _BLANK_YEAR.sub("", TEMPLATE_YEAR.sub("", words.strip(" ,。;:()")))
     words = re.sub(r"([0-9]{1,2}[日号])(?=[0-9]{1,2}[日号])", r"\1至", words)  # 5月2日7日: a dash lost in print
+    words = re.sub(r"起(?=至|到)", "", _PRINTED_DASH.sub("至", words))
+    if today := _FROM_TODAY.match(words):  # 即日起至10月中旬: an end only
+        end_only = period(words[today.end():], origin, dates)
+        return None if end_only is None or end_only[1] is None else (None, end_only[1])
     said = [_OPEN_WORDS.sub("", p) for p in _RANGE_SPLIT.split(words) if p]
+    # 明年1月10日, 明年底: the notice's year plus one, or no year at all when the notice has none.
+    words = _NEXT_YEAR.sub(lambda m: f"{dates.year + 1}年" if dates.year else "", _NEXT_YEAR_END.sub(
+        lambda m: f"{dates.year + 1}年" if dates.year else "年", words))
+    if (months := _as_months(words)) != words:  # 2002年四季度: quote it whole at both ends
+        said, words = [words, words], months
     if _MONTH_PAIR.search(words):  # 4-5月: quote it whole at both ends
         said = [words, words]
         words = _MONTH_PAIR.sub(r"\1月\2\3月", words)
@@ -299,9 +338,9 @@ def period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When 
     if first is None:
         return None
     last = _piece(parts[1], "end", first[1], first[2])
-    if last is None:
-        return None
     start = dates.period_end(first, origin, "start", said=said[0])
+    if last is None:  # 至2005年春节前: the start is read, the end is for a person to fill in
+        return (start, When(said[1], None, False, origin)) if _NOT_A_DAY.search(parts[1]) else None
     end = dates.period_end(last, origin, "end", after=start.day, said=said[1])
     return start, end
 
@@ -321,6 +360,29 @@ _PHASE_AFTER_DATE = re.compile(rf"(?P<when>{DATE_RUN}?(?:开始)?)(?:为|是)"
                                rf"(?P<name>[^(),。;:为是期]{{1,16}}?(?:阶段|期))")
 # 宣传阶段为2017年12月1日至12月10日
 _PHASE_BEFORE_DATE = re.compile(rf"(?:^|[,;。:])(?P<name>[^(),。;:为是]{{1,14}}?阶段)(?:为|是|:)(?P<when>{DATE_RUN})")
+_ORDINAL = r"第(?P<n>[一二三四五六七八九十0-9]+)阶段"
+# 第一阶段(5月至6月)为动员部署阶段 · 第一阶段(即日起至10月中旬):摸底调查与规划部署 · 第三阶段(2017年到2020年)
+_ORDINAL_BRACKET = re.compile(rf"{_ORDINAL}\((?P<when>[^()]{{1,30}})\)(?:为|是|:)?(?P<name>[^(),。;:]{{0,20}})")
+# 第三阶段为2月下旬至4月底 · 第二阶段自明年1月11日起到明年底结束
+_ORDINAL_DATED = re.compile(rf"{_ORDINAL}(?:为|是|:)?(?P<when>(?:自|从)?(?:明年|次年)?{DATE_RUN}(?:起|开始)?"
+                            r"(?:(?:至|到)(?:明年|次年)?[0-9年月日号上中下旬初底末]{1,12}(?:结束|止)?)?)")
+# 分为动员部署、自查自纠、集中整治、总结提升四个阶段: the names the ordinals stand for
+_NAMED_PROMISE = re.compile(r"分(?:为|成)?(?P<names>[^,。;:]{2,60}?)(?P<n>[一二三四五六七八九十两0-9]+)个阶段")
+# (一)组织发动阶段。 with 时间:…(5月30日一6月4日)… in the sentence after it
+_BARE_HEADING = re.compile(rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|[0-9]{{1,2}}[.、](?![0-9]))"
+                           rf"(?P<name>{_PHASE_NAME})[。:]?$")
+_TIME_LINE = re.compile(r"^(?:时间|时间安排|时限)[:为]")
+# Phases named by their work rather than 阶段: 2019年1至5月进行集中整治 · 8月1日至8月10日,重点整治旅游客车 ·
+# (四)5-6月,开展…专项整治行动 · 2018年底前进行排查. The period opens a clause; a list item may name any work.
+_WORK_PERIOD = (r"(?:[0-9]{4}年)?(?:[0-9]{1,2}(?:至|到|-|—)[0-9]{1,2}月"
+                r"|[0-9]{1,2}月[0-9日号上中下旬初底末]*(?:至|到|-+|—+|~)(?:[0-9]{4}年)?[0-9]{1,2}[月日号][0-9日号上中下旬初底末]*)"
+                r"|(?:[0-9]{4}年)?(?:上|下)半年|(?:[0-9]{4}年)?第?[一二三四]季度|[0-9]{4}年底前")
+_WORK_VERB = r"进行|组织开展|集中开展|全面开展|开展|组织|重点整治|集中整治"
+_WORK_PHASE = re.compile(rf"(?:^|(?<=[,;:。]))(?P<when>{_WORK_PERIOD}),?(?P<verb>{_WORK_VERB})"
+                         r"(?P<what>[^,。;]{2,30})")
+_LIST_ITEM = re.compile(rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+是)(?P<when>{_WORK_PERIOD}),?"
+                        rf"(?P<verb>{_WORK_VERB})?(?P<what>[^,。;]{{2,30}})")
+_KEPT_VERB = re.compile(r"^(?:重点整治|集中整治)")
 
 
 def phase_heading(text: str) -> re.Match[str] | None:
@@ -329,31 +391,98 @@ def phase_heading(text: str) -> re.Match[str] | None:
     return match if match and re.search(r"[0-9]月|[0-9][日号]|旬", match["when"]) else None
 
 
+def _windows(when: str) -> list[str]:
+    """5月下旬至6月中旬、9月下旬至11月上旬 · 6月下旬和11月底: one phase in several windows, each on its own."""
+    parts = re.split(r"、|和|及|,", when)
+    dated = [p for p in parts if re.search(r"[0-9]月|[0-9][日号]", p)]
+    return dated if len(parts) > 1 and len(dated) == len(parts) else [when]
+
+
+def _listed_names(notice: Notice) -> list[str]:
+    """The phase names of 分为动员部署、自查自纠、集中整治、总结提升四个阶段, when there are as many as it says."""
+    for paragraph in notice.paragraphs:
+        promise = _NAMED_PROMISE.search(paragraph.text)
+        if promise:
+            names = [n for n in re.split(r"、|和|及", promise["names"]) if n]
+            return names if len(names) == to_int(promise["n"].replace("两", "二")) else []
+    return []
+
+
+def _work_name(verb: str | None, what: str) -> str:
+    """进行集中整治 → 集中整治, 组织“回头看” → 回头看, 重点整治校车 stays as it is."""
+    name = (verb or "") + what if verb and _KEPT_VERB.match(verb) else what
+    return name.replace("“", "").replace("”", "").strip()
+
+
 def read_phases(notice: Notice, plan: NoticePlan) -> None:
-    """Phases from headings (at a paragraph's or a sentence's start) and from sentences that date them."""
+    """Phases from headings (at a paragraph's or a sentence's start), from sentences that date them, from 第N阶段
+    wherever it is dated, and from periods that open a clause naming the work done in them."""
     dates = Dates(plan)
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[int, str, str]] = set()
+    listed = _listed_names(notice)
 
     def add(name: str, when: str, paragraph: Paragraph, at: int, end: int) -> None:
         origin = _origin(paragraph, at, end)
-        span = period(when, origin, dates)
         name = re.sub(r"^(?:其中|此次|本次|然后|随后|最后)", "", name.strip())
-        if span is None or (origin.line, name) in seen or len(name) < 2:
-            return
-        seen.add((origin.line, name))
-        start, last = span
-        plan.phases.append(Phase(Text(name, origin), start, last))
+        for window in _windows(when):
+            span = period(window, origin, dates)
+            if span is None or (origin.line, name, window) in seen or len(name) < 2:
+                continue
+            seen.add((origin.line, name, window))
+            start, last = span
+            plan.phases.append(Phase(Text(name, origin), start, last))
 
+    def ordinal_name(number: str, after: str = "") -> str:
+        index = (to_int(number) or 0) - 1
+        if after.endswith("阶段"):
+            return after
+        if after:
+            return f"第{number}阶段：{display(after)}"
+        return listed[index] if 0 <= index < len(listed) else f"第{number}阶段"
+
+    previous: tuple[str, Paragraph, int] | None = None
+    years: dict[int, str] = {}  # the year a paragraph's work periods last stated, by its first line
     for paragraph, start, end in _sentences(notice):
         sentence = paragraph.text[start:end]
         lead = len(sentence) - len(sentence.lstrip())
+        body = sentence.strip().rstrip("。")
+        if previous and previous[1] is paragraph and _TIME_LINE.match(body):
+            windows = re.findall(r"\(([^()]*[0-9]月[^()]*)\)", body) or [_TIME_LINE.sub("", body)]
+            for window in windows:
+                add(previous[0], window, paragraph, previous[2], end)
+        bare = _BARE_HEADING.match(sentence.strip())
+        previous = (bare["name"], paragraph, start) if bare else None
         heading = phase_heading(sentence.lstrip())
-        if heading:
+        if heading and not re.fullmatch(_ORDINAL, heading["name"]):  # 第一阶段(…):名称 is read below
             add(heading["name"], heading["when"], paragraph, start + lead, start + lead + heading.end())
             continue
         for pattern in (_RUN_IN_HEADING, _PHASE_AFTER_DATE, _PHASE_BEFORE_DATE):
             for match in pattern.finditer(sentence):
-                add(match["name"], match["when"], paragraph, start + match.start(), start + match.end())
+                ordinal = re.fullmatch(_ORDINAL, match["name"].strip())
+                if ordinal and pattern is _RUN_IN_HEADING:  # (四)第四阶段(…):…, read with its name below
+                    continue
+                add(ordinal_name(ordinal["n"]) if ordinal else match["name"], match["when"], paragraph,
+                    start + match.start(), start + match.end())
+        for match in _ORDINAL_BRACKET.finditer(sentence):
+            add(ordinal_name(match["n"], match["name"].strip()), match["when"], paragraph, start + match.start(),
+                start + match.end())
+        for match in _ORDINAL_DATED.finditer(sentence):
+            add(ordinal_name(match["n"]), match["when"], paragraph, start + match.start(), start + match.end())
+        for match in _work_phases(sentence):
+            when = match["when"]
+            if stated := re.match(r"[0-9]{4}(?=年)", when):
+                years[paragraph.line] = stated.group(0)
+            elif paragraph.line in years and re.match(r"[0-9]", when):
+                when = f"{years[paragraph.line]}年{when}"
+            what = re.split(r"[,。;]", match["what"])[0]
+            add(_work_name(match["verb"], what), when, paragraph, start + match.start(), start + match.end())
+
+
+def _work_phases(sentence: str) -> list[re.Match[str]]:
+    """Periods that open a clause and name the work done in them: a list item's, or each clause's whose work
+    follows a verb such as 进行 or 开展."""
+    item = _LIST_ITEM.match(sentence)
+    return [item] if item else list(_WORK_PHASE.finditer(sentence))
 
 
 _PROMISE = re.compile(r"分(?:为|成)?[^,。;]{0,30}?(?P<n>[一二三四五六七八九十两0-9]+)个(?P<what>阶段|步骤)")
@@ -380,6 +509,11 @@ _SPAN_FROM = re.compile(rf"(?:自|从)(?P<when>{DATE_RUN})(?:起|开始)?,?"
 _SPAN_LABEL = re.compile(rf"(?:整治|行动|活动|治理|工作|检查|专项)?时间(?:安排)?[:为]?(?P<when>{DATE_RUN})")
 # 公安部部署各地公安交管部门8月1日至9月27日,在全国开展集中整治…
 _SPAN_BEFORE = re.compile(rf"(?P<when>{DATE_RUN}),?(?:在[^,。;]{{0,10}})?开展")
+# 从即日起至12月31日: the campaign starts the day the notice is issued, a day it may not give
+_SPAN_TODAY = re.compile(rf"(?:自|从)即日起?,?(?:至|到)(?P<to>{DATE_RUN})")
+# 将于11月1日至春节前,在全镇范围内开展: an end that is a festival or a holiday, for a person to fill in
+_SPAN_UNTIL = re.compile(r"(?:于|从|自)(?P<when>(?:[0-9]{4}年)?[0-9]{1,2}月[0-9]{1,2}日)起?(?:至|到)"
+                         r"(?P<event>[^,。;0-9]{1,6}?(?:节|假)(?:前|后)?),?(?:在[^,。;]{0,12})?开展")
 _SPAN_HEADING = re.compile(r"(?:[一二三四五六七八九十]+、)?(?:整治|行动|活动|治理|工作)?时间(?:安排)?")  # 二、整治时间
 _SPAN_TOPIC = re.compile(r"开展|专项|整治|治理|行动|为期|开始|结束")
 _DURATION = re.compile(r"为期(?:[0-9]+|[一二三四五六七八九十两半]+)个?(?:月|年|周|天)")
@@ -387,12 +521,13 @@ _DURATION = re.compile(r"为期(?:[0-9]+|[一二三四五六七八九十两半]+
 
 def read_span(notice: Notice, plan: NoticePlan) -> None:
     """自2020年6月初至11月底 / 自2021年10月22日开始,至2022年3月31日结束 / 整治时间:2011年8月1日—9月10日 →
-    start and end; 自2020年6月下旬起 → start only; 为期半年 → a hint. The first one stated is the campaign's;
-    the dates inside a phase's paragraph are the phase's."""
+    start and end; 自2020年6月下旬起 → start only; 从即日起至12月31日 → end only; 于11月1日至春节前 → a start
+    and an end to fill in; 为期半年 → a hint. The first one stated is the campaign's; the dates inside a phase's
+    paragraph are the phase's."""
     dates = Dates(plan)
     label_above = False
     for paragraph in notice.paragraphs:
-        if plan.start is None and not phase_heading(paragraph.text):
+        if plan.start is None and plan.end is None and not phase_heading(paragraph.text):
             for start, end in split_sentences(paragraph):
                 sentence = TEMPLATE_YEAR.sub("", paragraph.text[start:end])
                 found = _span_in(sentence, label_above)
@@ -400,8 +535,11 @@ def read_span(notice: Notice, plan: NoticePlan) -> None:
                     continue
                 when, at = found
                 span = period(when, _origin(paragraph, start + at, end), dates)
-                if span is not None and span[0] is not None:
+                if span is not None and (span[0] is not None or when.startswith("即日")):
                     plan.start, plan.end = span
+                    if span[0] is None:
+                        where = plan.at(paragraph.line_at(start + at))
+                        plan.span_hints.append(f"{where}写明「即日起」，即通知印发之日")
                     break
         label_above = bool(_SPAN_HEADING.fullmatch(paragraph.text))
         for match in _DURATION.finditer(paragraph.text):
@@ -420,6 +558,10 @@ def _span_in(sentence: str, label_above: bool) -> tuple[str, int] | None:
         return label["when"], label.start()  # 评议时间为10月上旬 in passing is no span
     if not _SPAN_TOPIC.search(sentence):  # 从2020年1月1日起纳入常态化工作 is no campaign span
         return None
+    if (today := _SPAN_TODAY.search(sentence)) and not re.match(r"为|是", sentence[today.end():]):
+        return f"即日至{today['to']}", today.start()  # …起到明年1月10日为第一阶段 is a phase's
+    if until := _SPAN_UNTIL.search(sentence):
+        return f"{until['when']}至{until['event']}", until.start()
     match = _SPAN_FROM.search(sentence)
     if match is None:
         before = _SPAN_BEFORE.search(sentence)
@@ -443,22 +585,39 @@ def infer_year(notice: Notice, plan: NoticePlan) -> None:
             if hit.has_year and hit.day is not None and not hit.relative:
                 years[hit.day.year] += 1
                 first.setdefault(hit.day.year, _origin(paragraph, start + hit.start, start + hit.end))
+    if not years:  # 2002年四季度, 2010年3月: a period's year is as stated as a date's
+        for paragraph, start, end in _sentences(notice):
+            for match in _YEAR_PERIOD.finditer(paragraph.text, start, end):
+                years[int(match["year"])] += 1
+                first.setdefault(int(match["year"]), _origin(paragraph, match.start(), match.end()))
     if len(years) == 1:
         plan.year = next(iter(years))
         plan.year_origin = first[plan.year]
     if years:
         return
+    title = _title(notice, _metadata(notice))
+    own = [(int(m["year"]), title[1], title[0]) for m in _OWN_TITLE_YEAR.finditer(title[0])] if title else []
+    campaign = [(int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
+                for m in _CAMPAIGN_YEAR.finditer(line)]
     titled = [(int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
               for m in _TITLE_YEAR.finditer(line)]
-    for found, note in ((titled, "取自文中所提文件的标题"), (cited_years(notice), "取自所引文件的文号")):
+    for found, note in ((own, "取自通知标题"), (campaign, "取自文中的年度"), (titled, "取自文中所提文件的标题"),
+                        (cited_years(notice), "取自所引文件的文号")):
         if found and len({year for year, _, _ in found}) == 1:
             year, line, words = found[0]
-            plan.year, plan.year_origin, plan.year_note = year, Origin(line, display(words)), note
+            plan.year, plan.year_origin, plan.year_note = year, Origin(line, _quote(words)), note
             return
 
 
 # A year in a document's title: 《2005年环保专项行动工作总结》, not a range (2021—2022年) or a date (2005年7月).
 _TITLE_YEAR = re.compile(r"《[^》]*?(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年(?![0-9]{1,2}月|[—–\-~至])[^》]*》")
+# The notice's own title: 2021年夏秋两季秸秆禁烧工作方案. A year on its own, not a range.
+_OWN_TITLE_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年(?![0-9]{1,2}月|[—–\-~至])")
+# A campaign named for its year: 2014年度冬季…清理整治活动 (2021—2022年度 is a range, not one year).
+_CAMPAIGN_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年度[^,。;]{0,30}?"
+                            r"(?:整治|治理|行动|活动|检查|清理)")
+# A period with its year: 2010年3月, 2002年四季度, 2015年下半年.
+_YEAR_PERIOD = re.compile(r"(?<![0-9])(?P<year>(?:19|20)[0-9]{2})年(?:[0-9]{1,2}月|第?[一二三四]季度|[上下]半年)")
 
 
 # --- deliverables -----------------------------------------------------------------------------------------
@@ -596,7 +755,8 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
                     continue
                 action = re.sub(r"^(?:前|之前|以前)", "", action)
                 previous = groups[index - 1][-1].end if index else 0
-                before = sentence[previous:first.start].rstrip(" ,于在").split(",")[-1]
+                # ,与2017年8月30日前报…: after a comma and before a deadline, 与 can only be 于 mistyped
+                before = re.sub(r",与$", ",", sentence[previous:first.start]).rstrip(" ,于在").split(",")[-1]
                 if not any(h.deadline for h in group) and not _REPORTING.search(action):
                     continue  # 于6月4日召开会议: a date, not a deadline
                 what, to = _deliverable_name(action)

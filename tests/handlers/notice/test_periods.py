@@ -125,3 +125,93 @@ def test_a_counted_promise_short_of_phases_is_said_at_the_top() -> None:
     assert "# 注意：第1行「分为三个阶段」：通知写明「分为三个阶段」，只找到 2 个阶段：请对照通知补全 phases" in text
     assert import_notice("分宣传、整治两个阶段进行:宣传阶段为2017年12月1日至12月10日,"
                          "整治阶段为2017年12月11日至2018年1月31日。").shortfalls == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("这次整治分为三个阶段:第一阶段(5月至6月) 为动员部署阶段。各地部署。",
+     [("动员部署阶段", "5月1日", "6月底")]),
+    ("第二阶段 ( 年 7 月 至 12月)为组织实施阶段。", [("组织实施阶段", "7月1日", "12月底")]),  # a year left blank
+    ("(二)专项整治阶段(**年3月31日至8月31日)\n交通、公安部门联合执法。", [("专项整治阶段", "3月31日", "8月31日")]),
+    ("第一阶段(即日起至10月中旬):摸底调查与规划部署。组织人员实地了解。",
+     [("第一阶段：摸底调查与规划部署", None, "10月中旬")]),
+    ("本次行动分为动员部署、自查自纠、集中整治、总结提升四个阶段。第三阶段为2月下旬至4月底,县里检查。",
+     [("集中整治", "2月下旬", "4月底")]),
+    ("治理分三个阶段进行。第二阶段自明年1月11日起到明年底结束,完成河道平整。", [("第二阶段", "1月11日", "12月底")]),
+    ("在第三阶段(2017年到2020年),恢复河道功能。", [("第三阶段", date(2017, 1, 1), date(2020, 12, 31))]),
+])
+def test_phases_dated_by_their_ordinal(text: str, expected: list[tuple[str, object, object]]) -> None:
+    assert phases(text) == expected
+
+
+def test_next_year_is_the_notices_year_plus_one_or_no_year() -> None:
+    dated = phases("于2015年12月1日前报送方案。\n第二阶段自明年1月11日起到明年底结束。")
+    assert dated == [("第二阶段", date(2016, 1, 11), date(2016, 12, 31))]
+
+
+def test_one_phase_in_several_windows() -> None:
+    assert phases("(二)全面禁烧阶段(5月下旬至6月中旬、9月下旬至11月上旬)。各地巡查。\n"
+                  "(三)检查总结阶段(6月下旬和11月底)。市里督查。") == [
+        ("全面禁烧阶段", "5月下旬", "6月中旬"), ("全面禁烧阶段", "9月下旬", "11月上旬"),
+        ("检查总结阶段", "6月下旬", "6月下旬"), ("检查总结阶段", "11月底", "11月底")]
+
+
+def test_a_time_line_under_a_heading_without_one() -> None:
+    text = ("2021年秸秆禁烧工作方案\n"
+            "(一)组织发动阶段。时间:夏收前(5月30日一6月4日)、秋收前(9月20日一9月30日)。召开会议。")
+    plan = import_notice(text)
+    assert [(p.name.value, p.start and p.start.day, p.end and p.end.day) for p in plan.phases] == [
+        ("组织发动阶段", date(2021, 5, 30), date(2021, 6, 4)), ("组织发动阶段", date(2021, 9, 20), date(2021, 9, 30))]
+    assert (plan.year, plan.year_note) == (2021, "取自通知标题")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("行动分四阶段依次推进:2018年底前进行排查,建立问题清单;2019年1至5月进行集中整治;6至7月开展全面核查;"
+     "8至12月组织“回头看”。",
+     [("排查", None, date(2018, 12, 31)), ("集中整治", date(2019, 1, 1), date(2019, 5, 31)),
+      ("全面核查", date(2019, 6, 1), date(2019, 7, 31)), ("回头看", date(2019, 8, 1), date(2019, 12, 31))]),
+    ("行动分为2个阶段:8月1日至8月10日,重点整治旅游客车;8月13日至8月22日,重点整治校车。",
+     [("重点整治旅游客车", "8月1日", "8月10日"), ("重点整治校车", "8月13日", "8月22日")]),
+    ("(四)5-6月,开展高毒农药专项整治行动,继续收缴高毒农药。", [("高毒农药专项整治行动", "5月1日", "6月底")]),
+    ("(五)下半年普查一次全省的农资企业,摸清资质。", [("普查一次全省的农资企业", "7月1日", "12月底")]),
+    ("(四)第四阶段(2002年四季度):督查整改重点问题。",
+     [("第四阶段：督查整改重点问题", date(2002, 10, 1), date(2002, 12, 31))]),
+    ("省政府安委会决定于2025年6月底前,在全省范围组织开展化工行业安全生产整治提升专项行动。", []),
+    ("7月1日至20日,由各县(区)人民政府组织验收。", []),
+])
+def test_phases_named_by_their_work(text: str, expected: list[tuple[str, object, object]]) -> None:
+    assert phases(text) == expected
+
+
+def test_an_end_that_is_a_festival_is_left_for_a_person() -> None:
+    plan = import_notice("第三阶段 ( 年年底至 2005 年春节前)为总结验收阶段。")
+    [phase] = plan.phases
+    assert phase.name.value == "总结验收阶段" and phase.start is not None and phase.start.words == "12月底"
+    assert phase.end is not None
+    assert (phase.end.words, phase.end.day, phase.end.readable) == ("2005年春节前", None, False)
+    assert ("    end: 2005年春节前  # TODO 第1行「第三阶段（年年底至2005年春节前）为总结验收阶段」：无法确定日期"
+            in render_plan(plan))
+
+
+def test_spans_from_the_day_of_the_notice_or_until_a_festival() -> None:
+    today = import_notice("联席会议办公室从即日起至12月31日,在全省集中开展“雷霆反电诈”攻坚战役。")
+    assert (today.start, today.end and today.end.words) == (None, "12月31日")
+    assert "第1行写明「即日起」，即通知印发之日" in render_plan(today)
+    festival = import_notice("本镇将于20xx年11月1日至20xx年春节前,在全镇范围内开展根治欠薪冬季专项行动。")
+    assert festival.start is not None and festival.start.words == "11月1日"
+    assert festival.end is not None and (festival.end.words, festival.end.readable) == ("春节前", False)
+    phase_only = import_notice("从即日起到明年1月10日为第一阶段。期间集中整治。")
+    assert (phase_only.start, phase_only.end) == (None, None) and len(phase_only.phases) == 1
+
+
+def test_the_year_of_a_period_or_of_a_campaign_named_for_it() -> None:
+    quarter = import_notice("(四)第四阶段(2002年四季度):督查整改。\n3、各区于12月底以前将总结材料上报市创优办。")
+    assert quarter.year == 2002 and quarter.year_note is None
+    assert [(d.name, d.due.day) for d in quarter.deliverables] == [("总结材料", date(2002, 12, 31))]
+    season = import_notice("县城管局开展2014年度冬季违法建筑集中清理整治活动。此次整治活动自11月3日起至12月31日止。")
+    assert (season.year, season.year_note) == (2014, "取自文中的年度")
+    assert season.start is not None and season.start.day == date(2014, 11, 3)
+
+
+def test_a_mistyped_yu_before_a_deadline() -> None:
+    [item] = import_notice("各责任单位制定专项整治行动方案,与2017年8月30日前报镇河长办备案。").deliverables
+    assert item.name.endswith("专项整治行动方案") and (item.due.day, item.to) == (date(2017, 8, 30), "镇河长办")
