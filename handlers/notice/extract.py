@@ -244,8 +244,9 @@ _CLOSE_WORDS = re.compile(r"(?:之前|以前|前|为止|止|结束)$")
 _START_ONLY = re.compile(r"(?:开始|起)$")
 DATE_RUN = r"(?:[0-9]{4}年)?[0-9]{1,2}月[0-9年月日号份上中下旬初底末至到~—–\-]{0,24}"
 # A year left blank: ( 年 7 月 至 12月), or 20**年 once Markdown's ** has gone.
-_BLANK_YEAR = re.compile(r"(?<![0-9xX×*＊明次翌])年(?=[0-9]{1,2}月|年底|年末)")
+_BLANK_YEAR = re.compile(r"(?<![0-9xX×*＊明次翌今本])年(?=[0-9]{1,2}月|年底|年末)")
 _NEXT_YEAR = re.compile(r"明年|次年|翌年")
+THIS_YEAR = re.compile(r"(?:今年|本年)(?=[0-9]{1,2}月|底)")  # 从今年6月15日开始: the notice's year, stated or not
 _NEXT_YEAR_END = re.compile(r"(?:明|次|翌)年(?=底|末)")
 _PRINTED_DASH = re.compile(r"(?<=[0-9][日号月])一(?=[0-9]{1,2}[月日号])")  # 5月30日一6月4日: — printed as 一
 _QUARTER = re.compile(r"(?:(?P<y>[0-9]{4})年)?第?(?P<q>[一二三四1-4])季度")
@@ -298,7 +299,7 @@ def period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When 
     (2016年12月1日至1月31日); 明年 is the notice's year plus one, or no year when the notice has none. None when
     the words are not a period.
     """
-    words = _BLANK_YEAR.sub("", TEMPLATE_YEAR.sub("", words.strip(" ,。;:()")))
+    words = _BLANK_YEAR.sub("", TEMPLATE_YEAR.sub("", THIS_YEAR.sub("", words.strip(" ,。;:()"))))
     words = re.sub(r"([0-9]{1,2}[日号])(?=[0-9]{1,2}[日号])", r"\1至", words)  # 5月2日7日: a dash lost in print
     words = re.sub(r"起(?=至|到)", "", _PRINTED_DASH.sub("至", words))
     if today := _FROM_TODAY.match(words):  # 即日起至10月中旬: an end only
@@ -358,8 +359,14 @@ _NUMBERED_PHASE = re.compile(r"^第[一二三四五六七八九十0-9]+阶段:(?
 # 2016年12月1日至2017年1月31日是集中整治阶段 · 4月8日至20日为自查整改期
 _PHASE_AFTER_DATE = re.compile(rf"(?P<when>{DATE_RUN}?(?:开始)?)(?:为|是)"
                                rf"(?P<name>[^(),。;:为是期]{{1,16}}?(?:阶段|期))")
-# 宣传阶段为2017年12月1日至12月10日
-_PHASE_BEFORE_DATE = re.compile(rf"(?:^|[,;。:])(?P<name>[^(),。;:为是]{{1,14}}?阶段)(?:为|是|:)(?P<when>{DATE_RUN})")
+# 宣传阶段为2017年12月1日至12月10日 · 其中专项整治阶段从4月21日到6月30日
+_PHASE_BEFORE_DATE = re.compile(rf"(?:^|[,;。:])(?:其中)?(?P<name>[^(),。;:为是从自]{{1,14}}?阶段)(?:为|是|:|从|自)"
+                                rf"(?P<when>{DATE_RUN})")
+# (一)动员部署阶段,2019年2月13日—2月17日: a numbered heading whose date follows a comma
+_PHASE_COMMA = re.compile(rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|[0-9]{{1,2}}[.、](?![0-9]))"
+                          rf"(?P<name>{_PHASE_NAME}),(?P<when>{DATE_RUN})")
+# 2月13日前完成动员部署阶段: a phase known only by the day it must be done
+_PHASE_DONE_BY = re.compile(rf"(?:^|[,;。:])(?P<when>{DATE_RUN}前)完成(?P<name>[^(),。;:]{{2,12}}?阶段)")
 _ORDINAL = r"第(?P<n>[一二三四五六七八九十0-9]+)阶段"
 # 第一阶段(5月至6月)为动员部署阶段 · 第一阶段(即日起至10月中旬):摸底调查与规划部署 · 第三阶段(2017年到2020年)
 _ORDINAL_BRACKET = re.compile(rf"{_ORDINAL}\((?P<when>[^()]{{1,30}})\)(?:为|是|:)?(?P<name>[^(),。;:]{{0,20}})")
@@ -456,7 +463,7 @@ def read_phases(notice: Notice, plan: NoticePlan) -> None:
         if heading and not re.fullmatch(_ORDINAL, heading["name"]):  # 第一阶段(…):名称 is read below
             add(heading["name"], heading["when"], paragraph, start + lead, start + lead + heading.end())
             continue
-        for pattern in (_RUN_IN_HEADING, _PHASE_AFTER_DATE, _PHASE_BEFORE_DATE):
+        for pattern in (_RUN_IN_HEADING, _PHASE_AFTER_DATE, _PHASE_BEFORE_DATE, _PHASE_COMMA, _PHASE_DONE_BY):
             for match in pattern.finditer(sentence):
                 ordinal = re.fullmatch(_ORDINAL, match["name"].strip())
                 if ordinal and pattern is _RUN_IN_HEADING:  # (四)第四阶段(…):…, read with its name below
@@ -515,7 +522,11 @@ _SPAN_TODAY = re.compile(rf"(?:自|从)即日起?,?(?:至|到)(?P<to>{DATE_RUN})
 _SPAN_UNTIL = re.compile(r"(?:于|从|自)(?P<when>(?:[0-9]{4}年)?[0-9]{1,2}月[0-9]{1,2}日)起?(?:至|到)"
                          r"(?P<event>[^,。;0-9]{1,6}?(?:节|假)(?:前|后)?),?(?:在[^,。;]{0,12})?开展")
 _SPAN_HEADING = re.compile(r"(?:[一二三四五六七八九十]+、)?(?:整治|行动|活动|治理|工作)?时间(?:安排)?")  # 二、整治时间
-_SPAN_TOPIC = re.compile(r"开展|专项|整治|治理|行动|为期|开始|结束")
+_SPAN_TOPIC = re.compile(r"开展|专项|整治|治理|行动|检查|为期|开始|结束")
+# 记者获悉,4月1日至6月30日,京津冀…部门将联手开展联合治超专项行动: the period opens a clause, the doers between
+_SPAN_OPENING = re.compile(rf"(?:^|(?<=[,:]))(?P<when>{DATE_RUN}),[^。;0-9]{{2,40}}?(?:开展|实施)[^,。;]{{0,24}}?"
+                           r"(?:专项|行动|整治|治理|检查)")
+_HOURS = re.compile(r"(?<=[日号])(?:零|[0-9]{1,2})时")  # 4月10日零时至19日24时
 _DURATION = re.compile(r"为期(?:[0-9]+|[一二三四五六七八九十两半]+)个?(?:月|年|周|天)")
 
 
@@ -529,7 +540,7 @@ def read_span(notice: Notice, plan: NoticePlan) -> None:
     for paragraph in notice.paragraphs:
         if plan.start is None and plan.end is None and not phase_heading(paragraph.text):
             for start, end in split_sentences(paragraph):
-                sentence = TEMPLATE_YEAR.sub("", paragraph.text[start:end])
+                sentence = _HOURS.sub("", THIS_YEAR.sub("", TEMPLATE_YEAR.sub("", paragraph.text[start:end])))
                 found = _span_in(sentence, label_above)
                 if found is None:
                     continue
@@ -563,8 +574,10 @@ def _span_in(sentence: str, label_above: bool) -> tuple[str, int] | None:
     if until := _SPAN_UNTIL.search(sentence):
         return f"{until['when']}至{until['event']}", until.start()
     match = _SPAN_FROM.search(sentence)
+    if match is not None and sentence[: match.start()].endswith("阶段"):  # 专项整治阶段从4月21日到6月30日
+        return None
     if match is None:
-        before = _SPAN_BEFORE.search(sentence)
+        before = _SPAN_BEFORE.search(sentence) or _SPAN_OPENING.search(sentence)
         return (before["when"], before.start()) if before and _RANGE_SPLIT.search(before["when"]) else None
     if match["to"]:
         return f"{match['when']}至{match['to']}", match.start()
@@ -601,7 +614,7 @@ def infer_year(notice: Notice, plan: NoticePlan) -> None:
                 for m in _CAMPAIGN_YEAR.finditer(line)]
     titled = [(int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
               for m in _TITLE_YEAR.finditer(line)]
-    for found, note in ((own, "取自通知标题"), (campaign, "取自文中的年度"), (titled, "取自文中所提文件的标题"),
+    for found, note in ((own, "取自通知标题"), (titled, "取自文中所提文件的标题"), (campaign, "取自专项整治的名称"),
                         (cited_years(notice), "取自所引文件的文号")):
         if found and len({year for year, _, _ in found}) == 1:
             year, line, words = found[0]
@@ -613,9 +626,10 @@ def infer_year(notice: Notice, plan: NoticePlan) -> None:
 _TITLE_YEAR = re.compile(r"《[^》]*?(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年(?![0-9]{1,2}月|[—–\-~至])[^》]*》")
 # The notice's own title: 2021年夏秋两季秸秆禁烧工作方案. A year on its own, not a range.
 _OWN_TITLE_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年(?![0-9]{1,2}月|[—–\-~至])")
-# A campaign named for its year: 2014年度冬季…清理整治活动 (2021—2022年度 is a range, not one year).
-_CAMPAIGN_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年度[^,。;]{0,30}?"
-                            r"(?:整治|治理|行动|活动|检查|清理)")
+# A campaign named for its year: 2014年度冬季…清理整治活动, 2023年春季…专项监督检查 (not 2021—2022年度, a range,
+# nor 2003年以来…检查).
+_CAMPAIGN_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年度?(?![0-9]|以来|以前|以后|[—–\-~至])"
+                            r"[^,。;]{0,30}?(?:整治|治理|行动|活动|检查|清理)")
 # A period with its year: 2010年3月, 2002年四季度, 2015年下半年.
 _YEAR_PERIOD = re.compile(r"(?<![0-9])(?P<year>(?:19|20)[0-9]{2})年(?:[0-9]{1,2}月|第?[一二三四]季度|[上下]半年)")
 

@@ -208,10 +208,42 @@ def test_the_year_of_a_period_or_of_a_campaign_named_for_it() -> None:
     assert quarter.year == 2002 and quarter.year_note is None
     assert [(d.name, d.due.day) for d in quarter.deliverables] == [("总结材料", date(2002, 12, 31))]
     season = import_notice("县城管局开展2014年度冬季违法建筑集中清理整治活动。此次整治活动自11月3日起至12月31日止。")
-    assert (season.year, season.year_note) == (2014, "取自文中的年度")
+    assert (season.year, season.year_note) == (2014, "取自专项整治的名称")
     assert season.start is not None and season.start.day == date(2014, 11, 3)
 
 
 def test_a_mistyped_yu_before_a_deadline() -> None:
     [item] = import_notice("各责任单位制定专项整治行动方案,与2017年8月30日前报镇河长办备案。").deliverables
     assert item.name.endswith("专项整治行动方案") and (item.due.day, item.to) == (date(2017, 8, 30), "镇河长办")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("会议明确,整治分为调查摸底、宣传动员、专项整治等三个阶段,其中专项整治阶段从4月21日到6月30日,设卡检查。",
+     [("专项整治阶段", "4月21日", "6月30日")]),
+    ("(一)动员部署阶段,2019年2月13日—2月17日。各企业制定方案。",
+     [("动员部署阶段", date(2019, 2, 13), date(2019, 2, 17))]),
+    ("专项监督检查分四个阶段,2月13日前完成动员部署阶段,5月6日前完成集中整治阶段。",
+     [("动员部署阶段", None, "2月13日"), ("集中整治阶段", None, "5月6日")]),
+])
+def test_a_phase_dated_after_its_name_or_by_when_it_is_done(text: str,
+                                                           expected: list[tuple[str, object, object]]) -> None:
+    assert phases(text) == expected
+    assert import_notice(text).start is None  # a phase's dates are not the campaign's
+
+
+@pytest.mark.parametrize(("sentence", "start", "end"), [
+    ("记者获悉,4月1日至6月30日,京津冀两市一省的交通运管部门将联手开展联合治超专项行动。", "4月1日", "6月30日"),
+    ("这次大检查从2011年8月至9月进行。", date(2011, 8, 1), date(2011, 9, 30)),
+    ("“春雷行动”的展开时间为4月10日零时至19日24时。", "4月10日", "4月19日"),
+    ("专项整治从今年6月15日开始,到年底结束。", "6月15日", "12月底"),
+    ("市里决定自2月上旬至6月底,在全市开展2023年春季校园食品安全专项监督检查。", date(2023, 2, 1), date(2023, 6, 30)),
+])
+def test_more_campaign_spans_as_notices_write_them(sentence: str, start: object, end: object) -> None:
+    plan = import_notice(sentence)
+    assert plan.start is not None and plan.end is not None
+    assert (plan.start.day or plan.start.words, plan.end.day or plan.end.words) == (start, end)
+
+
+def test_a_period_that_opens_a_clause_of_other_work_is_no_span() -> None:
+    assert import_notice("8月1日至9月20日,由市专项行动领导小组派出联合检查组,到现场检查重点问题。").start is None
+    assert import_notice("2003年以来各项重点工作的落实情况要查深查透,开展检查。").year is None
