@@ -346,8 +346,8 @@ def period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When 
     return start, end
 
 
-_MARKER = (r"(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|[0-9]{1,2}[.、](?![0-9])"
-           r"|第[一二三四五六七八九十0-9]+(?:阶段|步))?")
+_NUMBERED = r"(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|[0-9]{1,2}[.、](?![0-9]))"  # (一) 一、 1.
+_MARKER = rf"(?:{_NUMBERED}|第[一二三四五六七八九十0-9]+(?:阶段|步))?"
 _PHASE_NAME = r"[^(),。;:为是0-9]{1,24}?(?:阶段|期)"
 # (一)安排部署阶段(6月10日前) · 动员部署阶段(2007年3月中旬): · 1.动员部署阶段(8月1日—8月20日)
 _PHASE_HEADING = re.compile(rf"^{_MARKER}:?(?P<name>{_PHASE_NAME})\s*:?\((?P<when>[^()]{{1,40}})\)")
@@ -363,8 +363,7 @@ _PHASE_AFTER_DATE = re.compile(rf"(?P<when>{DATE_RUN}?(?:开始)?)(?:为|是)"
 _PHASE_BEFORE_DATE = re.compile(rf"(?:^|[,;。:])(?:其中)?(?P<name>[^(),。;:为是从自]{{1,14}}?阶段)(?:为|是|:|从|自)"
                                 rf"(?P<when>{DATE_RUN})")
 # (一)动员部署阶段,2019年2月13日—2月17日: a numbered heading whose date follows a comma
-_PHASE_COMMA = re.compile(rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|[0-9]{{1,2}}[.、](?![0-9]))"
-                          rf"(?P<name>{_PHASE_NAME}),(?P<when>{DATE_RUN})")
+_PHASE_COMMA = re.compile(rf"^{_NUMBERED}(?P<name>{_PHASE_NAME}),(?P<when>{DATE_RUN})")
 # 2月13日前完成动员部署阶段: a phase known only by the day it must be done
 _PHASE_DONE_BY = re.compile(rf"(?:^|[,;。:])(?P<when>{DATE_RUN}前)完成(?P<name>[^(),。;:]{{2,12}}?阶段)")
 _ORDINAL = r"第(?P<n>[一二三四五六七八九十0-9]+)阶段"
@@ -376,8 +375,7 @@ _ORDINAL_DATED = re.compile(rf"{_ORDINAL}(?:为|是|:)?(?P<when>(?:自|从)?(?:�
 # 分为动员部署、自查自纠、集中整治、总结提升四个阶段: the names the ordinals stand for
 _NAMED_PROMISE = re.compile(r"分(?:为|成)?(?P<names>[^,。;:]{2,60}?)(?P<n>[一二三四五六七八九十两0-9]+)个阶段")
 # (一)组织发动阶段。 with 时间:…(5月30日一6月4日)… in the sentence after it
-_BARE_HEADING = re.compile(rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+、|[0-9]{{1,2}}[.、](?![0-9]))"
-                           rf"(?P<name>{_PHASE_NAME})[。:]?$")
+_BARE_HEADING = re.compile(rf"^{_NUMBERED}(?P<name>{_PHASE_NAME})[。:]?$")
 _TIME_LINE = re.compile(r"^(?:时间|时间安排|时限)[:为]")
 # Phases named by their work rather than 阶段: 2019年1至5月进行集中整治 · 8月1日至8月10日,重点整治旅游客车 ·
 # (四)5-6月,开展…专项整治行动 · 2018年底前进行排查. The period opens a clause; a list item may name any work.
