@@ -1,4 +1,4 @@
-"""The `duban` command line (SPEC §7): serve, demo, plan load/import-text, user add-coordinator/sessions, db upgrade."""
+"""The `duban` command line (SPEC §7): serve, demo, plan load/import, user add-coordinator/sessions, db upgrade."""
 
 from __future__ import annotations
 
@@ -107,24 +107,30 @@ def plan_load(file: Annotated[Path, typer.Argument(help="方案 YAML 文件", me
         typer.secho(f"注意：{warning}", fg=typer.colors.YELLOW)
 
 
-@plan_app.command("import-text", help="读取正式通知（纯文本），输出带注释的 YAML 方案，核对补全后再加载。")
-def plan_import_text(
-    file: Annotated[Path, typer.Argument(help="通知的纯文本（UTF-8 或 GB18030）；- 表示标准输入", metavar="文件")],
+def plan_import(
+    file: Annotated[Path, typer.Argument(help="通知文件（.docx、.pdf、.ofd 或纯文本）；- 表示标准输入", metavar="文件")],
     year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
     """Read an official notice (通知/方案) and print a commented YAML plan to check and load (SPEC §9)."""
-    from handlers.notice import import_notice, read_text
+    from handlers.notice import DocumentError, import_document, read_document
     from handlers.notice.writer import render_plan
 
     try:
-        text = read_text(sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes())
-    except (OSError, UnicodeDecodeError) as error:
+        document = read_document(sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes())
+    except (OSError, DocumentError) as error:
         _fail(f"无法读取通知文件 {file}：{error}")
         return
-    plan = import_notice(text, year=year)
+    plan = import_document(document, year=year)
     typer.echo(render_plan(plan, source=file.name if str(file) != "-" else "标准输入"), nl=False)
     typer.secho(f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
                 f"{len(plan.units)} 个单位；请核对后补全 TODO，再运行 duban plan load。", err=True)
+    for shortfall in plan.shortfalls:
+        typer.secho(f"注意：{shortfall.value}", fg=typer.colors.YELLOW, err=True)
+
+
+PLAN_IMPORT_HELP = "读取正式通知（.docx、.pdf、.ofd 或纯文本），输出带注释的 YAML 方案，核对补全后再加载。"
+plan_app.command("import", help=PLAN_IMPORT_HELP)(plan_import)
+plan_app.command("import-text", help="同 plan import（旧名称，保留兼容）。")(plan_import)
 
 
 @user_app.command("add-coordinator", help="新增或更新当前专项整治的协调人，并设置网页后台密码。")

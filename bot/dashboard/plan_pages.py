@@ -1,6 +1,7 @@
-"""Plans from the dashboard: upload an official notice, check the YAML plan it gives, then load it.
+"""Plans from the dashboard: upload an official notice (.docx, .pdf, .ofd or text), check the YAML plan it
+gives, then load it.
 
-The same steps as `duban plan import-text` and `duban plan load`; nothing is written until the coordinator
+The same steps as `duban plan import` and `duban plan load`; nothing is written until the coordinator
 presses 加载, and 校验 runs the whole load inside a transaction that is rolled back, so the page can say
 exactly what would change.
 """
@@ -15,7 +16,7 @@ from starlette.responses import Response
 
 from bot.dashboard.auth import PageViewer, ServicesDep, check_csrf
 from bot.dashboard.pages import render
-from handlers.notice import import_notice, read_text
+from handlers.notice import Document, DocumentError, import_document, read_document
 from handlers.notice.writer import render_plan
 from handlers.plan import LoadResult, PlanError, load_plan, parse_plan
 
@@ -34,23 +35,25 @@ async def plan_import(request: Request, viewer: PageViewer, csrf: Annotated[str,
                       text: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
                       year: Annotated[str, Form(max_length=4)] = "") -> Response:
     check_csrf(request, csrf)
-    data = await notice.read() if notice is not None and notice.filename else text.encode()
+    data = await notice.read() if notice is not None and notice.filename else b""
     problems: list[str] = []
-    if not data.strip():
-        problems.append("请上传通知文件（.txt）或把通知全文粘贴到文本框中。")
+    if not data.strip() and not text.strip():
+        problems.append("请上传通知文件（.docx、.pdf、.ofd 或 .txt）或把通知全文粘贴到文本框中。")
     if year.strip() and not (year.strip().isdigit() and 2000 <= int(year) <= 2100):
         problems.append(f"年份「{year}」无法识别，请填写四位数字，如 2024。")
+    document: Document | None = None
     try:
-        notice_text = read_text(data)
-    except UnicodeDecodeError:
-        problems.append("文件不是文本格式（UTF-8 或 GB18030）；Word/PDF 请先另存为纯文本。")
-    if problems:
+        document = read_document(data) if data.strip() else Document(text, None, "txt") if text.strip() else None
+    except DocumentError as error:
+        problems.append(str(error))
+    if problems or document is None:
         return render(request, "plan.html", {"step": "upload", "problems": problems, "text": text},
                       viewer=viewer, status_code=400)
-    plan = import_notice(notice_text, year=int(year) if year.strip() else None)
+    plan = import_document(document, year=int(year) if year.strip() else None)
     source = notice.filename if notice is not None and notice.filename else "粘贴的通知"
     summary = (f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
-               f"{len(plan.units)} 个单位。请逐项核对，补全标有 TODO 的内容，再校验、加载。")
+               f"{len(plan.units)} 个单位。请逐项核对，补全标有 TODO 的内容，再校验、加载。"
+               + "".join(f" 注意：{item.value}" for item in plan.shortfalls))
     return render(request, "plan.html", {"step": "check", "yaml": render_plan(plan, source=source),
                                          "summary": summary}, viewer=viewer)
 

@@ -1,8 +1,10 @@
-"""`duban plan import-text`: an official notice (通知/方案) as plain text → a commented YAML plan (SPEC §9)."""
+"""`duban plan import`: an official notice (通知/方案) as .docx, .pdf, .ofd or text → a commented YAML plan."""
 
 from __future__ import annotations
 
+from handlers.notice.documents import Document, DocumentError, read_document, read_text
 from handlers.notice.extract import (
+    check_promises,
     infer_year,
     read_coordinators,
     read_deliverables,
@@ -15,24 +17,24 @@ from handlers.notice.extract import (
     read_span,
     read_units,
 )
-from handlers.notice.model import NoticePlan
+from handlers.notice.model import NoticePlan, Places
+from handlers.notice.tables import read_tables
 from handlers.notice.tasks import read_tasks
 from handlers.notice.text import read_notice
 
-
-def read_text(data: bytes) -> str:
-    """A notice file's text: UTF-8 (with or without BOM), else GB18030, in which many government files are
-    saved; anything else raises UnicodeDecodeError."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
+__all__ = ["Document", "DocumentError", "import_document", "import_notice", "read_document", "read_text"]
 
 
-def import_notice(text: str, *, year: int | None = None) -> NoticePlan:
-    """Everything the notice says that a plan needs; `year` is the person's answer when the notice has none."""
+def import_document(document: Document, *, year: int | None = None) -> NoticePlan:
+    """The plan of a notice read from a file (read_document), its comments citing pages and paragraphs."""
+    return import_notice(document.text, year=year, places=document.places)
+
+
+def import_notice(text: str, *, year: int | None = None, places: Places | None = None) -> NoticePlan:
+    """Everything the notice says that a plan needs; `year` is the person's answer when the notice has none;
+    `places` says where each line of `text` is in the original document."""
     notice = read_notice(text)
-    plan = NoticePlan()
+    plan = NoticePlan(places=places)
     read_header(notice, plan)
     if year is not None:
         plan.year, plan.year_origin = year, None
@@ -40,9 +42,11 @@ def import_notice(text: str, *, year: int | None = None) -> NoticePlan:
     read_span(notice, plan)
     taken = read_tasks(notice, plan)
     read_phases(notice, plan)
+    check_promises(notice, plan)
     read_deliverables(notice, plan, taken)
     read_rules(notice, plan)
     read_sources(notice, plan)
+    read_tables(notice, plan)
     read_focus_areas(notice, plan)
     read_units(notice, plan)
     read_coordinators(notice, plan)

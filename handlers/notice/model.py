@@ -15,8 +15,19 @@ class Origin:
     line: int
     quote: str
 
-    def cite(self) -> str:
-        return f"第{self.line}行「{self.quote}」" if self.quote else f"第{self.line}行"
+    def cite(self, places: Places | None = None) -> str:
+        where = place(self.line, places)
+        return f"{where}「{self.quote}」" if self.quote else where
+
+
+Places = tuple[str, ...]  # for a document, where each line of its text was: 第2页第3段, 第5段, 附件表格第2行
+
+
+def place(line: int, places: Places | None) -> str:
+    """Where a line of the notice's text is, in the words a person finds it by in the original file."""
+    if places and 0 < line <= len(places):
+        return places[line - 1]
+    return f"第{line}行"
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,11 @@ class When:
     day: date | None
     readable: bool  # the plan loader understands `words` (a year-less date it resolves with the campaign)
     origin: Origin
+    said: str | None = None  # the notice's own words when `words` had to be rewritten for the loader (5月 → 5月底)
+
+    @property
+    def quoted(self) -> str:
+        return self.said or self.words
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Deliverable:
     units: tuple[str, ...] | None  # None: every unit owes it
     origin: Origin
     note: str | None = None  # why units were left open, etc.
+    sender: str | None = None  # who sends it, in the notice's words (各地市环保专项行动领导小组)
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,27 @@ class Weekly:
     weekday: str  # 周五
     due: str  # 12:00
     due_read: bool  # the notice said when (上午 → 12:00); otherwise the default
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Monthly:
+    """每月25日前报送…: a report due on that day of every month."""
+
+    day: int
+    what: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """A filled-in row of the notice's 联系人 table (附件1)."""
+
+    unit: str | None
+    name: str
+    title: str | None
+    phone: str | None
+    email: str | None
     origin: Origin
 
 
@@ -98,6 +136,7 @@ class NoticePlan:
     issuer: Text | None = None
     year: int | None = None
     year_origin: Origin | None = None
+    year_note: str | None = None  # set when the year was taken from a title or a cited 文号: a person checks it
     notice_date: When | None = None
     start: When | None = None
     end: When | None = None
@@ -108,8 +147,19 @@ class NoticePlan:
     phases: list[Phase] = field(default_factory=list)
     deliverables: list[Deliverable] = field(default_factory=list)
     weekly: Weekly | None = None
+    monthly: list[Monthly] = field(default_factory=list)
     units: list[Text] = field(default_factory=list)
     collectives: dict[str, list[int]] = field(default_factory=dict)  # 各乡镇〔街道〕 → the lines naming it
     coordinators: list[Coordinator] = field(default_factory=list)
+    contacts: list[ContactRow] = field(default_factory=list)
+    contact_columns: Text | None = None  # the 联系人 table's columns and the contact fields they fill
     tasks: list[Task] = field(default_factory=list)
     unplaced: list[Text] = field(default_factory=list)  # a note on what a person must place by hand
+    shortfalls: list[Text] = field(default_factory=list)  # 分为四个阶段, three found: said at the top of the plan
+    places: Places | None = None  # the original document's pages and paragraphs, line by line
+
+    def at(self, line: int) -> str:
+        return place(line, self.places)
+
+    def cite(self, origin: Origin) -> str:
+        return origin.cite(self.places)

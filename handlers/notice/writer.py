@@ -11,7 +11,7 @@ from datetime import date
 
 import yaml
 
-from handlers.notice.model import NoticePlan, Task, Text, When
+from handlers.notice.model import ContactRow, NoticePlan, Task, Text, When
 from handlers.plan import DEFAULT_FOCUS_AREAS, DEFAULT_SOURCES
 from storage.models import TaskDeadlineKind
 
@@ -53,39 +53,40 @@ class _Lines:
         self.lines.append(f"{indent}# {comment}")
 
 
-def _when(out: _Lines, indent: str, key: str, when: When | None, missing: str) -> None:
+def _when(out: _Lines, plan: NoticePlan, indent: str, key: str, when: When | None, missing: str) -> None:
     """A date: resolved with the notice's words beside it, else the words the loader resolves, else a TODO."""
     if when is None:
         out.add(f"{indent}{key}:", f"{TODO} {missing}")
     elif when.day is not None:
-        out.add(f"{indent}{key}: {when.day.isoformat()}", f"第{when.origin.line}行「{when.words}」")
+        out.add(f"{indent}{key}: {when.day.isoformat()}", f"{plan.at(when.origin.line)}「{when.quoted}」")
     elif when.readable:
         out.add(f"{indent}{key}: {_scalar(when.words)}",
-                f"第{when.origin.line}行「{when.words}」；通知未写年份，加载时按专项整治的起止日期确定")
+                f"{plan.at(when.origin.line)}「{when.quoted}」；通知未写年份，加载时按专项整治的起止日期确定")
     else:
         out.add(f"{indent}{key}: {_scalar(when.words)}",
-                f"{TODO} {when.origin.cite()}：无法确定日期，请改写为 2020-06-10 这样的日期")
+                f"{TODO} {plan.cite(when.origin)}：无法确定日期，请改写为 2020-06-10 这样的日期")
 
 
 def _campaign(out: _Lines, plan: NoticePlan) -> None:
     out.add("campaign:")
     if plan.name:
-        out.add(f"  name: {_scalar(plan.name.value)}", plan.name.origin.cite())
+        out.add(f"  name: {_scalar(plan.name.value)}", plan.cite(plan.name.origin))
     else:
         out.add("  name:", f"{TODO} 未找到通知标题，请填写专项整治名称")
     if plan.issuer:
-        out.add(f"  issuer: {_scalar(plan.issuer.value)}", plan.issuer.origin.cite())
+        out.add(f"  issuer: {_scalar(plan.issuer.value)}", plan.cite(plan.issuer.origin))
     out.add("  timezone: Asia/Shanghai", "默认时区")
     hints = _span_hints(plan)
-    _when(out, "  ", "start", plan.start, "通知未写明开始日期，请填写，如 2020-06-04" + hints)
-    _when(out, "  ", "end", plan.end, "通知未写明结束日期，请填写，如 2020-11-30" + hints)
+    _when(out, plan, "  ", "start", plan.start, "通知未写明开始日期，请填写，如 2020-06-04" + hints)
+    _when(out, plan, "  ", "end", plan.end, "通知未写明结束日期，请填写，如 2020-11-30" + hints)
     if plan.year is not None:
-        source = f"{plan.year_origin.cite()}" if plan.year_origin else "导入时指定（--year）"
-        out.note("  ", f"未写年份的日期按 {plan.year} 年计：{source}")
+        source = plan.cite(plan.year_origin) if plan.year_origin else "导入时指定（--year）"
+        checked = f"（{plan.year_note}，请核对）" if plan.year_note else ""
+        out.note("  ", f"未写年份的日期按 {plan.year} 年计：{source}{checked}")
     if plan.target:
         out.add("  target:")
-        out.add(f"    rate: {plan.target.rate:g}", plan.target.origin.cite())
-        _when(out, "    ", "by", plan.target.by, "通知未写明整改目标的期限")
+        out.add(f"    rate: {plan.target.rate:g}", plan.cite(plan.target.origin))
+        _when(out, plan, "    ", "by", plan.target.by, "通知未写明整改目标的期限")
 
 
 def _span_hints(plan: NoticePlan) -> str:
@@ -93,23 +94,23 @@ def _span_hints(plan: NoticePlan) -> str:
         return ""
     hints = list(plan.span_hints)
     if plan.notice_date:
-        hints.append(f"通知落款 {plan.notice_date.words}（第{plan.notice_date.origin.line}行）")
+        hints.append(f"通知落款 {plan.notice_date.words}（{plan.at(plan.notice_date.origin.line)}）")
     dated = sorted((d.due.day, d.due.origin.line) for d in plan.deliverables if d.due.day)
     dated += sorted((p.end.day, p.end.origin.line) for p in plan.phases if p.end and p.end.day)
     if dated:
         first, last = min(dated), max(dated)
-        hints.append(f"最早的时间节点 {first[0].isoformat()}（第{first[1]}行），最晚的 {last[0].isoformat()}"
-                     f"（第{last[1]}行）")
+        hints.append(f"最早的时间节点 {first[0].isoformat()}（{plan.at(first[1])}），最晚的 {last[0].isoformat()}"
+                     f"（{plan.at(last[1])}）")
     return "；" + "；".join(hints) if hints else ""
 
 
-def _texts(out: _Lines, key: str, values: list[Text], default: list[str], default_note: str) -> None:
+def _texts(out: _Lines, plan: NoticePlan, key: str, values: list[Text], default: list[str], default_note: str) -> None:
     if values:
         out.add(f"{key}:")
         cited: set[int] = set()
         for value in values:
             out.add(f"  - {_scalar(value.value)}",
-                    f"第{value.origin.line}行" if value.origin.line in cited else value.origin.cite())
+                    plan.at(value.origin.line) if value.origin.line in cited else plan.cite(value.origin))
             cited.add(value.origin.line)
     else:
         out.add(f"{key}: {_dump(default)}", default_note)
@@ -121,10 +122,10 @@ def _phases(out: _Lines, plan: NoticePlan) -> None:
         return
     out.add("phases:")
     for phase in plan.phases:
-        out.add(f"  - name: {_scalar(phase.name.value)}", phase.name.origin.cite())
+        out.add(f"  - name: {_scalar(phase.name.value)}", plan.cite(phase.name.origin))
         if phase.start is not None:
-            _when(out, "    ", "start", phase.start, "")
-        _when(out, "    ", "end", phase.end, f"第{phase.name.origin.line}行未写明阶段结束日期，请填写")
+            _when(out, plan, "    ", "start", phase.start, "")
+        _when(out, plan, "    ", "end", phase.end, f"{plan.at(phase.name.origin.line)}未写明阶段结束日期，请填写")
 
 
 def _deliverables(out: _Lines, plan: NoticePlan) -> None:
@@ -133,14 +134,16 @@ def _deliverables(out: _Lines, plan: NoticePlan) -> None:
         return
     out.add("deliverables:")
     for item in plan.deliverables:
-        out.add(f"  - name: {_scalar(item.name)}", item.origin.cite())
-        _when(out, "    ", "due", item.due, "")
+        out.add(f"  - name: {_scalar(item.name)}", plan.cite(item.origin))
+        _when(out, plan, "    ", "due", item.due, "")
         if item.to:
-            out.add(f"    to: {_scalar(item.to)}", f"第{item.origin.line}行")
+            out.add(f"    to: {_scalar(item.to)}", f"{plan.at(item.origin.line)}：报送对象")
         if item.units:
-            out.add(f"    units: {_dump(list(item.units))}", f"第{item.origin.line}行所在条目的责任单位")
+            out.add(f"    units: {_dump(list(item.units))}", f"{plan.at(item.origin.line)}所在条目的责任单位")
         elif item.note:
             out.note("    ", item.note)
+        if item.sender and not item.units:
+            out.note("    ", f"报送单位：{item.sender}（通知原文；units 不填即全部单位报送）")
 
 
 def _weekly(out: _Lines, plan: NoticePlan) -> None:
@@ -151,29 +154,43 @@ def _weekly(out: _Lines, plan: NoticePlan) -> None:
         out.add('  remind_at: ["09:00", "11:00"]', "默认")
         out.add('  due: "12:00"', "默认")
         return
-    out.add(f"  weekday: {weekly.weekday}", weekly.origin.cite())
+    out.add(f"  weekday: {weekly.weekday}", plan.cite(weekly.origin))
     out.add('  remind_at: ["09:00", "11:00"]', "默认：截止当天提醒两次")
-    out.add(f'  due: "{weekly.due}"', f"第{weekly.origin.line}行" if weekly.due_read
-            else f"第{weekly.origin.line}行未写明时刻，默认 12:00，请核对")
+    out.add(f'  due: "{weekly.due}"', plan.at(weekly.origin.line) if weekly.due_read
+            else f"{plan.at(weekly.origin.line)}未写明时刻，默认 12:00，请核对")
 
 
 def _units(out: _Lines, plan: NoticePlan) -> None:
-    if not plan.units:
+    contacts: dict[str, list[ContactRow]] = {}
+    for row in plan.contacts:
+        if row.unit:
+            contacts.setdefault(row.unit, []).append(row)
+    named = [(unit.value, unit.origin) for unit in plan.units]
+    named += [(unit, rows[0].origin) for unit, rows in contacts.items() if unit not in {u.value for u in plan.units}]
+    if not named:
         out.add("units:", f"{TODO} 通知未列出参加单位：请逐个列出（至少一个）后再加载，例如：")
         out.note("", " - {name: 执法监察支队, aliases: [支队], contacts: [{name: 张三, phone: \"13900000000\"}]}")
         out.note("", " - {name: 法制科}")
     else:
         out.add("units:", "通知中点名的单位；联络员可在 contacts 中预先登记（姓名+手机号）")
-        for unit in plan.units:
-            out.add(f"  - {{name: {_scalar(unit.value)}}}", unit.origin.cite())
+        for name, origin in named:
+            people = [{k: v for k, v in (("name", r.name), ("title", r.title), ("phone", r.phone), ("email", r.email))
+                       if v} for r in contacts.get(name, [])]
+            fields = {"name": name, **({"contacts": people} if people else {})}
+            out.add(f"  - {_dump(fields)}", plan.cite(origin) if not people
+                    else f"{plan.at(origin.line)}：附件联系人表")
+    if plan.contact_columns:
+        where = plan.at(plan.contact_columns.origin.line)
+        out.note("  ", f"附件联系人表（{where}）的栏目：{plan.contact_columns.value}；"
+                       "未填的由各单位联络员用「登记」报送")
     if plan.collectives:
         out.note("  ", f"{LATER}以下集合名称要展开为具体单位，任务才能落到单位：把每个成员单位列在 units 中并写上 "
                        "groups，例如")
         example = next(iter(plan.collectives))
         out.note("  ", f"  - {{name: 某某单位, groups: [{example}]}}")
         for name, lines in plan.collectives.items():
-            shown = "、".join(str(n) for n in lines[:6]) + ("等" if len(lines) > 6 else "")
-            out.note("  ", f"  「{name}」：第{shown}行（共{len(lines)}处）")
+            shown = "、".join(plan.at(n) for n in lines[:6]) + ("等" if len(lines) > 6 else "")
+            out.note("  ", f"  「{name}」：{shown}（共{len(lines)}处）")
 
 
 def _groups_and_coordinators(out: _Lines, plan: NoticePlan) -> None:
@@ -185,26 +202,26 @@ def _groups_and_coordinators(out: _Lines, plan: NoticePlan) -> None:
     out.add("coordinators:", f"{LATER}填写 wecom_userid 或 dingtalk_userid 后，协调人才能在聊天中使用「汇总」等指令")
     for person in plan.coordinators:
         fields = {"name": person.name, **({"phone": person.phone} if person.phone else {})}
-        out.add(f"  - {_dump(fields)}", person.origin.cite())
+        out.add(f"  - {_dump(fields)}", plan.cite(person.origin))
 
 
-def _task(out: _Lines, task: Task) -> None:
-    out.add(f"  - number: {task.number}", f"第{task.origin.line}行")
-    out.add(f"    text: {_scalar(task.text)}", f"第{task.origin.line}行")
+def _task(out: _Lines, plan: NoticePlan, task: Task) -> None:
+    out.add(f"  - number: {task.number}", plan.at(task.origin.line))
+    out.add(f"    text: {_scalar(task.text)}", plan.at(task.origin.line))
     for key, names, origin in zip(("lead", "partners", "responsible"), (task.lead, task.partners, task.responsible),
                                   task.unit_origins, strict=True):
         if names:
-            out.add(f"    {key}: {_dump(list(names))}", origin.cite())
+            out.add(f"    {key}: {_dump(list(names))}", plan.cite(origin))
     origin = task.deadline_origin or task.origin
     if task.kind is TaskDeadlineKind.UNKNOWN:
         out.add(f"    deadline: {_scalar(task.deadline) if task.deadline else ''}".rstrip(),
-                f"{TODO} {origin.cite()}：无法识别完成时限，请写成 2024年3月底前、每年2月底前 或 长期坚持")
+                f"{TODO} {plan.cite(origin)}：无法识别完成时限，请写成 2024年3月底前、每年2月底前 或 长期坚持")
     else:
-        out.add(f"    deadline: {_scalar(task.deadline)}", f"{origin.cite()}（{KIND_TEXT[task.kind]}）")
+        out.add(f"    deadline: {_scalar(task.deadline)}", f"{plan.cite(origin)}（{KIND_TEXT[task.kind]}）")
 
 
 def _unplaced(out: _Lines, plan: NoticePlan) -> None:
-    notes = [f"第{item.origin.line}行：{item.value}" for item in plan.unplaced]
+    notes = [f"{plan.at(item.origin.line)}：{item.value}" for item in plan.unplaced]
     if not notes:
         return
     out.lines.append("")
@@ -217,8 +234,9 @@ def render_plan(plan: NoticePlan, *, source: str = "通知") -> str:
     """The YAML plan text; loading it needs every TODO resolved first (duban plan load names what is left)."""
     out = _Lines()
     _campaign(out, plan)
-    _texts(out, "focus_areas", plan.focus_areas, DEFAULT_FOCUS_AREAS, "通知未列出整治重点：以下为默认值（SPEC §2）")
-    _texts(out, "sources", plan.sources, DEFAULT_SOURCES, "通知未列出线索来源：以下为默认值（SPEC §2）")
+    _texts(out, plan, "focus_areas", plan.focus_areas, DEFAULT_FOCUS_AREAS,
+           "通知未列出整治重点：以下为默认值（SPEC §2）")
+    _texts(out, plan, "sources", plan.sources, DEFAULT_SOURCES, "通知未列出线索来源：以下为默认值（SPEC §2）")
     _phases(out, plan)
     _deliverables(out, plan)
     _weekly(out, plan)
@@ -230,13 +248,15 @@ def render_plan(plan: NoticePlan, *, source: str = "通知") -> str:
     if plan.tasks:
         out.add("tasks:", f"任务分工 {len(plan.tasks)} 项")
         for task in plan.tasks:
-            _task(out, task)
+            _task(out, plan, task)
     else:
         out.add("tasks: []", "通知没有编号的任务分工")
     _unplaced(out, plan)
+    where = "页码、段落" if plan.places else "行号"
     header = [
-        f"# 督办专项整治方案：由 duban plan import-text 从「{source}」生成（格式见 SPEC §8）。",
-        "# 每个值旁的注释是它在通知中的出处（行号与原文），请逐项核对。",
+        f"# 督办专项整治方案：由 duban plan import 从「{source}」生成（格式见 SPEC §8）。",
+        f"# 每个值旁的注释是它在通知中的出处（{where}与原文），请逐项核对。",
+        *(f"# 注意：{plan.cite(item.origin)}：{item.value}" for item in plan.shortfalls),
         f"# 标有 TODO 的 {out.todos} 处须补全后才能用 duban plan load 加载；标有「请补充」的可以稍后再补。"
         if out.todos else "# 没有必须补全的 TODO，核对后即可用 duban plan load 加载；标有「请补充」的可以稍后再补。",
     ]

@@ -15,6 +15,7 @@ from storage.db import transaction
 from storage.models import AuditEntry, Campaign, Phase
 from tests.conftest import FIXTURES, Database, make_settings
 from tests.factories import set_password
+from tests.handlers.notice.forms import to_docx, to_ofd, to_pdf
 from tests.handlers.notice.test_seeds import seed_text
 
 NEW_PLAN = (FIXTURES / "plan.yaml").read_text(encoding="utf-8").replace(
@@ -48,6 +49,18 @@ def test_an_uploaded_notice_becomes_a_plan_to_check(coordinator: TestClient, pla
     plan = re.search(r'<textarea name="plan"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)  # type: ignore[union-attr]
     assert "安排部署阶段" in plan and "2020-06-10" in plan and "# " in plan  # values with where they came from
     assert campaigns(plan_loaded) == [campaigns(plan_loaded)[0]]  # nothing loaded yet
+
+
+@pytest.mark.parametrize(("name", "make"), [("通知.docx", to_docx), ("通知.pdf", to_pdf), ("通知.ofd", to_ofd)])
+def test_a_notice_as_word_pdf_or_ofd_becomes_the_same_plan(coordinator: TestClient, name: str, make) -> None:  # type: ignore[no-untyped-def]
+    csrf = csrf_of(coordinator.get("/dashboard/plan").text)
+    page = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
+                            files={"notice": (name, make(seed_text("002")), "application/octet-stream")})
+    assert page.status_code == 200, page.text
+    assert "已识别：3 个阶段、4 个报送事项" in page.text and "只找到 3 个阶段" in page.text
+    plan = re.search(r'<textarea name="plan"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    where = "第" + ("" if name.endswith(".docx") else "1页第")
+    assert "    end: 2020-06-30" in plan and f"# {where}" in plan  # cited by page and paragraph
 
 
 def test_check_changes_nothing_and_load_creates_the_campaign(coordinator: TestClient, plan_loaded: Database) -> None:
@@ -84,7 +97,11 @@ def test_unreadable_uploads_and_forged_forms_are_refused(coordinator: TestClient
     csrf = csrf_of(coordinator.get("/dashboard/plan").text)
     binary = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
                               files={"notice": ("通知.docx", b"PK\x03\x04\xff\xff\xfe", "application/octet-stream")})
-    assert binary.status_code == 400 and "纯文本" in binary.text
+    assert binary.status_code == 400 and "文件已损坏" in binary.text
+    old_word = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
+                                files={"notice": ("通知.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512,
+                                                  "application/msword")})
+    assert old_word.status_code == 400 and "另存为」.docx 或 PDF" in old_word.text
     empty = coordinator.post("/dashboard/plan/import", data={"csrf": csrf, "text": "  "})
     assert empty.status_code == 400 and "请上传通知文件" in empty.text
     bad_year = coordinator.post("/dashboard/plan/import", data={"csrf": csrf, "text": "通知", "year": "20x4"})

@@ -120,17 +120,24 @@ SEED_000_DEADLINES = ["6月15日", "6月25日", "8月10日", "8月31日", "9月1
 def test_000_target() -> None:
     target = seed("000").target
     assert target is not None and target.rate == 0.9
-    assert target.by.words == "9月10日前" and target.by.day is None  # no year in the notice: none invented
+    assert target.by.words == "9月10日前" and target.by.day == date(2020, 9, 10)
     assert target.origin.line == 85
 
 
-def test_000_deadlines_stay_in_the_notices_words_without_a_year() -> None:
-    plan = seed("000")
-    assert plan.year is None and plan.start is None and plan.end is None
+def test_000_takes_the_year_of_the_documents_it_cites_and_says_so() -> None:
+    plan = seed("000")  # no 文号 or date of its own: both notices it implements are 〔2020〕
+    assert plan.year == 2020 and plan.year_note == "取自所引文件的文号"
+    assert plan.year_origin is not None and "〔2020〕" in plan.year_origin.quote
     assert sorted({d.due.words.removesuffix("前") for d in plan.deliverables}, key=SEED_000_DEADLINES.index) \
         == SEED_000_DEADLINES
+    assert all(d.due.day is not None and d.due.day.year == 2020 for d in plan.deliverables)
+
+
+def test_000_without_its_citations_keeps_every_date_in_the_notices_words() -> None:
+    plan = import_notice(seed_text("000").replace("〔2020〕", ""))
+    assert plan.year is None and plan.start is None and plan.end is None
     assert all(d.due.day is None and d.due.readable for d in plan.deliverables)
-    assert any("卫法办发〔2020〕13号" in hint for hint in plan.span_hints)  # a hint, not a year
+    assert plan.target is not None and plan.target.by.day is None  # none invented
 
 
 def test_000_deadlines_resolve_with_a_year_given() -> None:
@@ -242,3 +249,22 @@ def test_every_seed_imports_and_every_date_is_from_the_notice(number: str) -> No
         assert when.origin.line <= len(text.splitlines())
         if when.day is not None:
             assert str(when.day.month) in when.words  # the resolved month is the notice's own
+
+
+def test_002_says_it_found_three_of_the_four_phases_it_announces() -> None:
+    [shortfall] = seed("002").shortfalls
+    assert "分为四个阶段" in shortfall.value and "只找到 3 个阶段" in shortfall.value and shortfall.origin.line == 48
+
+
+def test_003_keeps_its_whole_title_and_the_issuer_it_names() -> None:
+    plan = seed("003")
+    assert plan.name is not None and plan.name.value == "武定县自然资源局行政执法实施方案"
+    assert plan.issuer is not None and plan.issuer.value == "武定县自然资源局"  # not the portal's 武定县政府办
+    found = [(p.name.value, p.start.day if p.start else None, p.end.day if p.end else None) for p in plan.phases]
+    assert found == [
+        ("安排部署阶段", date(2019, 7, 1), date(2019, 7, 31)),  # 2019年7月为安排部署阶段
+        ("完善制度阶段", date(2019, 8, 1), date(2019, 8, 31)),
+        ("全面实施阶段", date(2019, 9, 1), None),  # 2019年9月上旬开始为…: no end given
+        ("整改提高阶段", date(2019, 10, 1), date(2019, 11, 30)),
+        ("总结报告阶段", date(2019, 12, 1), date(2019, 12, 31)),
+    ]

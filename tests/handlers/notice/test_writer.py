@@ -21,8 +21,10 @@ from tests.handlers.notice.test_seeds import seed_text
 NOW = datetime(2020, 7, 15, 10, tzinfo=SHANGHAI)
 
 
-def rendered(number: str, year: int | None = None) -> str:
-    return render_plan(import_notice(seed_text(number), year=year), source=f"{number}.txt")
+def rendered(number: str, year: int | None = None, *, uncited: bool = False) -> str:
+    """The seed's plan; `uncited` drops the years of the 文号 it cites, leaving a notice with no year at all."""
+    text = seed_text(number).replace("〔2020〕", "") if uncited else seed_text(number)
+    return render_plan(import_notice(text, year=year), source=f"{number}.txt")
 
 
 def fill(text: str, **lines: str) -> str:
@@ -47,6 +49,12 @@ def test_every_value_has_a_comment_saying_where_it_came_from(number: str) -> Non
         assert re.search(r"  # (?:第\d+行|TODO|请补充|默认|通知|官方|同上|任务分工)", line), line
 
 
+def test_a_year_taken_from_a_cited_document_is_flagged_for_checking() -> None:
+    text = rendered("000")
+    assert "    due: 2020-06-15  # 第81行「6月15日前」" in text
+    assert "未写年份的日期按 2020 年计：第5行「宁自然资发〔2020〕111号」（取自所引文件的文号，请核对）" in text
+
+
 def test_dates_are_resolved_with_the_notices_words_beside_them() -> None:
     text = rendered("001")
     assert "    end: 2020-06-10  # 第104行「6月10日前」" in text
@@ -65,9 +73,9 @@ def test_a_plan_with_todos_left_is_refused_naming_the_line() -> None:
 
 
 def test_year_less_dates_stay_in_words_until_a_person_sets_the_span(db: Database) -> None:
-    text = rendered("000")
+    text = rendered("000", uncited=True)
     assert "    due: 6月15日前  # 第81行「6月15日前」；通知未写年份" in text
-    assert "  start:  # TODO 通知未写明开始日期" in text and "卫法办发〔2020〕13号" in text
+    assert "  start:  # TODO 通知未写明开始日期" in text
     assert "陆和建同志任联络员" in text.split("未能放入方案的内容")[1]
     resolved = parse_plan(fill(text, start="2020-06-04", end="2020-11-30"), "000.yaml")
     assert sorted(resolved.deliverable_dues)[0] == date(2020, 6, 15)
