@@ -108,7 +108,8 @@ def plan_load(file: Annotated[Path, typer.Argument(help="方案 YAML 文件", me
 
 
 def plan_import(
-    file: Annotated[Path, typer.Argument(help="通知文件（.docx、.pdf、.ofd 或纯文本）；- 表示标准输入", metavar="文件")],
+    file: Annotated[Path, typer.Argument(help="通知文件（.docx、.pdf、.ofd 或纯文本）；- 表示标准输入",
+                                         metavar="文件")],
     year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
     """Read an official notice (通知/方案) and print a commented YAML plan to check and load (SPEC §9)."""
