@@ -136,7 +136,7 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
             return settle(ctx, spec, state, option)
         if "run" in option:
             dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
-            return _outside(ctx, read_message(option["run"]))
+            return _outside(ctx, read_message(option["run"], role=ctx.actor.role))
         return resume_question(ctx, spec, state)
     if reading.kind == RESUME:
         return resume_question(ctx, spec, state)
@@ -171,20 +171,21 @@ def route_message(ctx: Context) -> Reply:
     saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
     kind = saved.kind if saved is not None else None
-    reading = read_message(ctx.message.text, dialog=kind, state=state)
+    reading = read_message(ctx.message.text, dialog=kind, state=state, role=ctx.actor.role)
     if saved is None:
         return _outside(ctx, reading)
     if kind == OFFER_KIND:
         dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
         if reading.kind == CHOICE:
-            return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"]))
+            return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"],
+                                              role=ctx.actor.role))
         if reading.kind == CANCEL:
             return Reply.of("已取消。发送「帮助」查看可用指令。")
         return _outside(ctx, reading)
     owner = dialog_command(kind or "")
     if owner is None or owner.dialog is None:  # a dialog of a command that no longer exists
         dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
-        return _outside(ctx, read_message(ctx.message.text))
+        return _outside(ctx, read_message(ctx.message.text, role=ctx.actor.role))
     return _in_dialog(ctx, owner.dialog, state, reading)
 
 
