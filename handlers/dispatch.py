@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Imported for their command declarations (@command), which the dispatcher and the menu are built from.
-from handlers import coordination, issues, registration, reports, tasks  # noqa: F401
+from handlers import coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
 from handlers.commands import (
     ANSWER,
     CANCEL,

@@ -3,8 +3,8 @@
 `load_corpus` reads the file; `prepare` loads its campaign and sends its setup messages through the
 dispatcher (the ledger every entry starts from); `replay` sends an entry's earlier messages, reads the
 entry's message against the dialog they left and the sender's role (handlers.commands.read_message, what
-the dispatcher acts on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply of every entry on
-both databases; bench/parse.py times the reading.
+the dispatcher acts on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply
+of every entry on both databases; bench/parse.py times the reading.
 """
 
 from __future__ import annotations
