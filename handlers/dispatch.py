@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Imported for their command declarations (@command), which the dispatcher and the menu are built from.
-from handlers import coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
+from handlers import broadcast, coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
 from handlers.commands import (
     ANSWER,
     CANCEL,
@@ -50,7 +50,7 @@ from handlers.dialogs import (
     where,
 )
 from handlers.message import IncomingMessage, Reply
-from handlers.smalltalk import small_talk_reply
+from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People, Processed
 
@@ -115,7 +115,7 @@ def _outside(ctx: Context, reading: Reading) -> Reply:
     text = ctx.message.text.strip()
     if text in _IDLE_WORDS:
         return Reply.of(f"当前没有需要{_IDLE_WORDS[text]}的操作。发送「帮助」查看可用指令。")
-    return Reply.of("没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
+    return Reply.of(receipt(ctx) or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))  # 收到，明天报送: a receipt
 
 
 def _with_question(reply: Reply, pending: str) -> Reply:
