@@ -518,7 +518,7 @@ class Notices(Repo):
             select(Notice).where(Notice.campaign_id == campaign.id, Notice.remind_at.is_not(None),
                                  Notice.receipts.any(owed))
             .options(selectinload(Notice.receipts.and_(owed)).selectinload(NoticeReceipt.contact)
-                     .selectinload(Contact.identities))
+                     .options(selectinload(Contact.identities), selectinload(Contact.unit)))
             .order_by(Notice.number)).all()
 
 
