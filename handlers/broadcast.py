@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from handlers.commands import COORDINATOR, LIAISON, Args, command
@@ -162,19 +163,35 @@ def read_number(rest: str) -> Args:
     return {"number": number, "typed": typed if typed and number is None else None}
 
 
-def _receipt_lines(ctx: Context, notice: Notice) -> list[str]:
+@dataclass(frozen=True)
+class UnitReceipts:
+    """One unit's answer to a notice: its liaisons' receipts, and the first acknowledgement (None: none yet)."""
+
+    unit: Unit
+    receipts: tuple[NoticeReceipt, ...]
+
+    @property
+    def first(self) -> NoticeReceipt | None:
+        acknowledged = [r for r in self.receipts if r.acknowledged_at is not None]
+        return min(acknowledged, key=_acknowledged) if acknowledged else None
+
+    @property
+    def liaisons(self) -> str:
+        return "、".join(r.contact.name for r in self.receipts)
+
+
+def by_unit(notice: Notice) -> list[UnitReceipts]:
+    """The units a notice reached, in plan order, each with its receipts (what 回执 and the dashboard show)."""
     units: dict[int, list[NoticeReceipt]] = {}
     for receipt in sorted(notice.receipts, key=lambda r: (r.contact.unit.position, r.id)):
         units.setdefault(receipt.contact.unit_id, []).append(receipt)
-    done, waiting = [], []
-    for rows in units.values():
-        unit = rows[0].contact.unit
-        acknowledged = sorted((r for r in rows if r.acknowledged_at is not None), key=_acknowledged)
-        if acknowledged:
-            first = acknowledged[0]
-            done.append(f"{unit.name}（{first.contact.name} {_when(_acknowledged(first), ctx)}）")
-        else:
-            waiting.append(f"{unit.name}（{'、'.join(r.contact.name for r in rows)}）")
+    return [UnitReceipts(rows[0].contact.unit, tuple(rows)) for rows in units.values()]
+
+
+def _receipt_lines(ctx: Context, notice: Notice) -> list[str]:
+    units = by_unit(notice)
+    done = [f"{u.unit.name}（{u.first.contact.name} {_when(_acknowledged(u.first), ctx)}）" for u in units if u.first]
+    waiting = [f"{u.unit.name}（{u.liaisons}）" for u in units if u.first is None]
     sent = _when(notice.sent_at, ctx)
     if notice.coordinator is not None:
         sent += f" {notice.coordinator.name}"

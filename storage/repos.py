@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -495,13 +495,15 @@ class Notices(Repo):
                                          .order_by(Notice.number)))
 
     def listing(self, campaign: Campaign) -> list[tuple[Notice, int, int]]:
-        """Every notice, newest first, with how many liaisons it went to and how many have acknowledged it."""
-        acknowledged = func.count(NoticeReceipt.acknowledged_at)
+        """Every notice, newest first, with how many units it reached and how many of them have acknowledged it
+        (a unit has when one of its liaisons has), in one query."""
+        acknowledged = case((NoticeReceipt.acknowledged_at.is_not(None), Contact.unit_id))
         rows = self.session.execute(
-            select(Notice, func.count(NoticeReceipt.id), acknowledged)
+            select(Notice, func.count(Contact.unit_id.distinct()), func.count(acknowledged.distinct()))
             .outerjoin(NoticeReceipt, NoticeReceipt.notice_id == Notice.id)
+            .outerjoin(Contact, Contact.id == NoticeReceipt.contact_id)
             .where(Notice.campaign_id == campaign.id).group_by(Notice.id).order_by(Notice.number.desc()))
-        return [(notice, int(sent), int(done)) for notice, sent, done in rows]
+        return [(notice, int(reached), int(done)) for notice, reached, done in rows]
 
     def outstanding(self, contact: Contact) -> Sequence[NoticeReceipt]:
         """The receipts a liaison still owes: the notices they were sent and have not acknowledged, oldest first."""

@@ -15,7 +15,7 @@ from scheduler.rules import NOTICE_RECEIPT
 from storage.db import transaction
 from storage.models import Campaign, Notice
 from tests.conftest import SimChat, at
-from tests.scheduler.conftest import Reminders, set_campaign, route
+from tests.scheduler.conftest import Reminders, route, set_campaign
 
 
 def chases(reminders: Reminders, user: str) -> list[str]:
