@@ -1,11 +1,11 @@
 """通知 / 回执: a coordinator tells every unit something, and sees who has acknowledged it.
 
-`通知 <内容>` goes to each active liaison over their own channel (the outbox), `通知 未报送 <事项> <内容>` only to
-the units still missing that deliverable (or this week's report); each liaison it goes to gets a receipt. A
-liaison's 收到 (已阅, 好的, 👍 …) acknowledges every notice they have not acknowledged yet — handlers.smalltalk
-calls `acknowledge_notices` for any acknowledgement, in the middle of a dialog too, and with no notice outstanding
-it stays small talk. `回执` lists, unit by unit, who has and who has not. With the plan's
-`notice_receipt_reminder_hours` the scheduler reminds those who have not, once (scheduler.rules).
+`通知 <内容>` goes to each active liaison over their own channel (the outbox, one keyed row each),
+`通知 未报送 <事项> <内容>` only to the units still missing that deliverable (or this week's report); each liaison
+it goes to gets a receipt. A liaison's 收到 (已阅, 好的, 👍 …) acknowledges every notice they have not acknowledged
+yet — handlers.smalltalk calls `acknowledge_notices` for any acknowledgement, in the middle of a dialog too, and
+with no notice outstanding it stays small talk. `回执` lists, unit by unit, who has and who has not. With the
+plan's `notice_receipt_reminder_hours` the scheduler reminds those who have not, once (scheduler.rules).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from handlers.message import Reply
 from handlers.parsing import clipped, match_choice, strip_punct, to_int
 from scheduler.calendar import WorkCalendar
 from storage.models import Contact, Notice, NoticeReceipt, Unit
-from storage.repos import Deliverables, Notices, People, Reports, Units
+from storage.repos import Deliverables, KeyedMessage, Notices, Outbox, People, Reports, Units
 
 NOTICE_LIMIT = 1000  # characters: a notice is read on a phone; longer material goes as a file
 MAX_NAMES = 60  # units named per line of 回执; the dashboard lists them all
@@ -138,8 +138,11 @@ def send_notice(ctx: Context, args: Args) -> Reply:
     ctx.session.add(notice)
     ctx.session.flush()
     message = _message(ctx, notice.number, label, text)
-    for contact in liaisons:
-        ctx.notify(contact.identities, message)
+    # One batch of keyed rows: a campaign of thousands of units gets its notice in one INSERT, each copy once.
+    Outbox(ctx.session).enqueue_keyed(campaign=ctx.campaign, now=ctx.now, messages=[
+        KeyedMessage(key=f"notice:c{ctx.campaign.id}/{notice.number}:{i.platform}:{i.external_id}",
+                     channel=ctx.route(i.platform), target=i.external_id, text=message)
+        for contact in liaisons for i in contact.identities])
     ctx.audit("notice.send", entity="notice", entity_id=notice.id, number=notice.number, audience=label,
               liaisons=len(liaisons), unreached=len(unreached))
     lines = [f"已发出通知〔{notice.number}〕（{label}）：送达 {len(reached)} 个单位的 {len(liaisons)} 位联络员。"]
