@@ -31,16 +31,16 @@ from tests.chat_corpus import CORPUS, dialog_before, prepare, rolled_back
 TARGET_P99_MS = 1.0
 
 
-def dialogs(url: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(text, dialog kind, dialog state) of every corpus message, as the dispatcher would read it."""
+def dialogs(url: str) -> list[tuple[str, str | None, dict[str, Any], str]]:
+    """(text, dialog kind, dialog state, sender's role) of every corpus message, as the dispatcher would read it."""
     engine = make_engine(url)
     upgrade_schema(engine)
     prepare(make_session_factory(engine))
     found = []
     for entry in CORPUS.entries:
         with rolled_back(engine) as sessions:
-            kind, state = dialog_before(sessions, entry)
-        found.append((entry.text, kind, state))
+            kind, state, role = dialog_before(sessions, entry)
+        found.append((entry.text, kind, state, role))
     engine.dispose()
     return found
 
@@ -65,14 +65,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         messages = dialogs(f"sqlite:///{scratch}/corpus.db")
-    for text, kind, state in messages:  # warm-up: regexes compiled, the command table built
-        read_message(text, dialog=kind, state=state)
+    for text, kind, state, role in messages:  # warm-up: regexes compiled, the command table built
+        read_message(text, dialog=kind, state=state, role=role)
     reading: list[float] = []
     baseline: list[float] = []
     slowest = (0.0, "")
-    for text, kind, state in messages:
-        spent = timings(lambda text=text, kind=kind, state=state: read_message(text, dialog=kind, state=state),
-                        args.passes)
+    for text, kind, state, role in messages:
+        spent = timings(lambda text=text, kind=kind, state=state, role=role: read_message(
+            text, dialog=kind, state=state, role=role), args.passes)
         reading.extend(spent)
         baseline.extend(timings(lambda text=text: normalize(text), args.passes))
         slowest = max(slowest, (statistics.median(spent), text.splitlines()[0][:30]))

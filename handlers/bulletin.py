@@ -24,7 +24,7 @@ REPORT_CHARS = 300  # of a unit's report in 二、: a bulletin is read in minute
 MAX_NAMES = 50
 UPCOMING_DAYS = 30  # how far 四、下步安排 looks ahead
 WEEK = re.compile(r"(\d{4})-?W(\d{1,2})", re.IGNORECASE)
-_SENTENCE_END = "。！？；"
+_SENTENCE_END = "。！？；!?;"  # a report sent in chat has its full-width marks made half-width (handlers.parsing)
 
 
 class BulletinError(ValueError):
@@ -144,7 +144,7 @@ def _overall(status: CampaignStatus, monday: date) -> Section:
 def clip(text: str, limit: int = REPORT_CHARS) -> str:
     """A report as one paragraph of at most `limit` characters, cut after a sentence where one ends late enough."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    joined = "".join(line if line[-1] in _SENTENCE_END + "，、：" else line + "；" for line in lines[:-1])
+    joined = "".join(line if line[-1] in _SENTENCE_END + "，、：,:" else line + "；" for line in lines[:-1])
     joined += lines[-1] if lines else ""
     if len(joined) <= limit:
         return joined

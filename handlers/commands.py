@@ -3,11 +3,12 @@
 A handler module declares each command with `@command(words…, roles=…, usage=…)`: the words that start
 it, who may use it, its line in the 帮助 menu, how its arguments are read from the rest of the message
 (pure, no database), whether it writes anything, and its guided dialog if it has one. The dispatcher and
-the menu are built from these declarations.
+the menu are built from these declarations. Two commands may share a word when they serve different roles
+(周报: a liaison sends this week's, a coordinator reads the units'); the sender's role picks one.
 
-`read_message` turns a message (and the dialog it arrives in, if any) into a `Reading`: which command or
-kind of reply it is, and its arguments. It knows nothing of the database, so the chat corpus checks it
-directly and bench/parse.py times it.
+`read_message` turns a message (and the dialog it arrives in, if any, and the sender's role) into a
+`Reading`: which command or kind of reply it is, and its arguments. It knows nothing of the database, so
+the chat corpus checks it directly and bench/parse.py times it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Command:
     writes: bool | Callable[[Args], bool] = True  # may change stored data (then never run inside a dialog)
     dialog: DialogSpec | None = None
     order: int = 50  # place in the 帮助 menu
+    # Reads a whole message written without the command word (法制科上周周报), for the command's roles only;
+    # tried when no command word starts the message. None: the word is needed.
+    phrase: Callable[[str], Args | None] | None = None
 
     @property
     def name(self) -> str:
@@ -66,12 +70,13 @@ COMMANDS: list[Command] = []
 
 
 def command(*words: str, roles: frozenset[str], usage: str, read: Callable[[str], Args] = no_args,
-            writes: bool | Callable[[Args], bool] = True, dialog: DialogSpec | None = None, order: int = 50
+            writes: bool | Callable[[Args], bool] = True, dialog: DialogSpec | None = None, order: int = 50,
+            phrase: Callable[[str], Args | None] | None = None
             ) -> Callable[[Callable[[Context, Args], Reply]], Callable[[Context, Args], Reply]]:
     """Declare the decorated handler as a chat command."""
 
     def register(run: Callable[[Context, Args], Reply]) -> Callable[[Context, Args], Reply]:
-        COMMANDS.append(Command(words, roles, usage, run, read, writes, dialog, order))
+        COMMANDS.append(Command(words, roles, usage, run, read, writes, dialog, order, phrase))
         _index.cache_clear()
         return run
 
@@ -96,13 +101,19 @@ def dialog_fields(spec: DialogSpec) -> Callable[[str], Args]:
 
 
 class _Index:
-    """Command words longest first (so that 我的问题 wins over 问题, 未报送 over 报送), and dialogs by kind."""
+    """Command words longest first (so that 我的问题 wins over 问题, 未报送 over 报送), each with the commands it
+    starts in 帮助 menu order, and dialogs by kind."""
 
     def __init__(self, commands: list[Command]) -> None:
-        self.words = sorted(((w.casefold(), c) for c in commands for w in c.words), key=lambda wc: -len(wc[0]))
+        self.menu = sorted(commands, key=lambda c: c.order)
+        by_word: dict[str, list[Command]] = {}
+        for found in self.menu:
+            for word in found.words:
+                by_word.setdefault(word.casefold(), []).append(found)
+        self.words = sorted(((w, tuple(c)) for w, c in by_word.items()), key=lambda wc: -len(wc[0]))
         self.dialogs = {c.dialog.kind: c for c in commands if c.dialog is not None}
         self.by_name = {c.name: c for c in commands}
-        self.menu = sorted(commands, key=lambda c: c.order)
+        self.phrases = [(c, c.phrase) for c in self.menu if c.phrase is not None]
 
 
 @functools.cache
@@ -118,17 +129,29 @@ _BRACKETED_WORD = re.compile(r"^\[([^\]\n]{1,6})\]\s*")
 _FOLLOWERS = (" ", "\n", ":", ";", "#", ",", "，", "、", "第")
 
 
-def match_command(text: str) -> tuple[Command | None, str]:
+def match_command(text: str, role: str | None = None) -> tuple[Command | None, str]:
     """The command the text starts with (its word followed by a separator, a number or the end) and the
-    rest of the text."""
+    rest of the text. Of the commands a word starts, the one for the sender's role; for a sender none of them
+    serves, the first in the menu (whose refusal tells them why)."""
     text = _BRACKETED_WORD.sub(r"\1 ", text, count=1)  # 【登记】… reads as 登记 …
     lowered = text.casefold()
-    for word, found in _index().words:
+    for word, candidates in _index().words:
         if lowered.startswith(word):
             rest = text[len(word):]
             if not rest or rest.startswith(_FOLLOWERS) or rest[0].isdigit():
+                found = next((c for c in candidates if role in c.roles), candidates[0])
                 return found, rest if rest.startswith(("#", "第")) or rest[:1].isdigit() else rest.lstrip(" :;,，、\n")
     return None, text
+
+
+def _phrase(text: str, role: str | None) -> Reading | None:
+    """A command written as a phrase without its word (法制科上周周报), read for the sender's role only."""
+    for found, phrase in _index().phrases:
+        if role in found.roles:
+            args = phrase(text)
+            if args is not None:
+                return Reading(found.name, args, found)
+    return None
 
 
 def menu_commands() -> list[Command]:
@@ -190,9 +213,10 @@ def _form(text: str) -> Reading | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, Any] | None = None) -> Reading:
-    """Read a message: outside any dialog, or inside the dialog of kind `dialog` whose saved `state` says
-    which question (and which offer) is pending. Pure: the dispatcher acts on the reading."""
+def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, Any] | None = None,
+                 role: str | None = None) -> Reading:
+    """Read a message from a sender of `role`: outside any dialog, or inside the dialog of kind `dialog` whose
+    saved `state` says which question (and which offer) is pending. Pure: the dispatcher acts on the reading."""
     text = normalize(text)
     if not text:
         return Reading(EMPTY)
@@ -209,7 +233,7 @@ def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, An
     implicit = _implicit(text)
     if implicit is not None:
         return implicit
-    found, rest = match_command(text)
+    found, rest = match_command(text, role)
     if found is not None:
         return Reading(found.name, found.read(rest), found)
     spec = dialog_command(dialog).dialog if dialog else None  # type: ignore[union-attr]
@@ -219,4 +243,4 @@ def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, An
         asking = (state or {}).get(ASKING)
         current = asking if asking in spec.vocabulary.labels.values() else None
         return Reading(ANSWER, fields_args(read_fields(text, spec.vocabulary, current=current)))
-    return _form(text) or Reading(UNKNOWN)
+    return _phrase(text, role) or _form(text) or Reading(UNKNOWN)

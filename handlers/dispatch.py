@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Imported for their command declarations (@command), which the dispatcher and the menu are built from.
-from handlers import coordination, issues, registration, reports, tasks  # noqa: F401
+from handlers import broadcast, coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
 from handlers.commands import (
     ANSWER,
     CANCEL,
@@ -50,7 +50,7 @@ from handlers.dialogs import (
     where,
 )
 from handlers.message import IncomingMessage, Reply
-from handlers.smalltalk import small_talk_reply
+from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People, Processed
 
@@ -115,7 +115,7 @@ def _outside(ctx: Context, reading: Reading) -> Reply:
     text = ctx.message.text.strip()
     if text in _IDLE_WORDS:
         return Reply.of(f"当前没有需要{_IDLE_WORDS[text]}的操作。发送「帮助」查看可用指令。")
-    return Reply.of("没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
+    return Reply.of(receipt(ctx) or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))  # 收到，明天报送: a receipt
 
 
 def _with_question(reply: Reply, pending: str) -> Reply:
@@ -136,7 +136,7 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
             return settle(ctx, spec, state, option)
         if "run" in option:
             dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
-            return _outside(ctx, read_message(option["run"]))
+            return _outside(ctx, read_message(option["run"], role=ctx.actor.role))
         return resume_question(ctx, spec, state)
     if reading.kind == RESUME:
         return resume_question(ctx, spec, state)
@@ -171,20 +171,21 @@ def route_message(ctx: Context) -> Reply:
     saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
     kind = saved.kind if saved is not None else None
-    reading = read_message(ctx.message.text, dialog=kind, state=state)
+    reading = read_message(ctx.message.text, dialog=kind, state=state, role=ctx.actor.role)
     if saved is None:
         return _outside(ctx, reading)
     if kind == OFFER_KIND:
         dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
         if reading.kind == CHOICE:
-            return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"]))
+            return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"],
+                                              role=ctx.actor.role))
         if reading.kind == CANCEL:
             return Reply.of("已取消。发送「帮助」查看可用指令。")
         return _outside(ctx, reading)
     owner = dialog_command(kind or "")
     if owner is None or owner.dialog is None:  # a dialog of a command that no longer exists
         dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
-        return _outside(ctx, read_message(ctx.message.text))
+        return _outside(ctx, read_message(ctx.message.text, role=ctx.actor.role))
     return _in_dialog(ctx, owner.dialog, state, reading)
 
 

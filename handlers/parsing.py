@@ -466,20 +466,34 @@ def _small_talk_chunk(chunk: str) -> str | None:
     return ACKNOWLEDGEMENT if _is_symbol(chunk) else None
 
 
-def small_talk(text: str) -> str | None:
-    """The kind of a greeting, thanks, acknowledgement or farewell, or None for anything with content.
-
-    Only a whole message counts: 好的，谢谢 and 收到👍 are small talk, 好的，明天报送 is not.
-    """
+def _small_talk_kinds(text: str) -> list[str]:
+    """The kind of each word of a message made only of small talk; empty for anything with content."""
     kinds = []
     for chunk in _CHUNKS.split(text.casefold()):
         if not chunk:
             continue
         kind = _small_talk_chunk(re.sub(r"[啊呀哈呢啦哦噢]+$", "", chunk) or chunk)
         if kind is None and not _ADDRESS.match(chunk):
-            return None
+            return []
         if kind is not None:
             kinds.append(kind)
+    return kinds
+
+
+def small_talk(text: str) -> str | None:
+    """The kind of a greeting, thanks, acknowledgement or farewell, or None for anything with content.
+
+    Only a whole message counts: 好的，谢谢 and 收到👍 are small talk, 好的，明天报送 is not.
+    """
+    kinds = _small_talk_kinds(text)
     if not kinds:
         return None
     return next((k for k in (THANKS, GREETING, FAREWELL) if k in kinds), ACKNOWLEDGEMENT)
+
+
+def acknowledges(text: str) -> bool:
+    """Says 收到 in some form: small talk with an acknowledgement in it (收到，谢谢领导 / 好的收到), or a message that
+    starts with one (收到，明天报送)."""
+    text = normalize(text)
+    first = next((chunk for chunk in _CHUNKS.split(text.casefold()) if chunk), "")
+    return ACKNOWLEDGEMENT in _small_talk_kinds(text) or _small_talk_kinds(first) == [ACKNOWLEDGEMENT]

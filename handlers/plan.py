@@ -213,6 +213,8 @@ class PlanIn(_Model):
     deliverables: list[DeliverableIn] = Field(default_factory=list)
     weekly_report: WeeklyReportIn = Field(default_factory=WeeklyReportIn)
     deadline_nudges_days: list[int] = Field(default_factory=lambda: [7, 3, 1, 0])
+    # Hours after a 通知 at which the liaisons who have not answered 收到 are reminded once; None: never.
+    notice_receipt_reminder_hours: int | None = None
     holidays: list[date] = Field(default_factory=list)
     workdays: list[date] = Field(default_factory=list)
     units: list[UnitIn] = Field(min_length=1)
@@ -226,6 +228,13 @@ class PlanIn(_Model):
         if any(v < 0 or v > 60 for v in value):
             raise ValueError("提前提醒天数应在 0 到 60 之间")
         return sorted(set(value), reverse=True)
+
+    @field_validator("notice_receipt_reminder_hours")
+    @classmethod
+    def _receipt_hours(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 720:
+            raise ValueError("通知回执提醒应在发出后 1 到 720 小时之间；不提醒请删去这一项")
+        return value
 
 
 @dataclass(frozen=True)
@@ -460,7 +469,8 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
                 report_weekday=plan.weekly_report.weekday, report_remind_at=plan.weekly_report.remind_at,
                 report_due=plan.weekly_report.due, deadline_nudges_days=plan.deadline_nudges_days,
                 holidays=[d.isoformat() for d in plan.holidays], workdays=[d.isoformat() for d in plan.workdays],
-                public_naming=plan.campaign.public_naming)
+                public_naming=plan.campaign.public_naming,
+                notice_receipt_reminder_hours=plan.notice_receipt_reminder_hours)
     session.flush()
     _sync_phases(session, campaign, resolved, changes)
     units = _sync_units(session, campaign, plan, changes, now)

@@ -1,13 +1,15 @@
 """Greetings, thanks and acknowledgements: one short line and a hint, never the whole menu.
 
-Every acknowledgement (收到, 好的, 已阅, 👍 …) goes through `acknowledge`, the one place that will record a
-receipt when a liaison acknowledges a coordinator's notice.
+An acknowledgement (收到, 好的, 已阅, 👍, 收到，谢谢 …) from a liaison who was sent a notice and has not
+acknowledged it records the receipt (handlers.broadcast) — in the middle of a dialog too, where the question
+it waits on follows; with no notice outstanding it is only small talk.
 """
 
 from __future__ import annotations
 
+from handlers.broadcast import acknowledge_notices
 from handlers.context import Context
-from handlers.parsing import ACKNOWLEDGEMENT, FAREWELL, GREETING, THANKS
+from handlers.parsing import ACKNOWLEDGEMENT, FAREWELL, GREETING, THANKS, acknowledges
 
 _LINES = {GREETING: "您好！", THANKS: "不客气。", FAREWELL: "再见！", ACKNOWLEDGEMENT: "好的。"}
 
@@ -18,16 +20,16 @@ def _hint(ctx: Context) -> str:
     return "需要办理什么请直接发送指令，发送「帮助」查看可用指令。"
 
 
-def acknowledge(ctx: Context) -> str:
-    """The answer to 收到 / 好的 / 已阅 / 👍 outside any dialog."""
-    return _LINES[ACKNOWLEDGEMENT] + _hint(ctx)
+def receipt(ctx: Context) -> str | None:
+    """What an acknowledgement (收到, 已阅, 收到，明天报送 …) records: the sentence saying which notices the sender
+    has now acknowledged, or None when none was outstanding or the message is no acknowledgement."""
+    return acknowledge_notices(ctx) if acknowledges(ctx.message.text) else None
 
 
 def small_talk_reply(ctx: Context, kind: str, *, pending: str | None = None) -> str:
-    """One line for a greeting, thanks, acknowledgement or farewell; inside a dialog, the question it waits
-    on instead of the hint."""
+    """One line for a greeting, thanks, acknowledgement or farewell (or the receipt it records); inside a
+    dialog, the question it waits on instead of the hint."""
+    recorded = receipt(ctx)
     if pending is not None:
-        return f"{_LINES[kind]}{pending}"
-    if kind == ACKNOWLEDGEMENT:
-        return acknowledge(ctx)
-    return _LINES[kind] + _hint(ctx)
+        return f"{recorded or _LINES[kind]}{pending}"
+    return recorded or _LINES[kind] + _hint(ctx)

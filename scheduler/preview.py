@@ -24,6 +24,7 @@ RULE_NAMES = {
     "issue.due": "整改时限提醒",
     "issue.overdue": "逾期问题日报",
     "calendar.uncovered": "节假日数据提醒",
+    "notice.receipt": "回执提醒",
 }
 STATUS_NAMES = {
     OutboxStatus.PENDING: "待发送",

@@ -4,7 +4,7 @@ Two steps, so that the engine, `duban remind preview` and the tests share one tr
 
 - `occurrences(snapshot, after, until)` lists the moments in a window at which some rule fires
   (a report day's 09:00 and 11:00, a deadline's nudge days — deliverables, phase ends, seed 004 tasks —,
-  an issue's reminder day, the daily digest, a quarter's 长期坚持 digest);
+  an issue's reminder day, the daily digest, a quarter's 长期坚持 digest, a notice's receipt reminder);
 - `evaluate(snapshot, occurrence, route)` turns one moment into concrete reminders, each with a key
   ``rule:subject:recipient:occurrence`` that the outbox holds unique — creating it twice is a no-op.
 
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
+from handlers.parsing import clipped
 from handlers.task_status import ongoing_digests
 from scheduler.calendar import WorkCalendar
 from storage.models import Issue, Task, TaskProgress
@@ -34,6 +35,7 @@ ISSUE_DUE = "issue.due"  # 3 days before an issue's 完成时限: its unit's lia
 OVERDUE_DIGEST = "issue.overdue"  # working days 09:00: overdue issues by unit, to the coordinators
 CALENDAR_GAP = "calendar.uncovered"  # from 1 December: next year has no official holiday data yet
 ONGOING_DIGEST = "task.ongoing"  # first working day of a quarter 09:00: 长期坚持 tasks to their units' liaisons
+NOTICE_RECEIPT = "notice.receipt"  # a notice's remind_at: its liaisons who have not answered 收到 (plan option)
 
 # Rules whose key carries no moment: told once whenever it first fits, so a stale moment is simply
 # skipped (a later one still tells) instead of being recorded as missed.
@@ -77,6 +79,17 @@ class Deadline:
     hint: str = ""  # what to do about it
 
 
+@dataclass(frozen=True)
+class NoticeChase:
+    """A notice whose missing receipts are chased once, at the moment fixed when it was sent."""
+
+    subject: str  # notice:12
+    number: int  # 通知〔3〕
+    text: str
+    at: datetime
+    owing: tuple[tuple[Person, str], ...]  # each liaison who has not acknowledged it, with their unit's name
+
+
 @dataclass
 class Snapshot:
     """What the rules read: the plan's settings and the database state that decides who still owes what."""
@@ -101,6 +114,7 @@ class Snapshot:
     phones: dict[int, tuple[str, ...]] = field(default_factory=dict)  # unit id → active liaisons' mobiles
     ongoing_tasks: tuple[Task, ...] = ()  # seed 004's 长期坚持 tasks, with .units loaded
     task_progress: tuple[TaskProgress, ...] = ()
+    notice_chases: tuple[NoticeChase, ...] = ()
 
     @cached_property
     def open_issue_by_id(self) -> dict[int, Issue]:
@@ -198,6 +212,7 @@ def occurrences(snapshot: Snapshot, after: datetime, until: datetime) -> list[Oc
         gap = calendar_gap_year(snapshot, day)
         if workday and gap is not None:
             found.append(Occurrence(snapshot.at(day, DAILY_AT), CALENDAR_GAP, f"year:{gap}"))
+    found.extend(Occurrence(chase.at, NOTICE_RECEIPT, chase.subject) for chase in snapshot.notice_chases)
     return sorted(o for o in found if after < o.at <= until)
 
 
@@ -334,6 +349,15 @@ def _ongoing_digest(w: _Writer, day: date) -> None:
             w.to_liaisons(unit_id, text)
 
 
+def _notice_receipt(w: _Writer, _day: date) -> None:
+    chase = next((c for c in w.snapshot.notice_chases if c.subject == w.occurrence.subject), None)
+    if chase is None:
+        return  # every liaison has acknowledged it by now
+    text = f"【回执提醒】通知〔{chase.number}〕「{clipped(chase.text, 60)}」您还没有确认收到，请回复「收到」。"
+    for person, unit in chase.owing:
+        w.to_person(person, text, f"{person.name}（{unit}）")
+
+
 _RULES: dict[str, Callable[[_Writer, date], None]] = {
     WEEKLY_REMIND: _weekly_remind,
     WEEKLY_DUE: _weekly_due,
@@ -342,6 +366,7 @@ _RULES: dict[str, Callable[[_Writer, date], None]] = {
     OVERDUE_DIGEST: _overdue_digest,
     CALENDAR_GAP: _calendar_gap,
     ONGOING_DIGEST: _ongoing_digest,
+    NOTICE_RECEIPT: _notice_receipt,
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from handlers.context import campaign_calendar
 from handlers.task_status import ONGOING_KINDS, short_title, task_deadline_subjects
-from scheduler.rules import Deadline, GroupTarget, Person, Snapshot
+from scheduler.rules import Deadline, GroupTarget, NoticeChase, Person, Snapshot
 from storage.models import (
     Campaign,
     ChatIdentity,
@@ -21,7 +21,7 @@ from storage.models import (
     Unit,
     WeeklyReport,
 )
-from storage.repos import Deliverables, People, Tasks, Units
+from storage.repos import Deliverables, Notices, People, Tasks, Units
 
 # Which identity a person is written to when they have several (a liaison on both platforms gets one copy).
 PLATFORM_ORDER = ("wecom", "dingtalk")
@@ -120,6 +120,16 @@ def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
     deadlines = [d for source in DEADLINE_SOURCES for d in source(session, campaign, units, open_issues)]
     tasks = Tasks(session)
     ongoing = tuple(t for t in tasks.all(campaign) if t.deadline_kind in ONGOING_KINDS)
+    chases = []
+    for notice in Notices(session).to_chase(campaign):
+        assert notice.remind_at is not None
+        owing = []
+        for receipt in notice.receipts:  # only those still owed
+            contact, identity = receipt.contact, first_identity(receipt.contact.identities)
+            if identity is not None:
+                owing.append((Person(f"contact:{contact.id}", contact.name, identity.platform, identity.external_id,
+                                     contact.phone), contact.unit.name))
+        chases.append(NoticeChase(f"notice:{notice.id}", notice.number, notice.text, notice.remind_at, tuple(owing)))
     return Snapshot(
         campaign_id=campaign.id, zone=ZoneInfo(campaign.timezone), start=campaign.start, end=campaign.end,
         calendar=campaign_calendar(campaign), report_weekday=campaign.report_weekday,
@@ -130,4 +140,5 @@ def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
         reported=reported, deadlines=tuple(deadlines), open_issues=tuple(open_issues),
         phones={k: tuple(v) for k, v in phones.items()},
         ongoing_tasks=ongoing, task_progress=tuple(tasks.progress(campaign)) if ongoing else (),
+        notice_chases=tuple(chases),
     )

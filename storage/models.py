@@ -137,6 +137,7 @@ class Campaign(Base):
     holidays: Mapped[list[Any]] = mapped_column(default=list)  # ISO dates
     workdays: Mapped[list[Any]] = mapped_column(default=list)
     public_naming: Mapped[bool] = mapped_column(Boolean, default=True)
+    notice_receipt_reminder_hours: Mapped[int | None] = mapped_column(Integer)  # None: receipts are never chased
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -437,6 +438,42 @@ class TaskProgress(Base):
     note: Mapped[str | None] = mapped_column(Text)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """A coordinator's 通知 to the liaisons (of every unit, or of the units still missing something), numbered per
+    campaign. Its receipts are the liaisons it went to; each is acknowledged when they answer 收到 (已阅, 好的 …)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 通知〔3〕
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(200))  # 全部单位 / 未报送「自查整改报告」的单位
+    unreached: Mapped[list[Any]] = mapped_column(default=list)  # names of audience units with no liaison to write to
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime]
+    remind_at: Mapped[datetime | None]  # when liaisons who have not acknowledged are reminded, once (None: never)
+
+    coordinator: Mapped[Coordinator | None] = relationship()
+    receipts: Mapped[list[NoticeReceipt]] = relationship(back_populates="notice", order_by="NoticeReceipt.id")
+
+
+class NoticeReceipt(Base):
+    """A liaison a notice went to, and when they acknowledged it (None: not yet)."""
+
+    __tablename__ = "notice_receipts"
+    __table_args__ = (UniqueConstraint("notice_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    acknowledged_at: Mapped[datetime | None]
+
+    notice: Mapped[Notice] = relationship(back_populates="receipts")
+    contact: Mapped[Contact] = relationship()
 
 
 class DialogState(Base):

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -36,6 +36,8 @@ from storage.models import (
     DialogState,
     Issue,
     IssueStatus,
+    Notice,
+    NoticeReceipt,
     OutboxMessage,
     OutboxStatus,
     ProcessedMessage,
@@ -468,6 +470,58 @@ class Deliverables(Repo):
             return True
         keys = {name_key(n) for n in deliverable.unit_names}
         return name_key(unit.name) in keys or any(name_key(a) in keys for a in unit.aliases)
+
+
+class Notices(Repo):
+    def next_number(self, campaign: Campaign) -> int:
+        Campaigns(self.session).lock(campaign)
+        highest = self.session.scalar(select(func.max(Notice.number)).where(Notice.campaign_id == campaign.id))
+        return (highest or 0) + 1
+
+    def _with_receipts(self) -> Select[Notice]:
+        return select(Notice).options(
+            selectinload(Notice.receipts).selectinload(NoticeReceipt.contact).selectinload(Contact.unit),
+            selectinload(Notice.coordinator))
+
+    def by_number(self, campaign: Campaign, number: int | None = None) -> Notice | None:
+        """A notice with its receipts, who they went to and their units; without a number, the latest."""
+        statement = self._with_receipts().where(Notice.campaign_id == campaign.id)
+        if number is not None:
+            statement = statement.where(Notice.number == number)
+        return self.session.scalars(statement.order_by(Notice.number.desc()).limit(1)).first()
+
+    def numbers(self, campaign: Campaign) -> list[int]:
+        return list(self.session.scalars(select(Notice.number).where(Notice.campaign_id == campaign.id)
+                                         .order_by(Notice.number)))
+
+    def listing(self, campaign: Campaign) -> list[tuple[Notice, int, int]]:
+        """Every notice, newest first, with how many units it reached and how many of them have acknowledged it
+        (a unit has when one of its liaisons has), in one query."""
+        acknowledged = case((NoticeReceipt.acknowledged_at.is_not(None), Contact.unit_id))
+        rows = self.session.execute(
+            select(Notice, func.count(Contact.unit_id.distinct()), func.count(acknowledged.distinct()))
+            .outerjoin(NoticeReceipt, NoticeReceipt.notice_id == Notice.id)
+            .outerjoin(Contact, Contact.id == NoticeReceipt.contact_id)
+            .where(Notice.campaign_id == campaign.id).group_by(Notice.id).order_by(Notice.number.desc()))
+        return [(notice, int(reached), int(done)) for notice, reached, done in rows]
+
+    def outstanding(self, contact: Contact) -> Sequence[NoticeReceipt]:
+        """The receipts a liaison still owes: the notices they were sent and have not acknowledged, oldest first."""
+        return self.session.scalars(
+            select(NoticeReceipt).join(Notice, Notice.id == NoticeReceipt.notice_id)
+            .where(NoticeReceipt.contact_id == contact.id, NoticeReceipt.acknowledged_at.is_(None))
+            .options(selectinload(NoticeReceipt.notice)).order_by(Notice.number)).all()
+
+    def to_chase(self, campaign: Campaign) -> Sequence[Notice]:
+        """Notices whose receipts are to be chased once, with the receipts still owed and those liaisons' identities
+        (what the reminder rules need)."""
+        owed = NoticeReceipt.acknowledged_at.is_(None)
+        return self.session.scalars(
+            select(Notice).where(Notice.campaign_id == campaign.id, Notice.remind_at.is_not(None),
+                                 Notice.receipts.any(owed))
+            .options(selectinload(Notice.receipts.and_(owed)).selectinload(NoticeReceipt.contact)
+                     .options(selectinload(Contact.identities), selectinload(Contact.unit)))
+            .order_by(Notice.number)).all()
 
 
 class Dialogs(Repo):

@@ -2,9 +2,9 @@
 
 `load_corpus` reads the file; `prepare` loads its campaign and sends its setup messages through the
 dispatcher (the ledger every entry starts from); `replay` sends an entry's earlier messages, reads the
-entry's message against the dialog they left (handlers.commands.read_message, what the dispatcher acts
-on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply of every entry on
-both databases; bench/parse.py times the reading.
+entry's message against the dialog they left and the sender's role (handlers.commands.read_message, what
+the dispatcher acts on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply
+of every entry on both databases; bench/parse.py times the reading.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from handlers.plan import load_plan, read_plan
 from storage.db import transaction
-from storage.repos import Campaigns, Dialogs
+from storage.repos import Campaigns, Dialogs, People
 
 FIXTURES = Path(__file__).with_name("fixtures")
 CORPUS = FIXTURES / "chat_corpus.yaml"
@@ -119,8 +119,8 @@ class Outcome:
 _ids = itertools.count()
 
 
-def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | None, dict[str, Any]]:
-    """Send the entry's earlier messages; the dialog (kind and state) they leave the user in."""
+def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | None, dict[str, Any], str]:
+    """Send the entry's earlier messages; the dialog (kind and state) they leave the user in, and the user's role."""
     dispatcher = Dispatcher(sessions)
     for text in entry.before:
         dispatcher.handle(IncomingMessage("wecom", entry.who, text, entry.at, message_id=f"corpus-{next(_ids)}"))
@@ -128,12 +128,13 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
         campaign = Campaigns(session).current()
         assert campaign is not None
         saved = Dialogs(session).get(campaign, "wecom", entry.who)
-        return (saved.kind, dict(saved.fields)) if saved is not None else (None, {})
+        role = People(session).actor(campaign, "wecom", entry.who).role
+        return (saved.kind, dict(saved.fields), role) if saved is not None else (None, {}, role)
 
 
 def replay(sessions: sessionmaker[Session], entry: Entry) -> Outcome:
-    kind, state = dialog_before(sessions, entry)
-    reading = read_message(entry.text, dialog=kind, state=state)
+    kind, state, role = dialog_before(sessions, entry)
+    reading = read_message(entry.text, dialog=kind, state=state, role=role)
     reply = Dispatcher(sessions).handle(IncomingMessage("wecom", entry.who, entry.text, entry.at,
                                                         message_id=f"corpus-{next(_ids)}"))
     return Outcome(kind, state, reading, reply)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from bot.dashboard.api import router as api_router
 from bot.dashboard.auth import LoginRequired, login_url
 from bot.dashboard.import_pages import router as import_router
+from bot.dashboard.notice_pages import router as notice_router
 from bot.dashboard.pages import render
 from bot.dashboard.pages import router as pages_router
 from bot.dashboard.plan_pages import router as plan_router
@@ -19,6 +20,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_router)
     app.include_router(plan_router)
     app.include_router(import_router)
+    app.include_router(notice_router)
     app.include_router(api_router)
 
     @app.exception_handler(LoginRequired)

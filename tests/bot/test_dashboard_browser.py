@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright (never a downloaded
 browser). A coordinator logs in, filters the ledger, approves a registration, reads a unit's weekly report from the
-matrix and the unit's page, and downloads an export and the weekly bulletin;
+matrix and the unit's page, sees who has acknowledged a notice, and downloads an export and the weekly bulletin;
 screenshots land in test-output/ for a person to look at."""
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from handlers.clock import ManualClock
+from handlers.dispatch import Dispatcher
+from handlers.message import IncomingMessage
 from storage.db import transaction
 from storage.models import Contact, ContactStatus
 from tests.conftest import Database, make_settings
@@ -35,6 +37,10 @@ def live_url(plan_loaded: Database, clock: ManualClock) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port, in a thread, for the length of one test."""
     build_ledger(plan_loaded)
     set_password(plan_loaded)
+    chat = Dispatcher(plan_loaded.sessions)  # a notice sent in chat, acknowledged by one of its two liaisons
+    for number, (user, text) in enumerate((("YuJianKui", "通知 请各单位于7月24日前报送典型案例1至2个。"),
+                                           ("MaQiang", "收到"))):
+        chat.handle(IncomingMessage("wecom", user, text, clock.now(), message_id=f"browser-{number}"))
     app = create_app(make_settings(plan_loaded, secret_key="browser-test"), clock=clock)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -119,6 +125,18 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
     expect(page.get_by_test_id("unit-deliverables")).to_contain_text("专项整治联系人")
     unit_page = page.url
     shot(page, "unit", plan_loaded.backend)
+
+    page.get_by_role("link", name="通知").click()
+    notices = page.get_by_test_id("notices")
+    expect(notices).to_contain_text("全部单位")
+    expect(notices).to_contain_text("1/2 个单位已确认")
+    notices.get_by_role("link", name="〔1〕").click()
+    expect(page.get_by_test_id("notice-text")).to_have_text("请各单位于7月24日前报送典型案例1至2个。")
+    receipts = page.get_by_test_id("notice-receipts")
+    expect(receipts.get_by_role("row").filter(has_text="执法监察支队")).to_contain_text("已确认（马强 07-15 10:00）")
+    expect(receipts.get_by_role("row").filter(has_text="办公室")).to_contain_text("未确认")
+    expect(receipts.get_by_role("row").filter(has_text="法制科")).to_contain_text("未送达")
+    shot(page, "notice", plan_loaded.backend)
 
     page.get_by_role("link", name="导出").click()
     with page.expect_download() as download_info:

@@ -298,7 +298,8 @@ def test_coordinator_unit_summary_overdue_and_missing(chat: SimChat, clock: Manu
 def test_liaison_commands_are_refused_to_coordinators_and_vice_versa(chat: SimChat, plan_loaded: Database) -> None:
     assert "仅限牵头部门" in chat.send("MaQiang", "批准 1")
     assert "仅限牵头部门" in chat.send("MaQiang", "逾期")
-    assert "供各单位联络员使用" in chat.send("YuJianKui", "周报 本周")
+    assert "供各单位联络员使用" in chat.send("YuJianKui", "统计 队伍建设 处理1人 处分0人")
+    assert "周报：0/4 个单位已报送" in chat.send("YuJianKui", "周报 本周")  # a coordinator's 周报 reads the reports
     assert count(plan_loaded, AuditEntry, action="denied") == 3
 
 

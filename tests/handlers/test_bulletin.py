@@ -151,6 +151,7 @@ def test_long_reports_are_clipped_after_a_sentence() -> None:
     clipped = clip(text)
     assert len(clipped) <= 302 and clipped.endswith("。……") and clipped.startswith("本周开展执法检查。")
     assert clip("第一行\n\n第二行。\n第三行") == "第一行；第二行。第三行"
+    assert clip("一、推进会;\n二、案卷评查,\n三、下周安排") == "一、推进会;二、案卷评查,三、下周安排"  # as sent in chat
     assert clip("无标点" * 200).endswith("……") and len(clip("无标点" * 200)) == 302
 
 

@@ -11,7 +11,10 @@ that holds campaign data before and after:
   dialog nor becomes any of its values — judged by a pattern of its own here, not by the bot's reader;
 - a value collected earlier changes only when the reply says what it replaced;
 - stored data changes only when the message completes the dialog, and then only in the dialog's own
-  tables, with the values collected before.
+  tables, with the values collected before;
+- but a liaison's 收到 (or 好的, 已阅 …) still acknowledges the notices they were sent and have not acknowledged
+  (王芳 has one outstanding in the corpus): setting those receipts' time is the one write a message may make in
+  the middle of a dialog, and the reply says so. A coordinator has no dialog to be in; a liaison's 通知 is refused.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ POSITIONS = [
     Position("issue-switch-offer", "MaQiang", ("问题", "执法文书格式不统一", "统计 队伍建设 处理5人")),
     Position("weekly", "MaQiang", ("周报",)),
     Position("weekly-replacing", "LuHeJian", ("周报",)),
+    Position("weekly-notice-outstanding", "WangFang", ("周报",)),
     Position("weekly-switch-offer", "MaQiang", ("周报", "进展 4 已整改")),
     *(Position(f"register-{n}", "XinRen", ("登记", *["耕地保护科", "钱七", "科员"][:n])) for n in range(4)),
     Position("register-update", "WangFang", ("登记",)),
@@ -76,7 +80,7 @@ POSITIONS = [
 
 CORPUS_TEXTS = sorted({entry.text for entry in CORPUS.entries} | {t for e in CORPUS.entries for t in e.before})
 COMMAND_WORDS = ("登记", "问题", "进展", "我的问题", "周报", "统计", "报送", "帮助", "汇总", "逾期", "未报送", "批准",
-                 "驳回", "我的任务", "任务", "继续", "切换", "确认", "#4", "4号问题", "第5条")
+                 "驳回", "我的任务", "任务", "通知", "回执", "继续", "切换", "确认", "#4", "4号问题", "第5条")
 MESSAGES = st.one_of(st.sampled_from(CORPUS_TEXTS), messages(COMMAND_WORDS), st.text(max_size=60))
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -86,7 +90,7 @@ Snapshot = dict[str, frozenset[tuple[str, ...]]]
 
 OWN_WORDS = {"issue": ("问题", "新问题", "登记问题"), "weekly": ("周报",), "register": ("登记", "注册")}
 COMMAND_START = re.compile(r"^[\[【]?(登记问题|新问题|登记|注册|我的问题|问题|进展|周报|统计|未报送|报送|汇总|逾期|"
-                           r"批准|驳回|我的任务|任务|帮助)(?:[\]】\s:：,，#第\d]|$)")
+                           r"批准|驳回|我的任务|任务|通知|回执|帮助)(?:[\]】\s:：,，#第\d]|$)")
 REFERENCE_START = re.compile(r"^(?:[#＃]\s*\d|\d+\s*号问题|第\s*\d+\s*条)")
 
 
@@ -102,6 +106,14 @@ def snapshot(session: Session) -> Snapshot:
     """Every row of every table that holds campaign data, as text."""
     return {table.name: frozenset(tuple(str(v) for v in row) for row in session.execute(select(table)))
             for table in Base.metadata.sorted_tables if table.name not in BOOKKEEPING}
+
+
+def only_acknowledged(before: Snapshot, after: Snapshot) -> bool:
+    """The receipts are the same rows, some of them given the time of an acknowledgement they did not have."""
+    old = {row[0]: row for row in before["notice_receipts"]}
+    new = {row[0]: row for row in after["notice_receipts"]}
+    return old.keys() == new.keys() and all(
+        old[key] == new[key] or (old[key][:-1] == new[key][:-1] and old[key][-1] == "None") for key in old)
 
 
 def dialog_of(session: Session, who: str) -> tuple[str | None, dict[str, Any]]:
@@ -133,6 +145,10 @@ def check(sessions: sessionmaker[Session], position: Position, text: str) -> Non
         after_kind, after_state = dialog_of(session, position.who)
         after = snapshot(session)
     changed = {name for name in before if before[name] != after[name]}
+    if "notice_receipts" in changed:
+        assert only_acknowledged(before, after), f"{text!r} changed receipts beyond acknowledging them"
+        assert "已确认收到通知" in reply, f"{text!r} acknowledged a notice without saying so: {reply}"
+        changed.discard("notice_receipts")
     collected = {k: v for k, v in state.items() if not k.startswith("_")}
     if looks_like_another_command(text, kind):
         assert not changed, f"the command {text!r} changed {changed} from {position.name}"

@@ -169,3 +169,16 @@ def test_naming_the_contact_form_submits_it_for_units_whose_liaison_is_active(pl
     with transaction(plan_loaded.sessions) as session:
         result = load_plan(session, parse_plan(CONTACT_FORM), now=clock.now())
     assert result.changes == []  # loading it again changes nothing
+
+
+def test_a_plan_may_ask_for_one_receipt_reminder_hours_after_a_notice(plan_loaded: Database,
+                                                                      clock: ManualClock) -> None:
+    text = PLAN.replace("deadline_nudges_days: [7, 3, 1, 0]\n",
+                        "deadline_nudges_days: [7, 3, 1, 0]\nnotice_receipt_reminder_hours: 24\n")
+    with transaction(plan_loaded.sessions) as session:
+        assert session.scalars(select(Campaign.notice_receipt_reminder_hours)).one() is None  # off by default
+        result = load_plan(session, parse_plan(text), now=clock.now())
+        assert "campaign.notice_receipt_reminder_hours" in result.changes
+        assert session.scalars(select(Campaign.notice_receipt_reminder_hours)).one() == 24
+    assert problems(text.replace("hours: 24", "hours: 0")) == [
+        "plan.yaml:22: notice_receipt_reminder_hours: 通知回执提醒应在发出后 1 到 720 小时之间；不提醒请删去这一项"]
