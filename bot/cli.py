@@ -254,7 +254,7 @@ def remind_preview(
     end: Annotated[str, typer.Option("--to", help="结束时间（含；只写日期表示到当天结束）")],
 ) -> None:
     """Print every reminder and nudge the plan would send between two moments, without sending anything."""
-    from bot.app import route_for
+    from bot.app import dashboard_link_for, route_for
     from scheduler.preview import parse_moment, preview, render
 
     settings = get_settings()
@@ -270,7 +270,8 @@ def remind_preview(
             return
         if last < first:
             _fail("--to 不能早于 --from。")
-        typer.echo(render(preview(session, campaign, route_for(settings), first, last), campaign))
+        items = preview(session, campaign, route_for(settings), first, last, dashboard_link_for(settings))
+        typer.echo(render(items, campaign))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m bot.cli`

@@ -116,6 +116,16 @@ class Settings(BaseSettings):
         return bool(self.dingtalk_app_key and self.dingtalk_app_secret)
 
     @property
+    def sign_in_platforms(self) -> tuple[str, ...]:
+        """The platforms people sign in to the dashboard with: those whose app is configured, once DUBAN_PUBLIC_URL
+        says where the sign-ins come back to (WeCom: corp id, agent id and secret; DingTalk: key and secret)."""
+        if self.public_url is None:
+            return ()
+        ready = {"wecom": bool(self.wecom_corp_id and self.wecom_agent_id is not None and self.wecom_secret),
+                 "dingtalk": bool(self.dingtalk_app_key and self.dingtalk_app_secret)}
+        return tuple(platform for platform, configured in ready.items() if configured)
+
+    @property
     def simulator_on(self) -> bool:
         """The simulator speaks as any user: a development and demo tool, on by itself only without a platform."""
         if self.simulator is not None:

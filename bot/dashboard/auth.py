@@ -214,13 +214,8 @@ PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
 
 
 def platform_sign_ins(settings: Settings) -> dict[str, str]:
-    """The platforms this deployment signs people in with (platform → its name), given DUBAN_PUBLIC_URL and the
-    platform's app: WeCom's self-built app (corp id, agent id, secret), DingTalk's app (key and secret)."""
-    if settings.public_url is None:
-        return {}
-    ready = {"wecom": bool(settings.wecom_corp_id and settings.wecom_agent_id is not None and settings.wecom_secret),
-             "dingtalk": bool(settings.dingtalk_app_key and settings.dingtalk_app_secret)}
-    return {platform: name for platform, name in PLATFORM_NAMES.items() if ready[platform]}
+    """The platforms this deployment signs people in with (platform → its name, for the login page)."""
+    return {platform: PLATFORM_NAMES[platform] for platform in settings.sign_in_platforms}
 
 
 def login_url(next_url: str) -> str:

@@ -16,7 +16,7 @@ from bot.app import create_app
 from handlers.clock import ManualClock
 from storage.db import transaction
 from storage.models import DashboardSession
-from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, MA_STAFF, dingtalk_settings
+from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, MA_STAFF, DingTalkChat, dingtalk_settings
 from tests.bot.dingtalk.fake_dingtalk import (
     AUTHORIZE,
     BY_UNIONID,
@@ -166,3 +166,19 @@ def test_dingtalk_refusing_the_code_is_said_plainly(app_client: TestClient, fake
     fake_dingtalk.script(USER_TOKEN, {"code": "invalidAuthCode", "message": "不合法的临时授权码"}, status=400)
     done = sign_in(app_client, "/dashboard/login/dingtalk")
     assert done.response.status_code == 502 and "钉钉没有确认您的身份" in done.response.text
+
+
+def test_a_liaisons_link_opens_their_unit_signed_in_inside_dingtalk(app_client: TestClient,
+                                                                   fake_dingtalk: FakeDingTalk, clock: ManualClock,
+                                                                   dingtalk_people: Database) -> None:
+    with transaction(dingtalk_people.sessions) as session:
+        own = unit_named(session, "执法监察支队").id
+    reply = DingTalkChat(app_client, clock).send(MA_STAFF, "我的问题")
+    link = f"{PUBLIC_URL}/dashboard/login/dingtalk/inapp?next=%2Fdashboard%2Funits%2F{own}"
+    assert reply.endswith(f"本单位详情：{link}") and "辅助人员单独执法" in reply
+
+    state = inapp_state(app_client, link.split("next=")[1])  # 马强 taps it in DingTalk
+    code = fake_dingtalk.inapp_code(MA_STAFF)
+    landed = app_client.get(f"/dashboard/login/dingtalk/inapp/callback?code={code}&state={state}")
+    assert landed.headers["location"] == f"/dashboard/units/{own}"
+    assert "辅助人员单独执法" in app_client.get(landed.headers["location"]).text

@@ -12,15 +12,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot.app import create_app
+from bot.app import create_app, dashboard_link_for, route_for
 from handlers.clock import ManualClock
+from scheduler.engine import ReminderEngine
 from storage.db import transaction
-from storage.models import AuditEntry, ChatIdentity, DashboardSession
+from storage.models import AuditEntry, ChatIdentity, DashboardSession, OutboxMessage
 from tests.bot.signin import IN_WECOM, PUBLIC_URL, come_back, leave_for_platform, query_of, sign_in
 from tests.bot.test_dashboard_access import csrf_of
 from tests.bot.wecom.conftest import AGENT_ID, wecom_settings
 from tests.bot.wecom.fake_qyapi import AUTHORIZE, CORP_ID, GETUSERINFO, OUTSIDER, WEB_LOGIN, FakeQyapi
-from tests.conftest import Database
+from tests.bot.wecom.platform import WeComChat, WeComSide
+from tests.conftest import Database, at
 from tests.factories import build_ledger, unit_named
 
 CALLBACK = f"{PUBLIC_URL}/dashboard/login/wecom/callback"
@@ -195,3 +197,36 @@ def test_refused_sign_ins_count_towards_the_address_limit(app_client: TestClient
     with transaction(plan_loaded.sessions) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)
                               .where(AuditEntry.action == "login.failed")) == 20
+
+
+# --- links in chat replies and reminders ----------------------------------------------------------------------
+
+
+def test_a_replys_link_opens_the_page_signed_in_inside_wecom(app_client: TestClient, qyapi: FakeQyapi,
+                                                             side: WeComSide) -> None:
+    reply = WeComChat(app_client, side, qyapi).send("YuJianKui", "逾期")
+    link = f"{PUBLIC_URL}/dashboard/login/wecom?next=%2Fdashboard%2Fissues%3Foverdue%3Dtrue"
+    assert f"[逾期问题台账]({link})" in reply and "案卷不规范" in reply
+
+    qyapi.signed_in_as = "YuJianKui"  # the coordinator taps the link in WeCom
+    done = sign_in(app_client, link.removeprefix(PUBLIC_URL), **{"User-Agent": IN_WECOM})
+    assert done.response.headers["location"] == "/dashboard/issues?overdue=true"
+    ledger = app_client.get("/dashboard/issues?overdue=true")
+    assert ledger.status_code == 200 and "案卷不规范" in ledger.text
+
+
+def test_reminders_that_point_at_the_dashboard_carry_a_link(plan_loaded: Database, qyapi: FakeQyapi,
+                                                           clock: ManualClock) -> None:
+    build_ledger(plan_loaded)
+    settings = wecom_settings(plan_loaded, qyapi, public_url=PUBLIC_URL)
+    engine = ReminderEngine(plan_loaded.sessions, clock=clock, route=route_for(settings),
+                            link=dashboard_link_for(settings))
+    for moment in ("2020-07-17 09:30", "2020-07-17 12:30"):  # Friday: the overdue digest, the weekly report's due
+        clock.set(at(moment))
+        engine.tick()
+    with transaction(plan_loaded.sessions) as session:
+        texts = {row.key.split(":")[0]: row.text for row in session.scalars(select(OutboxMessage))
+                 if row.target == "YuJianKui" and row.key}
+    assert texts["issue.overdue"].endswith(
+        f"逾期问题台账：{PUBLIC_URL}/dashboard/login/wecom?next=%2Fdashboard%2Fissues%3Foverdue%3Dtrue")
+    assert texts["weekly.due"].endswith(f"周报报送情况：{PUBLIC_URL}/dashboard/login/wecom?next=%2Fdashboard%2Fweekly")
