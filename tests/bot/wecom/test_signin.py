@@ -5,14 +5,17 @@ it was issued to, and the way back is always DUBAN_PUBLIC_URL's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from bot.app import create_app, dashboard_link_for, route_for
+from bot.cli import app as cli
 from handlers.clock import ManualClock
 from scheduler.engine import ReminderEngine
 from storage.db import transaction
@@ -230,3 +233,17 @@ def test_reminders_that_point_at_the_dashboard_carry_a_link(plan_loaded: Databas
     assert texts["issue.overdue"].endswith(
         f"逾期问题台账：{PUBLIC_URL}/dashboard/login/wecom?next=%2Fdashboard%2Fissues%3Foverdue%3Dtrue")
     assert texts["weekly.due"].endswith(f"周报报送情况：{PUBLIC_URL}/dashboard/login/wecom?next=%2Fdashboard%2Fweekly")
+
+
+def test_the_cli_lists_and_revokes_platform_sessions(plan_loaded: Database, qyapi: FakeQyapi,
+                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DUBAN_DATABASE_URL", plan_loaded.url)  # for the CLI, which reads the wall clock
+    monkeypatch.chdir(tmp_path)
+    with signin_app(plan_loaded, qyapi, ManualClock(datetime.now(UTC))) as client:
+        qyapi.signed_in_as = "MaQiang"
+        assert sign_in(client, "/dashboard/login/wecom", **{"User-Agent": IN_WECOM}).response.status_code == 303
+        listed = CliRunner().invoke(cli, ["user", "sessions"])
+        assert listed.exit_code == 0 and "wecom:MaQiang\t马强（联络员）" in listed.output
+        revoked = CliRunner().invoke(cli, ["user", "sessions", "--revoke"])
+        assert revoked.exit_code == 0 and "已结束 1 个" in revoked.output
+        assert client.get("/dashboard").status_code == 303
