@@ -91,31 +91,32 @@ def _already_in(request: Request, next_url: str | None) -> Response | None:
     return RedirectResponse(safe_next(next_url) if viewer.is_coordinator else viewer.home, status_code=303)
 
 
+def _to_platform(request: Request, services: Services, platform: str, next_url: str | None,
+                 authorize: Callable[[str, str], str]) -> Response:
+    """Redirect to the platform's authorisation (`authorize(redirect_uri, state)`), the state bound to this browser;
+    someone already signed in goes straight on."""
+    _configured(services, platform)
+    if (signed_in := _already_in(request, next_url)) is not None:
+        return signed_in
+    state = secrets.token_urlsafe(24)
+    response = RedirectResponse(authorize(callback_url(services, platform), state), status_code=302)
+    _begin(request, services, response, platform, state, next_url)
+    return response
+
+
 @router.get("/wecom")
 def wecom_start(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """To WeCom: its web authorisation inside WeCom (silent), its QR-code login in any other browser."""
-    _configured(services, "wecom")
-    if (signed_in := _already_in(request, next)) is not None:
-        return signed_in
-    state = secrets.token_urlsafe(24)
-    response = RedirectResponse(wecom.authorize_url(
-        services.settings, redirect_uri=callback_url(services, "wecom"), state=state,
-        inside_wecom=wecom.in_wecom(request.headers.get("user-agent", ""))), status_code=302)
-    _begin(request, services, response, "wecom", state, next)
-    return response
+    inside = wecom.in_wecom(request.headers.get("user-agent", ""))
+    return _to_platform(request, services, "wecom", next, lambda redirect_uri, state: wecom.authorize_url(
+        services.settings, redirect_uri=redirect_uri, state=state, inside_wecom=inside))
 
 
 @router.get("/dingtalk")
 def dingtalk_start(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """To DingTalk's sign-in page (a QR code in a browser, a confirmation inside DingTalk)."""
-    _configured(services, "dingtalk")
-    if (signed_in := _already_in(request, next)) is not None:
-        return signed_in
-    state = secrets.token_urlsafe(24)
-    response = RedirectResponse(dingtalk.authorize_url(
-        services.settings, redirect_uri=callback_url(services, "dingtalk"), state=state), status_code=302)
-    _begin(request, services, response, "dingtalk", state, next)
-    return response
+    return _to_platform(request, services, "dingtalk", next, lambda redirect_uri, state: dingtalk.authorize_url(
+        services.settings, redirect_uri=redirect_uri, state=state))
 
 
 @router.get("/dingtalk/inapp", response_class=HTMLResponse)

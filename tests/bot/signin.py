@@ -9,6 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from storage.db import transaction
+from storage.models import DashboardSession
+from tests.conftest import Database
 
 PUBLIC_URL = "http://testserver"
 IN_WECOM = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 wxwork/4.1.22 MicroMessenger"
@@ -39,6 +44,12 @@ def come_back(authorize: httpx.URL) -> str:
     back = httpx.URL(answer.headers["location"])
     assert f"{back.scheme}://{back.host}" == PUBLIC_URL
     return f"{back.path}?{back.query.decode()}"
+
+
+def sessions_of(db: Database) -> list[tuple[str | None, str | None]]:
+    """The dashboard sessions open now, by the platform user each came from ((None, None) for a password)."""
+    with transaction(db.sessions) as session:
+        return [(s.platform, s.external_id) for s in session.scalars(select(DashboardSession))]
 
 
 def sign_in(client: TestClient, start: str, **headers: str) -> SignIn:

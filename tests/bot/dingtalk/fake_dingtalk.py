@@ -251,31 +251,27 @@ class FakeDingTalk:
             return JSONResponse({"code": "InvalidAuthentication", "message": "不合法的access_token"}, status_code=401)
         return JSONResponse({"nick": user, "unionId": f"union-{user}", "openId": f"open-{user}", "stateCode": "86"})
 
-    def _app_token_refused(self, query: dict[str, str]) -> JSONResponse | None:
+    async def _with_app_token(self, request: Request) -> tuple[Any, JSONResponse | None]:
+        """The body of an old-style call made with the app's token; the answer instead, if scripted or refused."""
+        query, body, scripted = await self._receive(request)
         token = query.get("access_token")
-        if token not in self.tokens or token in self.revoked:
-            return JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
-        return None
+        if not scripted and (token not in self.tokens or token in self.revoked):
+            scripted = JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
+        return body, scripted
 
     async def _by_unionid(self, request: Request) -> JSONResponse:
-        query, body, scripted = await self._receive(request)
-        if scripted:
-            return scripted
-        refused = self._app_token_refused(query)
-        if refused:
-            return refused
+        body, answered = await self._with_app_token(request)
+        if answered:
+            return answered
         user = str(body.get("unionid", "")).removeprefix("union-")
         if not body.get("unionid", "").startswith("union-") or user.startswith(OUTSIDER):
             return JSONResponse({"errcode": 60121, "errmsg": "找不到该用户"})
         return JSONResponse({"errcode": 0, "errmsg": "ok", "result": {"contact_type": 0, "userid": user}})
 
     async def _inapp_userinfo(self, request: Request) -> JSONResponse:
-        query, body, scripted = await self._receive(request)
-        if scripted:
-            return scripted
-        refused = self._app_token_refused(query)
-        if refused:
-            return refused
+        body, answered = await self._with_app_token(request)
+        if answered:
+            return answered
         with self._lock:
             user = self.inapp_codes.pop(body.get("code", ""), None)
         if user is None:

@@ -10,12 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from bot.app import create_app
 from handlers.clock import ManualClock
 from storage.db import transaction
-from storage.models import DashboardSession
 from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, MA_STAFF, DingTalkChat, dingtalk_settings
 from tests.bot.dingtalk.fake_dingtalk import (
     AUTHORIZE,
@@ -26,7 +24,7 @@ from tests.bot.dingtalk.fake_dingtalk import (
     USER_TOKEN,
     FakeDingTalk,
 )
-from tests.bot.signin import PUBLIC_URL, come_back, leave_for_platform, query_of, sign_in
+from tests.bot.signin import PUBLIC_URL, come_back, leave_for_platform, query_of, sessions_of, sign_in
 from tests.conftest import Database
 from tests.factories import build_ledger, unit_named
 
@@ -46,11 +44,6 @@ def app_client(dingtalk_people: Database, fake_dingtalk: FakeDingTalk, clock: Ma
     build_ledger(dingtalk_people)
     with signin_app(dingtalk_people, fake_dingtalk, clock) as client:
         yield client
-
-
-def sessions_of(db: Database) -> list[tuple[str | None, str | None]]:
-    with transaction(db.sessions) as session:
-        return [(s.platform, s.external_id) for s in session.scalars(select(DashboardSession))]
 
 
 def inapp_state(client: TestClient, next_url: str = "/dashboard") -> str:

@@ -19,8 +19,8 @@ from bot.cli import app as cli
 from handlers.clock import ManualClock
 from scheduler.engine import ReminderEngine
 from storage.db import transaction
-from storage.models import AuditEntry, ChatIdentity, DashboardSession, OutboxMessage
-from tests.bot.signin import IN_WECOM, PUBLIC_URL, come_back, leave_for_platform, query_of, sign_in
+from storage.models import AuditEntry, ChatIdentity, OutboxMessage
+from tests.bot.signin import IN_WECOM, PUBLIC_URL, come_back, leave_for_platform, query_of, sessions_of, sign_in
 from tests.bot.test_dashboard_access import csrf_of
 from tests.bot.wecom.conftest import AGENT_ID, wecom_settings
 from tests.bot.wecom.fake_qyapi import AUTHORIZE, CORP_ID, GETUSERINFO, OUTSIDER, WEB_LOGIN, FakeQyapi
@@ -43,11 +43,6 @@ def app_client(plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock) -> I
     build_ledger(plan_loaded)
     with signin_app(plan_loaded, qyapi, clock) as client:
         yield client
-
-
-def sessions_of(db: Database) -> list[tuple[str | None, str | None]]:
-    with transaction(db.sessions) as session:
-        return [(s.platform, s.external_id) for s in session.scalars(select(DashboardSession))]
 
 
 def test_inside_wecom_a_coordinator_is_signed_in_without_a_tap(app_client: TestClient, qyapi: FakeQyapi,
