@@ -191,14 +191,14 @@ async def _finish(request: Request, services: Services, platform: str, flow: str
     retry = f"/dashboard/login/{'dingtalk/inapp' if flow == INAPP else platform}?next={quote(safe_next(next_url))}"
     now = services.clock.now()
 
-    def fail(reason: str, user: str = "?") -> None:
+    def fail(reason: str) -> None:
         with transaction(services.sessions) as session:
             Audit(session).record(campaign=Campaigns(session).current(services.settings.campaign),
-                                  actor=f"{platform}:{user}", action=LOGIN_FAILED, at=now, address=address,
-                                  reason=reason)
+                                  actor=f"{platform}:?", action=LOGIN_FAILED, at=now, address=address, reason=reason)
 
     def admit() -> str | None:
-        """None when this address may try; else why not."""
+        """None when the platform may be asked (the address is not locked out, the state is this browser's, the code
+        unused — and from now on used); else why not."""
         with transaction(services.sessions) as session:
             if address_locked(session, address, now):
                 return "locked"
@@ -252,21 +252,22 @@ def _admit_user(request: Request, services: Services, platform: str, user_id: st
         actor = People(session).actor(campaign, platform, user_id) if campaign and user_id else None
         contact = actor.contact if actor is not None else None
         coordinator = actor.coordinator if actor is not None else None
-        if coordinator is not None or (contact is not None and contact.status is ContactStatus.ACTIVE):
-            if coordinator is not None:
-                target = safe_next(next_url)
-            else:  # a liaison lands on their unit's page, or on a page of it they were sent to
-                assert contact is not None
-                own = f"/dashboard/units/{contact.unit_id}"
+        liaison = contact if coordinator is None and contact is not None and contact.status is ContactStatus.ACTIVE \
+            else None
+        if coordinator is not None or liaison is not None:
+            if liaison is not None:  # a liaison lands on their unit's page, or on a page of it they were sent to
+                own = f"/dashboard/units/{liaison.unit_id}"
                 target = next_url if next_url and (next_url == own or next_url.startswith(own + "/")) else own
+                role, entity_id = "contact", liaison.id
+            else:
+                assert coordinator is not None
+                target, role, entity_id = safe_next(next_url), "coordinator", coordinator.id
             response = RedirectResponse(target, status_code=303)
-            start_session(request, response, session, coordinator, contact=None if coordinator else contact,
-                          platform=platform, external_id=user_id, now=now)
+            start_session(request, response, session, coordinator, contact=liaison, platform=platform,
+                          external_id=user_id, now=now)
             Audit(session).record(campaign=campaign, actor=f"dashboard:{platform}:{user_id}", action="login", at=now,
-                                  entity="coordinator" if coordinator else "contact",
-                                  entity_id=(coordinator or contact).id, address=address)  # type: ignore[union-attr]
-            log.info("platform sign-in", extra={"platform": platform, "role": "coordinator" if coordinator
-                                                else "liaison"})
+                                  entity=role, entity_id=entity_id, address=address)
+            log.info("platform sign-in", extra={"platform": platform, "role": role})
             return response
         Audit(session).record(campaign=campaign, actor=f"{platform}:{user_id or '?'}", action=LOGIN_FAILED, at=now,
                               address=address, reason="not in the plan")

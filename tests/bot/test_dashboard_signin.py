@@ -11,8 +11,8 @@ from bot.app import create_app
 from handlers.clock import ManualClock
 from tests.bot.signin import PUBLIC_URL
 from tests.bot.test_dashboard_access import SECRET, log_in
-from tests.conftest import Database, make_settings
-from tests.factories import set_password
+from tests.conftest import Database, SimChat, make_settings
+from tests.factories import build_ledger, set_password
 
 PLATFORMS = {"public_url": PUBLIC_URL, "wecom_corp_id": "wwcorp", "wecom_agent_id": 1000002, "wecom_secret": "s",
              "dingtalk_app_key": "dingkey", "dingtalk_app_secret": "s", "simulator": False}
@@ -53,3 +53,12 @@ def test_passwords_can_be_turned_off(plan_loaded: Database, clock: ManualClock) 
         token = URLSafeTimedSerializer(SECRET, salt="duban.dashboard.session").loads(client.cookies["duban_session"])
         refused = client.post("/dashboard/login", data={"login": "yu", "password": "correct horse", "csrf": token["x"]})
     assert refused.status_code == 403 and "已关闭密码登录" in refused.text
+
+
+def test_without_a_platform_sign_in_links_go_straight_to_the_page(plan_loaded: Database, clock: ManualClock) -> None:
+    build_ledger(plan_loaded)
+    with app(plan_loaded, clock, public_url=PUBLIC_URL) as client:
+        reply = SimChat(client).send("YuJianKui", "逾期")
+    assert reply.endswith(f"逾期问题台账：{PUBLIC_URL}/dashboard/issues?overdue=true")  # its login asks for a password
+    with app(plan_loaded, clock) as client:
+        assert "督办网页" not in SimChat(client).send("YuJianKui", "汇总")  # no public address: no link
