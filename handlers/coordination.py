@@ -217,7 +217,8 @@ def summary(ctx: Context, args: Args) -> Reply:
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
-    return _reply(_on_dashboard(ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), "本单位详情",
+    label = "本单位详情" if ctx.actor.role == "liaison" else "单位详情"
+    return _reply(_on_dashboard(ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), label,
                                 f"/dashboard/units/{unit.id}"))
 
 
