@@ -43,7 +43,9 @@ run: $(STAMP) system-packages
 	mkdir -p var
 	$(BIN)/duban demo
 	@echo "督办已启动：打开 http://127.0.0.1:8000/sim"
-	DUBAN_LOG_FORMAT=$${DUBAN_LOG_FORMAT:-console} $(BIN)/duban serve  # readable lines in a terminal; JSON is for servers
+# Readable log lines in a terminal (JSON is for servers); replies that mention the dashboard link to it.
+	DUBAN_LOG_FORMAT=$${DUBAN_LOG_FORMAT:-console} DUBAN_PUBLIC_URL=$${DUBAN_PUBLIC_URL:-http://127.0.0.1:8000} \
+	  $(BIN)/duban serve
 
 ## test: the whole suite on SQLite and PostgreSQL (DUBAN_TEST_BACKENDS=sqlite to skip PostgreSQL)
 test: $(STAMP) system-packages

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
@@ -33,6 +34,7 @@ from bot.senders import running_scheduler
 from bot.settings import Settings, get_settings
 from bot.wecom.callback import router as wecom_router
 from handlers.clock import Clock, SystemClock
+from handlers.context import DashboardLink
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import make_engine, make_session_factory, upgrade_schema
@@ -93,6 +95,23 @@ def route_for(settings: Settings) -> Callable[[str], str]:
     return route
 
 
+def dashboard_link_for(settings: Settings) -> DashboardLink:
+    """Links to dashboard pages in chat replies and reminders: through the sign-in of the recipient's platform where
+    it is configured (inside WeCom or DingTalk the page then opens signed in), else straight to the page (its
+    login asks for a password); none without DUBAN_PUBLIC_URL."""
+
+    def link(platform: str, path: str) -> str | None:
+        if settings.public_url is None:
+            return None
+        if platform not in settings.sign_in_platforms:
+            return f"{settings.public_url}{path}"
+        # DingTalk's entry tries the in-app 免登 first and goes on to the sign-in page outside DingTalk.
+        start = "dingtalk/inapp" if platform == "dingtalk" else platform
+        return f"{settings.public_url}/dashboard/login/{start}?next={quote(path, safe='')}"
+
+    return link
+
+
 def printable(value: Any) -> Any:
     """`value` (JSON-like) with every string encodable as UTF-8: lone surrogates become backslash escapes."""
     if isinstance(value, str):
@@ -107,7 +126,8 @@ def printable(value: Any) -> Any:
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    dispatcher = Dispatcher(sessions, route=route_for(settings), campaign_name=settings.campaign)
+    dispatcher = Dispatcher(sessions, route=route_for(settings), campaign_name=settings.campaign,
+                            link=dashboard_link_for(settings))
     return Services(settings, engine, sessions, dispatcher, clock or SystemClock())
 
 

@@ -180,9 +180,10 @@ def user_sessions(
     now = SystemClock().now()
     with transaction(_sessions(get_settings())) as session:
         sessions = DashboardSessions(session)
-        current = [s for s in sessions.current(now) if login is None or s.coordinator.login == login]
+        current = [s for s in sessions.current(now)
+                   if login is None or (s.coordinator is not None and s.coordinator.login == login)]
         if revoke:
-            ended = sessions.end_all(None if login is None else {s.coordinator_id for s in current})
+            ended = sessions.end_all(None if login is None else {s.coordinator_id for s in current if s.coordinator_id})
             Audit(session).record(campaign=None, actor="cli", action="sessions.revoke", at=now, login=login,
                                   ended=ended)
             typer.echo(f"已结束 {ended} 个看板登录会话，相关协调人需要重新登录。")
@@ -190,7 +191,10 @@ def user_sessions(
     if not current:
         typer.echo("没有未结束的看板登录会话。")
     for item in current:
-        typer.echo(f"{item.coordinator.login or '（已无登录名）'}\t{item.coordinator.name}\t"
+        who = item.coordinator or item.contact
+        assert who is not None  # a session belongs to a coordinator or to a liaison
+        how = f"{item.platform}:{item.external_id}" if item.platform else (item.coordinator and item.coordinator.login)
+        typer.echo(f"{how or '（已无登录名）'}\t{who.name}{'' if item.coordinator else '（联络员）'}\t"
                    f"登录于 {item.created_at.astimezone():%Y-%m-%d %H:%M}\t"
                    f"到期 {item.expires_at.astimezone():%Y-%m-%d %H:%M}\t来自 {item.address or '未知'}")
 
@@ -250,7 +254,7 @@ def remind_preview(
     end: Annotated[str, typer.Option("--to", help="结束时间（含；只写日期表示到当天结束）")],
 ) -> None:
     """Print every reminder and nudge the plan would send between two moments, without sending anything."""
-    from bot.app import route_for
+    from bot.app import dashboard_link_for, route_for
     from scheduler.preview import parse_moment, preview, render
 
     settings = get_settings()
@@ -266,7 +270,8 @@ def remind_preview(
             return
         if last < first:
             _fail("--to 不能早于 --from。")
-        typer.echo(render(preview(session, campaign, route_for(settings), first, last), campaign))
+        items = preview(session, campaign, route_for(settings), first, last, dashboard_link_for(settings))
+        typer.echo(render(items, campaign))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m bot.cli`

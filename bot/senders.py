@@ -34,11 +34,12 @@ def build_scheduler(settings: Settings, services: Services, clients: Iterable[Se
     `clients` are the platform senders the lifespan has built (e.g. bot.dingtalk.build_senders(...)
     with the channel's HTTP client); their channels come in addition to the simulator's.
     """
-    from bot.app import route_for
+    from bot.app import dashboard_link_for, route_for
 
     return SchedulerService(services.sessions, clock=services.clock, senders=senders_by_channel(clients),
                             route=route_for(settings), leadership=leadership_for(settings.database_url),
-                            grace=timedelta(seconds=settings.reminder_grace), campaign_name=settings.campaign)
+                            grace=timedelta(seconds=settings.reminder_grace), campaign_name=settings.campaign,
+                            link=dashboard_link_for(settings))
 
 
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
                                   "replicas (without it each process makes its own)")
+    public_url: str | None = Field(default=None, description=(
+        "the address people open the dashboard at (https://duban.example.gov.cn): WeCom and DingTalk send sign-ins "
+        "back to <public_url>/dashboard/login/<platform>/callback, and links in chat messages start with it"))
+    dashboard_passwords: bool = Field(default=True, description=(
+        "off: no password sign-in to the dashboard (deployments where everyone signs in with WeCom or DingTalk)"))
 
     wecom_corp_id: str | None = None
     wecom_agent_id: int | None = None
@@ -47,6 +53,10 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = None
     wecom_aes_key: SecretStr | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_authorize_url: str = Field(default="https://open.weixin.qq.com/connect/oauth2/authorize",
+                                     description="web authorisation inside WeCom (网页授权登录)")
+    wecom_qr_login_url: str = Field(default="https://login.work.weixin.qq.com/wwlogin/sso/login",
+                                    description="WeCom's web login (QR code) for browsers outside WeCom")
     wecom_reply_budget: float = Field(
         default=3.5, gt=0, lt=5, description="seconds to answer a callback in; later replies go as app messages")
 
@@ -60,8 +70,12 @@ class Settings(BaseSettings):
     dingtalk_api_base: str = "https://oapi.dingtalk.com"
     dingtalk_mode: Literal["http", "stream"] = "http"
     dingtalk_agent_id: int | None = Field(default=None, description="AgentId of the app, for work notifications")
-    dingtalk_stream_api_base: str = Field(default="https://api.dingtalk.com",
-                                          description="where Stream mode opens its connection (new-style OpenAPI)")
+    dingtalk_stream_api_base: str = Field(default="https://api.dingtalk.com", description=(
+        "the new-style OpenAPI: where Stream mode opens its connection and dashboard sign-ins get the user's token"))
+    dingtalk_corp_id: str | None = Field(default=None, description=(
+        "the organisation's CorpId, for signing in without a tap inside DingTalk (免登, JSAPI requestAuthCode)"))
+    dingtalk_authorize_url: str = Field(default="https://login.dingtalk.com/oauth2/auth",
+                                        description="DingTalk's sign-in page for browsers (登录第三方网站)")
     dingtalk_reply_budget: float = Field(default=2.0, gt=0, description=(
         "seconds a callback waits for its reply to go in the response body; slower replies go out later"))
 
@@ -78,6 +92,17 @@ class Settings(BaseSettings):
                                  ) from None
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """Sign-ins come back here, so it is an absolute http(s) address with nothing after the path."""
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"DUBAN_PUBLIC_URL 应是督办网页的完整地址，如 https://duban.example.gov.cn，不能是「{value}」")
+        return value.strip().rstrip("/")
+
     @property
     def wecom_enabled(self) -> bool:
         return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_token and self.wecom_aes_key)
@@ -89,6 +114,16 @@ class Settings(BaseSettings):
     @property
     def dingtalk_enabled(self) -> bool:
         return bool(self.dingtalk_app_key and self.dingtalk_app_secret)
+
+    @property
+    def sign_in_platforms(self) -> tuple[str, ...]:
+        """The platforms people sign in to the dashboard with: those whose app is configured, once DUBAN_PUBLIC_URL
+        says where the sign-ins come back to (WeCom: corp id, agent id and secret; DingTalk: key and secret)."""
+        if self.public_url is None:
+            return ()
+        ready = {"wecom": bool(self.wecom_corp_id and self.wecom_agent_id is not None and self.wecom_secret),
+                 "dingtalk": bool(self.dingtalk_app_key and self.dingtalk_app_secret)}
+        return tuple(platform for platform, configured in ready.items() if configured)
 
     @property
     def simulator_on(self) -> bool:

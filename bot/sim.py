@@ -40,7 +40,10 @@ def services(request: Request) -> Services:
 
 def allowed(request: Request) -> None:
     """Beside a configured platform, only a coordinator logged in to the dashboard may use the simulator."""
-    if not services(request).settings.simulator_needs_login or current_viewer(request) is not None:
+    if not services(request).settings.simulator_needs_login:
+        return
+    viewer = current_viewer(request)
+    if viewer is not None and viewer.is_coordinator:
         return
     if request.url.path == "/sim":
         raise LoginRequired("/sim")

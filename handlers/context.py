@@ -22,8 +22,23 @@ from storage.repos import Actor, Audit, Outbox
 Route = Callable[[str], str]
 
 
+# A link that opens a dashboard page (a path such as /dashboard/weekly) signed in on the platform of the person it
+# is for (their identity namespace), or None where the deployment has no public address. The bot layer builds
+# it from its configuration; handlers only name the page.
+DashboardLink = Callable[[str, str], str | None]
+
+
 def route_to_simulator(_platform: str) -> str:
     return "sim"
+
+
+def no_dashboard_link(_platform: str, _path: str) -> str | None:
+    return None
+
+
+def with_link(text: str, link: str | None, label: str) -> str:
+    """`text` and, when there is one, a last line `label：link`."""
+    return f"{text}\n{label}：{link}" if link else text
 
 
 def campaign_calendar(campaign: Campaign) -> WorkCalendar:
@@ -39,12 +54,14 @@ def report_due_moment(campaign: Campaign, calendar: WorkCalendar, day_in_week: d
 
 
 def notify(session: Session, campaign: Campaign, route: Route, identities: Iterable[ChatIdentity], text: str, *,
-           now: datetime) -> int:
-    """Queue a message to each identity through the channel that reaches its platform."""
+           now: datetime, link: DashboardLink = no_dashboard_link, page: tuple[str, str] | None = None) -> int:
+    """Queue a message to each identity through the channel that reaches its platform; with a `page` (label, path),
+    each message ends with a link that opens that dashboard page signed in on the recipient's platform."""
     outbox = Outbox(session)
     count = 0
     for identity in identities:
-        outbox.enqueue(campaign=campaign, channel=route(identity.platform), target=identity.external_id, text=text,
+        body = with_link(text, link(identity.platform, page[1]), page[0]) if page else text
+        outbox.enqueue(campaign=campaign, channel=route(identity.platform), target=identity.external_id, text=body,
                        now=now)
         count += 1
     return count
@@ -57,6 +74,7 @@ class Context:
     message: IncomingMessage
     actor: Actor
     route: Route
+    link: DashboardLink = no_dashboard_link
 
     @cached_property
     def now(self) -> datetime:
@@ -85,8 +103,13 @@ class Context:
                                    entity=entity, entity_id=entity_id, message_id=self.message.message_id,
                                    **detail)
 
-    def notify(self, identities: Iterable[ChatIdentity], text: str) -> int:
-        return notify(self.session, self.campaign, self.route, identities, text, now=self.now)
+    def notify(self, identities: Iterable[ChatIdentity], text: str, page: tuple[str, str] | None = None) -> int:
+        return notify(self.session, self.campaign, self.route, identities, text, now=self.now, link=self.link,
+                      page=page)
+
+    def dashboard_link(self, path: str) -> str | None:
+        """A link to a dashboard page that signs the sender in on the platform they wrote from."""
+        return self.link(self.message.platform, path)
 
     def days_until(self, day: date) -> int:
         return (day - self.today).days

@@ -18,7 +18,7 @@ from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.message import Image, Reply
 from handlers.parsing import echoed, strip_punct
-from handlers.richtext import Block, Doc, Field, Heading, Item, Line
+from handlers.richtext import Block, Doc, Field, Heading, Item, Line, Link
 from handlers.summary import (
     SOON_DAYS,
     WEEKLY_STATE_TEXT,
@@ -177,6 +177,12 @@ def _chart(status: CampaignStatus) -> Image | None:
     return Image(name="整改率.png", mime="image/png", render=render)
 
 
+def _on_dashboard(ctx: Context, doc: Doc, label: str, path: str) -> Doc:
+    """The reply's last line: a link that opens this dashboard page signed in (where the deployment has one)."""
+    link = ctx.dashboard_link(path)
+    return doc.add(Link(label, link)) if link else doc
+
+
 def _reply(doc: Doc, *images: Image | None) -> Reply:
     return Reply((doc.plain(),), markdown=doc.markdown(), images=tuple(i for i in images if i is not None))
 
@@ -206,11 +212,14 @@ def summary(ctx: Context, args: Args) -> Reply:
     status = campaign_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)
     tasks = _task_blocks(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     if unit is None:
-        return _reply(campaign_summary(status).add(*tasks), _chart(status))
+        return _reply(_on_dashboard(ctx, campaign_summary(status).add(*tasks), "督办网页", "/dashboard"),
+                      _chart(status))
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
-    return _reply(unit_summary(ctx, status, unit, unit_status).add(*tasks))
+    label = "本单位详情" if ctx.actor.role == "liaison" else "单位详情"
+    return _reply(_on_dashboard(ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), label,
+                                f"/dashboard/units/{unit.id}"))
 
 
 def _task_blocks(lines: list[str]) -> list[Block]:
@@ -252,7 +261,7 @@ def overdue(ctx: Context, _args: Args) -> Reply:
                 *(Item(issue_line(i, ctx.today)) for i in items))
     if len(page.first) < page.total:
         doc.add(Line(f"……其余 {page.total - len(page.first)} 个逾期问题请在督办网页的问题台账中查看。"))
-    return _reply(doc)
+    return _reply(_on_dashboard(ctx, doc, "逾期问题台账", "/dashboard/issues?overdue=true"))
 
 
 @command("未报送", roles=COORDINATOR, order=70, writes=False, usage="未报送 — 本周周报和各报送事项的缺报单位")
@@ -265,4 +274,4 @@ def missing(ctx: Context, _args: Args) -> Reply:
         doc.add(Heading("报送事项"), *(_deliverable(item, status.today) for item in status.deliverables))
     else:
         doc.add(Line("所有报送事项均已报齐。"))
-    return _reply(doc)
+    return _reply(_on_dashboard(ctx, doc, "周报报送情况", "/dashboard/weekly"))

@@ -34,7 +34,7 @@ from handlers.commands import (
     menu_commands,
     read_message,
 )
-from handlers.context import Context, Route, route_to_simulator
+from handlers.context import Context, DashboardLink, Route, no_dashboard_link, route_to_simulator
 from handlers.dialogs import (
     CONTINUE,
     OFFER,
@@ -193,10 +193,11 @@ class Dispatcher:
     """Turns each incoming message into exactly one reply and at most one set of effects."""
 
     def __init__(self, sessions: sessionmaker[Session], *, route: Route = route_to_simulator,
-                 campaign_name: str | None = None) -> None:
+                 campaign_name: str | None = None, link: DashboardLink = no_dashboard_link) -> None:
         self.sessions = sessions
         self.route = route
         self.campaign_name = campaign_name
+        self.link = link
 
     def handle(self, message: IncomingMessage) -> Reply:
         """Process a message once. A redelivered message id gets the stored replies and no new effects.
@@ -233,7 +234,8 @@ class Dispatcher:
                 reply = Reply.of("督办尚未加载专项整治方案，请联系管理员（duban plan load 方案.yaml）。")
             else:
                 actor = People(session).actor(campaign, message.platform, message.user_id)
-                ctx = Context(session=session, campaign=campaign, message=message, actor=actor, route=self.route)
+                ctx = Context(session=session, campaign=campaign, message=message, actor=actor, route=self.route,
+                              link=self.link)
                 reply = route_message(ctx)
                 if not reply.texts:
                     reply = Reply.of("已收到。")

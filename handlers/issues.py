@@ -9,7 +9,7 @@ from datetime import date
 from rapidfuzz import fuzz
 
 from handlers.commands import LIAISON, STAFF, Args, command, dialog_fields, fields_of
-from handlers.context import Context
+from handlers.context import Context, with_link
 from handlers.dates import format_cn, parse_date
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, at_most, start, words
 from handlers.message import Reply
@@ -314,4 +314,5 @@ def my_issues(ctx: Context, _args: Args) -> Reply:
     overdue = [i for i in issues if i.due < ctx.today]
     ordered = overdue + [i for i in issues if i.due >= ctx.today]
     head = f"「{contact.unit.name}」未销号问题 {len(issues)} 个" + (f"，其中逾期 {len(overdue)} 个" if overdue else "")
-    return Reply.of(head + "：\n" + "\n".join(issue_line(i, ctx.today) for i in ordered))
+    listing = head + "：\n" + "\n".join(issue_line(i, ctx.today) for i in ordered)
+    return Reply.of(with_link(listing, ctx.dashboard_link(f"/dashboard/units/{contact.unit_id}"), "本单位详情"))

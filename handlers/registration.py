@@ -158,7 +158,8 @@ def _register(ctx: Context, values: dict[str, str]) -> Reply:
     ctx.audit("contact.register", entity="contact", entity_id=contact.id, **details)
     coordinators = [i for c in people.coordinators(ctx.campaign) for i in c.identities]
     ctx.notify(coordinators, f"新的联络员登记待审核（登记号 {contact.id}）：{unit.name} {_card(contact)}\n"
-                             f"回复「批准 {contact.id}」或「驳回 {contact.id} 理由」。")
+                             f"回复「批准 {contact.id}」或「驳回 {contact.id} 理由」。",
+               page=("在督办网页审核", "/dashboard/registrations"))
     return Reply.of(f"已提交登记（登记号 {contact.id}），等待牵头部门审核，审核后会通知您。\n{record(values)}")
 
 

@@ -55,7 +55,15 @@ class Line:
     text: str
 
 
-Block = Field | Heading | Item | Line
+@dataclass(frozen=True)
+class Link:
+    """An address on its own line: `label：url` in plain text, a link in markdown."""
+
+    label: str
+    url: str
+
+
+Block = Field | Heading | Item | Line | Link
 
 
 @dataclass
@@ -79,6 +87,8 @@ class Doc:
                     lines.append(f"· {text}")
                 case Line(text):
                     lines.append(text)
+                case Link(label, url):
+                    lines.append(f"{label}：{url}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -96,5 +106,7 @@ class Doc:
                     out.append(f"- {escape_markdown(text)}")
                 case Line(text):
                     out.append(f"{_line_start(text)}{_BREAK}")
+                case Link(label, url):
+                    out.append(f"[{escape_markdown(label)}]({url}){_BREAK}")
             previous = block
         return "\n".join(out)

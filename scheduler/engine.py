@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.clock import Clock
+from handlers.context import DashboardLink, no_dashboard_link
 from scheduler.rules import ONCE_RULES, Reminder, Route, evaluate, occurrences
 from scheduler.snapshot import load_snapshot
 from storage.db import transaction
@@ -40,8 +41,9 @@ class ReminderEngine:
     """Enqueues due reminders; called by the APScheduler tick job in production and directly by tests."""
 
     def __init__(self, sessions: sessionmaker[Session], *, clock: Clock, route: Route,
-                 grace: timedelta = DEFAULT_GRACE, campaign_name: str | None = None) -> None:
-        self.sessions, self.clock, self.route = sessions, clock, route
+                 grace: timedelta = DEFAULT_GRACE, campaign_name: str | None = None,
+                 link: DashboardLink = no_dashboard_link) -> None:
+        self.sessions, self.clock, self.route, self.link = sessions, clock, route, link
         self.grace, self.campaign_name = grace, campaign_name
 
     def tick(self) -> TickResult:
@@ -74,7 +76,7 @@ class ReminderEngine:
             stale = now - occurrence.at > self.grace
             if stale and occurrence.rule in ONCE_RULES:
                 continue
-            due.extend((reminder, stale) for reminder in evaluate(snapshot, occurrence, self.route))
+            due.extend((reminder, stale) for reminder in evaluate(snapshot, occurrence, self.route, self.link))
         rows = [KeyedMessage(key=r.key, channel=r.channel, target=r.target, text=r.text, mentions=r.mentions,
                              status=OutboxStatus.MISSED if stale else OutboxStatus.PENDING,
                              not_before=r.at if stale else now)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.context import DashboardLink, no_dashboard_link
 from scheduler.rules import ONCE_RULES, Reminder, Route, evaluate, occurrences
 from scheduler.snapshot import load_snapshot
 from storage.models import Campaign, OutboxMessage, OutboxStatus
@@ -56,7 +57,8 @@ def parse_moment(text: str, campaign: Campaign, *, end: bool) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def preview(session: Session, campaign: Campaign, route: Route, start: datetime, end: datetime) -> list[PreviewItem]:
+def preview(session: Session, campaign: Campaign, route: Route, start: datetime, end: datetime,
+            link: DashboardLink = no_dashboard_link) -> list[PreviewItem]:
     """What the engine would enqueue for the moments in [start, end], in time order.
 
     A once-only notice (ONCE_RULES) fits at every moment until it has been told, and the outbox's unique key
@@ -64,7 +66,7 @@ def preview(session: Session, campaign: Campaign, route: Route, start: datetime,
     snapshot = load_snapshot(session, campaign)
     first: dict[str, Reminder] = {}
     for occurrence in occurrences(snapshot, start - _EPSILON, end):
-        for reminder in evaluate(snapshot, occurrence, route):
+        for reminder in evaluate(snapshot, occurrence, route, link):
             first.setdefault(reminder.key, reminder)
     reminders = list(first.values())
     keys = list(first)

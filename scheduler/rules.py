@@ -21,6 +21,7 @@ from functools import cached_property
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
+from handlers.context import DashboardLink, no_dashboard_link, with_link
 from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.parsing import clipped
@@ -244,11 +245,16 @@ def _when(deadline: date, day: date) -> str:
 class _Writer:
     """Builds the reminders of one occurrence, each keyed by its recipient."""
 
-    def __init__(self, snapshot: Snapshot, occurrence: Occurrence, route: Route) -> None:
-        self.snapshot, self.occurrence, self.route = snapshot, occurrence, route
+    def __init__(self, snapshot: Snapshot, occurrence: Occurrence, route: Route, link: DashboardLink) -> None:
+        self.snapshot, self.occurrence, self.route, self.link = snapshot, occurrence, route, link
         self.reminders: list[Reminder] = []
 
-    def to_person(self, person: Person, text: str, label: str | None = None) -> None:
+    def to_person(self, person: Person, text: str, label: str | None = None,
+                  page: tuple[str, str] | None = None) -> None:
+        """A private reminder; with a `page` (label, dashboard path) it ends with a link that opens that page signed
+        in on the person's platform."""
+        if page is not None:
+            text = with_link(text, self.link(person.platform, page[1]), page[0])
         self.reminders.append(Reminder(
             key=reminder_key(self.snapshot, self.occurrence, person.key), rule=self.occurrence.rule,
             at=self.occurrence.at, channel=self.route(person.platform), target=person.external_id,
@@ -260,13 +266,13 @@ class _Writer:
             at=self.occurrence.at, channel=group.channel, target=group.name, recipient=group.name, text=text,
             mentions=mentions))
 
-    def to_liaisons(self, unit_id: int, text: str) -> None:
+    def to_liaisons(self, unit_id: int, text: str, page: tuple[str, str] | None = None) -> None:
         for person in self.snapshot.liaisons.get(unit_id, ()):
-            self.to_person(person, text, f"{person.name}（{self.snapshot.units[unit_id]}）")
+            self.to_person(person, text, f"{person.name}（{self.snapshot.units[unit_id]}）", page)
 
-    def to_coordinators(self, text: str) -> None:
+    def to_coordinators(self, text: str, page: tuple[str, str] | None = None) -> None:
         for person in self.snapshot.coordinators:
-            self.to_person(person, text, f"{person.name}（协调人）")
+            self.to_person(person, text, f"{person.name}（协调人）", page)
 
 
 def _weekly_missing(snapshot: Snapshot, day: date) -> list[int]:
@@ -287,7 +293,8 @@ def _weekly_due(w: _Writer, day: date) -> None:
     if missing:
         w.to_coordinators(f"【周报未报送】第{day.isocalendar().week}周周报已到截止时间"
                           f"（{format_cn(day, with_year=False)} {w.snapshot.report_due:%H:%M}），"
-                          f"尚有{len(missing)}个单位未报送：{_names(w.snapshot, missing)}。")
+                          f"尚有{len(missing)}个单位未报送：{_names(w.snapshot, missing)}。",
+                          ("周报报送情况", "/dashboard/weekly"))
 
 
 def _deadline_nudge(w: _Writer, day: date) -> None:
@@ -316,7 +323,8 @@ def _issue_due(w: _Writer, day: date) -> None:
     if issue is None or issue.due.isoformat() != due:
         return  # rectified (销号) or its 完成时限 moved since
     w.to_liaisons(issue.unit_id, f"【整改时限提醒】问题 #{issue.number}「{issue.title}」{_when(issue.due, day)}，"
-                                 f"目前尚未销号。整改完成后请发送「进展 #{issue.number} 已整改」。")
+                                 f"目前尚未销号。整改完成后请发送「进展 #{issue.number} 已整改」。",
+                  ("本单位详情", f"/dashboard/units/{issue.unit_id}"))
 
 
 def _overdue_digest(w: _Writer, day: date) -> None:
@@ -330,7 +338,7 @@ def _overdue_digest(w: _Writer, day: date) -> None:
         lines.extend(issue_line(i, day) for i in group)
     if len(lines) > MAX_DIGEST_LINES:
         lines = [*lines[:MAX_DIGEST_LINES], f"……完整清单请发送「逾期」查看（共{len(overdue)}个）"]
-    w.to_coordinators("\n".join(lines))
+    w.to_coordinators("\n".join(lines), ("逾期问题台账", "/dashboard/issues?overdue=true"))
 
 
 def _calendar_gap(w: _Writer, _day: date) -> None:
@@ -370,8 +378,10 @@ _RULES: dict[str, Callable[[_Writer, date], None]] = {
 }
 
 
-def evaluate(snapshot: Snapshot, occurrence: Occurrence, route: Route) -> list[Reminder]:
-    """The reminders one moment produces, given who has done what by now."""
-    writer = _Writer(snapshot, occurrence, route)
+def evaluate(snapshot: Snapshot, occurrence: Occurrence, route: Route,
+             link: DashboardLink = no_dashboard_link) -> list[Reminder]:
+    """The reminders one moment produces, given who has done what by now; `link` builds the dashboard links
+    that some of them end with."""
+    writer = _Writer(snapshot, occurrence, route, link)
     _RULES[occurrence.rule](writer, occurrence.at.astimezone(snapshot.zone).date())
     return writer.reminders

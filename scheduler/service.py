@@ -27,6 +27,7 @@ from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.clock import Clock
+from handlers.context import DashboardLink, no_dashboard_link
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, RateLimit
 from scheduler.engine import DEFAULT_GRACE, ReminderEngine
 from scheduler.leader import Leadership
@@ -87,11 +88,12 @@ class SchedulerService:
     def __init__(self, sessions: sessionmaker[Session], *, clock: Clock, senders: Mapping[str, Sender],
                  route: Route, leadership: Leadership, grace: timedelta = DEFAULT_GRACE,
                  campaign_name: str | None = None, timing: Timing | None = None,
-                 limits: Mapping[str, RateLimit] = DEFAULT_LIMITS) -> None:
+                 limits: Mapping[str, RateLimit] = DEFAULT_LIMITS, link: DashboardLink = no_dashboard_link) -> None:
         self.id = f"scheduler-{uuid.uuid4().hex[:8]}"
         self.sessions, self.leadership, self.campaign_name = sessions, leadership, campaign_name
         self.timing = timing or Timing()
-        self.engine = ReminderEngine(sessions, clock=clock, route=route, grace=grace, campaign_name=campaign_name)
+        self.engine = ReminderEngine(sessions, clock=clock, route=route, grace=grace, campaign_name=campaign_name,
+                                     link=link)
         self.worker = DeliveryWorker(sessions, senders, clock=clock, route=route, limits=limits)
         self.scheduler: AsyncIOScheduler | None = None
         self.leading = False

@@ -216,21 +216,46 @@ class Coordinator(Base):
 
 
 class DashboardSession(Base):
-    """A coordinator signed in to the dashboard. The cookie carries a random token, this row its SHA-256: the
+    """Someone signed in to the dashboard. The cookie carries a random token, this row its SHA-256: the
     session ends when the row goes (logout, a new password, `duban user sessions --revoke`) or at `expires_at`,
-    whatever the cookie still says."""
+    whatever the cookie still says.
+
+    A password sign-in is a coordinator's; a WeCom or DingTalk sign-in names the platform user it came from
+    (`platform`, `external_id`), a coordinator or a liaison (read-only, their own unit), and holds only while
+    the plan still maps that user to them."""
 
     __tablename__ = "dashboard_sessions"
-    __table_args__ = (UniqueConstraint("token_hash"),)
+    __table_args__ = (
+        UniqueConstraint("token_hash"),
+        CheckConstraint("(coordinator_id IS NULL) <> (contact_id IS NULL)", name="one_owner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
-    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"),
+                                                       index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str | None] = mapped_column(String(16))  # None: signed in with a password
+    external_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     address: Mapped[str | None] = mapped_column(String(64))  # where the login came from, for `user sessions`
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
-    coordinator: Mapped[Coordinator] = relationship()
+    coordinator: Mapped[Coordinator | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+
+
+class UsedSignInCode(Base):
+    """A WeCom or DingTalk sign-in code already exchanged: a code is good for one sign-in, even if the platform
+    would answer for it again, or the address with it was copied along with the browser's cookie."""
+
+    __tablename__ = "used_sign_in_codes"
+    __table_args__ = (UniqueConstraint("platform", "code_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # platforms' codes live 5 minutes; kept a little longer
 
 
 class ChatIdentity(Base):

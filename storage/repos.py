@@ -5,6 +5,7 @@ Every method works inside the caller's transaction; none commits. Times are awar
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from storage.models import (
     Task,
     TaskProgress,
     Unit,
+    UsedSignInCode,
     WeeklyReport,
 )
 
@@ -663,19 +665,34 @@ class Processed(Repo):
 
 
 class DashboardSessions(Repo):
-    """Coordinators' dashboard sessions, by the SHA-256 of the token their cookie carries."""
+    """Dashboard sessions, by the SHA-256 of the token their cookie carries."""
 
-    def open(self, coordinator: Coordinator, token_hash: str, *, address: str | None, now: datetime,
+    def open(self, token_hash: str, *, coordinator: Coordinator | None = None, contact: Contact | None = None,
+             platform: str | None = None, external_id: str | None = None, address: str | None, now: datetime,
              expires_at: datetime) -> None:
+        """A session of a coordinator or a liaison; `platform` and `external_id` name the platform user a WeCom or
+        DingTalk sign-in came from (None for a password)."""
         self.session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
-        self.session.add(DashboardSession(token_hash=token_hash, coordinator_id=coordinator.id, address=address,
-                                          created_at=now, expires_at=expires_at))
+        self.session.add(DashboardSession(
+            token_hash=token_hash, coordinator_id=coordinator.id if coordinator else None,
+            contact_id=contact.id if contact else None, platform=platform, external_id=external_id, address=address,
+            created_at=now, expires_at=expires_at))
 
     def find(self, token_hash: str, now: datetime) -> DashboardSession | None:
         return self.session.scalars(
             select(DashboardSession).where(DashboardSession.token_hash == token_hash, DashboardSession.expires_at > now)
-            .options(joinedload(DashboardSession.coordinator))
+            .options(joinedload(DashboardSession.coordinator), joinedload(DashboardSession.contact))
         ).first()
+
+    def use_code(self, platform: str, code: str, *, now: datetime, expires_at: datetime) -> bool:
+        """Record a sign-in code as used; False when it was used before (a replay)."""
+        self.session.execute(delete(UsedSignInCode).where(UsedSignInCode.expires_at < now))
+        insert = Signatures._inserts[self.session.get_bind().dialect.name]
+        digest = hashlib.sha256(code.encode()).hexdigest()
+        return self.session.scalar(
+            insert(UsedSignInCode).values(platform=platform, code_sha256=digest, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["platform", "code_sha256"]).returning(UsedSignInCode.id)
+        ) is not None
 
     def end(self, token_hash: str) -> None:
         self.session.execute(delete(DashboardSession).where(DashboardSession.token_hash == token_hash))
@@ -690,7 +707,8 @@ class DashboardSessions(Repo):
     def current(self, now: datetime) -> Sequence[DashboardSession]:
         return self.session.scalars(
             select(DashboardSession).where(DashboardSession.expires_at > now)
-            .options(joinedload(DashboardSession.coordinator)).order_by(DashboardSession.created_at)
+            .options(joinedload(DashboardSession.coordinator), joinedload(DashboardSession.contact))
+            .order_by(DashboardSession.created_at)
         ).all()
 
 

@@ -1,5 +1,6 @@
-"""Coordinator login for the dashboard and /api: argon2 passwords, a signed session cookie, CSRF tokens and
-login attempts limited through the audit log (so the limit holds across replicas).
+"""Who may see the dashboard and /api: coordinators with an argon2 password or a WeCom or DingTalk sign-in
+(bot/dashboard/signin.py), liaisons with a platform sign-in (their own unit, read-only); a signed session cookie,
+CSRF tokens and login attempts limited through the audit log (so the limit holds across replicas).
 
 The session lives on the server (storage.models.DashboardSession); the cookie, signed with itsdangerous, HttpOnly,
 SameSite=Lax and Secure when the request came over https, carries its random token. Logout, a new password
@@ -30,9 +31,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from bot.app import Services
+from bot.settings import Settings
 from storage.db import lock_names, transaction
-from storage.models import AuditEntry, Campaign, Coordinator
-from storage.repos import Audit, Campaigns, DashboardSessions
+from storage.models import AuditEntry, Campaign, Contact, ContactStatus, Coordinator
+from storage.repos import Audit, Campaigns, DashboardSessions, People
 
 log = logging.getLogger("duban.dashboard")
 
@@ -55,19 +57,34 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
+class Redirect(Exception):
+    """Raised by page dependencies for a viewer who belongs elsewhere (a liaison on the overview)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
 @dataclass(frozen=True)
 class Viewer:
-    """The coordinator behind a request, with the campaign they run."""
+    """Who is behind a request: a coordinator (everything), or a liaison (their own unit, read-only)."""
 
-    coordinator_id: int
     name: str
-    login: str
     campaign_id: int
     csrf: str
+    actor: str  # how the audit trail names them: dashboard:<login>, or dashboard:<platform>:<user id>
+    coordinator_id: int | None = None
+    unit_id: int | None = None  # a liaison's unit
 
     @property
-    def actor(self) -> str:
-        return f"dashboard:{self.login}"
+    def is_coordinator(self) -> bool:
+        return self.coordinator_id is not None
+
+    def may_see(self, unit_id: int) -> bool:
+        return self.is_coordinator or self.unit_id == unit_id
+
+    @property
+    def home(self) -> str:
+        return "/dashboard" if self.is_coordinator else f"/dashboard/units/{self.unit_id}"
 
 
 def services(request: Request) -> Services:
@@ -128,23 +145,43 @@ def _digest(token: str) -> str:
 
 
 def current_viewer(request: Request) -> Viewer | None:
-    """The logged-in coordinator of the served campaign, or None (no, forged, ended or foreign session)."""
+    """The signed-in coordinator or liaison of the served campaign, or None (no, forged, ended or foreign session).
+
+    A password session holds while the coordinator keeps that login and password (and passwords are on); a WeCom
+    or DingTalk session while the plan still maps that platform user to the same coordinator, or to the same
+    liaison, still active."""
     session = read_session(request)
     token = session.get("s")
     if not isinstance(token, str) or not token:
         return None
     svc = services(request)
+    csrf = str(session.get("x", ""))
     with transaction(svc.sessions) as db:
         campaign = Campaigns(db).current(svc.settings.campaign)
         found = DashboardSessions(db).find(_digest(token), svc.clock.now())
-        coordinator = found.coordinator if found is not None else None
-        if (campaign is None or coordinator is None or coordinator.campaign_id != campaign.id
-                or not coordinator.login or session.get("v") != fingerprint(coordinator.password_hash)):
+        if campaign is None or found is None:
             return None
-        return Viewer(coordinator.id, coordinator.name, coordinator.login, campaign.id, str(session.get("x", "")))
+        if found.platform is None or found.external_id is None:
+            coordinator = found.coordinator
+            if (not svc.settings.dashboard_passwords or coordinator is None or coordinator.campaign_id != campaign.id
+                    or not coordinator.login or session.get("v") != fingerprint(coordinator.password_hash)):
+                return None
+            return Viewer(coordinator.name, campaign.id, csrf, f"dashboard:{coordinator.login}",
+                          coordinator_id=coordinator.id)
+        actor = People(db).actor(campaign, found.platform, found.external_id)
+        label = f"dashboard:{found.platform}:{found.external_id}"
+        if found.coordinator_id is not None:
+            if actor.coordinator is None or actor.coordinator.id != found.coordinator_id:
+                return None
+            return Viewer(actor.coordinator.name, campaign.id, csrf, label, coordinator_id=actor.coordinator.id)
+        contact = actor.contact
+        if contact is None or contact.id != found.contact_id or contact.status is not ContactStatus.ACTIVE:
+            return None
+        return Viewer(contact.name, campaign.id, csrf, label, unit_id=contact.unit_id)
 
 
-def require_page_viewer(request: Request) -> Viewer:
+def require_unit_viewer(request: Request) -> Viewer:
+    """A coordinator, or a liaison (the page then shows only what belongs to their unit)."""
     viewer = current_viewer(request)
     if viewer is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -152,15 +189,33 @@ def require_page_viewer(request: Request) -> Viewer:
     return viewer
 
 
+def require_page_viewer(request: Request) -> Viewer:
+    viewer = require_unit_viewer(request)
+    if not viewer.is_coordinator:
+        if request.method == "GET" and request.url.path == "/dashboard":
+            raise Redirect(viewer.home)
+        raise HTTPException(403, "联络员只能查看本单位的情况。")
+    return viewer
+
+
 def require_api_viewer(request: Request) -> Viewer:
     viewer = current_viewer(request)
-    if viewer is None:
+    if viewer is None or not viewer.is_coordinator:
         raise HTTPException(401, "请先以牵头部门协调人身份登录督办网页（/dashboard/login）。")
     return viewer
 
 
 PageViewer = Annotated[Viewer, Depends(require_page_viewer)]
+UnitViewer = Annotated[Viewer, Depends(require_unit_viewer)]
 ApiViewer = Annotated[Viewer, Depends(require_api_viewer)]
+
+
+PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+
+
+def platform_sign_ins(settings: Settings) -> dict[str, str]:
+    """The platforms this deployment signs people in with (platform → its name, for the login page)."""
+    return {platform: PLATFORM_NAMES[platform] for platform in settings.sign_in_platforms}
 
 
 def login_url(next_url: str) -> str:
@@ -190,6 +245,11 @@ def _recent_failures(session: Session, now: datetime, **match: Any) -> int:
     if "address" in match:
         stmt = stmt.where(AuditEntry.detail["address"].as_string() == match["address"])
     return int(session.scalar(stmt) or 0)
+
+
+def address_locked(session: Session, address: str, now: datetime) -> bool:
+    """Too many failed sign-ins from this address lately: wrong passwords and refused platform sign-ins alike."""
+    return _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS
 
 
 def attempt_login(session: Session, campaign: Campaign | None, login: str, password: str, *, address: str,
@@ -225,14 +285,20 @@ def attempt_login(session: Session, campaign: Campaign | None, login: str, passw
     return LoginResult(coordinator, None)
 
 
-def start_session(request: Request, response: Response, db: Session, coordinator: Coordinator, *,
-                  now: datetime) -> None:
-    """A fresh session (and CSRF token) after login: a token planted before login is worthless after it."""
+def start_session(request: Request, response: Response, db: Session, coordinator: Coordinator | None = None, *,
+                  now: datetime, contact: Contact | None = None, platform: str | None = None,
+                  external_id: str | None = None) -> None:
+    """A fresh session (and CSRF token) after login: a token planted before login is worthless after it.
+
+    A password login gives a coordinator; a platform sign-in names the platform user, a coordinator or a liaison."""
     token = secrets.token_urlsafe(32)
-    DashboardSessions(db).open(coordinator, _digest(token), address=request.client.host if request.client else None,
+    DashboardSessions(db).open(_digest(token), coordinator=coordinator, contact=contact, platform=platform,
+                               external_id=external_id, address=request.client.host if request.client else None,
                                now=now, expires_at=now + timedelta(hours=SESSION_HOURS))
-    write_session(request, response, {"s": token, "v": fingerprint(coordinator.password_hash),
-                                      "x": secrets.token_urlsafe(24)})
+    data = {"s": token, "x": secrets.token_urlsafe(24)}
+    if platform is None and coordinator is not None:
+        data["v"] = fingerprint(coordinator.password_hash)
+    write_session(request, response, data)
 
 
 def end_session(request: Request, response: Response, db: Session) -> None:

@@ -25,12 +25,14 @@ from bot.dashboard import reminders
 from bot.dashboard.auth import (
     PageViewer,
     ServicesDep,
+    UnitViewer,
     Viewer,
     attempt_login,
     check_csrf,
     csrf_token,
     current_viewer,
     end_session,
+    platform_sign_ins,
     safe_next,
     start_session,
     write_session,
@@ -89,11 +91,22 @@ def _now(services: Services, campaign: Campaign) -> datetime:
     return services.clock.now().astimezone(ZoneInfo(campaign.timezone))
 
 
+def _login_form(request: Request, services: Services, next: str | None, status_code: int = 200,
+                **context: Any) -> HTMLResponse:
+    """The login page: a button per platform sign-in configured, and the password form unless turned off."""
+    settings = services.settings
+    return render(request, "login.html", {"next": safe_next(next), "error": None, "login": "",
+                                          "passwords": settings.dashboard_passwords,
+                                          "platforms": platform_sign_ins(settings), **context},
+                  status_code=status_code)
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> Response:
-    if current_viewer(request) is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", {"next": safe_next(next), "error": None})
+def login_page(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+    viewer = current_viewer(request)
+    if viewer is not None:
+        return RedirectResponse(safe_next(next) if viewer.is_coordinator else viewer.home, status_code=303)
+    return _login_form(request, services, next)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -101,14 +114,15 @@ def login(request: Request, services: ServicesDep, login: Annotated[str, Form(ma
           password: Annotated[str, Form(max_length=256)] = "", csrf: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/dashboard") -> Response:
     check_csrf(request, csrf)
+    if not services.settings.dashboard_passwords:
+        return _login_form(request, services, next, 403, error="本系统已关闭密码登录，请用企业微信或钉钉登录。")
     address = request.client.host if request.client else "unknown"
     with transaction(services.sessions) as session:
         campaign = Campaigns(session).current(services.settings.campaign)
         result = attempt_login(session, campaign, login.strip(), password, address=address,
                                now=services.clock.now())
         if result.coordinator is None:
-            return render(request, "login.html", {"next": safe_next(next), "error": result.error, "login": login},
-                          status_code=result.status)
+            return _login_form(request, services, next, result.status, error=result.error, login=login)
         response = RedirectResponse(safe_next(next), status_code=303)
         start_session(request, response, session, result.coordinator, now=services.clock.now())
         return response
@@ -188,9 +202,17 @@ def _unit(session: Session, campaign: Campaign, unit_id: int) -> Unit:
     return unit
 
 
+def _seen_by(viewer: Viewer, unit_id: int) -> None:
+    """A liaison sees their own unit's pages and nothing of any other unit's."""
+    if not viewer.may_see(unit_id):
+        raise HTTPException(403, "联络员只能查看本单位的情况。")
+
+
 @router.get("/units/{unit_id}", response_class=HTMLResponse)
-def unit_detail(request: Request, unit_id: int, viewer: PageViewer, services: ServicesDep) -> Response:
-    """One unit: its light and why, its people, every week's report, its issues and its deliverables."""
+def unit_detail(request: Request, unit_id: int, viewer: UnitViewer, services: ServicesDep) -> Response:
+    """One unit: its light and why, its people, every week's report, its issues and its deliverables (for its
+    liaisons too: their own unit, read-only)."""
+    _seen_by(viewer, unit_id)
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         now = _now(services, campaign)
@@ -203,9 +225,10 @@ def unit_detail(request: Request, unit_id: int, viewer: PageViewer, services: Se
 
 
 @router.get("/units/{unit_id}/weekly/{week}", response_class=HTMLResponse)
-def weekly_report_page(request: Request, unit_id: int, week: str, viewer: PageViewer,
+def weekly_report_page(request: Request, unit_id: int, week: str, viewer: UnitViewer,
                        services: ServicesDep) -> Response:
     """The text of one unit's report of one week (the weekly matrix links each reported cell here)."""
+    _seen_by(viewer, unit_id)
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         unit = _unit(session, campaign, unit_id)
@@ -233,12 +256,13 @@ def issues_page(request: Request, viewer: PageViewer, services: ServicesDep, fil
 
 
 @router.get("/issues/{number}", response_class=HTMLResponse)
-def issue_page(request: Request, number: int, viewer: PageViewer, services: ServicesDep) -> Response:
+def issue_page(request: Request, number: int, viewer: UnitViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         issue = issue_with_history(session, campaign, number)
         if issue is None:
             raise HTTPException(404, f"没有编号为 #{number} 的问题。")
+        _seen_by(viewer, issue.unit_id)
         zone = ZoneInfo(campaign.timezone)
         return render(request, "issue.html", {"campaign": campaign, "issue": issue, "zone": zone,
                                               "today": _now(services, campaign).date()}, viewer=viewer)

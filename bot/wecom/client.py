@@ -166,23 +166,23 @@ class WeComApi:
         self._remembered: tuple[str, datetime] | None = None
 
     async def call(self, path: str, payload: dict[str, Any] | None = None, *, params: dict[str, str] | None = None,
-                   files: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST to an API path with the access token (a JSON payload, or multipart `files` with extra `params`);
-        a refused token is replaced once and the call repeated."""
+                   files: dict[str, Any] | None = None, method: str = "POST") -> dict[str, Any]:
+        """Call an API path with the access token (a JSON payload, or multipart `files` with extra `params`; GET
+        takes `params` alone); a refused token is replaced once and the call repeated."""
         token = await self.access_token()
-        body = await self._post(path, token, payload, params, files)
+        body = await self._send(method, path, token, payload, params, files)
         if body.get("errcode") in TOKEN_ERRCODES:
             log.info("wecom access token refused, refreshing", extra={"errcode": body.get("errcode")})
-            body = await self._post(path, await self.access_token(refused=token), payload, params, files)
+            body = await self._send(method, path, await self.access_token(refused=token), payload, params, files)
         result = classify(body, path)
         if result.status is not SendStatus.OK:
             raise WeComError(result)
         return body
 
-    async def _post(self, path: str, token: str, payload: dict[str, Any] | None, params: dict[str, str] | None,
-                    files: dict[str, Any] | None) -> dict[str, Any]:
+    async def _send(self, method: str, path: str, token: str, payload: dict[str, Any] | None,
+                    params: dict[str, str] | None, files: dict[str, Any] | None) -> dict[str, Any]:
         async with self._in_flight:
-            return await call_api(self.http, "POST", self.credentials.api_base + path, path,
+            return await call_api(self.http, method, self.credentials.api_base + path, path,
                                   params={"access_token": token, **(params or {})}, payload=payload, files=files)
 
     async def upload_image(self, image: Image) -> str:

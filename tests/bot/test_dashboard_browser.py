@@ -6,6 +6,7 @@ screenshots land in test-output/ for a person to look at."""
 from __future__ import annotations
 
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,8 +25,18 @@ from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
 from storage.db import transaction
 from storage.models import Contact, ContactStatus
+from storage.repos import People
+from tests.bot.dingtalk.fake_dingtalk import AUTHORIZE as DINGTALK_AUTHORIZE
+from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk
+from tests.bot.dingtalk.fake_dingtalk import LoopbackServer as DingTalkServer
+from tests.bot.wecom.fake_qyapi import AUTHORIZE as WECOM_AUTHORIZE
+from tests.bot.wecom.fake_qyapi import CORP_ID as WECOM_CORP_ID
+from tests.bot.wecom.fake_qyapi import SECRET as WECOM_SECRET
+from tests.bot.wecom.fake_qyapi import WEB_LOGIN as WECOM_WEB_LOGIN
+from tests.bot.wecom.fake_qyapi import FakeQyapi
+from tests.bot.wecom.fake_qyapi import LoopbackServer as WeComServer
 from tests.conftest import Database, make_settings
-from tests.factories import build_ledger, set_password
+from tests.factories import build_ledger, campaign_of, set_password, unit_named
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -169,3 +180,136 @@ def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser
     assert outside == [], "the dashboard loads nothing from outside the app"
     phone.close()
     context.close()
+
+
+PHONE = {"width": 390, "height": 844}  # the workbench's web view on a common phone
+
+
+def phone_pages(db: Database) -> dict[str, str]:
+    """Every dashboard page a coordinator opens (name → path), with data on it."""
+    with transaction(db.sessions) as session:
+        unit = unit_named(session, "法制科").id
+    return {"overview": "/dashboard", "units": "/dashboard/units", "unit": f"/dashboard/units/{unit}",
+            "report": f"/dashboard/units/{unit}/weekly/2020-W29", "ledger": "/dashboard/issues",
+            "ledger-filtered": f"/dashboard/issues?unit={unit}&overdue=true", "issue": "/dashboard/issues/2",
+            "weekly": "/dashboard/weekly", "registrations": "/dashboard/registrations",
+            "reminders": "/dashboard/reminders?days=14", "plan": "/dashboard/plan", "exports": "/dashboard/exports",
+            "import": "/dashboard/import", "not-found": "/dashboard/issues/999"}
+
+
+def overflow(page: Page) -> int:
+    """How far the page itself is wider than the screen (0: no sideways scrolling of the page)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def test_every_page_fits_a_phone(live_url: str, browser: Browser, plan_loaded: Database) -> None:
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
+    page = phone.new_page()
+    page.goto(f"{live_url}/dashboard/login")
+    assert overflow(page) == 0, "the login page fits"
+    shot(page, "phone-login", plan_loaded.backend)
+    page.get_by_label("登录名").fill("yu")
+    page.get_by_label("密码").fill("correct horse")
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{live_url}/dashboard")
+
+    for name, path in phone_pages(plan_loaded).items():
+        page.goto(f"{live_url}{path}")
+        shot(page, f"phone-{name}", plan_loaded.backend)
+        assert overflow(page) == 0, f"{name} ({path}) scrolls sideways on a phone"
+        logout = page.get_by_role("button", name="退出")
+        if name != "not-found":
+            box = logout.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= PHONE["width"], f"{name}: 退出 is off screen"
+    page.goto(f"{live_url}/dashboard/weekly")
+    matrix = page.locator(".table-wrap").first  # the matrix scrolls inside its frame
+    assert matrix.evaluate("e => e.scrollWidth > e.clientWidth") or overflow(page) == 0
+    phone.close()
+
+
+@pytest.fixture
+def platforms() -> Iterator[tuple[FakeQyapi, FakeDingTalk]]:
+    """WeCom and DingTalk, faked on loopback, for sign-ins from a real browser."""
+    qyapi, dingtalk = FakeQyapi(), FakeDingTalk()
+    with WeComServer(qyapi.app) as wecom_server, DingTalkServer(dingtalk.app) as dingtalk_server:
+        qyapi.url, dingtalk.base_url = wecom_server.url, dingtalk_server.url
+        yield qyapi, dingtalk
+
+
+@pytest.fixture
+def signin_url(plan_loaded: Database, clock: ManualClock, platforms: tuple[FakeQyapi, FakeDingTalk]) -> Iterator[str]:
+    """The app with WeCom and DingTalk sign-in, served on a port known before it starts (its DUBAN_PUBLIC_URL)."""
+    build_ledger(plan_loaded)
+    qyapi, dingtalk = platforms
+    with transaction(plan_loaded.sessions) as session:  # 马强 is on DingTalk too
+        ma = session.scalars(select(Contact).where(Contact.name == "马强")).one()
+        People(session).bind(campaign_of(session), "dingtalk", "0233305124211239", contact=ma, now=clock.now())
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(64)
+    public = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    qyapi.trusted_domain = dingtalk.redirect_host = public.removeprefix("http://")
+    settings = make_settings(
+        plan_loaded, secret_key="browser-test", public_url=public, simulator=False,
+        wecom_corp_id=WECOM_CORP_ID, wecom_agent_id=1000002, wecom_secret=WECOM_SECRET, wecom_token="t",
+        wecom_aes_key="a" * 43, wecom_api_base=qyapi.url, wecom_authorize_url=f"{qyapi.url}{WECOM_AUTHORIZE}",
+        wecom_qr_login_url=f"{qyapi.url}{WECOM_WEB_LOGIN}", dingtalk_app_key=FakeDingTalk.APP_KEY,
+        dingtalk_app_secret=FakeDingTalk.APP_SECRET, dingtalk_api_base=dingtalk.base_url,
+        dingtalk_stream_api_base=dingtalk.base_url, dingtalk_authorize_url=f"{dingtalk.base_url}{DINGTALK_AUTHORIZE}",
+        dingtalk_corp_id="ding0123456789abcdef")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, clock=clock), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
+        time.sleep(0.02)
+    yield public
+    server.should_exit = True
+    thread.join(timeout=10)
+    listening.close()
+
+
+def test_signing_in_with_wecom_or_dingtalk(signin_url: str, browser: Browser, plan_loaded: Database,
+                                           platforms: tuple[FakeQyapi, FakeDingTalk]) -> None:
+    qyapi, dingtalk = platforms
+    desk = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = desk.new_page()
+    page.goto(f"{signin_url}/dashboard/weekly")
+    shot(page, "signin-login", plan_loaded.backend)
+    qyapi.signed_in_as = "YuJianKui"  # the coordinator scans WeCom's QR code with the phone
+    page.get_by_role("link", name="企业微信登录").click()
+    expect(page).to_have_url(f"{signin_url}/dashboard/weekly")
+    expect(page.get_by_test_id("weekly-matrix")).to_be_visible()
+    expect(page.locator(".who")).to_have_text("俞建奎")
+    page.get_by_role("button", name="退出").click()
+    expect(page).to_have_url(f"{signin_url}/dashboard/login")
+    desk.close()
+
+    with transaction(plan_loaded.sessions) as session:
+        own = unit_named(session, "执法监察支队").id
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
+    small = phone.new_page()
+    outside: list[str] = []
+    small.on("request", lambda request: outside.append(request.url)
+             if not request.url.startswith((signin_url, qyapi.url, dingtalk.base_url, "data:")) else None)
+    dingtalk.signed_in_as = "0233305124211239"  # 马强 opens the workbench entry; this browser is no DingTalk
+    small.goto(f"{signin_url}/dashboard/login/dingtalk/inapp?next=/dashboard")
+    expect(small).to_have_url(f"{signin_url}/dashboard/units/{own}")  # the page went on to DingTalk's sign-in
+    expect(small.get_by_test_id("liaison-view")).to_contain_text("只读")
+    expect(small.get_by_test_id("unit-issues")).to_contain_text("辅助人员单独执法")
+    assert overflow(small) == 0
+    shot(small, "phone-liaison-unit", plan_loaded.backend)
+    assert [call.path for call in dingtalk.calls(DINGTALK_AUTHORIZE)] == [DINGTALK_AUTHORIZE]
+    phone.clear_cookies()
+
+    qyapi.signed_in_as = "ZhaoLiu"  # in WeCom, but in no plan
+    small.goto(f"{signin_url}/dashboard/login/wecom")
+    expect(small.get_by_test_id("signin-refused")).to_contain_text("不是「行政执法不作为慢作为乱作为专项整治」的牵头部门协调人")
+    assert overflow(small) == 0
+    shot(small, "phone-signin-refused", plan_loaded.backend)
+    small.goto(f"{signin_url}/dashboard/login")
+    assert overflow(small) == 0
+    shot(small, "phone-signin-login", plan_loaded.backend)
+    assert outside == [], "sign-in pages load nothing from outside the app and the platforms"
+    phone.close()

@@ -1,8 +1,11 @@
-"""A fake DingTalk on loopback: the APIs duban calls, checking what DingTalk checks, recording every request.
+"""A fake DingTalk on loopback: the APIs duban calls, checking what DingTalk checks, recording every request; and
+DingTalk's sign-in: the sign-in page (as the browser meets it), the user token, contact/users/me, getbyunionid and
+the in-app 免登 code's getuserinfo.
 
 Served by uvicorn in a thread on 127.0.0.1 (a socket bound and listening before the thread starts, so no
-request can arrive too early). Tests point DUBAN_DINGTALK_API_BASE and DUBAN_DINGTALK_STREAM_API_BASE at it.
-Its signature check is written here independently of bot/dingtalk/signing.py, as DingTalk documents it.
+request can arrive too early). Tests point DUBAN_DINGTALK_API_BASE, DUBAN_DINGTALK_STREAM_API_BASE and the
+sign-in page's address at it. Its signature check is written here independently of bot/dingtalk/signing.py, as
+DingTalk documents it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -35,6 +39,12 @@ UPLOAD = "/media/upload"
 OPEN_CONNECTION = "/v1.0/gateway/connections/open"
 STREAM = "/stream"
 STREAM_ACK = "/stream#ack"
+AUTHORIZE = "/oauth2/auth"  # on login.dingtalk.com
+USER_TOKEN = "/v1.0/oauth2/userAccessToken"  # new-style OpenAPI (api.dingtalk.com)
+ME = "/v1.0/contact/users/me"
+BY_UNIONID = "/topapi/user/getbyunionid"
+INAPP_USERINFO = "/topapi/v2/user/getuserinfo"
+OUTSIDER = "outsider:"  # signed_in_as("outsider:…"): a DingTalk user who is not in the organisation
 
 
 def dingtalk_sign(timestamp: str, secret: str) -> str:
@@ -69,6 +79,11 @@ class FakeDingTalk:
             Route(ROBOT, self._robot, methods=["POST"]),
             Route(SESSION, self._session, methods=["POST"]),
             Route(OPEN_CONNECTION, self._open_connection, methods=["POST"]),
+            Route(AUTHORIZE, self._authorize, methods=["GET"]),
+            Route(USER_TOKEN, self._user_token, methods=["POST"]),
+            Route(ME, self._me, methods=["GET"]),
+            Route(BY_UNIONID, self._by_unionid, methods=["POST"]),
+            Route(INAPP_USERINFO, self._inapp_userinfo, methods=["POST"]),
             WebSocketRoute(STREAM, self._stream),
         ], lifespan=self._lifespan)
 
@@ -80,6 +95,11 @@ class FakeDingTalk:
             self.robots: dict[str, str | None] = {}  # access_token → 加签 secret (None: unsigned robot)
             self.tokens: list[str] = []
             self.revoked: set[str] = set()
+            self.redirect_host = "testserver"  # the app's 重定向URL (回调域名)
+            self.signed_in_as: str | None = None  # who the sign-in page (or the DingTalk client) says is there
+            self.auth_codes: dict[str, str] = {}  # authCode → user, until exchanged
+            self.user_tokens: dict[str, str] = {}  # user access token → user
+            self.inapp_codes: dict[str, str] = {}  # 免登码 → user, until used
 
     # --- what tests use -----------------------------------------------------------------------------------
 
@@ -102,6 +122,13 @@ class FakeDingTalk:
             if not self._lock.wait_for(lambda: len([c for c in self._calls if c.path == path]) >= count, timeout):
                 raise AssertionError(f"expected {count} request(s) to {path}, got {len(self.calls(path))}")
             return [c for c in self._calls if c.path == path]
+
+    def inapp_code(self, user: str) -> str:
+        """What requestAuthCode gives a page inside DingTalk when `user` is signed in to the client."""
+        code = f"inapp-{next(self._ids)}"
+        with self._lock:
+            self.inapp_codes[code] = user
+        return code
 
     def push_frame(self, frame: dict[str, Any]) -> None:
         """Send a frame to the connected Stream client."""
@@ -179,6 +206,78 @@ class FakeDingTalk:
             if not timestamp or not hmac.compare_digest(signature, dingtalk_sign(timestamp, secret)):
                 return JSONResponse({"errcode": 310000, "errmsg": "sign not match"})
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    async def _authorize(self, request: Request) -> Response:
+        """The sign-in page: check what DingTalk checks, then send the browser back with an authCode."""
+        query, _, scripted = await self._receive(request)
+        if scripted:
+            return scripted
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != self.APP_KEY or query.get("response_type") != "code":
+            return PlainTextResponse("应用不存在或参数错误", status_code=400)
+        if "openid" not in query.get("scope", "").split() or query.get("prompt") != "consent":
+            return PlainTextResponse("scope 或 prompt 参数错误", status_code=400)
+        if urlsplit(redirect_uri).netloc != self.redirect_host:
+            return PlainTextResponse("redirect_uri 与应用配置的重定向URL不一致", status_code=400)
+        if self.signed_in_as is None:
+            return PlainTextResponse("请扫码登录", status_code=400)
+        code = f"authcode-{next(self._ids)}"
+        with self._lock:
+            self.auth_codes[code] = self.signed_in_as
+        back = urlencode({"authCode": code, "state": query.get("state", "")})
+        return RedirectResponse(f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{back}", status_code=302)
+
+    async def _user_token(self, request: Request) -> JSONResponse:
+        _, body, scripted = await self._receive(request)
+        if scripted:
+            return scripted
+        if body.get("clientId") != self.APP_KEY or body.get("clientSecret") != self.APP_SECRET:
+            return JSONResponse({"code": "invalidClientId", "message": "无效的clientId"}, status_code=400)
+        with self._lock:
+            user = self.auth_codes.pop(body.get("code", ""), None) if body.get("grantType") == "authorization_code" \
+                else None
+            if user is None:
+                return JSONResponse({"code": "invalidAuthCode", "message": "不合法的临时授权码"}, status_code=400)
+            token = f"user-token-{next(self._ids)}"
+            self.user_tokens[token] = user
+        return JSONResponse({"accessToken": token, "refreshToken": "refresh", "expireIn": 7200})
+
+    async def _me(self, request: Request) -> JSONResponse:
+        _, _, scripted = await self._receive(request)
+        if scripted:
+            return scripted
+        user = self.user_tokens.get(request.headers.get("x-acs-dingtalk-access-token", ""))
+        if user is None:
+            return JSONResponse({"code": "InvalidAuthentication", "message": "不合法的access_token"}, status_code=401)
+        return JSONResponse({"nick": user, "unionId": f"union-{user}", "openId": f"open-{user}", "stateCode": "86"})
+
+    async def _with_app_token(self, request: Request) -> tuple[Any, JSONResponse | None]:
+        """The body of an old-style call made with the app's token; the answer instead, if scripted or refused."""
+        query, body, scripted = await self._receive(request)
+        token = query.get("access_token")
+        if not scripted and (token not in self.tokens or token in self.revoked):
+            scripted = JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
+        return body, scripted
+
+    async def _by_unionid(self, request: Request) -> JSONResponse:
+        body, answered = await self._with_app_token(request)
+        if answered:
+            return answered
+        user = str(body.get("unionid", "")).removeprefix("union-")
+        if not body.get("unionid", "").startswith("union-") or user.startswith(OUTSIDER):
+            return JSONResponse({"errcode": 60121, "errmsg": "找不到该用户"})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "result": {"contact_type": 0, "userid": user}})
+
+    async def _inapp_userinfo(self, request: Request) -> JSONResponse:
+        body, answered = await self._with_app_token(request)
+        if answered:
+            return answered
+        with self._lock:
+            user = self.inapp_codes.pop(body.get("code", ""), None)
+        if user is None:
+            return JSONResponse({"errcode": 40078, "errmsg": "不存在的临时授权码"})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "result": {"userid": user, "unionid": f"union-{user}",
+                                                                      "name": user}})
 
     async def _session(self, request: Request) -> JSONResponse:
         _, _, scripted = await self._receive(request)

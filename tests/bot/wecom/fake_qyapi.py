@@ -1,7 +1,9 @@
-"""A fake qyapi.weixin.qq.com on loopback: gettoken, message/send and webhook/send, recording every request.
+"""A fake qyapi.weixin.qq.com on loopback: gettoken, message/send and webhook/send, recording every request; and
+WeCom's sign-in: the web authorisation and the web login pages (as the browser meets them) and auth/getuserinfo.
 
-It runs under uvicorn in a thread for the whole test session; tests point DUBAN_WECOM_API_BASE at it, script
-refusals (`fail_next`), expire tokens on the server side, and read what reached it (`requests`, `wait_for`).
+It runs under uvicorn in a thread for the whole test session; tests point DUBAN_WECOM_API_BASE (and the two sign-in
+page addresses) at it, script refusals (`fail_next`), expire tokens on the server side, say who is holding the phone
+(`signed_in_as`), and read what reached it (`requests`, `wait_for`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 CORP_ID = "wwduban00000001"
@@ -26,6 +29,10 @@ GETTOKEN = "/cgi-bin/gettoken"
 MESSAGE_SEND = "/cgi-bin/message/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
 MEDIA_UPLOAD = "/cgi-bin/media/upload"
+GETUSERINFO = "/cgi-bin/auth/getuserinfo"
+AUTHORIZE = "/connect/oauth2/authorize"  # on open.weixin.qq.com
+WEB_LOGIN = "/wwlogin/sso/login"  # on login.work.weixin.qq.com
+OUTSIDER = "openid:"  # signed_in_as("openid:…"): a WeChat user who is no member of the organisation
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,13 @@ class FakeQyapi:
         self.app = Starlette(routes=[Route(GETTOKEN, self._gettoken), Route(MESSAGE_SEND, self._message_send,
                                                                            methods=["POST"]),
                                      Route(WEBHOOK_SEND, self._webhook_send, methods=["POST"]),
-                                     Route(MEDIA_UPLOAD, self._media_upload, methods=["POST"])])
+                                     Route(MEDIA_UPLOAD, self._media_upload, methods=["POST"]),
+                                     Route(GETUSERINFO, self._getuserinfo), Route(AUTHORIZE, self._authorize),
+                                     Route(WEB_LOGIN, self._authorize)])
         self.url = ""
+        self.trusted_domain = "testserver"  # the app's 可信域名: where sign-ins may be sent back to
+        self.signed_in_as: str | None = None  # who WeCom (or the phone that scans the QR code) says is there
+        self.codes: dict[str, str] = {}  # code → user, until it is used
 
     # --- what tests use -----------------------------------------------------------------------------
 
@@ -59,6 +71,9 @@ class FakeQyapi:
             self.valid_tokens.clear()
             self.issued_tokens.clear()
             self._serial = itertools.count(1)
+            self.trusted_domain = "testserver"
+            self.signed_in_as = None
+            self.codes.clear()
 
     def fail_next(self, path: str, *answers: dict[str, Any]) -> None:
         """Answer the next calls to `path` with these bodies (HTTP 200, as WeCom does), then behave again."""
@@ -135,6 +150,44 @@ class FakeQyapi:
             return JSONResponse({"errcode": 40004, "errmsg": "invalid media type"})
         return self._refused_token(request) or JSONResponse({"errcode": 0, "errmsg": "ok", "type": "image",
                                                              "media_id": f"MEDIA-{next(self._serial)}"})
+
+    async def _authorize(self, request: Request) -> Response:
+        """Both sign-in pages: check what WeCom checks, then send the browser back with a code for the user."""
+        await self._record(request)
+        query = request.query_params
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("appid") != CORP_ID:
+            return PlainTextResponse("参数错误：appid", status_code=400)
+        if request.url.path == AUTHORIZE and (query.get("response_type") != "code"
+                                              or query.get("scope") != "snsapi_base"):
+            return PlainTextResponse("参数错误：response_type 或 scope", status_code=400)
+        if request.url.path == WEB_LOGIN and (query.get("login_type") != "CorpApp" or not query.get("agentid")):
+            return PlainTextResponse("参数错误：login_type 或 agentid", status_code=400)
+        if urlsplit(redirect_uri).netloc != self.trusted_domain:
+            return PlainTextResponse("redirect_uri参数错误", status_code=400)
+        if self.signed_in_as is None:
+            return PlainTextResponse("请在企业微信客户端打开链接", status_code=400)
+        code = f"WWCODE-{next(self._serial)}"
+        with self._changed:
+            self.codes[code] = self.signed_in_as
+        joiner = "&" if "?" in redirect_uri else "?"
+        return RedirectResponse(f"{redirect_uri}{joiner}{urlencode({'code': code, 'state': query.get('state', '')})}",
+                                status_code=302)
+
+    async def _getuserinfo(self, request: Request) -> JSONResponse:
+        scripted = await self._record(request)
+        if scripted is not None:
+            return JSONResponse(scripted)
+        refused = self._refused_token(request)
+        if refused is not None:
+            return refused
+        with self._changed:
+            user = self.codes.pop(request.query_params.get("code", ""), None)  # a code is good once
+        if user is None:
+            return JSONResponse({"errcode": 40029, "errmsg": "invalid code"})
+        if user.startswith(OUTSIDER):
+            return JSONResponse({"errcode": 0, "errmsg": "ok", "openid": user.removeprefix(OUTSIDER)})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "userid": user})
 
     async def _webhook_send(self, request: Request) -> JSONResponse:
         scripted = await self._record(request)
