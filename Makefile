@@ -18,12 +18,14 @@ install: $(STAMP)
 ## message says what is missing and how to install it (the rest still runs: charts then say they have no font).
 ##   fonts-noto-cjk  a CJK font for the charts (make run, make test)
 ##   chromium        the dashboard's browser test drives Debian's Chromium (make test)
-SYSTEM_PACKAGES ?= fonts-noto-cjk chromium
+##   libreoffice-writer-nogui  the bulletin test renders the Word 简报 to PDF with soffice (make test)
+SYSTEM_PACKAGES ?= fonts-noto-cjk chromium libreoffice-writer-nogui
 system-packages:
 	@missing=""; \
 	for package in $(SYSTEM_PACKAGES); do \
 	  case "$$package" in \
 	    fonts-noto-cjk) fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing $$package" ;; \
+	    libreoffice-writer-nogui) command -v soffice >/dev/null 2>&1 || missing="$$missing $$package" ;; \
 	    *) command -v "$$package" >/dev/null 2>&1 || missing="$$missing $$package" ;; \
 	  esac; \
 	done; \
@@ -32,7 +34,7 @@ system-packages:
 	  echo "安装系统软件包：$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else \
-	  echo "提示：缺少系统软件包$$missing（fonts-noto-cjk：图表的中文字体；chromium：看板的浏览器测试）。"; \
+	  echo "提示：缺少系统软件包$$missing（fonts-noto-cjk：图表的中文字体；chromium：看板的浏览器测试；libreoffice-writer-nogui：简报转 PDF 的测试）。"; \
 	  echo "      请以 root 运行 make system-packages，或执行 sudo apt-get install$$missing"; \
 	fi
 
