@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.headers import SecurityHeaders
-from bot.limits import BodyLimit
+from bot.limits import BodyLimit, BodyTooLarge
 from bot.observability import CallbackMetrics, Readiness, metrics_registry, report, timed
 from bot.senders import running_scheduler
 from bot.settings import Settings, get_settings
@@ -38,9 +38,12 @@ from handlers.context import DashboardLink
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import make_engine, make_session_factory, upgrade_schema
+from storage.files import MAX_FILE_BYTES, Files
 
 log = logging.getLogger("duban.app")
 STATIC = Path(__file__).with_name("static")
+# Paths that take a file of up to MAX_FILE_BYTES (plus the multipart envelope) instead of the 1 MB body limit.
+UPLOAD_LIMITS = {"/sim/api/files": MAX_FILE_BYTES + 64 * 1024}
 
 
 @dataclass
@@ -127,7 +130,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     dispatcher = Dispatcher(sessions, route=route_for(settings), campaign_name=settings.campaign,
-                            link=dashboard_link_for(settings))
+                            link=dashboard_link_for(settings),
+                            files=Files.from_setting(settings.file_store, settings.files_dir))
     return Services(settings, engine, sessions, dispatcher, clock or SystemClock())
 
 
@@ -180,7 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Outermost last: security headers on every response, then the request id (every log line of the request
     # carries it, the response echoes it; nginx's $request_id is kept), then callback counting, which sees the
     # body limit's 413s.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, uploads=UPLOAD_LIMITS)
     app.add_middleware(CallbackMetrics)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     app.add_middleware(SecurityHeaders)
@@ -190,6 +194,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Platforms retry on 5xx; 503 says "try again", and nothing was committed.
         log.error("database error", extra={"error": type(error).__name__})
         return JSONResponse({"detail": "数据库暂不可用，请稍后重试"}, status_code=503)
+
+    @app.exception_handler(BodyTooLarge)
+    async def upload_too_large(_request: Request, _error: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB"}, status_code=413)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

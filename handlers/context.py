@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from handlers.dates import DateContext
 from handlers.message import IncomingMessage
 from scheduler.calendar import WorkCalendar
+from storage.files import DatabaseFiles, Files
 from storage.models import Campaign, ChatIdentity
 from storage.repos import Actor, Audit, Outbox
 
@@ -75,6 +76,7 @@ class Context:
     actor: Actor
     route: Route
     link: DashboardLink = no_dashboard_link
+    files: Files = field(default_factory=lambda: Files(DatabaseFiles()))
 
     @cached_property
     def now(self) -> datetime:

@@ -16,7 +16,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Imported for their command declarations (@command), which the dispatcher and the menu are built from.
-from handlers import broadcast, coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
+from handlers import (  # noqa: F401
+    broadcast,
+    coordination,
+    issues,
+    materials,
+    registration,
+    reports,
+    tasks,
+    weekly_reading,
+)
 from handlers.commands import (
     ANSWER,
     CANCEL,
@@ -52,6 +61,7 @@ from handlers.dialogs import (
 from handlers.message import IncomingMessage, Reply
 from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
+from storage.files import DatabaseFiles, Files
 from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
@@ -167,6 +177,8 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
 
 def route_message(ctx: Context) -> Reply:
     """Read the message against the sender's dialog, if any, and act on it (inside the caller's transaction)."""
+    if ctx.message.attachment is not None:
+        return materials.receive(ctx)
     dialogs = Dialogs(ctx.session)
     saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
@@ -193,8 +205,10 @@ class Dispatcher:
     """Turns each incoming message into exactly one reply and at most one set of effects."""
 
     def __init__(self, sessions: sessionmaker[Session], *, route: Route = route_to_simulator,
-                 campaign_name: str | None = None, link: DashboardLink = no_dashboard_link) -> None:
+                 campaign_name: str | None = None, link: DashboardLink = no_dashboard_link,
+                 files: Files | None = None) -> None:
         self.sessions = sessions
+        self.files = files or Files(DatabaseFiles())
         self.route = route
         self.campaign_name = campaign_name
         self.link = link
@@ -235,7 +249,7 @@ class Dispatcher:
             else:
                 actor = People(session).actor(campaign, message.platform, message.user_id)
                 ctx = Context(session=session, campaign=campaign, message=message, actor=actor, route=self.route,
-                              link=self.link)
+                              link=self.link, files=self.files)
                 reply = route_message(ctx)
                 if not reply.texts:
                     reply = Reply.of("已收到。")
