@@ -192,7 +192,8 @@ def route_message(ctx: Context) -> Reply:
             return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"],
                                               role=ctx.actor.role))
         if reading.kind == CANCEL:
-            return Reply.of("已取消。发送「帮助」查看可用指令。")
+            dropped = materials.discard_pending(ctx)  # files waiting to be told what they are for
+            return Reply.of(f"已取消{f'，{dropped} 个文件没有保存' if dropped else ''}。发送「帮助」查看可用指令。")
         return _outside(ctx, reading)
     owner = dialog_command(kind or "")
     if owner is None or owner.dialog is None:  # a dialog of a command that no longer exists
