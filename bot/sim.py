@@ -126,7 +126,8 @@ def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> S
 
 @router.post("/sim/api/files", response_model=SimReplies)
 async def post_file(services: ServicesDep,
-                    user: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\s]+$")], file: UploadFile, text: Annotated[str, Form(max_length=2000)] = "",
+                    user: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\s]+$")],
+                    file: UploadFile, text: Annotated[str, Form(max_length=2000)] = "",
                     msgid: Annotated[str | None, Form(max_length=128)] = None) -> SimReplies:
     """A file or picture from `user`, with an optional caption (`text`): answered like /sim/api/messages."""
     attachment = await stage_upload(file)

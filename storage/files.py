@@ -152,9 +152,11 @@ def clean_name(raw: str, kind: str) -> str:
     stem, dot, extension = name.rpartition(".")
     if not dot:
         stem, extension = name, ""
-    wanted = "jpg" if kind == "jpg" and extension.casefold() == "jpeg" else kind
-    if extension.casefold() != wanted:
-        stem = name
+    extension = extension.casefold()
+    if extension == "jpeg" and kind == "jpg":
+        extension = "jpg"
+    if extension != kind and extension not in MIME_TYPES and extension != "jpeg":
+        stem = name  # 总结.exe stays visible as 总结.exe.pdf; a wrong known extension (照片.png of a JPEG) is replaced
     stem = stem[:NAME_LIMIT - len(kind) - 1].strip() or "文件"
     return f"{stem}.{kind}"
 
