@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from bot.cli_text import Typer
 from bot.export_cli import app as export_app
 from bot.import_cli import app as import_app
+from bot.materials_cli import app as materials_app
 from bot.settings import Settings, get_settings
 from handlers.clock import SystemClock
 from handlers.plan import PlanError, load_plan, read_plan
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(remind_app, name="remind")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+app.add_typer(materials_app, name="materials")
 
 
 def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
@@ -213,6 +215,8 @@ def db_copy(
     target: Annotated[str, typer.Option("--to", help="目标库地址，如 postgresql://用户:密码@主机/duban")],
     force: Annotated[bool, typer.Option("--force", help="目标库已有数据时先清空")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="每批复制的行数")] = 2000,
+    files_dir: Annotated[Path | None, typer.Option(
+        "--files-dir", help="源部署的本地文件目录（DUBAN_FILES_DIR，如 var/files）：其中的文件一并写入目标库")] = None,
 ) -> None:
     """Copy every table to a freshly migrated database, then check each table's row count."""
     from rich.console import Console
@@ -238,6 +242,13 @@ def db_copy(
     except CopyError as error:
         _fail(str(error))
         return
+    if files_dir is not None:
+        from storage.files import import_local_files
+
+        engine = make_engine(normalize_url(target).render_as_string(hide_password=False))
+        with transaction(make_session_factory(engine)) as session:
+            moved = import_local_files(session, files_dir)
+        typer.echo(f"本地文件：{moved} 个文件已写入目标库（之后请设置 DUBAN_FILE_STORE=database）。")
     for count in counts:
         mark = "一致" if count.matches else "不一致"
         typer.echo(f"{count.table:<20} 源库 {count.source:>9} 行  目标库 {count.target:>9} 行  {mark}")

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from handlers.dates import format_cn
 from handlers.issues import STATUS_TEXT
-from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, StatsReport, Unit
+from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, Material, StatsReport, Unit
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
 Target = str | Path | IO[bytes]
@@ -339,10 +339,16 @@ class IssueRow:
     percent: int
     rectified_at: datetime | None
     focus_area: str | None
+    evidence: int = 0  # files sent in chat as its 佐证材料
 
 
 NUMBER_LABEL = "编号#"  # in 备注
 FOCUS_AREA_LABEL = "整治重点："
+EVIDENCE_LABEL = "佐证材料"  # 佐证材料 N 份 in 备注; the files themselves are in the dashboard
+
+
+_EVIDENCE = (select(func.count(Material.id)).where(Material.issue_id == Issue.id, Material.replaced_at.is_(None))
+             .correlate(Issue).scalar_subquery())
 
 
 def issue_rows(session: Session, campaign: Campaign, unit: Unit | None = None) -> Iterator[IssueRow]:
@@ -350,7 +356,7 @@ def issue_rows(session: Session, campaign: Campaign, unit: Unit | None = None) -
     PostgreSQL) so memory stays flat however long it is."""
     stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
                    Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
-                   Issue.rectified_at, Issue.focus_area)
+                   Issue.rectified_at, Issue.focus_area, _EVIDENCE)
             .join(Unit, Unit.id == Issue.unit_id)
             .where(Issue.campaign_id == campaign.id)
             .order_by(Unit.position, Unit.id, Issue.number)
@@ -380,7 +386,8 @@ def remark_text(row: IssueRow, today: date, zone: ZoneInfo) -> str:
         if row.due < today:
             state += f"，已逾期{(today - row.due).days}天"
     area = f"{FOCUS_AREA_LABEL}{row.focus_area}" if row.focus_area else None
-    return "；".join(part for part in (state, f"{NUMBER_LABEL}{row.number}", area, row.remark) if part)
+    evidence = f"{EVIDENCE_LABEL} {row.evidence} 份" if row.evidence else None
+    return "；".join(part for part in (state, f"{NUMBER_LABEL}{row.number}", area, evidence, row.remark) if part)
 
 
 def _issue_head(campaign: Campaign, unit_name: str | None, today: date) -> SheetHead:

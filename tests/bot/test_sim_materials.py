@@ -50,7 +50,8 @@ def test_a_bare_file_asks_with_numbered_choices_and_the_answer_files_it(client: 
     assert "1. 报送「专项整治联系人」" in reply and "2. 报送「行政裁量基准」" in reply and "本周周报的附件" in reply
     assert materials(plan_loaded)[0].target is None  # kept aside, waiting
     reply = chat.send("MaQiang", "报送 2")
-    assert "已作为报送「行政裁量基准」的材料保存 1 个文件" in reply and "已登记「执法监察支队」报送「行政裁量基准」" in reply
+    assert "已作为报送「行政裁量基准」的材料保存 1 个文件" in reply
+    assert "已登记「执法监察支队」报送「行政裁量基准」" in reply
     with transaction(plan_loaded.sessions) as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
 
