@@ -133,8 +133,11 @@ def _deliverables(out: _Lines, plan: NoticePlan) -> None:
         out.add("deliverables: []", "通知未写明带时限的报送事项")
         return
     out.add("deliverables:")
+    contact_form = next((item for item in plan.deliverables if _is_contact_form(item.name)), None)
     for item in plan.deliverables:
         out.add(f"  - name: {_scalar(item.name)}", plan.cite(item.origin))
+        if item is contact_form:
+            out.add("    kind: contacts", f"{plan.at(item.origin.line)}：联系人表，联络员在聊天中「登记」即为本单位报送")
         _when(out, plan, "    ", "due", item.due, "")
         if item.to:
             out.add(f"    to: {_scalar(item.to)}", f"{plan.at(item.origin.line)}：报送对象")
@@ -144,6 +147,12 @@ def _deliverables(out: _Lines, plan: NoticePlan) -> None:
             out.note("    ", item.note)
         if item.sender and not item.units:
             out.note("    ", f"报送单位：{item.sender}（通知原文；units 不填即全部单位报送）")
+
+
+def _is_contact_form(name: str) -> bool:
+    """The contact form (附件1 联系人表, 联络员名单…): a liaison's registration in chat submits it for the unit, so
+    only one deliverable of a plan may be it — the first one the notice names."""
+    return any(word in name for word in ("联系人", "联络员"))
 
 
 def _weekly(out: _Lines, plan: NoticePlan) -> None:

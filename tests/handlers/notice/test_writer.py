@@ -14,7 +14,7 @@ from handlers.notice import import_notice
 from handlers.notice.writer import render_plan
 from handlers.plan import PlanError, load_plan, parse_plan
 from storage.db import transaction
-from storage.models import Campaign, Deliverable, Phase, Task, TaskDeadlineKind, TaskRole
+from storage.models import Campaign, Deliverable, DeliverableKind, Phase, Task, TaskDeadlineKind, TaskRole
 from tests.conftest import SHANGHAI, Database
 from tests.handlers.notice.test_seeds import seed_text
 
@@ -37,6 +37,13 @@ def fill(text: str, **lines: str) -> str:
 
 
 UNITS_001 = "\n  - {name: 办公室}\n  - {name: 法制科, contacts: [{name: 陆和建, phone: \"13909551234\"}]}"
+
+
+@pytest.mark.parametrize(("number", "form"), [("000", None), ("001", "专项整治工作联系人"), ("002", "专项整治联系人"),
+                                              ("003", None), ("004", None)])
+def test_the_contact_form_is_marked_as_the_one_registration_submits(number: str, form: str | None) -> None:
+    plan = yaml.safe_load(rendered(number))
+    assert [d["name"] for d in plan["deliverables"] or [] if d.get("kind") == "contacts"] == ([form] if form else [])
 
 
 @pytest.mark.parametrize("number", ["000", "001", "002", "003", "004"])
@@ -103,6 +110,9 @@ def test_seed_001_round_trips_into_the_database(db: Database) -> None:
         assert [(p.name, p.end) for p in phases][1] == ("自查整改阶段", date(2020, 9, 30))
         dues = {d.due for d in session.scalars(select(Deliverable))}
         assert dues == {date(2020, 6, 10), date(2020, 9, 30), date(2020, 10, 20)}
+        # 附件1 is the contact form: a liaison's 登记 in chat submits it, so nobody chases it by hand
+        forms = session.scalars(select(Deliverable).where(Deliverable.kind == DeliverableKind.CONTACTS)).all()
+        assert [(d.name, d.due) for d in forms] == [("专项整治工作联系人", date(2020, 6, 10))]
     with transaction(db.sessions) as session:  # loading the same import again changes nothing
         assert load_plan(session, parse_plan(text, "001.yaml"), now=NOW).changes == []
 
