@@ -120,6 +120,9 @@ def _captioned(ctx: Context, caption: str, received: str) -> Reply:
     target = read_target(ctx, caption)
     if target is not None:
         return Reply.of(received, *file_pending(ctx, target).texts)
+    number = read_bare_reference(caption)
+    if number is not None:  # an issue that is not the unit's, or none at all
+        return Reply.of(received, str(_own_issue(ctx, number)), ask(ctx))
     reading = read_message(caption, role=ctx.actor.role)
     if reading.kind == "进展" and reading.args.get("number") is not None:
         issue = _own_issue(ctx, reading.args["number"])
@@ -136,7 +139,7 @@ def read_target(ctx: Context, text: str) -> Target | None:
     if text in ("周报", "周报附件", "本周周报", "作为周报附件"):
         return Target(MaterialTarget.WEEKLY)
     if text.startswith("报送"):
-        deliverable = _deliverable(ctx, text[2:])
+        deliverable = _deliverable(ctx, text[2:].lstrip(" :;,，、"))
         return Target(MaterialTarget.DELIVERABLE, deliverable=deliverable) if deliverable else None
     number = read_bare_reference(text)
     if number is not None:
