@@ -50,7 +50,9 @@ async def stage_response(response: httpx.Response, name: str) -> Attachment:
     staging = Staging(name=name)
     try:
         async for chunk in response.aiter_bytes(CHUNK_BYTES):
-            staging.write(chunk)
+            # Hashing and writing in a worker thread (both let go of the GIL): the event loop keeps answering
+            # text callbacks while 20 MB arrive.
+            await asyncio.to_thread(staging.write, chunk)
     except TooLarge:
         return Attachment(name=name, problem="too_large")
     except httpx.HTTPError as error:
