@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
+from handlers.plan import load_plan, read_plan
 from handlers.clock import ManualClock
 from storage.db import transaction
 from storage.files import MAX_FILE_BYTES
 from storage.models import Campaign, Issue, IssueStatus, Material, MaterialTarget, StoredFile, Submission
-from tests.conftest import Database, SimChat, make_settings
+from tests.conftest import FIXTURES, Database, SimChat, make_settings
 from tests.materials import DOCM, DOCX, EXE, HTML, JPG, PDF, PNG, XLSX, ZIP, send_file
 
 ISSUE = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：3名执法人员证件过期\n"
@@ -204,3 +205,20 @@ def test_local_directory_store(plan_loaded: Database, clock: ManualClock, tmp_pa
     [material] = materials(plan_loaded)
     path = tmp_path / "files" / material.sha256[:2] / material.sha256
     assert path.read_bytes() == PDF
+
+
+def test_the_plan_asks_for_evidence_per_campaign_or_per_focus_area(plan_loaded: Database, clock: ManualClock,
+                                                                  tmp_path: Path) -> None:
+    text = (FIXTURES / "plan.yaml").read_text(encoding="utf-8")
+    text = text.replace("队伍建设, 责任追究]", "{name: 队伍建设, evidence_required: true}, 责任追究]")
+    (tmp_path / "plan.yaml").write_text(text, encoding="utf-8")
+    with transaction(plan_loaded.sessions) as session:
+        load_plan(session, read_plan(tmp_path / "plan.yaml"), now=clock.now())
+        campaign = session.scalars(select(Campaign)).one()
+        assert campaign.focus_areas[3] == "队伍建设" and campaign.evidence_focus_areas == ["队伍建设"]
+        assert campaign.evidence_required is False
+    text = text.replace("  issuer: 中卫市司法局", "  issuer: 中卫市司法局\n  evidence_required: true")
+    (tmp_path / "plan.yaml").write_text(text, encoding="utf-8")
+    with transaction(plan_loaded.sessions) as session:
+        load_plan(session, read_plan(tmp_path / "plan.yaml"), now=clock.now())
+        assert session.scalars(select(Campaign)).one().evidence_required is True
