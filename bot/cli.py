@@ -216,7 +216,8 @@ def db_copy(
     force: Annotated[bool, typer.Option("--force", help="目标库已有数据时先清空")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="每批复制的行数")] = 2000,
     files_dir: Annotated[Path | None, typer.Option(
-        "--files-dir", help="源部署存放聊天中收到的文件的本地目录（默认在 var 目录下）：其中的文件一并写入目标库")] = None,
+        "--files-dir", help="源部署存放聊天中收到的文件的本地目录（默认在 var 目录下）：其中的文件一并写入目标库",
+    )] = None,
 ) -> None:
     """Copy every table to a freshly migrated database, then check each table's row count."""
     from rich.console import Console

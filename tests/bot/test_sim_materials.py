@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from handlers.plan import load_plan, read_plan
 from handlers.clock import ManualClock
+from handlers.plan import load_plan, read_plan
 from storage.db import transaction
 from storage.files import MAX_FILE_BYTES
 from storage.models import Campaign, Issue, IssueStatus, Material, MaterialTarget, StoredFile, Submission
