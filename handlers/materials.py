@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from handlers.commands import COORDINATOR, LIAISON, Args, command, command_named, read_message
 from handlers.context import Context
@@ -84,7 +85,7 @@ def receive(ctx: Context) -> Reply:
         ctx.audit("material.refused", reason=role)
         return Reply.of(TEXTS.get(role, TEXTS["stranger"]))
     staged = attachment.staged
-    problem = attachment.problem or (None if staged is None or staged.size else "empty")
+    problem = attachment.problem or ("download_failed" if staged is None else None if staged.size else "empty")
     if problem is None and staged.kind is None:
         ctx.audit("material.refused", reason="type")
         return Reply.of(f"督办只接收 {KIND_NAMES}；这个文件不是其中之一（可执行程序、宏文件等一律不收），"
@@ -193,9 +194,7 @@ def _recent_target(ctx: Context) -> Target | None:
         Material.external_id == ctx.message.user_id, Material.filed_at >= since).order_by(
         Material.filed_at.desc(), Material.id.desc()).limit(1)).first()
     if last is not None and last.target is not None:
-        deliverable = ctx.session.get(Deliverable, last.deliverable_id) if last.deliverable_id else None
-        issue = ctx.session.get(Issue, last.issue_id) if last.issue_id else None
-        candidates.append((last.filed_at, Target(last.target, deliverable, issue)))
+        candidates.append((last.filed_at, _target_of(ctx, last)))
     progress = ctx.session.scalars(select(Progress).where(
         Progress.contact_id == contact.id, Progress.created_at >= since).order_by(Progress.id.desc()).limit(1)).first()
     if progress is not None:
@@ -208,6 +207,14 @@ def _recent_target(ctx: Context) -> Target | None:
         if deliverable is not None and deliverable.kind is not DeliverableKind.CONTACTS:
             candidates.append((submission.submitted_at, Target(MaterialTarget.DELIVERABLE, deliverable=deliverable)))
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def _target_of(ctx: Context, material: Material) -> Target:
+    """Where a filed material is."""
+    assert material.target is not None
+    deliverable = ctx.session.get(Deliverable, material.deliverable_id) if material.deliverable_id else None
+    issue = ctx.session.get(Issue, material.issue_id) if material.issue_id else None
+    return Target(material.target, deliverable, issue)
 
 
 def _issue_words(number: int) -> list[str]:
@@ -421,10 +428,7 @@ def _unit_listing(ctx: Context) -> Reply:
     lines = [f"「{contact.unit.name}」已报送的文件（{len(rows)} 份）："]
     for material in rows[-20:]:
         when = material.received_at.astimezone(ctx.now.tzinfo)
-        target = Target(material.target, ctx.session.get(Deliverable, material.deliverable_id)  # type: ignore[arg-type]
-                        if material.deliverable_id else None,
-                        ctx.session.get(Issue, material.issue_id) if material.issue_id else None)
-        lines.append(f"· {material.name}（{when:%m-%d %H:%M}，{target.label(ctx)}）")
+        lines.append(f"· {material.name}（{when:%m-%d %H:%M}，{_target_of(ctx, material).label(ctx)}）")
     return Reply.of("\n".join(lines))
 
 
@@ -450,13 +454,13 @@ def _files_line(ctx: Context, deliverable: Deliverable) -> str:
     return f"{len(counts)} 个单位、{sum(counts.values())} 份文件"
 
 
-def files_by_unit(session: Any, deliverable: Deliverable) -> dict[int, int]:
+def files_by_unit(session: Session, deliverable: Deliverable) -> dict[int, int]:
     rows = session.execute(select(Material.unit_id, func.count(Material.id)).where(
         Material.deliverable_id == deliverable.id, Material.replaced_at.is_(None)).group_by(Material.unit_id))
     return {unit_id: int(count) for unit_id, count in rows}
 
 
-def deliverable_summary(session: Any, campaign: Campaign, deliverable: Deliverable, *, link: str | None) -> str:
+def deliverable_summary(session: Session, campaign: Campaign, deliverable: Deliverable, *, link: str | None) -> str:
     """`材料 <事项>`: how many units sent files, how many files, and who has not."""
     units: Sequence[Unit] = [u for u in Units(session).all(campaign)
                              if not u.retired and Deliverables.owes(deliverable, u)]
@@ -477,7 +481,7 @@ def deliverable_summary(session: Any, campaign: Campaign, deliverable: Deliverab
     return "\n".join(lines)
 
 
-def evidence_counts(session: Any, campaign: Campaign) -> dict[int, int]:
+def evidence_counts(session: Session, campaign: Campaign) -> dict[int, int]:
     """issue id → how many evidence files it has (for 附件2's 备注 and the ledger)."""
     rows = session.execute(select(Material.issue_id, func.count(Material.id)).where(
         Material.campaign_id == campaign.id, Material.issue_id.is_not(None), Material.replaced_at.is_(None))

@@ -7,7 +7,6 @@ ever held whole in memory. Pictures and archives are stored as they are (already
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Sequence
 from typing import BinaryIO
 
 from sqlalchemy import select
@@ -19,11 +18,12 @@ from storage.models import Deliverable, Material, Unit
 _STORED_KINDS = frozenset({"jpg", "png", "zip", "docx", "xlsx", "ofd"})  # compressed already
 
 
-def current_materials(session: Session, deliverable: Deliverable) -> Sequence[tuple[Material, Unit]]:
+def current_materials(session: Session, deliverable: Deliverable) -> list[tuple[Material, Unit]]:
     """The files a deliverable holds now (replaced ones left out), by unit order then arrival."""
-    return session.execute(select(Material, Unit).join(Unit, Unit.id == Material.unit_id).where(
+    rows = session.execute(select(Material, Unit).join(Unit, Unit.id == Material.unit_id).where(
         Material.deliverable_id == deliverable.id, Material.replaced_at.is_(None))
-        .order_by(Unit.position, Unit.id, Material.id)).tuples().all()
+        .order_by(Unit.position, Unit.id, Material.id))
+    return [(material, unit) for material, unit in rows]
 
 
 def write_zip(session: Session, files: Files, deliverable: Deliverable, out: BinaryIO) -> int:

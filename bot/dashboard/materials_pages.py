@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
 from bot.app import Services
-from bot.dashboard.auth import PageViewer, ServicesDep, UnitViewer
+from bot.dashboard.auth import PageViewer, ServicesDep, UnitViewer, Viewer
 from bot.dashboard.pages import _campaign, _seen_by, render
 from handlers.materials import files_by_unit
 from storage.db import transaction
@@ -37,11 +38,11 @@ def _disposition(how: str, name: str, fallback: str) -> str:
     return f"{how}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-def _deliverable(session: object, campaign: Campaign, deliverable_id: int) -> Deliverable:
-    found = session.get(Deliverable, deliverable_id) if fits_integer(deliverable_id) else None  # type: ignore[attr-defined]
+def _deliverable(session: Session, campaign: Campaign, deliverable_id: int) -> Deliverable:
+    found = session.get(Deliverable, deliverable_id) if fits_integer(deliverable_id) else None
     if found is None or found.campaign_id != campaign.id:
         raise HTTPException(404, "没有这个报送事项。")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @router.get("/materials", response_class=HTMLResponse)
@@ -91,15 +92,15 @@ def material_zip(deliverable_id: int, viewer: PageViewer, services: ServicesDep)
         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
-def _material(session: object, campaign: Campaign, material_id: int, viewer: object) -> Material:
-    found = session.get(Material, material_id) if fits_integer(material_id) else None  # type: ignore[attr-defined]
+def _material(session: Session, campaign: Campaign, material_id: int, viewer: Viewer) -> Material:
+    found = session.get(Material, material_id) if fits_integer(material_id) else None
     if found is None or found.campaign_id != campaign.id or found.target is None:
         raise HTTPException(404, "没有这个文件。")
-    _seen_by(viewer, found.unit_id)  # type: ignore[arg-type]
-    return found  # type: ignore[no-any-return]
+    _seen_by(viewer, found.unit_id)
+    return found
 
 
-def _stream(services: Services, material_id: int, viewer: object, *, inline: bool) -> Response:
+def _stream(services: Services, material_id: int, viewer: Viewer, *, inline: bool) -> Response:
     files: Files = services.dispatcher.files
     with transaction(services.sessions) as session:
         material = _material(session, _campaign(session, services), material_id, viewer)
