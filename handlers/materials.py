@@ -242,6 +242,11 @@ def ask(ctx: Context) -> str:
     if issues:
         lines.append("或问题的佐证材料（回复问题编号）：" + "、".join(f"#{i.number} {i.title}" for i in issues))
         options.extend({"words": _issue_words(i.number), "run": f"材料 #{i.number}"} for i in issues)
+    saved = Dialogs(ctx.session).get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+    if saved is not None and saved.kind != OFFER_KIND:  # a dialog in progress (周报, 问题 …) is not dropped
+        lines.append("您正在填写的内容保留着；填完后发送「材料 报送 事项名」「材料 #编号」或「材料 周报」"
+                     "说明这个文件的用途。")
+        return "\n".join(lines)
     lines.append("（回复「取消」不保存）")
     question = "\n".join(lines)
     options.append({"words": ["取消", "不要了", "删除"], "run": "材料 取消"})
@@ -296,7 +301,9 @@ def file_pending(ctx: Context, target: Target, *, mode: str | None = None) -> Re
             for material in earlier:
                 material.replaced_at = ctx.now
     held = _held_evidence(ctx)
-    dialogs.clear(*where)
+    saved = dialogs.get(*where)
+    if saved is not None and saved.kind == OFFER_KIND:  # the question about these files is answered
+        dialogs.clear(*where)
     week = ctx.week()
     for material in waiting:
         material.target, material.filed_at = target.kind, ctx.now

@@ -222,3 +222,14 @@ def test_the_plan_asks_for_evidence_per_campaign_or_per_focus_area(plan_loaded: 
     with transaction(plan_loaded.sessions) as session:
         load_plan(session, read_plan(tmp_path / "plan.yaml"), now=clock.now())
         assert session.scalars(select(Campaign)).one().evidence_required is True
+
+
+def test_a_file_in_the_middle_of_a_dialog_keeps_the_dialog(client: TestClient, chat: SimChat,
+                                                           plan_loaded: Database) -> None:
+    assert "线索来源" in chat.send("MaQiang", "问题 执法证件未按期年检")
+    reply = send_file(client, "MaQiang", "照片.jpg", JPG)
+    assert "您正在填写的内容保留着" in reply
+    assert "线索来源" in chat.send("MaQiang", "继续")  # the dialog is where it was
+    assert "已登记问题 #1" in chat.send("MaQiang", "线索来源：专项检查 整治重点：队伍建设 线索内容：证件过期 "
+                                                   "整改措施：补办 整改目标：持证 责任人：张三 完成时限：9月10日")
+    assert "保存 1 个文件" in chat.send("MaQiang", "材料 #1")
