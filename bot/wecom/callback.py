@@ -178,6 +178,10 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
     log.info("wecom callback", extra={"msg_type": msg_type, "wecom_event": getattr(message, "event", None)})
 
     if incoming is None and msg_type in media.MEDIA_TYPES:
+        try:
+            media.check(message)
+        except CallbackRejected as rejected:
+            raise _reject(rejected) from None
         # Acknowledged at once (a 20 MB download does not fit WeCom's 5 seconds); the reply follows as an app message.
         channel.later(_receive_media(channel, services, message, now))
         return Response(status_code=200)

@@ -6,15 +6,28 @@ from __future__ import annotations
 import json
 
 import httpx
+from wechatpy.messages import BaseMessage
 
 from bot.media import DownloadFailed, stage_response
 from bot.wecom.client import TOKEN_ERRCODES, WeComApi
+from bot.wecom.crypto import CallbackRejected
 from handlers.message import Attachment
 
 MEDIA_GET = "/cgi-bin/media/get"
 MEDIA_TYPES = frozenset({"image", "file"})
 # errcodes after which another try cannot help: an invalid or expired media_id.
 FINAL_ERRCODES = frozenset({40007, 42004})
+
+
+def check(message: BaseMessage) -> None:
+    """A picture or file message must name its media and carry a numeric MsgId, as WeCom's always do."""
+    fields = message._data  # wechatpy models no file message
+    if not fields.get("MediaId"):
+        raise CallbackRejected(400, "媒体消息缺少 MediaId")
+    if not str(fields.get("MsgId") or "").isdigit():
+        raise CallbackRejected(400, "媒体消息缺少 MsgId")
+    if len(str(fields["MediaId"])) > 512:
+        raise CallbackRejected(400, "MediaId 过长")
 
 
 async def fetch(api: WeComApi, media_id: str, name: str) -> Attachment:
