@@ -33,7 +33,8 @@ from bot.observability import CallbackMetrics, Readiness, metrics_registry, repo
 from bot.senders import running_scheduler
 from bot.settings import Settings, get_settings
 from bot.wecom.callback import router as wecom_router
-from handlers.clock import Clock, SystemClock
+from core.channels import Channel, Platform
+from core.clock import Clock, SystemClock
 from handlers.context import DashboardLink
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
@@ -86,11 +87,11 @@ def route_for(settings: Settings) -> Callable[[str], str]:
     simulator outbox (so `make run` shows every notification without any account)."""
 
     def route(platform: str) -> str:
-        if platform == "wecom" and settings.wecom_enabled:
-            return "wecom_app"
-        if platform == "dingtalk" and settings.dingtalk_enabled:
-            return "dingtalk_work"
-        return "sim"
+        if platform == Platform.WECOM and settings.wecom_enabled:
+            return Channel.WECOM_APP
+        if platform == Platform.DINGTALK and settings.dingtalk_enabled:
+            return Channel.DINGTALK_WORK
+        return Channel.SIM
 
     return route
 
@@ -106,7 +107,7 @@ def dashboard_link_for(settings: Settings) -> DashboardLink:
         if platform not in settings.sign_in_platforms:
             return f"{settings.public_url}{path}"
         # DingTalk's entry tries the in-app 免登 first and goes on to the sign-in page outside DingTalk.
-        start = "dingtalk/inapp" if platform == "dingtalk" else platform
+        start = "dingtalk/inapp" if platform == Platform.DINGTALK else platform
         return f"{settings.public_url}/dashboard/login/{start}?next={quote(path, safe='')}"
 
     return link

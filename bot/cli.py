@@ -15,7 +15,8 @@ from bot.cli_text import Typer
 from bot.export_cli import app as export_app
 from bot.import_cli import app as import_app
 from bot.settings import Settings, get_settings
-from handlers.clock import SystemClock
+from core.channels import Platform
+from core.clock import SystemClock
 from handlers.plan import PlanError, load_plan, read_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Coordinator
@@ -163,7 +164,7 @@ def add_coordinator(
         session.flush()
         ended = DashboardSessions(session).end_all([coordinator.id])  # a new password: sign in again everywhere
         people = People(session)
-        for platform, external_id in (("wecom", wecom_userid), ("dingtalk", dingtalk_userid)):
+        for platform, external_id in ((Platform.WECOM, wecom_userid), (Platform.DINGTALK, dingtalk_userid)):
             if external_id:
                 people.bind(campaign, platform, external_id, coordinator=coordinator, now=now)
         Audit(session).record(campaign=campaign, actor="cli", action="coordinator.upsert", at=now,

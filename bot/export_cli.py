@@ -17,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.cli_text import Typer
 from bot.settings import get_settings
+from core.clock import SystemClock
 from handlers.bulletin import BulletinError, compile_bulletin, parse_week
 from handlers.bulletin_docx import write_bulletin
-from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats
 from storage.models import Campaign, Unit

@@ -9,8 +9,8 @@ import typer
 
 from bot.cli_text import Typer
 from bot.export_cli import _fail, _scope, _sessions, _today
+from core.clock import SystemClock
 from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
-from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.imports import WorkbookError
 

@@ -23,13 +23,15 @@ from sqlalchemy.orm import Session
 from bot.app import STATIC, Services
 from bot.dashboard.auth import LoginRequired, current_viewer
 from bot.observability import timed
+from core.channels import Channel, Platform
+from core.roles import Role
 from handlers.message import IncomingMessage
 from storage.db import transaction
 from storage.models import Campaign
 from storage.repos import Campaigns, Outbox, People
 
-SIM_PLATFORM = "wecom"
-SIM_CHANNEL = "sim"
+SIM_PLATFORM = Platform.WECOM
+SIM_CHANNEL = Channel.SIM
 DEMO_STRANGERS = ("stranger1", "LiuYang")
 KEPT_IMAGES = 64
 
@@ -153,7 +155,7 @@ def _known_users(session: Session, campaign: Campaign) -> list[SimUser]:
         if actor.coordinator is not None:
             label = f"{actor.coordinator.name}（牵头部门 · 协调人）"
         elif actor.contact is not None:
-            state = {"liaison": "联络员", "pending": "待审核"}.get(actor.role, "已驳回")
+            state = {Role.LIAISON: "联络员", Role.PENDING: "待审核"}.get(actor.role, "已驳回")
             label = f"{actor.contact.name}（{actor.contact.unit.name} · {state}）"
         else:
             continue
@@ -168,5 +170,5 @@ def users(services: ServicesDep) -> SimUsers:
         campaign = Campaigns(session).current(services.settings.campaign)
         found = _known_users(session, campaign) if campaign is not None else []
     known = {u.id for u in found}
-    found.extend(SimUser(id=s, label=f"未登记用户 {s}", role="stranger") for s in DEMO_STRANGERS if s not in known)
+    found.extend(SimUser(id=s, label=f"未登记用户 {s}", role=Role.STRANGER) for s in DEMO_STRANGERS if s not in known)
     return SimUsers(users=found)

@@ -32,8 +32,10 @@ from starlette.responses import Response
 
 from bot.app import Services
 from bot.settings import Settings
+from core.channels import Platform
+from core.statuses import ContactStatus
 from storage.db import lock_names, transaction
-from storage.models import AuditEntry, Campaign, Contact, ContactStatus, Coordinator
+from storage.models import AuditEntry, Campaign, Contact, Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People
 
 log = logging.getLogger("duban.dashboard")
@@ -210,7 +212,7 @@ UnitViewer = Annotated[Viewer, Depends(require_unit_viewer)]
 ApiViewer = Annotated[Viewer, Depends(require_api_viewer)]
 
 
-PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+PLATFORM_NAMES = {Platform.WECOM: "企业微信", Platform.DINGTALK: "钉钉"}
 
 
 def platform_sign_ins(settings: Settings) -> dict[str, str]:

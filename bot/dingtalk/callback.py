@@ -27,6 +27,7 @@ from bot.dingtalk.clients import text_reply
 from bot.dingtalk.inbound import PayloadError, parse
 from bot.dingtalk.signing import is_valid, millis
 from bot.observability import note_callback
+from core.channels import Platform
 from storage.db import transaction
 from storage.repos import Signatures
 
@@ -90,5 +91,5 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
 
 def _first_use(services: Services, signature: str, body: bytes, expires_at: datetime) -> bool:
     with transaction(services.sessions) as session:
-        return Signatures(session).first_use("dingtalk", signature, hashlib.sha256(body).hexdigest(),
+        return Signatures(session).first_use(Platform.DINGTALK, signature, hashlib.sha256(body).hexdigest(),
                                              now=services.clock.now(), expires_at=expires_at)

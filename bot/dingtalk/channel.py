@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.dingtalk.clients import SessionWebhookClient, build_senders
 from bot.dingtalk.inbound import PLATFORM, Inbound
 from bot.observability import note_callback
+from core.channels import Channel
 from handlers.message import Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 from storage.db import transaction
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("duban.dingtalk")
 
-WORK_CHANNEL = "dingtalk_work"
+WORK_CHANNEL = Channel.DINGTALK_WORK
 WEBHOOK_MARGIN = timedelta(minutes=1)  # a sessionWebhook this close to expiry may die in flight
 RETRY_LATER = "抱歉，系统暂时无法处理您刚才的消息，请稍后重新发送。"
 

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 from bot.app import Services, build_services, create_app
 from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.stream import RobotMessageHandler
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from storage.db import make_session_factory
 from storage.models import ProcessedMessage

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from bot.app import create_app, dashboard_link_for, route_for
 from bot.cli import app as cli
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.engine import ReminderEngine
 from storage.db import transaction
 from storage.models import AuditEntry, ChatIdentity, OutboxMessage
