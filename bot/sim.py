@@ -20,9 +20,9 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from bot.app import STATIC, Services
 from bot.dashboard.auth import LoginRequired, current_viewer
 from bot.observability import timed
+from bot.services import Services
 from core.channels import Channel, Platform
 from core.roles import Role
 from handlers.message import IncomingMessage
@@ -30,6 +30,7 @@ from storage.db import transaction
 from storage.models import Campaign
 from storage.repos import Campaigns, Outbox, People
 
+SIM_PAGE = Path(__file__).with_name("static") / "sim.html"
 SIM_PLATFORM = Platform.WECOM
 SIM_CHANNEL = Channel.SIM
 DEMO_STRANGERS = ("stranger1", "LiuYang")
@@ -112,7 +113,7 @@ class SimUsers(BaseModel):
 
 @router.get("/sim", include_in_schema=False)
 def sim_page() -> FileResponse:
-    return FileResponse(Path(STATIC) / "sim.html", media_type="text/html; charset=utf-8")
+    return FileResponse(SIM_PAGE, media_type="text/html; charset=utf-8")
 
 
 @router.post("/sim/api/messages", response_model=SimReplies)

@@ -19,11 +19,6 @@ LAYERS = ("core", "storage", "handlers", "scheduler", "bot")  # bottom to top
 KNOWN_CYCLES: list[set[str]] = [
     {"handlers.broadcast", "handlers.commands", "handlers.coordination", "handlers.dispatch", "handlers.issues",
      "handlers.registration", "handlers.reports", "handlers.smalltalk", "handlers.tasks", "handlers.weekly_reading"},
-    {"bot.app", "bot.dashboard", "bot.dashboard.api", "bot.dashboard.auth", "bot.dashboard.import_pages",
-     "bot.dashboard.notice_pages", "bot.dashboard.pages", "bot.dashboard.plan_pages", "bot.dashboard.signin",
-     "bot.dingtalk", "bot.dingtalk.callback", "bot.dingtalk.channel", "bot.dingtalk.stream", "bot.senders", "bot.sim",
-     "bot.wecom.callback", "bot.wecom_robot", "bot.wecom_robot.channel"},
-    {"bot.cli", "bot.export_cli", "bot.import_cli"},
 ]
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from bot.app import Services
+from bot.services import Services
 from bot.settings import Settings
 from core.channels import Platform
 from core.statuses import ContactStatus

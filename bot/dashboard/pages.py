@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from bot.app import Services, route_for
 from bot.dashboard import reminders
 from bot.dashboard.auth import (
     PageViewer,
@@ -47,6 +46,7 @@ from bot.dashboard.queries import (
     weekly_matrix,
     weekly_report_of,
 )
+from bot.services import Services, route_for
 from core.dates import format_cn, format_week
 from core.statuses import STATUS_TEXT, IssueStatus
 from handlers.bulletin import BulletinError, compile_bulletin, parse_week

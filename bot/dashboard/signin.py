@@ -25,7 +25,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from bot.app import Services
 from bot.dashboard.auth import (
     LOGIN_FAILED,
     PLATFORM_NAMES,
@@ -41,6 +40,7 @@ from bot.dashboard.auth import (
 from bot.dashboard.pages import render
 from bot.dingtalk import signin as dingtalk
 from bot.dingtalk.clients import AccessTokens
+from bot.services import Services
 from bot.wecom import signin as wecom
 from bot.wecom.client import AppCredentials, WeComApi, WeComError
 from core.channels import Platform

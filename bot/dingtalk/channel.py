@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,14 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.dingtalk.clients import SessionWebhookClient, build_senders
 from bot.dingtalk.inbound import PLATFORM, Inbound
 from bot.observability import note_callback
+from bot.services import Services
 from core.channels import Channel
 from handlers.message import Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger("duban.dingtalk")
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import httpx
@@ -29,6 +29,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
 from bot.observability import note_callback
+from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import (
     TEXT_LIMIT,
@@ -44,9 +45,6 @@ from handlers.message import IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, SendResult, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger("duban.wecom")
 

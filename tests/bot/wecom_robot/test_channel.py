@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from itertools import pairwise
 
-from bot.app import build_services
+from bot.services import build_services
 from bot.wecom import texts
 from bot.wecom_robot import protocol
 from bot.wecom_robot.channel import STREAM_STEP_BYTES, VOICE_LATER, RobotChannel

@@ -8,7 +8,8 @@ import asyncio
 
 from fastapi.testclient import TestClient
 
-from bot.app import build_services, create_app
+from bot.app import create_app
+from bot.services import build_services
 from bot.wecom_robot import ELECTION_SECONDS, ConnectionHolder, RobotChannel, lock_key
 from bot.wecom_robot.connection import cancel_and_wait
 from core.clock import ManualClock
