@@ -33,10 +33,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handlers.clock import Clock
+from core.clock import Clock
+from core.statuses import OutboxStatus
 from handlers.message import IncomingMessage, Reply
 from storage.db import migrations_head, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 
 log = logging.getLogger("duban.observability")
 

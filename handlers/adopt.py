@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.dates import DateContext, format_cn, parse_date
-from handlers.issues import STATUS_TEXT
+from core.dates import DateContext, format_cn, parse_date
+from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
 from handlers.parsing import match_choice
 from storage.exports import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
 from storage.imports import TableRow, as_date, cell_text, read_table
-from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, Unit
+from storage.models import Campaign, Contact, Issue, Unit
 from storage.repos import Audit, Issues, Units, name_key
 
 CONTACT_COLUMNS = {

@@ -24,8 +24,8 @@ from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph as DocxParagraph
 from lxml import etree
 
+from core.dates import format_cn
 from handlers.bulletin import Bulletin
-from handlers.dates import format_cn
 
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"

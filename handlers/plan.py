@@ -20,25 +20,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from handlers.dates import DateContext, parse_date
+from core.channels import Channel, Platform
+from core.dates import DateContext, parse_date
+from core.statuses import ContactStatus, DeliverableKind, TaskDeadlineKind, TaskRole
+from core.workdays import parse_weekday
 from handlers.parsing import normalize_phone
-from scheduler.calendar import parse_weekday
 from storage.models import (
     Campaign,
     ChatIdentity,
     Contact,
-    ContactStatus,
     Coordinator,
     Deliverable,
-    DeliverableKind,
     Group,
     Issue,
     Phase,
     Submission,
     Task,
-    TaskDeadlineKind,
     TaskProgress,
-    TaskRole,
     TaskUnit,
     Unit,
     WeeklyReport,
@@ -184,7 +182,7 @@ class GroupIn(_Model):
 
     @model_validator(mode="after")
     def _webhook(self) -> GroupIn:
-        if self.channel != "sim" and not self.webhook:
+        if self.channel != Channel.SIM and not self.webhook:
             raise ValueError(f"{self.channel} 群需要填写 webhook 地址")
         return self
 
@@ -560,7 +558,7 @@ def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: 
     changes.set(contact, label, name=contact_in.name, phone=contact_in.phone or contact.phone,
                 title=contact_in.title or contact.title, wechat_or_email=contact_in.email or contact.wechat_or_email)
     session.flush()
-    user_ids = {"wecom": contact_in.wecom_userid, "dingtalk": contact_in.dingtalk_userid}
+    user_ids = {Platform.WECOM: contact_in.wecom_userid, Platform.DINGTALK: contact_in.dingtalk_userid}
     if _bind_user_ids(session, campaign, user_ids, label, changes, now, contact=contact) and (
             contact.status is not ContactStatus.ACTIVE):
         contact.status = ContactStatus.ACTIVE  # the plan named the user id: nobody needs to approve
@@ -650,7 +648,7 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
             session.flush()
             changes.result.changes.append(f"coordinator+{item.name}")
         changes.set(coordinator, f"coordinator[{item.name}]", phone=item.phone)
-        _bind_user_ids(session, campaign, {"wecom": item.wecom_userid, "dingtalk": item.dingtalk_userid},
+        _bind_user_ids(session, campaign, {Platform.WECOM: item.wecom_userid, Platform.DINGTALK: item.dingtalk_userid},
                        f"coordinator[{item.name}]", changes, now, coordinator=coordinator)
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays

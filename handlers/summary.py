@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Campaign, Contact, ContactStatus, Deliverable, Issue, IssueStatus, Phase, Unit
+from core.statuses import ContactStatus, IssueStatus
+from storage.models import Campaign, Contact, Deliverable, Issue, Phase, Unit
 from storage.repos import Deliverables, PerUnit, Reports
 
 

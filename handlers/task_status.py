@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from handlers.dates import format_cn
+from core.dates import format_cn
+from core.statuses import TaskDeadlineKind, TaskRole
 from handlers.parsing import clipped
-from storage.models import Task, TaskDeadlineKind, TaskProgress, TaskRole
+from storage.models import Task, TaskProgress
 
 ROLE_TEXT = {TaskRole.LEAD: "牵头", TaskRole.PARTNER: "配合", TaskRole.RESPONSIBLE: "责任"}
 KIND_TEXT = {

@@ -29,9 +29,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from handlers.dates import format_cn
-from handlers.issues import STATUS_TEXT
-from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, StatsReport, Unit
+from core.dates import format_cn
+from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
+from storage.models import Campaign, Contact, Issue, StatsReport, Unit
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
 Target = str | Path | IO[bytes]

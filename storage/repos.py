@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
+from core.roles import Role
+from core.statuses import ContactStatus, DeliverableKind, IssueStatus, OutboxStatus
 from storage.models import (
     INTEGER_MAX,
     AccessToken,
@@ -29,18 +31,14 @@ from storage.models import (
     Campaign,
     ChatIdentity,
     Contact,
-    ContactStatus,
     Coordinator,
     DashboardSession,
     Deliverable,
-    DeliverableKind,
     DialogState,
     Issue,
-    IssueStatus,
     Notice,
     NoticeReceipt,
     OutboxMessage,
-    OutboxStatus,
     ProcessedMessage,
     Progress,
     StatsReport,
@@ -180,16 +178,16 @@ class Actor:
     coordinator: Coordinator | None
 
     @property
-    def role(self) -> str:
+    def role(self) -> Role:
         if self.coordinator is not None:
-            return "coordinator"
+            return Role.COORDINATOR
         if self.contact is None:
-            return "stranger"
+            return Role.STRANGER
         if self.contact.status is ContactStatus.ACTIVE:
-            return "liaison"
+            return Role.LIAISON
         if self.contact.status is ContactStatus.PENDING:
-            return "pending"
-        return "stranger"
+            return Role.PENDING
+        return Role.STRANGER
 
 
 class People(Repo):

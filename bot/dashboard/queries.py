@@ -13,22 +13,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.dates import format_week
+from core.statuses import ContactStatus, IssueStatus
 from handlers.context import campaign_calendar, report_due_moment
-from handlers.dates import format_week
 from handlers.summary import CampaignStatus, UnitStatus, WeeklyState, campaign_status
-from storage.models import (
-    INTEGER_MAX,
-    Campaign,
-    Contact,
-    ContactStatus,
-    Deliverable,
-    Issue,
-    IssueStatus,
-    Progress,
-    Submission,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import INTEGER_MAX, Campaign, Contact, Deliverable, Issue, Progress, Submission, Unit, WeeklyReport
 from storage.repos import Deliverables, Issues, Reports, fits_integer
 
 PAGE_SIZE = 50

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, ChatbotMessage, Credential
@@ -25,9 +25,7 @@ from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.clients import HTTP_TIMEOUT
 from bot.dingtalk.inbound import PLATFORM, PayloadError, parse
 from bot.observability import counting_callback
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from bot.services import Services
 
 log = logging.getLogger("duban.dingtalk")
 # The SDK logs the connection ticket at INFO: give it a logger of its own that starts at WARNING.

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import httpx
@@ -29,6 +29,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
 from bot.observability import note_callback
+from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import (
     TEXT_LIMIT,
@@ -39,17 +40,15 @@ from bot.wecom.client import (
     split_by_bytes,
 )
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, message_type, read_envelope
+from core.channels import Channel, Platform
 from handlers.message import IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, SendResult, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
 
-if TYPE_CHECKING:
-    from bot.app import Services
-
 log = logging.getLogger("duban.wecom")
 
-PLATFORM = "wecom"
+PLATFORM = Platform.WECOM
 DEFAULT_MAX_SKEW = 300  # seconds (SPEC §7)
 GREETED_EVENTS = frozenset({"enter_agent", "subscribe"})
 HELP = "帮助"
@@ -264,7 +263,7 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
                      reply: Reply) -> None:
     """What a passive reply cannot carry, as app messages: the reply as markdown, then its charts."""
     if reply.markdown:
-        message = OutboundMessage(channel="wecom_app", target=incoming.user_id,
+        message = OutboundMessage(channel=Channel.WECOM_APP, target=incoming.user_id,
                                   text=greeting + "\n\n".join(reply.texts), markdown=greeting + reply.markdown,
                                   key=f"wecom-reply:{incoming.message_id}")
         result = await _patiently(lambda: channel.sender.send(message))
@@ -311,7 +310,7 @@ async def _patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
 
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:
     """Send a late reply (or its overflow) as an app message, logging what could not be delivered."""
-    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel="wecom_app", target=user_id,
+    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
                                                                           text=text)))
     if result.status is not SendStatus.OK:
         log.error("wecom app message not delivered", extra={"status": str(result.status), "detail": result.detail})

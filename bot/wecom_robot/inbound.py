@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from core.channels import Platform
 from handlers.message import IncomingMessage
 from storage.models import ID_LENGTH
 
-PLATFORM = "wecom"  # the robot's from.userid is the member's userid in the corp, the same as the app's
+PLATFORM = Platform.WECOM  # the robot's from.userid is the member's userid in the corp, the same as the app's
 SINGLE, GROUP = "single", "group"
 # WeCom puts a U+2005 after an @-mention; `\s` covers it and the ordinary spaces.
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@[^\s@]+\s+)+|^\s*@[^\s@]+\s*$")

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 
-from handlers.dates import DateContext, FoundDate, Role, find_dates, parse_date
+from core.dates import DateContext, FoundDate, Role, find_dates, parse_date
 from handlers.notice.model import (
     Coordinator,
     Deliverable,

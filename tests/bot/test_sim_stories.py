@@ -6,20 +6,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus, IssueStatus
 from storage.db import transaction
-from storage.models import (
-    AuditEntry,
-    ChatIdentity,
-    Contact,
-    ContactStatus,
-    Issue,
-    IssueStatus,
-    Progress,
-    StatsReport,
-    Submission,
-    WeeklyReport,
-)
+from storage.models import AuditEntry, ChatIdentity, Contact, Issue, Progress, StatsReport, Submission, WeeklyReport
 from tests.conftest import Database, SimChat, at
 
 REGISTER_LU = "登记\n单位：法制科\n姓名：陆和建\n职务：法制科科长\n电话：13909551234\n邮箱：lu@example.cn"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.statuses import OutboxStatus
 from storage.db import make_engine, make_session_factory
-from storage.models import OutboxStatus
 from tests.conftest import at
 from tests.fakes.platform import MESSAGE_SEND, FakePlatform
 from tests.reliability.harness import (

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from core.statuses import OutboxStatus
 from storage.db import transaction
-from storage.models import OutboxStatus
 from storage.repos import Campaigns, Outbox
 from tests.fakes.platform import HANG
 from tests.scheduler.conftest import ROBOT_KEY, Reminders

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from core.statuses import OutboxStatus
 from storage.db import transaction
-from storage.models import OutboxMessage, OutboxStatus, SchedulerState
+from storage.models import OutboxMessage, SchedulerState
 from tests.conftest import Database, at
 from tests.fakes.platform import FakePlatform
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.app import create_app
 from bot.cli import app as cli
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.plan import load_plan, read_plan
 from storage.copy import copy_database
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
