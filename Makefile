@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo clean system-packages
+.PHONY: run test test-quick check format lint install demo clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,21 @@ run: $(STAMP) system-packages
 ## test: the whole suite on SQLite and PostgreSQL (DUBAN_TEST_BACKENDS=sqlite to skip PostgreSQL)
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-quick: the suite without PostgreSQL, the browser and tests/reliability — about a minute, for while you work
+test-quick: $(STAMP)
+	DUBAN_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -m "not reliability and not browser" $(PYTEST_ARGS)
+
+## check: the gate CI runs before the tests — ruff's lint rules, ruff's formatting, mypy (pyproject.toml says how strict)
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## format: rewrite the tree the way `make check` wants it
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

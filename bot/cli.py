@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from argon2 import PasswordHasher
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli_text import Typer
 from bot.export_cli import app as export_app
@@ -34,7 +35,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def _sessions(settings: Settings) -> sessionmaker[Session]:
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
     return make_session_factory(engine)

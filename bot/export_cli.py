@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli_text import Typer
 from bot.settings import get_settings
@@ -37,7 +38,7 @@ def _fail(message: str) -> None:
     fail(message)
 
 
-def _scope(session, unit_name: str | None) -> tuple[Campaign, Unit | None]:  # type: ignore[no-untyped-def]
+def _scope(session: Session, unit_name: str | None) -> tuple[Campaign, Unit | None]:
     campaign = Campaigns(session).current(get_settings().campaign)
     if campaign is None:
         _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
@@ -69,7 +70,7 @@ def _written(out: Path, suffix: str = ".xlsx") -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions() -> sessionmaker[Session]:
     from bot.cli import _sessions as sessions  # imported late: bot.cli imports this module
 
     return sessions(get_settings())

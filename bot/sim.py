@@ -35,7 +35,7 @@ KEPT_IMAGES = 64
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def allowed(request: Request) -> None:
@@ -85,7 +85,7 @@ def shelf(request: Request) -> ImageShelf:
     state = request.app.state
     if not hasattr(state, "sim_images"):
         state.sim_images = ImageShelf()
-    return state.sim_images  # type: ignore[no-any-return]
+    return state.sim_images
 
 
 ShelfDep = Annotated[ImageShelf, Depends(shelf)]

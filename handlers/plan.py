@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from handlers.dates import DateContext, parse_date
@@ -655,7 +655,8 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays
             continue
-        session.execute(ChatIdentity.__table__.delete().where(ChatIdentity.coordinator_id == coordinator.id))
+        session.execute(delete(ChatIdentity).where(ChatIdentity.coordinator_id == coordinator.id)
+                        .execution_options(synchronize_session=False))
         session.delete(coordinator)
         changes.result.changes.append(f"coordinator-{coordinator.name}")
     session.flush()

@@ -202,13 +202,13 @@ class WeComApi:
             if token != refused and expires_at - TOKEN_REFRESH_MARGIN > self.clock.now():
                 return token
             self._remembered = None
-        token = await anyio.to_thread.run_sync(self._cached, refused)
-        if token is not None:
-            return token
+        cached = await anyio.to_thread.run_sync(self._cached, refused)
+        if cached is not None:
+            return cached
         async with self._refreshing:
-            token = await anyio.to_thread.run_sync(self._cached, refused)  # another task may have refreshed it
-            if token is not None:
-                return token
+            cached = await anyio.to_thread.run_sync(self._cached, refused)  # another task may have refreshed it
+            if cached is not None:
+                return cached
             return await self._fetch()
 
     def _cached(self, refused: str | None) -> str | None:
