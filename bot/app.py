@@ -59,7 +59,7 @@ class Services:
 
         Every message writes (at least its dedupe record) and SQLite has one writer: more threads would only
         queue in its busy handler, which sleeps up to 100 ms between tries, so messages take turns here
-        instead (WeCom p99 at 100 senders fell from 3.8 s to 0.9 s). PostgreSQL gets one per pooled connection.
+        instead (bench/NOTES.md has the measurements). PostgreSQL gets one per pooled connection.
         """
         size = 4
         if self.engine.url.get_backend_name() == "sqlite":
@@ -73,7 +73,7 @@ class Services:
 
         The loop's own executor rather than anyio.to_thread or asyncio.to_thread's default pool: anyio's
         capacity limiter and backend lookups cost more loop time per message than the hand-over itself
-        (bench/callback.py's web path: 0.82 -> 0.55 ms of CPU a message), and the default pool is not sized
+        (bench/NOTES.md), and the default pool is not sized
         for the database. The context goes along, so the handler can note a duplicate on the callback.
         """
         run = contextvars.copy_context().run
@@ -136,7 +136,7 @@ def freeze_startup_objects() -> None:
 
     Modules, the ORM's mappers, compiled statements and settings — some 175,000 objects — live as long as the
     process, yet every full collection scanned them all again, and a request that allocates a lot (汇总 over
-    5,000 units) set off several: half of its time went to the collector (220 → 117 ms with them frozen).
+    5,000 units) set off several: half of its time went to the collector (bench/NOTES.md).
     gc.freeze() is the standard library's answer for exactly this; `duban serve` calls it once, after
     create_app. Not in create_app itself: tests build many apps in one process, and frozen cycles are never
     freed.

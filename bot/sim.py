@@ -1,4 +1,4 @@
-"""The simulator channel: talk to the bot as any user from a local web page (SPEC §5, §7).
+"""The simulator channel: talk to the bot as any user from a local web page (docs/architecture.md).
 
 Simulator users are identified exactly as WeCom userids are (the `wecom` identity namespace), so a
 liaison set up in the simulator is the same person once the WeCom app is connected. Its messages are the

@@ -1,4 +1,4 @@
-"""Campaign plans (SPEC §8): validated with pydantic, loaded idempotently, errors named by file and line.
+"""Campaign plans (docs/plan-format.md): validated with pydantic, loaded idempotently, errors named by file and line.
 
 A plan with any error is rejected whole. Loading the same plan twice changes nothing; loading a changed
 plan updates the campaign without losing issues, reports or registrations.
@@ -49,7 +49,7 @@ DEFAULT_FOCUS_AREAS = ["制度建设", "履行职责", "回应群众诉求", "�
 DEFAULT_SOURCES = ["信访举报", "媒体曝光", "行政复议", "行政诉讼", "上级机关督查督办", "巡视巡察", "专项检查",
                    "卫片执法检查", "例行督察"]
 
-DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (SPEC §3)
+DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (docs/plan-format.md)
 
 
 class _Model(BaseModel):

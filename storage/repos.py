@@ -91,7 +91,7 @@ _Columns = TypeVarTuple("_Columns")
 
 class PerUnit(Generic[*_Columns]):
     """A statement built once, for every unit or for one (bound as :unit_id). Building a select with its
-    expressions and cache key took about a third of a liaison's 汇总 (0.35 of 1.1 ms for the issue counts)."""
+    expressions and cache key took about a third of a liaison's 汇总 (bench/NOTES.md)."""
 
     def __init__(self, statement: Select[*_Columns], unit_column: ColumnElement[int] | QueryableAttribute[int]
                  ) -> None:

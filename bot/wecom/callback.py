@@ -1,4 +1,4 @@
-"""`/wecom/callback`: the self-built app's URL verification (GET) and encrypted messages (POST), SPEC §5, §7.
+"""`/wecom/callback`: the self-built app's URL verification (GET) and encrypted messages (POST), docs/architecture.md.
 
 A POST is checked in this order, and nothing is written unless all pass: body size (413, BodyLimit), a
 well-formed envelope without DTD (400), the signature (403), the timestamp skew (403), decryption for this
@@ -51,14 +51,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("duban.wecom")
 
 PLATFORM = "wecom"
-DEFAULT_MAX_SKEW = 300  # seconds (SPEC §7)
+DEFAULT_MAX_SKEW = 300  # seconds (DUBAN_CALLBACK_MAX_SKEW, README: 配置)
 GREETED_EVENTS = frozenset({"enter_agent", "subscribe"})
 HELP = "帮助"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # The event loop and the Dispatcher's thread share the GIL. The thread lets go of it in every SQLite call and
 # when it hands its result to the loop, and with Python's default 5 ms interval it can then wait that long for
-# the loop to give it back while it holds the database's only write lock. 1 ms: bench/callback.py ran ~15 %
-# more messages a second at 1 sender and ~8 % at 100.
+# the loop to give it back while it holds the database's only write lock. 1 ms hands it back sooner
+# (bench/NOTES.md has the measurements).
 GIL_SWITCH_INTERVAL = 0.001  # seconds
 LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 

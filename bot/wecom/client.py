@@ -291,7 +291,7 @@ class WeComAppSender:
 
 
 class WeComRobotSender:
-    """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (SPEC §5)."""
+    """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (docs/reminders.md)."""
 
     channels = frozenset({"wecom_robot"})
 
