@@ -53,9 +53,12 @@ run: $(STAMP) system-packages
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## test-quick: the suite without PostgreSQL, the browser and tests/reliability — about a minute, for while you work
+## test-quick: while you work — the chat, plan, reminder and storage tests on SQLite, without the slow ones (no
+## PostgreSQL, no browser, no tests/reliability, no Hypothesis or bulk-data runs); make test runs everything
+QUICK_TESTS ?= tests/handlers tests/scheduler tests/storage
 test-quick: $(STAMP)
-	DUBAN_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -m "not reliability and not browser" $(PYTEST_ARGS)
+	DUBAN_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -m "not slow and not browser and not reliability" \
+	  $(QUICK_TESTS) $(PYTEST_ARGS)
 
 ## check: the gate CI runs before the tests — ruff's lint rules, ruff's formatting, mypy (pyproject.toml says how strict)
 check: $(STAMP)
