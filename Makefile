@@ -60,11 +60,11 @@ test-quick: $(STAMP)
 	DUBAN_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -m "not slow and not browser and not reliability" \
 	  $(QUICK_TESTS) $(PYTEST_ARGS)
 
-## check: the gate CI runs before the tests — ruff's lint rules, ruff's formatting, mypy (pyproject.toml says how strict)
+## check: the gate CI runs before the tests — ruff's lint rules, mypy (pyproject.toml says how strict), ruff's formatting
 check: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/ruff format --check .
 
 ## format: rewrite the tree the way `make check` wants it
 format: $(STAMP)
