@@ -10,7 +10,6 @@ import itertools
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from handlers.clock import ManualClock
 from handlers.commands import menu_commands
@@ -20,7 +19,7 @@ from storage.db import transaction
 from storage.models import AuditEntry, OutboxMessage
 from tests.conftest import Database
 
-__all__ = ["Reply", "Talk", "command_names"]
+__all__ = ["Talk", "command_names"]
 
 
 def command_names() -> set[str]:
@@ -44,10 +43,6 @@ class Talk:
     def send(self, user: str, text: str, *, platform: str = "wecom") -> str:
         """The reply's texts as one string (what the user reads, message after message)."""
         return "\n".join(self.reply(user, text, platform=platform).texts)
-
-    def session(self) -> Session:
-        """A session for reading what a command wrote (closed by the caller's `with`)."""
-        return self.db.sessions()
 
     def outbox(self) -> list[tuple[str, str, str]]:
         """Every queued outgoing message: (channel, target, text), oldest first."""

@@ -181,8 +181,9 @@ def test_progress_in_percent_then_rectified(talk: Talk) -> None:
 
 def test_progress_on_another_units_issue_is_refused(talk: Talk) -> None:
     reply = talk.send(LIAISON, "进展 1 已整改")
-    assert "#1" in reply and "已销号" not in reply
+    assert reply == "#1 不是「执法监察支队」的问题，您只能报告本单位问题的进展。"
     assert count(talk, Issue, Issue.number == 1, Issue.status == IssueStatus.OPEN) == 1
+    assert denied(talk) == ["进展"]
 
 
 def test_a_coordinator_cannot_report_progress(talk: Talk) -> None:
