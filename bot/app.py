@@ -49,7 +49,7 @@ def freeze_startup_objects() -> None:
 
     Modules, the ORM's mappers, compiled statements and settings — some 175,000 objects — live as long as the
     process, yet every full collection scanned them all again, and a request that allocates a lot (汇总 over
-    5,000 units) set off several: half of its time went to the collector (220 → 117 ms with them frozen).
+    5,000 units) set off several: half of its time went to the collector (bench/NOTES.md).
     gc.freeze() is the standard library's answer for exactly this; `duban serve` calls it once, after
     create_app. Not in create_app itself: tests build many apps in one process, and frozen cycles are never
     freed.

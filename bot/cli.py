@@ -1,4 +1,4 @@
-"""The `duban` command line (SPEC §7): serve, demo, plan load/import, user add-coordinator/sessions, db upgrade."""
+"""The `duban` command line (README: 命令行): serve, demo, plan load/import, user, db upgrade and more."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def plan_import(
                                          metavar="文件")],
     year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
-    """Read an official notice (通知/方案) and print a commented YAML plan to check and load (SPEC §9)."""
+    """Read an official notice (通知/方案) and print a commented YAML plan to check and load (docs/plan-format.md)."""
     from handlers.notice import DocumentError, import_document, read_document
     from handlers.notice.writer import render_plan
 

@@ -72,8 +72,9 @@ def note_callback(outcome: Outcome) -> None:
 def _outcome_for(status: int) -> Outcome:
     if 200 <= status < 300:
         return "ok"
-    return {413: "too_large", 403: "bad_signature", 400: "malformed", 422: "malformed",
-            503: "unavailable"}.get(status, "error")
+    outcomes: dict[int, Outcome] = {413: "too_large", 403: "bad_signature", 400: "malformed", 422: "malformed",
+                                    503: "unavailable"}
+    return outcomes.get(status, "error")
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""All configuration: environment variables with prefix DUBAN_ (and a .env file), SPEC §7."""
+"""All configuration: environment variables with prefix DUBAN_ (and a .env file); README: 配置 lists them."""
 
 from __future__ import annotations
 

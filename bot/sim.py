@@ -1,4 +1,4 @@
-"""The simulator channel: talk to the bot as any user from a local web page (SPEC §5, §7).
+"""The simulator channel: talk to the bot as any user from a local web page (docs/architecture.md).
 
 Simulator users are identified exactly as WeCom userids are (the `wecom` identity namespace), so a
 liaison set up in the simulator is the same person once the WeCom app is connected. Its messages are the
@@ -38,7 +38,7 @@ KEPT_IMAGES = 64
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def allowed(request: Request) -> None:
@@ -88,7 +88,7 @@ def shelf(request: Request) -> ImageShelf:
     state = request.app.state
     if not hasattr(state, "sim_images"):
         state.sim_images = ImageShelf()
-    return state.sim_images  # type: ignore[no-any-return]
+    return state.sim_images
 
 
 ShelfDep = Annotated[ImageShelf, Depends(shelf)]

@@ -266,7 +266,7 @@ def plan_issues(session: Session, campaign: Campaign, source: str | Path | IO[by
     next_number = (max(taken) if taken else 0) + 1
     dates = DateContext(campaign_start=campaign.start, campaign_end=campaign.end, today=today)
     seen: dict[tuple[int, str, str], int] = {}
-    pending: list[tuple[Line, dict[str, Any], _State, Unit]] = []
+    pending: list[tuple[int, dict[str, Any], _State, Unit]] = []  # index into plan.lines
     for row in table.rows:
         found, unit_name, problem = _unit_of(row, find, unit)
         title = _text(row, "title")

@@ -1,4 +1,4 @@
-"""Campaign plans (SPEC §8): validated with pydantic, loaded idempotently, errors named by file and line.
+"""Campaign plans (docs/plan-format.md): validated with pydantic, loaded idempotently, errors named by file and line.
 
 A plan with any error is rejected whole. Loading the same plan twice changes nothing; loading a changed
 plan updates the campaign without losing issues, reports or registrations.
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.channels import Channel, Platform
@@ -47,7 +47,7 @@ DEFAULT_FOCUS_AREAS = ["制度建设", "履行职责", "回应群众诉求", "�
 DEFAULT_SOURCES = ["信访举报", "媒体曝光", "行政复议", "行政诉讼", "上级机关督查督办", "巡视巡察", "专项检查",
                    "卫片执法检查", "例行督察"]
 
-DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (SPEC §3)
+DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (docs/plan-format.md)
 
 
 class _Model(BaseModel):
@@ -653,7 +653,8 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays
             continue
-        session.execute(ChatIdentity.__table__.delete().where(ChatIdentity.coordinator_id == coordinator.id))
+        session.execute(delete(ChatIdentity).where(ChatIdentity.coordinator_id == coordinator.id)
+                        .execution_options(synchronize_session=False))
         session.delete(coordinator)
         changes.result.changes.append(f"coordinator-{coordinator.name}")
     session.flush()

@@ -29,7 +29,7 @@ class IssueCounts:
 
     @property
     def rate(self) -> float:
-        """Rectification rate = rectified / logged (SPEC §2); 0 when nothing is logged."""
+        """Rectification rate = rectified / logged (docs/chat-grammar.md, 汇总); 0 when nothing is logged."""
         return self.rectified / self.logged if self.logged else 0.0
 
     def add(self, other: IssueCounts) -> None:

@@ -11,8 +11,8 @@ Each round:
 A crash between a platform's success and step 3 re-sends after the lease: WeCom app messages carry
 `enable_duplicate_check` keyed on the outbox key for that case (see the platform senders).
 
-Senders are looked up by channel name (`senders: Mapping[str, Sender]`, SPEC §5 channel names); the
-platform clients register there.
+Senders are looked up by channel name (`senders: Mapping[str, Sender]`; the names: docs/architecture.md, 出站);
+the platform clients register there.
 """
 
 from __future__ import annotations

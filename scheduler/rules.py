@@ -1,4 +1,4 @@
-"""Reminder rules (SPEC §4) as pure functions: a campaign snapshot and a moment → the reminders due then.
+"""Reminder rules (docs/reminders.md) as pure functions: a campaign snapshot and a moment → the reminders due then.
 
 Two steps, so that the engine, `duban remind preview` and the tests share one truth:
 

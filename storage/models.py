@@ -1,4 +1,4 @@
-"""The campaign data model (SPEC §2) as SQLAlchemy 2.0 typed ORM classes.
+"""The campaign data model (a plan fills it: docs/plan-format.md) as SQLAlchemy 2.0 typed ORM classes.
 
 English identifiers, Chinese only in user text. The rules that matter are database constraints:
 one weekly report per unit per ISO week, unique issue numbers per campaign, one chat identity per

@@ -90,7 +90,7 @@ class Viewer:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -104,7 +104,7 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
             log.warning("DUBAN_SECRET_KEY is not set: dashboard sessions end when this process stops")
         secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
         state.session_serializer = URLSafeTimedSerializer(secret, salt="duban.dashboard.session")
-    return state.session_serializer  # type: ignore[no-any-return]
+    return state.session_serializer
 
 
 def fingerprint(password_hash: str | None) -> str:

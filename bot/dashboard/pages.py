@@ -186,8 +186,9 @@ def _filter(unit: Annotated[str, Query(max_length=12)] = "", status: Annotated[s
             overdue: bool = False, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> IssueFilter:
     """The ledger filters from a query string; an empty field (a form's 全部) means no filter."""
     try:
-        return IssueFilter(unit=unit or None, status=status or None, focus_area=focus_area or None,
-                           source=source or None, overdue=overdue, page=page)
+        return IssueFilter.model_validate({"unit": unit or None, "status": status or None,
+                                           "focus_area": focus_area or None, "source": source or None,
+                                           "overdue": overdue, "page": page})
     except ValidationError as error:
         raise HTTPException(400, "筛选条件无效：" + "；".join(str(e["loc"][0]) for e in error.errors())) from error
 

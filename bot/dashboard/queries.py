@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -36,7 +37,7 @@ class IssueFilter(BaseModel):
     overdue: bool = False
     page: int = Field(default=1, ge=1, le=100_000)
 
-    def apply(self, stmt: Select, today: date) -> Select:  # type: ignore[type-arg]
+    def apply(self, stmt: Select[Any], today: date) -> Select[Any]:
         if self.unit is not None:
             stmt = stmt.where(Issue.unit_id == self.unit)
         if self.status is not None:

@@ -35,7 +35,7 @@ OPEN_CONNECTION_PATH = "/v1.0/gateway/connections/open"
 STOP_ATTEMPTS = 5
 
 
-class RobotMessageHandler(CallbackHandler):  # type: ignore[misc]
+class RobotMessageHandler(CallbackHandler):
     """The SDK callback for robot messages (topic /v1.0/im/bot/messages/get)."""
 
     def __init__(self, channel: RobotChannel) -> None:
@@ -63,7 +63,7 @@ class RobotMessageHandler(CallbackHandler):  # type: ignore[misc]
             return AckMessage.STATUS_OK, "OK"
 
 
-class GatewayClient(_SdkClient):  # type: ignore[misc]
+class GatewayClient(_SdkClient):
     """The SDK's client, opening its connection at DUBAN_DINGTALK_STREAM_API_BASE with a timeout.
 
     The SDK posts to a module constant with `requests` and no timeout, and finds its local IP by routing a

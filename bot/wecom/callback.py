@@ -1,4 +1,4 @@
-"""`/wecom/callback`: the self-built app's URL verification (GET) and encrypted messages (POST), SPEC §5, §7.
+"""`/wecom/callback`: the self-built app's URL verification (GET) and encrypted messages (POST), docs/architecture.md.
 
 A POST is checked in this order, and nothing is written unless all pass: body size (413, BodyLimit), a
 well-formed envelope without DTD (400), the signature (403), the timestamp skew (403), decryption for this
@@ -11,6 +11,7 @@ retries.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import sys
@@ -49,14 +50,14 @@ from storage.repos import Campaigns, Outbox
 log = logging.getLogger("duban.wecom")
 
 PLATFORM = Platform.WECOM
-DEFAULT_MAX_SKEW = 300  # seconds (SPEC §7)
+DEFAULT_MAX_SKEW = 300  # seconds (DUBAN_CALLBACK_MAX_SKEW, README: 配置)
 GREETED_EVENTS = frozenset({"enter_agent", "subscribe"})
 HELP = "帮助"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # The event loop and the Dispatcher's thread share the GIL. The thread lets go of it in every SQLite call and
 # when it hands its result to the loop, and with Python's default 5 ms interval it can then wait that long for
-# the loop to give it back while it holds the database's only write lock. 1 ms: bench/callback.py ran ~15 %
-# more messages a second at 1 sender and ~8 % at 100.
+# the loop to give it back while it holds the database's only write lock. 1 ms hands it back sooner
+# (bench/NOTES.md has the measurements).
 GIL_SWITCH_INTERVAL = 0.001  # seconds
 LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 
@@ -280,7 +281,7 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         elif result.status is not SendStatus.OK:
             log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
     for image in reply.images:
-        result = await _patiently(lambda image=image: channel.sender.send_image(incoming.user_id, image))
+        result = await _patiently(functools.partial(channel.sender.send_image, incoming.user_id, image))
         if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
             log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
 

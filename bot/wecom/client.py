@@ -203,13 +203,13 @@ class WeComApi:
             if token != refused and expires_at - TOKEN_REFRESH_MARGIN > self.clock.now():
                 return token
             self._remembered = None
-        token = await anyio.to_thread.run_sync(self._cached, refused)
-        if token is not None:
-            return token
+        cached = await anyio.to_thread.run_sync(self._cached, refused)
+        if cached is not None:
+            return cached
         async with self._refreshing:
-            token = await anyio.to_thread.run_sync(self._cached, refused)  # another task may have refreshed it
-            if token is not None:
-                return token
+            cached = await anyio.to_thread.run_sync(self._cached, refused)  # another task may have refreshed it
+            if cached is not None:
+                return cached
             return await self._fetch()
 
     def _cached(self, refused: str | None) -> str | None:
@@ -292,7 +292,7 @@ class WeComAppSender:
 
 
 class WeComRobotSender:
-    """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (SPEC §5)."""
+    """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (docs/reminders.md)."""
 
     channels = frozenset({Channel.WECOM_ROBOT})
 

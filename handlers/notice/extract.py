@@ -1,5 +1,5 @@
 """Reading a plan out of a notice: header, campaign span, phases, deliverables, weekly and monthly rules,
-the rectification target, issue sources, focus areas, units and coordinators (SPEC §9).
+the rectification target, issue sources, focus areas, units and coordinators (the plan it makes: docs/plan-format.md).
 
 Each reader is a small function of the normalised notice. None of them invents a date: a year-less date
 gets its year only from the notice itself (its own 文号, the date line, a stated span or dated sentences);

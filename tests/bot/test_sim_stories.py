@@ -155,7 +155,7 @@ def test_progress_with_100_percent_and_chinese_number(chat: SimChat, plan_loaded
     assert "请写明整改状态" in chat.send("LuHeJian", "进展 1 随便说说")
     assert "没有编号为 #9" in chat.send("LuHeJian", "进展 9 50%")
     assert "0 到 100" in chat.send("LuHeJian", "进展 1 120%")
-    assert "已销号" in chat.send("LuHeJian", "进展 1 100%")  # SPEC §3: 100% marks it rectified
+    assert "已销号" in chat.send("LuHeJian", "进展 1 100%")  # docs/chat-grammar.md: 100% marks it rectified
     assert issue(plan_loaded, 1).status is IssueStatus.RECTIFIED
 
 

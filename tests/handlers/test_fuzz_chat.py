@@ -24,6 +24,8 @@ from storage.models import Contact, DialogState, Issue, Progress, StatsReport
 from tests.conftest import FIXTURES, Database, at
 from tests.factories import build_ledger
 
+pytestmark = pytest.mark.slow  # Hypothesis against the database: make test-quick leaves it out
+
 APOLOGY = "抱歉，处理这条消息时出错了"
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,

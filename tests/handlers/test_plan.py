@@ -1,4 +1,4 @@
-"""Plan loading (SPEC §8): validation names file, line and field; loading is idempotent and non-destructive."""
+"""Plan loading (docs/plan-format.md): validation names file, line and field; loading is idempotent, non-destructive."""
 
 from __future__ import annotations
 

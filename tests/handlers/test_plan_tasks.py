@@ -1,4 +1,4 @@
-"""Plans with a task division (SPEC §8 tasks:, §9): deadline kinds, collective names, reloads."""
+"""Plans with a task division (docs/plan-format.md, tasks): deadline kinds, collective names, reloads."""
 
 from __future__ import annotations
 

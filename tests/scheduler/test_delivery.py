@@ -157,6 +157,7 @@ def test_retries_give_up_after_the_last_attempt(reminders: Reminders) -> None:
 # --- rate limits ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # make test-quick leaves it out
 def test_a_thousand_nudges_to_one_robot_never_exceed_20_in_any_minute(reminders: Reminders) -> None:
     queue_robot_nudges(reminders, 1000)
     sent_at: list[float] = []

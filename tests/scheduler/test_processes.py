@@ -22,6 +22,8 @@ from storage.models import OutboxMessage, SchedulerState
 from tests.conftest import Database, at
 from tests.fakes.platform import FakePlatform
 
+pytestmark = pytest.mark.slow  # real processes: make test-quick leaves it out
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0  # seconds: the bound on every wait for the processes
 

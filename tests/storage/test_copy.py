@@ -165,6 +165,7 @@ def peak_memory_of_copy(source_url: str, target_url: str, *extra: str) -> int:
     return int(peak)
 
 
+@pytest.mark.slow  # make test-quick leaves it out
 def test_a_hundred_thousand_rows_copy_in_flat_memory(source: Database, target_url: str) -> None:
     with transaction(source.sessions) as session:
         session.add(Campaign(name="全省专项整治", start=date(2024, 1, 1), end=date(2024, 12, 31),

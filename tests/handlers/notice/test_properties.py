@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,8 @@ from core.statuses import TaskDeadlineKind
 from handlers.notice import import_notice
 from handlers.notice.writer import render_plan
 from handlers.plan import classify_task_deadline
+
+pytestmark = pytest.mark.slow  # Hypothesis: make test-quick leaves it out
 
 PROPERTIES = settings(max_examples=200, deadline=None, database=None)
 CTX = DateContext(campaign_start=date(2024, 1, 1), campaign_end=date(2025, 12, 31), today=date(2024, 1, 1))

@@ -1,4 +1,4 @@
-"""Golden tests: what import-text reads out of the seed notices in ../shared/seeds (SPEC §9)."""
+"""Golden tests: what import-text reads out of the seed notices in ../shared/seeds (README: 从通知生成方案)."""
 
 from __future__ import annotations
 
