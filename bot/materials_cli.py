@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_support import fail
 from bot.cli_text import Typer
 from bot.settings import get_settings
 from handlers.parsing import match_choice
@@ -24,8 +25,6 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .zip 文件", dir_okay=False)],
 ) -> None:
     """Write one deliverable's files as a zip."""
-    from bot.cli import _fail
-
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
@@ -33,15 +32,13 @@ def export(
     with transaction(make_session_factory(engine)) as session:
         campaign = Campaigns(session).current(settings.campaign)
         if campaign is None:
-            _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
-            return
+            fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
         choices = Deliverables(session).all(campaign)
         found = match_choice(deliverable, [d.name for d in choices])
         chosen = next((d for d in choices if d.name == found.value), None)
         if chosen is None:
             hint = f"您要找的是不是：{'、'.join(found.suggestions)}？" if found.suggestions else ""
-            _fail(f"没有报送事项「{deliverable}」。{hint}可选：{'、'.join(d.name for d in choices)}")
-            return
+            fail(f"没有报送事项「{deliverable}」。{hint}可选：{'、'.join(d.name for d in choices)}")
         partial = out.with_name(f".{out.name}.part")
         try:
             with partial.open("wb") as handle:

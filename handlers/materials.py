@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.statuses import DeliverableKind
 from handlers.commands import COORDINATOR, LIAISON, Args, command, command_named, read_message
 from handlers.context import Context
 from handlers.dialogs import OFFER, OFFER_KIND
@@ -30,7 +31,6 @@ from storage.files import KIND_NAMES, MAX_FILE_BYTES, clean_name
 from storage.models import (
     Campaign,
     Deliverable,
-    DeliverableKind,
     Issue,
     Material,
     MaterialTarget,
@@ -486,12 +486,3 @@ def deliverable_summary(session: Session, campaign: Campaign, deliverable: Deliv
     if link:
         lines.append(f"下载全部文件：{link}")
     return "\n".join(lines)
-
-
-def evidence_counts(session: Session, campaign: Campaign) -> dict[int, int]:
-    """issue id → how many evidence files it has (for 附件2's 备注 and the ledger)."""
-    rows = session.execute(select(Material.issue_id, func.count(Material.id)).where(
-        Material.campaign_id == campaign.id, Material.issue_id.is_not(None), Material.replaced_at.is_(None))
-        .group_by(Material.issue_id))
-    return {issue_id: int(count) for issue_id, count in rows}
-

@@ -7,7 +7,7 @@ ever held whole in memory. Pictures and archives are stored as they are (already
 from __future__ import annotations
 
 import zipfile
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ def current_materials(session: Session, deliverable: Deliverable) -> list[tuple[
     return [(material, unit) for material, unit in rows]
 
 
-def write_zip(session: Session, files: Files, deliverable: Deliverable, out: BinaryIO) -> int:
+def write_zip(session: Session, files: Files, deliverable: Deliverable, out: IO[bytes]) -> int:
     """Write the deliverable's zip to `out`; returns how many files it holds."""
     taken: set[str] = set()
     count = 0

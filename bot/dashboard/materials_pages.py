@@ -20,14 +20,15 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
-from bot.app import Services
 from bot.dashboard.auth import PageViewer, ServicesDep, UnitViewer, Viewer
 from bot.dashboard.pages import _campaign, _seen_by, render
+from bot.services import Services
+from core.statuses import DeliverableKind
 from handlers.materials import files_by_unit
 from storage.db import transaction
 from storage.files import IMAGE_KINDS, MIME_TYPES, Files
 from storage.material_zip import current_materials, write_zip
-from storage.models import Campaign, Deliverable, DeliverableKind, Issue, Material, Unit
+from storage.models import Campaign, Deliverable, Issue, Material, Unit
 from storage.repos import Deliverables, Units, fits_integer
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)

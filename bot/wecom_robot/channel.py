@@ -13,13 +13,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.media import RETRY_PAUSES, download
 from bot.observability import counting_callback
+from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import split_by_bytes
 from bot.wecom_robot import media, protocol
@@ -36,9 +38,6 @@ from bot.wecom_robot.inbound import (
     parse_message,
 )
 from handlers.message import IncomingMessage, Reply
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger("duban.wecom_robot")
 
@@ -110,7 +109,7 @@ class RobotChannel:
         async with httpx.AsyncClient(timeout=MEDIA_TIMEOUT) as http:
             for index, attachment in enumerate(message.attachments):
                 name = "图片.jpg" if attachment.kind == "image" else ""
-                received = await download(lambda a=attachment, n=name: media.fetch_staged(http, a, n), name=name,
+                received = await download(partial(media.fetch_staged, http, attachment, name), name=name,
                                           platform=METRIC_LABEL, pauses=self.media_pauses)
                 incoming = IncomingMessage(platform=PLATFORM, user_id=message.chat.user_id,
                                            text=caption if index == 0 else "", received_at=self.services.clock.now(),

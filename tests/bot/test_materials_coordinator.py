@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bot.app import create_app
 from bot.cli import app as cli_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.copy import copy_database
 from storage.db import make_engine, make_session_factory, transaction
 from storage.files import Files

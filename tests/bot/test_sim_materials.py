@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.plan import load_plan, read_plan
 from storage.db import transaction
 from storage.files import MAX_FILE_BYTES
