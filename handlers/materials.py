@@ -418,6 +418,9 @@ def file_material(ctx: Context, args: Args) -> Reply:
             if deliverable is None:
                 return Reply.of("没有找到这个报送事项，请重新发送文件。")
             return file_pending(ctx, Target(MaterialTarget.DELIVERABLE, deliverable=deliverable), mode=mode)
+    number = read_bare_reference(rest)
+    if number is not None and isinstance(issue := _own_issue(ctx, number), str):
+        return Reply.of(issue)  # another unit's issue, or none at all
     target = read_target(ctx, rest) or read_target(ctx, f"报送 {rest}")
     if target is None:
         return Reply.of(f"没有看懂「{rest[:20]}」是哪项材料。" + (ask(ctx) if has_pending(ctx) else ""))
