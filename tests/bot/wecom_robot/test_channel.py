@@ -10,7 +10,7 @@ from itertools import pairwise
 from bot.app import build_services
 from bot.wecom import texts
 from bot.wecom_robot import protocol
-from bot.wecom_robot.channel import STREAM_STEP_BYTES, VOICE_LATER, RobotChannel
+from bot.wecom_robot.channel import STREAM_STEP_BYTES, RobotChannel
 from bot.wecom_robot.connection import cancel_and_wait
 from bot.wecom_robot.inbound import Chat
 from handlers.clock import ManualClock
@@ -120,19 +120,16 @@ def test_entering_the_chat_gets_the_greeting_and_the_menu(plan_loaded: Database,
     scenario(work)
 
 
-def test_pictures_and_voice_get_a_hint_instead_of_being_stored(
+def test_a_picture_gets_a_hint_instead_of_being_stored(
         plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
     picture = text_message("LuHeJian", "x") | {"msgtype": "image", "image": {"url": "https://w.example/1",
                                                                            "aeskey": "k"}}
-    voice = text_message("LuHeJian", "x") | {"msgtype": "voice", "voice": {"content": "周报本周完成评查三件"}}
 
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(picture)
             await replies_reach(fake_robot, timing, 1)
-            fake_robot.push(voice)
-            await replies_reach(fake_robot, timing, 2)
-        assert fake_robot.replies() == [texts.TEXT_ONLY, VOICE_LATER]
+        assert fake_robot.replies() == [texts.TEXT_ONLY]
         assert count(plan_loaded, ProcessedMessage) == 0
 
     scenario(work)
