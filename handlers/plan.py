@@ -178,15 +178,24 @@ class UnitIn(_Model):
 
 class GroupIn(_Model):
     name: str
-    channel: Literal["wecom_robot", "dingtalk_robot", "sim"] = "sim"
+    channel: Literal["wecom_robot", "wecom_aibot", "dingtalk_robot", "sim"] = "sim"
     webhook: str | None = None
     secret: str | None = None
+    chatid: str | None = None  # a 智能机器人 group's chatid (wecom_aibot), instead of a webhook
 
     @model_validator(mode="after")
     def _webhook(self) -> GroupIn:
-        if self.channel != "sim" and not self.webhook:
+        if self.channel == "wecom_aibot":
+            if not self.chatid:
+                raise ValueError("wecom_aibot 群需要填写 chatid（群里 @督办 后由「群号」查到）")
+        elif self.channel != "sim" and not self.webhook:
             raise ValueError(f"{self.channel} 群需要填写 webhook 地址")
         return self
+
+    @property
+    def address(self) -> str | None:
+        """Where the group is reached: its robot's webhook, or its chatid on the 智能机器人 connection."""
+        return self.chatid if self.channel == "wecom_aibot" else self.webhook
 
 
 class CoordinatorIn(_Model):
@@ -632,7 +641,7 @@ def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _C
             group = Group(campaign_id=campaign.id, name=item.name, channel=item.channel)
             session.add(group)
             changes.result.changes.append(f"group+{item.name}")
-        changes.set(group, f"group[{item.name}]", channel=item.channel, webhook=item.webhook, secret=item.secret)
+        changes.set(group, f"group[{item.name}]", channel=item.channel, webhook=item.address, secret=item.secret)
     for group in existing.values():
         session.delete(group)
         changes.result.changes.append(f"group-{group.name}")

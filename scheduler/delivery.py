@@ -44,7 +44,7 @@ log = logging.getLogger("duban.delivery")
 DELIVERIES = Counter("duban_deliveries", "Outbox sends by channel and outcome (sent, retry, failed)",
                      ["channel", "outcome"])
 
-ROBOT_CHANNELS = frozenset({"wecom_robot", "dingtalk_robot"})
+ROBOT_CHANNELS = frozenset({"wecom_robot", "wecom_aibot", "dingtalk_robot"})
 FAILURE_RULE = "delivery.failed"
 
 
@@ -57,6 +57,7 @@ class RateLimit:
 # WeCom and DingTalk group robots accept 20 messages a minute each; WeCom app messages 30 a minute per member.
 DEFAULT_LIMITS: Mapping[str, RateLimit] = {
     "wecom_robot": RateLimit(20, 60.0),
+    "wecom_aibot": RateLimit(20, 60.0),  # no published figure for proactive messages; the group robots' limit
     "dingtalk_robot": RateLimit(20, 60.0),
     "wecom_app": RateLimit(30, 60.0),
 }
