@@ -182,3 +182,18 @@ def test_a_reply_whose_req_id_is_no_longer_valid_goes_to_the_chat(
         assert sent["body"] == {"chatid": "LuHeJian", "msgtype": "markdown", "markdown": {"content": "已登记问题 #1"}}
 
     scenario(work)
+
+
+def test_the_robots_user_ids_are_the_apps_the_same_people_and_an_unknown_id_is_a_stranger(
+        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    async def work() -> None:
+        async with robot(plan_loaded, clock, fake_robot, timing):
+            fake_robot.push(text_message("MaQiang", "帮助"))  # the plan's wecom_userid, as the app knows him
+            await replies_reach(fake_robot, timing, 1)
+            fake_robot.push(text_message("wmExternal01", "帮助", group=GROUP) | {"text": {"content": "@督办 帮助"}})
+            await replies_reach(fake_robot, timing, 2)
+        known, unknown = fake_robot.replies()
+        assert "您的身份：联络员（执法监察支队）" in known
+        assert "您的身份：未登记用户" in unknown and "请先发送「登记」" in unknown
+
+    scenario(work)
