@@ -69,8 +69,10 @@ class RobotChannel:
                 log.warning("wecom robot callback refused", extra={"reason": str(error)})
                 counted.outcome = "malformed"
                 return
+            # A group's chatid is logged: it is what a plan's `groups: {channel: wecom_aibot, chatid: …}` needs.
             log.info("wecom robot callback", extra={"kind": type(callback).__name__, "msg_id": callback.chat.msg_id,
-                                                    "group": callback.chat.is_group})
+                                                    "group": callback.chat.is_group,
+                                                    "chat": callback.chat.chat_id if callback.chat.is_group else None})
             try:
                 if isinstance(callback, RobotMessage):
                     await self._answer(frame.req_id, callback)
