@@ -455,15 +455,23 @@ def _repeated(chunk: str) -> str:
     return chunk
 
 
-def _small_talk_chunk(chunk: str) -> str | None:
+def _small_talk_chunk(chunk: str) -> list[str] | None:
+    """The kinds of small talk a chunk is made of (收到收到👍, 好的谢谢领导), or None when it says anything else:
+    the chunk is read as small-talk words one after another, the longest first, ending in an emoji or an
+    honorific at most."""
     kind = _SMALL_TALK_WORDS.get(chunk) or _SMALL_TALK_WORDS.get(_repeated(chunk))
     if kind is not None:
-        return kind
-    head = max((w for w in _SMALL_TALK_WORDS if chunk.startswith(w)), key=len, default="")
-    tail = chunk[len(head):]
-    if head and (tail in _SMALL_TALK_WORDS or _is_symbol(tail) or _ADDRESS.match(tail)):
-        return _SMALL_TALK_WORDS[head]
-    return ACKNOWLEDGEMENT if _is_symbol(chunk) else None
+        return [kind]
+    kinds, rest = [], chunk
+    while rest:
+        head = max((w for w in _SMALL_TALK_WORDS if rest.startswith(w)), key=len, default="")
+        if not head:
+            if kinds and (_is_symbol(rest) or _ADDRESS.match(rest)):
+                break
+            return [ACKNOWLEDGEMENT] if not kinds and _is_symbol(rest) else None
+        kinds.append(_SMALL_TALK_WORDS[head])
+        rest = rest[len(head):]
+    return kinds
 
 
 def _small_talk_kinds(text: str) -> list[str]:
@@ -472,11 +480,10 @@ def _small_talk_kinds(text: str) -> list[str]:
     for chunk in _CHUNKS.split(text.casefold()):
         if not chunk:
             continue
-        kind = _small_talk_chunk(re.sub(r"[啊呀哈呢啦哦噢]+$", "", chunk) or chunk)
-        if kind is None and not _ADDRESS.match(chunk):
+        chunk_kinds = _small_talk_chunk(re.sub(r"[啊呀哈呢啦哦噢]+$", "", chunk) or chunk)
+        if chunk_kinds is None and not _ADDRESS.match(chunk):
             return []
-        if kind is not None:
-            kinds.append(kind)
+        kinds.extend(chunk_kinds or ())
     return kinds
 
 
