@@ -84,12 +84,15 @@ class Services:
 
 
 def route_for(settings: Settings) -> Callable[[str], str]:
-    """Which outbound channel reaches a user of each platform: the platform's app if configured, else the
-    simulator outbox (so `make run` shows every notification without any account)."""
+    """Which outbound channel reaches a user of each platform: the platform's app if configured (for WeCom, else
+    the 智能机器人's one-to-one chat), else the simulator outbox (so `make run` shows every notification without
+    any account)."""
 
     def route(platform: str) -> str:
         if platform == "wecom" and settings.wecom_enabled:
             return "wecom_app"
+        if platform == "wecom" and settings.wecom_robot_enabled:
+            return "wecom_aibot_chat"
         if platform == "dingtalk" and settings.dingtalk_enabled:
             return "dingtalk_work"
         return "sim"

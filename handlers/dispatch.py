@@ -200,7 +200,7 @@ def _settle_voice(ctx: Context, kind: str, state: Mapping[str, Any], reading: Re
         dialogs.save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind, fields=restored, now=ctx.now)
     if reading.kind == CHOICE:
         said = state[OFFER]["options"][reading.args["option"]]["say"]
-        return route_message(replace(ctx, message=replace(ctx.message, text=said, answers=None)))
+        return route_message(replace(ctx, message=replace(ctx.message, text=said, answers=None, spoken=False)))
     if reading.kind == CANCEL:
         owner = dialog_command(kind)
         pending = question(ctx, owner.dialog, restored) if owner is not None and owner.dialog is not None else ""

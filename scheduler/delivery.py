@@ -58,6 +58,7 @@ class RateLimit:
 DEFAULT_LIMITS: Mapping[str, RateLimit] = {
     "wecom_robot": RateLimit(20, 60.0),
     "wecom_aibot": RateLimit(20, 60.0),  # no published figure for proactive messages; the group robots' limit
+    "wecom_aibot_chat": RateLimit(30, 60.0),  # and the app messages' limit per member
     "dingtalk_robot": RateLimit(20, 60.0),
     "wecom_app": RateLimit(30, 60.0),
 }

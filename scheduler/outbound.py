@@ -8,6 +8,7 @@ will (bad webhook, user not in the app's visible range …). Channels are named:
     wecom_app       WeCom self-built app message to a userid (message/send)
     wecom_robot     WeCom group robot webhook (webhook/send?key=…)
     wecom_aibot     WeCom 智能机器人: a proactive message on its long connection to a group's chatid
+    wecom_aibot_chat  the same to a member's one-to-one chat with the robot (their userid)
     dingtalk_work   DingTalk work notification to a staffId (asyncsend_v2)
     dingtalk_robot  DingTalk custom group robot (robot/send?access_token=…, signed)
 """
@@ -18,7 +19,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-CHANNELS = frozenset({"sim", "wecom_app", "wecom_robot", "wecom_aibot", "dingtalk_work", "dingtalk_robot"})
+CHANNELS = frozenset({"sim", "wecom_app", "wecom_robot", "wecom_aibot", "wecom_aibot_chat", "dingtalk_work",
+                      "dingtalk_robot"})
 
 
 class SendStatus(enum.StrEnum):

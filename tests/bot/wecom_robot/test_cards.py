@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.wecom_robot import protocol
 from bot.wecom_robot.channel import NOT_YOURS
+from bot.wecom_robot.sender import RobotSender
 from handlers.clock import ManualClock
 from handlers.dispatch import STALE_CHOICE, VOICE_DROPPED
+from scheduler.delivery import DeliveryWorker
 from storage.db import transaction
 from storage.models import AuditEntry, Contact, ContactStatus, Issue, IssueStatus, ProcessedMessage, Progress
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count
@@ -105,7 +108,7 @@ def test_a_click_after_the_dialog_is_gone_is_answered_plainly(
 def test_a_coordinator_approves_a_registration_with_a_button(
         plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
     async def work() -> None:
-        async with robot(plan_loaded, clock, fake_robot, timing):
+        async with robot(plan_loaded, clock, fake_robot, timing) as channel:
             fake_robot.push(text_message("newbie", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：13909550004"))
             await replies_reach(fake_robot, timing, 1)
             fake_robot.push(text_message("YuJianKui", "批准"))
@@ -116,7 +119,14 @@ def test_a_coordinator_approves_a_registration_with_a_button(
             assert [b["text"] for b in card["button_list"]] == [f"批准 {number} 李娜", f"驳回 {number} 李娜"]
             fake_robot.push(click("YuJianKui", card, f"批准 {number} 李娜", msg_id="EVTapprove"), event=True)
             await replies_reach(fake_robot, timing, 3)
-        assert f"已批准登记号 {number}" in fake_robot.replies()[-1]
+            # Without a self-built app, notifications go to each person's one-to-one chat with the robot.
+            await DeliveryWorker(plan_loaded.sessions, {"wecom_aibot_chat": RobotSender(channel.connection)},
+                                 clock=clock).drain()
+        assert f"已批准登记号 {number}" in fake_robot.replies()[2]
+        notified = {f["body"]["chatid"]: f["body"]["markdown"]["content"] for f in fake_robot.frames(protocol.SEND)
+                    if f["body"]["msgtype"] == "markdown"}
+        assert f"新的联络员登记待审核（登记号 {number}）" in notified["YuJianKui"]
+        assert "已通过审核" in notified["newbie"]
         with transaction(plan_loaded.sessions) as session:
             assert session.get(Contact, number).status is ContactStatus.ACTIVE  # type: ignore[union-attr]
         assert audit_messages(plan_loaded, "contact.approve") == ["robot:EVTapprove:YuJianKui"]
