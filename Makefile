@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install demo clean system-packages
+.PHONY: run test test-quick check format lint install demo clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,24 @@ run: $(STAMP) system-packages
 ## test: the whole suite on SQLite and PostgreSQL (DUBAN_TEST_BACKENDS=sqlite to skip PostgreSQL)
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-quick: while you work — the chat, plan, reminder and storage tests on SQLite, without the slow ones (no
+## PostgreSQL, no browser, no tests/reliability, no Hypothesis or bulk-data runs); make test runs everything
+QUICK_TESTS ?= tests/handlers tests/scheduler tests/storage
+test-quick: $(STAMP)
+	DUBAN_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -m "not slow and not browser and not reliability" \
+	  $(QUICK_TESTS) $(PYTEST_ARGS)
+
+## check: the gate CI runs before the tests — ruff's lint rules, mypy (pyproject.toml says how strict), ruff's formatting
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/ruff format --check .
+
+## format: rewrite the tree the way `make check` wants it
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -113,7 +113,7 @@ def qyapi_app():  # type: ignore[no-untyped-def]
 
 def prepare_database(url: str) -> None:
     from bot.demo import load_demo
-    from handlers.clock import SystemClock
+    from core.clock import SystemClock
     from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 
     engine = make_engine(url)
@@ -254,7 +254,7 @@ class Handling:
 def dispatcher_alone(url: str, ids: itertools.count[int], repeat: int = 300) -> list[Handling]:
     """Each message kind through the Dispatcher alone (dedupe, handler, commit), in this process."""
     from bench.summary import counting
-    from handlers.clock import SystemClock
+    from core.clock import SystemClock
     from handlers.dispatch import Dispatcher
     from handlers.message import IncomingMessage
     from storage.db import make_engine, make_session_factory

@@ -31,12 +31,13 @@ from typing import Any
 import httpx
 from sqlalchemy import func, insert, select
 
-from handlers.clock import SystemClock
+from core.clock import SystemClock
+from core.statuses import OutboxStatus
 from handlers.plan import load_plan, validate_plan
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, RateLimit
 from scheduler.outbound import OutboundMessage, SimulatorSender
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 from storage.repos import Campaigns
 from tests.fakes.platform import Recorded
 from tests.fakes.senders import FakeWecomAppSender, FakeWecomRobotSender

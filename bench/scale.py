@@ -46,14 +46,15 @@ from bench.callback import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Served, callbacks,
 from bench.scale_data import COORDINATOR, TODAY, Campaign, database_size, friday_moment, generate
 from bench.summary import counting, reset
 from bot.app import freeze_startup_objects
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import OutboxStatus
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
 from scheduler.delivery import DeliveryWorker
 from scheduler.engine import ReminderEngine
 from scheduler.outbound import SimulatorSender
 from storage.db import make_engine, make_session_factory, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

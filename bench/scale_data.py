@@ -20,20 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.summary import AREAS, ISSUES_PER_UNIT, SOURCES, START, TODAY
 from bench.summary import plan as summary_plan
+from core.statuses import ContactStatus, IssueStatus
 from handlers.plan import load_plan, validate_plan
 from storage.db import transaction
-from storage.models import (
-    Base,
-    ChatIdentity,
-    Contact,
-    ContactStatus,
-    Deliverable,
-    Issue,
-    IssueStatus,
-    Submission,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import Base, ChatIdentity, Contact, Deliverable, Issue, Submission, Unit, WeeklyReport
 
 LIAISONS_PER_UNIT = 2
 WEEKS = 26

@@ -31,20 +31,13 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.statuses import ContactStatus, IssueStatus
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
 from handlers.plan import load_plan, validate_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.exports import export_issues, issue_rows
-from storage.models import (
-    Base,
-    Contact,
-    ContactStatus,
-    Issue,
-    IssueStatus,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import Base, Contact, Issue, Unit, WeeklyReport
 from storage.repos import Campaigns
 
 TODAY = date(2020, 11, 25)  # a Wednesday, 26 weeks into the campaign

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
@@ -23,98 +17,22 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.headers import SecurityHeaders
 from bot.limits import BodyLimit
-from bot.observability import CallbackMetrics, Readiness, metrics_registry, report, timed
+from bot.observability import CallbackMetrics, Readiness, metrics_registry, report
 from bot.senders import running_scheduler
+from bot.services import build_services
 from bot.settings import Settings, get_settings
 from bot.wecom.callback import router as wecom_router
-from handlers.clock import Clock, SystemClock
-from handlers.context import DashboardLink
-from handlers.dispatch import Dispatcher
-from handlers.message import IncomingMessage, Reply
+from core.clock import Clock
 from scheduler.outbound import Sender
 from scheduler.service import SchedulerService
-from storage.db import make_engine, make_session_factory, upgrade_schema
+from storage.db import upgrade_schema
 
 log = logging.getLogger("duban.app")
 STATIC = Path(__file__).with_name("static")
-
-
-@dataclass
-class Services:
-    """What request handlers need, built once per app (tests build their own)."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    dispatcher: Dispatcher
-    clock: Clock
-
-    @cached_property
-    def handler_threads(self) -> ThreadPoolExecutor:
-        """The threads that run the Dispatcher for every channel of this process, as many as can write at once.
-
-        Every message writes (at least its dedupe record) and SQLite has one writer: more threads would only
-        queue in its busy handler, which sleeps up to 100 ms between tries, so messages take turns here
-        instead (WeCom p99 at 100 senders fell from 3.8 s to 0.9 s). PostgreSQL gets one per pooled connection.
-        """
-        size = 4
-        if self.engine.url.get_backend_name() == "sqlite":
-            size = 1
-        elif callable(pool_size := getattr(self.engine.pool, "size", None)):
-            size = max(1, pool_size())
-        return ThreadPoolExecutor(size, "duban-handler")
-
-    def handle(self, platform: str, message: IncomingMessage) -> asyncio.Future[Reply]:
-        """The Dispatcher's reply to `message`, from a handler thread, timed for /metrics.
-
-        The loop's own executor rather than anyio.to_thread or asyncio.to_thread's default pool: anyio's
-        capacity limiter and backend lookups cost more loop time per message than the hand-over itself
-        (bench/callback.py's web path: 0.82 -> 0.55 ms of CPU a message), and the default pool is not sized
-        for the database. The context goes along, so the handler can note a duplicate on the callback.
-        """
-        run = contextvars.copy_context().run
-        return asyncio.get_running_loop().run_in_executor(self.handler_threads, run,
-                                                          timed(platform, self.dispatcher.handle), message)
-
-
-def route_for(settings: Settings) -> Callable[[str], str]:
-    """Which outbound channel reaches a user of each platform: the platform's app if configured (for WeCom, else
-    the 智能机器人's one-to-one chat), else the simulator outbox (so `make run` shows every notification without
-    any account)."""
-
-    def route(platform: str) -> str:
-        if platform == "wecom" and settings.wecom_enabled:
-            return "wecom_app"
-        if platform == "wecom" and settings.wecom_robot_enabled:
-            return "wecom_aibot_chat"
-        if platform == "dingtalk" and settings.dingtalk_enabled:
-            return "dingtalk_work"
-        return "sim"
-
-    return route
-
-
-def dashboard_link_for(settings: Settings) -> DashboardLink:
-    """Links to dashboard pages in chat replies and reminders: through the sign-in of the recipient's platform where
-    it is configured (inside WeCom or DingTalk the page then opens signed in), else straight to the page (its
-    login asks for a password); none without DUBAN_PUBLIC_URL."""
-
-    def link(platform: str, path: str) -> str | None:
-        if settings.public_url is None:
-            return None
-        if platform not in settings.sign_in_platforms:
-            return f"{settings.public_url}{path}"
-        # DingTalk's entry tries the in-app 免登 first and goes on to the sign-in page outside DingTalk.
-        start = "dingtalk/inapp" if platform == "dingtalk" else platform
-        return f"{settings.public_url}/dashboard/login/{start}?next={quote(path, safe='')}"
-
-    return link
 
 
 def printable(value: Any) -> Any:
@@ -128,20 +46,12 @@ def printable(value: Any) -> Any:
     return value
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
-    dispatcher = Dispatcher(sessions, route=route_for(settings), campaign_name=settings.campaign,
-                            link=dashboard_link_for(settings))
-    return Services(settings, engine, sessions, dispatcher, clock or SystemClock())
-
-
 def freeze_startup_objects() -> None:
     """Put what the process holds once the app is built out of the cyclic garbage collector's reach.
 
     Modules, the ORM's mappers, compiled statements and settings — some 175,000 objects — live as long as the
     process, yet every full collection scanned them all again, and a request that allocates a lot (汇总 over
-    5,000 units) set off several: half of its time went to the collector (220 → 117 ms with them frozen).
+    5,000 units) set off several: half of its time went to the collector (bench/NOTES.md).
     gc.freeze() is the standard library's answer for exactly this; `duban serve` calls it once, after
     create_app. Not in create_app itself: tests build many apps in one process, and frozen cycles are never
     freed.

@@ -1,4 +1,4 @@
-"""The `duban` command line (SPEC §7): serve, demo, plan load/import, user add-coordinator/sessions, db upgrade."""
+"""The `duban` command line (README: 命令行): serve, demo, plan load/import, user, db upgrade and more."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from typing import Annotated
 import typer
 from argon2 import PasswordHasher
 
+from bot.cli_support import fail, session_factory
 from bot.cli_text import Typer
 from bot.export_cli import app as export_app
 from bot.import_cli import app as import_app
-from bot.settings import Settings, get_settings
-from handlers.clock import SystemClock
+from bot.settings import get_settings
+from core.channels import Platform
+from core.clock import SystemClock
 from handlers.plan import PlanError, load_plan, read_plan
-from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
+from storage.db import make_engine, transaction, upgrade_schema
 from storage.models import Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People
 
@@ -32,17 +34,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(remind_app, name="remind")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
-
-
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    engine = make_engine(settings.database_url)
-    upgrade_schema(engine)
-    return make_session_factory(engine)
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 def _version(shown: bool) -> None:
@@ -83,7 +74,7 @@ def demo() -> None:
     from bot.demo import DEMO_LOGIN, demo_login, load_demo
 
     settings = get_settings()
-    with transaction(_sessions(settings)) as session:
+    with transaction(session_factory(settings)) as session:
         created = load_demo(session, now=SystemClock().now())
         password = demo_login(session)
     typer.echo("已加载演示专项整治。" if created else "演示专项整治已存在，已按最新方案更新。")
@@ -97,9 +88,9 @@ def plan_load(file: Annotated[Path, typer.Argument(help="方案 YAML 文件", me
     try:
         resolved = read_plan(file)
     except PlanError as error:
-        _fail(f"方案有误，未做任何修改：\n{error.render()}")
+        fail(f"方案有误，未做任何修改：\n{error.render()}")
         return
-    with transaction(_sessions(get_settings())) as session:
+    with transaction(session_factory(get_settings())) as session:
         result = load_plan(session, resolved, now=SystemClock().now())
     verb = "已创建" if result.created else ("已更新" if result.changes else "无变化")
     typer.echo(f"{verb}：{result.campaign.name}（{len(result.changes)} 处变更）")
@@ -112,14 +103,14 @@ def plan_import(
                                          metavar="文件")],
     year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
-    """Read an official notice (通知/方案) and print a commented YAML plan to check and load (SPEC §9)."""
+    """Read an official notice (通知/方案) and print a commented YAML plan to check and load (docs/plan-format.md)."""
     from handlers.notice import DocumentError, import_document, read_document
     from handlers.notice.writer import render_plan
 
     try:
         document = read_document(sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes())
     except (OSError, DocumentError) as error:
-        _fail(f"无法读取通知文件 {file}：{error}")
+        fail(f"无法读取通知文件 {file}：{error}")
         return
     plan = import_document(document, year=year)
     typer.echo(render_plan(plan, source=file.name if str(file) != "-" else "标准输入"), nl=False)
@@ -146,13 +137,13 @@ def add_coordinator(
 ) -> None:
     """Create or update a coordinator of the current campaign, with a dashboard password."""
     if len(password) < 8:
-        _fail("密码至少 8 位。")
+        fail("密码至少 8 位。")
     settings = get_settings()
     now = SystemClock().now()
-    with transaction(_sessions(settings)) as session:
+    with transaction(session_factory(settings)) as session:
         campaign = Campaigns(session).current(settings.campaign)
         if campaign is None:
-            _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
+            fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
             return
         coordinator = session.query(Coordinator).filter_by(campaign_id=campaign.id, name=name).first()
         if coordinator is None:
@@ -163,7 +154,7 @@ def add_coordinator(
         session.flush()
         ended = DashboardSessions(session).end_all([coordinator.id])  # a new password: sign in again everywhere
         people = People(session)
-        for platform, external_id in (("wecom", wecom_userid), ("dingtalk", dingtalk_userid)):
+        for platform, external_id in ((Platform.WECOM, wecom_userid), (Platform.DINGTALK, dingtalk_userid)):
             if external_id:
                 people.bind(campaign, platform, external_id, coordinator=coordinator, now=now)
         Audit(session).record(campaign=campaign, actor="cli", action="coordinator.upsert", at=now,
@@ -172,13 +163,13 @@ def add_coordinator(
 
 
 @user_app.command("sessions", help="列出未结束的网页后台登录会话；加 --revoke 结束全部（或 --login 指定的）会话。")
-def user_sessions(
+def usersession_factory(
     login: Annotated[str | None, typer.Option(help="只看这位协调人的会话（网页后台登录名）")] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="结束这些会话：相关协调人需要重新登录")] = False,
 ) -> None:
     """List the dashboard sessions still open, or end them (all, or one coordinator's) with --revoke."""
     now = SystemClock().now()
-    with transaction(_sessions(get_settings())) as session:
+    with transaction(session_factory(get_settings())) as session:
         sessions = DashboardSessions(session)
         current = [s for s in sessions.current(now)
                    if login is None or (s.coordinator is not None and s.coordinator.login == login)]
@@ -236,14 +227,14 @@ def db_copy(
         with Progress(*columns, console=Console(stderr=True)) as progress:
             counts = copy_database(source, target, force=force, batch_size=batch_size, progress=Bar(progress))
     except CopyError as error:
-        _fail(str(error))
+        fail(str(error))
         return
     for count in counts:
         mark = "一致" if count.matches else "不一致"
         typer.echo(f"{count.table:<20} 源库 {count.source:>9} 行  目标库 {count.target:>9} 行  {mark}")
     wrong = [count.table for count in counts if not count.matches]
     if wrong:
-        _fail(f"行数核对不一致：{'、'.join(wrong)}。源库在复制期间可能仍有写入；请停止督办服务后加 --force 重新复制。")
+        fail(f"行数核对不一致：{'、'.join(wrong)}。源库在复制期间可能仍有写入；请停止督办服务后加 --force 重新复制。")
     typer.echo(f"复制完成：{len(counts)} 张表、{sum(c.target for c in counts)} 行，行数核对一致。"
                "把 DUBAN_DATABASE_URL 改为目标库后重启服务即可。")
 
@@ -254,22 +245,22 @@ def remind_preview(
     end: Annotated[str, typer.Option("--to", help="结束时间（含；只写日期表示到当天结束）")],
 ) -> None:
     """Print every reminder and nudge the plan would send between two moments, without sending anything."""
-    from bot.app import dashboard_link_for, route_for
+    from bot.services import dashboard_link_for, route_for
     from scheduler.preview import parse_moment, preview, render
 
     settings = get_settings()
-    with transaction(_sessions(settings)) as session:
+    with transaction(session_factory(settings)) as session:
         campaign = Campaigns(session).current(settings.campaign)
         if campaign is None:
-            _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
+            fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
             return
         try:
             first, last = parse_moment(start, campaign, end=False), parse_moment(end, campaign, end=True)
         except ValueError as error:
-            _fail(str(error))
+            fail(str(error))
             return
         if last < first:
-            _fail("--to 不能早于 --from。")
+            fail("--to 不能早于 --from。")
         items = preview(session, campaign, route_for(settings), first, last, dashboard_link_for(settings))
         typer.echo(render(items, campaign))
 

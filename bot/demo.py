@@ -12,18 +12,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.channels import Platform
+from core.statuses import ContactStatus, IssueStatus
 from handlers.plan import load_plan, validate_plan
-from storage.models import (
-    Campaign,
-    Contact,
-    ContactStatus,
-    Coordinator,
-    IssueStatus,
-    StatsReport,
-    Submission,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import Campaign, Contact, Coordinator, StatsReport, Submission, Unit, WeeklyReport
 from storage.repos import Deliverables, Issues, People, Units
 
 DEMO_NAME = "自然资源领域行政执法不作为慢作为乱作为专项整治（演示）"
@@ -126,7 +118,7 @@ def load_demo(session: Session, *, now: datetime) -> bool:
                       phone="13909550007", status=ContactStatus.PENDING, created_at=moment(1), updated_at=moment(1))
     session.add(pending)
     session.flush()
-    People(session).bind(campaign, "wecom", "ZhaoLei", contact=pending, now=moment(1))
+    People(session).bind(campaign, Platform.WECOM, "ZhaoLei", contact=pending, now=moment(1))
     return True
 
 

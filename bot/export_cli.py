@@ -7,23 +7,19 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.cli_support import campaign_today, fail, scope, session_factory
 from bot.cli_text import Typer
 from bot.settings import get_settings
 from handlers.bulletin import BulletinError, compile_bulletin, parse_week
 from handlers.bulletin_docx import write_bulletin
-from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats
-from storage.models import Campaign, Unit
-from storage.repos import Campaigns, Units
 
 app = Typer(help="导出附件表格（Excel）和工作简报（Word）", no_args_is_help=True)
 
@@ -31,34 +27,14 @@ OutOption = Annotated[Path, typer.Option("--out", "-o", help="写入的 .xlsx �
 UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="只导出一个单位（名称或简称）；默认全部单位")]
 
 
-def _fail(message: str) -> None:
-    from bot.cli import _fail as fail  # imported late: bot.cli imports this module
-
-    fail(message)
-
-
-def _scope(session, unit_name: str | None) -> tuple[Campaign, Unit | None]:  # type: ignore[no-untyped-def]
-    campaign = Campaigns(session).current(get_settings().campaign)
-    if campaign is None:
-        _fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
-    assert campaign is not None
-    if unit_name is None:
-        return campaign, None
-    unit = Units(session).find(campaign, unit_name)
-    if unit is None:
-        closest = Units(session).closest(campaign, unit_name)
-        _fail(f"未找到单位「{unit_name}」。" + (f"您要找的是不是：{'、'.join(closest)}？" if closest else ""))
-    return campaign, unit
-
-
 @contextmanager
 def _written(out: Path, suffix: str = ".xlsx") -> Iterator[Path]:
     """A temporary file beside `out` that replaces it only once the document is complete: an export that
     fails half-way leaves no half-written file (and keeps the previous one)."""
     if out.suffix.lower() != suffix:
-        _fail(f"输出文件应以 {suffix} 结尾：{out}")
+        fail(f"输出文件应以 {suffix} 结尾：{out}")
     if not out.parent.is_dir():
-        _fail(f"目录不存在：{out.parent}")
+        fail(f"目录不存在：{out.parent}")
     handle, name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=suffix, dir=out.parent)
     os.close(handle)
     partial = Path(name)
@@ -69,22 +45,12 @@ def _written(out: Path, suffix: str = ".xlsx") -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
-def _sessions():  # type: ignore[no-untyped-def]
-    from bot.cli import _sessions as sessions  # imported late: bot.cli imports this module
-
-    return sessions(get_settings())
-
-
-def _today(campaign: Campaign) -> date:
-    return SystemClock().now().astimezone(ZoneInfo(campaign.timezone)).date()
-
-
 @app.command("contacts", help="附件1 联系人（每个单位都列出，未报送的写明）。")
 def contacts(out: OutOption, unit: UnitOption = None) -> None:
     """附件1 联系人."""
-    with transaction(_sessions()) as session, _written(out) as partial:
-        campaign, chosen = _scope(session, unit)
-        rows = export_contacts(session, campaign, partial, today=_today(campaign), unit=chosen)
+    with transaction(session_factory(get_settings())) as session, _written(out) as partial:
+        campaign, chosen = scope(session, unit)
+        rows = export_contacts(session, campaign, partial, today=campaign_today(campaign), unit=chosen)
     typer.echo(f"已导出附件1 联系人 {rows} 人：{out}")
 
 
@@ -93,13 +59,13 @@ def issues(out: OutOption, unit: UnitOption = None,
            sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="每个单位一个工作表")] = False,
            ) -> None:
     """附件2 问题清单 (one sheet for all units, one per unit, or one unit's)."""
-    with transaction(_sessions()) as session, _written(out) as partial:
-        campaign, chosen = _scope(session, unit)
+    with transaction(session_factory(get_settings())) as session, _written(out) as partial:
+        campaign, chosen = scope(session, unit)
         total = count_issues(session, campaign, chosen)
         columns = (TextColumn("[bold]导出问题清单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("issues", total=total)
-            rows = export_issues(session, campaign, partial, today=_today(campaign), unit=chosen,
+            rows = export_issues(session, campaign, partial, today=campaign_today(campaign), unit=chosen,
                                  sheet_per_unit=sheet_per_unit,
                                  progress=lambda done: progress.update(task, completed=done))
     typer.echo(f"已导出附件2 问题清单 {rows} 个问题：{out}")
@@ -108,9 +74,9 @@ def issues(out: OutOption, unit: UnitOption = None,
 @app.command("stats", help="附件3 统计表（一个单位的，或全部单位合计）。")
 def stats(out: OutOption, unit: UnitOption = None) -> None:
     """附件3 统计表 (one unit's or summed over the campaign)."""
-    with transaction(_sessions()) as session, _written(out) as partial:
-        campaign, chosen = _scope(session, unit)
-        table = export_stats(session, campaign, partial, today=_today(campaign), unit=chosen)
+    with transaction(session_factory(get_settings())) as session, _written(out) as partial:
+        campaign, chosen = scope(session, unit)
+        table = export_stats(session, campaign, partial, today=campaign_today(campaign), unit=chosen)
     found = sum(table.found.values())
     typer.echo(f"已导出附件3 统计表（发现问题 {found} 个）：{out}")
 
@@ -120,14 +86,14 @@ def bulletin(out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .d
              week: Annotated[str | None, typer.Option("--week", "-w", help="周次，如 2026-W49；默认本周")] = None,
              ) -> None:
     """工作简报 of a week (Word)."""
-    with transaction(_sessions()) as session, _written(out, ".docx") as partial:
-        campaign, _ = _scope(session, None)
-        today = _today(campaign)
+    with transaction(session_factory(get_settings())) as session, _written(out, ".docx") as partial:
+        campaign, _ = scope(session, None)
+        today = campaign_today(campaign)
         try:
             iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]
             compiled = compile_bulletin(session, campaign, iso_year, iso_week, today=today)
         except BulletinError as error:
-            _fail(str(error))
+            fail(str(error))
             return
         write_bulletin(compiled, str(partial))
     typer.echo(f"已生成第{compiled.number}期工作简报（第{compiled.iso_week}周）：{out}")

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_support import campaign_today, fail, scope, session_factory
 from bot.cli_text import Typer
-from bot.export_cli import _fail, _scope, _sessions, _today
+from bot.settings import get_settings
+from core.clock import SystemClock
 from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
-from handlers.clock import SystemClock
 from storage.db import transaction
 from storage.imports import WorkbookError
 
@@ -23,15 +24,15 @@ NOUNS = {"contacts": "位联系人", "issues": "个问题"}
 
 
 def _run(kind: str, file: Path, write: bool, unit_name: str | None) -> None:
-    with transaction(_sessions()) as session:
-        campaign, unit = _scope(session, unit_name)
+    with transaction(session_factory(get_settings())) as session:
+        campaign, unit = scope(session, unit_name)
         try:
             if kind == "contacts":
                 plan = plan_contacts(session, campaign, file, unit=unit)
             else:
-                plan = plan_issues(session, campaign, file, today=_today(campaign), unit=unit)
+                plan = plan_issues(session, campaign, file, today=campaign_today(campaign), unit=unit)
         except WorkbookError as error:
-            _fail(f"{file}：{error}")
+            fail(f"{file}：{error}")
             return
         _print(plan, file)
         if write:

@@ -12,7 +12,7 @@ log = logging.getLogger("duban.http")
 
 
 class BodyLimit:
-    """Refuse request bodies over `max_bytes` (SPEC §7: 1 MB for callbacks), declared or streamed.
+    """Refuse request bodies over `max_bytes` (DUBAN_MAX_BODY_BYTES, 1 MB by default), declared or streamed.
 
     The body is read up front (at most max_bytes + 1) and replayed to the app, so a chunked upload
     without Content-Length cannot get past the limit either.

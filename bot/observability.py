@@ -33,10 +33,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handlers.clock import Clock
+from core.clock import Clock
+from core.statuses import OutboxStatus
 from handlers.message import IncomingMessage, Reply
 from storage.db import migrations_head, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 
 log = logging.getLogger("duban.observability")
 
@@ -71,8 +72,9 @@ def note_callback(outcome: Outcome) -> None:
 def _outcome_for(status: int) -> Outcome:
     if 200 <= status < 300:
         return "ok"
-    return {413: "too_large", 403: "bad_signature", 400: "malformed", 422: "malformed",
-            503: "unavailable"}.get(status, "error")
+    outcomes: dict[int, Outcome] = {413: "too_large", 403: "bad_signature", 400: "malformed", 422: "malformed",
+                                    503: "unavailable"}
+    return outcomes.get(status, "error")
 
 
 @contextmanager

@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import httpx
 
+from bot.services import Services, dashboard_link_for, route_for
 from bot.settings import Settings
 from scheduler.leader import leadership_for
 from scheduler.outbound import Sender, SimulatorSender
 from scheduler.service import SchedulerService
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 
 def senders_by_channel(clients: Iterable[Sender]) -> dict[str, Sender]:
@@ -34,8 +31,6 @@ def build_scheduler(settings: Settings, services: Services, clients: Iterable[Se
     `clients` are the platform senders the lifespan has built (e.g. bot.dingtalk.build_senders(...)
     with the channel's HTTP client); their channels come in addition to the simulator's.
     """
-    from bot.app import dashboard_link_for, route_for
-
     return SchedulerService(services.sessions, clock=services.clock, senders=senders_by_channel(clients),
                             route=route_for(settings), leadership=leadership_for(settings.database_url),
                             grace=timedelta(seconds=settings.reminder_grace), campaign_name=settings.campaign,

@@ -1,4 +1,4 @@
-"""All configuration: environment variables with prefix DUBAN_ (and a .env file), SPEC §7."""
+"""All configuration: environment variables with prefix DUBAN_ (and a .env file); README: 配置 lists them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.channels import Platform
 
 
 class Settings(BaseSettings):
@@ -121,8 +123,8 @@ class Settings(BaseSettings):
         says where the sign-ins come back to (WeCom: corp id, agent id and secret; DingTalk: key and secret)."""
         if self.public_url is None:
             return ()
-        ready = {"wecom": bool(self.wecom_corp_id and self.wecom_agent_id is not None and self.wecom_secret),
-                 "dingtalk": bool(self.dingtalk_app_key and self.dingtalk_app_secret)}
+        ready = {Platform.WECOM: bool(self.wecom_corp_id and self.wecom_agent_id is not None and self.wecom_secret),
+                 Platform.DINGTALK: bool(self.dingtalk_app_key and self.dingtalk_app_secret)}
         return tuple(platform for platform, configured in ready.items() if configured)
 
     @property

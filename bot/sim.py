@@ -1,4 +1,4 @@
-"""The simulator channel: talk to the bot as any user from a local web page (SPEC §5, §7).
+"""The simulator channel: talk to the bot as any user from a local web page (docs/architecture.md).
 
 Simulator users are identified exactly as WeCom userids are (the `wecom` identity namespace), so a
 liaison set up in the simulator is the same person once the WeCom app is connected. Its messages are the
@@ -20,22 +20,25 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from bot.app import STATIC, Services
 from bot.dashboard.auth import LoginRequired, current_viewer
 from bot.observability import timed
+from bot.services import Services
+from core.channels import Channel, Platform
+from core.roles import Role
 from handlers.message import IncomingMessage
 from storage.db import transaction
 from storage.models import Campaign
 from storage.repos import Campaigns, Outbox, People
 
-SIM_PLATFORM = "wecom"
-SIM_CHANNEL = "sim"
+SIM_PAGE = Path(__file__).with_name("static") / "sim.html"
+SIM_PLATFORM = Platform.WECOM
+SIM_CHANNEL = Channel.SIM
 DEMO_STRANGERS = ("stranger1", "LiuYang")
 KEPT_IMAGES = 64
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def allowed(request: Request) -> None:
@@ -85,7 +88,7 @@ def shelf(request: Request) -> ImageShelf:
     state = request.app.state
     if not hasattr(state, "sim_images"):
         state.sim_images = ImageShelf()
-    return state.sim_images  # type: ignore[no-any-return]
+    return state.sim_images
 
 
 ShelfDep = Annotated[ImageShelf, Depends(shelf)]
@@ -110,7 +113,7 @@ class SimUsers(BaseModel):
 
 @router.get("/sim", include_in_schema=False)
 def sim_page() -> FileResponse:
-    return FileResponse(Path(STATIC) / "sim.html", media_type="text/html; charset=utf-8")
+    return FileResponse(SIM_PAGE, media_type="text/html; charset=utf-8")
 
 
 @router.post("/sim/api/messages", response_model=SimReplies)
@@ -153,7 +156,7 @@ def _known_users(session: Session, campaign: Campaign) -> list[SimUser]:
         if actor.coordinator is not None:
             label = f"{actor.coordinator.name}（牵头部门 · 协调人）"
         elif actor.contact is not None:
-            state = {"liaison": "联络员", "pending": "待审核"}.get(actor.role, "已驳回")
+            state = {Role.LIAISON: "联络员", Role.PENDING: "待审核"}.get(actor.role, "已驳回")
             label = f"{actor.contact.name}（{actor.contact.unit.name} · {state}）"
         else:
             continue
@@ -168,5 +171,5 @@ def users(services: ServicesDep) -> SimUsers:
         campaign = Campaigns(session).current(services.settings.campaign)
         found = _known_users(session, campaign) if campaign is not None else []
     known = {u.id for u in found}
-    found.extend(SimUser(id=s, label=f"未登记用户 {s}", role="stranger") for s in DEMO_STRANGERS if s not in known)
+    found.extend(SimUser(id=s, label=f"未登记用户 {s}", role=Role.STRANGER) for s in DEMO_STRANGERS if s not in known)
     return SimUsers(users=found)

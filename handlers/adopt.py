@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.dates import DateContext, format_cn, parse_date
-from handlers.issues import STATUS_TEXT
+from core.dates import DateContext, format_cn, parse_date
+from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
 from handlers.parsing import match_choice
 from storage.exports import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
 from storage.imports import TableRow, as_date, cell_text, read_table
-from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, Unit
+from storage.models import Campaign, Contact, Issue, Unit
 from storage.repos import Audit, Issues, Units, name_key
 
 CONTACT_COLUMNS = {
@@ -266,7 +266,7 @@ def plan_issues(session: Session, campaign: Campaign, source: str | Path | IO[by
     next_number = (max(taken) if taken else 0) + 1
     dates = DateContext(campaign_start=campaign.start, campaign_end=campaign.end, today=today)
     seen: dict[tuple[int, str, str], int] = {}
-    pending: list[tuple[Line, dict[str, Any], _State, Unit]] = []
+    pending: list[tuple[int, dict[str, Any], _State, Unit]] = []  # index into plan.lines
     for row in table.rows:
         found, unit_name, problem = _unit_of(row, find, unit)
         title = _text(row, "title")

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from core.dates import format_near
+from core.workdays import WorkCalendar
 from handlers.commands import COORDINATOR, LIAISON, Args, command
 from handlers.context import Context
-from handlers.dates import format_near
 from handlers.dialogs import offer_command
 from handlers.message import Reply
 from handlers.parsing import clipped, match_choice, strip_punct, to_int
-from scheduler.calendar import WorkCalendar
 from storage.models import Contact, Notice, NoticeReceipt, Unit
 from storage.repos import Deliverables, KeyedMessage, Notices, Outbox, People, Reports, Units
 

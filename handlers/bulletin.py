@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from core.dates import format_cn, format_near, format_week
 from handlers.context import campaign_calendar, report_due_moment
-from handlers.dates import format_cn, format_near, format_week
 from handlers.summary import SOON_DAYS, CampaignStatus, UnitRef, behind_pace, campaign_status
 from storage.models import Campaign, Unit, WeeklyReport
 from storage.repos import Reports

@@ -24,8 +24,8 @@ from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph as DocxParagraph
 from lxml import etree
 
+from core.dates import format_cn
 from handlers.bulletin import Bulletin
-from handlers.dates import format_cn
 
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
@@ -135,7 +135,7 @@ def _font_table(document: Doc) -> None:
 
 def _replace_blob(part: Part, blob: bytes) -> None:
     # python-docx loads fontTable.xml as a plain Part with no XML API or setter: its bytes are what it saves.
-    part._blob = blob  # type: ignore[attr-defined]
+    part._blob = blob
 
 
 def _masthead(document: Doc, bulletin: Bulletin) -> None:
@@ -143,7 +143,10 @@ def _masthead(document: Doc, bulletin: Bulletin) -> None:
     document.add_paragraph(bulletin.title, style="简报报头")
     document.add_paragraph(f"第{bulletin.number}期", style="简报期号")
     line = document.add_paragraph(style="Normal")
-    width = document.sections[0].page_width - document.sections[0].left_margin - document.sections[0].right_margin
+    section = document.sections[0]
+    # python-docx types these as optional; the template's one section sets all three.
+    assert section.page_width is not None and section.left_margin is not None and section.right_margin is not None
+    width = section.page_width - section.left_margin - section.right_margin
     line.paragraph_format.tab_stops.add_tab_stop(width, WD_TAB_ALIGNMENT.RIGHT)
     line.paragraph_format.space_after = Pt(18)
     line.add_run(f"{bulletin.campaign.issuer or ''}\t{format_cn(bulletin.as_of)}")

@@ -41,7 +41,7 @@ def font_family() -> str | None:
         # matplotlib keeps its font list in a cache file that it never refreshes when fonts are installed later
         # (an administrator installing fonts-noto-cjk after the first start would still get no charts): look
         # once more without the cache. _load_fontmanager is private but has kept its signature since 3.2.
-        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
+        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)  # type: ignore[attr-defined]
         installed = {font.name for font in font_manager.fontManager.ttflist}
         family = next((name for name in CJK_FAMILIES if name in installed), None)
     if family is None:

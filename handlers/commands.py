@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.roles import Role
 from handlers.context import Context
 from handlers.dialogs import ASKING, CANCEL_WORDS, CONTINUE, OFFER, DialogSpec, offer_option
 from handlers.message import Reply
@@ -34,10 +35,10 @@ from handlers.parsing import (
 
 Args = Mapping[str, Any]
 
-LIAISON = frozenset({"liaison"})
-COORDINATOR = frozenset({"coordinator"})
-STAFF = frozenset({"liaison", "coordinator"})
-EVERYONE = frozenset({"liaison", "coordinator", "pending", "stranger"})
+LIAISON = frozenset({Role.LIAISON})
+COORDINATOR = frozenset({Role.COORDINATOR})
+STAFF = frozenset({Role.LIAISON, Role.COORDINATOR})
+EVERYONE = frozenset(Role)
 
 
 def no_args(_rest: str) -> Args:

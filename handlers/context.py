@@ -11,25 +11,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from handlers.dates import DateContext
+from core.channels import Route
+from core.dates import DateContext
+from core.workdays import WorkCalendar
 from handlers.message import IncomingMessage
-from scheduler.calendar import WorkCalendar
 from storage.models import Campaign, ChatIdentity
 from storage.repos import Actor, Audit, Outbox
-
-# Maps an identity namespace (wecom, dingtalk) to the outbound channel that reaches it (wecom_app, sim …).
-# The bot layer decides this from its configuration; handlers never know which platforms exist.
-Route = Callable[[str], str]
-
 
 # A link that opens a dashboard page (a path such as /dashboard/weekly) signed in on the platform of the person it
 # is for (their identity namespace), or None where the deployment has no public address. The bot layer builds
 # it from its configuration; handlers only name the page.
 DashboardLink = Callable[[str, str], str | None]
-
-
-def route_to_simulator(_platform: str) -> str:
-    return "sim"
 
 
 def no_dashboard_link(_platform: str, _path: str) -> str | None:

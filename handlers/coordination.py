@@ -11,10 +11,12 @@ from datetime import date
 from functools import partial
 from itertools import groupby
 
+from core.dates import format_cn, format_near
+from core.roles import Role
+from core.statuses import ContactStatus
 from handlers.charts import MAX_BARS, Bar, font_family, rate_chart
 from handlers.commands import COORDINATOR, STAFF, Args, command
 from handlers.context import Context
-from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.message import Image, Reply
 from handlers.parsing import echoed, strip_punct
@@ -32,7 +34,7 @@ from handlers.summary import (
     campaign_status,
 )
 from handlers.tasks import task_summary_lines
-from storage.models import ContactStatus, Unit
+from storage.models import Unit
 from storage.repos import Issues, Units
 
 MAX_NAMES = 12
@@ -197,7 +199,7 @@ def summary(ctx: Context, args: Args) -> Reply:
     name = args.get("unit") or ""
     contact = ctx.actor.contact
     units = Units(ctx.session)
-    if ctx.actor.role == "liaison" and contact is not None:
+    if ctx.actor.role is Role.LIAISON and contact is not None:
         unit = units.resolve(ctx.campaign, name)[0] if name else contact.unit
         if unit is None or unit.id != contact.unit_id:
             ctx.audit("denied", command="汇总", reason="other unit", unit=name)
@@ -217,7 +219,7 @@ def summary(ctx: Context, args: Args) -> Reply:
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
-    label = "本单位详情" if ctx.actor.role == "liaison" else "单位详情"
+    label = "本单位详情" if ctx.actor.role is Role.LIAISON else "单位详情"
     return _reply(_on_dashboard(ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), label,
                                 f"/dashboard/units/{unit.id}"))
 

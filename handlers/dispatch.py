@@ -16,6 +16,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.channels import Route, route_to_simulator
+from core.roles import ROLE_TITLES, Role
+
 # Imported for their command declarations (@command), which the dispatcher and the menu are built from.
 from handlers import broadcast, coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
 from handlers.commands import (
@@ -35,7 +38,7 @@ from handlers.commands import (
     menu_commands,
     read_message,
 )
-from handlers.context import Context, DashboardLink, Route, no_dashboard_link, route_to_simulator
+from handlers.context import Context, DashboardLink, no_dashboard_link
 from handlers.dialogs import (
     CONFIRM_WORDS,
     CONTINUE,
@@ -60,19 +63,15 @@ from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
 
-ROLE_TITLES = {"liaison": "联络员", "coordinator": "牵头部门协调人", "pending": "待审核联络员",
-               "stranger": "未登记用户"}
-
-
-def menu(role: str, ctx: Context | None = None) -> str:
+def menu(role: Role, ctx: Context | None = None) -> str:
     lines = [f"您的身份：{ROLE_TITLES[role]}"]
-    if ctx is not None and ctx.actor.contact is not None and role == "liaison":
+    if ctx is not None and ctx.actor.contact is not None and role is Role.LIAISON:
         lines[0] += f"（{ctx.actor.contact.unit.name}）"
     lines.append("可用指令：")
     lines.extend(f"· {c.usage}" for c in menu_commands() if role in c.roles)
-    if role == "stranger":
+    if role is Role.STRANGER:
         lines.append("请先发送「登记」，按提示填写单位、姓名、职务、电话、邮箱。")
-    if role == "pending":
+    if role is Role.PENDING:
         lines.append("您的登记正在等待牵头部门审核，通过后即可使用全部功能。")
     return "\n".join(lines)
 
@@ -85,13 +84,13 @@ def _help(ctx: Context, _args: Args) -> Reply:
 def _denied(ctx: Context, command_: Command) -> Reply:
     role = ctx.actor.role
     ctx.audit("denied", command=command_.name, role=role)
-    if role == "stranger":
+    if role is Role.STRANGER:
         return Reply.of("您还未登记为联络员，请先发送「登记」。\n" + menu(role))
-    if role == "pending":
+    if role is Role.PENDING:
         contact = ctx.actor.contact
         number = f"（登记号 {contact.id}）" if contact else ""
         return Reply.of(f"您的登记{number}正在等待牵头部门审核，审核后才能使用「{command_.name}」。")
-    if "liaison" not in command_.roles:
+    if Role.LIAISON not in command_.roles:
         return Reply.of(f"「{command_.name}」仅限牵头部门协调人使用。\n" + menu(role, ctx))
     return Reply.of(f"「{command_.name}」供各单位联络员使用。\n" + menu(role, ctx))
 

@@ -8,13 +8,15 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
+from core.dates import format_cn, parse_date
+from core.roles import Role
+from core.statuses import STATUS_TEXT, IssueStatus
 from handlers.commands import LIAISON, STAFF, Args, command, dialog_fields, fields_of
 from handlers.context import Context, with_link
-from handlers.dates import format_cn, parse_date
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, at_most, start, words
 from handlers.message import Reply
-from handlers.parsing import STATUS_TEXT, match_choice, read_progress, strip_punct, synonyms, to_int
-from storage.models import Issue, IssueStatus
+from handlers.parsing import match_choice, read_progress, strip_punct, synonyms, to_int
+from storage.models import Issue
 from storage.repos import Issues, name_key
 
 STATUS_BY_TEXT = {text: status for status, text in STATUS_TEXT.items()}
@@ -291,7 +293,7 @@ def show_issue(ctx: Context, args: Args) -> Reply:
     if issue is None:
         return Reply.of(f"没有编号为 #{number} 的问题。" if number is not None else f"请写明问题编号。{PROGRESS_USAGE}")
     contact = ctx.actor.contact
-    if ctx.actor.role == "liaison" and contact is not None and issue.unit_id != contact.unit_id:
+    if ctx.actor.role is Role.LIAISON and contact is not None and issue.unit_id != contact.unit_id:
         return Reply.of(f"#{issue.number} 不是「{contact.unit.name}」的问题。发送「我的问题」查看本单位的问题。")
     lines = [issue_line(issue, ctx.today), f"单位：{issue.unit.name}｜线索来源：{issue.source}｜责任人：{issue.owner}"]
     if issue.progress:
@@ -299,7 +301,7 @@ def show_issue(ctx: Context, args: Args) -> Reply:
         when = format_cn(latest.created_at.astimezone(ctx.now.tzinfo).date(), with_year=False)
         note = f"，{latest.note}" if latest.note else ""
         lines.append(f"最近进展（{when}）：{_state(latest.status, latest.percent)}{note}")
-    if issue.status is not IssueStatus.RECTIFIED and ctx.actor.role == "liaison":
+    if issue.status is not IssueStatus.RECTIFIED and ctx.actor.role is Role.LIAISON:
         lines.append(f"报告进展：#{issue.number} 60% 说明；整改完成：#{issue.number} 已整改")
     return Reply.of("\n".join(lines))
 

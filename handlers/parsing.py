@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cn2an
 from rapidfuzz import fuzz, process
 
-from storage.models import IssueStatus
+from core.statuses import STATUS_TEXT, IssueStatus
 
 # After NFKC, full-width colons/spaces/digits/percent signs are ASCII; 【】 and 〔〕 are not touched by NFKC.
 _BRACKETS = str.maketrans({"【": "[", "】": "]", "〔": "(", "〕": ")", "「": "[", "」": "]", "『": "[", "』": "]"})
@@ -330,7 +330,6 @@ STATUS_WORDS: tuple[tuple[IssueStatus, tuple[str, ...]], ...] = (
     (IssueStatus.IN_PROGRESS, ("整改进行中", "正在整改", "整改中", "进行中", "推进中", "在整改")),
     (IssueStatus.OPEN, ("尚未整改", "还未整改", "未开始", "未整改")),
 )
-STATUS_TEXT = {IssueStatus.OPEN: "未整改", IssueStatus.IN_PROGRESS: "整改中", IssueStatus.RECTIFIED: "已整改"}
 
 
 def _reference_number(match: re.Match[str]) -> int | None:

@@ -1,4 +1,4 @@
-"""Campaign plans (SPEC §8): validated with pydantic, loaded idempotently, errors named by file and line.
+"""Campaign plans (docs/plan-format.md): validated with pydantic, loaded idempotently, errors named by file and line.
 
 A plan with any error is rejected whole. Loading the same plan twice changes nothing; loading a changed
 plan updates the campaign without losing issues, reports or registrations.
@@ -17,28 +17,26 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from handlers.dates import DateContext, parse_date
+from core.channels import Channel, Platform
+from core.dates import DateContext, parse_date
+from core.statuses import ContactStatus, DeliverableKind, TaskDeadlineKind, TaskRole
+from core.workdays import parse_weekday
 from handlers.parsing import normalize_phone
-from scheduler.calendar import parse_weekday
 from storage.models import (
     Campaign,
     ChatIdentity,
     Contact,
-    ContactStatus,
     Coordinator,
     Deliverable,
-    DeliverableKind,
     Group,
     Issue,
     Phase,
     Submission,
     Task,
-    TaskDeadlineKind,
     TaskProgress,
-    TaskRole,
     TaskUnit,
     Unit,
     WeeklyReport,
@@ -49,7 +47,7 @@ DEFAULT_FOCUS_AREAS = ["制度建设", "履行职责", "回应群众诉求", "�
 DEFAULT_SOURCES = ["信访举报", "媒体曝光", "行政复议", "行政诉讼", "上级机关督查督办", "巡视巡察", "专项检查",
                    "卫片执法检查", "例行督察"]
 
-DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (SPEC §3)
+DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (docs/plan-format.md)
 
 
 class _Model(BaseModel):
@@ -185,10 +183,11 @@ class GroupIn(_Model):
 
     @model_validator(mode="after")
     def _webhook(self) -> GroupIn:
-        if self.channel == "wecom_aibot":
+        if self.channel == Channel.WECOM_AIBOT:
             if not self.chatid:
-                raise ValueError("wecom_aibot 群需要填写 chatid（群里 @督办 后由「群号」查到）")
-        elif self.channel != "sim" and not self.webhook:
+                raise ValueError("wecom_aibot 群需要填写 chatid（在群里 @督办 说一句话，"
+                                 "日志 wecom robot callback 一行的 chat 字段）")
+        elif self.channel != Channel.SIM and not self.webhook:
             raise ValueError(f"{self.channel} 群需要填写 webhook 地址")
         return self
 
@@ -569,7 +568,7 @@ def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: 
     changes.set(contact, label, name=contact_in.name, phone=contact_in.phone or contact.phone,
                 title=contact_in.title or contact.title, wechat_or_email=contact_in.email or contact.wechat_or_email)
     session.flush()
-    user_ids = {"wecom": contact_in.wecom_userid, "dingtalk": contact_in.dingtalk_userid}
+    user_ids = {Platform.WECOM: contact_in.wecom_userid, Platform.DINGTALK: contact_in.dingtalk_userid}
     if _bind_user_ids(session, campaign, user_ids, label, changes, now, contact=contact) and (
             contact.status is not ContactStatus.ACTIVE):
         contact.status = ContactStatus.ACTIVE  # the plan named the user id: nobody needs to approve
@@ -659,12 +658,13 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
             session.flush()
             changes.result.changes.append(f"coordinator+{item.name}")
         changes.set(coordinator, f"coordinator[{item.name}]", phone=item.phone)
-        _bind_user_ids(session, campaign, {"wecom": item.wecom_userid, "dingtalk": item.dingtalk_userid},
+        _bind_user_ids(session, campaign, {Platform.WECOM: item.wecom_userid, Platform.DINGTALK: item.dingtalk_userid},
                        f"coordinator[{item.name}]", changes, now, coordinator=coordinator)
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays
             continue
-        session.execute(ChatIdentity.__table__.delete().where(ChatIdentity.coordinator_id == coordinator.id))
+        session.execute(delete(ChatIdentity).where(ChatIdentity.coordinator_id == coordinator.id)
+                        .execution_options(synchronize_session=False))
         session.delete(coordinator)
         changes.result.changes.append(f"coordinator-{coordinator.name}")
     session.flush()

@@ -13,12 +13,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from core.channels import Route
+from core.roles import Role
+from core.statuses import ContactStatus
 from handlers.commands import COORDINATOR, EVERYONE, Args, command, dialog_fields, fields_of
-from handlers.context import Context, Route, notify
+from handlers.context import Context, notify
 from handlers.dialogs import DialogSpec, Field, FieldError, at_most, start, words
 from handlers.message import Choice, Reply
 from handlers.parsing import echoed, looks_like_email, normalize_phone, strip_punct, take_number
-from storage.models import Campaign, Contact, ContactStatus
+from storage.models import Campaign, Contact
 from storage.repos import Audit, Deliverables, People, Units
 
 # Longer than any real value, and within the columns (String(100) 职务, String(200) 微信或邮箱); a unit name or a
@@ -187,7 +190,7 @@ REGISTER = DialogSpec("register", "登记联络员", REGISTER_FIELDS, _register,
 @command("登记", "注册", roles=EVERYONE, order=10, usage="登记 — 登记或更新联络员信息（单位/姓名/职务/电话/邮箱）",
          read=dialog_fields(REGISTER), dialog=REGISTER)
 def register(ctx: Context, args: Args) -> Reply:
-    if ctx.actor.role == "coordinator":
+    if ctx.actor.role is Role.COORDINATOR:
         return Reply.of("您是牵头部门的协调人，无需登记为联络员。")
     return start(ctx, REGISTER, fields_of(args))
 

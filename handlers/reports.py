@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from core.dates import format_near
 from handlers.commands import LIAISON, Args, command
 from handlers.context import Context, report_due_moment
-from handlers.dates import format_near
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, offer_command, start
 from handlers.issues import FOCUS_SYNONYMS, pick
 from handlers.message import Reply

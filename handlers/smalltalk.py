@@ -7,6 +7,7 @@ it waits on follows; with no notice outstanding it is only small talk.
 
 from __future__ import annotations
 
+from core.roles import Role
 from handlers.broadcast import acknowledge_notices
 from handlers.context import Context
 from handlers.parsing import ACKNOWLEDGEMENT, FAREWELL, GREETING, THANKS, acknowledges
@@ -15,7 +16,7 @@ _LINES = {GREETING: "您好！", THANKS: "不客气。", FAREWELL: "再见！", 
 
 
 def _hint(ctx: Context) -> str:
-    if ctx.actor.role == "stranger":
+    if ctx.actor.role is Role.STRANGER:
         return "发送「登记」成为本单位联络员，发送「帮助」查看可用指令。"
     return "需要办理什么请直接发送指令，发送「帮助」查看可用指令。"
 

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Campaign, Contact, ContactStatus, Deliverable, Issue, IssueStatus, Phase, Unit
+from core.statuses import ContactStatus, IssueStatus
+from storage.models import Campaign, Contact, Deliverable, Issue, Phase, Unit
 from storage.repos import Deliverables, PerUnit, Reports
 
 
@@ -28,7 +29,7 @@ class IssueCounts:
 
     @property
     def rate(self) -> float:
-        """Rectification rate = rectified / logged (SPEC §2); 0 when nothing is logged."""
+        """Rectification rate = rectified / logged (docs/chat-grammar.md, 汇总); 0 when nothing is logged."""
         return self.rectified / self.logged if self.logged else 0.0
 
     def add(self, other: IssueCounts) -> None:

@@ -5,7 +5,7 @@ training), otherwise its 牵头单位 (who answer for the whole task). 配合单
 never owe it, so a partner can never close a task its lead has not finished. A yearly task is owed again
 every year; a 长期坚持 task is never owed by a date, it is followed by a quarterly digest instead.
 
-The reminder engine consumes `task_deadline_subjects` (deadline nudges, SPEC §4) and `ongoing_digests`.
+The reminder engine consumes `task_deadline_subjects` (deadline nudges, docs/reminders.md) and `ongoing_digests`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from handlers.dates import format_cn
+from core.dates import format_cn
+from core.statuses import TaskDeadlineKind, TaskRole
 from handlers.parsing import clipped
-from storage.models import Task, TaskDeadlineKind, TaskProgress, TaskRole
+from storage.models import Task, TaskProgress
 
 ROLE_TEXT = {TaskRole.LEAD: "牵头", TaskRole.PARTNER: "配合", TaskRole.RESPONSIBLE: "责任"}
 KIND_TEXT = {
@@ -121,7 +122,7 @@ def task_states(tasks: Sequence[Task], progress: Sequence[TaskProgress], today: 
 
 @dataclass(frozen=True)
 class TaskDeadlineSubject:
-    """One task deadline for the reminder engine: nudge `owing_unit_ids` before `due` (SPEC §4)."""
+    """One task deadline for the reminder engine: nudge `owing_unit_ids` before `due` (docs/reminders.md)."""
 
     task_id: int
     number: int

@@ -12,9 +12,11 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from core.dates import format_near
+from core.roles import Role
+from core.statuses import TaskDeadlineKind, TaskRole
 from handlers.commands import LIAISON, STAFF, Args, command
 from handlers.context import Context
-from handlers.dates import format_near
 from handlers.message import Reply
 from handlers.parsing import strip_punct, to_int
 from handlers.task_status import (
@@ -28,7 +30,7 @@ from handlers.task_status import (
     task_states,
     unit_ids,
 )
-from storage.models import Campaign, TaskDeadlineKind, TaskRole, Unit
+from storage.models import Campaign, Unit
 from storage.repos import Tasks, Units
 
 USAGE = ("任务 <编号> — 查看任务；任务 <编号> 进展 <说明> — 报告进展；任务 <编号> 完成 [说明] — 报告本单位已完成")
@@ -112,7 +114,7 @@ def _read_task(rest: str) -> Args:
 def task_command(ctx: Context, args: Args) -> Reply:
     number, action, note = args.get("number"), args.get("action"), args.get("note") or ""
     if number is None:
-        if ctx.actor.role == "liaison":
+        if ctx.actor.role is Role.LIAISON:
             return my_tasks(ctx, {})
         return Reply.of("\n".join([*task_summary_lines(ctx.session, ctx.campaign, ctx.today), USAGE]))
     states, units = _load(ctx)
@@ -122,7 +124,7 @@ def task_command(ctx: Context, args: Args) -> Reply:
         return Reply.of(f"没有编号为 {number} 的任务。{hint}")
     if action is None and not note:
         return Reply.of(_details(ctx, state, units))
-    if ctx.actor.role != "liaison" or ctx.actor.contact is None:
+    if ctx.actor.role is not Role.LIAISON or ctx.actor.contact is None:
         return Reply.of("报告任务进展和完成情况供各单位联络员使用。\n" + USAGE)
     if action is None:
         return Reply.of(f"请写明是「进展」还是「完成」，如「任务 {number} 进展 {note}」。")

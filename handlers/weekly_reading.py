@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
+from core.dates import format_near, format_week
 from handlers.bulletin import clip
 from handlers.commands import COORDINATOR, Args, command
 from handlers.context import Context, report_due_moment
-from handlers.dates import format_near, format_week
 from handlers.message import Reply
 from handlers.parsing import echoed, strip_punct, to_int
 from handlers.reports import WEEKDAYS

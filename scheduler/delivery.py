@@ -11,8 +11,8 @@ Each round:
 A crash between a platform's success and step 3 re-sends after the lease: WeCom app messages carry
 `enable_duplicate_check` keyed on the outbox key for that case (see the platform senders).
 
-Senders are looked up by channel name (`senders: Mapping[str, Sender]`, SPEC §5 channel names); the
-platform clients register there.
+Senders are looked up by channel name (`senders: Mapping[str, Sender]`; the names: docs/architecture.md, 出站);
+the platform clients register there.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from prometheus_client import Counter
 from sqlalchemy import CursorResult, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.clock import Clock
+from core.channels import Channel, Route
+from core.clock import Clock
+from core.statuses import OutboxStatus
 from scheduler.outbound import OutboundMessage, Sender, SendResult, SendStatus
-from scheduler.rules import Route
 from scheduler.snapshot import first_identity
 from storage.db import transaction
-from storage.models import Campaign, Group, OutboxMessage, OutboxStatus
+from storage.models import Campaign, Group, OutboxMessage
 from storage.repos import Outbox, People
 
 log = logging.getLogger("duban.delivery")
@@ -44,7 +45,7 @@ log = logging.getLogger("duban.delivery")
 DELIVERIES = Counter("duban_deliveries", "Outbox sends by channel and outcome (sent, retry, failed)",
                      ["channel", "outcome"])
 
-ROBOT_CHANNELS = frozenset({"wecom_robot", "wecom_aibot", "dingtalk_robot"})
+ROBOT_CHANNELS = frozenset({Channel.WECOM_ROBOT, Channel.WECOM_AIBOT, Channel.DINGTALK_ROBOT})
 FAILURE_RULE = "delivery.failed"
 
 
@@ -56,11 +57,11 @@ class RateLimit:
 
 # WeCom and DingTalk group robots accept 20 messages a minute each; WeCom app messages 30 a minute per member.
 DEFAULT_LIMITS: Mapping[str, RateLimit] = {
-    "wecom_robot": RateLimit(20, 60.0),
-    "wecom_aibot": RateLimit(20, 60.0),  # no published figure for proactive messages; the group robots' limit
-    "wecom_aibot_chat": RateLimit(30, 60.0),  # and the app messages' limit per member
-    "dingtalk_robot": RateLimit(20, 60.0),
-    "wecom_app": RateLimit(30, 60.0),
+    Channel.WECOM_ROBOT: RateLimit(20, 60.0),
+    Channel.WECOM_AIBOT: RateLimit(20, 60.0),  # no published figure for proactive messages; the group robots' limit
+    Channel.WECOM_AIBOT_CHAT: RateLimit(30, 60.0),  # and the app messages' limit per member
+    Channel.DINGTALK_ROBOT: RateLimit(20, 60.0),
+    Channel.WECOM_APP: RateLimit(30, 60.0),
 }
 
 

@@ -17,12 +17,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.clock import Clock
+from core.channels import Route
+from core.clock import Clock
+from core.statuses import OutboxStatus
 from handlers.context import DashboardLink, no_dashboard_link
-from scheduler.rules import ONCE_RULES, Reminder, Route, evaluate, occurrences
+from scheduler.rules import ONCE_RULES, Reminder, evaluate, occurrences
 from scheduler.snapshot import load_snapshot
 from storage.db import transaction
-from storage.models import Campaign, OutboxStatus, SchedulerState
+from storage.models import Campaign, SchedulerState
 from storage.repos import Campaigns, KeyedMessage, Outbox
 
 log = logging.getLogger("duban.scheduler")

@@ -19,8 +19,9 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-CHANNELS = frozenset({"sim", "wecom_app", "wecom_robot", "wecom_aibot", "wecom_aibot_chat", "dingtalk_work",
-                      "dingtalk_robot"})
+from core.channels import Channel
+
+CHANNELS = frozenset(Channel)
 
 
 class SendStatus(enum.StrEnum):
@@ -74,7 +75,7 @@ class Sender(Protocol):
 class SimulatorSender:
     """The simulator channel: the outbox row itself is what /sim shows, so delivery just succeeds."""
 
-    channels = frozenset({"sim"})
+    channels = frozenset({Channel.SIM})
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return SendResult.ok("simulator")

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.channels import Route
+from core.statuses import OutboxStatus
 from handlers.context import DashboardLink, no_dashboard_link
-from scheduler.rules import ONCE_RULES, Reminder, Route, evaluate, occurrences
+from scheduler.rules import ONCE_RULES, Reminder, evaluate, occurrences
 from scheduler.snapshot import load_snapshot
-from storage.models import Campaign, OutboxMessage, OutboxStatus
+from storage.models import Campaign, OutboxMessage
 
 RULE_NAMES = {
     "weekly.remind": "周报提醒",

@@ -1,4 +1,4 @@
-"""Reminder rules (SPEC §4) as pure functions: a campaign snapshot and a moment → the reminders due then.
+"""Reminder rules (docs/reminders.md) as pure functions: a campaign snapshot and a moment → the reminders due then.
 
 Two steps, so that the engine, `duban remind preview` and the tests share one truth:
 
@@ -21,12 +21,13 @@ from functools import cached_property
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
+from core.channels import Route
+from core.dates import format_cn, format_near
+from core.workdays import WorkCalendar
 from handlers.context import DashboardLink, no_dashboard_link, with_link
-from handlers.dates import format_cn, format_near
 from handlers.issues import issue_line
 from handlers.parsing import clipped
 from handlers.task_status import ongoing_digests
-from scheduler.calendar import WorkCalendar
 from storage.models import Issue, Task, TaskProgress
 
 WEEKLY_REMIND = "weekly.remind"  # report day, each remind_at time: liaisons of units that have not reported
@@ -46,8 +47,6 @@ DAILY_AT = time(9, 0)
 ISSUE_LEAD_DAYS = 3
 MAX_NAMES = 30
 MAX_DIGEST_LINES = 60
-
-Route = Callable[[str], str]  # identity namespace (wecom/dingtalk) → outbound channel (wecom_app/sim …)
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.clock import Clock
+from core.channels import Route
+from core.clock import Clock
 from handlers.context import DashboardLink, no_dashboard_link
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, RateLimit
 from scheduler.engine import DEFAULT_GRACE, ReminderEngine
 from scheduler.leader import Leadership
 from scheduler.outbound import Sender
-from scheduler.rules import Route
 from storage.db import transaction
 from storage.repos import Campaigns
 

@@ -9,22 +9,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from core.channels import Platform
+from core.statuses import IssueStatus
 from handlers.context import campaign_calendar
 from handlers.task_status import ONGOING_KINDS, short_title, task_deadline_subjects
 from scheduler.rules import Deadline, GroupTarget, NoticeChase, Person, Snapshot
-from storage.models import (
-    Campaign,
-    ChatIdentity,
-    Group,
-    Issue,
-    IssueStatus,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import Campaign, ChatIdentity, Group, Issue, Unit, WeeklyReport
 from storage.repos import Deliverables, Notices, People, Tasks, Units
 
 # Which identity a person is written to when they have several (a liaison on both platforms gets one copy).
-PLATFORM_ORDER = ("wecom", "dingtalk")
+PLATFORM_ORDER = (Platform.WECOM, Platform.DINGTALK)
 
 
 def _clock(text: str) -> time:

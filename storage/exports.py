@@ -29,9 +29,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from handlers.dates import format_cn
-from handlers.issues import STATUS_TEXT
-from storage.models import Campaign, Contact, ContactStatus, Issue, IssueStatus, StatsReport, Unit
+from core.dates import format_cn
+from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
+from storage.models import Campaign, Contact, Issue, StatsReport, Unit
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
 Target = str | Path | IO[bytes]
@@ -75,7 +75,8 @@ def _styles() -> list[NamedStyle]:
 
 def clean_text(value: str) -> str:
     """Text as Excel can store it: control characters other than tab/newline/CR removed (XML forbids them)."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value)
+    cleaned: str = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return cleaned
 
 
 @dataclass
@@ -100,7 +101,7 @@ class OfficialSheet:
 
     def __init__(self, workbook: Workbook, title: str, columns: Sequence[Column], head: SheetHead) -> None:
         self.sheet: WriteOnlyWorksheet = workbook.create_sheet(title)
-        self.sheet._values_to_row = _cells_to_row  # type: ignore[method-assign]
+        self.sheet._values_to_row = _cells_to_row
         self.columns = columns
         self.width = len(columns)
         self.rows = 0
@@ -358,7 +359,7 @@ def issue_rows(session: Session, campaign: Campaign, unit: Unit | None = None) -
     if unit is not None:
         stmt = stmt.where(Issue.unit_id == unit.id)
     for row in session.execute(stmt):
-        yield IssueRow(*row)
+        yield IssueRow(*row)  # type: ignore[call-arg]  # SQLAlchemy types a select() of at most ten columns
 
 
 def count_issues(session: Session, campaign: Campaign, unit: Unit | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The campaign data model (SPEC §2) as SQLAlchemy 2.0 typed ORM classes.
+"""The campaign data model (a plan fills it: docs/plan-format.md) as SQLAlchemy 2.0 typed ORM classes.
 
 English identifiers, Chinese only in user text. The rules that matter are database constraints:
 one weekly report per unit per ISO week, unique issue numbers per campaign, one chat identity per
@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.statuses import ContactStatus, DeliverableKind, IssueStatus, OutboxStatus, TaskDeadlineKind, TaskRole
 
 # Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -77,44 +79,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as plain strings with a CHECK, so adding a value later is a simple migration on both databases.
     return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e],
                 validate_strings=True, create_constraint=True, name=cls.__name__.lower())
-
-
-class ContactStatus(enum.StrEnum):
-    PRELISTED = "prelisted"  # named in the plan (unit + phone), no chat identity yet
-    PENDING = "pending"  # registered in chat, waiting for a coordinator
-    ACTIVE = "active"
-    REJECTED = "rejected"
-
-
-class IssueStatus(enum.StrEnum):
-    OPEN = "open"  # 未整改
-    IN_PROGRESS = "in_progress"  # 整改中
-    RECTIFIED = "rectified"  # 已整改 (销号)
-
-
-class TaskDeadlineKind(enum.StrEnum):
-    DATE = "date"  # 2024年3月底前
-    YEARLY = "yearly"  # 每年2月底前
-    DATE_THEN_ONGOING = "date_then_ongoing"  # 2024年6月15日前并长期坚持
-    ONGOING = "ongoing"  # 长期坚持
-    UNKNOWN = "unknown"  # could not be read; a person must fix the plan
-
-
-class TaskRole(enum.StrEnum):
-    LEAD = "lead"  # 牵头单位
-    PARTNER = "partner"  # 配合单位
-    RESPONSIBLE = "responsible"  # 责任单位
-
-
-class DeliverableKind(enum.StrEnum):
-    CONTACTS = "contacts"  # the contact form (附件1): a liaison's registration submits it for the unit
-
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # permanent failure, visible to coordinators
-    MISSED = "missed"  # its moment passed while the service was down; recorded, never sent
 
 
 class Campaign(Base):

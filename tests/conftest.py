@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.plan import load_plan, read_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Base
@@ -149,3 +149,10 @@ def client(plan_loaded: Database, clock: ManualClock) -> Iterator[TestClient]:
 @pytest.fixture
 def chat(client: TestClient) -> SimChat:
     return SimChat(client)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that drives Chromium, so that `make test-quick` can leave them out (-m 'not browser')."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

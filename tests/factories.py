@@ -21,18 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.statuses import ContactStatus, IssueStatus
 from storage.db import transaction
-from storage.models import (
-    Campaign,
-    Contact,
-    ContactStatus,
-    Deliverable,
-    IssueStatus,
-    StatsReport,
-    Submission,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import Campaign, Contact, Deliverable, StatsReport, Submission, Unit, WeeklyReport
 from storage.repos import Campaigns, Issues, People, Units
 from tests.conftest import Database, at
 

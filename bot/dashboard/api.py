@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from bot.dashboard.auth import ApiViewer, ServicesDep
 from bot.dashboard.queries import PAGE_SIZE, PRINTABLE, IssueFilter, issue_with_history, ledger, liaison_names
+from core.statuses import IssueStatus
 from handlers.coordination import reasons
 from handlers.summary import IssueCounts, Light, campaign_status
 from storage.db import transaction
-from storage.models import INTEGER_MAX, Campaign, Issue, IssueStatus
+from storage.models import INTEGER_MAX, Campaign, Issue
 from storage.repos import Campaigns
 
 router = APIRouter(prefix="/api", tags=["coordinators"])

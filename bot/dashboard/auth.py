@@ -30,10 +30,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from bot.app import Services
+from bot.services import Services
 from bot.settings import Settings
+from core.channels import Platform
+from core.statuses import ContactStatus
 from storage.db import lock_names, transaction
-from storage.models import AuditEntry, Campaign, Contact, ContactStatus, Coordinator
+from storage.models import AuditEntry, Campaign, Contact, Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People
 
 log = logging.getLogger("duban.dashboard")
@@ -88,7 +90,7 @@ class Viewer:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -102,7 +104,7 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
             log.warning("DUBAN_SECRET_KEY is not set: dashboard sessions end when this process stops")
         secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
         state.session_serializer = URLSafeTimedSerializer(secret, salt="duban.dashboard.session")
-    return state.session_serializer  # type: ignore[no-any-return]
+    return state.session_serializer
 
 
 def fingerprint(password_hash: str | None) -> str:
@@ -210,7 +212,7 @@ UnitViewer = Annotated[Viewer, Depends(require_unit_viewer)]
 ApiViewer = Annotated[Viewer, Depends(require_api_viewer)]
 
 
-PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+PLATFORM_NAMES = {Platform.WECOM: "企业微信", Platform.DINGTALK: "钉钉"}
 
 
 def platform_sign_ins(settings: Settings) -> dict[str, str]:

@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from bot.app import Services
 from bot.dashboard.auth import PageViewer, ServicesDep, check_csrf
 from bot.dashboard.pages import _campaign, _now, _unit, render
+from bot.services import Services
 from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
 from storage.db import transaction
 from storage.imports import WorkbookError

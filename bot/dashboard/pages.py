@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from bot.app import Services, route_for
 from bot.dashboard import reminders
 from bot.dashboard.auth import (
     PageViewer,
@@ -47,17 +46,18 @@ from bot.dashboard.queries import (
     weekly_matrix,
     weekly_report_of,
 )
+from bot.services import Services, route_for
+from core.dates import format_cn, format_week
+from core.statuses import STATUS_TEXT, IssueStatus
 from handlers.bulletin import BulletinError, compile_bulletin, parse_week
 from handlers.bulletin_docx import write_bulletin
 from handlers.charts import Bar, choose_bars
 from handlers.coordination import LIGHT_NAMES, reasons
-from handlers.dates import format_cn, format_week
-from handlers.issues import STATUS_TEXT
 from handlers.registration import RegistrationError, decide_registration
 from handlers.summary import WEEKLY_STATE_TEXT, CampaignStatus, Light, campaign_status, phase_spans
 from storage.db import transaction
 from storage.exports import count_issues, export_contacts, export_issues, export_stats, file_name
-from storage.models import Campaign, IssueStatus, Unit
+from storage.models import Campaign, Unit
 from storage.repos import Campaigns, People, Units, fits_integer
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -186,8 +186,9 @@ def _filter(unit: Annotated[str, Query(max_length=12)] = "", status: Annotated[s
             overdue: bool = False, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> IssueFilter:
     """The ledger filters from a query string; an empty field (a form's 全部) means no filter."""
     try:
-        return IssueFilter(unit=unit or None, status=status or None, focus_area=focus_area or None,
-                           source=source or None, overdue=overdue, page=page)
+        return IssueFilter.model_validate({"unit": unit or None, "status": status or None,
+                                           "focus_area": focus_area or None, "source": source or None,
+                                           "overdue": overdue, "page": page})
     except ValidationError as error:
         raise HTTPException(400, "筛选条件无效：" + "；".join(str(e["loc"][0]) for e in error.errors())) from error
 

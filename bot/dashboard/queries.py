@@ -7,28 +7,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.dates import format_week
+from core.statuses import ContactStatus, IssueStatus
 from handlers.context import campaign_calendar, report_due_moment
-from handlers.dates import format_week
 from handlers.summary import CampaignStatus, UnitStatus, WeeklyState, campaign_status
-from storage.models import (
-    INTEGER_MAX,
-    Campaign,
-    Contact,
-    ContactStatus,
-    Deliverable,
-    Issue,
-    IssueStatus,
-    Progress,
-    Submission,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import INTEGER_MAX, Campaign, Contact, Deliverable, Issue, Progress, Submission, Unit, WeeklyReport
 from storage.repos import Deliverables, Issues, Reports, fits_integer
 
 PAGE_SIZE = 50
@@ -47,7 +37,7 @@ class IssueFilter(BaseModel):
     overdue: bool = False
     page: int = Field(default=1, ge=1, le=100_000)
 
-    def apply(self, stmt: Select, today: date) -> Select:  # type: ignore[type-arg]
+    def apply(self, stmt: Select[Any], today: date) -> Select[Any]:
         if self.unit is not None:
             stmt = stmt.where(Issue.unit_id == self.unit)
         if self.status is not None:

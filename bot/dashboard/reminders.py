@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from core.channels import Route
 from scheduler.preview import RULE_NAMES, STATUS_NAMES, WEEKDAYS, preview
-from scheduler.rules import Route
 from storage.models import Campaign
 
 

@@ -25,7 +25,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from bot.app import Services
 from bot.dashboard.auth import (
     LOGIN_FAILED,
     PLATFORM_NAMES,
@@ -41,10 +40,12 @@ from bot.dashboard.auth import (
 from bot.dashboard.pages import render
 from bot.dingtalk import signin as dingtalk
 from bot.dingtalk.clients import AccessTokens
+from bot.services import Services
 from bot.wecom import signin as wecom
 from bot.wecom.client import AppCredentials, WeComApi, WeComError
+from core.channels import Platform
+from core.statuses import ContactStatus
 from storage.db import transaction
-from storage.models import ContactStatus
 from storage.repos import Audit, Campaigns, DashboardSessions, People
 
 log = logging.getLogger("duban.dashboard")
@@ -108,14 +109,14 @@ def _to_platform(request: Request, services: Services, platform: str, next_url: 
 def wecom_start(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """To WeCom: its web authorisation inside WeCom (silent), its QR-code login in any other browser."""
     inside = wecom.in_wecom(request.headers.get("user-agent", ""))
-    return _to_platform(request, services, "wecom", next, lambda redirect_uri, state: wecom.authorize_url(
+    return _to_platform(request, services, Platform.WECOM, next, lambda redirect_uri, state: wecom.authorize_url(
         services.settings, redirect_uri=redirect_uri, state=state, inside_wecom=inside))
 
 
 @router.get("/dingtalk")
 def dingtalk_start(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """To DingTalk's sign-in page (a QR code in a browser, a confirmation inside DingTalk)."""
-    return _to_platform(request, services, "dingtalk", next, lambda redirect_uri, state: dingtalk.authorize_url(
+    return _to_platform(request, services, Platform.DINGTALK, next, lambda redirect_uri, state: dingtalk.authorize_url(
         services.settings, redirect_uri=redirect_uri, state=state))
 
 
@@ -123,7 +124,7 @@ def dingtalk_start(request: Request, services: ServicesDep, next: str | None = N
 def dingtalk_inapp(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """The workbench's entry and DingTalk users' links: inside DingTalk the page asks the client for a code (no
     tap); anywhere else, or without DUBAN_DINGTALK_CORP_ID, it goes on to the sign-in page."""
-    _configured(services, "dingtalk")
+    _configured(services, Platform.DINGTALK)
     if (signed_in := _already_in(request, next)) is not None:
         return signed_in
     fallback = f"/dashboard/login/dingtalk?next={quote(safe_next(next), safe='')}"
@@ -145,7 +146,7 @@ async def wecom_callback(request: Request, services: ServicesDep, code: Code = "
                        clock=services.clock, http=http)
         return await wecom.user_id(api, code)
 
-    return await _finish(request, services, "wecom", "wecom", code, state, exchange)
+    return await _finish(request, services, Platform.WECOM, Platform.WECOM, code, state, exchange)
 
 
 @router.get("/dingtalk/callback", response_class=HTMLResponse)
@@ -156,7 +157,7 @@ async def dingtalk_callback(request: Request, services: ServicesDep, code: Code 
     async def exchange(http: httpx.AsyncClient) -> str | None:
         return await _dingtalk(services, http).user_from_authorization(code)
 
-    return await _finish(request, services, "dingtalk", "dingtalk", code, state, exchange)
+    return await _finish(request, services, Platform.DINGTALK, Platform.DINGTALK, code, state, exchange)
 
 
 @router.get("/dingtalk/inapp/callback", response_class=HTMLResponse)
@@ -165,7 +166,7 @@ async def dingtalk_inapp_callback(request: Request, services: ServicesDep, code:
     async def exchange(http: httpx.AsyncClient) -> str | None:
         return await _dingtalk(services, http).user_from_inapp(code)
 
-    return await _finish(request, services, "dingtalk", INAPP, code, state, exchange)
+    return await _finish(request, services, Platform.DINGTALK, INAPP, code, state, exchange)
 
 
 def _dingtalk(services: Services, http: httpx.AsyncClient) -> dingtalk.DingTalkSignIn:

@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
@@ -19,9 +18,7 @@ from bot.dingtalk.callback import router
 from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.clients import HTTP_TIMEOUT, build_senders
 from bot.dingtalk.stream import StreamRunner
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from bot.services import Services
 
 __all__ = ["build_senders", "router", "running"]
 log = logging.getLogger("duban.dingtalk")

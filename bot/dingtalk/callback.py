@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -27,11 +27,10 @@ from bot.dingtalk.clients import text_reply
 from bot.dingtalk.inbound import PayloadError, parse
 from bot.dingtalk.signing import is_valid, millis
 from bot.observability import note_callback
+from bot.services import Services
+from core.channels import Platform
 from storage.db import transaction
 from storage.repos import Signatures
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger("duban.dingtalk")
 router = APIRouter(tags=["dingtalk"])
@@ -90,5 +89,5 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
 
 def _first_use(services: Services, signature: str, body: bytes, expires_at: datetime) -> bool:
     with transaction(services.sessions) as session:
-        return Signatures(session).first_use("dingtalk", signature, hashlib.sha256(body).hexdigest(),
+        return Signatures(session).first_use(Platform.DINGTALK, signature, hashlib.sha256(body).hexdigest(),
                                              now=services.clock.now(), expires_at=expires_at)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,17 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.dingtalk.clients import SessionWebhookClient, build_senders
 from bot.dingtalk.inbound import PLATFORM, Inbound
 from bot.observability import note_callback
+from bot.services import Services
+from core.channels import Channel
 from handlers.message import Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
 
-if TYPE_CHECKING:
-    from bot.app import Services
-
 log = logging.getLogger("duban.dingtalk")
 
-WORK_CHANNEL = "dingtalk_work"
+WORK_CHANNEL = Channel.DINGTALK_WORK
 WEBHOOK_MARGIN = timedelta(minutes=1)  # a sessionWebhook this close to expiry may die in flight
 RETRY_LATER = "抱歉，系统暂时无法处理您刚才的消息，请稍后重新发送。"
 

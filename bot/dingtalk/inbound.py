@@ -12,10 +12,11 @@ from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
+from core.channels import Platform
 from handlers.message import IncomingMessage
 from storage.models import ID_LENGTH
 
-PLATFORM = "dingtalk"  # the identity namespace: senderStaffId, the userid inside the organisation
+PLATFORM = Platform.DINGTALK  # the identity namespace: senderStaffId, the userid inside the organisation
 PRIVATE, GROUP = "1", "2"  # conversationType
 TEXT_TYPES = ("text", "richText")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, ChatbotMessage, Credential
@@ -29,10 +29,8 @@ from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.clients import HTTP_TIMEOUT
 from bot.dingtalk.inbound import PLATFORM, PayloadError, parse
 from bot.observability import counting_callback
+from bot.services import Services
 from bot.timing import LoopTiming, Timing
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger("duban.dingtalk")
 # The SDK logs the connection ticket at INFO: give it a logger of its own that starts at WARNING.
@@ -43,7 +41,7 @@ STOP_ATTEMPTS = 5
 SILENCE_LIMIT = 180.0  # seconds without any frame; DingTalk's gateway sends a SYSTEM ping well within this
 
 
-class RobotMessageHandler(CallbackHandler):  # type: ignore[misc]
+class RobotMessageHandler(CallbackHandler):
     """The SDK callback for robot messages (topic /v1.0/im/bot/messages/get)."""
 
     def __init__(self, channel: RobotChannel) -> None:
@@ -71,7 +69,7 @@ class RobotMessageHandler(CallbackHandler):  # type: ignore[misc]
             return AckMessage.STATUS_OK, "OK"
 
 
-class GatewayClient(_SdkClient):  # type: ignore[misc]
+class GatewayClient(_SdkClient):
     """The SDK's client, opening its connection at DUBAN_DINGTALK_STREAM_API_BASE with a timeout.
 
     The SDK posts to a module constant with `requests` and no timeout, and finds its local IP by routing a

@@ -1,1 +1,1 @@
-"""The WeCom (企业微信) channel: the self-built app's callback, app messages and group robots (SPEC §5)."""
+"""The WeCom (企业微信) channel: the self-built app's callback, app messages and group robots (deploy/wecom.md)."""

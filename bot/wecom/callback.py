@@ -1,4 +1,4 @@
-"""`/wecom/callback`: the self-built app's URL verification (GET) and encrypted messages (POST), SPEC §5, §7.
+"""`/wecom/callback`: the self-built app's URL verification (GET) and encrypted messages (POST), docs/architecture.md.
 
 A POST is checked in this order, and nothing is written unless all pass: body size (413, BodyLimit), a
 well-formed envelope without DTD (400), the signature (403), the timestamp skew (403), decryption for this
@@ -11,6 +11,7 @@ retries.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import sys
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import httpx
@@ -29,6 +30,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
 from bot.observability import note_callback
+from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import (
     TEXT_LIMIT,
@@ -39,25 +41,23 @@ from bot.wecom.client import (
     split_by_bytes,
 )
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, message_type, read_envelope
+from core.channels import Channel, Platform
 from handlers.message import IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, SendResult, SendStatus
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
 
-if TYPE_CHECKING:
-    from bot.app import Services
-
 log = logging.getLogger("duban.wecom")
 
-PLATFORM = "wecom"
-DEFAULT_MAX_SKEW = 300  # seconds (SPEC §7)
+PLATFORM = Platform.WECOM
+DEFAULT_MAX_SKEW = 300  # seconds (DUBAN_CALLBACK_MAX_SKEW, README: 配置)
 GREETED_EVENTS = frozenset({"enter_agent", "subscribe"})
 HELP = "帮助"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # The event loop and the Dispatcher's thread share the GIL. The thread lets go of it in every SQLite call and
 # when it hands its result to the loop, and with Python's default 5 ms interval it can then wait that long for
-# the loop to give it back while it holds the database's only write lock. 1 ms: bench/callback.py ran ~15 %
-# more messages a second at 1 sender and ~8 % at 100.
+# the loop to give it back while it holds the database's only write lock. 1 ms hands it back sooner
+# (bench/NOTES.md has the measurements).
 GIL_SWITCH_INTERVAL = 0.001  # seconds
 LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 
@@ -264,7 +264,7 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
                      reply: Reply) -> None:
     """What a passive reply cannot carry, as app messages: the reply as markdown, then its charts."""
     if reply.markdown:
-        message = OutboundMessage(channel="wecom_app", target=incoming.user_id,
+        message = OutboundMessage(channel=Channel.WECOM_APP, target=incoming.user_id,
                                   text=greeting + "\n\n".join(reply.texts), markdown=greeting + reply.markdown,
                                   key=f"wecom-reply:{incoming.message_id}")
         result = await _patiently(lambda: channel.sender.send(message))
@@ -281,7 +281,7 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         elif result.status is not SendStatus.OK:
             log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
     for image in reply.images:
-        result = await _patiently(lambda image=image: channel.sender.send_image(incoming.user_id, image))
+        result = await _patiently(functools.partial(channel.sender.send_image, incoming.user_id, image))
         if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
             log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
 
@@ -311,7 +311,7 @@ async def _patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
 
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:
     """Send a late reply (or its overflow) as an app message, logging what could not be delivered."""
-    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel="wecom_app", target=user_id,
+    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
                                                                           text=text)))
     if result.status is not SendStatus.OK:
         log.error("wecom app message not delivered", extra={"status": str(result.status), "detail": result.detail})

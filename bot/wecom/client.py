@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from handlers.clock import Clock
+from core.channels import Channel
+from core.clock import Clock
 from handlers.message import Image
 from scheduler.outbound import OutboundMessage, Sender, SendResult, SendStatus
 from storage.db import transaction
@@ -202,13 +203,13 @@ class WeComApi:
             if token != refused and expires_at - TOKEN_REFRESH_MARGIN > self.clock.now():
                 return token
             self._remembered = None
-        token = await anyio.to_thread.run_sync(self._cached, refused)
-        if token is not None:
-            return token
+        cached = await anyio.to_thread.run_sync(self._cached, refused)
+        if cached is not None:
+            return cached
         async with self._refreshing:
-            token = await anyio.to_thread.run_sync(self._cached, refused)  # another task may have refreshed it
-            if token is not None:
-                return token
+            cached = await anyio.to_thread.run_sync(self._cached, refused)  # another task may have refreshed it
+            if cached is not None:
+                return cached
             return await self._fetch()
 
     def _cached(self, refused: str | None) -> str | None:
@@ -251,7 +252,7 @@ class WeComApi:
 class WeComAppSender:
     """Channel wecom_app: text or markdown to one userid through message/send, long text in several parts."""
 
-    channels = frozenset({"wecom_app"})
+    channels = frozenset({Channel.WECOM_APP})
 
     def __init__(self, api: WeComApi) -> None:
         self.api = api
@@ -291,9 +292,9 @@ class WeComAppSender:
 
 
 class WeComRobotSender:
-    """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (SPEC §5)."""
+    """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (docs/reminders.md)."""
 
-    channels = frozenset({"wecom_robot"})
+    channels = frozenset({Channel.WECOM_ROBOT})
 
     def __init__(self, *, api_base: str, http: httpx.AsyncClient) -> None:
         self.url = api_base.rstrip("/") + "/cgi-bin/webhook/send"

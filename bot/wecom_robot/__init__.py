@@ -16,16 +16,13 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from bot.services import Services
 from bot.wecom_robot.channel import RobotChannel
 from bot.wecom_robot.connection import Liveness, LoopTiming, Timing, cancel_and_wait
 from scheduler.leader import Leadership, leadership_for
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 __all__ = ["ConnectionHolder", "RobotChannel", "running"]
 log = logging.getLogger("duban.wecom_robot")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.observability import counting_callback
+from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import split_by_bytes
 from bot.wecom_robot import cards, protocol
@@ -36,9 +37,6 @@ from bot.wecom_robot.inbound import (
     parse_message,
 )
 from handlers.message import IncomingMessage, Reply
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger("duban.wecom_robot")
 

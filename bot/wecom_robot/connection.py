@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ class _Ended(Exception):
         self.reason, self.refused = reason, refused
 
 
-CallbackHandler = Callable[[Frame], Awaitable[None]]
+CallbackHandler = Callable[[Frame], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -254,7 +254,7 @@ class LongConnection:
         self._pending[req_id] = answer
         try:
             await self._send(Frame(cmd, req_id, body))
-            timer = asyncio.ensure_future(self.timing.sleep(timeout or self.liveness.ack_timeout))
+            timer: asyncio.Future[Any] = asyncio.ensure_future(self.timing.sleep(timeout or self.liveness.ack_timeout))
             try:
                 await asyncio.wait({answer, timer}, return_when=asyncio.FIRST_COMPLETED)
             finally:

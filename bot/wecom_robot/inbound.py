@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from core.channels import Platform
 from handlers.message import IncomingMessage
 from storage.models import ID_LENGTH
 
-PLATFORM = "wecom"  # the robot's from.userid is the member's userid in the corp, the same as the app's
+PLATFORM = Platform.WECOM  # the robot's from.userid is the member's userid in the corp, the same as the app's
 SINGLE, GROUP = "single", "group"
 # WeCom puts a U+2005 after an @-mention; `\s` covers it and the ordinary spaces.
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@[^\s@]+\s+)+|^\s*@[^\s@]+\s*$")
@@ -106,7 +107,7 @@ def parse_message(body: dict[str, Any], *, now: datetime) -> RobotMessage:
             elif item.get("msgtype") == "image":
                 attachments.append(_attachment("image", _object(item, "image")))
     elif msgtype in ("image", "file"):
-        attachments.append(_attachment(msgtype, _object(body, msgtype)))
+        attachments.append(_attachment("image" if msgtype == "image" else "file", _object(body, msgtype)))
     text = "\n".join(t.strip() for t in texts if t.strip())
     addressed = not chat.is_group or bool(_ANY_MENTION.search(text))
     if chat.is_group:
@@ -130,7 +131,8 @@ def parse_event(body: dict[str, Any]) -> EnterChat | CardClick | OtherEvent:
     if event_type == "template_card_event":
         # WeCom's page nests the details under the event type's name; its Node SDK reads them from `event`
         # itself. Either is accepted.
-        details = event.get(event_type) if isinstance(event.get(event_type), dict) else event
+        nested = event.get(event_type)
+        details = nested if isinstance(nested, dict) else event
         return CardClick(chat, event_key=_text(details, "event_key"), task_id=_text(details, "task_id"))
     return OtherEvent(chat, event_type)
 

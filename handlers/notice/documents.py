@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import PurePosixPath
 from statistics import median
+from typing import Any
+from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
 
@@ -128,7 +130,7 @@ def read_docx(data: bytes) -> Document:
     return Document("\n".join(lines), tuple(places), "docx")
 
 
-def _unique_cells(cells: list) -> list[str]:  # type: ignore[type-arg]
+def _unique_cells(cells: list[Any]) -> list[str]:
     """A merged cell appears once per grid column it spans in python-docx; keep it once."""
     seen: list[object] = []
     texts: list[str] = []
@@ -321,7 +323,7 @@ def read_ofd(package: zipfile.ZipFile) -> Document:
     return Document(result.text, result.places, "ofd")
 
 
-def _xml(package: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
+def _xml(package: zipfile.ZipFile, name: str) -> Element:
     return ElementTree.fromstring(package.read(name.lstrip("/")))
 
 
@@ -330,7 +332,7 @@ def _box(text: str) -> tuple[float, float, float, float]:
     return x, y, w, h
 
 
-def _ofd_page(content, box: tuple[float, float, float, float]) -> _Page:  # type: ignore[no-untyped-def]
+def _ofd_page(content: Element, box: tuple[float, float, float, float]) -> _Page:
     area = content.findtext(f"{OFD}Area/{OFD}PhysicalBox")
     _, _, width, height = _box(area) if area else box
     items: list[tuple[float, float, float, float, str]] = []

@@ -1,5 +1,5 @@
 """Reading a plan out of a notice: header, campaign span, phases, deliverables, weekly and monthly rules,
-the rectification target, issue sources, focus areas, units and coordinators (SPEC §9).
+the rectification target, issue sources, focus areas, units and coordinators (the plan it makes: docs/plan-format.md).
 
 Each reader is a small function of the normalised notice. None of them invents a date: a year-less date
 gets its year only from the notice itself (its own 文号, the date line, a stated span or dated sentences);
@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 
-from handlers.dates import DateContext, FoundDate, Role, find_dates, parse_date
+from core.dates import DateContext, FoundDate, Role, find_dates, parse_date
 from handlers.notice.model import (
     Coordinator,
     Deliverable,

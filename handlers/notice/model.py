@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from storage.models import TaskDeadlineKind
+from core.statuses import TaskDeadlineKind
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from handlers.notice.model import ContactRow, NoticePlan, Origin, Text
 from handlers.notice.text import Notice, display
 from handlers.parsing import normalize_phone
 
-# A 联系人 column and the plan's contact field it fills (SPEC §2: 单位名称, 姓名, 职务, 联系电话, 微信或邮箱).
+# A 联系人 column and the plan's contact field it fills (附件1: 单位名称, 姓名, 职务, 联系电话, 微信或邮箱).
 _CONTACT_COLUMNS = (
     (re.compile(r"^(?:单位名称|单位|所在单位|部门|科室)$"), "unit"),
     (re.compile(r"^姓名$"), "name"),

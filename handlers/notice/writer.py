@@ -1,4 +1,4 @@
-"""The imported plan as YAML (SPEC §8) with a comment beside every value naming the notice line it came from.
+"""The imported plan as YAML (docs/plan-format.md), a comment beside every value naming the notice line it came from.
 
 Written by hand rather than with a YAML library's dumper because comments are the point: PyYAML drops
 them, and ruamel.yaml would need the whole document built as commented objects for what is a fixed
@@ -11,9 +11,9 @@ from datetime import date
 
 import yaml
 
+from core.statuses import TaskDeadlineKind
 from handlers.notice.model import ContactRow, NoticePlan, Task, Text, When
 from handlers.plan import DEFAULT_FOCUS_AREAS, DEFAULT_SOURCES
-from storage.models import TaskDeadlineKind
 
 TODO = "TODO"  # must be done before the plan loads
 LATER = "请补充："  # can wait: the plan loads, but a feature stays idle until it is done
@@ -137,7 +137,7 @@ def _deliverables(out: _Lines, plan: NoticePlan) -> None:
     for item in plan.deliverables:
         out.add(f"  - name: {_scalar(item.name)}", plan.cite(item.origin))
         if item is contact_form:
-            out.add("    kind: contacts", f"{plan.at(item.origin.line)}：联系人表，联络员在聊天中「登记」即为本单位报送")
+            out.add("    kind: contacts", f"{plan.at(item.origin.line)}：联系人表，联络员「登记」即为本单位报送")
         _when(out, plan, "    ", "due", item.due, "")
         if item.to:
             out.add(f"    to: {_scalar(item.to)}", f"{plan.at(item.origin.line)}：报送对象")
@@ -159,7 +159,7 @@ def _weekly(out: _Lines, plan: NoticePlan) -> None:
     out.add("weekly_report:")
     weekly = plan.weekly
     if weekly is None:
-        out.add("  weekday: 周五", "通知未写明周报要求：以下为默认值（SPEC §8），请核对")
+        out.add("  weekday: 周五", "通知未写明周报要求：以下为默认值（docs/plan-format.md），请核对")
         out.add('  remind_at: ["09:00", "11:00"]', "默认")
         out.add('  due: "12:00"', "默认")
         return
@@ -244,8 +244,9 @@ def render_plan(plan: NoticePlan, *, source: str = "通知") -> str:
     out = _Lines()
     _campaign(out, plan)
     _texts(out, plan, "focus_areas", plan.focus_areas, DEFAULT_FOCUS_AREAS,
-           "通知未列出整治重点：以下为默认值（SPEC §2）")
-    _texts(out, plan, "sources", plan.sources, DEFAULT_SOURCES, "通知未列出线索来源：以下为默认值（SPEC §2）")
+           "通知未列出整治重点：以下为默认值（docs/plan-format.md）")
+    _texts(out, plan, "sources", plan.sources, DEFAULT_SOURCES,
+           "通知未列出线索来源：以下为默认值（docs/plan-format.md）")
     _phases(out, plan)
     _deliverables(out, plan)
     _weekly(out, plan)
@@ -263,7 +264,7 @@ def render_plan(plan: NoticePlan, *, source: str = "通知") -> str:
     _unplaced(out, plan)
     where = "页码、段落" if plan.places else "行号"
     header = [
-        f"# 督办专项整治方案：由 duban plan import 从「{source}」生成（格式见 SPEC §8）。",
+        f"# 督办专项整治方案：由 duban plan import 从「{source}」生成（格式见 docs/plan-format.md）。",
         f"# 每个值旁的注释是它在通知中的出处（{where}与原文），请逐项核对。",
         *(f"# 注意：{plan.cite(item.origin)}：{item.value}" for item in plan.shortfalls),
         f"# 标有 TODO 的 {out.todos} 处须补全后才能用 duban plan load 加载；标有「请补充」的可以稍后再补。"

@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from bot.app import create_app
 from bot.cli import app
 from bot.demo import DEMO_NAME
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import IssueStatus
 from handlers.summary import campaign_status
 from storage.db import transaction
-from storage.models import Campaign, Coordinator, Issue, IssueStatus
+from storage.models import Campaign, Coordinator, Issue
 from tests.conftest import FIXTURES, Database, SimChat, make_settings
 
 runner = CliRunner()

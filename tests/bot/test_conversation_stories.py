@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 from bot.app import create_app
 from bot.cli import app as cli
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus, IssueStatus
 from handlers.plan import load_plan, parse_plan
 from storage.db import transaction
-from storage.models import Contact, ContactStatus, Issue, IssueStatus, Progress, StatsReport, WeeklyReport
+from storage.models import Contact, Issue, Progress, StatsReport, WeeklyReport
 from tests.bot.test_sim_stories import count
 from tests.bot.wecom.conftest import qyapi, qyapi_server, side, wecom, wecom_client  # noqa: F401 — fixtures
 from tests.conftest import FIXTURES, Database, SimChat, at, make_settings

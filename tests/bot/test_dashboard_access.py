@@ -16,9 +16,10 @@ from bot.app import create_app
 from bot.dashboard.api import router as api_router
 from bot.dashboard.pages import router as pages_router
 from bot.dashboard.plan_pages import router as plan_router
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus
 from storage.db import transaction
-from storage.models import AuditEntry, Contact, ContactStatus, Coordinator, OutboxMessage
+from storage.models import AuditEntry, Contact, Coordinator, OutboxMessage
 from tests.conftest import Database, make_settings
 from tests.factories import build_ledger, set_password
 

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import delete
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from storage.models import WeeklyReport
 from tests.conftest import Database, make_settings

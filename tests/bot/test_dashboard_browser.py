@@ -20,11 +20,12 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
 from storage.db import transaction
-from storage.models import Contact, ContactStatus
+from storage.models import Contact
 from storage.repos import People
 from tests.bot.dingtalk.fake_dingtalk import AUTHORIZE as DINGTALK_AUTHORIZE
 from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.test_dashboard_api import signed_in  # noqa: F401  (the fixture)
 from tests.bot.test_dashboard_desk import words
 from tests.conftest import SimChat, at

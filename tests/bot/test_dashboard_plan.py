@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from storage.models import AuditEntry, Campaign, Phase
 from tests.conftest import FIXTURES, Database, make_settings

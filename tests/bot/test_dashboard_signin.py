@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.signin import PUBLIC_URL
 from tests.bot.test_dashboard_access import SECRET, log_in
 from tests.conftest import Database, SimChat, make_settings

@@ -4,7 +4,7 @@ missing the week's report. tests/bot/wecom/test_desk_stories.py tells the same a
 
 from __future__ import annotations
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.conftest import SimChat, at
 
 

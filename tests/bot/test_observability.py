@@ -28,11 +28,12 @@ from sqlalchemy import create_engine, text, update
 
 from bot.app import create_app
 from bot.logs import QUIET_LOGGERS, configure_logging
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import OutboxStatus
 from handlers.dispatch import Dispatcher
 from scheduler.delivery import DeliveryWorker
 from storage.db import MIGRATIONS, make_session_factory, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 from storage.repos import Campaigns, Outbox
 from tests.bot.dingtalk.conftest import MA_STAFF, DingTalkChat, dingtalk_settings
 from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk

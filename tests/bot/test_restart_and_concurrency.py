@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from storage.models import Issue, WeeklyReport
 from tests.bot.test_sim_stories import REGISTER_LU
@@ -72,7 +72,8 @@ def test_twenty_concurrent_writers_never_see_database_locked(live_server: str, p
             setup.post("/sim/api/messages", json={"user": user, "text": REGISTER_LU.replace("陆和建", f"写手{user}")
                                                   .replace("13909551234", f"1390955{int(user[6:]):04d}")})
         with transaction(plan_loaded.sessions) as session:
-            from storage.models import Contact, ContactStatus
+            from core.statuses import ContactStatus
+            from storage.models import Contact
 
             pending = session.scalars(select(Contact.id).where(Contact.status == ContactStatus.PENDING)).all()
         for number in pending:

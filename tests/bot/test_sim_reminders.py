@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.conftest import Database, SimChat, at, make_settings
 
 

@@ -6,20 +6,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus, IssueStatus
 from storage.db import transaction
-from storage.models import (
-    AuditEntry,
-    ChatIdentity,
-    Contact,
-    ContactStatus,
-    Issue,
-    IssueStatus,
-    Progress,
-    StatsReport,
-    Submission,
-    WeeklyReport,
-)
+from storage.models import AuditEntry, ChatIdentity, Contact, Issue, Progress, StatsReport, Submission, WeeklyReport
 from tests.conftest import Database, SimChat, at
 
 REGISTER_LU = "登记\n单位：法制科\n姓名：陆和建\n职务：法制科科长\n电话：13909551234\n邮箱：lu@example.cn"
@@ -165,7 +155,7 @@ def test_progress_with_100_percent_and_chinese_number(chat: SimChat, plan_loaded
     assert "请写明整改状态" in chat.send("LuHeJian", "进展 1 随便说说")
     assert "没有编号为 #9" in chat.send("LuHeJian", "进展 9 50%")
     assert "0 到 100" in chat.send("LuHeJian", "进展 1 120%")
-    assert "已销号" in chat.send("LuHeJian", "进展 1 100%")  # SPEC §3: 100% marks it rectified
+    assert "已销号" in chat.send("LuHeJian", "进展 1 100%")  # docs/chat-grammar.md: 100% marks it rectified
     assert issue(plan_loaded, 1).status is IssueStatus.RECTIFIED
 
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 import scheduler.service  # noqa: F401  (its leader and tick gauges, as in every duban process)
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.conftest import Database, make_settings
 
 DEPLOY = Path(__file__).parents[2] / "deploy"

@@ -11,11 +11,12 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import delete, select
 
+from core.statuses import ContactStatus, IssueStatus
 from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues, read_remark
 from storage.db import transaction
 from storage.exports import export_contacts, export_issues
 from storage.imports import WorkbookError
-from storage.models import Contact, ContactStatus, Issue, IssueStatus, Progress
+from storage.models import Contact, Issue, Progress
 from tests.conftest import Database, at
 from tests.factories import TODAY, build_ledger, campaign_of, unit_named
 

@@ -157,6 +157,7 @@ def test_long_reports_are_clipped_after_a_sentence() -> None:
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed (apt-get install "
                                                             "libreoffice-writer-nogui)")
+@pytest.mark.slow  # LibreOffice: make test-quick leaves it out
 def test_libreoffice_renders_it_to_pdf(ledger: Database, tmp_path: Path) -> None:
     path = tmp_path / "简报.docx"
     write_bulletin(compiled(ledger), str(path))

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from handlers.dates import format_near
+from core.dates import format_near
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import transaction

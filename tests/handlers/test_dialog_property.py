@@ -41,6 +41,8 @@ from tests.chat_corpus import APOLOGY, CORPUS, rolled_back
 from tests.conftest import Database, at
 from tests.handlers.test_fuzz_chat import messages
 
+pytestmark = pytest.mark.slow  # Hypothesis against the database: make test-quick leaves it out
+
 NOW = at("2020-07-15 10:00")
 # Bookkeeping, not campaign data: the dialog itself, the audit trail, dedupe records, the outbox.
 BOOKKEEPING = {"dialog_states", "audit_log", "processed_messages", "outbox", "access_tokens", "scheduler_state"}

@@ -15,13 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from core.statuses import IssueStatus
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from handlers.plan import load_plan, read_plan
 from storage.db import transaction
-from storage.models import Contact, DialogState, Issue, IssueStatus, Progress, StatsReport
+from storage.models import Contact, DialogState, Issue, Progress, StatsReport
 from tests.conftest import FIXTURES, Database, at
 from tests.factories import build_ledger
+
+pytestmark = pytest.mark.slow  # Hypothesis against the database: make test-quick leaves it out
 
 APOLOGY = "抱歉，处理这条消息时出错了"
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,

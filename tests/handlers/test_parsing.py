@@ -1,4 +1,4 @@
-"""Tolerant reading of chat text (SPEC §3): widths, brackets, numerals, field lines, command words."""
+"""Tolerant reading of chat text (docs/chat-grammar.md): widths, brackets, numerals, field lines, command words."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plan loading (SPEC §8): validation names file, line and field; loading is idempotent and non-destructive."""
+"""Plan loading (docs/plan-format.md): validation names file, line and field; loading is idempotent, non-destructive."""
 
 from __future__ import annotations
 
@@ -8,21 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus, TaskDeadlineKind
 from handlers.plan import PlanError, load_plan, parse_plan, read_plan
 from storage.db import transaction
-from storage.models import (
-    Campaign,
-    Contact,
-    ContactStatus,
-    Deliverable,
-    Issue,
-    Phase,
-    Task,
-    TaskDeadlineKind,
-    Unit,
-    WeeklyReport,
-)
+from storage.models import Campaign, Contact, Deliverable, Issue, Phase, Task, Unit, WeeklyReport
 from tests.conftest import FIXTURES, Database, SimChat
 
 PLAN = (FIXTURES / "plan.yaml").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Plans with a task division (SPEC §8 tasks:, §9): deadline kinds, collective names, reloads."""
+"""Plans with a task division (docs/plan-format.md, tasks): deadline kinds, collective names, reloads."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from handlers.dates import DateContext
+from core.dates import DateContext
+from core.statuses import TaskDeadlineKind
 from handlers.plan import classify_task_deadline, collective_key, load_plan, parse_plan, read_plan
 from storage.db import transaction
-from storage.models import Task, TaskDeadlineKind, TaskProgress
+from storage.models import Task, TaskProgress
 from tests.conftest import FIXTURES, SHANGHAI, Database
 
 CTX = DateContext(campaign_start=date(2023, 11, 1), campaign_end=date(2025, 12, 31), today=date(2023, 11, 1))

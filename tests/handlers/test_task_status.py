@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from core.statuses import TaskDeadlineKind, TaskRole
 from handlers.task_status import (
     ongoing_digests,
     owing_unit_ids,
     task_deadline_subjects,
     task_states,
 )
-from storage.models import Task, TaskDeadlineKind, TaskProgress, TaskRole, TaskUnit
+from storage.models import Task, TaskProgress, TaskUnit
 from tests.conftest import SHANGHAI
 
 LEAD, PARTNER, RESPONSIBLE = TaskRole.LEAD, TaskRole.PARTNER, TaskRole.RESPONSIBLE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.plan import load_plan, read_plan
 from storage.db import transaction
 from storage.models import AuditEntry, TaskProgress

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.statuses import OutboxStatus
 from storage.db import make_engine, make_session_factory
-from storage.models import OutboxStatus
 from tests.conftest import at
 from tests.fakes.platform import MESSAGE_SEND, FakePlatform
 from tests.reliability.harness import (
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.reliability
 UNITS = 40
 IN_FLIGHT = 16  # the outbox worker's default concurrency: requests on their way when the leader dies
 REMINDER = "【周报提醒】"
-TAKEOVER_PROMISE = 60.0  # seconds (SPEC, scheduler/README.md)
+TAKEOVER_PROMISE = 60.0  # seconds (docs/reminders.md, scheduler/README.md)
 
 
 def delivered(fake: FakePlatform, before: str | None = None, after: str | None = None) -> Counter[str]:

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.statuses import OutboxStatus
 from storage.db import make_engine, make_session_factory, transaction
-from storage.models import (
-    OutboxStatus,
-    WeeklyReport,
-)
+from storage.models import WeeklyReport
 from tests.fakes.platform import FakePlatform
 from tests.reliability.harness import (
     WAIT,

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.statuses import OutboxStatus
 from storage.db import make_engine, make_session_factory, transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 from tests.fakes.platform import GETTOKEN, HANG, MESSAGE_SEND, FakePlatform
 from tests.reliability.harness import (
     ClockFile,

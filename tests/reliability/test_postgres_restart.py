@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from core.statuses import OutboxStatus
 from storage.db import make_engine, make_session_factory
-from storage.models import OutboxStatus
 from tests.fakes.platform import MESSAGE_SEND, FakePlatform
 from tests.reliability.harness import (
     WAIT,

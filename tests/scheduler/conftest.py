@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import OutboxStatus
 from scheduler.delivery import DeliveryWorker
 from scheduler.engine import ReminderEngine, TickResult
 from scheduler.outbound import SimulatorSender
 from storage.db import transaction
-from storage.models import Campaign, Group, OutboxMessage, OutboxStatus
+from storage.models import Campaign, Group, OutboxMessage
 from tests.conftest import Database, at
 from tests.fakes.platform import FakePlatform, serve_fake_platform
 from tests.fakes.senders import TIMEOUT, FakeWecomAppSender, FakeWecomRobotSender

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from core.statuses import OutboxStatus
 from storage.db import transaction
-from storage.models import OutboxStatus
 from storage.repos import Campaigns, Outbox
 from tests.fakes.platform import HANG
 from tests.scheduler.conftest import ROBOT_KEY, Reminders
@@ -157,6 +157,7 @@ def test_retries_give_up_after_the_last_attempt(reminders: Reminders) -> None:
 # --- rate limits ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # make test-quick leaves it out
 def test_a_thousand_nudges_to_one_robot_never_exceed_20_in_any_minute(reminders: Reminders) -> None:
     queue_robot_nudges(reminders, 1000)
     sent_at: list[float] = []

@@ -1,4 +1,4 @@
-"""The reminder rules of SPEC §4, walked through the test campaign with the clock, counted at a fake server."""
+"""The rules of docs/reminders.md, walked through the test campaign with the clock, counted at a fake server."""
 
 from __future__ import annotations
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.statuses import OutboxStatus
 from scheduler.preview import preview
 from scheduler.rules import CALENDAR_GAP
 from storage.db import transaction
-from storage.models import OutboxStatus
 from tests.conftest import at
 from tests.factories import campaign_of
 from tests.scheduler.conftest import Reminders, route

@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from core.statuses import OutboxStatus
 from storage.db import transaction
-from storage.models import OutboxMessage, OutboxStatus, SchedulerState
+from storage.models import OutboxMessage, SchedulerState
 from tests.conftest import Database, at
 from tests.fakes.platform import FakePlatform
+
+pytestmark = pytest.mark.slow  # real processes: make test-quick leaves it out
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0  # seconds: the bound on every wait for the processes

@@ -15,7 +15,7 @@ import pytest
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from sqlalchemy.exc import OperationalError
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.outbound import SimulatorSender
 from scheduler.service import TICK_JOB, SchedulerService, Timing, tick_job
 from tests.conftest import Database

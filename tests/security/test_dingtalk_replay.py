@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus
 from storage.db import transaction
-from storage.models import CallbackSignature, Contact, ContactStatus
+from storage.models import CallbackSignature, Contact
 from tests.bot.dingtalk.conftest import (
     COORDINATOR_STAFF,
     LU_STAFF,

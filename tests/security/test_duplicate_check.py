@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from storage.models import WeeklyReport
 from tests.bot.wecom.conftest import wecom_settings

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.test_dashboard_access import log_in
 from tests.conftest import Database, make_settings
 from tests.factories import set_password

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.app import create_app
 from bot.cli import app as cli
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.test_dashboard_access import csrf_of, log_in
 from tests.conftest import Database, make_settings
 from tests.factories import set_password

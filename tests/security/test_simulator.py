@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus
 from storage.db import transaction
-from storage.models import AuditEntry, Contact, ContactStatus, WeeklyReport
+from storage.models import AuditEntry, Contact, WeeklyReport
 from tests.bot.test_dashboard_access import log_in
 from tests.bot.wecom.conftest import wecom_settings
 from tests.bot.wecom.fake_qyapi import FakeQyapi

@@ -1,8 +1,8 @@
-"""`make system-packages` installs what the project needs from Debian (the CJK font, Chromium) when it runs as root
-with apt-get, and otherwise says what is missing and how to get it; `make run`, `make test` and CI use it.
+"""`make system-packages` installs what the project needs from Debian (the CJK font, Chromium, LibreOffice) when it
+runs as root with apt-get, and otherwise says what is missing and how to get it; `make run`, `make test` and CI use it.
 
-This machine has both packages, and other suites need them: the target runs here against stand-ins for fc-list,
-chromium, id and apt-get on a PATH of their own, which record what the target asked of them."""
+This machine has these packages, and other suites need them: the target runs here against stand-ins for fc-list,
+chromium, soffice, id and apt-get on a PATH of their own, which record what the target asked of them."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def stub(folder: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def machine(tmp_path: Path, *, root: bool, apt: bool, font: bool, browser: bool) -> Path:
+def machine(tmp_path: Path, *, root: bool, apt: bool, font: bool, browser: bool, office: bool = True) -> Path:
     """A PATH holding only grep (the real one) and stand-ins describing the machine."""
     folder = tmp_path / "bin"
     folder.mkdir()
@@ -32,6 +32,8 @@ def machine(tmp_path: Path, *, root: bool, apt: bool, font: bool, browser: bool)
     stub(folder, "fc-list", "echo '/usr/share/fonts/NotoSansCJK-Regular.ttc: Noto Sans CJK SC'" if font else "true")
     if browser:
         stub(folder, "chromium", "true")
+    if office:
+        stub(folder, "soffice", "true")
     if apt:
         stub(folder, "apt-get", f'echo "$DEBIAN_FRONTEND apt-get $*" >> {tmp_path / "apt.log"}')
     return folder
@@ -48,9 +50,11 @@ def apt_calls(tmp_path: Path) -> list[str]:
 
 
 def test_as_root_with_apt_it_installs_what_is_missing(tmp_path: Path) -> None:
-    done = make(tmp_path, machine(tmp_path, root=True, apt=True, font=False, browser=False), "system-packages")
+    done = make(tmp_path, machine(tmp_path, root=True, apt=True, font=False, browser=False, office=False),
+                "system-packages")
     assert done.returncode == 0, done.stderr
-    assert apt_calls(tmp_path) == [" apt-get update -q", "noninteractive apt-get install -y -q fonts-noto-cjk chromium"]
+    install = "noninteractive apt-get install -y -q fonts-noto-cjk chromium libreoffice-writer-nogui"
+    assert apt_calls(tmp_path) == [" apt-get update -q", install]
 
 
 def test_only_what_is_missing_is_installed(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.app import create_app
 from bot.cli import app as cli
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.plan import load_plan, read_plan
 from storage.copy import copy_database
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
@@ -165,6 +165,7 @@ def peak_memory_of_copy(source_url: str, target_url: str, *extra: str) -> int:
     return int(peak)
 
 
+@pytest.mark.slow  # make test-quick leaves it out
 def test_a_hundred_thousand_rows_copy_in_flat_memory(source: Database, target_url: str) -> None:
     with transaction(source.sessions) as session:
         session.add(Campaign(name="全省专项整治", start=date(2024, 1, 1), end=date(2024, 12, 31),

@@ -11,9 +11,9 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.statuses import IssueStatus
 from storage.db import transaction
 from storage.exports import export_contacts, export_issues, export_stats
-from storage.models import IssueStatus
 from tests.conftest import Database
 from tests.factories import TODAY, add_issue, build_ledger, campaign_of, unit_named
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from core.statuses import OutboxStatus
 from storage.db import transaction
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage
 from storage.repos import KeyedMessage, Outbox
 from tests.conftest import Database, at
 from tests.factories import campaign_of

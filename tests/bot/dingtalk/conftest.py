@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import transaction

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.exc import OperationalError
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from storage.db import make_session_factory, transaction
 from storage.models import ChatIdentity, Issue, OutboxMessage, ProcessedMessage, WeeklyReport

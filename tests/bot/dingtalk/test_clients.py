@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.dingtalk import build_senders
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.outbound import CHANNELS, OutboundMessage, SendResult, SendStatus
 from storage.db import transaction
 from storage.models import AccessToken

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, MA_STAFF, DingTalkChat, dingtalk_settings
 from tests.bot.dingtalk.fake_dingtalk import (

@@ -6,9 +6,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus, IssueStatus
 from storage.db import transaction
-from storage.models import AuditEntry, ChatIdentity, Contact, ContactStatus, Issue, IssueStatus, OutboxMessage
+from storage.models import AuditEntry, ChatIdentity, Contact, Issue, OutboxMessage
 from tests.bot.dingtalk.conftest import COORDINATOR_STAFF, LU_STAFF, MA_STAFF, DingTalkChat, dingtalk_settings
 from tests.bot.dingtalk.fake_dingtalk import FakeDingTalk
 from tests.bot.test_dashboard_access import log_in

@@ -15,10 +15,11 @@ from dingtalk_stream import AckMessage, CallbackMessage
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
-from bot.app import Services, build_services, create_app
+from bot.app import create_app
 from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.stream import RobotMessageHandler
-from handlers.clock import ManualClock
+from bot.services import Services, build_services
+from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from storage.db import make_session_factory
 from storage.models import ProcessedMessage

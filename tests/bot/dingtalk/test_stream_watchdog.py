@@ -9,10 +9,10 @@ import json
 import httpx
 from dingtalk_stream import ChatbotMessage, Credential
 
-from bot.app import build_services
 from bot.dingtalk.channel import RobotChannel
 from bot.dingtalk.stream import GatewayClient, RobotMessageHandler, sdk_log
-from handlers.clock import ManualClock
+from bot.services import build_services
+from core.clock import ManualClock
 from tests.bot.dingtalk.conftest import dingtalk_settings
 from tests.bot.dingtalk.fake_dingtalk import OPEN_CONNECTION, SESSION, STREAM, STREAM_ACK, FakeDingTalk
 from tests.bot.dingtalk.test_stream import RECORDED

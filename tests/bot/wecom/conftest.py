@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.wecom.fake_qyapi import CORP_ID, SECRET, FakeQyapi, LoopbackServer
 from tests.bot.wecom.platform import WeComChat, WeComSide
 from tests.conftest import Database, make_settings

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.wecom.fake_qyapi import MESSAGE_SEND, FakeQyapi
 
 BLOCK = 32  # WeCom pads to 32 bytes (PKCS#7 with k = 32), not to the AES block size

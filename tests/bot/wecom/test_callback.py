@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.app import create_app
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import make_engine, make_session_factory, transaction

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.wecom.client import build_senders, split_by_bytes, webhook_key
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 from storage.db import transaction
 from storage.models import AccessToken

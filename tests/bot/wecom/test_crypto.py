@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.wecom.crypto import CallbackRejected, WeComCrypto
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from storage.models import ProcessedMessage
 from tests.bot.wecom.conftest import AES_KEY, wecom_settings

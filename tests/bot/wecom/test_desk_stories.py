@@ -10,7 +10,7 @@ import asyncio
 import httpx
 
 from bot.wecom.client import TEXT_LIMIT, build_senders
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.parsing import normalize
 from scheduler.delivery import DeliveryWorker
 from tests.bot.test_sim_stories import REGISTER_LU

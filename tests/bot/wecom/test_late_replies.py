@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.app import create_app
 from bot.wecom.client import WeComApi
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from tests.bot.wecom.conftest import wecom_settings

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from bot.app import create_app, dashboard_link_for, route_for
+from bot.app import create_app
 from bot.cli import app as cli
-from handlers.clock import ManualClock
+from bot.services import dashboard_link_for, route_for
+from core.clock import ManualClock
 from scheduler.engine import ReminderEngine
 from storage.db import transaction
 from storage.models import AuditEntry, ChatIdentity, OutboxMessage

@@ -9,9 +9,10 @@ from datetime import date
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
+from core.statuses import ContactStatus, IssueStatus
 from storage.db import transaction
-from storage.models import Contact, ContactStatus, Issue, IssueStatus, OutboxMessage, WeeklyReport
+from storage.models import Contact, Issue, OutboxMessage, WeeklyReport
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, seed_campaign_activity
 from tests.bot.wecom.fake_qyapi import MEDIA_UPLOAD, MESSAGE_SEND, FakeQyapi
 from tests.bot.wecom.platform import WeComChat, WeComSide

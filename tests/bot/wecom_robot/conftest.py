@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from tests.bot.dingtalk.fake_dingtalk import LoopbackServer
 from tests.bot.wecom_robot.fake_server import BOT_ID, SECRET, FakeMediaHost, FakeRobotServer
 from tests.conftest import Database, make_settings

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.wecom_robot import protocol
 from bot.wecom_robot.channel import NOT_YOURS
 from bot.wecom_robot.sender import RobotSender
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.dispatch import STALE_CHOICE, VOICE_DROPPED
 from scheduler.delivery import DeliveryWorker
 from storage.db import transaction

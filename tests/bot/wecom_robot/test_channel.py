@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from itertools import pairwise
 
-from bot.app import build_services
+from bot.services import build_services
 from bot.wecom import texts
 from bot.wecom_robot import protocol
 from bot.wecom_robot.channel import STREAM_STEP_BYTES, RobotChannel
 from bot.wecom_robot.connection import cancel_and_wait
 from bot.wecom_robot.inbound import Chat
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.message import Reply
 from storage.models import Issue, ProcessedMessage
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count

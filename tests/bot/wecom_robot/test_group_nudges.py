@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.wecom_robot import protocol
 from bot.wecom_robot.sender import RobotSender
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from handlers.plan import PlanError, load_plan, read_plan
 from scheduler.delivery import DeliveryWorker
 from scheduler.engine import ReminderEngine

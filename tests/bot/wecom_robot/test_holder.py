@@ -8,10 +8,11 @@ import asyncio
 
 from fastapi.testclient import TestClient
 
-from bot.app import build_services, create_app
+from bot.app import create_app
+from bot.services import build_services
 from bot.wecom_robot import ELECTION_SECONDS, ConnectionHolder, RobotChannel, lock_key
 from bot.wecom_robot.connection import cancel_and_wait
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.leader import leadership_for
 from tests.bot.wecom_robot.conftest import SLACK, ManualTiming, robot_settings
 from tests.bot.wecom_robot.fake_server import BOT_ID, FakeRobotServer, text_message

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
-from bot.app import build_services
+from bot.services import build_services
 from bot.wecom_robot import ELECTION_SECONDS, ConnectionHolder, RobotChannel, lock_key
 from bot.wecom_robot.connection import cancel_and_wait
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.leader import leadership_for
 from storage.models import Issue, ProcessedMessage
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count

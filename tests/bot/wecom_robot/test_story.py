@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.clock import ManualClock
+from core.clock import ManualClock
 from storage.db import transaction
 from storage.models import Issue, IssueStatus, WeeklyReport
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count

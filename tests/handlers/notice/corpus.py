@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from handlers.dates import DateContext, Role, parse_date
+from core.dates import DateContext, Role, parse_date
 from handlers.notice.model import NoticePlan, When
 from handlers.notice.text import normalize_line
 from tests.conftest import FIXTURES

@@ -6,9 +6,13 @@ says how far the rules carry to notices they have not seen (corpus.yaml keeps th
 
 from __future__ import annotations
 
+import pytest
+
 from handlers.notice import import_document, import_notice, read_document
 from tests.handlers.notice.corpus import Entry, Score, corpus
 from tests.handlers.notice.forms import digest, to_docx, to_ofd, to_pdf
+
+pytestmark = pytest.mark.slow  # every notice of the corpus in four file formats: make test-quick leaves it out
 
 RECALL, PRECISION = 0.90, 0.97
 FORMS = {"docx": to_docx, "pdf": to_pdf, "ofd": to_ofd}

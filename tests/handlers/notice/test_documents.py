@@ -67,6 +67,7 @@ def test_the_plan_cites_the_page_and_paragraph_of_the_original(kind: str) -> Non
 
 
 @pytest.mark.parametrize("number", ["000", "001", "002", "003", "004"])
+@pytest.mark.slow  # renders every seed as PDF and OFD: make test-quick leaves it out
 def test_the_seeds_round_trip_through_docx_pdf_and_ofd(number: str) -> None:
     as_text = digest(import_notice(seed_text(number)))
     for kind, make in FORMS.items():

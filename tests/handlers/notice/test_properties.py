@@ -6,14 +6,17 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.dates import DateContext
+from core.dates import DateContext
+from core.statuses import TaskDeadlineKind
 from handlers.notice import import_notice
 from handlers.notice.writer import render_plan
 from handlers.plan import classify_task_deadline
-from storage.models import TaskDeadlineKind
+
+pytestmark = pytest.mark.slow  # Hypothesis: make test-quick leaves it out
 
 PROPERTIES = settings(max_examples=200, deadline=None, database=None)
 CTX = DateContext(campaign_start=date(2024, 1, 1), campaign_end=date(2025, 12, 31), today=date(2024, 1, 1))

@@ -1,4 +1,4 @@
-"""Golden tests: what import-text reads out of the seed notices in ../shared/seeds (SPEC §9)."""
+"""Golden tests: what import-text reads out of the seed notices in ../shared/seeds (README: 从通知生成方案)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from functools import cache
 
 import pytest
 
+from core.statuses import TaskDeadlineKind
 from handlers.notice import import_notice
 from handlers.notice.model import NoticePlan
-from storage.models import TaskDeadlineKind
 from tests.conftest import FIXTURES
 
 # Copies of shared/seeds (public notices), so the suite runs in a clone with nothing beside it.

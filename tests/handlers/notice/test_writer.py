@@ -10,11 +10,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from core.statuses import TaskDeadlineKind, TaskRole
 from handlers.notice import import_notice
 from handlers.notice.writer import render_plan
 from handlers.plan import PlanError, load_plan, parse_plan
 from storage.db import transaction
-from storage.models import Campaign, Deliverable, DeliverableKind, Phase, Task, TaskDeadlineKind, TaskRole
+from storage.models import Campaign, Deliverable, DeliverableKind, Phase, Task
 from tests.conftest import SHANGHAI, Database
 from tests.handlers.notice.test_seeds import seed_text
 

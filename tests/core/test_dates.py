@@ -1,4 +1,4 @@
-"""Tests for handlers.dates: the Chinese date parser for chat messages and campaign plans."""
+"""Tests for core.dates: the Chinese date parser for chat messages and campaign plans."""
 
 import unicodedata
 from datetime import date
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.dates import DateContext, find_date, find_dates, format_cn, parse_date, parse_range
+from core.dates import DateContext, find_date, find_dates, format_cn, parse_date, parse_range
 
 
 def campaign(start: date, end: date, today: date) -> DateContext:

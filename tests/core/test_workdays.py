@@ -1,4 +1,4 @@
-"""Tests for scheduler.calendar: official data (chinese_calendar 1.11.0), fallback, plan extras.
+"""Tests for core.workdays: official data (chinese_calendar 1.11.0), fallback, plan extras.
 
 The concrete dates below were checked against chinese_calendar 1.11.0 (covers 2004–2026):
 2026 国庆 is 10-01..10-07 with 调休 working days Sun 09-20 and Sat 10-10; 09-28..09-30 are
@@ -12,8 +12,8 @@ from datetime import date
 
 import pytest
 
-import scheduler.calendar as workcal
-from scheduler.calendar import WorkCalendar, parse_weekday
+import core.workdays as workcal
+from core.workdays import WorkCalendar, parse_weekday
 
 D = date.fromisoformat
 

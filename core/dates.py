@@ -330,9 +330,11 @@ def parse_range(text: str, *, ctx: DateContext) -> tuple[date | None, date | Non
     """
     s = _clean(text)
     first = _match_at(s, _lead_end(s), ctx)
-    if first is None or first[0] is None:
+    if first is None:
         return None
     first_spec, pos = first
+    if first_spec is None:
+        return None
     if _TAIL_RE.fullmatch(s, pos):
         end = _resolve(first_spec, ctx, "end")
         return None if end is None else (None, end)
