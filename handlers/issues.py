@@ -16,6 +16,7 @@ from handlers.context import Context, with_link
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, at_most, start, words
 from handlers.message import Reply
 from handlers.parsing import match_choice, read_progress, strip_punct, synonyms, to_int
+from handlers.summary import unit_counts
 from storage.models import Issue
 from storage.repos import Issues, name_key
 
@@ -263,8 +264,6 @@ def report_progress(ctx: Context, args: Args) -> Reply:
 
 
 def _unit_rate(ctx: Context, issue: Issue) -> str:
-    from handlers.summary import unit_counts  # local: summary imports this module's texts
-
     counts = unit_counts(ctx.session, ctx.campaign, ctx.today, issue.unit_id).get(issue.unit_id)
     if counts is None or counts.logged == 0:
         return ""
