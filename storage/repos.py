@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
+from core.issues import IssueRecord
 from core.roles import Role
 from core.statuses import ContactStatus, DeliverableKind, IssueStatus, OutboxStatus
 from storage.models import (
@@ -268,6 +269,16 @@ class People(Repo):
         ).all()
 
 
+LEDGER_BATCH = 2000  # issues per fetch when the whole ledger is read (exports)
+
+
+def issue_record(issue: Issue) -> IssueRecord:
+    """A loaded issue as the ledger's record (its unit loaded too)."""
+    return IssueRecord(issue.unit_id, issue.unit.name, issue.number, issue.year, issue.title, issue.source,
+                       issue.content, issue.measures, issue.goal, issue.owner, issue.due, issue.remark, issue.status,
+                       issue.percent, issue.rectified_at, issue.focus_area)
+
+
 class Issues(Repo):
     def next_number(self, campaign: Campaign) -> int:
         Campaigns(self.session).lock(campaign)
@@ -308,6 +319,27 @@ class Issues(Repo):
                Issue.status != IssueStatus.RECTIFIED)
         .order_by(Issue.due, Issue.number)
     )
+
+    def records(self, campaign: Campaign, unit: Unit | None = None) -> Iterator[IssueRecord]:
+        """The ledger in table order (unit, then issue number), read in batches (a server-side cursor on
+        PostgreSQL) so memory stays flat however long it is."""
+        stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
+                       Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
+                       Issue.rectified_at, Issue.focus_area)
+                .join(Unit, Unit.id == Issue.unit_id)
+                .where(Issue.campaign_id == campaign.id)
+                .order_by(Unit.position, Unit.id, Issue.number)
+                .execution_options(yield_per=LEDGER_BATCH))
+        if unit is not None:
+            stmt = stmt.where(Issue.unit_id == unit.id)
+        for row in self.session.execute(stmt):
+            yield IssueRecord(*row)
+
+    def count(self, campaign: Campaign, unit: Unit | None = None) -> int:
+        stmt = select(func.count()).select_from(Issue).where(Issue.campaign_id == campaign.id)
+        if unit is not None:
+            stmt = stmt.where(Issue.unit_id == unit.id)
+        return int(self.session.scalar(stmt) or 0)
 
     def open_for_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
         """The unit's issues not yet rectified, each with `unit` set to the one given (no query to load it)."""

@@ -24,10 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.dates import DateContext, format_cn, parse_date
+from core.issues import ISSUE_LABELS
 from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
+from exports.table_reader import TableRow, as_date, cell_text, read_table
+from exports.tables import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
 from handlers.parsing import match_choice
-from storage.exports import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
-from storage.imports import TableRow, as_date, cell_text, read_table
 from storage.models import Campaign, Contact, Issue, Unit
 from storage.repos import Audit, Issues, Units, name_key
 
@@ -40,17 +41,17 @@ CONTACT_COLUMNS = {
 }
 ISSUE_COLUMNS = {
     "serial": ("序号",),
-    "year": ("年度", "年份"),
-    "title": ("线索名称", "问题名称", "问题线索"),
-    "source": ("线索来源", "问题来源"),
-    "content": ("线索内容", "问题内容", "具体问题", "问题描述"),
-    "measures": ("整改措施",),
-    "goal": ("整改目标",),
-    "owner": ("责任人",),
-    "due": ("完成时限", "整改时限", "完成时间"),
-    "remark": ("备注",),
+    "year": (ISSUE_LABELS["year"], "年份"),
+    "title": (ISSUE_LABELS["title"], "问题名称", "问题线索"),
+    "source": (ISSUE_LABELS["source"], "问题来源"),
+    "content": (ISSUE_LABELS["content"], "问题内容", "具体问题", "问题描述"),
+    "measures": (ISSUE_LABELS["measures"],),
+    "goal": (ISSUE_LABELS["goal"],),
+    "owner": (ISSUE_LABELS["owner"],),
+    "due": (ISSUE_LABELS["due"], "整改时限", "完成时间"),
+    "remark": (ISSUE_LABELS["remark"],),
     "unit": ("单位", "单位名称", "责任单位", "填报单位"),
-    "focus_area": ("整治重点",),
+    "focus_area": (ISSUE_LABELS["focus_area"],),
 }
 LIMITS = {"name": 50, "title": 100, "phone": 30, "wechat_or_email": 200}  # contacts' column lengths
 ISSUE_LIMITS = {"title": 200, "source": 50, "owner": 100}
