@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.summary import AREAS, ISSUES_PER_UNIT, SOURCES, START, TODAY
 from bench.summary import plan as summary_plan
 from core.statuses import ContactStatus, IssueStatus
-from handlers.plan import load_plan, validate_plan
+from handlers.plan.schema import validate_plan
+from handlers.plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Base, ChatIdentity, Contact, Deliverable, Issue, Submission, Unit, WeeklyReport
 

@@ -18,7 +18,8 @@ from bot.import_cli import app as import_app
 from bot.settings import get_settings
 from core.channels import Platform
 from core.clock import SystemClock
-from handlers.plan import PlanError, load_plan, read_plan
+from handlers.plan.schema import PlanError, read_plan
+from handlers.plan.sync import load_plan
 from storage.db import make_engine, transaction, upgrade_schema
 from storage.models import Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
-from handlers.plan import load_plan, read_plan
+from handlers.plan.schema import read_plan
+from handlers.plan.sync import load_plan
 from handlers.reading import Reading, read_message
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People

@@ -14,7 +14,7 @@ from reportlab.pdfgen import canvas
 
 from handlers.notice import DocumentError, import_document, import_notice, read_document
 from handlers.notice.writer import render_plan
-from handlers.plan import parse_plan
+from handlers.plan.schema import parse_plan
 from tests.handlers.notice.forms import HEADER, digest, to_docx, to_ofd, to_pdf
 from tests.handlers.notice.test_seeds import seed_text
 

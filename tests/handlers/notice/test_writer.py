@@ -13,7 +13,8 @@ from sqlalchemy import select
 from core.statuses import TaskDeadlineKind, TaskRole
 from handlers.notice import import_notice
 from handlers.notice.writer import render_plan
-from handlers.plan import PlanError, load_plan, parse_plan
+from handlers.plan.schema import PlanError, parse_plan
+from handlers.plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Campaign, Deliverable, Phase, Task
 from tests.conftest import SHANGHAI, Database
