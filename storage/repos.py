@@ -395,6 +395,84 @@ class OverduePage:
     per_unit: dict[int, int]  # unit id → its overdue count, for the units in `first`
 
 
+class Standings(Repo):
+    """What 汇总 counts, per unit: issues by state, the units still in the campaign, who has a liaison. A fixed
+    number of aggregate queries, whatever the number of units."""
+
+    _NOT_DONE = Issue.status != IssueStatus.RECTIFIED
+    _COUNTS = PerUnit(
+        select(
+            Issue.unit_id,
+            func.count(),
+            func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
+            func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
+            func.sum(case((_NOT_DONE & (Issue.due < _param("today")), 1), else_=0)),
+            func.sum(case((_NOT_DONE & Issue.due.between(_param("today"), _param("soon")), 1), else_=0)),
+        ).where(Issue.campaign_id == _param("campaign_id")).group_by(Issue.unit_id),
+        Issue.unit_id)
+    _UNITS = PerUnit(select(Unit.id, Unit.name, Unit.aliases)
+                     .where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False)).order_by(Unit.position),
+                     Unit.id)
+    _REGISTERED = PerUnit(select(Contact.unit_id).where(Contact.campaign_id == _param("campaign_id"),
+                                                        Contact.status == ContactStatus.ACTIVE),
+                          Contact.unit_id)
+    _PENDING = select(func.count()).select_from(Contact).where(Contact.campaign_id == _param("campaign_id"),
+                                                               Contact.status == ContactStatus.PENDING)
+
+    def issue_counts(self, campaign: Campaign, today: date, soon: date, unit_id: int | None = None
+                     ) -> Sequence[Any]:
+        """(unit id, logged, in progress, rectified, overdue, due by `soon`) of every unit, or of the one given."""
+        return self.session.execute(self._COUNTS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id,
+                                                             "today": today, "soon": soon}).all()
+
+    def units(self, campaign: Campaign, unit_id: int | None = None) -> Sequence[Any]:
+        """(id, name, aliases) of the units still in the campaign, in the plan's order."""
+        return self.session.execute(self._UNITS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id}).all()
+
+    def registered(self, campaign: Campaign, unit_id: int | None = None) -> set[int]:
+        """The ids of the units that have an active liaison."""
+        return set(self.session.scalars(self._REGISTERED(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id}))
+
+    def pending_registrations(self, campaign: Campaign) -> int:
+        return int(self.session.scalar(self._PENDING, {"campaign_id": campaign.id}) or 0)
+
+
+class PlanRows(Repo):
+    """What loading a plan reads and removes besides the rows it writes itself (handlers.plan.sync)."""
+
+    def of_campaign(self, model: Any, campaign: Campaign) -> Sequence[Any]:
+        """Every row of `model` (phases, units, deliverables, groups, coordinators, tasks) in the campaign."""
+        return self.session.scalars(select(model).where(model.campaign_id == campaign.id)).all()
+
+    def unit_in_use(self, unit: Unit) -> bool:
+        """Whether anything was recorded for the unit (then it is retired, not deleted, when a plan drops it)."""
+        return any(self.session.scalar(select(func.count()).select_from(model).where(model.unit_id == unit.id))
+                   for model in (Issue, WeeklyReport, Submission, Contact))
+
+    def contact(self, unit: Unit, *, phone: str | None = None, name: str | None = None) -> Contact | None:
+        """The unit's contact with this phone (or, given a name, this name)."""
+        match = Contact.phone == phone if name is None else Contact.name == name
+        return self.session.scalars(select(Contact).where(Contact.unit_id == unit.id, match)).first()
+
+    def submissions(self, deliverable: Deliverable) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(Submission)
+                                       .where(Submission.deliverable_id == deliverable.id)) or 0)
+
+    def active_contacts(self, campaign: Campaign) -> Sequence[Contact]:
+        return self.session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
+                                                          Contact.status == ContactStatus.ACTIVE)
+                                    .order_by(Contact.id)).all()
+
+    def remove_coordinator(self, coordinator: Coordinator) -> None:
+        """A coordinator the plan no longer names, with their chat identities."""
+        self.session.execute(ChatIdentity.__table__.delete().where(ChatIdentity.coordinator_id == coordinator.id))
+        self.session.delete(coordinator)
+
+    def progress_reports(self, task: Task) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(TaskProgress)
+                                       .where(TaskProgress.task_id == task.id)) or 0)
+
+
 class Reports(Repo):
     _weekly = select(WeeklyReport).where(WeeklyReport.unit_id == _param("unit_id"),
                                          WeeklyReport.iso_year == _param("iso_year"),

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.channels import Platform
@@ -18,21 +17,16 @@ from core.statuses import ContactStatus, TaskRole
 from handlers.plan.schema import ContactIn, PlanIn, ResolvedPlan
 from storage.models import (
     Campaign,
-    ChatIdentity,
     Contact,
     Coordinator,
     Deliverable,
     Group,
-    Issue,
     Phase,
-    Submission,
     Task,
-    TaskProgress,
     TaskUnit,
     Unit,
-    WeeklyReport,
 )
-from storage.repos import Audit, Deliverables, People, name_key
+from storage.repos import Audit, Campaigns, Deliverables, People, PlanRows, name_key
 
 
 def collective_key(name: str) -> str:
@@ -62,7 +56,7 @@ class _Changes:
 def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor: str = "cli") -> LoadResult:
     """Create or update the campaign the plan describes, inside the caller's transaction."""
     plan = resolved.plan
-    campaign = session.scalars(select(Campaign).where(Campaign.name == plan.campaign.name)).first()
+    campaign = Campaigns(session).current(plan.campaign.name)
     created = campaign is None
     if campaign is None:
         campaign = Campaign(name=plan.campaign.name, start=plan.campaign.start, end=plan.campaign.end,
@@ -93,12 +87,8 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
     return result
 
 
-def _by_name(session: Session, model: Any, campaign: Campaign) -> dict[str, Any]:
-    return {row.name: row for row in session.scalars(select(model).where(model.campaign_id == campaign.id))}
-
-
 def _sync_phases(session: Session, campaign: Campaign, resolved: ResolvedPlan, changes: _Changes) -> None:
-    existing = _by_name(session, Phase, campaign)
+    existing = {row.name: row for row in PlanRows(session).of_campaign(Phase, campaign)}
     for position, (phase_in, (start, end)) in enumerate(zip(resolved.plan.phases, resolved.phase_dates,
                                                             strict=True)):
         phase = existing.pop(phase_in.name, None)
@@ -116,7 +106,7 @@ def _sync_phases(session: Session, campaign: Campaign, resolved: ResolvedPlan, c
 
 def _sync_units(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes,
                 now: datetime) -> dict[str, Unit]:
-    existing = _by_name(session, Unit, campaign)
+    existing = {row.name: row for row in PlanRows(session).of_campaign(Unit, campaign)}
     units: dict[str, Unit] = {}
     for position, unit_in in enumerate(plan.units):
         unit = existing.pop(unit_in.name, None)
@@ -135,9 +125,7 @@ def _sync_units(session: Session, campaign: Campaign, plan: PlanIn, changes: _Ch
         for contact_in in unit_in.contacts:
             _sync_contact(session, campaign, units[unit_in.name], contact_in, changes, now)
     for unit in existing.values():
-        in_use = any(session.scalar(select(func.count()).select_from(model).where(model.unit_id == unit.id))
-                     for model in (Issue, WeeklyReport, Submission, Contact))
-        if in_use:
+        if PlanRows(session).unit_in_use(unit):
             if not unit.retired:
                 unit.retired = True
                 changes.result.warnings.append(f"单位「{unit.name}」已从方案中删除，保留其历史记录（不再提醒）")
@@ -154,11 +142,9 @@ def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: 
     """A pre-listed liaison: unit + phone (activated when that phone registers), or bound to a user id."""
     contact = None
     if contact_in.phone:
-        contact = session.scalars(select(Contact).where(Contact.unit_id == unit.id,
-                                                        Contact.phone == contact_in.phone)).first()
+        contact = PlanRows(session).contact(unit, phone=contact_in.phone)
     if contact is None:
-        contact = session.scalars(select(Contact).where(Contact.unit_id == unit.id,
-                                                        Contact.name == contact_in.name)).first()
+        contact = PlanRows(session).contact(unit, name=contact_in.name)
     if contact is None:
         contact = Contact(campaign_id=campaign.id, unit_id=unit.id, name=contact_in.name,
                           status=ContactStatus.PRELISTED, created_at=now, updated_at=now)
@@ -196,7 +182,7 @@ def _bind_user_ids(session: Session, campaign: Campaign, user_ids: dict[str, str
 
 
 def _sync_deliverables(session: Session, campaign: Campaign, resolved: ResolvedPlan, changes: _Changes) -> None:
-    existing = _by_name(session, Deliverable, campaign)
+    existing = {row.name: row for row in PlanRows(session).of_campaign(Deliverable, campaign)}
     for position, (item, due) in enumerate(zip(resolved.plan.deliverables, resolved.deliverable_dues,
                                                 strict=True)):
         deliverable = existing.pop(item.name, None)
@@ -207,8 +193,7 @@ def _sync_deliverables(session: Session, campaign: Campaign, resolved: ResolvedP
         changes.set(deliverable, f"deliverable[{item.name}]", due=due, recipient=item.to, unit_names=item.units,
                     kind=item.kind, position=position)
     for deliverable in existing.values():
-        submitted = session.scalar(select(func.count()).select_from(Submission)
-                                   .where(Submission.deliverable_id == deliverable.id))
+        submitted = PlanRows(session).submissions(deliverable)
         if submitted:
             changes.result.warnings.append(
                 f"报送事项「{deliverable.name}」已从方案中删除，但已有 {submitted} 个单位报送，保留该事项")
@@ -225,15 +210,13 @@ def _submit_contact_forms(session: Session, campaign: Campaign, changes: _Change
     repo = Deliverables(session)
     if repo.contact_form(campaign) is None:
         return
-    active = session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
-                                                   Contact.status == ContactStatus.ACTIVE).order_by(Contact.id))
-    for contact in active:
+    for contact in PlanRows(session).active_contacts(campaign):
         if repo.submit_contact_form(campaign, contact, at=contact.updated_at) is not None:
             changes.result.changes.append(f"submission+{contact.unit.name}")
 
 
 def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes) -> None:
-    existing = _by_name(session, Group, campaign)
+    existing = {row.name: row for row in PlanRows(session).of_campaign(Group, campaign)}
     for item in plan.groups:
         group = existing.pop(item.name, None)
         if group is None:
@@ -249,7 +232,7 @@ def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _C
 
 def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes,
                        now: datetime) -> None:
-    existing = _by_name(session, Coordinator, campaign)
+    existing = {row.name: row for row in PlanRows(session).of_campaign(Coordinator, campaign)}
     for item in plan.coordinators:
         coordinator = existing.pop(item.name, None)
         if coordinator is None:
@@ -263,15 +246,14 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays
             continue
-        session.execute(ChatIdentity.__table__.delete().where(ChatIdentity.coordinator_id == coordinator.id))
-        session.delete(coordinator)
+        PlanRows(session).remove_coordinator(coordinator)
         changes.result.changes.append(f"coordinator-{coordinator.name}")
     session.flush()
 
 
 def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, units: dict[str, Unit],
                 changes: _Changes) -> None:
-    existing = {t.number: t for t in session.scalars(select(Task).where(Task.campaign_id == campaign.id))}
+    existing = {t.number: t for t in PlanRows(session).of_campaign(Task, campaign)}
     keys = {name_key(a): u for u in units.values() for a in [u.name, *u.aliases]}
     groups: dict[str, list[Unit]] = {}
     for unit in units.values():
@@ -310,8 +292,7 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
         changes.result.warnings.append(
             f"任务{shown}的「{name}」不是 units 中的单位，也没有单位的 groups 含有它：这些任务暂时落不到单位上")
     for task in existing.values():
-        reported = session.scalar(select(func.count()).select_from(TaskProgress)
-                                  .where(TaskProgress.task_id == task.id))
+        reported = PlanRows(session).progress_reports(task)
         if reported:
             changes.result.warnings.append(f"任务{task.number}已从方案中删除，但已有 {reported} 条进展记录，保留该任务")
             continue
