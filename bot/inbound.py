@@ -29,11 +29,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.observability import note_callback
 from bot.services import Services
 from handlers.message import IncomingMessage, Reply
-from scheduler.outbound import OutboundMessage
+from scheduler.outbound import OutboundMessage, SendResult
 from storage.db import transaction
 from storage.repos import Campaigns, Outbox
 
 log = logging.getLogger("duban.inbound")
+
+LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 
 
 class Answering:
@@ -83,6 +85,21 @@ class Answering:
         """Wait for the replies still on their way (at shutdown), so that none is dropped."""
         if self.pending:
             await asyncio.wait(self.pending, timeout=timeout)
+
+
+async def patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
+    """A send from a background task, after the platform had its response, so it must not raise: an access
+    token is read from the database, and a database outage — the usual reason a reply is late — is waited out
+    for a while (LATE_SEND_PAUSES) instead of losing the reply."""
+    for pause in LATE_SEND_PAUSES:
+        try:
+            return await send()
+        except SQLAlchemyError:
+            await asyncio.sleep(pause)
+    try:
+        return await send()
+    except SQLAlchemyError as error:
+        return SendResult.retryable(f"数据库不可用：{type(error).__name__}")
 
 
 def queue_reply(services: Services, message: OutboundMessage) -> None:

@@ -10,11 +10,10 @@ retries.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
-from bot.inbound import Answering, queue_reply
+from bot.inbound import Answering, patiently, queue_reply
 from bot.observability import note_callback
 from bot.services import Services
 from bot.wecom import texts
@@ -43,7 +42,7 @@ from bot.wecom.client import (
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, message_type, read_envelope
 from core.channels import Channel, Platform
 from handlers.message import IncomingMessage, Reply
-from scheduler.outbound import OutboundMessage, SendResult, SendStatus
+from scheduler.outbound import OutboundMessage, SendStatus
 
 log = logging.getLogger("duban.wecom")
 
@@ -57,7 +56,6 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # the loop to give it back while it holds the database's only write lock. 1 ms: bench/callback.py ran ~15 %
 # more messages a second at 1 sender and ~8 % at 100.
 GIL_SWITCH_INTERVAL = 0.001  # seconds
-LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 
 
 @dataclass
@@ -242,10 +240,10 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         message = OutboundMessage(channel=Channel.WECOM_APP, target=incoming.user_id,
                                   text=greeting + "\n\n".join(reply.texts), markdown=greeting + reply.markdown,
                                   key=f"wecom-reply:{incoming.message_id}")
-        result = await _patiently(lambda: channel.sender.send(message))
+        result = await patiently(lambda: channel.sender.send(message))
         if result.status is SendStatus.PERMANENT:  # markdown refused (an old client, a bad tag): plain text then
             message = replace(message, markdown=None)
-            result = await _patiently(lambda: channel.sender.send(message))
+            result = await patiently(lambda: channel.sender.send(message))
         if result.status is SendStatus.RETRYABLE:
             # The user already has WeCom's 200 and nothing else: leave the reply to the outbox, which retries.
             try:
@@ -256,29 +254,14 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         elif result.status is not SendStatus.OK:
             log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
     for image in reply.images:
-        result = await _patiently(lambda image=image: channel.sender.send_image(incoming.user_id, image))
+        result = await patiently(lambda image=image: channel.sender.send_image(incoming.user_id, image))
         if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
             log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
 
 
-async def _patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
-    """A send from a background task, after WeCom had its 200, so it must not raise: the access token is read
-    from the database, and a database outage — the usual reason a reply is late — is waited out for a while
-    (LATE_SEND_PAUSES) instead of losing the reply."""
-    for pause in LATE_SEND_PAUSES:
-        try:
-            return await send()
-        except SQLAlchemyError:
-            await asyncio.sleep(pause)
-    try:
-        return await send()
-    except SQLAlchemyError as error:
-        return SendResult.retryable(f"数据库不可用：{type(error).__name__}")
-
-
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:
     """Send a late reply (or its overflow) as an app message, logging what could not be delivered."""
-    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
+    result = await patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
                                                                           text=text)))
     if result.status is not SendStatus.OK:
         log.error("wecom app message not delivered", extra={"status": str(result.status), "detail": result.detail})
