@@ -154,7 +154,8 @@ def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: 
     changes.set(contact, label, name=contact_in.name, phone=contact_in.phone or contact.phone,
                 title=contact_in.title or contact.title, wechat_or_email=contact_in.email or contact.wechat_or_email)
     session.flush()
-    user_ids = {Platform.WECOM: contact_in.wecom_userid, Platform.DINGTALK: contact_in.dingtalk_userid}
+    user_ids: dict[str, str | None] = {Platform.WECOM: contact_in.wecom_userid,
+                                       Platform.DINGTALK: contact_in.dingtalk_userid}
     if _bind_user_ids(session, campaign, user_ids, label, changes, now, contact=contact) and (
             contact.status is not ContactStatus.ACTIVE):
         contact.status = ContactStatus.ACTIVE  # the plan named the user id: nobody needs to approve
