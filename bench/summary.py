@@ -35,8 +35,8 @@ from core.statuses import ContactStatus, IssueStatus
 from exports.tables import export_issues
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
-from handlers.plan.schema import validate_plan
-from handlers.plan.sync import load_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Base, Contact, Issue, Unit, WeeklyReport
 from storage.repos import Campaigns, Issues

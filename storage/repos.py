@@ -438,7 +438,7 @@ class Standings(Repo):
 
 
 class PlanRows(Repo):
-    """What loading a plan reads and removes besides the rows it writes itself (handlers.plan.sync)."""
+    """What loading a plan reads and removes besides the rows it writes itself (plan.sync)."""
 
     def of_campaign(self, model: Any, campaign: Campaign) -> Sequence[Any]:
         """Every row of `model` (phases, units, deliverables, groups, coordinators, tasks) in the campaign."""

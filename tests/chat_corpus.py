@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
-from handlers.plan.schema import read_plan
-from handlers.plan.sync import load_plan
 from handlers.reading import Reading, read_message
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People
 

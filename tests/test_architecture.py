@@ -1,8 +1,8 @@
 """The layers point one way and no modules import each other in a circle.
 
 From the top: the channels (`bot`, which also holds the composition root and the dashboard) → the reminders
-(`scheduler`) → the office's documents (`exports`) → the application (`handlers`: commands, plan loading, notice
-import) → `storage` → `core`. A module
+(`scheduler`) → the application: the office's documents (`exports`), reading a notice into a plan (`notice`),
+the plan's schema and loading (`plan`), the chat's commands (`handlers`) → `storage` → `core`. A module
 may import its own layer and those below it, never one above. Every import counts, also those inside functions and
 under TYPE_CHECKING: a late import hides a dependency from the reader, not from the design.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("core", "storage", "handlers", "exports", "scheduler", "bot")  # bottom to top
+LAYERS = ("core", "storage", "handlers", "plan", "notice", "exports", "scheduler", "bot")  # bottom to top
 
 
 def _modules() -> dict[str, Path]:

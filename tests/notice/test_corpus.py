@@ -6,9 +6,9 @@ says how far the rules carry to notices they have not seen (corpus.yaml keeps th
 
 from __future__ import annotations
 
-from handlers.notice import import_document, import_notice, read_document
-from tests.handlers.notice.corpus import Entry, Score, corpus
-from tests.handlers.notice.forms import digest, to_docx, to_ofd, to_pdf
+from notice import import_document, import_notice, read_document
+from tests.notice.corpus import Entry, Score, corpus
+from tests.notice.forms import digest, to_docx, to_ofd, to_pdf
 
 RECALL, PRECISION = 0.90, 0.97
 FORMS = {"docx": to_docx, "pdf": to_pdf, "ofd": to_ofd}

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from core.dates import DateContext
 from core.statuses import TaskDeadlineKind
-from handlers.notice import import_notice
-from handlers.notice.writer import render_plan
-from handlers.plan.deadlines import classify_task_deadline
+from notice import import_notice
+from notice.writer import render_plan
+from plan.deadlines import classify_task_deadline
 
 PROPERTIES = settings(max_examples=200, deadline=None, database=None)
 CTX = DateContext(campaign_start=date(2024, 1, 1), campaign_end=date(2025, 12, 31), today=date(2024, 1, 1))

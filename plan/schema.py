@@ -21,7 +21,7 @@ from core.dates import DateContext, parse_date
 from core.statuses import DeliverableKind, TaskDeadlineKind
 from core.workdays import parse_weekday
 from handlers.parsing import normalize_phone
-from handlers.plan.deadlines import classify_task_deadline
+from plan.deadlines import classify_task_deadline
 from storage.repos import name_key
 
 DEFAULT_FOCUS_AREAS = ["制度建设", "履行职责", "回应群众诉求", "队伍建设", "责任追究"]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.channels import Platform
 from core.statuses import ContactStatus, TaskRole
-from handlers.plan.schema import ContactIn, PlanIn, ResolvedPlan
+from plan.schema import ContactIn, PlanIn, ResolvedPlan
 from storage.models import (
     Campaign,
     Contact,
