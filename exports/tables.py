@@ -26,14 +26,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.dates import format_cn
 from core.issues import ISSUE_LABELS, IssueRecord
-from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
-from storage.models import Campaign, Contact, Issue, StatsReport, Unit
-from storage.repos import Issues
+from core.statuses import STATUS_TEXT, IssueStatus
+from storage.models import Campaign, Unit
+from storage.repos import Issues, Tables
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
 Target = str | Path | IO[bytes]
@@ -273,8 +272,7 @@ def sheet_title(name: str, taken: set[str]) -> str:
 def _campaign_units(session: Session, campaign: Campaign, unit: Unit | None) -> list[Unit]:
     if unit is not None:
         return [unit]
-    return list(session.scalars(select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-                                .order_by(Unit.position, Unit.id)))
+    return list(Tables(session).units(campaign))
 
 
 def _table_title(campaign: Campaign, suffix: str) -> str:
@@ -292,18 +290,11 @@ def export_contacts(session: Session, campaign: Campaign, target: Target, *, tod
                     unit: Unit | None = None) -> int:
     """附件1: every unit with its liaison officers (active or named by the plan), 未报送 for a unit that has
     none; returns the number of liaisons listed."""
-    stmt = (select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
-            .outerjoin(Contact, (Contact.unit_id == Unit.id)
-                       & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
-            .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-            .order_by(Unit.position, Unit.id, Contact.id))
-    if unit is not None:
-        stmt = stmt.where(Unit.id == unit.id)
     workbook = new_workbook()
     head = SheetHead("附件1", _table_title(campaign, "联系人"), unit.name if unit else campaign.issuer, today)
     sheet = OfficialSheet(workbook, "联系人", CONTACT_COLUMNS, head)
     count = 0
-    for unit_name, *person in session.execute(stmt):
+    for unit_name, *person in Tables(session).contacts(campaign, unit):
         if person[0] is None:
             sheet.row([unit_name, NO_CONTACT, None, None, None])
             continue
@@ -450,20 +441,13 @@ class StatsTable:
 def stats_table(session: Session, campaign: Campaign, unit: Unit | None = None) -> StatsTable:
     areas = list(campaign.focus_areas)
     table = StatsTable(areas)
-    issues = (select(Issue.focus_area, func.count(),
-                     func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)))
-              .where(Issue.campaign_id == campaign.id).group_by(Issue.focus_area))
-    reports = (select(StatsReport.focus_area, func.sum(StatsReport.handled), func.sum(StatsReport.disciplined))
-               .where(StatsReport.campaign_id == campaign.id).group_by(StatsReport.focus_area))
-    if unit is not None:
-        issues = issues.where(Issue.unit_id == unit.id)
-        reports = reports.where(StatsReport.unit_id == unit.id)
-    for area, found, rectified in session.execute(issues):
+    tables = Tables(session)
+    for area, found, rectified in tables.issues_by_area(campaign, unit):
         if area in areas:
             table.found[area], table.rectified[area] = int(found), int(rectified or 0)
         else:
             table.without_area += int(found)
-    for area, handled, disciplined in session.execute(reports):
+    for area, handled, disciplined in tables.stats_by_area(campaign, unit):
         table.handled[area], table.disciplined[area] = int(handled or 0), int(disciplined or 0)
     return table
 

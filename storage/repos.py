@@ -473,6 +473,57 @@ class PlanRows(Repo):
                                        .where(TaskProgress.task_id == task.id)) or 0)
 
 
+class Tables(Repo):
+    """What the office's tables (附件1–3, exports/) read, and what importing them compares against."""
+
+    def units(self, campaign: Campaign) -> Sequence[Unit]:
+        """The units still in the campaign, in the plan's order."""
+        return self.session.scalars(select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+                                    .order_by(Unit.position, Unit.id)).all()
+
+    def contacts(self, campaign: Campaign, unit: Unit | None = None) -> Iterator[Any]:
+        """附件1's rows: (unit name, name, title, phone, wechat or email) of each active or pre-listed contact,
+        a row of Nones after the unit's name for a unit that has none."""
+        stmt = (select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
+                .outerjoin(Contact, (Contact.unit_id == Unit.id)
+                           & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
+                .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+                .order_by(Unit.position, Unit.id, Contact.id))
+        if unit is not None:
+            stmt = stmt.where(Unit.id == unit.id)
+        yield from self.session.execute(stmt)
+
+    def issues_by_area(self, campaign: Campaign, unit: Unit | None = None) -> Sequence[Any]:
+        """(focus area, issues logged, issues rectified) for 附件3."""
+        stmt = (select(Issue.focus_area, func.count(), func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1),
+                                                                     else_=0)))
+                .where(Issue.campaign_id == campaign.id).group_by(Issue.focus_area))
+        if unit is not None:
+            stmt = stmt.where(Issue.unit_id == unit.id)
+        return self.session.execute(stmt).all()
+
+    def stats_by_area(self, campaign: Campaign, unit: Unit | None = None) -> Sequence[Any]:
+        """(focus area, people handled, people disciplined) for 附件3, from the units' 统计."""
+        stmt = (select(StatsReport.focus_area, func.sum(StatsReport.handled), func.sum(StatsReport.disciplined))
+                .where(StatsReport.campaign_id == campaign.id).group_by(StatsReport.focus_area))
+        if unit is not None:
+            stmt = stmt.where(StatsReport.unit_id == unit.id)
+        return self.session.execute(stmt).all()
+
+    def listed_contacts(self, campaign: Campaign) -> Sequence[Contact]:
+        """Every contact not rejected: what an imported 附件1 is matched against."""
+        return self.session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
+                                                          Contact.status != ContactStatus.REJECTED)).all()
+
+    def issue_texts(self, campaign: Campaign) -> Sequence[Any]:
+        """(unit id, title, content) of every issue: what an imported 附件2 is matched against."""
+        return self.session.execute(select(Issue.unit_id, Issue.title, Issue.content)
+                                    .where(Issue.campaign_id == campaign.id)).all()
+
+    def issue_numbers(self, campaign: Campaign) -> set[int]:
+        return set(self.session.scalars(select(Issue.number).where(Issue.campaign_id == campaign.id)))
+
+
 class Reports(Repo):
     _weekly = select(WeeklyReport).where(WeeklyReport.unit_id == _param("unit_id"),
                                          WeeklyReport.iso_year == _param("iso_year"),
