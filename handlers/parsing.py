@@ -1,7 +1,7 @@
 """Tolerant reading of chat text: widths, brackets, numerals, labelled fields, phones, choices, references.
 
 Everything here is pure (no database, no campaign): every command of every channel reads its message
-through these functions (handlers.commands.read_message puts them together), and bench/parse.py times
+through these functions (handlers.reading.read_message puts them together), and bench/parse.py times
 them over the chat corpus.
 """
 
