@@ -347,7 +347,7 @@ class Issues(Repo):
         if unit is not None:
             stmt = stmt.where(Issue.unit_id == unit.id)
         for row in self.session.execute(stmt):
-            yield IssueRecord(*row)
+            yield IssueRecord(*row)  # type: ignore[call-arg]  # SQLAlchemy types a select() of at most ten columns
 
     def count(self, campaign: Campaign, unit: Unit | None = None) -> int:
         stmt = select(func.count()).select_from(Issue).where(Issue.campaign_id == campaign.id)

@@ -10,6 +10,7 @@ retries.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import sys
@@ -254,7 +255,7 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         elif result.status is not SendStatus.OK:
             log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
     for image in reply.images:
-        result = await patiently(lambda image=image: channel.sender.send_image(incoming.user_id, image))
+        result = await patiently(functools.partial(channel.sender.send_image, incoming.user_id, image))
         if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
             log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
 
