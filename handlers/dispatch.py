@@ -1,6 +1,6 @@
 """One dispatcher from an IncomingMessage to a Reply: dedupe, identity, dialogs, commands, audit.
 
-Each message is read once (handlers.commands.read_message) and then acted on. Inside a dialog nothing that
+Each message is read once (handlers.reading.read_message) and then acted on. Inside a dialog nothing that
 is itself a command is taken as the answer: a read-only command is answered and the question repeated, a
 writing one is held until the user says 继续 or 切换 (or 取消). Every message gets a reply; an unrecognised
 one gets a hint and the role's menu, small talk one short line.
@@ -17,27 +17,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.channels import Route, route_to_simulator
-from core.roles import ROLE_TITLES, Role
-
-# Imported for their command declarations (@command), which the dispatcher and the menu are built from.
-from handlers import broadcast, coordination, issues, registration, reports, tasks, weekly_reading  # noqa: F401
-from handlers.commands import (
-    ANSWER,
-    CANCEL,
-    CHOICE,
-    EMPTY,
-    EVERYONE,
-    RESUME,
-    SMALL_TALK,
-    Args,
-    Command,
-    Reading,
-    command,
-    dialog_command,
-    fields_of,
-    menu_commands,
-    read_message,
-)
+from core.roles import Role
+from handlers.commands import Command, fields_of
 from handlers.context import Context, DashboardLink, no_dashboard_link
 from handlers.dialogs import (
     CONFIRM_WORDS,
@@ -56,30 +37,14 @@ from handlers.dialogs import (
     values_of,
     where,
 )
+from handlers.menu import menu
 from handlers.message import IncomingMessage, Reply
+from handlers.reading import ANSWER, CANCEL, CHOICE, EMPTY, RESUME, SMALL_TALK, Reading, dialog_command, read_message
 from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
-
-def menu(role: Role, ctx: Context | None = None) -> str:
-    lines = [f"您的身份：{ROLE_TITLES[role]}"]
-    if ctx is not None and ctx.actor.contact is not None and role is Role.LIAISON:
-        lines[0] += f"（{ctx.actor.contact.unit.name}）"
-    lines.append("可用指令：")
-    lines.extend(f"· {c.usage}" for c in menu_commands() if role in c.roles)
-    if role is Role.STRANGER:
-        lines.append("请先发送「登记」，按提示填写单位、姓名、职务、电话、邮箱。")
-    if role is Role.PENDING:
-        lines.append("您的登记正在等待牵头部门审核，通过后即可使用全部功能。")
-    return "\n".join(lines)
-
-
-@command("帮助", "菜单", "help", "?", roles=EVERYONE, order=99, writes=False, usage="帮助 — 查看可用指令")
-def _help(ctx: Context, _args: Args) -> Reply:
-    return Reply.of(menu(ctx.actor.role, ctx))
-
 
 def _denied(ctx: Context, command_: Command) -> Reply:
     role = ctx.actor.role

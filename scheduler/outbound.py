@@ -75,7 +75,7 @@ class Sender(Protocol):
 class SimulatorSender:
     """The simulator channel: the outbox row itself is what /sim shows, so delivery just succeeds."""
 
-    channels = frozenset({Channel.SIM})
+    channels: frozenset[str] = frozenset({Channel.SIM})
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return SendResult.ok("simulator")

@@ -2,7 +2,7 @@
 
 `load_corpus` reads the file; `prepare` loads its campaign and sends its setup messages through the
 dispatcher (the ledger every entry starts from); `replay` sends an entry's earlier messages, reads the
-entry's message against the dialog they left and the sender's role (handlers.commands.read_message, what
+entry's message against the dialog they left and the sender's role (handlers.reading.read_message, what
 the dispatcher acts on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply
 of every entry on both databases; bench/parse.py times the reading.
 """
@@ -22,10 +22,11 @@ import yaml
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.commands import Reading, read_message
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
-from handlers.plan import load_plan, read_plan
+from handlers.reading import Reading, read_message
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.repos import Campaigns, Dialogs, People
 

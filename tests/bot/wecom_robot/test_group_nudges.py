@@ -13,7 +13,8 @@ from sqlalchemy import select
 from bot.wecom_robot import protocol
 from bot.wecom_robot.sender import RobotSender
 from core.clock import ManualClock
-from handlers.plan import PlanError, load_plan, read_plan
+from plan.schema import PlanError, read_plan
+from plan.sync import load_plan
 from scheduler.delivery import DeliveryWorker
 from scheduler.engine import ReminderEngine
 from scheduler.outbound import SimulatorSender

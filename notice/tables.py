@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from handlers.notice.model import ContactRow, NoticePlan, Origin, Text
-from handlers.notice.text import Notice, display
 from handlers.parsing import normalize_phone
+from notice.model import ContactRow, NoticePlan, Origin, Text
+from notice.text import Notice, display
 
 # A 联系人 column and the plan's contact field it fills (附件1: 单位名称, 姓名, 职务, 联系电话, 微信或邮箱).
 _CONTACT_COLUMNS = (

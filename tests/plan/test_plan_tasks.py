@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from core.dates import DateContext
 from core.statuses import TaskDeadlineKind
-from handlers.plan import classify_task_deadline, collective_key, load_plan, parse_plan, read_plan
+from plan.deadlines import classify_task_deadline
+from plan.schema import parse_plan, read_plan
+from plan.sync import collective_key, load_plan
 from storage.db import transaction
 from storage.models import Task, TaskProgress
 from tests.conftest import FIXTURES, SHANGHAI, Database

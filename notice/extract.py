@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from datetime import date
 
 from core.dates import DateContext, FoundDate, Role, find_dates, parse_date
-from handlers.notice.model import (
+from handlers.parsing import clipped, normalize_phone, to_int
+from notice.model import (
     Coordinator,
     Deliverable,
     Monthly,
@@ -28,8 +29,7 @@ from handlers.notice.model import (
     Weekly,
     When,
 )
-from handlers.notice.text import DATE_LINE, Notice, Paragraph, display, split_sentences
-from handlers.parsing import clipped, normalize_phone, to_int
+from notice.text import DATE_LINE, Notice, Paragraph, display, split_sentences
 
 QUOTE_LIMIT = 40
 _PLACEHOLDER_YEAR = 2000  # a leap year, so that 2月29日 reads as a date until the real year is known

@@ -16,8 +16,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from handlers.notice.model import NoticePlan
-from tests.handlers.notice.corpus import when_key
+from notice.model import NoticePlan
+from tests.notice.corpus import when_key
 
 HEADER = "某某市专项整治工作领导小组办公室文件"
 FONT = "STSong-Light"

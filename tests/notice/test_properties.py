@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from core.dates import DateContext
 from core.statuses import TaskDeadlineKind
-from handlers.notice import import_notice
-from handlers.notice.writer import render_plan
-from handlers.plan import classify_task_deadline
+from notice import import_notice
+from notice.writer import render_plan
+from plan.deadlines import classify_task_deadline
 
 pytestmark = pytest.mark.slow  # Hypothesis: make test-quick leaves it out
 

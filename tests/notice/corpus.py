@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from core.dates import DateContext, Role, parse_date
-from handlers.notice.model import NoticePlan, When
-from handlers.notice.text import normalize_line
+from notice.model import NoticePlan, When
+from notice.text import normalize_line
 from tests.conftest import FIXTURES
 
 NOTICES = FIXTURES / "notices"

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -26,12 +26,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.dates import format_cn
-from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
-from storage.models import Campaign, Contact, Issue, StatsReport, Unit
+from core.issues import ISSUE_LABELS, IssueRecord
+from core.statuses import STATUS_TEXT, IssueStatus
+from storage.models import Campaign, Unit
+from storage.repos import Issues, Tables
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
 Target = str | Path | IO[bytes]
@@ -40,7 +41,6 @@ STATS_ROWS = ("发现问题数", "整改问题数", "处理人数", "党纪政�
 PAGE_FOOTER = "第 &P 页 共 &N 页"  # Excel's page-number codes: this page, pages in the sheet
 NO_CONTACT = "未报送"  # 附件1's 姓名 for a unit that has named no liaison: every unit is listed
 NO_ISSUES = "无"  # 附件2's row for a unit with nothing logged
-BATCH = 2000
 
 # Excel reads a typed cell starting with = + - @ (and some tools a leading tab or CR) as a formula. openpyxl
 # turns only '=' into one, but a person editing the cell later would trigger the rest; such text is stored
@@ -273,8 +273,7 @@ def sheet_title(name: str, taken: set[str]) -> str:
 def _campaign_units(session: Session, campaign: Campaign, unit: Unit | None) -> list[Unit]:
     if unit is not None:
         return [unit]
-    return list(session.scalars(select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-                                .order_by(Unit.position, Unit.id)))
+    return list(Tables(session).units(campaign))
 
 
 def _table_title(campaign: Campaign, suffix: str) -> str:
@@ -292,18 +291,11 @@ def export_contacts(session: Session, campaign: Campaign, target: Target, *, tod
                     unit: Unit | None = None) -> int:
     """附件1: every unit with its liaison officers (active or named by the plan), 未报送 for a unit that has
     none; returns the number of liaisons listed."""
-    stmt = (select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
-            .outerjoin(Contact, (Contact.unit_id == Unit.id)
-                       & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
-            .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-            .order_by(Unit.position, Unit.id, Contact.id))
-    if unit is not None:
-        stmt = stmt.where(Unit.id == unit.id)
     workbook = new_workbook()
     head = SheetHead("附件1", _table_title(campaign, "联系人"), unit.name if unit else campaign.issuer, today)
     sheet = OfficialSheet(workbook, "联系人", CONTACT_COLUMNS, head)
     count = 0
-    for unit_name, *person in session.execute(stmt):
+    for unit_name, *person in Tables(session).contacts(campaign, unit):
         if person[0] is None:
             sheet.row([unit_name, NO_CONTACT, None, None, None])
             continue
@@ -316,60 +308,18 @@ def export_contacts(session: Session, campaign: Campaign, target: Target, *, tod
 
 # --- 附件2 问题清单 ------------------------------------------------------------------------------------
 
-ISSUE_COLUMNS = [Column("序号", 6, "督办-居中"), Column("年度", 7, "督办-居中"), Column("线索名称", 18),
-                 Column("线索来源", 11, "督办-居中"), Column("线索内容", 30), Column("整改措施", 26),
-                 Column("整改目标", 20), Column("责任人", 9, "督办-居中"), Column("完成时限", 14, "督办-日期"),
-                 Column("备注", 20)]
-
-
-@dataclass(frozen=True)
-class IssueRow:
-    unit_id: int
-    unit_name: str
-    number: int
-    year: int
-    title: str
-    source: str
-    content: str
-    measures: str
-    goal: str
-    owner: str
-    due: date
-    remark: str | None
-    status: IssueStatus
-    percent: int
-    rectified_at: datetime | None
-    focus_area: str | None
+ISSUE_COLUMNS = [Column("序号", 6, "督办-居中"), Column(ISSUE_LABELS["year"], 7, "督办-居中"),
+                 Column(ISSUE_LABELS["title"], 18), Column(ISSUE_LABELS["source"], 11, "督办-居中"),
+                 Column(ISSUE_LABELS["content"], 30), Column(ISSUE_LABELS["measures"], 26),
+                 Column(ISSUE_LABELS["goal"], 20), Column(ISSUE_LABELS["owner"], 9, "督办-居中"),
+                 Column(ISSUE_LABELS["due"], 14, "督办-日期"), Column(ISSUE_LABELS["remark"], 20)]
 
 
 NUMBER_LABEL = "编号#"  # in 备注
 FOCUS_AREA_LABEL = "整治重点："
 
 
-def issue_rows(session: Session, campaign: Campaign, unit: Unit | None = None) -> Iterator[IssueRow]:
-    """The ledger in table order (unit, then issue number), read in batches (a server-side cursor on
-    PostgreSQL) so memory stays flat however long it is."""
-    stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
-                   Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
-                   Issue.rectified_at, Issue.focus_area)
-            .join(Unit, Unit.id == Issue.unit_id)
-            .where(Issue.campaign_id == campaign.id)
-            .order_by(Unit.position, Unit.id, Issue.number)
-            .execution_options(yield_per=BATCH))
-    if unit is not None:
-        stmt = stmt.where(Issue.unit_id == unit.id)
-    for row in session.execute(stmt):
-        yield IssueRow(*row)  # type: ignore[call-arg]  # SQLAlchemy types a select() of at most ten columns
-
-
-def count_issues(session: Session, campaign: Campaign, unit: Unit | None = None) -> int:
-    stmt = select(func.count()).select_from(Issue).where(Issue.campaign_id == campaign.id)
-    if unit is not None:
-        stmt = stmt.where(Issue.unit_id == unit.id)
-    return int(session.scalar(stmt) or 0)
-
-
-def remark_text(row: IssueRow, today: date, zone: ZoneInfo) -> str:
+def remark_text(row: IssueRecord, today: date, zone: ZoneInfo) -> str:
     """备注: the 销号 state a reader checks first, the bot's issue number, the 整治重点 (附件2 has no column for
     it, and 附件3 counts by it), then the liaison's own remark. `duban import issues` reads these back."""
     if row.status is IssueStatus.RECTIFIED:
@@ -431,7 +381,7 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
     pending = iter(listed)
     listed_ids = {unit_id for unit_id, _ in listed}
     current_unit: int | None = None
-    for row in issue_rows(session, campaign, unit):
+    for row in Issues(session).records(campaign, unit):
         if row.unit_id != current_unit:
             if row.unit_id in listed_ids:  # a retired unit's issues stay in the table where they fall
                 for unit_id, name in pending:
@@ -440,12 +390,12 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
                     sheet = begin_unit(name)
                     sheet.nothing()
             current_unit, serial = row.unit_id, 0
-            sheet = begin_unit(row.unit_name)
+            sheet = begin_unit(row.unit)
         assert sheet is not None
         if sheet.rows + 2 > EXCEL_MAX_ROWS:  # this issue and the 说明 line
-            sheet = start(f"{row.unit_name if per_unit else '问题清单'}（续）", row.unit_name if per_unit else None)
+            sheet = start(f"{row.unit if per_unit else '问题清单'}（续）", row.unit if per_unit else None)
             if grouped:
-                sheet.group(f"{row.unit_name}（续）")
+                sheet.group(f"{row.unit}（续）")
         serial += 1
         sheet.row([serial, row.year, row.title, row.source, row.content, row.measures, row.goal, row.owner, row.due,
                    remark_text(row, today, zone)])
@@ -492,20 +442,13 @@ class StatsTable:
 def stats_table(session: Session, campaign: Campaign, unit: Unit | None = None) -> StatsTable:
     areas = list(campaign.focus_areas)
     table = StatsTable(areas)
-    issues = (select(Issue.focus_area, func.count(),
-                     func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)))
-              .where(Issue.campaign_id == campaign.id).group_by(Issue.focus_area))
-    reports = (select(StatsReport.focus_area, func.sum(StatsReport.handled), func.sum(StatsReport.disciplined))
-               .where(StatsReport.campaign_id == campaign.id).group_by(StatsReport.focus_area))
-    if unit is not None:
-        issues = issues.where(Issue.unit_id == unit.id)
-        reports = reports.where(StatsReport.unit_id == unit.id)
-    for area, found, rectified in session.execute(issues):
+    tables = Tables(session)
+    for area, found, rectified in tables.issues_by_area(campaign, unit):
         if area in areas:
             table.found[area], table.rectified[area] = int(found), int(rectified or 0)
         else:
             table.without_area += int(found)
-    for area, handled, disciplined in session.execute(reports):
+    for area, handled, disciplined in tables.stats_by_area(campaign, unit):
         table.handled[area], table.disciplined[area] = int(handled or 0), int(disciplined or 0)
     return table
 

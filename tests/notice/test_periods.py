@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from handlers.notice import import_notice
-from handlers.notice.writer import render_plan
+from notice import import_notice
+from notice.writer import render_plan
 
 
 def phases(text: str) -> list[tuple[str, date | str | None, date | str | None]]:

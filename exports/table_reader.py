@@ -1,10 +1,10 @@
 """Reading filled-in official tables back (附件1 联系人, 附件2 问题清单) as offices keep them in Excel.
 
-The counterpart of storage/exports.py, tolerant of how people fill the forms: title and 附件N lines above the
+The counterpart of exports/tables.py, tolerant of how people fill the forms: title and 附件N lines above the
 table, a 填报单位（盖章）：… line, the header row found by its words (synonyms, stray spaces and line breaks
 allowed), merged cells (a unit's name merged down over its contacts), one sheet per unit or one sheet with a
 spanning row per unit (what `duban export issues` writes), 无 / 未报送 rows, a 说明 line under the table, and
-dates as Excel dates or as text. Nothing here knows the database: handlers/adopt.py matches the rows to units.
+dates as Excel dates or as text. Nothing here knows the database: exports/adopt.py matches the rows to units.
 """
 
 from __future__ import annotations

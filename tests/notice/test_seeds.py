@@ -8,8 +8,8 @@ from functools import cache
 import pytest
 
 from core.statuses import TaskDeadlineKind
-from handlers.notice import import_notice
-from handlers.notice.model import NoticePlan
+from notice import import_notice
+from notice.model import NoticePlan
 from tests.conftest import FIXTURES
 
 # Copies of shared/seeds (public notices), so the suite runs in a clone with nothing beside it.

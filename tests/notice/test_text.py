@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import opencc
 
-from handlers.notice import import_notice, read_text
-from handlers.notice.text import display, normalize_line, read_notice, split_sentences
-from tests.handlers.notice.test_seeds import SEED_004, seed_text
+from notice import import_notice, read_text
+from notice.text import display, normalize_line, read_notice, split_sentences
+from tests.notice.test_seeds import SEED_004, seed_text
 
 
 def test_traditional_characters_and_widths_read_like_the_usual_forms() -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.notice import import_document, import_notice, read_document
-from tests.handlers.notice.corpus import Entry, Score, corpus
-from tests.handlers.notice.forms import digest, to_docx, to_ofd, to_pdf
+from notice import import_document, import_notice, read_document
+from tests.notice.corpus import Entry, Score, corpus
+from tests.notice.forms import digest, to_docx, to_ofd, to_pdf
 
 pytestmark = pytest.mark.slow  # every notice of the corpus in four file formats: make test-quick leaves it out
 

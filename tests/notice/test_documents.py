@@ -12,11 +12,11 @@ import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from handlers.notice import DocumentError, import_document, import_notice, read_document
-from handlers.notice.writer import render_plan
-from handlers.plan import parse_plan
-from tests.handlers.notice.forms import HEADER, digest, to_docx, to_ofd, to_pdf
-from tests.handlers.notice.test_seeds import seed_text
+from notice import DocumentError, import_document, import_notice, read_document
+from notice.writer import render_plan
+from plan.schema import parse_plan
+from tests.notice.forms import HEADER, digest, to_docx, to_ofd, to_pdf
+from tests.notice.test_seeds import seed_text
 
 FORMS = {"docx": to_docx, "pdf": to_pdf, "ofd": to_ofd}
 LONG = "各县区要认真总结本地区开展专项治理工作的情况，" * 12  # wraps over several lines in a PDF or OFD

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.dates import DateContext, format_cn, parse_date
+from core.issues import ISSUE_LABELS
 from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
+from exports.table_reader import TableRow, as_date, cell_text, read_table
+from exports.tables import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
 from handlers.parsing import match_choice
-from storage.exports import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
-from storage.imports import TableRow, as_date, cell_text, read_table
-from storage.models import Campaign, Contact, Issue, Unit
-from storage.repos import Audit, Issues, Units, name_key
+from storage.models import Campaign, Contact, Unit
+from storage.repos import Audit, Issues, Tables, Units, name_key
 
 CONTACT_COLUMNS = {
     "unit": ("单位名称", "单位", "所在单位", "填报单位"),
@@ -40,17 +40,17 @@ CONTACT_COLUMNS = {
 }
 ISSUE_COLUMNS = {
     "serial": ("序号",),
-    "year": ("年度", "年份"),
-    "title": ("线索名称", "问题名称", "问题线索"),
-    "source": ("线索来源", "问题来源"),
-    "content": ("线索内容", "问题内容", "具体问题", "问题描述"),
-    "measures": ("整改措施",),
-    "goal": ("整改目标",),
-    "owner": ("责任人",),
-    "due": ("完成时限", "整改时限", "完成时间"),
-    "remark": ("备注",),
+    "year": (ISSUE_LABELS["year"], "年份"),
+    "title": (ISSUE_LABELS["title"], "问题名称", "问题线索"),
+    "source": (ISSUE_LABELS["source"], "问题来源"),
+    "content": (ISSUE_LABELS["content"], "问题内容", "具体问题", "问题描述"),
+    "measures": (ISSUE_LABELS["measures"],),
+    "goal": (ISSUE_LABELS["goal"],),
+    "owner": (ISSUE_LABELS["owner"],),
+    "due": (ISSUE_LABELS["due"], "整改时限", "完成时间"),
+    "remark": (ISSUE_LABELS["remark"],),
     "unit": ("单位", "单位名称", "责任单位", "填报单位"),
-    "focus_area": ("整治重点",),
+    "focus_area": (ISSUE_LABELS["focus_area"],),
 }
 LIMITS = {"name": 50, "title": 100, "phone": 30, "wechat_or_email": 200}  # contacts' column lengths
 ISSUE_LIMITS = {"title": 200, "source": 50, "owner": 100}
@@ -164,8 +164,7 @@ def plan_contacts(session: Session, campaign: Campaign, source: str | Path | IO[
     plan = ImportPlan("contacts", table.sheets)
     find = _UnitFinder(session, campaign)
     known: dict[tuple[int, str], Contact] = {}
-    for contact in session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
-                                                         Contact.status != ContactStatus.REJECTED)):
+    for contact in Tables(session).listed_contacts(campaign):
         known[(contact.unit_id, contact.phone or f"name:{contact.name}")] = contact
     seen: dict[tuple[int, str], int] = {}
     for row in table.rows:
@@ -259,10 +258,9 @@ def plan_issues(session: Session, campaign: Campaign, source: str | Path | IO[by
     table = read_table(source, ISSUE_COLUMNS, required=("title", "due"))
     plan = ImportPlan("issues", table.sheets)
     find = _UnitFinder(session, campaign)
-    known = {(unit_id, name_key(title), name_key(content))
-             for unit_id, title, content in session.execute(
-                 select(Issue.unit_id, Issue.title, Issue.content).where(Issue.campaign_id == campaign.id))}
-    taken = set(session.scalars(select(Issue.number).where(Issue.campaign_id == campaign.id)))
+    tables = Tables(session)
+    known = {(unit_id, name_key(title), name_key(content)) for unit_id, title, content in tables.issue_texts(campaign)}
+    taken = tables.issue_numbers(campaign)
     next_number = (max(taken) if taken else 0) + 1
     dates = DateContext(campaign_start=campaign.start, campaign_end=campaign.end, today=today)
     seen: dict[tuple[int, str, str], int] = {}

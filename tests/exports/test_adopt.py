@@ -12,10 +12,10 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import delete, select
 
 from core.statuses import ContactStatus, IssueStatus
-from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues, read_remark
+from exports.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues, read_remark
+from exports.table_reader import WorkbookError
+from exports.tables import export_contacts, export_issues
 from storage.db import transaction
-from storage.exports import export_contacts, export_issues
-from storage.imports import WorkbookError
 from storage.models import Contact, Issue, Progress
 from tests.conftest import Database, at
 from tests.factories import TODAY, build_ledger, campaign_of, unit_named

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.notice.documents import Document, DocumentError, read_document, read_text
-from handlers.notice.extract import (
+from notice.documents import Document, DocumentError, read_document, read_text
+from notice.extract import (
     check_promises,
     infer_year,
     read_coordinators,
@@ -17,10 +17,10 @@ from handlers.notice.extract import (
     read_span,
     read_units,
 )
-from handlers.notice.model import NoticePlan, Places
-from handlers.notice.tables import read_tables
-from handlers.notice.tasks import read_tasks
-from handlers.notice.text import read_notice
+from notice.model import NoticePlan, Places
+from notice.tables import read_tables
+from notice.tasks import read_tasks
+from notice.text import read_notice
 
 __all__ = ["Document", "DocumentError", "import_document", "import_notice", "read_document", "read_text"]
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from core.clock import ManualClock
 from core.statuses import ContactStatus, TaskDeadlineKind
-from handlers.plan import PlanError, load_plan, parse_plan, read_plan
+from plan.schema import PlanError, parse_plan, read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Campaign, Contact, Deliverable, Issue, Phase, Task, Unit, WeeklyReport
 from tests.conftest import FIXTURES, Database, SimChat

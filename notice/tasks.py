@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass, field
 
 from core.statuses import TaskDeadlineKind
-from handlers.notice.extract import Dates, _quote, split_units
-from handlers.notice.model import NoticePlan, Origin, Task
-from handlers.notice.text import Notice, display
-from handlers.plan import classify_task_deadline
+from notice.extract import Dates, _quote, split_units
+from notice.model import NoticePlan, Origin, Task
+from notice.text import Notice, display
+from plan.deadlines import classify_task_deadline
 
 _TASK_START = re.compile(r"^(?P<number>[0-9]{1,3})[.、](?![0-9])(?P<text>.+)$")
 _ROLES = {"牵头": "lead", "配合": "partners", "协办": "partners", "责任": "responsible", "承办": "responsible"}

@@ -12,8 +12,8 @@ from datetime import date
 import yaml
 
 from core.statuses import TaskDeadlineKind
-from handlers.notice.model import ContactRow, NoticePlan, Task, Text, When
-from handlers.plan import DEFAULT_FOCUS_AREAS, DEFAULT_SOURCES
+from notice.model import ContactRow, NoticePlan, Task, Text, When
+from plan.schema import DEFAULT_FOCUS_AREAS, DEFAULT_SOURCES
 
 TODO = "TODO"  # must be done before the plan loads
 LATER = "请补充："  # can wait: the plan loads, but a feature stays idle until it is done

@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.statuses import IssueStatus
+from exports.tables import export_contacts, export_issues, export_stats
 from storage.db import transaction
-from storage.exports import export_contacts, export_issues, export_stats
 from tests.conftest import Database
 from tests.factories import TODAY, add_issue, build_ledger, campaign_of, unit_named
 
@@ -101,7 +101,7 @@ def test_one_sheet_per_unit(ledger: Database, tmp_path: Path) -> None:
 
 def test_a_ledger_longer_than_a_sheet_goes_on_in_continuation_sheets(
         ledger: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("storage.exports.EXCEL_MAX_ROWS", 10)  # stands in for Excel's 1,048,576
+    monkeypatch.setattr("exports.tables.EXCEL_MAX_ROWS", 10)  # stands in for Excel's 1,048,576
     path = tmp_path / "long.xlsx"
     export(ledger, "issues", path)
     workbook = load_workbook(path)

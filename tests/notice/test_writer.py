@@ -11,13 +11,14 @@ import yaml
 from sqlalchemy import select
 
 from core.statuses import TaskDeadlineKind, TaskRole
-from handlers.notice import import_notice
-from handlers.notice.writer import render_plan
-from handlers.plan import PlanError, load_plan, parse_plan
+from notice import import_notice
+from notice.writer import render_plan
+from plan.schema import PlanError, parse_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Campaign, Deliverable, DeliverableKind, Phase, Task
 from tests.conftest import SHANGHAI, Database
-from tests.handlers.notice.test_seeds import seed_text
+from tests.notice.test_seeds import seed_text
 
 NOW = datetime(2020, 7, 15, 10, tzinfo=SHANGHAI)
 

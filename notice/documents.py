@@ -22,7 +22,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
 
-from handlers.notice.model import Places
+from notice.model import Places
 
 # pdfminer logs a warning per glyph for fonts without a bounding box (Chromium's Type 3 fonts): thousands of
 # lines for one notice, none of them the user's business.
