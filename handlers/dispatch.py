@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -20,11 +21,14 @@ from core.roles import Role
 from handlers.commands import Command, fields_of
 from handlers.context import Context, DashboardLink, no_dashboard_link
 from handlers.dialogs import (
+    CONFIRM_WORDS,
     CONTINUE,
     OFFER,
     OFFER_KIND,
     SWITCH,
     DialogSpec,
+    new_offer,
+    offer_reply,
     question,
     resume,
     resume_question,
@@ -129,13 +133,58 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
     return switch_offer(ctx, spec, state, ctx.message.text.strip())
 
 
+STALE_CHOICE = "这个按钮对应的问题已经回答过或已取消，这次点击没有执行任何操作。发送「帮助」查看可用指令。"
+VOICE_DROPPED = "已放弃这条语音，没有保存任何内容。"
+_BEFORE_VOICE = "_before_voice"  # the offer a voice message's confirmation stands in front of
+
+
+def _hear(ctx: Context, kind: str | None, state: Mapping[str, Any]) -> Reply:
+    """A voice message: echo WeCom's transcription and keep it as an offer; only a yes acts on it (as if typed)."""
+    heard = ctx.message.text.strip()
+    offer = new_offer(f"我听到的是：{heard}\n回复「确认」按这句话处理，回复「取消」放弃。",
+                      [{"words": list(CONFIRM_WORDS), "say": heard}], voice=True)
+    before = state.get(OFFER)
+    if before is not None and before.get("voice"):  # a second voice message replaces the first
+        before = state.get(_BEFORE_VOICE)
+    fields = {**state, OFFER: offer, _BEFORE_VOICE: before}
+    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind or OFFER_KIND,
+                              fields=fields, now=ctx.now)
+    return offer_reply(offer)
+
+
+def _settle_voice(ctx: Context, kind: str, state: Mapping[str, Any], reading: Reading) -> Reply:
+    """The answer to a voice message's echo: the state goes back to what it was before the voice message, then
+    a yes acts on the transcription, 取消 drops it, and anything else is read as a new message."""
+    before = state.get(_BEFORE_VOICE)
+    restored = {k: v for k, v in state.items() if k not in (OFFER, _BEFORE_VOICE)} | ({OFFER: before} if before else {})
+    dialogs = Dialogs(ctx.session)
+    if kind == OFFER_KIND and before is None:
+        dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+    else:
+        dialogs.save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind, fields=restored, now=ctx.now)
+    if reading.kind == CHOICE:
+        said = state[OFFER]["options"][reading.args["option"]]["say"]
+        return route_message(replace(ctx, message=replace(ctx.message, text=said, answers=None, spoken=False)))
+    if reading.kind == CANCEL:
+        owner = dialog_command(kind)
+        pending = question(ctx, owner.dialog, restored) if owner is not None and owner.dialog is not None else ""
+        return Reply.of(VOICE_DROPPED, pending or (str(before["question"]) if before else "发送「帮助」查看可用指令。"))
+    return route_message(replace(ctx, message=replace(ctx.message, answers=None)))
+
+
 def route_message(ctx: Context) -> Reply:
     """Read the message against the sender's dialog, if any, and act on it (inside the caller's transaction)."""
     dialogs = Dialogs(ctx.session)
     saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
     kind = saved.kind if saved is not None else None
+    if ctx.message.answers is not None and (state.get(OFFER) or {}).get("id") != ctx.message.answers:
+        return Reply.of(STALE_CHOICE)
+    if ctx.message.spoken:
+        return _hear(ctx, kind, state)
     reading = read_message(ctx.message.text, dialog=kind, state=state, role=ctx.actor.role)
+    if saved is not None and (state.get(OFFER) or {}).get("voice"):
+        return _settle_voice(ctx, saved.kind, state, reading)
     if saved is None:
         return _outside(ctx, reading)
     if kind == OFFER_KIND:

@@ -157,15 +157,25 @@ class UnitIn(_Model):
 
 class GroupIn(_Model):
     name: str
-    channel: Literal["wecom_robot", "dingtalk_robot", "sim"] = "sim"
+    channel: Literal["wecom_robot", "wecom_aibot", "dingtalk_robot", "sim"] = "sim"
     webhook: str | None = None
     secret: str | None = None
+    chatid: str | None = None  # a 智能机器人 group's chatid (wecom_aibot), instead of a webhook
 
     @model_validator(mode="after")
     def _webhook(self) -> GroupIn:
-        if self.channel != Channel.SIM and not self.webhook:
+        if self.channel == Channel.WECOM_AIBOT:
+            if not self.chatid:
+                raise ValueError("wecom_aibot 群需要填写 chatid（在群里 @督办 说一句话，"
+                                 "日志 wecom robot callback 一行的 chat 字段）")
+        elif self.channel != Channel.SIM and not self.webhook:
             raise ValueError(f"{self.channel} 群需要填写 webhook 地址")
         return self
+
+    @property
+    def address(self) -> str | None:
+        """Where the group is reached: its robot's webhook, or its chatid on the 智能机器人 connection."""
+        return self.chatid if self.channel == Channel.WECOM_AIBOT else self.webhook
 
 
 class CoordinatorIn(_Model):

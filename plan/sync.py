@@ -224,7 +224,7 @@ def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _C
             group = Group(campaign_id=campaign.id, name=item.name, channel=item.channel)
             session.add(group)
             changes.result.changes.append(f"group+{item.name}")
-        changes.set(group, f"group[{item.name}]", channel=item.channel, webhook=item.webhook, secret=item.secret)
+        changes.set(group, f"group[{item.name}]", channel=item.channel, webhook=item.address, secret=item.secret)
     for group in existing.values():
         session.delete(group)
         changes.result.changes.append(f"group-{group.name}")

@@ -56,6 +56,7 @@ class Entry:
     read: dict[str, Any] | None  # the expected reading: {command: …, argument: value …}
     reply: tuple[str, ...]  # texts the reply must contain
     absent: tuple[str, ...]  # texts it must not contain
+    heard: str | None = None  # a voice message (WeCom's transcription) sent after `before`, which `text` answers
 
     @property
     def label(self) -> str:
@@ -75,7 +76,8 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
     setup = tuple((m["who"], _moment(m["at"]), m["text"]) for m in data["setup"])
     entries = tuple(
         Entry(number, item["who"], item["text"], _moment(item["at"]) if "at" in item else now,
-              _texts(item.get("before")), item.get("read"), _texts(item.get("reply")), _texts(item.get("absent")))
+              _texts(item.get("before")), item.get("read"), _texts(item.get("reply")), _texts(item.get("absent")),
+              item.get("heard"))
         for number, item in enumerate(data["messages"], 1))
     return Corpus(FIXTURES / data["plan"], setup, entries)
 
@@ -125,6 +127,9 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
     dispatcher = Dispatcher(sessions)
     for text in entry.before:
         dispatcher.handle(IncomingMessage("wecom", entry.who, text, entry.at, message_id=f"corpus-{next(_ids)}"))
+    if entry.heard is not None:
+        dispatcher.handle(IncomingMessage("wecom", entry.who, entry.heard, entry.at, message_id=f"corpus-{next(_ids)}",
+                                          spoken=True))
     with transaction(sessions) as session:
         campaign = Campaigns(session).current()
         assert campaign is not None
