@@ -13,6 +13,9 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.channels import Channel, Platform
+from core.roles import Role
+
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("core", "storage", "handlers", "plan", "notice", "exports", "scheduler", "bot")  # bottom to top
 
@@ -132,6 +135,24 @@ def test_core_imports_nothing_of_the_project() -> None:
 
 def test_no_layer_imports_one_above_it() -> None:
     assert upward_imports() == []
+
+
+def bare_words_compared() -> list[str]:
+    """Comparisons with a role's or a channel's value written as a bare string (core.roles and core.channels name
+    them): `role == "liaison"` reads fine until the value changes in one place and not in the other."""
+    words = {*Role, *Platform, *Channel}
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                for operand in (node.left, *node.comparators):
+                    if isinstance(operand, ast.Constant) and operand.value in words:
+                        found.append(f"{module}:{node.lineno} {operand.value!r}")
+    return found
+
+
+def test_roles_and_channels_are_compared_by_name() -> None:
+    assert bare_words_compared() == []
 
 
 def test_no_modules_import_each_other_in_a_circle() -> None:
