@@ -37,7 +37,7 @@ from handlers.dialogs import (
     values_of,
     where,
 )
-from handlers.menu import menu
+from handlers.menu import how_to, menu
 from handlers.message import IncomingMessage, Reply
 from handlers.reading import ANSWER, CANCEL, CHOICE, EMPTY, RESUME, SMALL_TALK, Reading, dialog_command, read_message
 from handlers.smalltalk import receipt, small_talk_reply
@@ -83,7 +83,9 @@ def _outside(ctx: Context, reading: Reading) -> Reply:
     text = ctx.message.text.strip()
     if text in _IDLE_WORDS:
         return Reply.of(f"当前没有需要{_IDLE_WORDS[text]}的操作。发送「帮助」查看可用指令。")
-    return Reply.of(receipt(ctx) or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))  # 收到，明天报送: a receipt
+    return Reply.of(receipt(ctx)  # 收到，明天报送: a receipt
+                    or how_to(ctx.actor.role, text)  # 怎么报周报？ the lines of the command asked about
+                    or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
 
 
 def _with_question(reply: Reply, pending: str) -> Reply:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from core.roles import ROLE_TITLES, Role
 from handlers.commands import EVERYONE, Args, command, menu_commands
 from handlers.context import Context
@@ -19,6 +21,20 @@ def menu(role: Role, ctx: Context | None = None) -> str:
     if role is Role.PENDING:
         lines.append("您的登记正在等待牵头部门审核，通过后即可使用全部功能。")
     return "\n".join(lines)
+
+
+_HOW = re.compile(r"怎么|怎样|如何|咋|请问|在哪|哪里|能不能|可不可以|可以.*吗|什么格式|格式是")
+
+
+def how_to(role: Role, text: str) -> str | None:
+    """The usage lines of the commands a question asks about (怎么报周报？ 请问怎么登记), for the sender's role; None
+    when the message is no question or names no command they may use (the whole menu answers it then)."""
+    if not _HOW.search(text):
+        return None
+    asked = [c for c in menu_commands() if role in c.roles and any(len(w) > 1 and w in text for w in c.words)]
+    if not asked:
+        return None
+    return "\n".join(["用法：", *(f"· {c.usage}" for c in asked), "发送「帮助」查看全部指令。"])
 
 
 @command("帮助", "菜单", "help", "?", roles=EVERYONE, order=99, writes=False, usage="帮助 — 查看可用指令")
