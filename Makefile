@@ -55,7 +55,7 @@ test: $(STAMP) system-packages
 
 ## test-quick: while you work — the chat, plan, reminder and storage tests on SQLite, without the slow ones (no
 ## PostgreSQL, no browser, no tests/reliability, no Hypothesis or bulk-data runs); make test runs everything
-QUICK_TESTS ?= tests/handlers tests/scheduler tests/storage
+QUICK_TESTS ?= tests/core tests/handlers tests/plan tests/notice tests/exports tests/scheduler tests/storage tests/test_architecture.py
 test-quick: $(STAMP)
 	DUBAN_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -m "not slow and not browser and not reliability" \
 	  $(QUICK_TESTS) $(PYTEST_ARGS)

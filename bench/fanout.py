@@ -33,7 +33,8 @@ from sqlalchemy import func, insert, select
 
 from core.clock import SystemClock
 from core.statuses import OutboxStatus
-from handlers.plan import load_plan, validate_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from scheduler.delivery import DEFAULT_LIMITS, DeliveryWorker, RateLimit
 from scheduler.outbound import OutboundMessage, SimulatorSender
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema

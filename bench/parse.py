@@ -1,4 +1,4 @@
-"""Benchmark: reading a chat message (handlers.commands.read_message) over the chat corpus.
+"""Benchmark: reading a chat message (handlers.reading.read_message) over the chat corpus.
 
     .venv/bin/python bench/parse.py [--passes 200]
 
@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.commands import read_message
 from handlers.parsing import normalize
+from handlers.reading import read_message
 from storage.db import make_engine, make_session_factory, upgrade_schema
 from tests.chat_corpus import CORPUS, dialog_before, prepare, rolled_back
 

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.summary import AREAS, ISSUES_PER_UNIT, SOURCES, START, TODAY
 from bench.summary import plan as summary_plan
 from core.statuses import ContactStatus, IssueStatus
-from handlers.plan import load_plan, validate_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Base, ChatIdentity, Contact, Deliverable, Issue, Submission, Unit, WeeklyReport
 
@@ -118,7 +119,7 @@ def _reports(campaign_id: int, unit_ids: Sequence[int], rng: random.Random) -> I
 
 
 def generate(sessions: sessionmaker[Session], units: int) -> Campaign:
-    """Load the plan through handlers.plan, then bulk-insert the units' rows."""
+    """Load the plan through plan, then bulk-insert the units' rows."""
     rng = random.Random(units)
     now = datetime.combine(START, time(1), tzinfo=UTC)
     with transaction(sessions) as session:

@@ -32,13 +32,14 @@ from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.statuses import ContactStatus, IssueStatus
+from exports.tables import export_issues
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
-from handlers.plan import load_plan, validate_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
-from storage.exports import export_issues, issue_rows
 from storage.models import Base, Contact, Issue, Unit, WeeklyReport
-from storage.repos import Campaigns
+from storage.repos import Campaigns, Issues
 
 TODAY = date(2020, 11, 25)  # a Wednesday, 26 weeks into the campaign
 START = TODAY - timedelta(weeks=26)
@@ -162,7 +163,7 @@ def bare_export(sessions: sessionmaker[Session], campaign_name: str, path: Path)
         assert campaign is not None
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet()
-        for row in issue_rows(session, campaign):
+        for row in Issues(session).records(campaign):
             sheet.append([row.number, row.year, row.title, row.source, row.content, row.measures, row.goal,
                           row.owner, row.due, row.remark])
         workbook.save(path)

@@ -27,6 +27,8 @@ from bot.services import build_services
 from bot.settings import Settings, get_settings
 from bot.wecom.callback import router as wecom_router
 from core.clock import Clock
+from scheduler.outbound import Sender
+from scheduler.service import SchedulerService
 from storage.db import upgrade_schema
 from storage.files import MAX_FILE_BYTES
 
@@ -77,12 +79,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 from bot.dingtalk import running as dingtalk_running
 
                 await channels.enter_async_context(dingtalk_running(app, services))
+            clients: list[Sender] = []
+            reminders: list[SchedulerService] = []  # the robot's connection goes with the scheduler's lead
             if settings.wecom_robot_enabled and settings.scheduler == "on":
                 from bot.wecom_robot import running as wecom_robot_running
+                from bot.wecom_robot.sender import RobotSender
 
-                await channels.enter_async_context(wecom_robot_running(app, services))
+                robot = await channels.enter_async_context(
+                    wecom_robot_running(app, services, eligible=lambda: any(r.leading for r in reminders)))
+                clients.append(RobotSender(robot.connection))
             if settings.scheduler == "on":
-                await channels.enter_async_context(running_scheduler(settings, services))
+                reminders.append(await channels.enter_async_context(running_scheduler(settings, services, clients)))
             yield
         services.handler_threads.shutdown(wait=False)
         services.engine.dispose()

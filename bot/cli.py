@@ -19,7 +19,8 @@ from bot.materials_cli import app as materials_app
 from bot.settings import get_settings
 from core.channels import Platform
 from core.clock import SystemClock
-from handlers.plan import PlanError, load_plan, read_plan
+from plan.schema import PlanError, read_plan
+from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People
@@ -106,8 +107,8 @@ def plan_import(
     year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
     """Read an official notice (通知/方案) and print a commented YAML plan to check and load (docs/plan-format.md)."""
-    from handlers.notice import DocumentError, import_document, read_document
-    from handlers.notice.writer import render_plan
+    from notice import DocumentError, import_document, read_document
+    from notice.writer import render_plan
 
     try:
         document = read_document(sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes())

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.channels import Platform
 from core.statuses import ContactStatus, IssueStatus
-from handlers.plan import load_plan, validate_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from storage.models import Campaign, Contact, Coordinator, StatsReport, Submission, Unit, WeeklyReport
 from storage.repos import Deliverables, Issues, People, Units
 

@@ -16,10 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.cli_support import campaign_today, fail, scope, session_factory
 from bot.cli_text import Typer
 from bot.settings import get_settings
+from exports.bulletin_docx import write_bulletin
+from exports.tables import export_contacts, export_issues, export_stats
 from handlers.bulletin import BulletinError, compile_bulletin, parse_week
-from handlers.bulletin_docx import write_bulletin
 from storage.db import transaction
-from storage.exports import count_issues, export_contacts, export_issues, export_stats
+from storage.repos import Issues
 
 app = Typer(help="导出附件表格（Excel）和工作简报（Word）", no_args_is_help=True)
 
@@ -61,7 +62,7 @@ def issues(out: OutOption, unit: UnitOption = None,
     """附件2 问题清单 (one sheet for all units, one per unit, or one unit's)."""
     with transaction(session_factory(get_settings())) as session, _written(out) as partial:
         campaign, chosen = scope(session, unit)
-        total = count_issues(session, campaign, chosen)
+        total = Issues(session).count(campaign, chosen)
         columns = (TextColumn("[bold]导出问题清单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("issues", total=total)

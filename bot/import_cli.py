@@ -11,9 +11,9 @@ from bot.cli_support import campaign_today, fail, scope, session_factory
 from bot.cli_text import Typer
 from bot.settings import get_settings
 from core.clock import SystemClock
-from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
+from exports.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
+from exports.table_reader import WorkbookError
 from storage.db import transaction
-from storage.imports import WorkbookError
 
 app = Typer(help="从 Excel 导入（附件1 联系人、附件2 问题清单）：先预演，加 --apply 才写入", no_args_is_help=True)
 

@@ -41,14 +41,16 @@ OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @asynccontextmanager
-async def running_scheduler(settings: Settings, services: Services) -> AsyncIterator[SchedulerService]:
+async def running_scheduler(settings: Settings, services: Services,
+                            channels: Iterable[Sender] = ()) -> AsyncIterator[SchedulerService]:
     """The reminder scheduler for the app's lifetime, delivering through every platform client this
-    configuration allows (group robots need only their webhook; app messages need the app's settings)."""
+    configuration allows (group robots need only their webhook; app messages need the app's settings) and the
+    `channels` the lifespan runs itself (the 智能机器人 connection)."""
     from bot.dingtalk import build_senders as dingtalk_senders
     from bot.wecom.client import build_senders as wecom_senders
 
     async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT) as http:
-        clients = [*wecom_senders(settings, services.sessions, services.clock, http),
+        clients = [*channels, *wecom_senders(settings, services.sessions, services.clock, http),
                    *dingtalk_senders(settings, services.sessions, services.clock, http)]
         reminders = build_scheduler(settings, services, clients)
         await reminders.start()

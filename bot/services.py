@@ -67,12 +67,15 @@ class Services:
 
 
 def route_for(settings: Settings) -> Callable[[str], str]:
-    """Which outbound channel reaches a user of each platform: the platform's app if configured, else the
-    simulator outbox (so `make run` shows every notification without any account)."""
+    """Which outbound channel reaches a user of each platform: the platform's app if configured (for WeCom, else
+    the 智能机器人's one-to-one chat), else the simulator outbox (so `make run` shows every notification without
+    any account)."""
 
     def route(platform: str) -> str:
         if platform == Platform.WECOM and settings.wecom_enabled:
             return Channel.WECOM_APP
+        if platform == Platform.WECOM and settings.wecom_robot_enabled:
+            return Channel.WECOM_AIBOT_CHAT
         if platform == Platform.DINGTALK and settings.dingtalk_enabled:
             return Channel.DINGTALK_WORK
         return Channel.SIM

@@ -127,8 +127,9 @@ class Settings(BaseSettings):
         says where the sign-ins come back to (WeCom: corp id, agent id and secret; DingTalk: key and secret)."""
         if self.public_url is None:
             return ()
-        ready = {Platform.WECOM: bool(self.wecom_corp_id and self.wecom_agent_id is not None and self.wecom_secret),
-                 Platform.DINGTALK: bool(self.dingtalk_app_key and self.dingtalk_app_secret)}
+        ready: dict[str, bool] = {
+            Platform.WECOM: bool(self.wecom_corp_id and self.wecom_agent_id is not None and self.wecom_secret),
+            Platform.DINGTALK: bool(self.dingtalk_app_key and self.dingtalk_app_secret)}
         return tuple(platform for platform, configured in ready.items() if configured)
 
     @property

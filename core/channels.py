@@ -22,7 +22,9 @@ class Channel(enum.StrEnum):
 
     SIM = "sim"  # the web simulator's 发出的消息 panel
     WECOM_APP = "wecom_app"  # a WeCom self-built application, to a member
-    WECOM_ROBOT = "wecom_robot"  # a WeCom group robot (webhook or 智能机器人)
+    WECOM_ROBOT = "wecom_robot"  # a WeCom group robot (webhook)
+    WECOM_AIBOT = "wecom_aibot"  # a work group, through the WeCom 智能机器人's long connection
+    WECOM_AIBOT_CHAT = "wecom_aibot_chat"  # a member's one-to-one chat with the 智能机器人
     DINGTALK_WORK = "dingtalk_work"  # a DingTalk work notice, to a member
     DINGTALK_ROBOT = "dingtalk_robot"  # a DingTalk group robot
 

@@ -1,7 +1,7 @@
 """The weekly 工作简报: what a 牵头部门 compiles every week for its leaders, from the units' reports.
 
 `compile_bulletin` gathers a week's bulletin from the numbers 汇总 shows (handlers.summary.campaign_status,
-computed the same way, so the two always agree) and the units' reports of that week; `handlers.bulletin_docx`
+computed the same way, so the two always agree) and the units' reports of that week; `exports.bulletin_docx`
 lays it out in Word. Sections as offices write them: 一、总体进展 二、各单位工作动态 三、存在问题 四、下步安排.
 Units that are behind are named or only counted, as the plan's `public_naming` says for group nudges.
 """

@@ -10,13 +10,14 @@ in the middle of a dialog or of an offer continues where it stopped; `取消` le
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from handlers.context import Context
-from handlers.message import Reply
+from handlers.message import Choice, Reply
 from handlers.parsing import FieldsRead, Vocabulary, clipped
 from storage.repos import Dialogs
 
@@ -101,6 +102,18 @@ ASKING, OFFER, WAITING = "_asking", "_offer", "_waiting"
 ANY_FIELD = "*"  # an update dialog waiting for whichever field the user wants to change
 
 
+def new_offer(question_: str, options: list[dict[str, Any]], **details: Any) -> dict[str, Any]:
+    """An offer as kept in the dialog state; its id lets a button made for it refuse to settle a later one."""
+    return {"id": secrets.token_hex(6), "question": question_, "options": options, **details}
+
+
+def offer_reply(offer: Mapping[str, Any], *before: str) -> Reply:
+    """The reply that asks an offer's question: its text, and a choice per option (its first word) and 取消."""
+    choices = [Choice(option["words"][0], option["words"][0]) for option in offer["options"]]
+    return Reply(Reply.of(*before, offer["question"]).texts, choices=(*choices, Choice("取消", "取消")),
+                 offer_id=offer.get("id"))
+
+
 def offer_option(offer: Mapping[str, Any], text: str) -> int | None:
     """The index of the offer's option the reply picks, or None when the reply is something else."""
     word = text.strip().strip("。.!！").casefold()
@@ -161,9 +174,8 @@ def _take(ctx: Context, spec: DialogSpec, values: dict[str, str], given: Mapping
             continue
         except Suggest as suggestion:
             values.pop(key, None)
-            taken.offer = {"question": suggestion.question, "key": key,
-                           "options": [{"words": _confirm_words(suggestion.number), "set": key,
-                                        "value": suggestion.value}]}
+            taken.offer = new_offer(suggestion.question, [{"words": _confirm_words(suggestion.number), "set": key,
+                                                           "value": suggestion.value}], key=key)
             continue
         old = before.get(key)
         if old and old != value:
@@ -178,7 +190,7 @@ def _advance(ctx: Context, spec: DialogSpec, values: dict[str, str], taken: _Tak
         state = {**values, ASKING: taken.offer["key"], OFFER: taken.offer,
                  **({WAITING: taken.waiting} if taken.waiting else {})}
         dialogs.save(*where_, kind=spec.kind, fields=state, now=ctx.now)
-        return Reply.of("\n".join(taken.notes), taken.offer["question"])
+        return offer_reply(taken.offer, "\n".join(taken.notes))
     if not _remaining(ctx, spec, values):
         dialogs.clear(*where_)
         reply = spec.finish(ctx, values)
@@ -254,12 +266,12 @@ def switch_offer(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], text:
     shown = clipped(text.replace("\n", " "), 24)
     asked = (f"{where(ctx, spec, state)}。回复「继续」接着{spec.title}；回复「切换」放弃{spec.title}，"
              f"改为执行「{shown}」；回复「取消」全部放弃。")
-    offer = {"question": asked, "key": state.get(ASKING),
-             "options": [{"words": [CONTINUE], "resume": True}, {"words": [SWITCH], "run": text}]}
+    offer = new_offer(asked, [{"words": [CONTINUE], "resume": True}, {"words": [SWITCH], "run": text}],
+                      key=state.get(ASKING))
     saved = {k: v for k, v in state.items() if k not in (OFFER, WAITING)}
     Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind,
                               fields={**saved, OFFER: offer}, now=ctx.now)
-    return Reply.of(f"这条消息没有作为{spec.title}的内容。", asked)
+    return offer_reply(offer, f"这条消息没有作为{spec.title}的内容。")
 
 
 def resume_question(ctx: Context, spec: DialogSpec, state: Mapping[str, Any]) -> Reply:
@@ -275,7 +287,7 @@ OFFER_KIND = "offer"  # the dialog kind of an offer made outside any dialog
 def offer_command(ctx: Context, question_: str, text: str) -> Reply:
     """Ask before running a corrected command (统计 作风 … → 统计 队伍建设 …): an offer outside any dialog,
     kept like one, whose yes runs `text`."""
-    offer = {"question": question_, "options": [{"words": list(CONFIRM_WORDS), "run": text}]}
+    offer = new_offer(question_, [{"words": list(CONFIRM_WORDS), "run": text}])
     Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=OFFER_KIND,
                               fields={OFFER: offer}, now=ctx.now)
-    return Reply.of(question_)
+    return offer_reply(offer)

@@ -1,6 +1,6 @@
 """One dispatcher from an IncomingMessage to a Reply: dedupe, identity, dialogs, commands, audit.
 
-Each message is read once (handlers.commands.read_message) and then acted on. Inside a dialog nothing that
+Each message is read once (handlers.reading.read_message) and then acted on. Inside a dialog nothing that
 is itself a command is taken as the answer: a read-only command is answered and the question repeated, a
 writing one is held until the user says 继续 or 切换 (or 取消). Every message gets a reply; an unrecognised
 one gets a hint and the role's menu, small talk one short line.
@@ -10,49 +10,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.channels import Route, route_to_simulator
-from core.roles import ROLE_TITLES, Role
-
-# Imported for their command declarations (@command), which the dispatcher and the menu are built from.
-from handlers import (  # noqa: F401
-    broadcast,
-    coordination,
-    issues,
-    materials,
-    registration,
-    reports,
-    tasks,
-    weekly_reading,
-)
-from handlers.commands import (
-    ANSWER,
-    CANCEL,
-    CHOICE,
-    EMPTY,
-    EVERYONE,
-    RESUME,
-    SMALL_TALK,
-    Args,
-    Command,
-    Reading,
-    command,
-    dialog_command,
-    fields_of,
-    menu_commands,
-    read_message,
-)
+from core.roles import Role
+from handlers import materials
+from handlers.commands import Args, Command, fields_of
 from handlers.context import Context, DashboardLink, no_dashboard_link
 from handlers.dialogs import (
+    CONFIRM_WORDS,
     CONTINUE,
     OFFER,
     OFFER_KIND,
     SWITCH,
     DialogSpec,
+    new_offer,
+    offer_reply,
     question,
     resume,
     resume_question,
@@ -61,31 +38,15 @@ from handlers.dialogs import (
     values_of,
     where,
 )
+from handlers.menu import how_to, menu
 from handlers.message import IncomingMessage, Reply
+from handlers.reading import ANSWER, CANCEL, CHOICE, EMPTY, RESUME, SMALL_TALK, Reading, dialog_command, read_message
 from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
 from storage.files import DatabaseFiles, Files
 from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
-
-def menu(role: Role, ctx: Context | None = None) -> str:
-    lines = [f"您的身份：{ROLE_TITLES[role]}"]
-    if ctx is not None and ctx.actor.contact is not None and role is Role.LIAISON:
-        lines[0] += f"（{ctx.actor.contact.unit.name}）"
-    lines.append("可用指令：")
-    lines.extend(f"· {c.usage}" for c in menu_commands() if role in c.roles)
-    if role is Role.STRANGER:
-        lines.append("请先发送「登记」，按提示填写单位、姓名、职务、电话、邮箱。")
-    if role is Role.PENDING:
-        lines.append("您的登记正在等待牵头部门审核，通过后即可使用全部功能。")
-    return "\n".join(lines)
-
-
-@command("帮助", "菜单", "help", "?", roles=EVERYONE, order=99, writes=False, usage="帮助 — 查看可用指令")
-def _help(ctx: Context, _args: Args) -> Reply:
-    return Reply.of(menu(ctx.actor.role, ctx))
-
 
 def _denied(ctx: Context, command_: Command) -> Reply:
     role = ctx.actor.role
@@ -124,7 +85,9 @@ def _outside(ctx: Context, reading: Reading) -> Reply:
     text = ctx.message.text.strip()
     if text in _IDLE_WORDS:
         return Reply.of(f"当前没有需要{_IDLE_WORDS[text]}的操作。发送「帮助」查看可用指令。")
-    return Reply.of(receipt(ctx) or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))  # 收到，明天报送: a receipt
+    return Reply.of(receipt(ctx)  # 收到，明天报送: a receipt
+                    or how_to(ctx.actor.role, text)  # 怎么报周报？ the lines of the command asked about
+                    or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
 
 
 def _with_question(reply: Reply, pending: str) -> Reply:
@@ -174,15 +137,66 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
     return switch_offer(ctx, spec, state, ctx.message.text.strip())
 
 
+STALE_CHOICE = "这个按钮对应的问题已经回答过或已取消，这次点击没有执行任何操作。发送「帮助」查看可用指令。"
+VOICE_DROPPED = "已放弃这条语音，没有保存任何内容。"
+_BEFORE_VOICE = "_before_voice"  # the offer a voice message's confirmation stands in front of
+
+
+def _hear(ctx: Context, kind: str | None, state: Mapping[str, Any]) -> Reply:
+    """A voice message: echo WeCom's transcription and keep it as an offer; only a yes acts on it (as if typed)."""
+    heard = ctx.message.text.strip()
+    offer = new_offer(f"我听到的是：{heard}\n回复「确认」按这句话处理，回复「取消」放弃。",
+                      [{"words": list(CONFIRM_WORDS), "say": heard}], voice=True)
+    before = state.get(OFFER)
+    if before is not None and before.get("voice"):  # a second voice message replaces the first
+        before = state.get(_BEFORE_VOICE)
+    fields = {**state, OFFER: offer, _BEFORE_VOICE: before}
+    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind or OFFER_KIND,
+                              fields=fields, now=ctx.now)
+    return offer_reply(offer)
+
+
+def _settle_voice(ctx: Context, kind: str, state: Mapping[str, Any], reading: Reading) -> Reply:
+    """The answer to a voice message's echo: the state goes back to what it was before the voice message, then
+    a yes acts on the transcription, 取消 drops it, and anything else is read as a new message."""
+    before = state.get(_BEFORE_VOICE)
+    restored = {k: v for k, v in state.items() if k not in (OFFER, _BEFORE_VOICE)} | ({OFFER: before} if before else {})
+    dialogs = Dialogs(ctx.session)
+    if kind == OFFER_KIND and before is None:
+        dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
+    else:
+        dialogs.save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind, fields=restored, now=ctx.now)
+    if reading.kind == CHOICE:
+        said = state[OFFER]["options"][reading.args["option"]]["say"]
+        return route_message(replace(ctx, message=replace(ctx.message, text=said, answers=None, spoken=False)))
+    if reading.kind == CANCEL:
+        owner = dialog_command(kind)
+        pending = question(ctx, owner.dialog, restored) if owner is not None and owner.dialog is not None else ""
+        return Reply.of(VOICE_DROPPED, pending or (str(before["question"]) if before else "发送「帮助」查看可用指令。"))
+    return route_message(replace(ctx, message=replace(ctx.message, answers=None)))
+
+
+def _progress_in(ctx: Context, caption: str) -> Args | None:
+    """The 进展 a file's caption reports (进展 #12 已整改, 12号问题已整改), read as the chat reads it."""
+    reading = read_message(caption, role=ctx.actor.role)
+    return reading.args if reading.kind == "进展" and reading.args.get("number") is not None else None
+
+
 def route_message(ctx: Context) -> Reply:
     """Read the message against the sender's dialog, if any, and act on it (inside the caller's transaction)."""
     if ctx.message.attachment is not None:
-        return materials.receive(ctx)
+        return materials.receive(ctx, lambda caption: _progress_in(ctx, caption))
     dialogs = Dialogs(ctx.session)
     saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
     kind = saved.kind if saved is not None else None
+    if ctx.message.answers is not None and (state.get(OFFER) or {}).get("id") != ctx.message.answers:
+        return Reply.of(STALE_CHOICE)
+    if ctx.message.spoken:
+        return _hear(ctx, kind, state)
     reading = read_message(ctx.message.text, dialog=kind, state=state, role=ctx.actor.role)
+    if saved is not None and (state.get(OFFER) or {}).get("voice"):
+        return _settle_voice(ctx, saved.kind, state, reading)
     if saved is None:
         return _outside(ctx, reading)
     if kind == OFFER_KIND:

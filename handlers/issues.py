@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from rapidfuzz import fuzz
 
 from core.dates import format_cn, parse_date
+from core.issues import ISSUE_LABELS
 from core.roles import Role
 from core.statuses import STATUS_TEXT, IssueStatus
 from handlers import materials
@@ -17,6 +19,7 @@ from handlers.context import Context, with_link
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, at_most, start, words
 from handlers.message import Reply
 from handlers.parsing import match_choice, read_progress, strip_punct, synonyms, to_int
+from handlers.summary import unit_counts
 from storage.models import Issue
 from storage.repos import Issues, name_key
 
@@ -155,23 +158,26 @@ def _has_focus_areas(ctx: Context) -> bool:
     return bool(ctx.campaign.focus_areas)
 
 
+def _field(key: str, *args: Any, **kwargs: Any) -> Field:
+    """A field of the 问题 dialog, asked for by its name on 附件2."""
+    return Field(key, ISSUE_LABELS[key], *args, **kwargs)
+
+
 ISSUE_FIELDS = (
-    Field("title", "线索名称", words("问题名称 名称 标题 问题标题 线索标题"), "请发送「线索名称」（问题的简短名称）。",
-          check=_check_title),
-    Field("source", "线索来源", words("来源 问题来源 发现渠道 渠道"), _source_prompt, check=_source_check),
-    Field("focus_area", "整治重点", words("重点 整治方面 方面 类别 问题类别 所属方面 整治领域"), _focus_prompt,
-          check=_focus_check, needed=_has_focus_areas),
-    Field("content", "线索内容", words("内容 问题描述 问题内容 描述 具体情况 基本情况 问题情况"),
-          "请发送「线索内容」（问题的具体情况）。", check=at_most(4000), multiline=True),
-    Field("measures", "整改措施", words("措施 整改办法 整改方案"), "请发送「整改措施」。", check=at_most(4000),
-          multiline=True),
-    Field("goal", "整改目标", words("目标"), "请发送「整改目标」。", check=at_most(2000), multiline=True),
-    Field("owner", "责任人", words("负责人 整改责任人 责任领导 责任人员"), "请发送「责任人」姓名。",
-          check=at_most(100)),
-    Field("due", "完成时限", words("时限 期限 截止时间 截止日期 完成时间 完成日期 整改时限 整改期限 办结时限"),
-          "请发送「完成时限」，如「9月10日前」。", check=_check_due),
-    Field("year", "年度", words("年份"), required=False, check=_check_year),
-    Field("remark", "备注", words("说明"), required=False, check=at_most(2000), multiline=True),
+    _field("title", words("问题名称 名称 标题 问题标题 线索标题"), "请发送「线索名称」（问题的简短名称）。",
+           check=_check_title),
+    _field("source", words("来源 问题来源 发现渠道 渠道"), _source_prompt, check=_source_check),
+    _field("focus_area", words("重点 整治方面 方面 类别 问题类别 所属方面 整治领域"), _focus_prompt,
+           check=_focus_check, needed=_has_focus_areas),
+    _field("content", words("内容 问题描述 问题内容 描述 具体情况 基本情况 问题情况"),
+           "请发送「线索内容」（问题的具体情况）。", check=at_most(4000), multiline=True),
+    _field("measures", words("措施 整改办法 整改方案"), "请发送「整改措施」。", check=at_most(4000), multiline=True),
+    _field("goal", words("目标"), "请发送「整改目标」。", check=at_most(2000), multiline=True),
+    _field("owner", words("负责人 整改责任人 责任领导 责任人员"), "请发送「责任人」姓名。", check=at_most(100)),
+    _field("due", words("时限 期限 截止时间 截止日期 完成时间 完成日期 整改时限 整改期限 办结时限"),
+           "请发送「完成时限」，如「9月10日前」。", check=_check_due),
+    _field("year", words("年份"), required=False, check=_check_year),
+    _field("remark", words("说明"), required=False, check=at_most(2000), multiline=True),
 )
 
 
@@ -268,8 +274,6 @@ def report_progress(ctx: Context, args: Args) -> Reply:
 
 
 def _unit_rate(ctx: Context, issue: Issue) -> str:
-    from handlers.summary import unit_counts  # local: summary imports this module's texts
-
     counts = unit_counts(ctx.session, ctx.campaign, ctx.today, issue.unit_id).get(issue.unit_id)
     if counts is None or counts.logged == 0:
         return ""

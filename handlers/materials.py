@@ -13,7 +13,7 @@ kind; otherwise the reply says why and nothing is kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.roles import Role
 from core.statuses import DeliverableKind
-from handlers.commands import COORDINATOR, LIAISON, Args, command, command_named, read_message
+from handlers.commands import COORDINATOR, LIAISON, Args, command, declared
 from handlers.context import Context
 from handlers.dialogs import OFFER, OFFER_KIND
 from handlers.message import Reply
@@ -76,12 +77,12 @@ def _size(size: int) -> str:
 # --- receiving a file -------------------------------------------------------------------------------------
 
 
-def receive(ctx: Context) -> Reply:
+def receive(ctx: Context, progress_in: Callable[[str], Args | None]) -> Reply:
     """A file or picture arrived: refuse it, or keep it and file it (or ask what it is for)."""
     attachment = ctx.message.attachment
     assert attachment is not None
     role = ctx.actor.role
-    if role != "liaison":
+    if role is not Role.LIAISON:
         ctx.audit("material.refused", reason=role)
         return Reply.of(TEXTS.get(role, TEXTS["stranger"]))
     staged = attachment.staged
@@ -106,7 +107,7 @@ def receive(ctx: Context) -> Reply:
     received = f"已收到文件「{material.name}」（{_size(material.size)}）。"
     caption = normalize(ctx.message.text)
     if caption:
-        return _captioned(ctx, caption, received)
+        return _captioned(ctx, caption, received, progress_in)
     held = _held_evidence(ctx)
     if held is not None:
         return Reply.of(received, *file_pending(ctx, held).texts)
@@ -116,21 +117,22 @@ def receive(ctx: Context) -> Reply:
     return Reply.of(received, ask(ctx))
 
 
-def _captioned(ctx: Context, caption: str, received: str) -> Reply:
-    """A file with a caption: the caption says where it goes; a progress report in it runs once filed."""
+def _captioned(ctx: Context, caption: str, received: str, progress_in: Callable[[str], Args | None]) -> Reply:
+    """A file with a caption: the caption says where it goes; a progress report in it (`progress_in` reads
+    one, as the chat reads 进展 #12 已整改 or 12号问题已整改) runs once filed."""
     target = read_target(ctx, caption)
     if target is not None:
         return Reply.of(received, *file_pending(ctx, target).texts)
     number = read_bare_reference(caption)
     if number is not None:  # an issue that is not the unit's, or none at all
         return Reply.of(received, str(_own_issue(ctx, number)), ask(ctx))
-    reading = read_message(caption, role=ctx.actor.role)
-    if reading.kind == "进展" and reading.args.get("number") is not None:
-        issue = _own_issue(ctx, reading.args["number"])
+    progress = progress_in(caption)
+    if progress is not None:
+        issue = _own_issue(ctx, progress["number"])
         if isinstance(issue, str):
             return Reply.of(received, issue, ask(ctx))
         filed = file_pending(ctx, Target(MaterialTarget.ISSUE, issue=issue))
-        return Reply.of(received, *filed.texts, *command_named("进展").run(ctx, reading.args).texts)
+        return Reply.of(received, *filed.texts, *declared("进展").run(ctx, progress).texts)
     return Reply.of(received, f"没有看懂说明「{caption[:20]}」。", ask(ctx))
 
 
@@ -321,9 +323,8 @@ def file_pending(ctx: Context, target: Target, *, mode: str | None = None) -> Re
     reply = Reply.of(*lines)
     if held is not None and target.issue is not None and held.issue is not None and held.issue.id == target.issue.id:
         # The 已整改 that waited for this evidence goes through now.
-        reading = read_message(f"进展 #{target.issue.number} 已整改", role=ctx.actor.role)
-        assert reading.command is not None
-        reply = Reply.of(*reply.texts, *reading.command.run(ctx, reading.args).texts)
+        progress = declared("进展")
+        reply = Reply.of(*reply.texts, *progress.run(ctx, progress.read(f"#{target.issue.number} 已整改")).texts)
     return reply
 
 

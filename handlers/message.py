@@ -40,6 +40,10 @@ class IncomingMessage:
     is_group: bool = False
     via: str | None = None
     attachment: Attachment | None = None
+    # A button click carries the id of the offer its card was made for (a stale click is refused); a voice
+    # message's text is WeCom's transcription, echoed for a confirmation before it is acted on.
+    answers: str | None = None
+    spoken: bool = False
 
     @property
     def origin(self) -> str:
@@ -66,17 +70,29 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One answer to the question a reply asks, for channels that show buttons: `text` is exactly what the user
+    would type instead (确认, 取消, 批准 3), so a click goes through the same dispatcher path as the typed reply."""
+
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the bot answers: one or more plain-text messages, optionally richer variants of the same.
 
     `markdown` is the whole reply as one markdown message for channels that render it (WeCom and DingTalk
-    markdown); `images` are pictures to send after it. Channels without either send `texts` alone.
+    markdown); `images` are pictures to send after it; `choices` are buttons for the question it asks.
+    Channels without them send `texts` alone.
     """
 
     texts: tuple[str, ...]
     duplicate: bool = field(default=False, compare=False)  # answered from the record of an earlier delivery
     markdown: str | None = field(default=None, compare=False)
     images: tuple[Image, ...] = field(default=(), compare=False)
+    choices: tuple[Choice, ...] = field(default=(), compare=False)
+    offer_id: str | None = field(default=None, compare=False)  # the offer the choices settle, when there is one
 
     @classmethod
     def of(cls, *texts: str) -> Reply:

@@ -1,7 +1,7 @@
 """Tolerant reading of chat text: widths, brackets, numerals, labelled fields, phones, choices, references.
 
 Everything here is pure (no database, no campaign): every command of every channel reads its message
-through these functions (handlers.commands.read_message puts them together), and bench/parse.py times
+through these functions (handlers.reading.read_message puts them together), and bench/parse.py times
 them over the chat corpus.
 """
 
@@ -461,7 +461,8 @@ def _small_talk_chunk(chunk: str) -> list[str] | None:
     kind = _SMALL_TALK_WORDS.get(chunk) or _SMALL_TALK_WORDS.get(_repeated(chunk))
     if kind is not None:
         return [kind]
-    kinds, rest = [], chunk
+    kinds: list[str] = []
+    rest = chunk
     while rest:
         head = max((w for w in _SMALL_TALK_WORDS if rest.startswith(w)), key=len, default="")
         if not head:
@@ -475,7 +476,7 @@ def _small_talk_chunk(chunk: str) -> list[str] | None:
 
 def _small_talk_kinds(text: str) -> list[str]:
     """The kind of each word of a message made only of small talk; empty for anything with content."""
-    kinds = []
+    kinds: list[str] = []
     for chunk in _CHUNKS.split(text.casefold()):
         if not chunk:
             continue

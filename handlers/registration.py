@@ -8,6 +8,7 @@ deliverable with `kind: contacts`) for the unit: the bot now holds exactly that 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from core.statuses import ContactStatus
 from handlers.commands import COORDINATOR, EVERYONE, Args, command, dialog_fields, fields_of
 from handlers.context import Context, notify
 from handlers.dialogs import DialogSpec, Field, FieldError, at_most, start, words
-from handlers.message import Reply
+from handlers.message import Choice, Reply
 from handlers.parsing import echoed, looks_like_email, normalize_phone, strip_punct, take_number
 from storage.models import Campaign, Contact
 from storage.repos import Audit, Deliverables, People, Units
@@ -248,8 +249,9 @@ def _decide(ctx: Context, args: Args, *, approve: bool) -> Reply:
             number = matches[0].id
     if number is None:
         head = f"没有找到「{echoed(who)}」的待审核登记。" if who else ""
-        return Reply.of(f"{head}{_pending_list(ctx)}\n回复「{verb} 登记号」，如「{verb} 3」"
-                        + ("。" if approve else "，可在后面写理由。"))
+        listed = Reply.of(f"{head}{_pending_list(ctx)}\n回复「{verb} 登记号」，如「{verb} 3」"
+                          + ("。" if approve else "，可在后面写理由。"))
+        return replace(listed, choices=_decision_choices(ctx))
     try:
         contact = decide_registration(ctx.session, ctx.campaign, number, approve=approve, reason=args.get("reason"),
                                       actor=ctx.actor_label, now=ctx.now, route=ctx.route,
@@ -259,6 +261,16 @@ def _decide(ctx: Context, args: Args, *, approve: bool) -> Reply:
     if approve:
         return Reply.of(f"已批准登记号 {contact.id}：{contact.unit.name} {_card(contact)}，已通知本人。")
     return Reply.of(f"已驳回登记号 {contact.id}（{contact.unit.name} {contact.name}），已通知本人。")
+
+
+CHOICES_SHOWN = 3  # registrations offered as 批准/驳回 buttons (a WeCom card holds six buttons)
+
+
+def _decision_choices(ctx: Context) -> tuple[Choice, ...]:
+    """批准 N / 驳回 N for the oldest pending registrations: a click is the typed command, so a rejection made
+    this way has no reason (typing 驳回 N 理由 gives one)."""
+    pending = People(ctx.session).pending(ctx.campaign)[:CHOICES_SHOWN]
+    return tuple(Choice(f"{verb} {c.id} {c.name}", f"{verb} {c.id}") for c in pending for verb in ("批准", "驳回"))
 
 
 def _decides(args: Args) -> bool:

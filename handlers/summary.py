@@ -6,12 +6,10 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from core.statuses import ContactStatus, IssueStatus
-from storage.models import Campaign, Contact, Deliverable, Issue, Phase, Unit
-from storage.repos import Deliverables, PerUnit, Reports
+from storage.models import Campaign, Deliverable, Phase
+from storage.repos import Deliverables, Reports, Standings
 
 
 @dataclass
@@ -43,32 +41,10 @@ class IssueCounts:
 SOON_DAYS = 3  # "due within 3 days" turns a unit yellow
 
 
-_NOT_DONE = Issue.status != IssueStatus.RECTIFIED
-_COUNTS = PerUnit(
-    select(
-        Issue.unit_id,
-        func.count(),
-        func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
-        func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
-        func.sum(case((_NOT_DONE & (Issue.due < bindparam("today")), 1), else_=0)),
-        func.sum(case((_NOT_DONE & Issue.due.between(bindparam("today"), bindparam("soon")), 1), else_=0)),
-    ).where(Issue.campaign_id == bindparam("campaign_id")).group_by(Issue.unit_id),
-    Issue.unit_id)
-_UNITS = PerUnit(select(Unit.id, Unit.name, Unit.aliases)
-                 .where(Unit.campaign_id == bindparam("campaign_id"), Unit.retired.is_(False)).order_by(Unit.position),
-                 Unit.id)
-_REGISTERED = PerUnit(select(Contact.unit_id).where(Contact.campaign_id == bindparam("campaign_id"),
-                                                    Contact.status == ContactStatus.ACTIVE),
-                      Contact.unit_id)
-_PENDING = select(func.count()).select_from(Contact).where(Contact.campaign_id == bindparam("campaign_id"),
-                                                           Contact.status == ContactStatus.PENDING)
-
-
 def unit_counts(session: Session, campaign: Campaign, today: date, unit_id: int | None = None
                 ) -> dict[int, IssueCounts]:
     """Issue counts per unit id (of every unit, or of the one given), in one GROUP BY."""
-    rows = session.execute(_COUNTS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id, "today": today,
-                                              "soon": today + timedelta(days=SOON_DAYS)})
+    rows = Standings(session).issue_counts(campaign, today, today + timedelta(days=SOON_DAYS), unit_id)
     return {unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0), int(s or 0))
             for unit_id, n, p, r, o, s in rows}
 
@@ -223,11 +199,10 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
                     ) -> CampaignStatus:
     """The campaign's status today; with `unit_id`, computed for that one unit only (a liaison's 汇总: the
     totals, units and deliverables' owing lists then cover that unit alone)."""
-    params = {"campaign_id": campaign.id, "unit_id": unit_id}
-    units = [UnitRef(id_, name, tuple(aliases or ()))
-             for id_, name, aliases in session.execute(_UNITS(unit_id), params)]
+    standings = Standings(session)
+    units = [UnitRef(id_, name, tuple(aliases or ())) for id_, name, aliases in standings.units(campaign, unit_id)]
     counts = unit_counts(session, campaign, today, unit_id)
-    registered = set(session.scalars(_REGISTERED(unit_id), params))
+    registered = standings.registered(campaign, unit_id)
     iso = today.isocalendar()
     reported = Reports(session).weekly_late(campaign, iso.year, iso.week, unit_id=unit_id)
     repo = Deliverables(session)
@@ -254,7 +229,7 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
     for status in statuses.values():
         status.light = traffic_light(status.counts, missed_deliverables=len(status.missed_deliverables),
                                      deliverables_due_soon=len(status.deliverables_due_soon), expected=expected)
-    pending = session.scalar(_PENDING, params)
+    pending = standings.pending_registrations(campaign)
     phase, next_phase = current_phase(campaign, today)
     return CampaignStatus(campaign=campaign, today=today, phase=phase, next_phase=next_phase, totals=totals,
                           units=list(statuses.values()), week=(iso.year, iso.week),

@@ -45,7 +45,7 @@ log = logging.getLogger("duban.delivery")
 DELIVERIES = Counter("duban_deliveries", "Outbox sends by channel and outcome (sent, retry, failed)",
                      ["channel", "outcome"])
 
-ROBOT_CHANNELS = frozenset({Channel.WECOM_ROBOT, Channel.DINGTALK_ROBOT})
+ROBOT_CHANNELS = frozenset({Channel.WECOM_ROBOT, Channel.WECOM_AIBOT, Channel.DINGTALK_ROBOT})
 FAILURE_RULE = "delivery.failed"
 
 
@@ -58,6 +58,8 @@ class RateLimit:
 # WeCom and DingTalk group robots accept 20 messages a minute each; WeCom app messages 30 a minute per member.
 DEFAULT_LIMITS: Mapping[str, RateLimit] = {
     Channel.WECOM_ROBOT: RateLimit(20, 60.0),
+    Channel.WECOM_AIBOT: RateLimit(20, 60.0),  # no published figure for proactive messages; the group robots' limit
+    Channel.WECOM_AIBOT_CHAT: RateLimit(30, 60.0),  # and the app messages' limit per member
     Channel.DINGTALK_ROBOT: RateLimit(20, 60.0),
     Channel.WECOM_APP: RateLimit(30, 60.0),
 }

@@ -7,6 +7,8 @@ will (bad webhook, user not in the app's visible range …). Channels are named:
     sim             the simulator outbox (always available)
     wecom_app       WeCom self-built app message to a userid (message/send)
     wecom_robot     WeCom group robot webhook (webhook/send?key=…)
+    wecom_aibot     WeCom 智能机器人: a proactive message on its long connection to a group's chatid
+    wecom_aibot_chat  the same to a member's one-to-one chat with the robot (their userid)
     dingtalk_work   DingTalk work notification to a staffId (asyncsend_v2)
     dingtalk_robot  DingTalk custom group robot (robot/send?access_token=…, signed)
 """
@@ -49,7 +51,8 @@ class SendResult:
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """One message to one target. For robots, `address` is the webhook URL and `secret` its signing key."""
+    """One message to one target. For robots, `address` is the webhook URL (a 智能机器人 group: its chatid) and
+    `secret` its signing key."""
 
     channel: str
     target: str  # a userid / staffId, or a group name for robots
@@ -72,7 +75,7 @@ class Sender(Protocol):
 class SimulatorSender:
     """The simulator channel: the outbox row itself is what /sim shows, so delivery just succeeds."""
 
-    channels = frozenset({Channel.SIM})
+    channels: frozenset[str] = frozenset({Channel.SIM})
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return SendResult.ok("simulator")

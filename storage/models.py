@@ -257,8 +257,8 @@ class Group(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    channel: Mapped[str] = mapped_column(String(32))  # wecom_robot / dingtalk_robot / sim
-    webhook: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(32))  # wecom_robot / wecom_aibot / dingtalk_robot / sim
+    webhook: Mapped[str | None] = mapped_column(Text)  # the group's address: a robot webhook, or a wecom_aibot chatid
     secret: Mapped[str | None] = mapped_column(String(200))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVarTuple, cast
@@ -21,6 +21,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert
 
+from core.issues import IssueRecord
 from core.roles import Role
 from core.statuses import ContactStatus, DeliverableKind, IssueStatus, OutboxStatus
 from storage.models import (
@@ -36,6 +37,7 @@ from storage.models import (
     Deliverable,
     DialogState,
     Issue,
+    Material,
     Notice,
     NoticeReceipt,
     OutboxMessage,
@@ -282,6 +284,21 @@ class People(Repo):
         ).all()
 
 
+LEDGER_BATCH = 2000  # issues per fetch when the whole ledger is read (exports)
+
+
+def issue_record(issue: Issue) -> IssueRecord:
+    """A loaded issue as the ledger's record (its unit loaded too)."""
+    return IssueRecord(issue.unit_id, issue.unit.name, issue.number, issue.year, issue.title, issue.source,
+                       issue.content, issue.measures, issue.goal, issue.owner, issue.due, issue.remark, issue.status,
+                       issue.percent, issue.rectified_at, issue.focus_area)
+
+
+# An issue's 佐证材料: the files sent for it in chat and not replaced since.
+_EVIDENCE = (select(func.count(Material.id)).where(Material.issue_id == Issue.id, Material.replaced_at.is_(None))
+             .correlate(Issue).scalar_subquery())
+
+
 class Issues(Repo):
     def next_number(self, campaign: Campaign) -> int:
         Campaigns(self.session).lock(campaign)
@@ -322,6 +339,27 @@ class Issues(Repo):
                Issue.status != IssueStatus.RECTIFIED)
         .order_by(Issue.due, Issue.number)
     )
+
+    def records(self, campaign: Campaign, unit: Unit | None = None) -> Iterator[IssueRecord]:
+        """The ledger in table order (unit, then issue number), read in batches (a server-side cursor on
+        PostgreSQL) so memory stays flat however long it is."""
+        stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
+                       Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
+                       Issue.rectified_at, Issue.focus_area, _EVIDENCE)
+                .join(Unit, Unit.id == Issue.unit_id)
+                .where(Issue.campaign_id == campaign.id)
+                .order_by(Unit.position, Unit.id, Issue.number)
+                .execution_options(yield_per=LEDGER_BATCH))
+        if unit is not None:
+            stmt = stmt.where(Issue.unit_id == unit.id)
+        for row in self.session.execute(stmt):
+            yield IssueRecord(*row)  # type: ignore[call-arg]  # SQLAlchemy types a select() of at most ten columns
+
+    def count(self, campaign: Campaign, unit: Unit | None = None) -> int:
+        stmt = select(func.count()).select_from(Issue).where(Issue.campaign_id == campaign.id)
+        if unit is not None:
+            stmt = stmt.where(Issue.unit_id == unit.id)
+        return int(self.session.scalar(stmt) or 0)
 
     def open_for_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
         """The unit's issues not yet rectified, each with `unit` set to the one given (no query to load it)."""
@@ -375,6 +413,136 @@ class OverduePage:
     total: int
     first: Sequence[Issue]  # in (unit id, due, number) order, with .unit loaded
     per_unit: dict[int, int]  # unit id → its overdue count, for the units in `first`
+
+
+class Standings(Repo):
+    """What 汇总 counts, per unit: issues by state, the units still in the campaign, who has a liaison. A fixed
+    number of aggregate queries, whatever the number of units."""
+
+    _NOT_DONE = Issue.status != IssueStatus.RECTIFIED
+    _COUNTS = PerUnit(
+        select(
+            Issue.unit_id,
+            func.count(),
+            func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
+            func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
+            func.sum(case((_NOT_DONE & (Issue.due < _param("today")), 1), else_=0)),
+            func.sum(case((_NOT_DONE & Issue.due.between(_param("today"), _param("soon")), 1), else_=0)),
+        ).where(Issue.campaign_id == _param("campaign_id")).group_by(Issue.unit_id),
+        Issue.unit_id)
+    _UNITS = PerUnit(select(Unit.id, Unit.name, Unit.aliases)
+                     .where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False)).order_by(Unit.position),
+                     Unit.id)
+    _REGISTERED = PerUnit(select(Contact.unit_id).where(Contact.campaign_id == _param("campaign_id"),
+                                                        Contact.status == ContactStatus.ACTIVE),
+                          Contact.unit_id)
+    _PENDING = select(func.count()).select_from(Contact).where(Contact.campaign_id == _param("campaign_id"),
+                                                               Contact.status == ContactStatus.PENDING)
+
+    def issue_counts(self, campaign: Campaign, today: date, soon: date, unit_id: int | None = None
+                     ) -> Sequence[Any]:
+        """(unit id, logged, in progress, rectified, overdue, due by `soon`) of every unit, or of the one given."""
+        return self.session.execute(self._COUNTS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id,
+                                                             "today": today, "soon": soon}).all()
+
+    def units(self, campaign: Campaign, unit_id: int | None = None) -> Sequence[Any]:
+        """(id, name, aliases) of the units still in the campaign, in the plan's order."""
+        return self.session.execute(self._UNITS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id}).all()
+
+    def registered(self, campaign: Campaign, unit_id: int | None = None) -> set[int]:
+        """The ids of the units that have an active liaison."""
+        return set(self.session.scalars(self._REGISTERED(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id}))
+
+    def pending_registrations(self, campaign: Campaign) -> int:
+        return int(self.session.scalar(self._PENDING, {"campaign_id": campaign.id}) or 0)
+
+
+class PlanRows(Repo):
+    """What loading a plan reads and removes besides the rows it writes itself (plan.sync)."""
+
+    def of_campaign(self, model: Any, campaign: Campaign) -> Sequence[Any]:
+        """Every row of `model` (phases, units, deliverables, groups, coordinators, tasks) in the campaign."""
+        return self.session.scalars(select(model).where(model.campaign_id == campaign.id)).all()
+
+    def unit_in_use(self, unit: Unit) -> bool:
+        """Whether anything was recorded for the unit (then it is retired, not deleted, when a plan drops it)."""
+        return any(self.session.scalar(select(func.count()).select_from(model).where(model.unit_id == unit.id))
+                   for model in (Issue, WeeklyReport, Submission, Contact))
+
+    def contact(self, unit: Unit, *, phone: str | None = None, name: str | None = None) -> Contact | None:
+        """The unit's contact with this phone (or, given a name, this name)."""
+        match = Contact.phone == phone if name is None else Contact.name == name
+        return self.session.scalars(select(Contact).where(Contact.unit_id == unit.id, match)).first()
+
+    def submissions(self, deliverable: Deliverable) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(Submission)
+                                       .where(Submission.deliverable_id == deliverable.id)) or 0)
+
+    def active_contacts(self, campaign: Campaign) -> Sequence[Contact]:
+        return self.session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
+                                                          Contact.status == ContactStatus.ACTIVE)
+                                    .order_by(Contact.id)).all()
+
+    def remove_coordinator(self, coordinator: Coordinator) -> None:
+        """A coordinator the plan no longer names, with their chat identities."""
+        self.session.execute(delete(ChatIdentity).where(ChatIdentity.coordinator_id == coordinator.id)
+                             .execution_options(synchronize_session=False))
+        self.session.delete(coordinator)
+
+    def progress_reports(self, task: Task) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(TaskProgress)
+                                       .where(TaskProgress.task_id == task.id)) or 0)
+
+
+class Tables(Repo):
+    """What the office's tables (附件1–3, exports/) read, and what importing them compares against."""
+
+    def units(self, campaign: Campaign) -> Sequence[Unit]:
+        """The units still in the campaign, in the plan's order."""
+        return self.session.scalars(select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+                                    .order_by(Unit.position, Unit.id)).all()
+
+    def contacts(self, campaign: Campaign, unit: Unit | None = None) -> Iterator[Any]:
+        """附件1's rows: (unit name, name, title, phone, wechat or email) of each active or pre-listed contact,
+        a row of Nones after the unit's name for a unit that has none."""
+        stmt = (select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
+                .outerjoin(Contact, (Contact.unit_id == Unit.id)
+                           & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
+                .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+                .order_by(Unit.position, Unit.id, Contact.id))
+        if unit is not None:
+            stmt = stmt.where(Unit.id == unit.id)
+        yield from self.session.execute(stmt)
+
+    def issues_by_area(self, campaign: Campaign, unit: Unit | None = None) -> Sequence[Any]:
+        """(focus area, issues logged, issues rectified) for 附件3."""
+        stmt = (select(Issue.focus_area, func.count(), func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1),
+                                                                     else_=0)))
+                .where(Issue.campaign_id == campaign.id).group_by(Issue.focus_area))
+        if unit is not None:
+            stmt = stmt.where(Issue.unit_id == unit.id)
+        return self.session.execute(stmt).all()
+
+    def stats_by_area(self, campaign: Campaign, unit: Unit | None = None) -> Sequence[Any]:
+        """(focus area, people handled, people disciplined) for 附件3, from the units' 统计."""
+        stmt = (select(StatsReport.focus_area, func.sum(StatsReport.handled), func.sum(StatsReport.disciplined))
+                .where(StatsReport.campaign_id == campaign.id).group_by(StatsReport.focus_area))
+        if unit is not None:
+            stmt = stmt.where(StatsReport.unit_id == unit.id)
+        return self.session.execute(stmt).all()
+
+    def listed_contacts(self, campaign: Campaign) -> Sequence[Contact]:
+        """Every contact not rejected: what an imported 附件1 is matched against."""
+        return self.session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
+                                                          Contact.status != ContactStatus.REJECTED)).all()
+
+    def issue_texts(self, campaign: Campaign) -> Sequence[Any]:
+        """(unit id, title, content) of every issue: what an imported 附件2 is matched against."""
+        return self.session.execute(select(Issue.unit_id, Issue.title, Issue.content)
+                                    .where(Issue.campaign_id == campaign.id)).all()
+
+    def issue_numbers(self, campaign: Campaign) -> set[int]:
+        return set(self.session.scalars(select(Issue.number).where(Issue.campaign_id == campaign.id)))
 
 
 class Reports(Repo):

@@ -2,7 +2,7 @@
 
 `load_corpus` reads the file; `prepare` loads its campaign and sends its setup messages through the
 dispatcher (the ledger every entry starts from); `replay` sends an entry's earlier messages, reads the
-entry's message against the dialog they left and the sender's role (handlers.commands.read_message, what
+entry's message against the dialog they left and the sender's role (handlers.reading.read_message, what
 the dispatcher acts on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply
 of every entry on both databases; bench/parse.py times the reading.
 """
@@ -22,10 +22,11 @@ import yaml
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.commands import Reading, read_message
 from handlers.dispatch import Dispatcher
 from handlers.message import Attachment, IncomingMessage, Reply
-from handlers.plan import load_plan, read_plan
+from handlers.reading import Reading, read_message
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.files import stage_bytes
 from storage.repos import Campaigns, Dialogs, People
@@ -56,6 +57,7 @@ class Entry:
     read: dict[str, Any] | None  # the expected reading: {command: …, argument: value …}
     reply: tuple[str, ...]  # texts the reply must contain
     absent: tuple[str, ...]  # texts it must not contain
+    heard: str | None = None  # a voice message (WeCom's transcription) sent after `before`, which `text` answers
 
     @property
     def label(self) -> str:
@@ -75,7 +77,8 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
     setup = tuple((m["who"], _moment(m["at"]), m["text"]) for m in data["setup"])
     entries = tuple(
         Entry(number, item["who"], item["text"], _moment(item["at"]) if "at" in item else now,
-              _texts(item.get("before")), item.get("read"), _texts(item.get("reply")), _texts(item.get("absent")))
+              _texts(item.get("before")), item.get("read"), _texts(item.get("reply")), _texts(item.get("absent")),
+              item.get("heard"))
         for number, item in enumerate(data["messages"], 1))
     return Corpus(FIXTURES / data["plan"], setup, entries)
 
@@ -138,6 +141,9 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
     dispatcher = Dispatcher(sessions)
     for text in entry.before:
         dispatcher.handle(incoming(entry.who, text, entry.at))
+    if entry.heard is not None:
+        dispatcher.handle(IncomingMessage("wecom", entry.who, entry.heard, entry.at, message_id=f"corpus-{next(_ids)}",
+                                          spoken=True))
     with transaction(sessions) as session:
         campaign = Campaigns(session).current()
         assert campaign is not None

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import create_app
 from bot.settings import Settings
 from core.clock import ManualClock
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Base
 

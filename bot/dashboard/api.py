@@ -20,7 +20,7 @@ from handlers.coordination import reasons
 from handlers.summary import IssueCounts, Light, campaign_status
 from storage.db import transaction
 from storage.models import INTEGER_MAX, Campaign, Issue
-from storage.repos import Campaigns
+from storage.repos import Campaigns, issue_record
 
 router = APIRouter(prefix="/api", tags=["coordinators"])
 
@@ -100,11 +100,10 @@ class IssueOut(BaseModel):
 
     @classmethod
     def of(cls, issue: Issue, today: date) -> IssueOut:
-        return cls(number=issue.number, unit=issue.unit.name, year=issue.year, title=issue.title, source=issue.source,
-                   focus_area=issue.focus_area, content=issue.content, measures=issue.measures, goal=issue.goal,
-                   owner=issue.owner, due=issue.due, remark=issue.remark, status=issue.status, percent=issue.percent,
-                   overdue=issue.status is not IssueStatus.RECTIFIED and issue.due < today,
-                   rectified_at=issue.rectified_at)
+        """The issue's record (the shape the exports read too), and whether it is overdue on `today`."""
+        record = issue_record(issue)
+        return cls(overdue=record.overdue(today),
+                   **{name: getattr(record, name) for name in cls.model_fields if name != "overdue"})
 
 
 class ProgressOut(BaseModel):

@@ -212,7 +212,7 @@ UnitViewer = Annotated[Viewer, Depends(require_unit_viewer)]
 ApiViewer = Annotated[Viewer, Depends(require_api_viewer)]
 
 
-PLATFORM_NAMES = {Platform.WECOM: "企业微信", Platform.DINGTALK: "钉钉"}
+PLATFORM_NAMES: dict[str, str] = {Platform.WECOM: "企业微信", Platform.DINGTALK: "钉钉"}
 
 
 def platform_sign_ins(settings: Settings) -> dict[str, str]:

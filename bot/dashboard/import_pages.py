@@ -21,9 +21,9 @@ from starlette.responses import Response
 from bot.dashboard.auth import PageViewer, ServicesDep, check_csrf
 from bot.dashboard.pages import _campaign, _now, _unit, render
 from bot.services import Services
-from handlers.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
+from exports.adopt import ImportPlan, Outcome, apply, plan_contacts, plan_issues
+from exports.table_reader import WorkbookError
 from storage.db import transaction
-from storage.imports import WorkbookError
 from storage.models import Campaign
 from storage.repos import Units
 

@@ -49,16 +49,16 @@ from bot.dashboard.queries import (
 from bot.services import Services, route_for
 from core.dates import format_cn, format_week
 from core.statuses import STATUS_TEXT, IssueStatus
+from exports.bulletin_docx import write_bulletin
+from exports.tables import export_contacts, export_issues, export_stats, file_name
 from handlers.bulletin import BulletinError, compile_bulletin, parse_week
-from handlers.bulletin_docx import write_bulletin
 from handlers.charts import Bar, choose_bars
 from handlers.coordination import LIGHT_NAMES, reasons
 from handlers.registration import RegistrationError, decide_registration
 from handlers.summary import WEEKLY_STATE_TEXT, CampaignStatus, Light, campaign_status, phase_spans
 from storage.db import transaction
-from storage.exports import count_issues, export_contacts, export_issues, export_stats, file_name
 from storage.models import Campaign, Unit
-from storage.repos import Campaigns, People, Units, fits_integer
+from storage.repos import Campaigns, Issues, People, Units, fits_integer
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -327,7 +327,7 @@ def exports_page(request: Request, viewer: PageViewer, services: ServicesDep) ->
         weeks = campaign_weeks(campaign, _now(services, campaign))[::-1]
         return render(request, "exports.html", {"campaign": campaign, "kinds": EXPORT_KINDS,
                                                 "units": Units(session).all(campaign), "weeks": weeks,
-                                                "issue_count": count_issues(session, campaign)}, viewer=viewer)
+                                                "issue_count": Issues(session).count(campaign)}, viewer=viewer)
 
 
 @router.get("/export/bulletin.docx")

@@ -16,9 +16,10 @@ from starlette.responses import Response
 
 from bot.dashboard.auth import PageViewer, ServicesDep, check_csrf
 from bot.dashboard.pages import render
-from handlers.notice import Document, DocumentError, import_document, read_document
-from handlers.notice.writer import render_plan
-from handlers.plan import LoadResult, PlanError, load_plan, parse_plan
+from notice import Document, DocumentError, import_document, read_document
+from notice.writer import render_plan
+from plan.schema import PlanError, parse_plan
+from plan.sync import LoadResult, load_plan
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 MAX_PLAN_CHARS = 500_000  # a plan of 5,000 units is ~400 kB of YAML; the body limit stops anything larger

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,14 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.dingtalk import media
 from bot.dingtalk.clients import AccessTokens, SessionWebhookClient, build_senders
 from bot.dingtalk.inbound import PLATFORM, Inbound
+from bot.inbound import Answering, queue_reply
 from bot.media import RETRY_PAUSES, download
-from bot.observability import note_callback
 from bot.services import Services
 from core.channels import Channel
 from handlers.message import Attachment, IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
-from storage.db import transaction
-from storage.repos import Campaigns, Outbox
 
 log = logging.getLogger("duban.dingtalk")
 
@@ -42,7 +38,7 @@ class RobotChannel:
     def __init__(self, services: Services, http: httpx.AsyncClient) -> None:
         settings = services.settings
         self.services = services
-        self.budget = settings.dingtalk_reply_budget
+        self.answering = Answering(services, channel=PLATFORM, budget=settings.dingtalk_reply_budget)
         self.webhooks = SessionWebhookClient(api_base=settings.dingtalk_api_base, http=http)
         senders = build_senders(settings, services.sessions, services.clock, http)
         self.work: Sender | None = next((s for s in senders if WORK_CHANNEL in s.channels), None)
@@ -51,7 +47,6 @@ class RobotChannel:
         self.stream_api_base = settings.dingtalk_stream_api_base
         self.robot_code = settings.dingtalk_app_key or ""  # an internal app's robot is addressed by its AppKey
         self.media_pauses: tuple[float, ...] = RETRY_PAUSES
-        self._late: set[asyncio.Task[None]] = set()
 
     async def answer(self, inbound: Inbound) -> Reply | None:
         """The reply for the callback's response body; None when there is none or it will go out later.
@@ -61,21 +56,16 @@ class RobotChannel:
         if not inbound.addressed:
             return None
         if inbound.file is not None:  # acknowledged now; downloaded, handled and answered after
-            self._later(self._receive_file(inbound))
+            self.answering.later(self._receive_file(inbound))
             return None
         if inbound.message is None:
             return Reply.of(inbound.notice or "")
-        work = self.services.handle(PLATFORM, inbound.message)
-        done, _ = await asyncio.wait({work}, timeout=self.budget)
-        if not done:
-            log.info("dingtalk reply late", extra={"msg_id": inbound.msg_id, "budget_seconds": self.budget})
-            note_callback("deferred")
-            self._later(self._finish_late(work, inbound))
+        reply = await self.answering.answer(PLATFORM, inbound.message,
+                                            deliver=lambda late: self._deliver_late(inbound, late),
+                                            failed=lambda: self.deliver(inbound, Reply.of(RETRY_LATER)))
+        if reply is None or reply.duplicate:
             return None
-        reply = work.result()
-        if reply.duplicate:
-            return None
-        self._later(self._send_images(inbound, reply))
+        self.answering.later(self._send_images(inbound, reply))
         return reply
 
     async def answer_and_deliver(self, inbound: Inbound) -> None:
@@ -119,11 +109,6 @@ class RobotChannel:
         if not reply.duplicate:
             await self.deliver(inbound, reply)
 
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._late.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._late.discard)
-
     async def _send_images(self, inbound: Inbound, reply: Reply) -> None:
         """Charts go as image work notifications: robot replies and session webhooks cannot carry an upload."""
         send_image = getattr(self.work, "send_image", None)
@@ -136,18 +121,9 @@ class RobotChannel:
 
     async def drain(self) -> None:
         """Wait for replies still being worked on (at shutdown), so none is dropped."""
-        if self._late:
-            await asyncio.gather(*self._late, return_exceptions=True)
+        await self.answering.drain()
 
-    async def _finish_late(self, work: asyncio.Future[Reply], inbound: Inbound) -> None:
-        try:
-            reply = await work
-        except SQLAlchemyError as error:
-            # The callback was already answered 200, so DingTalk will not redeliver: tell the user instead.
-            # Nothing was committed, so sending the message again works once the database is back.
-            log.error("dingtalk late reply failed: database error",
-                      extra={"msg_id": inbound.msg_id, "error": type(error).__name__})
-            reply = Reply.of(RETRY_LATER)
+    async def _deliver_late(self, inbound: Inbound, reply: Reply) -> None:
         if not reply.duplicate:
             await self.deliver(inbound, reply)
             await self._send_images(inbound, reply)
@@ -180,13 +156,4 @@ class RobotChannel:
                                                                     "detail": result.detail})
             if result.status is SendStatus.PERMANENT:
                 return
-        await asyncio.to_thread(self._queue, message)
-
-    def _queue(self, message: OutboundMessage) -> None:
-        """Leave the reply to the outbox's delivery worker, which retries with back-off."""
-        with transaction(self.services.sessions) as session:
-            campaign = Campaigns(session).current(self.services.settings.campaign)
-            Outbox(session).enqueue(campaign=campaign, channel=message.channel, target=message.target,
-                                    text=message.text, markdown=message.markdown, key=message.key,
-                                    now=self.services.clock.now())
-        log.info("dingtalk reply queued", extra={"msg_id": message.key})
+        await asyncio.to_thread(queue_reply, self.services, message)

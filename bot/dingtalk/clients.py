@@ -111,7 +111,7 @@ def _content(message: OutboundMessage, mentions: Sequence[str] = ()) -> dict[str
 class RobotSender:
     """Custom group robots (自定义机器人): the webhook and 加签 secret come with each message (from the plan)."""
 
-    channels = frozenset({Channel.DINGTALK_ROBOT})
+    channels: frozenset[str] = frozenset({Channel.DINGTALK_ROBOT})
 
     def __init__(self, *, api_base: str, clock: Clock, http: httpx.AsyncClient) -> None:
         self.api_base = api_base
@@ -211,7 +211,7 @@ class WorkNotificationSender:
     that day, and more than 500 a day per user; the call still answers errcode 0.
     """
 
-    channels = frozenset({Channel.DINGTALK_WORK})
+    channels: frozenset[str] = frozenset({Channel.DINGTALK_WORK})
 
     def __init__(self, *, settings: Settings, tokens: AccessTokens, http: httpx.AsyncClient) -> None:
         self.agent_id = settings.dingtalk_agent_id

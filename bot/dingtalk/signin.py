@@ -33,9 +33,11 @@ class SignInFailed(Exception):
     """DingTalk did not say who this is: a refused code, or DingTalk unreachable; the text says which."""
 
 
+AGENT_MARK = "dingtalk"  # DingTalk's own browser (phone and desktop client) says DingTalk in its User-Agent
+
+
 def in_dingtalk(user_agent: str) -> bool:
-    """DingTalk's own browser (phone and desktop client) says DingTalk in its User-Agent."""
-    return "dingtalk" in user_agent.lower()
+    return AGENT_MARK in user_agent.lower()
 
 
 def authorize_url(settings: Settings, *, redirect_uri: str, state: str) -> str:

@@ -6,6 +6,10 @@ RobotMessageHandler parses them with the same code and answers them through a Ro
 does. The SDK's own ChatbotHandler.reply_text is not used: it posts with blocking `requests` (no timeout) from
 inside the event loop and ignores DingTalk's errcode; replies go through RobotChannel.deliver instead (async
 httpx: sessionWebhook, else work notification, else the outbox).
+
+The SDK reconnects when its websocket closes, but not when the connection stays open and nothing arrives on it
+(a gateway that answers the websocket's pings yet sends no frames, DingTalk's own SYSTEM pings included): the
+gateway client's watchdog closes such a connection after SILENCE_LIMIT seconds, and the SDK opens a new one.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bot.dingtalk.clients import HTTP_TIMEOUT
 from bot.dingtalk.inbound import PLATFORM, PayloadError, parse
 from bot.observability import counting_callback
 from bot.services import Services
+from bot.timing import LoopTiming, Timing
 
 log = logging.getLogger("duban.dingtalk")
 # The SDK logs the connection ticket at INFO: give it a logger of its own that starts at WARNING.
@@ -33,6 +38,7 @@ sdk_log = logging.getLogger("duban.dingtalk.sdk")
 sdk_log.setLevel(logging.WARNING)
 OPEN_CONNECTION_PATH = "/v1.0/gateway/connections/open"
 STOP_ATTEMPTS = 5
+SILENCE_LIMIT = 180.0  # seconds without any frame; DingTalk's gateway sends a SYSTEM ping well within this
 
 
 class RobotMessageHandler(CallbackHandler):
@@ -71,9 +77,39 @@ class GatewayClient(_SdkClient):
     lets private deployments and tests choose the gateway.
     """
 
-    def __init__(self, credential: Credential, *, api_base: str, logger: logging.Logger) -> None:
+    def __init__(self, credential: Credential, *, api_base: str, logger: logging.Logger, timing: Timing | None = None,
+                 silence_limit: float = SILENCE_LIMIT) -> None:
         super().__init__(credential, logger=logger)
         self.open_connection_url = f"{api_base.rstrip('/')}{OPEN_CONNECTION_PATH}"
+        self.timing = timing or LoopTiming()
+        self.silence_limit = silence_limit
+        self._last_heard: float | None = None
+
+    async def run(self) -> None:
+        """The SDK's connect-and-reconnect loop, with the watchdog beside it."""
+        watchdog = asyncio.create_task(self.watch())
+        try:
+            await self.start()
+        finally:
+            watchdog.cancel()
+
+    async def watch(self) -> None:
+        """Close the connection when nothing has arrived on it for silence_limit seconds."""
+        while True:
+            heard = self._last_heard if self._last_heard is not None else self.timing.monotonic()
+            quiet_for = self.timing.monotonic() - heard
+            if quiet_for >= self.silence_limit and self.websocket is not None:
+                log.warning("dingtalk stream silent; replacing the connection", extra={"silent_seconds": quiet_for})
+                self._last_heard = self.timing.monotonic()  # the next connection gets the whole limit
+                await self.websocket.close()
+                continue
+            await self.timing.sleep(self.silence_limit - quiet_for if quiet_for < self.silence_limit
+                                    else self.silence_limit)
+
+    async def route_message(self, json_message: dict[str, Any]) -> str:
+        self._last_heard = self.timing.monotonic()
+        result: str = await super().route_message(json_message)
+        return result
 
     def open_connection(self) -> dict[str, Any] | None:
         topics = [{"type": "CALLBACK", "topic": topic} for topic in self.callback_handler_map]
@@ -86,6 +122,7 @@ class GatewayClient(_SdkClient):
         except (httpx.HTTPError, ValueError) as error:
             log.error("dingtalk stream: opening the connection failed", extra={"error": type(error).__name__})
             return None
+        self._last_heard = self.timing.monotonic()
         log.info("dingtalk stream connected")
         return connection
 
@@ -135,6 +172,6 @@ class StreamRunner:
             client = GatewayClient(credential, api_base=settings.dingtalk_stream_api_base, logger=sdk_log)
             client.register_callback_handler(ChatbotMessage.TOPIC, RobotMessageHandler(channel))
             try:
-                await client.start()
+                await client.run()
             finally:
                 await channel.drain()

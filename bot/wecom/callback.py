@@ -10,16 +10,15 @@ retries.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 import httpx
@@ -29,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
+from bot.inbound import Answering, patiently, queue_reply
 from bot.media import RETRY_PAUSES, download
 from bot.observability import note_callback
 from bot.services import Services
@@ -44,9 +44,7 @@ from bot.wecom.client import (
 from bot.wecom.crypto import CallbackRejected, WeComCrypto, message_type, read_envelope
 from core.channels import Channel, Platform
 from handlers.message import IncomingMessage, Reply
-from scheduler.outbound import OutboundMessage, SendResult, SendStatus
-from storage.db import transaction
-from storage.repos import Campaigns, Outbox
+from scheduler.outbound import OutboundMessage, SendStatus
 
 log = logging.getLogger("duban.wecom")
 
@@ -60,7 +58,6 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # the loop to give it back while it holds the database's only write lock. 1 ms hands it back sooner
 # (bench/NOTES.md has the measurements).
 GIL_SWITCH_INTERVAL = 0.001  # seconds
-LATE_SEND_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries of a late reply while the database is away
 
 
 @dataclass
@@ -69,16 +66,10 @@ class WeComChannel:
 
     crypto: WeComCrypto
     sender: WeComAppSender
-    budget: float
+    answering: Answering  # the reply budget, and replies still going out as app messages
     max_skew: int
     agent_id: int | None = None  # DUBAN_WECOM_AGENT_ID: messages for another app are refused
-    pending: set[asyncio.Task[None]] = field(default_factory=set)  # replies still going out as app messages
     media_pauses: tuple[float, ...] = RETRY_PAUSES  # between tries of a failed media download
-
-    def later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self.pending.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self.pending.discard)
 
 
 @asynccontextmanager
@@ -96,7 +87,8 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
         api = WeComApi(AppCredentials.from_settings(settings), sessions=services.sessions, clock=services.clock,
                        http=http)
-        channel = WeComChannel(crypto=crypto, sender=WeComAppSender(api), budget=settings.wecom_reply_budget,
+        channel = WeComChannel(crypto=crypto, sender=WeComAppSender(api),
+                               answering=Answering(services, channel=PLATFORM, budget=settings.wecom_reply_budget),
                                max_skew=settings.callback_max_skew or DEFAULT_MAX_SKEW,
                                agent_id=settings.wecom_agent_id)
         app.state.wecom = channel
@@ -107,8 +99,7 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             sys.setswitchinterval(switch_interval)
-            if channel.pending:  # let replies that are on their way finish
-                await asyncio.wait(channel.pending, timeout=HTTP_TIMEOUT.read)
+            await channel.answering.drain(timeout=HTTP_TIMEOUT.read)  # let replies on their way finish
 
 
 router = APIRouter(tags=["wecom"], lifespan=wecom_lifespan)
@@ -183,25 +174,27 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
         except CallbackRejected as rejected:
             raise _reject(rejected) from None
         # Acknowledged at once (a 20 MB download does not fit WeCom's 5 seconds); the reply follows as an app message.
-        channel.later(_receive_media(channel, services, message, now))
+        channel.answering.later(_receive_media(channel, services, message, now))
         return Response(status_code=200)
     if incoming is None:
         if msg_type == "event":
             return Response(status_code=200)  # events without a greeting need no answer
         return _passive(channel, message, texts.TEXT_ONLY, now)
-    reply = await _handle_within_budget(channel, services, incoming, greeting)
+    reply = await channel.answering.answer(
+        PLATFORM, incoming, deliver=lambda late: _reply_late(channel, services, incoming, greeting, late),
+        failed=lambda: _send(channel, incoming.user_id, texts.LATE_FAILURE))
     if reply is None:
         return Response(status_code=200)
     if not reply.duplicate and (reply.markdown or reply.images):
         # A passive reply carries text only: markdown and charts go as app messages (a retry of this message
         # gets the plain text passively, from the record).
-        channel.later(_send_rich(channel, services, incoming, greeting, reply))
+        channel.answering.later(_send_rich(channel, services, incoming, greeting, reply))
         if reply.markdown:
             return Response(status_code=200)
     text = greeting + "\n\n".join(reply.texts)
     parts = split_by_bytes(text, TEXT_LIMIT)
     if len(parts) > 1 and not reply.duplicate:  # a redelivery's overflow already went out the first time
-        channel.later(_send(channel, incoming.user_id, "".join(parts[1:])))
+        channel.answering.later(_send(channel, incoming.user_id, "".join(parts[1:])))
     return _passive(channel, message, parts[0], now)
 
 
@@ -242,28 +235,9 @@ def _incoming(message: BaseMessage, now: datetime) -> tuple[IncomingMessage | No
     return None, ""
 
 
-async def _handle_within_budget(channel: WeComChannel, services: Services, incoming: IncomingMessage,
-                                greeting: str) -> Reply | None:
-    """The Dispatcher's reply if it is ready within the budget; otherwise None, and it goes out later."""
-    handling = services.handle(PLATFORM, incoming)
-    done, _ = await asyncio.wait({handling}, timeout=channel.budget)
-    if handling in done:
-        return handling.result()  # a SQLAlchemyError propagates: the app answers 503 and WeCom retries
-    log.warning("wecom reply over budget, sending it as an app message", extra={"budget_seconds": channel.budget})
-    note_callback("deferred")
-    channel.later(_reply_late(channel, services, handling, incoming, greeting))
-    return None
-
-
-async def _reply_late(channel: WeComChannel, services: Services, handling: asyncio.Future[Reply],
-                      incoming: IncomingMessage, greeting: str) -> None:
-    try:
-        reply = await handling
-    except SQLAlchemyError as error:
-        # WeCom already has its 200 and will not retry: tell the user to send it again rather than stay silent.
-        log.error("wecom message failed after the reply budget", extra={"error": type(error).__name__})
-        await _send(channel, incoming.user_id, texts.LATE_FAILURE)
-        return
+async def _reply_late(channel: WeComChannel, services: Services, incoming: IncomingMessage, greeting: str,
+                      reply: Reply) -> None:
+    """A reply that missed the budget, as app messages."""
     if reply.markdown or reply.images:
         await _send_rich(channel, services, incoming, greeting, reply)
     if not reply.markdown:
@@ -277,21 +251,21 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         message = OutboundMessage(channel=Channel.WECOM_APP, target=incoming.user_id,
                                   text=greeting + "\n\n".join(reply.texts), markdown=greeting + reply.markdown,
                                   key=f"wecom-reply:{incoming.message_id}")
-        result = await _patiently(lambda: channel.sender.send(message))
+        result = await patiently(lambda: channel.sender.send(message))
         if result.status is SendStatus.PERMANENT:  # markdown refused (an old client, a bad tag): plain text then
             message = replace(message, markdown=None)
-            result = await _patiently(lambda: channel.sender.send(message))
+            result = await patiently(lambda: channel.sender.send(message))
         if result.status is SendStatus.RETRYABLE:
             # The user already has WeCom's 200 and nothing else: leave the reply to the outbox, which retries.
             try:
-                await anyio.to_thread.run_sync(_queue, services, message)
+                await anyio.to_thread.run_sync(queue_reply, services, message)
             except SQLAlchemyError as error:
                 log.error("wecom reply lost: platform and database both unavailable",
                           extra={"error": type(error).__name__})
         elif result.status is not SendStatus.OK:
             log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
     for image in reply.images:
-        result = await _patiently(functools.partial(channel.sender.send_image, incoming.user_id, image))
+        result = await patiently(functools.partial(channel.sender.send_image, incoming.user_id, image))
         if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
             log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
 
@@ -319,32 +293,9 @@ async def _receive_media(channel: WeComChannel, services: Services, message: Bas
         await _send(channel, incoming.user_id, "\n\n".join(reply.texts))
 
 
-def _queue(services: Services, message: OutboundMessage) -> None:
-    with transaction(services.sessions) as session:
-        Outbox(session).enqueue(campaign=Campaigns(session).current(services.settings.campaign),
-                                channel=message.channel, target=message.target, text=message.text,
-                                markdown=message.markdown, key=message.key, now=services.clock.now())
-    log.info("wecom reply queued in the outbox", extra={"key": message.key})
-
-
-async def _patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
-    """A send from a background task, after WeCom had its 200, so it must not raise: the access token is read
-    from the database, and a database outage — the usual reason a reply is late — is waited out for a while
-    (LATE_SEND_PAUSES) instead of losing the reply."""
-    for pause in LATE_SEND_PAUSES:
-        try:
-            return await send()
-        except SQLAlchemyError:
-            await asyncio.sleep(pause)
-    try:
-        return await send()
-    except SQLAlchemyError as error:
-        return SendResult.retryable(f"数据库不可用：{type(error).__name__}")
-
-
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:
     """Send a late reply (or its overflow) as an app message, logging what could not be delivered."""
-    result = await _patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
+    result = await patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
                                                                           text=text)))
     if result.status is not SendStatus.OK:
         log.error("wecom app message not delivered", extra={"status": str(result.status), "detail": result.detail})

@@ -252,7 +252,7 @@ class WeComApi:
 class WeComAppSender:
     """Channel wecom_app: text or markdown to one userid through message/send, long text in several parts."""
 
-    channels = frozenset({Channel.WECOM_APP})
+    channels: frozenset[str] = frozenset({Channel.WECOM_APP})
 
     def __init__(self, api: WeComApi) -> None:
         self.api = api
@@ -294,7 +294,7 @@ class WeComAppSender:
 class WeComRobotSender:
     """Channel wecom_robot: a group robot's webhook/send, text with @mobiles or markdown (docs/reminders.md)."""
 
-    channels = frozenset({Channel.WECOM_ROBOT})
+    channels: frozenset[str] = frozenset({Channel.WECOM_ROBOT})
 
     def __init__(self, *, api_base: str, http: httpx.AsyncClient) -> None:
         self.url = api_base.rstrip("/") + "/cgi-bin/webhook/send"

@@ -4,8 +4,9 @@ for one-to-one chats and groups that @-mention the bot.
 WeCom keeps one connection per bot: a second one replaces the first. So in a deployment exactly one process
 holds it — a process with DUBAN_SCHEDULER=on that wins the robot's own election (a PostgreSQL advisory lock
 keyed by the bot id, or a lock file beside a SQLite database), checked every `ELECTION_SECONDS`; when the
-holder dies its lock goes with it and a standby connects at its next check. `running` is the channel's part
-of the app's lifespan.
+holder dies its lock goes with it and a standby connects at its next check. Only the scheduler leader stands
+(`eligible`), so the process that delivers the outbox is the one that can send a group's reminders on the
+connection. `running` is the channel's part of the app's lifespan.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ __all__ = ["ConnectionHolder", "RobotChannel", "running"]
 log = logging.getLogger("duban.wecom_robot")
 
 ELECTION_SECONDS = 15.0  # with PostgreSQL's ~30 s to notice a vanished holder, a standby takes over within 60 s
+ELIGIBILITY_SECONDS = 1.0  # how often a process that may not stand yet (not the scheduler leader) looks again
 
 
 def lock_key(bot_id: str) -> int:
@@ -38,9 +40,10 @@ class ConnectionHolder:
     """Runs the channel's connection while, and only while, this process holds the bot's lock."""
 
     def __init__(self, channel: RobotChannel, leadership: Leadership, *, timing: Timing,
-                 election_seconds: float = ELECTION_SECONDS) -> None:
+                 election_seconds: float = ELECTION_SECONDS, eligible: Callable[[], bool] = lambda: True) -> None:
         self.channel, self.leadership, self.timing = channel, leadership, timing
         self.election_seconds = election_seconds
+        self.eligible = eligible
         self._connection: asyncio.Task[None] | None = None
 
     @property
@@ -51,7 +54,8 @@ class ConnectionHolder:
         try:
             while True:
                 await self.elect()
-                await self.timing.sleep(self.election_seconds)
+                await self.timing.sleep(self.election_seconds if self.holding or self.eligible()
+                                        else ELIGIBILITY_SECONDS)
         finally:
             await self._stop()
             await asyncio.to_thread(self.leadership.release)
@@ -59,11 +63,15 @@ class ConnectionHolder:
     async def elect(self) -> None:
         """Take the connection when the lock is free; let it go when the lock was lost."""
         if self._connection is not None:
-            if not await asyncio.to_thread(self.leadership.still_held):
+            if not self.eligible():
+                log.warning("no longer the scheduler leader; leaving the wecom robot connection to the new one")
+                await self._stop()
+                await asyncio.to_thread(self.leadership.release)
+            elif not await asyncio.to_thread(self.leadership.still_held):
                 log.warning("wecom robot lock lost; closing the connection")
                 await self._stop()
             return
-        if await asyncio.to_thread(self.leadership.try_acquire):
+        if self.eligible() and await asyncio.to_thread(self.leadership.try_acquire):
             log.info("wecom robot lock acquired; this process holds the connection")
             self._connection = asyncio.create_task(self.channel.connection.run())
 
@@ -75,14 +83,15 @@ class ConnectionHolder:
 
 @asynccontextmanager
 async def running(app: FastAPI, services: Services, *, timing: Timing | None = None,
-                  liveness: Liveness | None = None) -> AsyncIterator[RobotChannel]:
-    """The channel for the app's lifetime, its connection held by whichever scheduler process wins the lock."""
+                  liveness: Liveness | None = None,
+                  eligible: Callable[[], bool] = lambda: True) -> AsyncIterator[RobotChannel]:
+    """The channel for the app's lifetime, its connection held by whichever eligible process wins the lock."""
     settings = services.settings
     assert settings.wecom_bot_id
     timing = timing or LoopTiming()
     channel = RobotChannel(services, timing=timing, liveness=liveness)
     leadership = leadership_for(settings.database_url, name="wecom-robot", key=lock_key(settings.wecom_bot_id))
-    holder = asyncio.create_task(ConnectionHolder(channel, leadership, timing=timing).run())
+    holder = asyncio.create_task(ConnectionHolder(channel, leadership, timing=timing, eligible=eligible).run())
     app.state.wecom_robot = channel
     try:
         yield channel

@@ -4,8 +4,10 @@ Text, and the text of mixed messages, goes through the same Dispatcher as every 
 the WeCom member (`wecom` userid, the same people as the app's). The reply goes back as a stream message on the
 callback's req_id — markdown, growing in steps when it is long, `<@sender>` first in a group — and whatever
 exceeds one stream message, or cannot go on the req_id any more (a reconnect in between), goes to the chat as
-a proactive markdown message. A message WeCom delivers again after a reconnect (same msgid, same sender) is
-handled once: the Dispatcher answers it from the record of the first delivery.
+a proactive markdown message. A reply that offers choices is followed by a card with a button per choice
+(bot/wecom_robot/cards.py); a voice message's transcription is echoed and acted on only once confirmed. A
+message WeCom delivers again after a reconnect (same msgid, same sender) is handled once: the Dispatcher answers
+it from the record of the first delivery.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from bot.observability import counting_callback
 from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import split_by_bytes
-from bot.wecom_robot import media, protocol
+from bot.wecom_robot import cards, media, protocol
 from bot.wecom_robot.connection import Liveness, LongConnection, RobotError, Timing
 from bot.wecom_robot.inbound import (
     PLATFORM,
@@ -43,8 +45,8 @@ log = logging.getLogger("duban.wecom_robot")
 
 METRIC_LABEL = "wecom_robot"
 STREAM_STEP_BYTES = 2048  # a long reply grows on the user's screen in steps of about this size
-VOICE_LATER = "暂时不能直接处理语音消息，请发送文字。发送「帮助」查看可用指令。"
 MEDIA_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # a 20 MB download on a slow link
+NOT_YOURS = "这个按钮是给 <@{asked}> 的，您的点击没有执行。"
 
 
 class RobotChannel:
@@ -70,16 +72,17 @@ class RobotChannel:
                 log.warning("wecom robot callback refused", extra={"reason": str(error)})
                 counted.outcome = "malformed"
                 return
+            # A group's chatid is logged: it is what a plan's `groups: {channel: wecom_aibot, chatid: …}` needs.
             log.info("wecom robot callback", extra={"kind": type(callback).__name__, "msg_id": callback.chat.msg_id,
-                                                    "group": callback.chat.is_group})
+                                                    "group": callback.chat.is_group,
+                                                    "chat": callback.chat.chat_id if callback.chat.is_group else None})
             try:
                 if isinstance(callback, RobotMessage):
                     await self._answer(frame.req_id, callback)
                 elif isinstance(callback, EnterChat):
                     await self._welcome(frame.req_id, callback.chat)
                 elif isinstance(callback, CardClick):
-                    log.info("wecom robot card clicked", extra={"event_key": callback.event_key,
-                                                                "task_id": callback.task_id})
+                    await self._click(frame.req_id, callback)
             except SQLAlchemyError as error:
                 # Nothing was committed, and WeCom does not deliver a message again for want of an answer.
                 log.error("wecom robot message failed: database error", extra={"error": type(error).__name__})
@@ -93,9 +96,7 @@ class RobotChannel:
         if message.attachments:
             await self._receive_files(req_id, message)
             return
-        if message.voice:
-            reply = Reply.of(VOICE_LATER)
-        elif message.message is None:
+        if message.message is None:
             reply = Reply.of(texts.TEXT_ONLY)
         else:
             reply = await self.services.handle(PLATFORM, message.message)
@@ -136,21 +137,52 @@ class RobotChannel:
         except RobotError as error:  # too late for a welcome: the menu is one 帮助 away
             log.warning("wecom robot welcome not sent", extra={"errcode": error.errcode, "detail": str(error)})
 
-    async def deliver(self, req_id: str, chat: Chat, reply: Reply) -> None:
-        """Send a reply: a stream message on the callback's req_id, then proactive messages for the rest."""
+    async def _click(self, req_id: str, click: CardClick) -> None:
+        """A button: the typed answer it stands for, from the person who was asked, through the Dispatcher."""
+        try:
+            clicked = cards.read_key(click.event_key)
+        except cards.CardError:
+            log.info("wecom robot click on a card duban did not make", extra={"task_id": click.task_id})
+            return
+        if clicked.user_id != click.chat.user_id:
+            log.info("wecom robot click refused: not the person asked", extra={"msg_id": click.chat.msg_id})
+            await self.deliver(None, click.chat, Reply.of(NOT_YOURS.format(asked=clicked.user_id)))
+            return
+        message = IncomingMessage(platform=PLATFORM, user_id=click.chat.user_id, text=clicked.text,
+                                  received_at=self.services.clock.now(), message_id=dedupe_key(click.chat),
+                                  conversation_id=click.chat.chat_id, is_group=click.chat.is_group,
+                                  answers=clicked.offer_id)
+        reply = await self.services.handle(PLATFORM, message)
+        try:
+            await self.connection.respond(req_id, cards.answered_card(click.task_id, clicked.label),
+                                          cmd=protocol.RESPOND_UPDATE)
+        except RobotError as error:  # the card keeps its buttons; a second click is refused as stale
+            log.warning("wecom robot card not updated", extra={"errcode": error.errcode, "detail": str(error)})
+        await self.deliver(None, click.chat, reply)
+
+    async def deliver(self, req_id: str | None, chat: Chat, reply: Reply) -> None:
+        """Send a reply: a stream message on the callback's req_id, then proactive messages for the rest (all of
+        it without a req_id: the answer to a click); then its choices as a card of buttons."""
         content = reply.markdown or "\n\n".join(reply.texts)
         if chat.is_group:
             content = f"<@{chat.user_id}>\n{content}"
         first, *rest = split_by_bytes(content, protocol.STREAM_MAX_BYTES) or [""]
-        try:
-            await self._stream(req_id, first, images=_image_items(reply))
-        except RobotError as error:
-            log.warning("wecom robot reply not accepted on its req_id; sending it to the chat",
-                        extra={"errcode": error.errcode, "detail": str(error), "msg_id": chat.msg_id})
+        if req_id is None:
             rest.insert(0, first)
-        for part in rest:
+        else:
             try:
-                await self.connection.send(chat.chat_id, protocol.markdown_body(part))
+                await self._stream(req_id, first, images=_image_items(reply))
+            except RobotError as error:
+                log.warning("wecom robot reply not accepted on its req_id; sending it to the chat",
+                            extra={"errcode": error.errcode, "detail": str(error), "msg_id": chat.msg_id})
+                rest.insert(0, first)
+        bodies = [protocol.markdown_body(part) for part in rest]
+        if reply.choices and not reply.duplicate:
+            bodies.append(cards.choice_card(reply.choices, asked=chat.user_id, offer_id=reply.offer_id,
+                                            question=reply.texts[-1]))
+        for body in bodies:
+            try:
+                await self.connection.send(chat.chat_id, body)
             except RobotError as error:
                 log.error("wecom robot reply lost", extra={"errcode": error.errcode, "detail": str(error),
                                                            "msg_id": chat.msg_id})

@@ -22,11 +22,12 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from bot.timing import LoopTiming, Timing
 from bot.wecom_robot import protocol
 from bot.wecom_robot.protocol import Frame, ProtocolError
 
@@ -34,24 +35,6 @@ log = logging.getLogger("duban.wecom_robot")
 
 OPEN_TIMEOUT = 10.0  # seconds for TCP, TLS and the WebSocket handshake
 MAX_FRAME_BYTES = 4 * 1024 * 1024
-
-
-class Timing(Protocol):
-    """Where the connection reads the time and waits (tests give it a clock they move by hand)."""
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class LoopTiming:
-    """The event loop's own clock."""
-
-    def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)

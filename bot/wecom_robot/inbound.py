@@ -115,7 +115,8 @@ def parse_message(body: dict[str, Any], *, now: datetime) -> RobotMessage:
     message = None
     if text:
         message = IncomingMessage(platform=PLATFORM, user_id=chat.user_id, text=text, received_at=now,
-                                  message_id=dedupe_key(chat), conversation_id=chat.chat_id, is_group=chat.is_group)
+                                  message_id=dedupe_key(chat), conversation_id=chat.chat_id, is_group=chat.is_group,
+                                  spoken=msgtype == "voice")
     return RobotMessage(chat=chat, addressed=addressed, message=message, attachments=tuple(attachments),
                         voice=msgtype == "voice")
 

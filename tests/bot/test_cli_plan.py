@@ -13,8 +13,8 @@ from bot.cli import app
 from storage.db import transaction
 from storage.models import Deliverable
 from tests.conftest import Database
-from tests.handlers.notice.forms import to_docx, to_ofd, to_pdf
-from tests.handlers.notice.test_seeds import SEEDS
+from tests.notice.forms import to_docx, to_ofd, to_pdf
+from tests.notice.test_seeds import SEEDS
 
 runner = CliRunner()
 

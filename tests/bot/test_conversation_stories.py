@@ -16,7 +16,8 @@ from bot.cli import app as cli
 from bot.settings import Settings
 from core.clock import ManualClock
 from core.statuses import ContactStatus, IssueStatus
-from handlers.plan import load_plan, parse_plan
+from plan.schema import parse_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Contact, Issue, Progress, StatsReport, WeeklyReport
 from tests.bot.test_sim_stories import count

@@ -16,8 +16,8 @@ from storage.db import transaction
 from storage.models import Issue, WeeklyReport
 from tests.bot.test_dashboard_api import signed_in  # noqa: F401  (the fixture)
 from tests.conftest import Database
+from tests.exports.test_adopt import seed_issues
 from tests.factories import unit_named
-from tests.handlers.test_adopt import seed_issues
 
 
 def words(html: str) -> str:

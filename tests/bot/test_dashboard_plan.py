@@ -15,8 +15,8 @@ from storage.db import transaction
 from storage.models import AuditEntry, Campaign, Phase
 from tests.conftest import FIXTURES, Database, make_settings
 from tests.factories import set_password
-from tests.handlers.notice.forms import to_docx, to_ofd, to_pdf
-from tests.handlers.notice.test_seeds import seed_text
+from tests.notice.forms import to_docx, to_ofd, to_pdf
+from tests.notice.test_seeds import seed_text
 
 NEW_PLAN = (FIXTURES / "plan.yaml").read_text(encoding="utf-8").replace(
     "name: ", "name: 第二轮", 1)  # the fixture's campaign name comes first in the file

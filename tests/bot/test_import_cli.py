@@ -14,7 +14,7 @@ from bot.cli import app
 from storage.db import transaction
 from storage.models import AuditEntry, Issue
 from tests.conftest import Database
-from tests.handlers.test_adopt import seed_contacts, seed_issues
+from tests.exports.test_adopt import seed_contacts, seed_issues
 
 
 @pytest.fixture

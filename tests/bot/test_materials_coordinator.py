@@ -97,7 +97,7 @@ def test_annex2_remark_counts_evidence(client: TestClient, plan_loaded: Database
                                       clock: ManualClock) -> None:
     from openpyxl import load_workbook
 
-    from storage.exports import export_issues
+    from exports.tables import export_issues
 
     SimSend(client).send("MaQiang", ISSUE)
     send_file(client, "MaQiang", "a.jpg", JPG, text="#1")

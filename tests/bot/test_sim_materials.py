@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from core.clock import ManualClock
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.files import MAX_FILE_BYTES
 from storage.models import Campaign, Issue, IssueStatus, Material, MaterialTarget, StoredFile, Submission

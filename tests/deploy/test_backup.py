@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, schema_is_current, transaction, upgrade_schema
 from tests.conftest import BACKENDS, FIXTURES, Database, at
 from tests.deploy.databases import create_postgres_database, drop_postgres_database, rows_of

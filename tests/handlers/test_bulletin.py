@@ -15,8 +15,8 @@ from docx import Document
 from docx.document import Document as Doc
 from sqlalchemy import update
 
+from exports.bulletin_docx import write_bulletin
 from handlers.bulletin import Bulletin, BulletinError, clip, compile_bulletin, parse_week
-from handlers.bulletin_docx import write_bulletin
 from storage.db import transaction
 from storage.models import Campaign, WeeklyReport
 from tests.conftest import Database, SimChat

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.clock import ManualClock
 from handlers.message import Attachment, IncomingMessage
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.files import stage_bytes
 from storage.models import (

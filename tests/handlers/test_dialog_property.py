@@ -30,10 +30,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.commands import dialog_command
 from handlers.dialogs import OFFER, SWITCH
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
+from handlers.reading import dialog_command
 from storage.db import transaction
 from storage.models import Base
 from storage.repos import Campaigns, Dialogs
@@ -97,7 +97,7 @@ REFERENCE_START = re.compile(r"^(?:[#＃]\s*\d|\d+\s*号问题|第\s*\d+\s*条)"
 
 
 def looks_like_another_command(text: str, kind: str) -> bool:
-    """An oracle independent of handlers.commands: starts with a command word other than the dialog's own,
+    """An oracle independent of handlers.reading: starts with a command word other than the dialog's own,
     or with an issue reference."""
     stripped = text.strip()
     found = COMMAND_START.match(stripped)

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from core.statuses import IssueStatus
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Contact, DialogState, Issue, Progress, StatsReport
 from tests.conftest import FIXTURES, Database, at

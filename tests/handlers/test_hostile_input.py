@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers.message import Reply
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Contact, Progress, StatsReport
 from tests.conftest import FIXTURES, Database, at

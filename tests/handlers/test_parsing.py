@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.commands import match_command
 from handlers.parsing import Vocabulary, match_choice, normalize, normalize_phone, read_fields, take_number, to_int
+from handlers.reading import match_command
 
 FOCUS = ["制度建设", "履行职责", "回应群众诉求", "队伍建设", "责任追究"]
 

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from core.clock import ManualClock
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import AuditEntry, TaskProgress
 from tests.conftest import FIXTURES, Database, SimChat, at

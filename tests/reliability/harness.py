@@ -36,7 +36,8 @@ from sqlalchemy import Row, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.statuses import OutboxStatus
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import OutboxMessage, SchedulerState
 from tests.conftest import FIXTURES, at

@@ -7,7 +7,8 @@ from datetime import date
 import yaml
 from sqlalchemy import delete, select
 
-from handlers.plan import load_plan, validate_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Campaign
 from storage.repos import Issues, Units

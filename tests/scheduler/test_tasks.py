@@ -6,7 +6,8 @@ from datetime import date
 
 import yaml
 
-from handlers.plan import load_plan, validate_plan
+from plan.schema import validate_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from tests.conftest import FIXTURES, SimChat
 from tests.scheduler.conftest import ROBOT_KEY, Reminders

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from bot.app import create_app
 from bot.cli import app as cli
 from core.clock import ManualClock
-from handlers.plan import load_plan, read_plan
+from plan.schema import read_plan
+from plan.sync import load_plan
 from storage.copy import copy_database
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import AuditEntry, Base, Campaign, OutboxMessage, Unit, UTCDateTime

@@ -132,7 +132,7 @@ def wecom_plaintexts(draw: st.DrawFn) -> str:
 def settled(client: TestClient) -> None:
     """Wait until the channel's background work (pictures being fetched, late replies) is done."""
     deadline = time.monotonic() + 10
-    while client.app.state.wecom.pending and time.monotonic() < deadline:  # type: ignore[attr-defined]
+    while client.app.state.wecom.answering.pending and time.monotonic() < deadline:  # type: ignore[attr-defined]
         time.sleep(0.01)
 
 

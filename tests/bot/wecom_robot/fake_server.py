@@ -94,9 +94,14 @@ class FakeRobotServer:
             body = frame.get("body") or {}
             if frame.get("cmd") == "aibot_respond_msg" and body["stream"]["finish"]:
                 texts.append(body["stream"]["content"])
-            elif frame.get("cmd") == "aibot_send_msg":
+            elif frame.get("cmd") == "aibot_send_msg" and body["msgtype"] == "markdown":
                 texts.append(body["markdown"]["content"])
         return texts
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The template cards the bot sent to chats (aibot_send_msg), each with its chatid."""
+        return [{**f["body"]["template_card"], "chatid": f["body"]["chatid"]} for f in self.frames("aibot_send_msg")
+                if f["body"]["msgtype"] == "template_card"]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         with self.changed:
@@ -190,6 +195,18 @@ def event(user: str, event_type: str, **details: Any) -> dict[str, Any]:
         payload[event_type] = details
     return {"msgid": f"EVT{next(_msg_ids):06d}", "create_time": 1700000000, "aibotid": BOT_ID, "chattype": "single",
             "from": {"userid": user}, "msgtype": "event", "event": payload}
+
+
+def click(user: str, card: dict[str, Any], label: str, *, msg_id: str | None = None) -> dict[str, Any]:
+    """The template_card_event WeCom pushes when `user` clicks the button labelled `label` on `card`."""
+    [button] = [b for b in card["button_list"] if b["text"] == label]
+    body = event(user, "template_card_event", card_type="button_interaction", event_key=button["key"],
+                 task_id=card["task_id"])
+    if msg_id:
+        body["msgid"] = msg_id
+    if card["chatid"] != user:
+        body |= {"chattype": "group", "chatid": card["chatid"]}
+    return body
 
 
 # --- the media host -----------------------------------------------------------------------------------------

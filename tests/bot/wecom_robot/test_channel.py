@@ -10,7 +10,7 @@ from itertools import pairwise
 from bot.services import build_services
 from bot.wecom import texts
 from bot.wecom_robot import protocol
-from bot.wecom_robot.channel import STREAM_STEP_BYTES, VOICE_LATER, RobotChannel
+from bot.wecom_robot.channel import STREAM_STEP_BYTES, RobotChannel
 from bot.wecom_robot.connection import cancel_and_wait
 from bot.wecom_robot.inbound import Chat
 from core.clock import ManualClock
@@ -121,20 +121,6 @@ def test_entering_the_chat_gets_the_greeting_and_the_menu(plan_loaded: Database,
     scenario(work)
 
 
-def test_voice_gets_a_hint_instead_of_being_stored(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
-    voice = text_message("LuHeJian", "x") | {"msgtype": "voice", "voice": {"content": "周报本周完成评查三件"}}
-
-    async def work() -> None:
-        async with robot(plan_loaded, clock, fake_robot, timing):
-            fake_robot.push(voice)
-            await replies_reach(fake_robot, timing, 1)
-        assert fake_robot.replies() == [VOICE_LATER]
-        assert count(plan_loaded, ProcessedMessage) == 0
-
-    scenario(work)
-
-
 def test_a_picture_with_a_caption_is_decrypted_and_filed(
         plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming,
         media_host: FakeMediaHost) -> None:
@@ -216,5 +202,20 @@ def test_a_reply_whose_req_id_is_no_longer_valid_goes_to_the_chat(
                                   Reply.of("已登记问题 #1"))
         [sent] = fake_robot.frames(protocol.SEND)
         assert sent["body"] == {"chatid": "LuHeJian", "msgtype": "markdown", "markdown": {"content": "已登记问题 #1"}}
+
+    scenario(work)
+
+
+def test_the_robots_user_ids_are_the_apps_the_same_people_and_an_unknown_id_is_a_stranger(
+        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    async def work() -> None:
+        async with robot(plan_loaded, clock, fake_robot, timing):
+            fake_robot.push(text_message("MaQiang", "帮助"))  # the plan's wecom_userid, as the app knows him
+            await replies_reach(fake_robot, timing, 1)
+            fake_robot.push(text_message("wmExternal01", "帮助", group=GROUP) | {"text": {"content": "@督办 帮助"}})
+            await replies_reach(fake_robot, timing, 2)
+        known, unknown = fake_robot.replies()
+        assert "您的身份：联络员（执法监察支队）" in known
+        assert "您的身份：未登记用户" in unknown and "请先发送「登记」" in unknown
 
     scenario(work)
