@@ -135,7 +135,8 @@ class Served:
     def __init__(self, factory: str, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "uvicorn", "--factory", f"bench.callback:{factory}", "--host", "127.0.0.1",
+        target = factory if ":" in factory else f"bench.callback:{factory}"  # another module's: "bench.files:…"
+        command = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
                    "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=os.environ | env)
 

@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.headers import SecurityHeaders
-from bot.limits import BodyLimit
+from bot.limits import BodyLimit, BodyTooLarge
 from bot.observability import CallbackMetrics, Readiness, metrics_registry, report
 from bot.senders import running_scheduler
 from bot.services import build_services
@@ -30,9 +30,12 @@ from core.clock import Clock
 from scheduler.outbound import Sender
 from scheduler.service import SchedulerService
 from storage.db import upgrade_schema
+from storage.files import MAX_FILE_BYTES
 
 log = logging.getLogger("duban.app")
 STATIC = Path(__file__).with_name("static")
+# Paths that take a file of up to MAX_FILE_BYTES (plus the multipart envelope) instead of the 1 MB body limit.
+UPLOAD_LIMITS = {"/sim/api/files": MAX_FILE_BYTES + 64 * 1024}
 
 
 def printable(value: Any) -> Any:
@@ -100,7 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Outermost last: security headers on every response, then the request id (every log line of the request
     # carries it, the response echoes it; nginx's $request_id is kept), then callback counting, which sees the
     # body limit's 413s.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, uploads=UPLOAD_LIMITS)
     app.add_middleware(CallbackMetrics)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     app.add_middleware(SecurityHeaders)
@@ -110,6 +113,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Platforms retry on 5xx; 503 says "try again", and nothing was committed.
         log.error("database error", extra={"error": type(error).__name__})
         return JSONResponse({"detail": "数据库暂不可用，请稍后重试"}, status_code=503)
+
+    @app.exception_handler(BodyTooLarge)
+    async def upload_too_large(_request: Request, _error: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB"}, status_code=413)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -15,12 +15,13 @@ from bot.cli_support import fail, session_factory
 from bot.cli_text import Typer
 from bot.export_cli import app as export_app
 from bot.import_cli import app as import_app
+from bot.materials_cli import app as materials_app
 from bot.settings import get_settings
 from core.channels import Platform
 from core.clock import SystemClock
 from plan.schema import PlanError, read_plan
 from plan.sync import load_plan
-from storage.db import make_engine, transaction, upgrade_schema
+from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.models import Coordinator
 from storage.repos import Audit, Campaigns, DashboardSessions, People
 
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(remind_app, name="remind")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+app.add_typer(materials_app, name="materials")
 
 
 def _version(shown: bool) -> None:
@@ -205,6 +207,9 @@ def db_copy(
     target: Annotated[str, typer.Option("--to", help="目标库地址，如 postgresql://用户:密码@主机/duban")],
     force: Annotated[bool, typer.Option("--force", help="目标库已有数据时先清空")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="每批复制的行数")] = 2000,
+    files_dir: Annotated[Path | None, typer.Option(
+        "--files-dir", help="源部署存放聊天中收到的文件的本地目录（默认在 var 目录下）：其中的文件一并写入目标库",
+    )] = None,
 ) -> None:
     """Copy every table to a freshly migrated database, then check each table's row count."""
     from rich.console import Console
@@ -230,6 +235,13 @@ def db_copy(
     except CopyError as error:
         fail(str(error))
         return
+    if files_dir is not None:
+        from storage.files import import_local_files
+
+        engine = make_engine(normalize_url(target).render_as_string(hide_password=False))
+        with transaction(make_session_factory(engine)) as session:
+            moved = import_local_files(session, files_dir)
+        typer.echo(f"本地文件：{moved} 个文件已写入目标库（之后请设置 DUBAN_FILE_STORE=database）。")
     for count in counts:
         mark = "一致" if count.matches else "不一致"
         typer.echo(f"{count.table:<20} 源库 {count.source:>9} 行  目标库 {count.target:>9} 行  {mark}")

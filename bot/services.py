@@ -25,6 +25,7 @@ from handlers.context import DashboardLink
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage, Reply
 from storage.db import make_engine, make_session_factory
+from storage.files import Files
 
 
 @dataclass
@@ -103,5 +104,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     dispatcher = Dispatcher(sessions, route=route_for(settings), campaign_name=settings.campaign,
-                            link=dashboard_link_for(settings))
+                            link=dashboard_link_for(settings),
+                            files=Files.from_setting(settings.file_store, settings.files_dir))
     return Services(settings, engine, sessions, dispatcher, clock or SystemClock())

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default=900, ge=0, description="seconds; /readyz fails when a due outbox message has waited longer (0: off)")
     backup_dir: Path | None = Field(default=None, description=(
         "where deploy/backup.sh writes its dumps; /metrics then tells when the newest was written, for alerts"))
+    file_store: Literal["local", "database"] = Field(default="local", description=(
+        "where files sent in chat are kept: local (files_dir) or database (every replica sees them, pg_dump "
+        "backs them up)"))
+    files_dir: Path = Field(default=Path("var/files"), description="the local file store's directory")
     secret_key: SecretStr | None = Field(
         default=None, description="signs dashboard sessions; set it so logins survive restarts and work across "
                                   "replicas (without it each process makes its own)")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -25,8 +26,9 @@ from bot.observability import timed
 from bot.services import Services
 from core.channels import Channel, Platform
 from core.roles import Role
-from handlers.message import IncomingMessage
+from handlers.message import Attachment, IncomingMessage
 from storage.db import transaction
+from storage.files import CHUNK_BYTES, Staging, TooLarge
 from storage.models import Campaign
 from storage.repos import Campaigns, Outbox, People
 
@@ -123,6 +125,35 @@ def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> S
     reply = timed("sim", services.dispatcher.handle)(message)
     urls = [f"/sim/api/images/{images.put(image.mime, image.data)}" for image in reply.images]
     return SimReplies(replies=list(reply.texts), images=urls)
+
+
+@router.post("/sim/api/files", response_model=SimReplies)
+async def post_file(services: ServicesDep,
+                    user: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\s]+$")],
+                    file: UploadFile, text: Annotated[str, Form(max_length=2000)] = "",
+                    msgid: Annotated[str | None, Form(max_length=128)] = None) -> SimReplies:
+    """A file or picture from `user`, with an optional caption (`text`): answered like /sim/api/messages."""
+    attachment = await stage_upload(file)
+    message = IncomingMessage(platform=SIM_PLATFORM, user_id=user, text=text, received_at=services.clock.now(),
+                              message_id=msgid, via=SIM_CHANNEL, attachment=attachment)
+    try:
+        reply = await run_in_threadpool(timed("sim", services.dispatcher.handle), message)
+    finally:
+        if attachment.staged is not None:
+            attachment.staged.discard()
+    return SimReplies(replies=list(reply.texts))
+
+
+async def stage_upload(file: UploadFile) -> Attachment:
+    """Copy an upload (spooled by the multipart parser) into the staging area a chunk at a time."""
+    name = file.filename or ""
+    staging = Staging(name=name)
+    try:
+        while chunk := await file.read(CHUNK_BYTES):
+            staging.write(chunk)
+    except TooLarge:
+        return Attachment(name=name, problem="too_large")
+    return Attachment(name=name, staged=staging.finish())
 
 
 @router.get("/sim/api/images/{key}", response_class=Response)

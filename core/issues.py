@@ -46,6 +46,7 @@ class IssueRecord:
     percent: int
     rectified_at: datetime | None
     focus_area: str | None
+    evidence: int = 0  # files sent in chat as its 佐证材料 (附件2's 备注 counts them)
 
     def overdue(self, today: date) -> bool:
         return self.status is not IssueStatus.RECTIFIED and self.due < today

@@ -26,7 +26,7 @@ from core.dates import DateContext, format_cn, parse_date
 from core.issues import ISSUE_LABELS
 from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
 from exports.table_reader import TableRow, as_date, cell_text, read_table
-from exports.tables import FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
+from exports.tables import EVIDENCE_LABEL, FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
 from handlers.parsing import match_choice
 from storage.models import Campaign, Contact, Unit
 from storage.repos import Audit, Issues, Tables, Units, name_key
@@ -56,6 +56,7 @@ LIMITS = {"name": 50, "title": 100, "phone": 30, "wechat_or_email": 200}  # cont
 ISSUE_LIMITS = {"title": 200, "source": 50, "owner": 100}
 PHONE_DIGITS = re.compile(r"\d{7,}")
 _NUMBER = re.compile(re.escape(NUMBER_LABEL) + r"(\d+)")
+_EVIDENCE = re.compile(re.escape(EVIDENCE_LABEL) + r" ?\d+ ?份")
 _RECTIFIED_ON = re.compile(r"（(\d{4})年(\d{1,2})月(\d{1,2})日销号）")
 _PERCENT = re.compile(r"(\d{1,3})\s*%")
 
@@ -237,6 +238,8 @@ def read_remark(remark: str, focus_areas: list[str]) -> _State:
             number = int(found[1])
         elif part.startswith(FOCUS_AREA_LABEL):
             area = match_choice(part.removeprefix(FOCUS_AREA_LABEL), focus_areas).value
+        elif _EVIDENCE.fullmatch(part):
+            pass  # duban's count of the files in chat: they stay in duban
         elif index == 0 and part.startswith(("已整改", "已销号", "已完成整改")):
             status, percent = IssueStatus.RECTIFIED, 100
             dated = _RECTIFIED_ON.search(part)

@@ -317,6 +317,7 @@ ISSUE_COLUMNS = [Column("序号", 6, "督办-居中"), Column(ISSUE_LABELS["year
 
 NUMBER_LABEL = "编号#"  # in 备注
 FOCUS_AREA_LABEL = "整治重点："
+EVIDENCE_LABEL = "佐证材料"  # 佐证材料 N 份 in 备注; the files themselves are in the dashboard
 
 
 def remark_text(row: IssueRecord, today: date, zone: ZoneInfo) -> str:
@@ -331,7 +332,8 @@ def remark_text(row: IssueRecord, today: date, zone: ZoneInfo) -> str:
         if row.due < today:
             state += f"，已逾期{(today - row.due).days}天"
     area = f"{FOCUS_AREA_LABEL}{row.focus_area}" if row.focus_area else None
-    return "；".join(part for part in (state, f"{NUMBER_LABEL}{row.number}", area, row.remark) if part)
+    evidence = f"{EVIDENCE_LABEL} {row.evidence} 份" if row.evidence else None
+    return "；".join(part for part in (state, f"{NUMBER_LABEL}{row.number}", area, evidence, row.remark) if part)
 
 
 def _issue_head(campaign: Campaign, unit_name: str | None, today: date) -> SheetHead:

@@ -87,6 +87,12 @@ def dialog_fields(spec: DialogSpec) -> Callable[[str], Args]:
     return lambda rest: fields_args(read_fields(rest, spec.vocabulary))
 
 
+def declared(name: str) -> Command:
+    """The command declared under `name` (its first word), for a module below the reader that runs another
+    command's handler (a file's caption 进展 #12 已整改 runs 进展)."""
+    return next(c for c in COMMANDS if c.name == name)
+
+
 def menu_commands() -> list[Command]:
     """Every command declared so far, in 帮助 menu order."""
     return sorted(COMMANDS, key=lambda c: c.order)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
@@ -15,6 +15,7 @@ from core.channels import Route
 from core.dates import DateContext
 from core.workdays import WorkCalendar
 from handlers.message import IncomingMessage
+from storage.files import DatabaseFiles, Files
 from storage.models import Campaign, ChatIdentity
 from storage.repos import Actor, Audit, Outbox
 
@@ -67,6 +68,7 @@ class Context:
     actor: Actor
     route: Route
     link: DashboardLink = no_dashboard_link
+    files: Files = field(default_factory=lambda: Files(DatabaseFiles()))
 
     @cached_property
     def now(self) -> datetime:

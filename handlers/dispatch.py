@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.channels import Route, route_to_simulator
 from core.roles import Role
-from handlers.commands import Command, fields_of
+from handlers import materials
+from handlers.commands import Args, Command, fields_of
 from handlers.context import Context, DashboardLink, no_dashboard_link
 from handlers.dialogs import (
     CONFIRM_WORDS,
@@ -42,6 +43,7 @@ from handlers.message import IncomingMessage, Reply
 from handlers.reading import ANSWER, CANCEL, CHOICE, EMPTY, RESUME, SMALL_TALK, Reading, dialog_command, read_message
 from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
+from storage.files import DatabaseFiles, Files
 from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
@@ -174,8 +176,16 @@ def _settle_voice(ctx: Context, kind: str, state: Mapping[str, Any], reading: Re
     return route_message(replace(ctx, message=replace(ctx.message, answers=None)))
 
 
+def _progress_in(ctx: Context, caption: str) -> Args | None:
+    """The 进展 a file's caption reports (进展 #12 已整改, 12号问题已整改), read as the chat reads it."""
+    reading = read_message(caption, role=ctx.actor.role)
+    return reading.args if reading.kind == "进展" and reading.args.get("number") is not None else None
+
+
 def route_message(ctx: Context) -> Reply:
     """Read the message against the sender's dialog, if any, and act on it (inside the caller's transaction)."""
+    if ctx.message.attachment is not None:
+        return materials.receive(ctx, lambda caption: _progress_in(ctx, caption))
     dialogs = Dialogs(ctx.session)
     saved = dialogs.get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     state: dict[str, Any] = dict(saved.fields) if saved is not None else {}
@@ -195,7 +205,8 @@ def route_message(ctx: Context) -> Reply:
             return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"],
                                               role=ctx.actor.role))
         if reading.kind == CANCEL:
-            return Reply.of("已取消。发送「帮助」查看可用指令。")
+            dropped = materials.discard_pending(ctx)  # files waiting to be told what they are for
+            return Reply.of(f"已取消{f'，{dropped} 个文件没有保存' if dropped else ''}。发送「帮助」查看可用指令。")
         return _outside(ctx, reading)
     owner = dialog_command(kind or "")
     if owner is None or owner.dialog is None:  # a dialog of a command that no longer exists
@@ -208,8 +219,10 @@ class Dispatcher:
     """Turns each incoming message into exactly one reply and at most one set of effects."""
 
     def __init__(self, sessions: sessionmaker[Session], *, route: Route = route_to_simulator,
-                 campaign_name: str | None = None, link: DashboardLink = no_dashboard_link) -> None:
+                 campaign_name: str | None = None, link: DashboardLink = no_dashboard_link,
+                 files: Files | None = None) -> None:
         self.sessions = sessions
+        self.files = files or Files(DatabaseFiles())
         self.route = route
         self.campaign_name = campaign_name
         self.link = link
@@ -250,7 +263,7 @@ class Dispatcher:
             else:
                 actor = People(session).actor(campaign, message.platform, message.user_id)
                 ctx = Context(session=session, campaign=campaign, message=message, actor=actor, route=self.route,
-                              link=self.link)
+                              link=self.link, files=self.files)
                 reply = route_message(ctx)
                 if not reply.texts:
                     reply = Reply.of("已收到。")

@@ -13,6 +13,7 @@ from core.dates import format_cn, parse_date
 from core.issues import ISSUE_LABELS
 from core.roles import Role
 from core.statuses import STATUS_TEXT, IssueStatus
+from handlers import materials
 from handlers.commands import LIAISON, STAFF, Args, command, dialog_fields, fields_of
 from handlers.context import Context, with_link
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, at_most, start, words
@@ -254,18 +255,22 @@ def report_progress(ctx: Context, args: Args) -> Reply:
             kept = f"完成比例仍为 {percent}%" if percent else f"尚未报告完成比例，可发送「#{number} 60%」这样的进度"
     elif percent == 100:
         return Reply.of("100% 即已整改，请发送「进展 编号 已整改」。")
+    held = materials.before_progress(ctx, issue, status is IssueStatus.RECTIFIED)
+    if held is not None and status is IssueStatus.RECTIFIED and not materials.evidence_count(ctx, issue):
+        return held
+    filed = held.texts if held is not None else ()
     before = _state(issue.status, issue.percent)
     Issues(ctx.session).add_progress(issue, status=status, percent=percent, note=note or None, contact=contact,
                                      now=ctx.now)
     ctx.audit("issue.progress", entity="issue", entity_id=issue.id, number=number, status=status.value,
               percent=percent, note=note or None)
     if status is IssueStatus.RECTIFIED:
-        return Reply.of(f"#{number}「{issue.title}」已整改，已销号。{_unit_rate(ctx, issue)}")
+        return Reply.of(*filed, f"#{number}「{issue.title}」已整改，已销号。{_unit_rate(ctx, issue)}")
     after = _state(status, percent)
     remarks = [f"原为 {before}"] * (before != after) + [kept] * bool(kept)
     shown = STATUS_TEXT[status] if kept else after
-    return Reply.of(f"已记录 #{number}「{issue.title}」进展：{shown}" + (f"（{'；'.join(remarks)}）" if remarks else "")
-                    + (f"，{note}" if note else "") + "。")
+    return Reply.of(*filed, f"已记录 #{number}「{issue.title}」进展：{shown}"
+                    + (f"（{'；'.join(remarks)}）" if remarks else "") + (f"，{note}" if note else "") + "。")
 
 
 def _unit_rate(ctx: Context, issue: Issue) -> str:

@@ -6,6 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file or picture that came as the message (its text, if any, is the caption).
+
+    The channel has already fetched it into a staging file (`staged`, a storage.files.StagedFile) or says why
+    it could not: `problem` is ``too_large`` or ``download_failed``. The handler decides whether it is kept.
+    """
+
+    name: str
+    staged: Any = field(default=None, compare=False)
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,7 @@ class IncomingMessage:
     conversation_id: str | None = None
     is_group: bool = False
     via: str | None = None
+    attachment: Attachment | None = None
     # A button click carries the id of the offer its card was made for (a stale click is refused); a voice
     # message's text is WeCom's transcription, echoed for a confirmation before it is acted on.
     answers: str | None = None

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The modules that declare the chat's commands (@command); reading them registers every command.
-from handlers import broadcast, coordination, issues, menu, registration, reports, tasks, weekly_reading  # noqa: F401
+from handlers import (  # noqa: F401
+    broadcast,
+    coordination,
+    issues,
+    materials,
+    menu,
+    registration,
+    reports,
+    tasks,
+    weekly_reading,
+)
 from handlers.commands import COMMANDS, Args, Command, fields_args
 from handlers.dialogs import ASKING, CANCEL_WORDS, CONTINUE, OFFER, offer_option
 from handlers.parsing import (

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from core.dates import format_near
+from handlers import materials
 from handlers.commands import LIAISON, Args, command
 from handlers.context import Context, report_due_moment
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, offer_command, start
 from handlers.issues import FOCUS_SYNONYMS, pick
 from handlers.message import Reply
 from handlers.parsing import FieldsRead, clipped, match_choice, read_fields, strip_punct, to_int
-from storage.models import Deliverable, StatsReport, Submission, WeeklyReport
+from storage.models import Deliverable, MaterialTarget, StatsReport, Submission, WeeklyReport
 from storage.repos import Deliverables, Reports
 
 WEEKDAYS = "一二三四五六日"
@@ -191,6 +192,8 @@ def submit_deliverable(ctx: Context, args: Args) -> Reply:
                             for i, d in enumerate(owed, 1))
         head = f"没有找到报送事项「{name}」。" if name else ""
         return Reply.of(f"{head}请发送「报送 事项名」或「报送 序号」，本单位的报送事项：\n{listing}")
+    if materials.has_pending(ctx):  # files sent just before, waiting to be told what they are
+        return materials.file_pending(ctx, materials.Target(MaterialTarget.DELIVERABLE, deliverable=chosen))
     existing = repo.submission(chosen, contact.unit)
     if existing is not None:
         when = existing.submitted_at.astimezone(ctx.now.tzinfo)

@@ -62,6 +62,7 @@ class CampaignIn(_Model):
     end: date
     target: TargetIn | None = None
     public_naming: bool = True
+    evidence_required: bool = False  # 已整改 needs at least one file (photo, scan) on the issue
 
     @field_validator("timezone")
     @classmethod
@@ -197,6 +198,9 @@ class TaskIn(_Model):
 class PlanIn(_Model):
     campaign: CampaignIn
     focus_areas: list[str] = Field(default_factory=lambda: list(DEFAULT_FOCUS_AREAS))
+    # 整治重点 whose issues need evidence before 已整改; written as {name: …, evidence_required: true} entries of
+    # focus_areas, or listed here.
+    evidence_focus_areas: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=lambda: list(DEFAULT_SOURCES))
     phases: list[PhaseIn] = Field(default_factory=list)
     deliverables: list[DeliverableIn] = Field(default_factory=list)
@@ -210,6 +214,23 @@ class PlanIn(_Model):
     groups: list[GroupIn] = Field(default_factory=list)
     coordinators: list[CoordinatorIn] = Field(default_factory=list)
     tasks: list[TaskIn] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _focus_area_options(cls, data: Any) -> Any:
+        """`- {name: 队伍建设, evidence_required: true}` among focus_areas: the name, and its evidence rule."""
+        if not isinstance(data, dict) or not isinstance(data.get("focus_areas"), list):
+            return data
+        names: list[Any] = []
+        evidence = list(data.get("evidence_focus_areas") or [])
+        for entry in data["focus_areas"]:
+            if isinstance(entry, dict) and set(entry) <= {"name", "evidence_required"} and "name" in entry:
+                names.append(entry["name"])
+                if entry.get("evidence_required") is True:
+                    evidence.append(entry["name"])
+            else:
+                names.append(entry)
+        return {**data, "focus_areas": names, "evidence_focus_areas": evidence}
 
     @field_validator("deadline_nudges_days")
     @classmethod

@@ -72,7 +72,9 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
                 report_due=plan.weekly_report.due, deadline_nudges_days=plan.deadline_nudges_days,
                 holidays=[d.isoformat() for d in plan.holidays], workdays=[d.isoformat() for d in plan.workdays],
                 public_naming=plan.campaign.public_naming,
-                notice_receipt_reminder_hours=plan.notice_receipt_reminder_hours)
+                notice_receipt_reminder_hours=plan.notice_receipt_reminder_hours,
+                evidence_required=plan.campaign.evidence_required,
+                evidence_focus_areas=plan.evidence_focus_areas)
     session.flush()
     _sync_phases(session, campaign, resolved, changes)
     units = _sync_units(session, campaign, plan, changes, now)

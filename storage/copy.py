@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    LargeBinary,
     Table,
     and_,
     bindparam,
@@ -177,8 +178,13 @@ def _self_references(table: Table) -> list[Column[Any]]:
     return [key.parent for key in table.foreign_keys if key.column.table is table]
 
 
+BLOB_BATCH_SIZE = 8  # rows of stored_file_chunks per batch: 8 × 256 KB, not 2,000 × 256 KB in memory
+
+
 def _copy_table(reader: Connection, writer: Connection, table: Table, batch_size: int,
                 progress: CopyProgress | None) -> None:
+    if any(isinstance(column.type, LargeBinary) for column in table.columns):
+        batch_size = min(batch_size, BLOB_BATCH_SIZE)
     deferred = [column.key for column in _self_references(table)]
     rows = reader.execution_options(stream_results=True, yield_per=batch_size).execute(
         select(table).order_by(*table.primary_key.columns))

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -102,6 +103,9 @@ class Campaign(Base):
     workdays: Mapped[list[Any]] = mapped_column(default=list)
     public_naming: Mapped[bool] = mapped_column(Boolean, default=True)
     notice_receipt_reminder_hours: Mapped[int | None] = mapped_column(Integer)  # None: receipts are never chased
+    # 已整改 waits for at least one file (photo, scan) on the issue: for every issue, or those of these 整治重点.
+    evidence_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence_focus_areas: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -576,3 +580,61 @@ class SchedulerState(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     watermark: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class MaterialTarget(enum.StrEnum):
+    DELIVERABLE = "deliverable"  # a 报送事项's material (自查整改报告, 统计表 …)
+    ISSUE = "issue"  # evidence for an issue (整改前后照片, 佐证材料)
+    WEEKLY = "weekly"  # an attachment to a week's 周报
+
+
+class StoredFile(Base):
+    """One file's content, kept once however often it is sent (content-addressed by SHA-256).
+
+    `location` says where the bytes are: `database` (stored_file_chunks, so every replica and pg_dump have them)
+    or `local` (a directory of the process, storage.files.LocalFiles)."""
+
+    __tablename__ = "stored_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))  # pdf, docx, jpg … as read from the content
+    location: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class StoredFileChunk(Base):
+    __tablename__ = "stored_file_chunks"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Material(Base):
+    """A file a liaison sent in chat, and what it is for. `target` None: waiting for the sender to say."""
+
+    __tablename__ = "materials"
+    __table_args__ = (Index("ix_materials_sender", "campaign_id", "platform", "external_id", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"), index=True)
+    name: Mapped[str] = mapped_column(String(120))  # the sender's file name, sanitised
+    size: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    received_at: Mapped[datetime]
+    target: Mapped[MaterialTarget | None] = mapped_column(_enum(MaterialTarget))
+    deliverable_id: Mapped[int | None] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), index=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    iso_year: Mapped[int | None] = mapped_column(Integer)
+    iso_week: Mapped[int | None] = mapped_column(Integer)
+    filed_at: Mapped[datetime | None]  # when it was given its target
+    replaced_at: Mapped[datetime | None]  # a later file for the same deliverable replaced it
+
+    unit: Mapped[Unit] = relationship()
+    contact: Mapped[Contact | None] = relationship()

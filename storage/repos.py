@@ -37,6 +37,7 @@ from storage.models import (
     Deliverable,
     DialogState,
     Issue,
+    Material,
     Notice,
     NoticeReceipt,
     OutboxMessage,
@@ -293,6 +294,11 @@ def issue_record(issue: Issue) -> IssueRecord:
                        issue.percent, issue.rectified_at, issue.focus_area)
 
 
+# An issue's 佐证材料: the files sent for it in chat and not replaced since.
+_EVIDENCE = (select(func.count(Material.id)).where(Material.issue_id == Issue.id, Material.replaced_at.is_(None))
+             .correlate(Issue).scalar_subquery())
+
+
 class Issues(Repo):
     def next_number(self, campaign: Campaign) -> int:
         Campaigns(self.session).lock(campaign)
@@ -339,7 +345,7 @@ class Issues(Repo):
         PostgreSQL) so memory stays flat however long it is."""
         stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
                        Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
-                       Issue.rectified_at, Issue.focus_area)
+                       Issue.rectified_at, Issue.focus_area, _EVIDENCE)
                 .join(Unit, Unit.id == Issue.unit_id)
                 .where(Issue.campaign_id == campaign.id)
                 .order_by(Unit.position, Unit.id, Issue.number)

@@ -23,11 +23,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.dispatch import Dispatcher
-from handlers.message import IncomingMessage, Reply
+from handlers.message import Attachment, IncomingMessage, Reply
 from handlers.reading import Reading, read_message
 from plan.schema import read_plan
 from plan.sync import load_plan
 from storage.db import transaction
+from storage.files import stage_bytes
 from storage.repos import Campaigns, Dialogs, People
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -120,13 +121,26 @@ class Outcome:
 
 
 _ids = itertools.count()
+FILE_MARK = "📎"  # `📎整改后.jpg` (optionally a newline and a caption): the user sends that file, not text
+_FILE_CONTENT = {"jpg": b"\xff\xd8\xff\xe0" + bytes(32), "png": b"\x89PNG\r\n\x1a\n" + bytes(32),
+                 "pdf": b"%PDF-1.4\n%%EOF\n"}
+
+
+def incoming(who: str, text: str, at: datetime) -> IncomingMessage:
+    """The message a corpus line stands for: text, or a file (with its caption) marked by FILE_MARK."""
+    if not text.startswith(FILE_MARK):
+        return IncomingMessage("wecom", who, text, at, message_id=f"corpus-{next(_ids)}")
+    name, _, caption = text.removeprefix(FILE_MARK).partition("\n")
+    content = _FILE_CONTENT.get(name.rpartition(".")[2], _FILE_CONTENT["pdf"]) + next(_ids).to_bytes(4, "big")
+    return IncomingMessage("wecom", who, caption, at, message_id=f"corpus-{next(_ids)}",
+                           attachment=Attachment(name, stage_bytes(content, name)))
 
 
 def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | None, dict[str, Any], str]:
     """Send the entry's earlier messages; the dialog (kind and state) they leave the user in, and the user's role."""
     dispatcher = Dispatcher(sessions)
     for text in entry.before:
-        dispatcher.handle(IncomingMessage("wecom", entry.who, text, entry.at, message_id=f"corpus-{next(_ids)}"))
+        dispatcher.handle(incoming(entry.who, text, entry.at))
     if entry.heard is not None:
         dispatcher.handle(IncomingMessage("wecom", entry.who, entry.heard, entry.at, message_id=f"corpus-{next(_ids)}",
                                           spoken=True))
@@ -141,6 +155,5 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
 def replay(sessions: sessionmaker[Session], entry: Entry) -> Outcome:
     kind, state, role = dialog_before(sessions, entry)
     reading = read_message(entry.text, dialog=kind, state=state, role=role)
-    reply = Dispatcher(sessions).handle(IncomingMessage("wecom", entry.who, entry.text, entry.at,
-                                                        message_id=f"corpus-{next(_ids)}"))
+    reply = Dispatcher(sessions).handle(incoming(entry.who, entry.text, entry.at))
     return Outcome(kind, state, reading, reply)

@@ -138,6 +138,8 @@ class SimChat:
 
 
 def make_settings(db: Database, **overrides: object) -> Settings:
+    # Files sent in tests go to the database unless a test gives a directory (never the repository's var/).
+    overrides = {"file_store": "database", **overrides}
     return Settings(_env_file=None, database_url=db.url, scheduler="off", **overrides)  # type: ignore[call-arg]
 
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from bot.dashboard.api import router as api_router
 from bot.dashboard.auth import LoginRequired, Redirect, login_url
 from bot.dashboard.import_pages import router as import_router
+from bot.dashboard.materials_pages import router as materials_router
 from bot.dashboard.notice_pages import router as notice_router
 from bot.dashboard.pages import render
 from bot.dashboard.pages import router as pages_router
@@ -22,6 +23,7 @@ def install(app: FastAPI) -> None:
     app.include_router(plan_router)
     app.include_router(import_router)
     app.include_router(notice_router)
+    app.include_router(materials_router)
     app.include_router(signin_router)
     app.include_router(api_router)
 

@@ -13,13 +13,16 @@ import logging
 from datetime import timedelta
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.dingtalk.clients import SessionWebhookClient, build_senders
+from bot.dingtalk import media
+from bot.dingtalk.clients import AccessTokens, SessionWebhookClient, build_senders
 from bot.dingtalk.inbound import PLATFORM, Inbound
 from bot.inbound import Answering, queue_reply
+from bot.media import RETRY_PAUSES, download
 from bot.services import Services
 from core.channels import Channel
-from handlers.message import Reply
+from handlers.message import Attachment, IncomingMessage, Reply
 from scheduler.outbound import OutboundMessage, Sender, SendStatus
 
 log = logging.getLogger("duban.dingtalk")
@@ -39,6 +42,11 @@ class RobotChannel:
         self.webhooks = SessionWebhookClient(api_base=settings.dingtalk_api_base, http=http)
         senders = build_senders(settings, services.sessions, services.clock, http)
         self.work: Sender | None = next((s for s in senders if WORK_CHANNEL in s.channels), None)
+        self.http = http
+        self.tokens: AccessTokens | None = getattr(self.work, "tokens", None)  # the app's, shared with notifications
+        self.stream_api_base = settings.dingtalk_stream_api_base
+        self.robot_code = settings.dingtalk_app_key or ""  # an internal app's robot is addressed by its AppKey
+        self.media_pauses: tuple[float, ...] = RETRY_PAUSES
 
     async def answer(self, inbound: Inbound) -> Reply | None:
         """The reply for the callback's response body; None when there is none or it will go out later.
@@ -46,6 +54,9 @@ class RobotChannel:
         Database errors propagate, so the callback answers 503 and DingTalk delivers the message again.
         """
         if not inbound.addressed:
+            return None
+        if inbound.file is not None:  # acknowledged now; downloaded, handled and answered after
+            self.answering.later(self._receive_file(inbound))
             return None
         if inbound.message is None:
             return Reply.of(inbound.notice or "")
@@ -61,6 +72,9 @@ class RobotChannel:
         """Stream mode: handle the message and send the reply (no response body to put it in)."""
         if not inbound.addressed:
             return
+        if inbound.file is not None:
+            await self._receive_file(inbound)
+            return
         if inbound.message is None:
             await self.deliver(inbound, Reply.of(inbound.notice or ""))
             return
@@ -68,6 +82,32 @@ class RobotChannel:
         if not reply.duplicate:
             await self.deliver(inbound, reply)
             await self._send_images(inbound, reply)
+
+    async def _receive_file(self, inbound: Inbound) -> None:
+        """Download a picture or file (retried with back-off), hand it to the Dispatcher, deliver the reply."""
+        file = inbound.file
+        assert file is not None and inbound.staff_id is not None
+        if self.tokens is None:
+            attachment = Attachment(name=file.name, problem="download_failed")
+        else:
+            tokens = self.tokens
+            attachment = await download(
+                lambda: media.fetch(self.http, tokens, self.stream_api_base, self.robot_code, file),
+                name=file.name, platform=PLATFORM, pauses=self.media_pauses)
+        message = IncomingMessage(platform=PLATFORM, user_id=inbound.staff_id, text="",
+                                  received_at=self.services.clock.now(), message_id=inbound.msg_id,
+                                  is_group=inbound.is_group, attachment=attachment)
+        try:
+            reply = await self.services.handle(PLATFORM, message)
+        except SQLAlchemyError as error:
+            log.error("dingtalk file failed: database error", extra={"msg_id": inbound.msg_id,
+                                                                      "error": type(error).__name__})
+            reply = Reply.of(RETRY_LATER)
+        finally:
+            if attachment.staged is not None:
+                attachment.staged.discard()
+        if not reply.duplicate:
+            await self.deliver(inbound, reply)
 
     async def _send_images(self, inbound: Inbound, reply: Reply) -> None:
         """Charts go as image work notifications: robot replies and session webhooks cannot carry an upload."""

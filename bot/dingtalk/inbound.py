@@ -12,6 +12,7 @@ from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
+from bot.dingtalk.media import RobotFile
 from core.channels import Platform
 from handlers.message import IncomingMessage
 from storage.models import ID_LENGTH
@@ -19,6 +20,7 @@ from storage.models import ID_LENGTH
 PLATFORM = Platform.DINGTALK  # the identity namespace: senderStaffId, the userid inside the organisation
 PRIVATE, GROUP = "1", "2"  # conversationType
 TEXT_TYPES = ("text", "richText")
+FILE_TYPES = ("picture", "file")
 
 ASK_FOR_TEXT = "请发送文字消息。督办目前只能读懂文字，发送「帮助」可查看可用指令。"
 UNREADABLE = "这条消息里有无法识别的字符（不完整的 Unicode 编码），督办没有处理，请检查后重新发送。"
@@ -47,7 +49,8 @@ class Inbound:
     addressed: bool  # a one-to-one chat, or a group message that @-mentions the bot
     webhook: SessionWebhook | None
     message: IncomingMessage | None = None
-    notice: str | None = None  # the reply when there is nothing for the handlers (a picture, an outsider)
+    notice: str | None = None  # the reply when there is nothing for the handlers (an outsider, a voice message)
+    file: RobotFile | None = None  # a picture or file to download, then hand to the handlers
 
 
 def parse(payload: Any, *, now: datetime) -> Inbound:
@@ -73,6 +76,8 @@ def parse(payload: Any, *, now: datetime) -> Inbound:
                       addressed=not is_group or robot.is_in_at_list is True, webhook=_webhook(robot))
     if staff_id is None:
         return replace(inbound, notice=OUTSIDER)
+    if robot.message_type in FILE_TYPES:
+        return replace(inbound, file=_file(payload, robot.message_type))
     if texts is None:
         return replace(inbound, notice=ASK_FOR_TEXT)
     if not all(isinstance(t, str) for t in texts):
@@ -133,3 +138,13 @@ def _webhook(robot: ChatbotMessage) -> SessionWebhook | None:
     except (OverflowError, OSError, ValueError) as error:
         raise PayloadError("sessionWebhookExpiredTime 不是有效的毫秒时间戳") from error
     return SessionWebhook(url, expires_at)
+
+
+def _file(payload: dict[str, Any], message_type: str) -> RobotFile:
+    content = payload.get("content")
+    if not isinstance(content, dict):
+        raise PayloadError("content 应为对象")
+    code = _required_text(content.get("downloadCode"), "content.downloadCode")
+    name = _optional_text(content.get("fileName"), "content.fileName") or ("图片.jpg" if message_type == "picture"
+                                                                          else "")
+    return RobotFile(download_code=code, robot_code=_optional_text(payload.get("robotCode"), "robotCode"), name=name)

@@ -325,6 +325,41 @@
     if (userId === state.currentUser) state.el.input.focus();
   }
 
+  // A file or picture, with the text in the input as its caption: answered like a message.
+  async function sendFile() {
+    const file = state.el.file.files && state.el.file.files[0];
+    state.el.file.value = "";
+    const userId = state.currentUser;
+    if (!file || state.sending) return;
+    if (!userId) {
+      setStatus("请先选择身份", true);
+      return;
+    }
+    const caption = state.el.input.value.trim();
+    appendMessage(userId, "user", `📎 ${file.name}${caption ? "\n" + caption : ""}`);
+    state.el.input.value = "";
+    setSending(true);
+    setStatus("正在上传文件…");
+    const form = new FormData();
+    form.append("user", userId);
+    form.append("text", caption);
+    form.append("file", file);
+    try {
+      const result = await fetchJson("/sim/api/files", { method: "POST", body: form }, SEND_TIMEOUT_MS);
+      if (!result.ok) {
+        appendMessage(userId, "error", describeDetail(result));
+        setStatus("发送失败", true);
+      } else {
+        (result.body.replies || []).forEach((reply) => appendMessage(userId, "bot", reply));
+        setStatus("");
+      }
+    } catch (err) {
+      appendMessage(userId, "error", describeNetworkError(err));
+      setStatus("发送失败", true);
+    }
+    setSending(false);
+  }
+
   function onComposerKeydown(event) {
     // Enter sends; Shift+Enter inserts a newline. Never send while an IME is composing.
     if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
@@ -425,6 +460,7 @@
       composer: byId("composer"),
       input: byId("message-input"),
       send: byId("send-button"),
+      file: byId("file-input"),
       status: byId("status"),
       outbox: byId("outbox-list"),
       outboxStatus: byId("outbox-status"),
@@ -439,6 +475,7 @@
     el.chips.addEventListener("click", onChipClick);
     el.composer.addEventListener("submit", (event) => { event.preventDefault(); sendMessage(); });
     el.input.addEventListener("keydown", onComposerKeydown);
+    el.file.addEventListener("change", sendFile);
     document.addEventListener("visibilitychange", onVisibilityChange);
   }
 

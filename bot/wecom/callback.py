@@ -29,9 +29,10 @@ from wechatpy.messages import BaseMessage
 from wechatpy.work.messages import TextMessage
 
 from bot.inbound import Answering, patiently, queue_reply
+from bot.media import RETRY_PAUSES, download
 from bot.observability import note_callback
 from bot.services import Services
-from bot.wecom import texts
+from bot.wecom import media, texts
 from bot.wecom.client import (
     TEXT_LIMIT,
     AppCredentials,
@@ -68,6 +69,7 @@ class WeComChannel:
     answering: Answering  # the reply budget, and replies still going out as app messages
     max_skew: int
     agent_id: int | None = None  # DUBAN_WECOM_AGENT_ID: messages for another app are refused
+    media_pauses: tuple[float, ...] = RETRY_PAUSES  # between tries of a failed media download
 
 
 @asynccontextmanager
@@ -166,6 +168,14 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
     msg_type = message_type(message)
     log.info("wecom callback", extra={"msg_type": msg_type, "wecom_event": getattr(message, "event", None)})
 
+    if incoming is None and msg_type in media.MEDIA_TYPES:
+        try:
+            media.check(message)
+        except CallbackRejected as rejected:
+            raise _reject(rejected) from None
+        # Acknowledged at once (a 20 MB download does not fit WeCom's 5 seconds); the reply follows as an app message.
+        channel.answering.later(_receive_media(channel, services, message, now))
+        return Response(status_code=200)
     if incoming is None:
         if msg_type == "event":
             return Response(status_code=200)  # events without a greeting need no answer
@@ -258,6 +268,29 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
         result = await patiently(functools.partial(channel.sender.send_image, incoming.user_id, image))
         if result.status is not SendStatus.OK:  # the numbers are in the text; the chart only illustrates them
             log.warning("wecom chart not delivered", extra={"status": str(result.status), "detail": result.detail})
+
+
+async def _receive_media(channel: WeComChannel, services: Services, message: BaseMessage, now: datetime) -> None:
+    """Fetch a picture or file (retried with back-off), hand it to the Dispatcher, send its reply."""
+    fields = message._data  # wechatpy models no file message; the parsed XML has MediaId and, for files, Title
+    media_id, msg_id = str(fields.get("MediaId") or ""), str(fields.get("MsgId") or "")
+    fallback = "图片.jpg" if message_type(message) == "image" else ""
+    name = str(fields.get("Title") or fields.get("FileName") or fallback)
+    attachment = await download(lambda: media.fetch(channel.sender.api, media_id, name), name=name, platform=PLATFORM,
+                                pauses=channel.media_pauses)
+    incoming = IncomingMessage(platform=PLATFORM, user_id=message.source, text="", received_at=now,
+                               message_id=msg_id or None, attachment=attachment)
+    try:
+        reply = await services.handle(PLATFORM, incoming)
+    except SQLAlchemyError as error:
+        log.error("wecom file failed: database error", extra={"error": type(error).__name__})
+        await _send(channel, incoming.user_id, texts.LATE_FAILURE)
+        return
+    finally:
+        if attachment.staged is not None:
+            attachment.staged.discard()
+    if not reply.duplicate:
+        await _send(channel, incoming.user_id, "\n\n".join(reply.texts))
 
 
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:

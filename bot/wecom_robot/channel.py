@@ -15,15 +15,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from functools import partial
 from typing import Any
 
+import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.media import RETRY_PAUSES, download
 from bot.observability import counting_callback
 from bot.services import Services
 from bot.wecom import texts
 from bot.wecom.client import split_by_bytes
-from bot.wecom_robot import cards, protocol
+from bot.wecom_robot import cards, media, protocol
 from bot.wecom_robot.connection import Liveness, LongConnection, RobotError, Timing
 from bot.wecom_robot.inbound import (
     PLATFORM,
@@ -42,6 +45,7 @@ log = logging.getLogger("duban.wecom_robot")
 
 METRIC_LABEL = "wecom_robot"
 STREAM_STEP_BYTES = 2048  # a long reply grows on the user's screen in steps of about this size
+MEDIA_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # a 20 MB download on a slow link
 NOT_YOURS = "这个按钮是给 <@{asked}> 的，您的点击没有执行。"
 
 
@@ -52,6 +56,7 @@ class RobotChannel:
         settings = services.settings
         assert settings.wecom_bot_id and settings.wecom_bot_secret
         self.services = services
+        self.media_pauses: tuple[float, ...] = RETRY_PAUSES
         self.connection = LongConnection(url=settings.wecom_bot_ws_url, bot_id=settings.wecom_bot_id,
                                          secret=settings.wecom_bot_secret.get_secret_value(),
                                          on_callback=self.on_callback, timing=timing, liveness=liveness)
@@ -88,11 +93,37 @@ class RobotChannel:
         if not message.addressed:
             log.info("wecom robot group message not addressed to the bot", extra={"msg_id": message.chat.msg_id})
             return
+        if message.attachments:
+            await self._receive_files(req_id, message)
+            return
         if message.message is None:
             reply = Reply.of(texts.TEXT_ONLY)
         else:
             reply = await self.services.handle(PLATFORM, message.message)
         await self.deliver(req_id, message.chat, reply)
+
+    async def _receive_files(self, req_id: str, message: RobotMessage) -> None:
+        """Pictures and files (WeCom keeps them five minutes): downloaded now, each handed to the Dispatcher like
+        the other channels' (a mixed message's text is the first one's caption); the replies go back together."""
+        caption = message.message.text if message.message is not None else ""
+        texts_: list[str] = []
+        async with httpx.AsyncClient(timeout=MEDIA_TIMEOUT) as http:
+            for index, attachment in enumerate(message.attachments):
+                name = "图片.jpg" if attachment.kind == "image" else ""
+                received = await download(partial(media.fetch_staged, http, attachment, name), name=name,
+                                          platform=METRIC_LABEL, pauses=self.media_pauses)
+                incoming = IncomingMessage(platform=PLATFORM, user_id=message.chat.user_id,
+                                           text=caption if index == 0 else "", received_at=self.services.clock.now(),
+                                           message_id=f"{dedupe_key(message.chat)}:{index}",
+                                           conversation_id=message.chat.chat_id, is_group=message.chat.is_group,
+                                           attachment=received)
+                try:
+                    reply = await self.services.handle(PLATFORM, incoming)
+                finally:
+                    if received.staged is not None:
+                        received.staged.discard()
+                texts_.extend(reply.texts)
+        await self.deliver(req_id, message.chat, Reply.of(*texts_))
 
     async def _welcome(self, req_id: str, chat: Chat) -> None:
         """The menu for the user's role, as the app's greeting, within WeCom's 5 seconds for a welcome."""

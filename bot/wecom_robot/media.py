@@ -17,7 +17,10 @@ from urllib.parse import unquote
 import httpx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bot.media import DownloadFailed, filename_of
 from bot.wecom_robot.inbound import Attachment
+from handlers.message import Attachment as FileAttachment
+from storage.files import CHUNK_BYTES, Staging, TooLarge
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # WeCom lets users send files of up to 20 MB to a robot
 _PAD_BLOCK = 32
@@ -78,3 +81,45 @@ def _filename(disposition: str) -> str | None:
     if match := _FILENAME.search(disposition):
         return unquote(match.group(1).strip())
     return None
+
+
+async def fetch_staged(http: httpx.AsyncClient, attachment: Attachment, name: str) -> FileAttachment:
+    """Download and decrypt one attachment into the staging area as it arrives (memory stays flat): only the last
+    32 bytes of plaintext wait, until the padding they end with is checked. DownloadFailed says why a try failed."""
+    try:
+        key = base64.b64decode(attachment.aes_key + "=" * (-len(attachment.aes_key) % 4), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise DownloadFailed("aeskey 不是有效的 base64", final=True) from error
+    if len(key) != 32:
+        raise DownloadFailed("aeskey 应为 32 字节", final=True)
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    try:
+        async with http.stream("GET", attachment.url) as response:
+            if response.status_code != 200:
+                raise DownloadFailed(f"HTTP {response.status_code}", final=response.status_code == 404)
+            name = filename_of(response.headers.get("content-disposition", "")) or name
+            staging = Staging(name=name)
+            held = b""
+            try:
+                async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                    held += decryptor.update(chunk)
+                    if len(held) > _PAD_BLOCK:
+                        staging.write(held[:-_PAD_BLOCK])
+                        held = held[-_PAD_BLOCK:]
+                held += decryptor.finalize()
+            except TooLarge:
+                return FileAttachment(name=name, problem="too_large")
+            except ValueError as error:  # not a whole number of blocks
+                staging.abort()
+                raise DownloadFailed("密文长度不是 16 字节的整数倍", final=True) from error
+    except httpx.HTTPError as error:
+        raise DownloadFailed(type(error).__name__) from error
+    pad = held[-1] if held else 0
+    if not 1 <= pad <= _PAD_BLOCK or held[-pad:] != bytes([pad]) * pad:
+        staging.abort()
+        raise DownloadFailed("解密后的填充无效（aeskey 不对或文件不完整）", final=True)
+    try:
+        staging.write(held[:-pad])
+    except TooLarge:
+        return FileAttachment(name=name, problem="too_large")
+    return FileAttachment(name=name, staged=staging.finish())

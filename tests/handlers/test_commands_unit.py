@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.clock import ManualClock
+from handlers.message import Attachment, IncomingMessage
 from plan.schema import read_plan
 from plan.sync import load_plan
 from storage.db import transaction
+from storage.files import stage_bytes
 from storage.models import (
     Contact,
     ContactStatus,
@@ -23,6 +25,8 @@ from storage.models import (
     DialogState,
     Issue,
     IssueStatus,
+    Material,
+    MaterialTarget,
     Notice,
     NoticeReceipt,
     Progress,
@@ -264,6 +268,22 @@ def test_submitting_a_deliverable(talk: Talk) -> None:
     assert count(talk, Submission, *discretion) == 1
 
 
+# 材料
+
+
+def test_materials_for_a_liaison_and_for_a_coordinator(talk: Talk) -> None:
+    file = IncomingMessage("wecom", LIAISON, "报送 行政裁量基准", talk.clock.now(), message_id="unit-file",
+                           attachment=Attachment("基准.pdf", stage_bytes(b"%PDF-1.4\n%%EOF\n", "基准.pdf")))
+    assert "已作为报送「行政裁量基准」的材料保存 1 个文件" in "\n".join(talk.dispatcher.handle(file).texts)
+    assert count(talk, Material, Material.target == MaterialTarget.DELIVERABLE) == 1
+    assert "「执法监察支队」已报送的文件（1 份）" in talk.send(LIAISON, "材料")
+    assert talk.send(LIAISON, "材料 周报").startswith("没有等待说明用途的文件")
+    summary = talk.send(COORDINATOR, "材料 行政裁量基准")
+    assert "1/2 个单位已报送文件，共 1 份" in summary and "执法监察支队（1份）" in summary
+    assert talk.send(STRANGER, "材料").startswith("您还未登记为联络员")
+    assert denied(talk) == ["材料"]
+
+
 # 通知 / 回执
 
 
@@ -365,6 +385,7 @@ COVERED = {
     "未报送",
     "任务",
     "我的任务",
+    "材料",
 }
 
 

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -44,6 +44,9 @@ USER_TOKEN = "/v1.0/oauth2/userAccessToken"  # new-style OpenAPI (api.dingtalk.c
 ME = "/v1.0/contact/users/me"
 BY_UNIONID = "/topapi/user/getbyunionid"
 INAPP_USERINFO = "/topapi/v2/user/getuserinfo"
+FILE_DOWNLOAD = "/v1.0/robot/messageFiles/download"  # new-style OpenAPI: downloadCode → a short-lived URL
+FILE_URL = "/fake-oss/{key}"  # where that URL points
+ROBOT_CODE = "dingq1w2e3r4t5y6u7i8"  # the robot of the recorded payloads (their robotCode)
 OUTSIDER = "outsider:"  # signed_in_as("outsider:…"): a DingTalk user who is not in the organisation
 
 
@@ -84,6 +87,8 @@ class FakeDingTalk:
             Route(ME, self._me, methods=["GET"]),
             Route(BY_UNIONID, self._by_unionid, methods=["POST"]),
             Route(INAPP_USERINFO, self._inapp_userinfo, methods=["POST"]),
+            Route(FILE_DOWNLOAD, self._file_download, methods=["POST"]),
+            Route(FILE_URL, self._file_url, methods=["GET"]),
             WebSocketRoute(STREAM, self._stream),
         ], lifespan=self._lifespan)
 
@@ -100,6 +105,7 @@ class FakeDingTalk:
             self.auth_codes: dict[str, str] = {}  # authCode → user, until exchanged
             self.user_tokens: dict[str, str] = {}  # user access token → user
             self.inapp_codes: dict[str, str] = {}  # 免登码 → user, until used
+            self.files: dict[str, tuple[str, bytes]] = {}  # downloadCode → (file name, bytes)
 
     # --- what tests use -----------------------------------------------------------------------------------
 
@@ -258,6 +264,26 @@ class FakeDingTalk:
         if not scripted and (token not in self.tokens or token in self.revoked):
             scripted = JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
         return body, scripted
+
+    async def _file_download(self, request: Request) -> JSONResponse:
+        _, body, scripted = await self._receive(request)
+        if scripted:
+            return scripted
+        token = request.headers.get("x-acs-dingtalk-access-token")
+        if token not in self.tokens or token in self.revoked:
+            return JSONResponse({"code": "InvalidAuthentication", "message": "不合法的access_token"}, status_code=401)
+        if body.get("robotCode") != ROBOT_CODE:
+            return JSONResponse({"code": "invalidParameter", "message": "robotCode 不正确"}, status_code=400)
+        if body.get("downloadCode") not in self.files:
+            return JSONResponse({"code": "invalidParameter", "message": "downloadCode 无效"}, status_code=400)
+        key = str(list(self.files).index(body["downloadCode"]))
+        return JSONResponse({"downloadUrl": f"{self.base_url}{FILE_URL.format(key=key)}"})
+
+    async def _file_url(self, request: Request) -> Response:
+        self._record(request.method, FILE_URL, {}, None)
+        name, data = list(self.files.values())[int(request.path_params["key"])]
+        return Response(data, media_type="application/octet-stream",
+                        headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
     async def _by_unionid(self, request: Request) -> JSONResponse:
         body, answered = await self._with_app_token(request)

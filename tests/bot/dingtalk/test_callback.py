@@ -19,7 +19,7 @@ from bot.app import create_app
 from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
 from storage.db import make_session_factory, transaction
-from storage.models import ChatIdentity, Issue, OutboxMessage, ProcessedMessage, WeeklyReport
+from storage.models import ChatIdentity, Issue, Material, OutboxMessage, ProcessedMessage, StoredFile, WeeklyReport
 from tests.bot.dingtalk.conftest import (
     COORDINATOR_STAFF,
     LU_STAFF,
@@ -76,10 +76,15 @@ def test_rich_text_is_read_as_its_text_parts(ding: DingTalkChat, dingtalk_people
         assert session.scalars(select(WeeklyReport.text)).one() == "本周完成执法案卷评查3件\n评查记录见附图"
 
 
-def test_a_picture_gets_asked_for_text_and_nothing_is_written(ding: DingTalkChat, plan_loaded: Database) -> None:
-    with unchanged(plan_loaded):
-        response = ding.post(payload("picture"))
-    assert response.status_code == 200 and "请发送文字消息" in response.json()["text"]["content"]
+def test_a_picture_from_an_unregistered_user_is_refused_and_nothing_is_kept(
+        ding: DingTalkChat, plan_loaded: Database, fake_dingtalk: FakeDingTalk) -> None:
+    fake_dingtalk.files[payload("picture")["content"]["downloadCode"]] = ("IMG.jpg", b"\xff\xd8\xff\xe0" + bytes(40))
+    response = ding.post(payload("picture"))
+    assert (response.status_code, response.json()) == (200, {})  # acknowledged; the answer follows
+    [reply] = fake_dingtalk.wait_for(SESSION)
+    assert "还未登记为联络员" in reply.body["text"]["content"]
+    with transaction(plan_loaded.sessions) as session:  # the refusal is audited; the file is not kept
+        assert session.scalars(select(Material)).all() == [] and session.scalars(select(StoredFile)).all() == []
 
 
 def test_a_user_outside_the_organisation_is_told_so(ding: DingTalkChat, plan_loaded: Database) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from dingtalk_stream import AckMessage, CallbackMessage
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from bot.app import create_app
 from bot.dingtalk.channel import RobotChannel
@@ -21,10 +21,28 @@ from bot.dingtalk.stream import RobotMessageHandler
 from bot.services import Services, build_services
 from core.clock import ManualClock
 from handlers.dispatch import Dispatcher
-from storage.db import make_session_factory
-from storage.models import ProcessedMessage
-from tests.bot.dingtalk.conftest import LU_STAFF, GatedDispatcher, dingtalk_settings, millis, payload, unchanged
-from tests.bot.dingtalk.fake_dingtalk import OPEN_CONNECTION, SESSION, STREAM, STREAM_ACK, WORK, FakeDingTalk
+from storage.db import make_session_factory, transaction
+from storage.models import Contact, Material, ProcessedMessage
+from storage.repos import Campaigns, People
+from tests.bot.dingtalk.conftest import (
+    LU_STAFF,
+    MA_STAFF,
+    GatedDispatcher,
+    dingtalk_settings,
+    millis,
+    payload,
+    unchanged,
+)
+from tests.bot.dingtalk.fake_dingtalk import (
+    FILE_DOWNLOAD,
+    OPEN_CONNECTION,
+    ROBOT_CODE,
+    SESSION,
+    STREAM,
+    STREAM_ACK,
+    WORK,
+    FakeDingTalk,
+)
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count
 from tests.conftest import Database
 
@@ -92,12 +110,23 @@ def test_a_group_message_without_mention_is_acknowledged_and_ignored(
     assert ack.code == 200 and fake_dingtalk.calls(SESSION) == []
 
 
-def test_a_picture_is_answered_with_a_request_for_text(plan_loaded: Database, clock: ManualClock,
-                                                       fake_dingtalk: FakeDingTalk) -> None:
-    picture = payload("picture") | {"sessionWebhookExpiredTime": millis(clock, timedelta(minutes=90))}
-    with unchanged(plan_loaded):
-        [ack] = feed(stream_services(plan_loaded, clock, fake_dingtalk), frame(text=None, **picture))
-    assert ack.code == 200 and "请发送文字消息" in fake_dingtalk.calls(SESSION)[0].body["text"]["content"]
+def test_a_picture_from_a_liaison_is_downloaded_and_kept(plan_loaded: Database, clock: ManualClock,
+                                                         fake_dingtalk: FakeDingTalk) -> None:
+    with transaction(plan_loaded.sessions) as session:
+        campaign = Campaigns(session).current()
+        ma = session.scalars(select(Contact).where(Contact.name == "马强")).one()
+        People(session).bind(campaign, "dingtalk", MA_STAFF, contact=ma, now=clock.now())  # type: ignore[arg-type]
+    picture = payload("picture") | {"sessionWebhookExpiredTime": millis(clock, timedelta(minutes=90)),
+                                    "senderStaffId": MA_STAFF}
+    fake_dingtalk.files[picture["content"]["downloadCode"]] = ("整改后.jpg", b"\xff\xd8\xff\xe0" + bytes(40))
+    [ack] = feed(stream_services(plan_loaded, clock, fake_dingtalk), frame(text=None, **picture))
+    assert ack.code == 200
+    reply = fake_dingtalk.calls(SESSION)[0].body["text"]["content"]
+    assert "已收到文件「整改后.jpg」" in reply and "请回复编号" in reply
+    [download] = fake_dingtalk.calls(FILE_DOWNLOAD)
+    assert download.body == {"downloadCode": picture["content"]["downloadCode"], "robotCode": ROBOT_CODE}
+    with transaction(plan_loaded.sessions) as session:
+        assert session.scalars(select(Material.kind)).all() == ["jpg"]
 
 
 def test_an_expired_session_webhook_falls_back_to_a_work_notification(

@@ -14,7 +14,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -29,6 +29,7 @@ GETTOKEN = "/cgi-bin/gettoken"
 MESSAGE_SEND = "/cgi-bin/message/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
 MEDIA_UPLOAD = "/cgi-bin/media/upload"
+MEDIA_GET = "/cgi-bin/media/get"
 GETUSERINFO = "/cgi-bin/auth/getuserinfo"
 AUTHORIZE = "/connect/oauth2/authorize"  # on open.weixin.qq.com
 WEB_LOGIN = "/wwlogin/sso/login"  # on login.work.weixin.qq.com
@@ -51,10 +52,12 @@ class FakeQyapi:
         self._serial = itertools.count(1)
         self.valid_tokens: set[str] = set()
         self.issued_tokens: set[str] = set()
+        self.media: dict[str, tuple[str, bytes]] = {}  # media_id → (file name, bytes) that media/get serves
         self.app = Starlette(routes=[Route(GETTOKEN, self._gettoken), Route(MESSAGE_SEND, self._message_send,
                                                                            methods=["POST"]),
                                      Route(WEBHOOK_SEND, self._webhook_send, methods=["POST"]),
                                      Route(MEDIA_UPLOAD, self._media_upload, methods=["POST"]),
+                                     Route(MEDIA_GET, self._media_get),
                                      Route(GETUSERINFO, self._getuserinfo), Route(AUTHORIZE, self._authorize),
                                      Route(WEB_LOGIN, self._authorize)])
         self.url = ""
@@ -74,6 +77,7 @@ class FakeQyapi:
             self.trusted_domain = "testserver"
             self.signed_in_as = None
             self.codes.clear()
+            self.media.clear()
 
     def fail_next(self, path: str, *answers: dict[str, Any]) -> None:
         """Answer the next calls to `path` with these bodies (HTTP 200, as WeCom does), then behave again."""
@@ -150,6 +154,21 @@ class FakeQyapi:
             return JSONResponse({"errcode": 40004, "errmsg": "invalid media type"})
         return self._refused_token(request) or JSONResponse({"errcode": 0, "errmsg": "ok", "type": "image",
                                                              "media_id": f"MEDIA-{next(self._serial)}"})
+
+    async def _media_get(self, request: Request) -> Response:
+        """The file behind a media_id, as WeCom serves it (errors as JSON with HTTP 200)."""
+        scripted = await self._record(request)
+        if scripted is not None:
+            return JSONResponse(scripted)
+        refused = self._refused_token(request)
+        if refused is not None:
+            return refused
+        found = self.media.get(request.query_params.get("media_id", ""))
+        if found is None:
+            return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
+        name, data = found
+        return Response(data, media_type="application/octet-stream",
+                        headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
     async def _authorize(self, request: Request) -> Response:
         """Both sign-in pages: check what WeCom checks, then send the browser back with a code for the user."""

@@ -224,7 +224,7 @@ def test_other_events_get_an_empty_answer(event: str, wecom: WeComChat, side: We
     assert row_counts(plan_loaded) == before
 
 
-@pytest.mark.parametrize("msg_type", ["image", "voice", "file"])
+@pytest.mark.parametrize("msg_type", ["voice", "video"])
 def test_media_messages_get_a_polite_request_for_text(msg_type: str, wecom: WeComChat, side: WeComSide,
                                                       plan_loaded: Database) -> None:
     before = row_counts(plan_loaded)

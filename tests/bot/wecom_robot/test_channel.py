@@ -15,11 +15,12 @@ from bot.wecom_robot.connection import cancel_and_wait
 from bot.wecom_robot.inbound import Chat
 from core.clock import ManualClock
 from handlers.message import Reply
-from storage.models import Issue, ProcessedMessage
+from storage.models import Issue, Material, ProcessedMessage
 from tests.bot.test_sim_stories import FULL_ISSUE, REGISTER_LU, count
 from tests.bot.wecom_robot.conftest import ManualTiming, robot_settings
-from tests.bot.wecom_robot.fake_server import FakeRobotServer, event, text_message
+from tests.bot.wecom_robot.fake_server import FakeMediaHost, FakeRobotServer, encrypt, event, new_aes_key, text_message
 from tests.conftest import Database
+from tests.materials import JPG
 
 GROUP = "wrkSFfCgAA01"
 
@@ -120,17 +121,38 @@ def test_entering_the_chat_gets_the_greeting_and_the_menu(plan_loaded: Database,
     scenario(work)
 
 
-def test_a_picture_gets_a_hint_instead_of_being_stored(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
-    picture = text_message("LuHeJian", "x") | {"msgtype": "image", "image": {"url": "https://w.example/1",
-                                                                           "aeskey": "k"}}
+def test_a_picture_with_a_caption_is_decrypted_and_filed(
+        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming,
+        media_host: FakeMediaHost) -> None:
+    key = new_aes_key()
+    url = media_host.put(encrypt(JPG, key), "整改后.jpg")
+    mixed = text_message("MaQiang", "x") | {"msgtype": "mixed", "mixed": {"msg_item": [
+        {"msgtype": "text", "text": {"content": "周报"}}, {"msgtype": "image", "image": {"url": url, "aeskey": key}}]}}
 
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
+            fake_robot.push(mixed)
+            await replies_reach(fake_robot, timing, 1)
+        [reply] = fake_robot.replies()
+        assert "已收到文件「整改后.jpg」" in reply and "周报的附件" in reply
+        assert count(plan_loaded, Material) == 1
+
+    scenario(work)
+
+
+def test_a_picture_whose_download_fails_is_retried_then_reported(
+        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming,
+        media_host: FakeMediaHost) -> None:
+    picture = text_message("MaQiang", "x") | {"msgtype": "image", "image": {
+        "url": f"{media_host.base_url}/media/gone", "aeskey": new_aes_key()}}
+
+    async def work() -> None:
+        async with robot(plan_loaded, clock, fake_robot, timing) as channel:
+            channel.media_pauses = ()
             fake_robot.push(picture)
             await replies_reach(fake_robot, timing, 1)
-        assert fake_robot.replies() == [texts.TEXT_ONLY]
-        assert count(plan_loaded, ProcessedMessage) == 0
+        assert "没能从平台取到这个文件" in fake_robot.replies()[0]
+        assert count(plan_loaded, Material) == 0
 
     scenario(work)
 
