@@ -136,8 +136,20 @@ class Served:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         target = factory if ":" in factory else f"bench.callback:{factory}"  # another module's: "bench.files:…"
-        command = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         self.process = subprocess.Popen(command, cwd=ROOT, env=os.environ | env)
 
     def __enter__(self) -> Served:
@@ -179,8 +191,9 @@ class Figures:
     cpu_ms: float = float("nan")  # the server's CPU time per request
 
 
-def callbacks(count: int, ids: itertools.count[int], users: Sequence[str] = LIAISONS,
-              texts: Sequence[str] = TEXTS) -> list[tuple[dict[str, str], bytes, bool]]:
+def callbacks(
+    count: int, ids: itertools.count[int], users: Sequence[str] = LIAISONS, texts: Sequence[str] = TEXTS
+) -> list[tuple[dict[str, str], bytes, bool]]:
     """Signed, encrypted text callbacks as WeCom sends them (from `users` in turn), built before the clock starts."""
     from wechatpy.work.crypto import PrpCrypto
 
@@ -191,17 +204,22 @@ def callbacks(count: int, ids: itertools.count[int], users: Sequence[str] = LIAI
         user = users[n % len(users)]
         text = texts[n % len(texts)].format(n=n)
         timestamp = str(int(datetime.now(UTC).timestamp()))
-        plaintext = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]>"
-                     f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-                     f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID>"
-                     "</xml>")
+        plaintext = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]>"
+            f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID>"
+            "</xml>"
+        )
         encrypted = PrpCrypto(key).encrypt(plaintext, CORP_ID).decode()
         nonce = str(msg_id)
         signature = hashlib.sha1("".join(sorted((TOKEN, timestamp, nonce, encrypted))).encode()).hexdigest()
-        body = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
-                f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>").encode()
-        built.append(({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body,
-                      text.startswith("汇总")))
+        body = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>"
+        ).encode()
+        built.append(
+            ({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body, text.startswith("汇总"))
+        )
     return built
 
 
@@ -268,8 +286,15 @@ def dispatcher_alone(url: str, ids: itertools.count[int], repeat: int = 300) -> 
 
         def one(text: str = text, user: str = user) -> None:
             number = next(ids)
-            dispatcher.handle(IncomingMessage(platform="wecom", user_id=user, text=text.format(n=number),
-                                              received_at=SystemClock().now(), message_id=str(number)))
+            dispatcher.handle(
+                IncomingMessage(
+                    platform="wecom",
+                    user_id=user,
+                    text=text.format(n=number),
+                    received_at=SystemClock().now(),
+                    message_id=str(number),
+                )
+            )
 
         one()  # warm-up
         with counting(engine) as statements:
@@ -296,9 +321,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         database = f"sqlite:///{scratch}/bench.db"
         prepare_database(database)
-        env = {"DUBAN_DATABASE_URL": database, "DUBAN_WECOM_CORP_ID": CORP_ID, "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
-               "DUBAN_WECOM_SECRET": "unused", "DUBAN_WECOM_TOKEN": TOKEN, "DUBAN_WECOM_AES_KEY": AES_KEY,
-               "DUBAN_LOG_LEVEL": "WARNING"}
+        env = {
+            "DUBAN_DATABASE_URL": database,
+            "DUBAN_WECOM_CORP_ID": CORP_ID,
+            "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
+            "DUBAN_WECOM_SECRET": "unused",
+            "DUBAN_WECOM_TOKEN": TOKEN,
+            "DUBAN_WECOM_AES_KEY": AES_KEY,
+            "DUBAN_LOG_LEVEL": "WARNING",
+        }
         with Served("bare_app", env) as bare:
             baseline = measure(bare, plan, ids)
         with Served("qyapi_app", env) as qyapi:
@@ -310,12 +341,16 @@ def main() -> None:
         handled = dispatcher_alone(database, ids)
 
     print(f"WeCom callback benchmark ({os.cpu_count()} cores, SQLite, uvicorn, one worker each)")
-    print(f"{'server':<6} {'senders':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}"
-          f" {'late':>5} {'markdown':>8}")
+    print(
+        f"{'server':<6} {'senders':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}"
+        f" {'late':>5} {'markdown':>8}"
+    )
     for name, figures in (("bare", baseline), ("web", web_only), ("full", measured)):
         for senders, f in figures.items():
-            print(f"{name:<6} {senders:>7} {f.requests:>8} {f.per_second:>8.1f} {f.p50_ms:>8.1f} {f.p99_ms:>8.1f}"
-                  f" {f.cpu_ms:>7.2f} {f.late:>5} {f.markdown:>8}")
+            print(
+                f"{name:<6} {senders:>7} {f.requests:>8} {f.per_second:>8.1f} {f.p50_ms:>8.1f} {f.p99_ms:>8.1f}"
+                f" {f.cpu_ms:>7.2f} {f.late:>5} {f.markdown:>8}"
+            )
     for senders in plan:
         ratio = measured[senders].per_second / baseline[senders].per_second
         print(f"ratio full/bare at {senders:>3} senders: {ratio:.2f}  (target >= 0.5)")
@@ -324,9 +359,11 @@ def main() -> None:
     for h in handled:
         print(f"  {h.text:<6} {h.ms:6.2f} ms  {h.statements:>3} statements")
     bare_cpu = baseline[100].cpu_ms
-    print(f"a ratio of 0.5 at 100 senders leaves {bare_cpu:.2f} ms of CPU per message beyond the bare endpoint's "
-          f"{bare_cpu:.2f} ms; the web path without the database already takes {web_only[100].cpu_ms - bare_cpu:.2f} "
-          f"ms of it, the Dispatcher {min(h.ms for h in handled):.2f}–{max(h.ms for h in handled):.2f} ms")
+    print(
+        f"a ratio of 0.5 at 100 senders leaves {bare_cpu:.2f} ms of CPU per message beyond the bare endpoint's "
+        f"{bare_cpu:.2f} ms; the web path without the database already takes {web_only[100].cpu_ms - bare_cpu:.2f} "
+        f"ms of it, the Dispatcher {min(h.ms for h in handled):.2f}–{max(h.ms for h in handled):.2f} ms"
+    )
 
 
 if __name__ == "__main__":

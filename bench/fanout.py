@@ -50,10 +50,15 @@ def setup(url: str, api: str, robots: int) -> Any:
     engine = make_engine(url)
     upgrade_schema(engine)
     sessions = make_session_factory(engine)
-    plan = {"campaign": {"name": "压测", "start": "2026-01-01", "end": "2026-12-31"}, "units": [{"name": "办公室"}],
-            "weekly_report": {"weekday": "周五"},
-            "groups": [{"name": f"群{i}", "channel": "wecom_robot",
-                        "webhook": f"{api}/cgi-bin/webhook/send?key=robot{i}"} for i in range(robots)]}
+    plan = {
+        "campaign": {"name": "压测", "start": "2026-01-01", "end": "2026-12-31"},
+        "units": [{"name": "办公室"}],
+        "weekly_report": {"weekday": "周五"},
+        "groups": [
+            {"name": f"群{i}", "channel": "wecom_robot", "webhook": f"{api}/cgi-bin/webhook/send?key=robot{i}"}
+            for i in range(robots)
+        ],
+    }
     with transaction(sessions) as session:
         load_plan(session, validate_plan(plan, "bench"), now=datetime.now(UTC))
     return engine, sessions
@@ -64,10 +69,24 @@ def enqueue(sessions: Any, rows: list[tuple[str, str]], tag: str) -> None:
     with transaction(sessions) as session:
         campaign = Campaigns(session).current()
         assert campaign is not None
-        session.execute(insert(OutboxMessage), [
-            {"campaign_id": campaign.id, "key": f"{tag}:{n}", "channel": channel, "target": target,
-             "text": f"提醒 {n}", "mentions": [], "status": OutboxStatus.PENDING, "attempts": 0,
-             "not_before": now, "created_at": now} for n, (channel, target) in enumerate(rows)])
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "key": f"{tag}:{n}",
+                    "channel": channel,
+                    "target": target,
+                    "text": f"提醒 {n}",
+                    "mentions": [],
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "not_before": now,
+                    "created_at": now,
+                }
+                for n, (channel, target) in enumerate(rows)
+            ],
+        )
 
 
 def senders(api: str) -> dict[str, Any]:
@@ -81,8 +100,9 @@ async def run_worker(worker: DeliveryWorker, sessions: Any, budget: float) -> fl
         if await worker.run_once():
             continue
         with transaction(sessions) as session:
-            if not session.scalar(select(func.count()).select_from(OutboxMessage)
-                                  .where(OutboxMessage.status == OutboxStatus.PENDING)):
+            if not session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+            ):
                 return time.perf_counter() - start
         if time.perf_counter() - start > budget:
             raise SystemExit(f"gave up after {budget:.0f}s")
@@ -122,8 +142,9 @@ def limit_report(requests: list[Recorded], limits: dict[str, RateLimit]) -> tupl
     for target, sent in times.items():
         limit = limits[kind[target]]
         sent.sort()
-        violations += sum(1 for i, t in enumerate(sent)
-                          if i + limit.count < len(sent) and sent[i + limit.count] - t < limit.period)
+        violations += sum(
+            1 for i, t in enumerate(sent) if i + limit.count < len(sent) and sent[i + limit.count] - t < limit.period
+        )
         if len(sent) > limit.count:
             # A backlog of n needs at least floor((n-1)/count) whole periods; how close did it come?
             ideal = (len(sent) - 1) // limit.count * limit.period
@@ -160,10 +181,14 @@ async def main(args: argparse.Namespace) -> None:
         elapsed = await run_worker(worker, sessions, budget=900)
         requests = recorded(api)
         fraction, violations = limit_report(requests, limits)
-        print(f"limits on : {len(robot_rows)} robot nudges ({args.per_robot} each to {args.robots} robots) + "
-              f"{len(user_rows)} app messages in {elapsed:.1f}s ({len(requests)} requests at the fake server)")
-        print(f"            sustained robot rate / limit = {fraction:.3f} (target >= 0.95); "
-              f"windows over a limit = {violations} (target 0)")
+        print(
+            f"limits on : {len(robot_rows)} robot nudges ({args.per_robot} each to {args.robots} robots) + "
+            f"{len(user_rows)} app messages in {elapsed:.1f}s ({len(requests)} requests at the fake server)"
+        )
+        print(
+            f"            sustained robot rate / limit = {fraction:.3f} (target >= 0.95); "
+            f"windows over a limit = {violations} (target 0)"
+        )
 
         # 2. limits off, against a bare loop of the same posts
         enqueue(sessions, [("wecom_app", f"free{n}") for n in range(args.reminders)], "free")
@@ -171,8 +196,10 @@ async def main(args: argparse.Namespace) -> None:
         worker_seconds = await run_worker(free, sessions, budget=900)
         bare_seconds = await bare_loop(api, args.reminders)
         worker_rate, bare_rate = args.reminders / worker_seconds, args.reminders / bare_seconds
-        print(f"limits off: worker {worker_rate:.0f} sends/s, bare loop {bare_rate:.0f} sends/s, "
-              f"ratio {worker_rate / bare_rate:.2f} (target >= 0.5) on {engine.url.get_backend_name()}")
+        print(
+            f"limits off: worker {worker_rate:.0f} sends/s, bare loop {bare_rate:.0f} sends/s, "
+            f"ratio {worker_rate / bare_rate:.2f} (target >= 0.5) on {engine.url.get_backend_name()}"
+        )
         engine.dispose()
 
 

@@ -81,8 +81,11 @@ def media_app():  # type: ignore[no-untyped-def]
                 yield bytes(part)
                 left -= part
 
-        return StreamingResponse(body(), media_type="application/octet-stream",
-                                 headers={"content-disposition": f'attachment; filename="{media_id}.pdf"'})
+        return StreamingResponse(
+            body(),
+            media_type="application/octet-stream",
+            headers={"content-disposition": f'attachment; filename="{media_id}.pdf"'},
+        )
 
     return app
 
@@ -96,15 +99,19 @@ def picture_callbacks(ids: itertools.count[int]) -> list[tuple[dict[str, str], b
     for n in range(FILES):
         msg_id = next(ids)
         timestamp = str(int(datetime.now(UTC).timestamp()))
-        plaintext = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{SENDER}]]>"
-                     f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
-                     f"<MediaId><![CDATA[bench-file-{n}]]></MediaId><MsgId>{msg_id}</MsgId>"
-                     f"<AgentID>{AGENT_ID}</AgentID></xml>")
+        plaintext = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{SENDER}]]>"
+            f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+            f"<MediaId><![CDATA[bench-file-{n}]]></MediaId><MsgId>{msg_id}</MsgId>"
+            f"<AgentID>{AGENT_ID}</AgentID></xml>"
+        )
         encrypted = PrpCrypto(key).encrypt(plaintext, CORP_ID).decode()
         nonce = str(msg_id)
         signature = hashlib.sha1("".join(sorted((TOKEN, timestamp, nonce, encrypted))).encode()).hexdigest()
-        body = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
-                f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>").encode()
+        body = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>"
+        ).encode()
         built.append(({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body, False))
     return built
 
@@ -158,8 +165,13 @@ def kept_files(database: str) -> int:
     return count
 
 
-async def with_files(url: str, senders: int, work: list[tuple[dict[str, str], bytes, bool]],
-                     pictures: list[tuple[dict[str, str], bytes, bool]], database: str) -> tuple[Figures, float]:
+async def with_files(
+    url: str,
+    senders: int,
+    work: list[tuple[dict[str, str], bytes, bool]],
+    pictures: list[tuple[dict[str, str], bytes, bool]],
+    database: str,
+) -> tuple[Figures, float]:
     """The text load, with the picture callbacks sent as it starts; also the seconds until all files were kept."""
     started = time.perf_counter()
     files = asyncio.create_task(load(url, FILES, pictures))
@@ -187,28 +199,45 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         database = f"sqlite:///{scratch}/bench.db"
         prepare_database(database)
-        env = {"DUBAN_DATABASE_URL": database, "DUBAN_WECOM_CORP_ID": CORP_ID, "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
-               "DUBAN_WECOM_SECRET": "unused", "DUBAN_WECOM_TOKEN": TOKEN, "DUBAN_WECOM_AES_KEY": AES_KEY,
-               "DUBAN_LOG_LEVEL": "WARNING", "DUBAN_FILE_STORE": args.store, "DUBAN_FILES_DIR": f"{scratch}/files"}
-        with Served("bench.files:media_app", env) as api, \
-                Served("full_app", env | {"DUBAN_WECOM_API_BASE": api.url}) as full:
+        env = {
+            "DUBAN_DATABASE_URL": database,
+            "DUBAN_WECOM_CORP_ID": CORP_ID,
+            "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
+            "DUBAN_WECOM_SECRET": "unused",
+            "DUBAN_WECOM_TOKEN": TOKEN,
+            "DUBAN_WECOM_AES_KEY": AES_KEY,
+            "DUBAN_LOG_LEVEL": "WARNING",
+            "DUBAN_FILE_STORE": args.store,
+            "DUBAN_FILES_DIR": f"{scratch}/files",
+        }
+        with (
+            Served("bench.files:media_app", env) as api,
+            Served("full_app", env | {"DUBAN_WECOM_API_BASE": api.url}) as full,
+        ):
             asyncio.run(load(full.url, 10, callbacks(50, ids)))  # warm-up: imports, connections, caches
             with Memory(full.process.pid) as quiet:
                 baseline = asyncio.run(load(full.url, args.senders, callbacks(args.requests, ids)))
             with Memory(full.process.pid) as busy:
-                loaded, kept_after = asyncio.run(with_files(full.url, args.senders, callbacks(args.requests, ids),
-                                                            picture_callbacks(ids), database))
+                loaded, kept_after = asyncio.run(
+                    with_files(full.url, args.senders, callbacks(args.requests, ids), picture_callbacks(ids), database)
+                )
 
-    print(f"Text callbacks while {FILES} files of {mib(FILE_BYTES)} arrive ({os.cpu_count()} cores, SQLite, "
-          f"file store: {args.store}, {args.senders} text senders, {args.requests} callbacks per run)")
+    print(
+        f"Text callbacks while {FILES} files of {mib(FILE_BYTES)} arrive ({os.cpu_count()} cores, SQLite, "
+        f"file store: {args.store}, {args.senders} text senders, {args.requests} callbacks per run)"
+    )
     print(f"{'run':<12} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'late':>5}")
     for name, f in (("baseline", baseline), ("with files", loaded)):
         print(f"{name:<12} {f.per_second:>7.1f} {f.p50_ms:>8.1f} {f.p99_ms:>8.1f} {f.late:>5}")
-    print(f"p99 with files / baseline: {loaded.p99_ms / baseline.p99_ms:.2f}; p99 with files {loaded.p99_ms:.0f} ms "
-          "(target <= 500 ms)")
+    print(
+        f"p99 with files / baseline: {loaded.p99_ms / baseline.p99_ms:.2f}; p99 with files {loaded.p99_ms:.0f} ms "
+        "(target <= 500 ms)"
+    )
     print(f"all {FILES} files kept {kept_after:.1f} s after the first picture callback")
-    print(f"server memory: baseline run peak {mib(quiet.peak)}; with files start {mib(busy.start)}, peak "
-          f"{mib(busy.peak)}, growth {mib(busy.peak - busy.start)} for {mib(FILES * FILE_BYTES)} of files")
+    print(
+        f"server memory: baseline run peak {mib(quiet.peak)}; with files start {mib(busy.start)}, peak "
+        f"{mib(busy.peak)}, growth {mib(busy.peak - busy.start)} for {mib(FILES * FILE_BYTES)} of files"
+    )
 
 
 if __name__ == "__main__":

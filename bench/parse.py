@@ -71,8 +71,12 @@ def main() -> None:
     baseline: list[float] = []
     slowest = (0.0, "")
     for text, kind, state, role in messages:
-        spent = timings(lambda text=text, kind=kind, state=state, role=role: read_message(
-            text, dialog=kind, state=state, role=role), args.passes)
+        spent = timings(
+            lambda text=text, kind=kind, state=state, role=role: read_message(
+                text, dialog=kind, state=state, role=role
+            ),
+            args.passes,
+        )
         reading.extend(spent)
         baseline.extend(timings(lambda text=text: normalize(text), args.passes))
         slowest = max(slowest, (statistics.median(spent), text.splitlines()[0][:30]))

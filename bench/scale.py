@@ -110,15 +110,23 @@ def median_time(repeat: int, action: Callable[[], object]) -> float:
 
 # A small process that runs the command and reports its peak RSS: a child forked straight from this one would
 # start with our own RSS as its ru_maxrss (Linux carries the high-water mark across fork and exec).
-LAUNCHER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
+LAUNCHER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+)
 
 
 def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run a command to completion; (wall seconds, its peak RSS in MiB, from getrusage(RUSAGE_CHILDREN))."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, *command], cwd=ROOT, env=os.environ | (env or {}),
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command],
+        cwd=ROOT,
+        env=os.environ | (env or {}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode:
         raise RuntimeError(f"{command} exited with {done.returncode}: {done.stderr[-2000:]}")
@@ -136,12 +144,16 @@ def measure_chat(url: str, campaign: Campaign, settings: Settings) -> dict[str, 
         def action() -> None:
             reply = dispatcher.handle(IncomingMessage("wecom", user, command, asked))
             assert expect in reply.texts[0], reply.texts
+
         return action
 
     figures: dict[str, float] = {}
     freeze_startup_objects()  # as `duban serve` does before it serves
-    for key, action in (("summary", ask(COORDINATOR, "汇总", "汇总")), ("overdue", ask(COORDINATOR, "逾期", "逾期")),
-                        ("unit_summary", ask(liaison, "汇总", "专项整治情况"))):
+    for key, action in (
+        ("summary", ask(COORDINATOR, "汇总", "汇总")),
+        ("overdue", ask(COORDINATOR, "逾期", "逾期")),
+        ("unit_summary", ask(liaison, "汇总", "专项整治情况")),
+    ):
         action()  # warm caches (and matplotlib's font lookup) before timing
         with counting(engine) as statements:
             action()
@@ -157,11 +169,25 @@ def measure_export(url: str, campaign: Campaign, settings: Settings) -> dict[str
     out = settings.workdir / f"export-{campaign.units}.xlsx"
     env = {"DUBAN_DATABASE_URL": url, "DUBAN_CAMPAIGN": campaign.name, "DUBAN_LOG_LEVEL": "WARNING"}
     export_s, export_rss = run_child([duban, "export", "issues", "--out", str(out)], env)
-    bare = [sys.executable, "-m", "bench.scale", "--bare-export", str(out.with_suffix(".bare.xlsx")),
-            "--database-url", url, "--campaign", campaign.name]
+    bare = [
+        sys.executable,
+        "-m",
+        "bench.scale",
+        "--bare-export",
+        str(out.with_suffix(".bare.xlsx")),
+        "--database-url",
+        url,
+        "--campaign",
+        campaign.name,
+    ]
     bare_s, bare_rss = run_child(bare)
-    return {"export_s": export_s, "export_rss": export_rss, "bare_s": bare_s, "bare_rss": bare_rss,
-            "export_ratio": export_s / bare_s}
+    return {
+        "export_s": export_s,
+        "export_rss": export_rss,
+        "bare_s": bare_s,
+        "bare_rss": bare_rss,
+        "export_ratio": export_s / bare_s,
+    }
 
 
 def measure_fanout(url: str, campaign: Campaign) -> dict[str, float]:
@@ -177,25 +203,38 @@ def measure_fanout(url: str, campaign: Campaign) -> dict[str, float]:
     asyncio.run(worker.drain(max_rounds=100_000))
     total = time.perf_counter() - started
     with transaction(sessions) as session:
-        pending = session.scalar(select(func.count()).select_from(OutboxMessage)
-                                 .where(OutboxMessage.status == OutboxStatus.PENDING))
+        pending = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+        )
     assert not pending, f"{pending} reminders left pending"
     engine.dispose()
     return {"reminders": result.queued, "tick_s": tick, "fanout_s": total}
 
 
 def measure_callbacks(url: str, campaign: Campaign, settings: Settings) -> dict[str, float]:
-    env = {"DUBAN_DATABASE_URL": url, "DUBAN_CAMPAIGN": campaign.name, "DUBAN_WECOM_CORP_ID": CORP_ID,
-           "DUBAN_WECOM_AGENT_ID": str(AGENT_ID), "DUBAN_WECOM_SECRET": "unused", "DUBAN_WECOM_TOKEN": TOKEN,
-           "DUBAN_WECOM_AES_KEY": AES_KEY, "DUBAN_LOG_LEVEL": "WARNING"}
+    env = {
+        "DUBAN_DATABASE_URL": url,
+        "DUBAN_CAMPAIGN": campaign.name,
+        "DUBAN_WECOM_CORP_ID": CORP_ID,
+        "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
+        "DUBAN_WECOM_SECRET": "unused",
+        "DUBAN_WECOM_TOKEN": TOKEN,
+        "DUBAN_WECOM_AES_KEY": AES_KEY,
+        "DUBAN_LOG_LEVEL": "WARNING",
+    }
     ids = itertools.count(9_000_000_000_000_000_001)
     users = campaign.liaison_users
     with Served("qyapi_app", env) as qyapi, Served("full_app", env | {"DUBAN_WECOM_API_BASE": qyapi.url}) as server:
         asyncio.run(load(server.url, 10, callbacks(50, ids, users, CALLBACK_TEXTS)))  # warm-up
-        figures = asyncio.run(load(server.url, settings.senders,
-                                   callbacks(settings.callbacks, ids, users, CALLBACK_TEXTS)))
-    return {"callback_rps": figures.per_second, "callback_p50": figures.p50_ms, "callback_p99": figures.p99_ms,
-            "callback_late": figures.late}
+        figures = asyncio.run(
+            load(server.url, settings.senders, callbacks(settings.callbacks, ids, users, CALLBACK_TEXTS))
+        )
+    return {
+        "callback_rps": figures.per_second,
+        "callback_p50": figures.p50_ms,
+        "callback_p99": figures.p99_ms,
+        "callback_late": figures.late,
+    }
 
 
 @contextmanager
@@ -220,8 +259,9 @@ def database(backend: str, units: int, settings: Settings, postgres_url: str) ->
         admin.dispose()
 
 
-def measure(backend: str, units: int, settings: Settings, postgres_url: str,
-            skip: frozenset[str] = frozenset()) -> dict[str, float]:
+def measure(
+    backend: str, units: int, settings: Settings, postgres_url: str, skip: frozenset[str] = frozenset()
+) -> dict[str, float]:
     with database(backend, units, settings, postgres_url) as url:
         engine = reset(url)
         started = time.perf_counter()
@@ -232,8 +272,11 @@ def measure(backend: str, units: int, settings: Settings, postgres_url: str,
                 connection.execute(text("VACUUM ANALYZE"))
         figures["db_mib"] = database_size(engine) / 2**20
         engine.dispose()
-        print(f"  {backend} {units} units: generated {campaign.issues} issues, {len(campaign.liaison_users)} liaisons "
-              f"in {figures['generate']:.1f} s", flush=True)
+        print(
+            f"  {backend} {units} units: generated {campaign.issues} issues, {len(campaign.liaison_users)} liaisons "
+            f"in {figures['generate']:.1f} s",
+            flush=True,
+        )
         steps: list[tuple[str, Callable[[], dict[str, float]]]] = [
             ("chat", lambda: measure_chat(url, campaign, settings)),
             ("export", lambda: measure_export(url, campaign, settings)),
@@ -266,8 +309,9 @@ def table(backend: str, sizes: list[int], results: dict[int, dict[str, float]]) 
         lines.append(line)
     lines.append(f"{'load average (1 min)':<24}" + "".join(f"{results[u]['load1']:>14.2f}" for u in sizes))
     if growth:
-        lines.append(f"(growth = {sizes[-1]:,}-unit figure / {sizes[0]:,}-unit figure; linear = "
-                     f"{sizes[-1] / sizes[0]:.0f}×)")
+        lines.append(
+            f"(growth = {sizes[-1]:,}-unit figure / {sizes[0]:,}-unit figure; linear = {sizes[-1] / sizes[0]:.0f}×)"
+        )
     return "\n".join(lines)
 
 
@@ -284,8 +328,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--units", default="500,5000", help="comma-separated unit counts")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 200 callbacks from 20 senders")
-    parser.add_argument("--postgres-url", default=os.environ.get("DUBAN_BENCH_POSTGRES", DEFAULT_POSTGRES),
-                        help="a PostgreSQL server where this user may create databases")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("DUBAN_BENCH_POSTGRES", DEFAULT_POSTGRES),
+        help="a PostgreSQL server where this user may create databases",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale-results.txt")
     parser.add_argument("--skip", default="", help="comma-separated steps to leave out: chat,export,fanout,callbacks")
     parser.add_argument("--bare-export", help=argparse.SUPPRESS)
@@ -307,8 +354,10 @@ def main() -> None:
             results = {units: measure(backend, units, settings, args.postgres_url, skip) for units in sizes}
             tables.append(table(backend, sizes, results))
             print("\n" + tables[-1] + "\n", flush=True)
-    header = (f"bench/scale.py on {os.cpu_count()} cores, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-              f"{settings.repeat} repeats (median), {settings.callbacks} callbacks from {settings.senders} senders")
+    header = (
+        f"bench/scale.py on {os.cpu_count()} cores, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
+        f"{settings.repeat} repeats (median), {settings.callbacks} callbacks from {settings.senders} senders"
+    )
     args.out.write_text(header + "\n\n" + "\n\n".join(tables) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
 

@@ -93,16 +93,34 @@ def _issues(campaign_id: int, unit_ids: Sequence[int], rng: random.Random, now: 
             number += 1
             status = _status(rng)
             due = START + timedelta(days=rng.randint(20, 240))  # about half already past TODAY
-            rectified = (datetime.combine(min(due, TODAY) - timedelta(days=rng.randint(0, 10)), time(10), tzinfo=UTC)
-                         if status is IssueStatus.RECTIFIED else None)
-            yield {"campaign_id": campaign_id, "unit_id": unit_id, "number": number, "year": 2020,
-                   "title": f"执法问题线索{number}", "source": rng.choice(SOURCES), "focus_area": rng.choice(AREAS),
-                   "content": "自查发现执法案卷归档不及时，部分文书要素不全，执法程序记录不完整。" * 2,
-                   "measures": "明确责任人，制定整改方案，逐卷补正并建立归档台账。", "goal": "整改到位，建立长效机制。",
-                   "owner": "张三", "due": due, "status": status,
-                   "percent": {IssueStatus.OPEN: 0, IssueStatus.IN_PROGRESS: rng.choice((30, 50, 80)),
-                               IssueStatus.RECTIFIED: 100}[status],
-                   "created_at": now, "updated_at": rectified or now, "rectified_at": rectified}
+            rectified = (
+                datetime.combine(min(due, TODAY) - timedelta(days=rng.randint(0, 10)), time(10), tzinfo=UTC)
+                if status is IssueStatus.RECTIFIED
+                else None
+            )
+            yield {
+                "campaign_id": campaign_id,
+                "unit_id": unit_id,
+                "number": number,
+                "year": 2020,
+                "title": f"执法问题线索{number}",
+                "source": rng.choice(SOURCES),
+                "focus_area": rng.choice(AREAS),
+                "content": "自查发现执法案卷归档不及时，部分文书要素不全，执法程序记录不完整。" * 2,
+                "measures": "明确责任人，制定整改方案，逐卷补正并建立归档台账。",
+                "goal": "整改到位，建立长效机制。",
+                "owner": "张三",
+                "due": due,
+                "status": status,
+                "percent": {
+                    IssueStatus.OPEN: 0,
+                    IssueStatus.IN_PROGRESS: rng.choice((30, 50, 80)),
+                    IssueStatus.RECTIFIED: 100,
+                }[status],
+                "created_at": now,
+                "updated_at": rectified or now,
+                "rectified_at": rectified,
+            }
 
 
 def _reports(campaign_id: int, unit_ids: Sequence[int], rng: random.Random) -> Iterator[dict[str, Any]]:
@@ -113,9 +131,16 @@ def _reports(campaign_id: int, unit_ids: Sequence[int], rng: random.Random) -> I
             if rng.random() < 0.9:
                 late = rng.random() < 0.1
                 sent = datetime.combine(friday, time(14 if late else 3), tzinfo=UTC)
-                yield {"campaign_id": campaign_id, "unit_id": unit_id, "iso_year": iso.year, "iso_week": iso.week,
-                       "text": "本周完成执法案卷评查，整改问题线索若干。", "submitted_at": sent, "late": late,
-                       "revisions": 1}
+                yield {
+                    "campaign_id": campaign_id,
+                    "unit_id": unit_id,
+                    "iso_year": iso.year,
+                    "iso_week": iso.week,
+                    "text": "本周完成执法案卷评查，整改问题线索若干。",
+                    "submitted_at": sent,
+                    "late": late,
+                    "revisions": 1,
+                }
 
 
 def generate(sessions: sessionmaker[Session], units: int) -> Campaign:
@@ -125,26 +150,78 @@ def generate(sessions: sessionmaker[Session], units: int) -> Campaign:
     with transaction(sessions) as session:
         campaign = load_plan(session, validate_plan(plan(units), "bench"), now=now).campaign
         cid = campaign.id
-        _bulk(session, Unit, ({"campaign_id": cid, "name": f"第{n:05d}执法单位", "aliases": [], "groups": [],
-                               "position": n, "retired": False} for n in range(1, units + 1)))
-        unit_ids = list(session.scalars(select(Unit.id).where(Unit.campaign_id == cid, Unit.name != "牵头科室")
-                                        .order_by(Unit.position)))
-        _bulk(session, Contact, ({"campaign_id": cid, "unit_id": unit_id, "name": f"联络员{unit_id}-{k}",
-                                  "phone": f"139{unit_id:07d}{k}", "status": ContactStatus.ACTIVE,
-                                  "created_at": now, "updated_at": now}
-                                 for unit_id in unit_ids for k in range(LIAISONS_PER_UNIT)))
+        _bulk(
+            session,
+            Unit,
+            (
+                {
+                    "campaign_id": cid,
+                    "name": f"第{n:05d}执法单位",
+                    "aliases": [],
+                    "groups": [],
+                    "position": n,
+                    "retired": False,
+                }
+                for n in range(1, units + 1)
+            ),
+        )
+        unit_ids = list(
+            session.scalars(
+                select(Unit.id).where(Unit.campaign_id == cid, Unit.name != "牵头科室").order_by(Unit.position)
+            )
+        )
+        _bulk(
+            session,
+            Contact,
+            (
+                {
+                    "campaign_id": cid,
+                    "unit_id": unit_id,
+                    "name": f"联络员{unit_id}-{k}",
+                    "phone": f"139{unit_id:07d}{k}",
+                    "status": ContactStatus.ACTIVE,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for unit_id in unit_ids
+                for k in range(LIAISONS_PER_UNIT)
+            ),
+        )
         contact_ids = list(session.scalars(select(Contact.id).where(Contact.campaign_id == cid).order_by(Contact.id)))
-        _bulk(session, ChatIdentity, ({"campaign_id": cid, "platform": "wecom", "external_id": liaison_user(c),
-                                       "contact_id": c, "created_at": now} for c in contact_ids))
+        _bulk(
+            session,
+            ChatIdentity,
+            (
+                {
+                    "campaign_id": cid,
+                    "platform": "wecom",
+                    "external_id": liaison_user(c),
+                    "contact_id": c,
+                    "created_at": now,
+                }
+                for c in contact_ids
+            ),
+        )
         issues = _bulk(session, Issue, _issues(cid, unit_ids, rng, now))
         _bulk(session, WeeklyReport, _reports(cid, unit_ids, rng))
         for deliverable in session.scalars(select(Deliverable).where(Deliverable.campaign_id == cid)):
             if deliverable.due < TODAY:
                 share = 0.97 if deliverable.due < START + timedelta(days=30) else 0.9
                 submitted = datetime.combine(deliverable.due, time(2), tzinfo=UTC)
-                _bulk(session, Submission, ({"deliverable_id": deliverable.id, "unit_id": unit_id,
-                                             "submitted_at": submitted, "late": rng.random() < 0.05}
-                                            for unit_id in unit_ids if rng.random() < share))
+                _bulk(
+                    session,
+                    Submission,
+                    (
+                        {
+                            "deliverable_id": deliverable.id,
+                            "unit_id": unit_id,
+                            "submitted_at": submitted,
+                            "late": rng.random() < 0.05,
+                        }
+                        for unit_id in unit_ids
+                        if rng.random() < share
+                    ),
+                )
     return Campaign(plan(units)["campaign"]["name"], units, tuple(liaison_user(c) for c in contact_ids), issues)
 
 

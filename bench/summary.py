@@ -66,14 +66,23 @@ WHERE u.campaign_id = :campaign AND u.retired = false
 
 def plan(units: int) -> dict[str, Any]:
     return {
-        "campaign": {"name": f"基准测试专项整治（{units}个单位）", "start": START, "end": START + timedelta(days=200),
-                     "target": {"rate": 0.9, "by": START + timedelta(days=150)}},
-        "focus_areas": AREAS, "sources": SOURCES,
-        "phases": [{"name": "安排部署阶段", "end": START + timedelta(days=7)},
-                   {"name": "自查整改阶段", "end": START + timedelta(days=160)},
-                   {"name": "巩固提高阶段", "end": START + timedelta(days=200)}],
-        "deliverables": [{"name": "专项整治联系人", "due": START + timedelta(days=7)},
-                         {"name": "自查整改报告", "due": TODAY + timedelta(days=2)}],
+        "campaign": {
+            "name": f"基准测试专项整治（{units}个单位）",
+            "start": START,
+            "end": START + timedelta(days=200),
+            "target": {"rate": 0.9, "by": START + timedelta(days=150)},
+        },
+        "focus_areas": AREAS,
+        "sources": SOURCES,
+        "phases": [
+            {"name": "安排部署阶段", "end": START + timedelta(days=7)},
+            {"name": "自查整改阶段", "end": START + timedelta(days=160)},
+            {"name": "巩固提高阶段", "end": START + timedelta(days=200)},
+        ],
+        "deliverables": [
+            {"name": "专项整治联系人", "due": START + timedelta(days=7)},
+            {"name": "自查整改报告", "due": TODAY + timedelta(days=2)},
+        ],
         "units": [{"name": "牵头科室"}],
         "coordinators": [{"name": "俞建奎", "wecom_userid": "YuJianKui"}],
     }
@@ -85,30 +94,63 @@ def generate(sessions: sessionmaker[Session], units: int) -> None:
     now = datetime.now(UTC)
     with transaction(sessions) as session:
         campaign = load_plan(session, validate_plan(plan(units), "bench"), now=now).campaign
-        unit_rows = [{"campaign_id": campaign.id, "name": f"第{n:04d}执法单位", "aliases": [], "groups": [],
-                      "position": n, "retired": False} for n in range(1, units + 1)]
+        unit_rows = [
+            {
+                "campaign_id": campaign.id,
+                "name": f"第{n:04d}执法单位",
+                "aliases": [],
+                "groups": [],
+                "position": n,
+                "retired": False,
+            }
+            for n in range(1, units + 1)
+        ]
         session.execute(insert(Unit), unit_rows)
         unit_ids = [u.id for u in Campaigns(session).current(campaign.name).units if u.name != "牵头科室"]  # type: ignore[union-attr]
-        session.execute(insert(Contact), [
-            {"campaign_id": campaign.id, "unit_id": unit_id, "name": "联络员", "phone": f"139{unit_id:08d}",
-             "status": ContactStatus.ACTIVE if unit_id % 10 else ContactStatus.PENDING, "created_at": now,
-             "updated_at": now} for unit_id in unit_ids])
+        session.execute(
+            insert(Contact),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "unit_id": unit_id,
+                    "name": "联络员",
+                    "phone": f"139{unit_id:08d}",
+                    "status": ContactStatus.ACTIVE if unit_id % 10 else ContactStatus.PENDING,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for unit_id in unit_ids
+            ],
+        )
         number = 0
         batch: list[dict[str, Any]] = []
         for unit_id in unit_ids:
             for _ in range(ISSUES_PER_UNIT):
                 number += 1
                 status = rng.choice(list(IssueStatus))
-                batch.append({
-                    "campaign_id": campaign.id, "unit_id": unit_id, "number": number, "year": 2020,
-                    "title": f"执法问题线索{number}", "source": rng.choice(SOURCES), "focus_area": rng.choice(AREAS),
-                    "content": "自查发现执法案卷归档不及时，部分文书要素不全，执法程序记录不完整。" * 2,
-                    "measures": "明确责任人，制定整改方案，逐卷补正并建立归档台账。",
-                    "goal": "整改到位，建立长效机制。",
-                    "owner": "张三", "due": START + timedelta(days=rng.randint(20, 190)), "status": status,
-                    "percent": {IssueStatus.OPEN: 0, IssueStatus.IN_PROGRESS: 50, IssueStatus.RECTIFIED: 100}[status],
-                    "created_at": now, "updated_at": now,
-                    "rectified_at": now if status is IssueStatus.RECTIFIED else None})
+                batch.append(
+                    {
+                        "campaign_id": campaign.id,
+                        "unit_id": unit_id,
+                        "number": number,
+                        "year": 2020,
+                        "title": f"执法问题线索{number}",
+                        "source": rng.choice(SOURCES),
+                        "focus_area": rng.choice(AREAS),
+                        "content": "自查发现执法案卷归档不及时，部分文书要素不全，执法程序记录不完整。" * 2,
+                        "measures": "明确责任人，制定整改方案，逐卷补正并建立归档台账。",
+                        "goal": "整改到位，建立长效机制。",
+                        "owner": "张三",
+                        "due": START + timedelta(days=rng.randint(20, 190)),
+                        "status": status,
+                        "percent": {IssueStatus.OPEN: 0, IssueStatus.IN_PROGRESS: 50, IssueStatus.RECTIFIED: 100}[
+                            status
+                        ],
+                        "created_at": now,
+                        "updated_at": now,
+                        "rectified_at": now if status is IssueStatus.RECTIFIED else None,
+                    }
+                )
                 if len(batch) == 5000:
                     session.execute(insert(Issue), batch)
                     batch = []
@@ -118,10 +160,23 @@ def generate(sessions: sessionmaker[Session], units: int) -> None:
             monday = START + timedelta(weeks=week)
             iso = monday.isocalendar()
             submitted = datetime.combine(monday + timedelta(days=4), datetime.min.time(), tzinfo=UTC)
-            session.execute(insert(WeeklyReport), [
-                {"campaign_id": campaign.id, "unit_id": unit_id, "iso_year": iso.year, "iso_week": iso.week,
-                 "text": "本周完成执法案卷评查。", "submitted_at": submitted, "late": rng.random() < 0.1,
-                 "revisions": 1} for unit_id in unit_ids if rng.random() < 0.9])
+            session.execute(
+                insert(WeeklyReport),
+                [
+                    {
+                        "campaign_id": campaign.id,
+                        "unit_id": unit_id,
+                        "iso_year": iso.year,
+                        "iso_week": iso.week,
+                        "text": "本周完成执法案卷评查。",
+                        "submitted_at": submitted,
+                        "late": rng.random() < 0.1,
+                        "revisions": 1,
+                    }
+                    for unit_id in unit_ids
+                    if rng.random() < 0.9
+                ],
+            )
 
 
 @contextmanager
@@ -164,8 +219,20 @@ def bare_export(sessions: sessionmaker[Session], campaign_name: str, path: Path)
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet()
         for row in Issues(session).records(campaign):
-            sheet.append([row.number, row.year, row.title, row.source, row.content, row.measures, row.goal,
-                          row.owner, row.due, row.remark])
+            sheet.append(
+                [
+                    row.number,
+                    row.year,
+                    row.title,
+                    row.source,
+                    row.content,
+                    row.measures,
+                    row.goal,
+                    row.owner,
+                    row.due,
+                    row.remark,
+                ]
+            )
         workbook.save(path)
 
 
@@ -192,8 +259,10 @@ def measure(url: str, units: int, repeat: int, workdir: Path) -> dict[str, float
     sessions = make_session_factory(engine)
     started = time.perf_counter()
     generate(sessions, units)
-    print(f"  generated {units} units, {units * ISSUES_PER_UNIT} issues, 26 weeks of reports "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"  generated {units} units, {units * ISSUES_PER_UNIT} issues, 26 weeks of reports "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     name = plan(units)["campaign"]["name"]
     dispatcher = Dispatcher(sessions, campaign_name=name)
     asked = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=2)
@@ -207,8 +276,9 @@ def measure(url: str, units: int, repeat: int, workdir: Path) -> dict[str, float
             campaign = Campaigns(session).current(name)
             assert campaign is not None
             iso = TODAY.isocalendar()
-            rows = session.execute(RAW_AGGREGATE, {"campaign": campaign.id, "today": TODAY, "year": iso.year,
-                                                   "week": iso.week}).all()
+            rows = session.execute(
+                RAW_AGGREGATE, {"campaign": campaign.id, "today": TODAY, "year": iso.year, "week": iso.week}
+            ).all()
             assert len(rows) == units + 1
 
     summary()  # warm caches (and matplotlib's font lookup) before timing
@@ -237,22 +307,33 @@ def main() -> None:
             results[units] = measure(url, units, args.repeat, workdir)
     print()
     print(f"{'':28}{'500 units':>14}{'5,000 units':>14}")
-    rows = [("汇总 (ms)", "summary", 1000, ".1f"), ("raw SQL aggregate (ms)", "raw", 1000, ".1f"),
-            ("SQL statements per 汇总", "statements", 1, ".0f"), ("export issues (s)", "export", 1, ".2f"),
-            ("bare openpyxl loop (s)", "bare", 1, ".2f"), ("export peak memory (MiB)", "export_mib", 1, ".1f"),
-            ("bare loop peak memory (MiB)", "bare_mib", 1, ".1f")]
+    rows = [
+        ("汇总 (ms)", "summary", 1000, ".1f"),
+        ("raw SQL aggregate (ms)", "raw", 1000, ".1f"),
+        ("SQL statements per 汇总", "statements", 1, ".0f"),
+        ("export issues (s)", "export", 1, ".2f"),
+        ("bare openpyxl loop (s)", "bare", 1, ".2f"),
+        ("export peak memory (MiB)", "export_mib", 1, ".1f"),
+        ("bare loop peak memory (MiB)", "bare_mib", 1, ".1f"),
+    ]
     for label, key, scale, fmt in rows:
         print(f"{label:28}" + "".join(f"{results[u][key] * scale:>14{fmt}}" for u in (500, 5000)))
     for units in (500, 5000):
         r = results[units]
-        print(f"{units} units: 汇总/raw = {r['summary'] / r['raw']:.2f}× (target ≤ 3×), "
-              f"export/bare = {r['export'] / r['bare']:.2f}× (target ≤ 2×)")
+        print(
+            f"{units} units: 汇总/raw = {r['summary'] / r['raw']:.2f}× (target ≤ 3×), "
+            f"export/bare = {r['export'] / r['bare']:.2f}× (target ≤ 2×)"
+        )
     same = results[500]["statements"] == results[5000]["statements"]
-    print(f"statements: {results[500]['statements']:.0f} at 500 units, {results[5000]['statements']:.0f} at 5,000 "
-          f"({'the same' if same else 'DIFFERENT'}); export memory {results[500]['export_mib']:.1f} → "
-          f"{results[5000]['export_mib']:.1f} MiB for 10× the rows")
-    print(f"median of the two 汇总/raw ratios: "
-          f"{statistics.median(results[u]['summary'] / results[u]['raw'] for u in (500, 5000)):.2f}×")
+    print(
+        f"statements: {results[500]['statements']:.0f} at 500 units, {results[5000]['statements']:.0f} at 5,000 "
+        f"({'the same' if same else 'DIFFERENT'}); export memory {results[500]['export_mib']:.1f} → "
+        f"{results[5000]['export_mib']:.1f} MiB for 10× the rows"
+    )
+    print(
+        f"median of the two 汇总/raw ratios: "
+        f"{statistics.median(results[u]['summary'] / results[u]['raw'] for u in (500, 5000)):.2f}×"
+    )
 
 
 if __name__ == "__main__":

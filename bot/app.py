@@ -72,8 +72,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         upgrade_schema(services.engine)
         log.info("duban started", extra={"database": services.engine.url.get_backend_name()})
         if settings.simulator_needs_login:
-            log.warning("the simulator is on beside a configured platform: /sim can speak as any real user and "
-                        "answers only coordinators logged in to the dashboard; set DUBAN_SIMULATOR=off in production")
+            log.warning(
+                "the simulator is on beside a configured platform: /sim can speak as any real user and "
+                "answers only coordinators logged in to the dashboard; set DUBAN_SIMULATOR=off in production"
+            )
         async with AsyncExitStack() as channels:
             if settings.dingtalk_enabled:
                 from bot.dingtalk import running as dingtalk_running
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 from bot.wecom_robot.sender import RobotSender
 
                 robot = await channels.enter_async_context(
-                    wecom_robot_running(app, services, eligible=lambda: any(r.leading for r in reminders)))
+                    wecom_robot_running(app, services, eligible=lambda: any(r.leading for r in reminders))
+                )
                 clients.append(RobotSender(robot.connection))
             if settings.scheduler == "on":
                 reminders.append(await channels.enter_async_context(running_scheduler(settings, services, clients)))
@@ -96,8 +99,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     # /docs and /redoc with Swagger UI and ReDoc from the fastapi-offline package, not from public CDNs:
     # government intranets cannot reach them, and a CDN script would run with the coordinators' session.
-    app = FastAPIOffline(title="duban 督办", version="0.1.0", lifespan=lifespan, static_url="/docs-assets",
-                         description="专项整治联络员机器人：企业微信、钉钉与模拟器通道，协调人汇总与导出。")
+    app = FastAPIOffline(
+        title="duban 督办",
+        version="0.1.0",
+        lifespan=lifespan,
+        static_url="/docs-assets",
+        description="专项整治联络员机器人：企业微信、钉钉与模拟器通道，协调人汇总与导出。",
+    )
     app.state.services = services
 
     # Outermost last: security headers on every response, then the request id (every log line of the request
@@ -128,8 +136,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    readiness = Readiness(services.engine, services.sessions, services.clock,
-                          outbox_max_age=settings.ready_outbox_max_age)
+    readiness = Readiness(
+        services.engine, services.sessions, services.clock, outbox_max_age=settings.ready_outbox_max_age
+    )
 
     @app.get("/readyz", tags=["ops"], summary="就绪检查：数据库可连接、结构为最新版本、待发消息无积压")
     def readyz() -> JSONResponse:

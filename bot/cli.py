@@ -46,14 +46,19 @@ def _version(shown: bool) -> None:
 
 
 @app.callback()
-def _options(_version: Annotated[bool, typer.Option("--version", "-V", help="显示版本号并退出。", callback=_version,
-                                                     is_eager=True)] = False) -> None:
+def _options(
+    _version: Annotated[
+        bool, typer.Option("--version", "-V", help="显示版本号并退出。", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
     """Options of `duban` itself (--version)."""
 
 
 @app.command(help="启动服务：企业微信和钉钉回调、模拟器、协调人网页。")
-def serve(host: Annotated[str | None, typer.Option(help="监听地址（默认取 DUBAN_HOST）")] = None,
-          port: Annotated[int | None, typer.Option(help="监听端口（默认取 DUBAN_PORT）")] = None) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址（默认取 DUBAN_HOST）")] = None,
+    port: Annotated[int | None, typer.Option(help="监听端口（默认取 DUBAN_PORT）")] = None,
+) -> None:
     """Serve the bot: callbacks, the simulator and the dashboard."""
     import uvicorn
 
@@ -66,9 +71,15 @@ def serve(host: Annotated[str | None, typer.Option(help="监听地址（默认�
     freeze_startup_objects()
     # log_config=None: uvicorn keeps the logging set up above (its access log comes out in the same format).
     # X-Forwarded-For is believed only from the proxy, and uvicorn then takes the nearest hop it did not write.
-    uvicorn.run(application, host=host or settings.host, port=port if port is not None else settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=True,
-                forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None)
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=None,
+    )
 
 
 @app.command(help="加载演示专项整治（日期平移到今天正处在自查整改阶段）。")
@@ -81,8 +92,10 @@ def demo() -> None:
         created = load_demo(session, now=SystemClock().now())
         password = demo_login(session)
     typer.echo("已加载演示专项整治。" if created else "演示专项整治已存在，已按最新方案更新。")
-    typer.echo(f"协调人仪表盘：http://{settings.host}:{settings.port}/dashboard  登录名 {DEMO_LOGIN}  密码 {password}"
-               "（每次运行 duban demo 都会换一个新密码）")
+    typer.echo(
+        f"协调人仪表盘：http://{settings.host}:{settings.port}/dashboard  登录名 {DEMO_LOGIN}  密码 {password}"
+        "（每次运行 duban demo 都会换一个新密码）"
+    )
 
 
 @plan_app.command("load", help="校验并加载专项整治方案；重复加载不会有变化，有错误时整份拒绝。")
@@ -102,8 +115,9 @@ def plan_load(file: Annotated[Path, typer.Argument(help="方案 YAML 文件", me
 
 
 def plan_import(
-    file: Annotated[Path, typer.Argument(help="通知文件（.docx、.pdf、.ofd 或纯文本）；- 表示标准输入",
-                                         metavar="文件")],
+    file: Annotated[
+        Path, typer.Argument(help="通知文件（.docx、.pdf、.ofd 或纯文本）；- 表示标准输入", metavar="文件")
+    ],
     year: Annotated[int | None, typer.Option(help="通知中不带年份的日期属于哪一年")] = None,
 ) -> None:
     """Read an official notice (通知/方案) and print a commented YAML plan to check and load (docs/plan-format.md)."""
@@ -117,8 +131,11 @@ def plan_import(
         return
     plan = import_document(document, year=year)
     typer.echo(render_plan(plan, source=file.name if str(file) != "-" else "标准输入"), nl=False)
-    typer.secho(f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
-                f"{len(plan.units)} 个单位；请核对后补全 TODO，再运行 duban plan load。", err=True)
+    typer.secho(
+        f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
+        f"{len(plan.units)} 个单位；请核对后补全 TODO，再运行 duban plan load。",
+        err=True,
+    )
     for shortfall in plan.shortfalls:
         typer.secho(f"注意：{shortfall.value}", fg=typer.colors.YELLOW, err=True)
 
@@ -132,8 +149,12 @@ plan_app.command("import-text", help="同 plan import（旧名称，保留兼容
 def add_coordinator(
     name: Annotated[str, typer.Option(help="姓名")],
     login: Annotated[str, typer.Option(help="网页后台登录名")],
-    password: Annotated[str, typer.Option(prompt="密码", hide_input=True, confirmation_prompt="再输入一次密码",
-                                          help="网页后台密码（不写则提示输入）")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="密码", hide_input=True, confirmation_prompt="再输入一次密码", help="网页后台密码（不写则提示输入）"
+        ),
+    ],
     wecom_userid: Annotated[str | None, typer.Option(help="企业微信 userid（在聊天中使用协调人指令）")] = None,
     dingtalk_userid: Annotated[str | None, typer.Option(help="钉钉 staffId（在聊天中使用协调人指令）")] = None,
     phone: Annotated[str | None, typer.Option(help="手机号")] = None,
@@ -160,8 +181,15 @@ def add_coordinator(
         for platform, external_id in ((Platform.WECOM, wecom_userid), (Platform.DINGTALK, dingtalk_userid)):
             if external_id:
                 people.bind(campaign, platform, external_id, coordinator=coordinator, now=now)
-        Audit(session).record(campaign=campaign, actor="cli", action="coordinator.upsert", at=now,
-                              entity="coordinator", entity_id=coordinator.id, login=login)
+        Audit(session).record(
+            campaign=campaign,
+            actor="cli",
+            action="coordinator.upsert",
+            at=now,
+            entity="coordinator",
+            entity_id=coordinator.id,
+            login=login,
+        )
     typer.echo(f"协调人 {name}（登录名 {login}）已保存。" + (f"已结束其 {ended} 个看板登录会话。" if ended else ""))
 
 
@@ -174,12 +202,16 @@ def usersession_factory(
     now = SystemClock().now()
     with transaction(session_factory(get_settings())) as session:
         sessions = DashboardSessions(session)
-        current = [s for s in sessions.current(now)
-                   if login is None or (s.coordinator is not None and s.coordinator.login == login)]
+        current = [
+            s
+            for s in sessions.current(now)
+            if login is None or (s.coordinator is not None and s.coordinator.login == login)
+        ]
         if revoke:
             ended = sessions.end_all(None if login is None else {s.coordinator_id for s in current if s.coordinator_id})
-            Audit(session).record(campaign=None, actor="cli", action="sessions.revoke", at=now, login=login,
-                                  ended=ended)
+            Audit(session).record(
+                campaign=None, actor="cli", action="sessions.revoke", at=now, login=login, ended=ended
+            )
             typer.echo(f"已结束 {ended} 个看板登录会话，相关协调人需要重新登录。")
             return
     if not current:
@@ -188,9 +220,11 @@ def usersession_factory(
         who = item.coordinator or item.contact
         assert who is not None  # a session belongs to a coordinator or to a liaison
         how = f"{item.platform}:{item.external_id}" if item.platform else (item.coordinator and item.coordinator.login)
-        typer.echo(f"{how or '（已无登录名）'}\t{who.name}{'' if item.coordinator else '（联络员）'}\t"
-                   f"登录于 {item.created_at.astimezone():%Y-%m-%d %H:%M}\t"
-                   f"到期 {item.expires_at.astimezone():%Y-%m-%d %H:%M}\t来自 {item.address or '未知'}")
+        typer.echo(
+            f"{how or '（已无登录名）'}\t{who.name}{'' if item.coordinator else '（联络员）'}\t"
+            f"登录于 {item.created_at.astimezone():%Y-%m-%d %H:%M}\t"
+            f"到期 {item.expires_at.astimezone():%Y-%m-%d %H:%M}\t来自 {item.address or '未知'}"
+        )
 
 
 @db_app.command("upgrade", help="升级数据库结构（启动服务时也会自动升级）。")
@@ -207,9 +241,13 @@ def db_copy(
     target: Annotated[str, typer.Option("--to", help="目标库地址，如 postgresql://用户:密码@主机/duban")],
     force: Annotated[bool, typer.Option("--force", help="目标库已有数据时先清空")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="每批复制的行数")] = 2000,
-    files_dir: Annotated[Path | None, typer.Option(
-        "--files-dir", help="源部署存放聊天中收到的文件的本地目录（默认在 var 目录下）：其中的文件一并写入目标库",
-    )] = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--files-dir",
+            help="源部署存放聊天中收到的文件的本地目录（默认在 var 目录下）：其中的文件一并写入目标库",
+        ),
+    ] = None,
 ) -> None:
     """Copy every table to a freshly migrated database, then check each table's row count."""
     from rich.console import Console
@@ -248,8 +286,10 @@ def db_copy(
     wrong = [count.table for count in counts if not count.matches]
     if wrong:
         fail(f"行数核对不一致：{'、'.join(wrong)}。源库在复制期间可能仍有写入；请停止督办服务后加 --force 重新复制。")
-    typer.echo(f"复制完成：{len(counts)} 张表、{sum(c.target for c in counts)} 行，行数核对一致。"
-               "把 DUBAN_DATABASE_URL 改为目标库后重启服务即可。")
+    typer.echo(
+        f"复制完成：{len(counts)} 张表、{sum(c.target for c in counts)} 行，行数核对一致。"
+        "把 DUBAN_DATABASE_URL 改为目标库后重启服务即可。"
+    )
 
 
 @remind_app.command("preview", help="列出两个时刻之间将发出的每一条提醒，不发送。")

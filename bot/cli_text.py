@@ -26,8 +26,15 @@ rich_utils.ABORTED_TEXT = "已取消。"
 rich_utils.RICH_HELP = "运行 [blue]'{command_path} {help_option}'[/] 查看帮助。"
 
 _USAGE = (("Usage:", "用法："), ("[OPTIONS]", "[选项]"), ("COMMAND [ARGS]...", "命令 [参数]..."))
-_TYPES = {"<int>": "<数字>", "<int range>": "<数字>", "<float>": "<数字>", "<str>": "<文字>", "<file>": "<文件>",
-          "<path>": "<路径>", "<bool>": ""}  # a flag takes no value: nothing to show
+_TYPES = {
+    "<int>": "<数字>",
+    "<int range>": "<数字>",
+    "<float>": "<数字>",
+    "<str>": "<文字>",
+    "<file>": "<文件>",
+    "<path>": "<路径>",
+    "<bool>": "",
+}  # a flag takes no value: nothing to show
 
 
 def _shown(word: str, ctx: Any) -> str:  # typer passes ctx by name

@@ -32,8 +32,14 @@ def demo_plan(today: date) -> dict[str, Any]:
         return start + timedelta(days=offset)
 
     return {
-        "campaign": {"name": DEMO_NAME, "issuer": "中卫市自然资源局", "timezone": "Asia/Shanghai",
-                     "start": start, "end": day(179), "target": {"rate": 0.9, "by": day(98)}},
+        "campaign": {
+            "name": DEMO_NAME,
+            "issuer": "中卫市自然资源局",
+            "timezone": "Asia/Shanghai",
+            "start": start,
+            "end": day(179),
+            "target": {"rate": 0.9, "by": day(98)},
+        },
         "phases": [
             {"name": "安排部署阶段", "end": day(6)},
             {"name": "自查整改阶段", "start": day(7), "end": day(118)},
@@ -48,23 +54,46 @@ def demo_plan(today: date) -> dict[str, Any]:
         ],
         "weekly_report": {"weekday": "周五", "remind_at": ["09:00", "11:00"], "due": "12:00"},
         "units": [
-            {"name": "办公室", "contacts": [{"name": "王芳", "phone": "13909550001", "title": "办公室副主任",
-                                           "wecom_userid": "WangFang"}]},
-            {"name": "法制科", "contacts": [{"name": "陆和建", "phone": "13909551234", "title": "法制科科长",
-                                           "email": "lu@example.cn", "wecom_userid": "LuHeJian"}]},
-            {"name": "执法监察支队", "aliases": ["支队", "监察支队"],
-             "contacts": [{"name": "马强", "phone": "13909550003", "title": "副支队长", "wecom_userid": "MaQiang"}]},
-            {"name": "耕地保护科", "contacts": [{"name": "李娜", "phone": "13909550004", "title": "科员",
-                                             "wecom_userid": "LiNa"}]},
-            {"name": "不动产登记中心", "contacts": [{"name": "张伟", "phone": "13909550005", "title": "副主任",
-                                              "wecom_userid": "ZhangWei"}]},
+            {
+                "name": "办公室",
+                "contacts": [
+                    {"name": "王芳", "phone": "13909550001", "title": "办公室副主任", "wecom_userid": "WangFang"}
+                ],
+            },
+            {
+                "name": "法制科",
+                "contacts": [
+                    {
+                        "name": "陆和建",
+                        "phone": "13909551234",
+                        "title": "法制科科长",
+                        "email": "lu@example.cn",
+                        "wecom_userid": "LuHeJian",
+                    }
+                ],
+            },
+            {
+                "name": "执法监察支队",
+                "aliases": ["支队", "监察支队"],
+                "contacts": [{"name": "马强", "phone": "13909550003", "title": "副支队长", "wecom_userid": "MaQiang"}],
+            },
+            {
+                "name": "耕地保护科",
+                "contacts": [{"name": "李娜", "phone": "13909550004", "title": "科员", "wecom_userid": "LiNa"}],
+            },
+            {
+                "name": "不动产登记中心",
+                "contacts": [{"name": "张伟", "phone": "13909550005", "title": "副主任", "wecom_userid": "ZhangWei"}],
+            },
             {"name": "国土空间规划科", "contacts": [{"name": "刘洋", "phone": "13909550006", "title": "科长"}]},
             {"name": "矿产资源管理科"},
             {"name": "自然资源调查监测科"},
         ],
         "groups": [{"name": "专项整治工作群", "channel": "sim"}],
-        "coordinators": [{"name": "俞建奎", "phone": "13909550100", "wecom_userid": "YuJianKui"},
-                         {"name": "祁少波", "wecom_userid": "QiShaoBo"}],
+        "coordinators": [
+            {"name": "俞建奎", "phone": "13909550100", "wecom_userid": "YuJianKui"},
+            {"name": "祁少波", "wecom_userid": "QiShaoBo"},
+        ],
     }
 
 
@@ -105,49 +134,101 @@ def load_demo(session: Session, *, now: datetime) -> bool:
         unit = units[unit_name]
         created = moment(40 - index)
         issue = issues.create(
-            campaign, unit, now=created, created_by=liaisons.get(unit.id), year=today.year, title=title,
-            source=source, focus_area=area, content=f"自查发现：{title}。",
-            measures="明确责任人，制定整改方案，逐项整改。", goal="问题按期整改到位，建立长效机制。",
+            campaign,
+            unit,
+            now=created,
+            created_by=liaisons.get(unit.id),
+            year=today.year,
+            title=title,
+            source=source,
+            focus_area=area,
+            content=f"自查发现：{title}。",
+            measures="明确责任人，制定整改方案，逐项整改。",
+            goal="问题按期整改到位，建立长效机制。",
             owner=liaisons[unit.id].name if unit.id in liaisons else "科室负责人",
-            due=today + timedelta(days=due_offset), due_text=None, remark=None)
+            due=today + timedelta(days=due_offset),
+            due_text=None,
+            remark=None,
+        )
         if status is not IssueStatus.OPEN:
-            issues.add_progress(issue, status=status, percent=percent, note="按计划推进" if percent < 100 else "已销号",
-                                contact=liaisons.get(unit.id), now=moment(max(1, 20 - index)))
+            issues.add_progress(
+                issue,
+                status=status,
+                percent=percent,
+                note="按计划推进" if percent < 100 else "已销号",
+                contact=liaisons.get(unit.id),
+                now=moment(max(1, 20 - index)),
+            )
 
     _seed_reports(session, campaign.id, units, liaisons, today, moment)
-    pending = Contact(campaign_id=campaign.id, unit_id=units["矿产资源管理科"].id, name="赵磊", title="科员",
-                      phone="13909550007", status=ContactStatus.PENDING, created_at=moment(1), updated_at=moment(1))
+    pending = Contact(
+        campaign_id=campaign.id,
+        unit_id=units["矿产资源管理科"].id,
+        name="赵磊",
+        title="科员",
+        phone="13909550007",
+        status=ContactStatus.PENDING,
+        created_at=moment(1),
+        updated_at=moment(1),
+    )
     session.add(pending)
     session.flush()
     People(session).bind(campaign, Platform.WECOM, "ZhaoLei", contact=pending, now=moment(1))
     return True
 
 
-def _seed_reports(session: Session, campaign_id: int, units: dict[str, Unit], liaisons: dict[int, Contact],
-                  today: date, moment: Any) -> None:
+def _seed_reports(
+    session: Session, campaign_id: int, units: dict[str, Unit], liaisons: dict[int, Contact], today: date, moment: Any
+) -> None:
     """Past weekly reports for most units, this week's for three; one deliverable in, some stats."""
     for weeks_back in range(1, 6):
         iso = (today - timedelta(weeks=weeks_back)).isocalendar()
         for name in ("办公室", "法制科", "执法监察支队", "耕地保护科", "不动产登记中心"):
             unit = units[name]
-            session.add(WeeklyReport(campaign_id=campaign_id, unit_id=unit.id, iso_year=iso.year, iso_week=iso.week,
-                                     text="本周开展执法案卷自查，梳理问题线索。", contact_id=liaisons[unit.id].id,
-                                     submitted_at=moment(weeks_back * 7, 10), late=name == "耕地保护科"))
+            session.add(
+                WeeklyReport(
+                    campaign_id=campaign_id,
+                    unit_id=unit.id,
+                    iso_year=iso.year,
+                    iso_week=iso.week,
+                    text="本周开展执法案卷自查，梳理问题线索。",
+                    contact_id=liaisons[unit.id].id,
+                    submitted_at=moment(weeks_back * 7, 10),
+                    late=name == "耕地保护科",
+                )
+            )
     iso = today.isocalendar()
     for name in ("法制科", "执法监察支队", "办公室"):
         unit = units[name]
-        session.add(WeeklyReport(campaign_id=campaign_id, unit_id=unit.id, iso_year=iso.year, iso_week=iso.week,
-                                 text="本周完成执法案卷评查3件，整改问题2个。", contact_id=liaisons[unit.id].id,
-                                 submitted_at=moment(0, 9), late=False))
+        session.add(
+            WeeklyReport(
+                campaign_id=campaign_id,
+                unit_id=unit.id,
+                iso_year=iso.year,
+                iso_week=iso.week,
+                text="本周完成执法案卷评查3件，整改问题2个。",
+                contact_id=liaisons[unit.id].id,
+                submitted_at=moment(0, 9),
+                late=False,
+            )
+        )
     # The contact form came in with each active liaison (the plan names it `kind: contacts`), on time.
     contact_form = Deliverables(session).contact_form(units["法制科"].campaign)
     assert contact_form is not None
     for submission in session.scalars(select(Submission).where(Submission.deliverable_id == contact_form.id)):
         submission.submitted_at, submission.late = moment(56), False
     for name, area, handled, disciplined in (("执法监察支队", "队伍建设", 2, 1), ("法制科", "责任追究", 1, 0)):
-        session.add(StatsReport(campaign_id=campaign_id, unit_id=units[name].id, focus_area=area, handled=handled,
-                                disciplined=disciplined, contact_id=liaisons[units[name].id].id,
-                                updated_at=moment(3)))
+        session.add(
+            StatsReport(
+                campaign_id=campaign_id,
+                unit_id=units[name].id,
+                focus_area=area,
+                handled=handled,
+                disciplined=disciplined,
+                contact_id=liaisons[units[name].id].id,
+                updated_at=moment(3),
+            )
+        )
     session.flush()
 
 
@@ -156,8 +237,9 @@ def demo_login(session: Session) -> str:
 
     Random rather than fixed, so a demo database that ends up on a reachable server has no well-known
     password; `duban demo` prints it each time it runs (and so replaces the previous one)."""
-    coordinator = session.scalars(select(Coordinator).join(Campaign)
-                                  .where(Campaign.name == DEMO_NAME, Coordinator.name == "俞建奎")).one()
+    coordinator = session.scalars(
+        select(Coordinator).join(Campaign).where(Campaign.name == DEMO_NAME, Coordinator.name == "俞建奎")
+    ).one()
     password = secrets.token_urlsafe(9)
     coordinator.login, coordinator.password_hash = DEMO_LOGIN, PasswordHasher().hash(password)
     return password

@@ -56,9 +56,11 @@ def contacts(out: OutOption, unit: UnitOption = None) -> None:
 
 
 @app.command("issues", help="附件2 问题清单（全部单位一个工作表、每个单位一个工作表，或一个单位）。")
-def issues(out: OutOption, unit: UnitOption = None,
-           sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="每个单位一个工作表")] = False,
-           ) -> None:
+def issues(
+    out: OutOption,
+    unit: UnitOption = None,
+    sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="每个单位一个工作表")] = False,
+) -> None:
     """附件2 问题清单 (one sheet for all units, one per unit, or one unit's)."""
     with transaction(session_factory(get_settings())) as session, _written(out) as partial:
         campaign, chosen = scope(session, unit)
@@ -66,9 +68,15 @@ def issues(out: OutOption, unit: UnitOption = None,
         columns = (TextColumn("[bold]导出问题清单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("issues", total=total)
-            rows = export_issues(session, campaign, partial, today=campaign_today(campaign), unit=chosen,
-                                 sheet_per_unit=sheet_per_unit,
-                                 progress=lambda done: progress.update(task, completed=done))
+            rows = export_issues(
+                session,
+                campaign,
+                partial,
+                today=campaign_today(campaign),
+                unit=chosen,
+                sheet_per_unit=sheet_per_unit,
+                progress=lambda done: progress.update(task, completed=done),
+            )
     typer.echo(f"已导出附件2 问题清单 {rows} 个问题：{out}")
 
 
@@ -83,9 +91,10 @@ def stats(out: OutOption, unit: UnitOption = None) -> None:
 
 
 @app.command("bulletin", help="某一周的工作简报（Word，公文格式），数字与「汇总」一致。")
-def bulletin(out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件", dir_okay=False)],
-             week: Annotated[str | None, typer.Option("--week", "-w", help="周次，如 2026-W49；默认本周")] = None,
-             ) -> None:
+def bulletin(
+    out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件", dir_okay=False)],
+    week: Annotated[str | None, typer.Option("--week", "-w", help="周次，如 2026-W49；默认本周")] = None,
+) -> None:
     """工作简报 of a week (Word)."""
     with transaction(session_factory(get_settings())) as session, _written(out, ".docx") as partial:
         campaign, _ = scope(session, None)

@@ -48,8 +48,9 @@ def _print(plan: ImportPlan, file: Path) -> None:
     colours = {Outcome.CREATE: typer.colors.GREEN, Outcome.REFUSE: typer.colors.RED}
     for line in plan.lines:
         reason = f"：{line.reason}" if line.reason else ""
-        typer.secho(f"{line.where}  {line.outcome.value}  {line.unit or '—'}  {line.what}{reason}",
-                    fg=colours.get(line.outcome))
+        typer.secho(
+            f"{line.where}  {line.outcome.value}  {line.unit or '—'}  {line.what}{reason}", fg=colours.get(line.outcome)
+        )
     typer.echo(f"合计：{plan.summary}。")
 
 

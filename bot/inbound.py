@@ -47,30 +47,41 @@ class Answering:
         self.budget = budget  # seconds
         self.pending: set[asyncio.Task[None]] = set()
 
-    async def answer(self, platform: str, message: IncomingMessage, *,
-                     deliver: Callable[[Reply], Awaitable[None]], failed: Callable[[], Awaitable[None]]
-                     ) -> Reply | None:
+    async def answer(
+        self,
+        platform: str,
+        message: IncomingMessage,
+        *,
+        deliver: Callable[[Reply], Awaitable[None]],
+        failed: Callable[[], Awaitable[None]],
+    ) -> Reply | None:
         """The Dispatcher's reply if it is ready within the budget; otherwise None, and the reply goes out
         through `deliver` when it is ready (or `failed` tells the sender to try again)."""
         handling = self.services.handle(platform, message)
         done, _ = await asyncio.wait({handling}, timeout=self.budget)
         if handling in done:
             return handling.result()  # a SQLAlchemyError propagates: the app answers 503 and the platform retries
-        log.warning("reply over budget, it follows later", extra={"channel": self.channel,
-                                                                  "budget_seconds": self.budget,
-                                                                  "message_id": message.message_id})
+        log.warning(
+            "reply over budget, it follows later",
+            extra={"channel": self.channel, "budget_seconds": self.budget, "message_id": message.message_id},
+        )
         note_callback("deferred")
         self.later(self._late(handling, deliver, failed))
         return None
 
-    async def _late(self, handling: asyncio.Future[Reply], deliver: Callable[[Reply], Awaitable[None]],
-                    failed: Callable[[], Awaitable[None]]) -> None:
+    async def _late(
+        self,
+        handling: asyncio.Future[Reply],
+        deliver: Callable[[Reply], Awaitable[None]],
+        failed: Callable[[], Awaitable[None]],
+    ) -> None:
         try:
             reply = await handling
         except SQLAlchemyError as error:
             # The platform already has its response and will not deliver the message again.
-            log.error("message failed after the reply budget", extra={"channel": self.channel,
-                                                                      "error": type(error).__name__})
+            log.error(
+                "message failed after the reply budget", extra={"channel": self.channel, "error": type(error).__name__}
+            )
             await failed()
             return
         await deliver(reply)
@@ -105,7 +116,13 @@ async def patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
 def queue_reply(services: Services, message: OutboundMessage) -> None:
     """Leave a reply the platform would not take now to the outbox, whose delivery worker retries it."""
     with transaction(services.sessions) as session:
-        Outbox(session).enqueue(campaign=Campaigns(session).current(services.settings.campaign),
-                                channel=message.channel, target=message.target, text=message.text,
-                                markdown=message.markdown, key=message.key, now=services.clock.now())
+        Outbox(session).enqueue(
+            campaign=Campaigns(session).current(services.settings.campaign),
+            channel=message.channel,
+            target=message.target,
+            text=message.text,
+            markdown=message.markdown,
+            key=message.key,
+            now=services.clock.now(),
+        )
     log.info("reply queued in the outbox", extra={"channel": str(message.channel), "key": message.key})

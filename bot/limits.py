@@ -68,8 +68,11 @@ class BodyLimit:
         # Counted as too_large on callback paths by bot.observability.CallbackMetrics, which wraps this.
         log.warning("request body over the limit", extra={"path": scope["path"], "max_bytes": limit})
         payload = json.dumps({"detail": f"请求体超过 {limit} 字节"}, ensure_ascii=False).encode()
-        headers: list[Any] = [(b"content-type", b"application/json; charset=utf-8"),
-                              (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]
+        headers: list[Any] = [
+            (b"content-type", b"application/json; charset=utf-8"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"connection", b"close"),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

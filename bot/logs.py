@@ -25,8 +25,9 @@ REDACTED = "[已隐藏]"
 SECRET_FIELD = re.compile(r"(?:^|_)(?:token|secret|password|aes_key|app_secret|authorization|cookie)$", re.IGNORECASE)
 # Webhook and API URLs carry their credentials as query parameters (WeCom robots ?key=, DingTalk
 # ?access_token=…&sign=, WeCom API ?access_token=).
-SECRET_PARAM = re.compile(r"([?&](?:key|access_token|token|secret|sign|corpsecret|appsecret)=)[^&\s\"'#]+",
-                          re.IGNORECASE)
+SECRET_PARAM = re.compile(
+    r"([?&](?:key|access_token|token|secret|sign|corpsecret|appsecret)=)[^&\s\"'#]+", re.IGNORECASE
+)
 # Loggers that would otherwise log request URLs (with their access_token) at INFO, and APScheduler's executor,
 # which logs two lines for every run of the 2-second delivery job (the tick and the outbox log what they did).
 QUIET_LOGGERS = ("httpx", "httpcore", "asgi_correlation_id", "apscheduler.executors.default")
@@ -64,8 +65,9 @@ def access_fields(_logger: Any, _method: str, event_dict: EventDict) -> EventDic
     record, args = event_dict.get("_record"), event_dict.pop("positional_args", None)
     if record is not None and record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
         client, method, path, http_version, status = args
-        event_dict.update(event="http request", client=client, method=method, path=path, status=status,
-                          http_version=http_version)
+        event_dict.update(
+            event="http request", client=client, method=method, path=path, status=status, http_version=http_version
+        )
     return event_dict
 
 
@@ -90,8 +92,13 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "json", stream: Text
     Called once when `duban serve` starts; it replaces the root logger's handlers.
     """
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    shared: list[Processor] = [structlog.contextvars.merge_contextvars, add_request_id,
-                               structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper]
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        add_request_id,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        timestamper,
+    ]
     renderer: Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
@@ -121,8 +128,12 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "json", stream: Text
     if not any(isinstance(f, AlembicChatter) for f in migration_logger.filters):
         migration_logger.addFilter(AlembicChatter())
     structlog.configure(
-        processors=[*shared, structlog.stdlib.PositionalArgumentsFormatter(), redact,
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            redact,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -61,15 +61,18 @@ async def stage_response(response: httpx.Response, name: str) -> Attachment:
     return Attachment(name=name, staged=staging.finish())
 
 
-async def download(fetch: Callable[[], Awaitable[Attachment]], *, name: str, platform: str,
-                   pauses: Sequence[float] = RETRY_PAUSES) -> Attachment:
+async def download(
+    fetch: Callable[[], Awaitable[Attachment]], *, name: str, platform: str, pauses: Sequence[float] = RETRY_PAUSES
+) -> Attachment:
     """`fetch` once, and again after each pause while it fails; a failed Attachment when it never succeeds."""
     for pause in (*pauses, None):
         try:
             return await fetch()
         except DownloadFailed as failure:
-            log.warning("media download failed", extra={"platform": platform, "reason": str(failure),
-                                                        "final": failure.final or pause is None})
+            log.warning(
+                "media download failed",
+                extra={"platform": platform, "reason": str(failure), "final": failure.final or pause is None},
+            )
             if failure.final or pause is None:
                 break
             await asyncio.sleep(pause)

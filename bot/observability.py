@@ -41,15 +41,20 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger("duban.observability")
 
-Outcome = Literal["ok", "duplicate", "bad_signature", "stale", "malformed", "too_large", "unavailable", "deferred",
-                  "error"]
+Outcome = Literal[
+    "ok", "duplicate", "bad_signature", "stale", "malformed", "too_large", "unavailable", "deferred", "error"
+]
 # The HTTP endpoints that receive chat messages, by platform label.
 CALLBACK_PATHS = {"/wecom/callback": "wecom", "/dingtalk/callback": "dingtalk", "/sim/api/messages": "sim"}
 
 CALLBACKS = Counter("duban_callbacks", "Chat callbacks received, by platform and outcome", ["platform", "outcome"])
 # WeCom gives a callback 5 s; the reply budget is 3.5 s (DUBAN_WECOM_REPLY_BUDGET), DingTalk's 2 s.
-HANDLER_SECONDS = Histogram("duban_handler_duration_seconds", "Time to handle one chat message (the Dispatcher)",
-                            ["platform"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 10.0))
+HANDLER_SECONDS = Histogram(
+    "duban_handler_duration_seconds",
+    "Time to handle one chat message (the Dispatcher)",
+    ["platform"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 10.0),
+)
 
 
 @dataclass
@@ -72,8 +77,13 @@ def note_callback(outcome: Outcome) -> None:
 def _outcome_for(status: int) -> Outcome:
     if 200 <= status < 300:
         return "ok"
-    outcomes: dict[int, Outcome] = {413: "too_large", 403: "bad_signature", 400: "malformed", 422: "malformed",
-                                    503: "unavailable"}
+    outcomes: dict[int, Outcome] = {
+        413: "too_large",
+        403: "bad_signature",
+        400: "malformed",
+        422: "malformed",
+        503: "unavailable",
+    }
     return outcomes.get(status, "error")
 
 
@@ -157,10 +167,17 @@ def outbox_backlog(session: Session, now: datetime) -> Backlog:
     behind a rate limit or a retry back-off is not late. A message being sent is leased (`not_before` a few
     minutes ahead), so only messages that nobody is sending count.
     """
-    pending = session.scalar(select(func.count()).select_from(OutboxMessage)
-                             .where(OutboxMessage.status == OutboxStatus.PENDING)) or 0
-    oldest = session.scalar(select(func.min(OutboxMessage.not_before))
-                            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now))
+    pending = (
+        session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+        )
+        or 0
+    )
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now
+        )
+    )
     return Backlog(pending=pending, oldest_due_age=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
 
@@ -182,11 +199,12 @@ class OutboxCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield GaugeMetricFamily("duban_outbox_pending_messages", "Outbox messages not yet sent",
-                                value=backlog.pending)
-        yield GaugeMetricFamily("duban_outbox_oldest_due_age_seconds",
-                                "Seconds the oldest due, unsent outbox message has waited (0: none)",
-                                value=backlog.oldest_due_age)
+        yield GaugeMetricFamily("duban_outbox_pending_messages", "Outbox messages not yet sent", value=backlog.pending)
+        yield GaugeMetricFamily(
+            "duban_outbox_oldest_due_age_seconds",
+            "Seconds the oldest due, unsent outbox message has waited (0: none)",
+            value=backlog.oldest_due_age,
+        )
 
 
 class _ProcessMetrics(Collector):
@@ -204,8 +222,9 @@ class ReadinessCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         ready = all(check.ok for check in self.readiness.checks())
-        yield GaugeMetricFamily("duban_ready", "1 when /readyz would answer 200 (database, migrations, outbox)",
-                                value=1 if ready else 0)
+        yield GaugeMetricFamily(
+            "duban_ready", "1 when /readyz would answer 200 (database, migrations, outbox)", value=1 if ready else 0
+        )
 
 
 BACKUP_PATTERN = "duban-*.dump"  # deploy/backup.sh renames a dump to this only once pg_restore can read it
@@ -224,13 +243,16 @@ class BackupCollector(Collector):
         except OSError as error:  # an unmounted volume, a permission: say "no backup", which alerts
             log.warning("metrics: backup directory unreadable", extra={"error": type(error).__name__})
             newest = 0.0
-        yield GaugeMetricFamily("duban_backup_last_success_timestamp_seconds",
-                                "When the newest complete backup was written (unix seconds; 0: none found)",
-                                value=newest)
+        yield GaugeMetricFamily(
+            "duban_backup_last_success_timestamp_seconds",
+            "When the newest complete backup was written (unix seconds; 0: none found)",
+            value=newest,
+        )
 
 
-def metrics_registry(sessions: sessionmaker[Session], clock: Clock, readiness: Readiness,
-                     backup_dir: Path | None = None) -> CollectorRegistry:
+def metrics_registry(
+    sessions: sessionmaker[Session], clock: Clock, readiness: Readiness, backup_dir: Path | None = None
+) -> CollectorRegistry:
     """What /metrics serves for one app: the process's metrics plus this app's database readings, its readiness and,
     where DUBAN_BACKUP_DIR is set, the backups' age (an app per registry, so tests can build many apps in one
     process)."""
@@ -269,8 +291,9 @@ class Readiness:
         checks = [Check("database", True, "数据库可连接")]
         head = migrations_head()
         if revision != head:
-            checks.append(Check("migrations", False, f"数据库结构版本为 {revision}，程序需要 {head}，"
-                                                     "请运行 duban db upgrade"))
+            checks.append(
+                Check("migrations", False, f"数据库结构版本为 {revision}，程序需要 {head}，请运行 duban db upgrade")
+            )
             return checks
         checks.append(Check("migrations", True, f"数据库结构为最新版本 {head}"))
         if self.outbox_max_age:
@@ -284,16 +307,22 @@ class Readiness:
         except SQLAlchemyError as error:
             return Check("outbox", False, f"无法读取待发消息（{type(error).__name__}）")
         if backlog.oldest_due_age > self.outbox_max_age:
-            return Check("outbox", False, f"最早一条待发消息已等待 {backlog.oldest_due_age:.0f} 秒，超过 "
-                                          f"{self.outbox_max_age} 秒：请检查调度进程（DUBAN_SCHEDULER=on）是否运行")
+            return Check(
+                "outbox",
+                False,
+                f"最早一条待发消息已等待 {backlog.oldest_due_age:.0f} 秒，超过 "
+                f"{self.outbox_max_age} 秒：请检查调度进程（DUBAN_SCHEDULER=on）是否运行",
+            )
         return Check("outbox", True, f"待发消息 {backlog.pending} 条，无积压")
 
 
 def report(checks: list[Check]) -> dict[str, Any]:
     """The /readyz body: overall status, the first failed check's key and reason, and every check."""
     failed = next((check for check in checks if not check.ok), None)
-    body: dict[str, Any] = {"status": "ok" if failed is None else "unavailable",
-                            "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks}}
+    body: dict[str, Any] = {
+        "status": "ok" if failed is None else "unavailable",
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+    }
     if failed is not None:
         body["failed"], body["detail"] = failed.name, failed.detail
     return body

@@ -31,18 +31,25 @@ def build_scheduler(settings: Settings, services: Services, clients: Iterable[Se
     `clients` are the platform senders the lifespan has built (e.g. bot.dingtalk.build_senders(...)
     with the channel's HTTP client); their channels come in addition to the simulator's.
     """
-    return SchedulerService(services.sessions, clock=services.clock, senders=senders_by_channel(clients),
-                            route=route_for(settings), leadership=leadership_for(settings.database_url),
-                            grace=timedelta(seconds=settings.reminder_grace), campaign_name=settings.campaign,
-                            link=dashboard_link_for(settings))
+    return SchedulerService(
+        services.sessions,
+        clock=services.clock,
+        senders=senders_by_channel(clients),
+        route=route_for(settings),
+        leadership=leadership_for(settings.database_url),
+        grace=timedelta(seconds=settings.reminder_grace),
+        campaign_name=settings.campaign,
+        link=dashboard_link_for(settings),
+    )
 
 
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @asynccontextmanager
-async def running_scheduler(settings: Settings, services: Services,
-                            channels: Iterable[Sender] = ()) -> AsyncIterator[SchedulerService]:
+async def running_scheduler(
+    settings: Settings, services: Services, channels: Iterable[Sender] = ()
+) -> AsyncIterator[SchedulerService]:
     """The reminder scheduler for the app's lifetime, delivering through every platform client this
     configuration allows (group robots need only their webhook; app messages need the app's settings) and the
     `channels` the lifespan runs itself (the 智能机器人 connection)."""
@@ -50,8 +57,11 @@ async def running_scheduler(settings: Settings, services: Services,
     from bot.wecom.client import build_senders as wecom_senders
 
     async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT) as http:
-        clients = [*channels, *wecom_senders(settings, services.sessions, services.clock, http),
-                   *dingtalk_senders(settings, services.sessions, services.clock, http)]
+        clients = [
+            *channels,
+            *wecom_senders(settings, services.sessions, services.clock, http),
+            *dingtalk_senders(settings, services.sessions, services.clock, http),
+        ]
         reminders = build_scheduler(settings, services, clients)
         await reminders.start()
         try:

@@ -62,8 +62,9 @@ class Services:
         context goes along, so the handler can note a duplicate on the callback.
         """
         run = contextvars.copy_context().run
-        return asyncio.get_running_loop().run_in_executor(self.handler_threads, run,
-                                                          timed(platform, self.dispatcher.handle), message)
+        return asyncio.get_running_loop().run_in_executor(
+            self.handler_threads, run, timed(platform, self.dispatcher.handle), message
+        )
 
 
 def route_for(settings: Settings) -> Callable[[str], str]:
@@ -103,7 +104,11 @@ def dashboard_link_for(settings: Settings) -> DashboardLink:
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    dispatcher = Dispatcher(sessions, route=route_for(settings), campaign_name=settings.campaign,
-                            link=dashboard_link_for(settings),
-                            files=Files.from_setting(settings.file_store, settings.files_dir))
+    dispatcher = Dispatcher(
+        sessions,
+        route=route_for(settings),
+        campaign_name=settings.campaign,
+        link=dashboard_link_for(settings),
+        files=Files.from_setting(settings.file_store, settings.files_dir),
+    )
     return Services(settings, engine, sessions, dispatcher, clock or SystemClock())

@@ -52,8 +52,11 @@ def allowed(request: Request) -> None:
         return
     if request.url.path == "/sim":
         raise LoginRequired("/sim")
-    raise HTTPException(401, "模拟器可以冒充任何用户，本服务已接入企业微信或钉钉，请先以牵头部门协调人身份登录督办网页"
-                             "（/dashboard/login）。")
+    raise HTTPException(
+        401,
+        "模拟器可以冒充任何用户，本服务已接入企业微信或钉钉，请先以牵头部门协调人身份登录督办网页"
+        "（/dashboard/login）。",
+    )
 
 
 router = APIRouter(tags=["simulator"], dependencies=[Depends(allowed)])
@@ -120,22 +123,38 @@ def sim_page() -> FileResponse:
 
 @router.post("/sim/api/messages", response_model=SimReplies)
 def post_message(body: SimMessage, services: ServicesDep, images: ShelfDep) -> SimReplies:
-    message = IncomingMessage(platform=SIM_PLATFORM, user_id=body.user, text=body.text,
-                              received_at=services.clock.now(), message_id=body.msgid, via=SIM_CHANNEL)
+    message = IncomingMessage(
+        platform=SIM_PLATFORM,
+        user_id=body.user,
+        text=body.text,
+        received_at=services.clock.now(),
+        message_id=body.msgid,
+        via=SIM_CHANNEL,
+    )
     reply = timed("sim", services.dispatcher.handle)(message)
     urls = [f"/sim/api/images/{images.put(image.mime, image.data)}" for image in reply.images]
     return SimReplies(replies=list(reply.texts), images=urls)
 
 
 @router.post("/sim/api/files", response_model=SimReplies)
-async def post_file(services: ServicesDep,
-                    user: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\s]+$")],
-                    file: UploadFile, text: Annotated[str, Form(max_length=2000)] = "",
-                    msgid: Annotated[str | None, Form(max_length=128)] = None) -> SimReplies:
+async def post_file(
+    services: ServicesDep,
+    user: Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[^\s]+$")],
+    file: UploadFile,
+    text: Annotated[str, Form(max_length=2000)] = "",
+    msgid: Annotated[str | None, Form(max_length=128)] = None,
+) -> SimReplies:
     """A file or picture from `user`, with an optional caption (`text`): answered like /sim/api/messages."""
     attachment = await stage_upload(file)
-    message = IncomingMessage(platform=SIM_PLATFORM, user_id=user, text=text, received_at=services.clock.now(),
-                              message_id=msgid, via=SIM_CHANNEL, attachment=attachment)
+    message = IncomingMessage(
+        platform=SIM_PLATFORM,
+        user_id=user,
+        text=text,
+        received_at=services.clock.now(),
+        message_id=msgid,
+        via=SIM_CHANNEL,
+        attachment=attachment,
+    )
     try:
         reply = await run_in_threadpool(timed("sim", services.dispatcher.handle), message)
     finally:
@@ -171,9 +190,15 @@ def outbox(services: ServicesDep) -> list[SimOutboxItem]:
         campaign = Campaigns(session).current(services.settings.campaign)
         zone = ZoneInfo(campaign.timezone if campaign else "Asia/Shanghai")
         labels = {user.id: user.label for user in _known_users(session, campaign)} if campaign else {}
-        return [SimOutboxItem(to=m.target, label=labels.get(m.target, m.target), text=m.text,
-                              at=(m.sent_at or m.not_before).astimezone(zone).isoformat())
-                for m in Outbox(session).for_channel(SIM_CHANNEL)]
+        return [
+            SimOutboxItem(
+                to=m.target,
+                label=labels.get(m.target, m.target),
+                text=m.text,
+                at=(m.sent_at or m.not_before).astimezone(zone).isoformat(),
+            )
+            for m in Outbox(session).for_channel(SIM_CHANNEL)
+        ]
 
 
 def _known_users(session: Session, campaign: Campaign) -> list[SimUser]:

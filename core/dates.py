@@ -70,7 +70,18 @@ _PART_DAYS: dict[str, tuple[int, int]] = {
 
 _TRAILING_WORDS = ("之前", "以前", "前", "为止", "止", "截止", "完成")
 _LEADING_WORDS = (
-    "于", "在", "截至", "截止", "截止到", "最迟", "最迟于", "最晚", "最晚于", "不晚于", "从", "自",
+    "于",
+    "在",
+    "截至",
+    "截止",
+    "截止到",
+    "最迟",
+    "最迟于",
+    "最晚",
+    "最晚于",
+    "不晚于",
+    "从",
+    "自",
 )
 _RELATIVE_DAYS = {"大后天": 3, "后天": 2, "明天": 1, "明日": 1, "今天": 0, "今日": 0}
 _RELATIVE_MONTHS = {"": 0, "本": 0, "这": 0, "这个": 0, "下": 1, "下个": 1, "次": 1}  # "": bare 月底
@@ -101,12 +112,8 @@ _DAY = rf"(?:[0-9]{{1,2}}|[{_CN_COUNT}]{{1,3}})"
 _DAY_END = rf"(?:[日号]|(?={_alternation(_TRAILING_WORDS)}|起|至|到)|(?!\w))"
 _PART = _alternation(_PART_DAYS)
 
-_ISO_RE = re.compile(
-    r"(?<![0-9])(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})(?![0-9])"
-)
-_MONTH_DAY_RE = re.compile(
-    rf"(?:(?P<y>{_YEAR})年)?(?P<m>{_MONTH})月(?:(?P<d>{_DAY}){_DAY_END}|(?P<part>{_PART}))"
-)
+_ISO_RE = re.compile(r"(?<![0-9])(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})(?![0-9])")
+_MONTH_DAY_RE = re.compile(rf"(?:(?P<y>{_YEAR})年)?(?P<m>{_MONTH})月(?:(?P<d>{_DAY}){_DAY_END}|(?P<part>{_PART}))")
 # 本月底, 下个月10日, and a bare 月底 meaning this month — but not 每月底 (every month), 当月底 (whichever
 # month is meant), 上月底 (last month), 三个月底, or 12月底 (handled above).
 _RELATIVE_MONTH_RE = re.compile(
@@ -425,9 +432,17 @@ def find_dates(text: str, *, ctx: DateContext, role: Role = "end") -> list[Found
         has_year = bool(match.groupdict().get("y"))
         relative = build in (_from_relative_month, _from_relative_day) or (build is _from_year_end and not has_year)
         start_at, end_at = origin[match.start()], origin[end]
-        found.append(FoundDate(start=start_at, end=end_at, text=text[start_at:end_at],
-                               day=_resolve(spec, ctx, role), has_year=has_year, relative=relative,
-                               deadline=_DEADLINE_TAIL_RE.match(s, end) is not None))
+        found.append(
+            FoundDate(
+                start=start_at,
+                end=end_at,
+                text=text[start_at:end_at],
+                day=_resolve(spec, ctx, role),
+                has_year=has_year,
+                relative=relative,
+                deadline=_DEADLINE_TAIL_RE.match(s, end) is not None,
+            )
+        )
     return found
 
 

@@ -14,5 +14,9 @@ class Role(enum.StrEnum):
     STRANGER = "stranger"  # not registered, or rejected
 
 
-ROLE_TITLES = {Role.LIAISON: "联络员", Role.COORDINATOR: "牵头部门协调人", Role.PENDING: "待审核联络员",
-               Role.STRANGER: "未登记用户"}
+ROLE_TITLES = {
+    Role.LIAISON: "联络员",
+    Role.COORDINATOR: "牵头部门协调人",
+    Role.PENDING: "待审核联络员",
+    Role.STRANGER: "未登记用户",
+}

@@ -158,8 +158,9 @@ def _phone(text: str) -> str | None:
     return text if PHONE_DIGITS.search(compact) else None
 
 
-def plan_contacts(session: Session, campaign: Campaign, source: str | Path | IO[bytes], *,
-                  unit: Unit | None = None) -> ImportPlan:
+def plan_contacts(
+    session: Session, campaign: Campaign, source: str | Path | IO[bytes], *, unit: Unit | None = None
+) -> ImportPlan:
     """附件1 → contacts named by the plan (预先登记): active once they register in chat with that phone."""
     table = read_table(source, CONTACT_COLUMNS, required=("name",))
     plan = ImportPlan("contacts", table.sheets)
@@ -188,8 +189,11 @@ def plan_contacts(session: Session, campaign: Campaign, source: str | Path | IO[
                 line(Outcome.REFUSE, f"联系电话「{values['phone']}」不像电话号码")
                 continue
             values["phone"] = phone
-        too_long = [CONTACT_COLUMNS[key][0] for key, limit in LIMITS.items()
-                    if len((name if key == "name" else values[key]) or "") > limit]
+        too_long = [
+            CONTACT_COLUMNS[key][0]
+            for key, limit in LIMITS.items()
+            if len((name if key == "name" else values[key]) or "") > limit
+        ]
         if too_long:
             line(Outcome.REFUSE, f"{'、'.join(too_long)}太长")
             continue
@@ -208,11 +212,22 @@ def plan_contacts(session: Session, campaign: Campaign, source: str | Path | IO[
     return plan
 
 
-def _contact_writer(campaign: Campaign, unit: Unit, name: str, values: dict[str, Any]
-                    ) -> Callable[[Session, datetime], None]:
+def _contact_writer(
+    campaign: Campaign, unit: Unit, name: str, values: dict[str, Any]
+) -> Callable[[Session, datetime], None]:
     def write(session: Session, now: datetime) -> None:
-        session.add(Contact(campaign_id=campaign.id, unit_id=unit.id, name=name, status=ContactStatus.PRELISTED,
-                            created_at=now, updated_at=now, **values))
+        session.add(
+            Contact(
+                campaign_id=campaign.id,
+                unit_id=unit.id,
+                name=name,
+                status=ContactStatus.PRELISTED,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+        )
+
     return write
 
 
@@ -255,8 +270,9 @@ def read_remark(remark: str, focus_areas: list[str]) -> _State:
     return _State(status, percent, rectified_on, number, area, "；".join(kept) or None)
 
 
-def plan_issues(session: Session, campaign: Campaign, source: str | Path | IO[bytes], *, today: date,
-                unit: Unit | None = None) -> ImportPlan:
+def plan_issues(
+    session: Session, campaign: Campaign, source: str | Path | IO[bytes], *, today: date, unit: Unit | None = None
+) -> ImportPlan:
     """附件2 → the ledger: one sheet per unit, one sheet with a row per unit, or one unit's (`unit`)."""
     table = read_table(source, ISSUE_COLUMNS, required=("title", "due"))
     plan = ImportPlan("issues", table.sheets)
@@ -303,8 +319,14 @@ def plan_issues(session: Session, campaign: Campaign, source: str | Path | IO[by
             line(Outcome.SKIP, f"与第{seen[key]}行重复", what=title)
         else:
             seen[key] = row.row
-            fields = {**values, "year": year, "due": due, "remark": state.remark, "focus_area": area,
-                      "due_text": None if isinstance(due_cell, (date, datetime)) else cell_text(due_cell)[:50]}
+            fields = {
+                **values,
+                "year": year,
+                "due": due,
+                "remark": state.remark,
+                "focus_area": area,
+                "due_text": None if isinstance(due_cell, (date, datetime)) else cell_text(due_cell)[:50],
+            }
             line(Outcome.CREATE, what=what)
             pending.append((len(plan.lines) - 1, fields, state, found))
     # Numbers last: an exported issue keeps its 编号 when it is free, the rest follow the highest in use.
@@ -327,28 +349,36 @@ def _year(value: Any) -> int | None:
     return int(text) if text.isdigit() and 2000 <= int(text) <= 2100 else None
 
 
-def _issue_writer(campaign: Campaign, unit: Unit, number: int, fields: dict[str, Any], state: _State
-                  ) -> Callable[[Session, datetime], None]:
+def _issue_writer(
+    campaign: Campaign, unit: Unit, number: int, fields: dict[str, Any], state: _State
+) -> Callable[[Session, datetime], None]:
     def write(session: Session, now: datetime) -> None:
         issues = Issues(session)
         issue = issues.create(campaign, unit, now=now, created_by=None, number=number, **fields)
         if state.status is not IssueStatus.OPEN:
-            issues.add_progress(issue, status=state.status, percent=state.percent, note="从Excel导入", contact=None,
-                                now=now)
+            issues.add_progress(
+                issue, status=state.status, percent=state.percent, note="从Excel导入", contact=None, now=now
+            )
             if state.rectified_on is not None:
                 zone = ZoneInfo(campaign.timezone)
                 issue.rectified_at = datetime.combine(state.rectified_on, time(12), tzinfo=zone)
+
     return write
 
 
-def apply(session: Session, campaign: Campaign, plan: ImportPlan, *, now: datetime, actor: str,
-          file_name: str) -> int:
+def apply(session: Session, campaign: Campaign, plan: ImportPlan, *, now: datetime, actor: str, file_name: str) -> int:
     """Write the plan's 新建 lines in the caller's transaction; returns how many were written."""
     for write in plan.writes:
         write(session, now)
     session.flush()
-    Audit(session).record(campaign=campaign, actor=actor, action=f"import.{plan.kind}", at=now, file=file_name,
-                          created=len(plan.writes), existing=plan.count(Outcome.EXISTS),
-                          refused=plan.count(Outcome.REFUSE))
+    Audit(session).record(
+        campaign=campaign,
+        actor=actor,
+        action=f"import.{plan.kind}",
+        at=now,
+        file=file_name,
+        created=len(plan.writes),
+        existing=plan.count(Outcome.EXISTS),
+        refused=plan.count(Outcome.REFUSE),
+    )
     return len(plan.writes)
-

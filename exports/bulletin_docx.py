@@ -127,8 +127,10 @@ def _font_table(document: Doc) -> None:
     part = next(rel.target_part for rel in document.part.rels.values() if rel.reltype.endswith("/fontTable"))
     table = parse_xml(part.blob)
     for name, alternatives in FALLBACKS.items():
-        font = parse_xml(f'<w:font {nsdecls("w")} w:name="{name}"><w:altName w:val="{alternatives}"/>'
-                         '<w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font>')
+        font = parse_xml(
+            f'<w:font {nsdecls("w")} w:name="{name}"><w:altName w:val="{alternatives}"/>'
+            '<w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font>'
+        )
         table.append(font)
     _replace_blob(part, etree.tostring(table, xml_declaration=True, encoding="UTF-8", standalone=True))
 
@@ -150,8 +152,9 @@ def _masthead(document: Doc, bulletin: Bulletin) -> None:
     line.paragraph_format.tab_stops.add_tab_stop(width, WD_TAB_ALIGNMENT.RIGHT)
     line.paragraph_format.space_after = Pt(18)
     line.add_run(f"{bulletin.campaign.issuer or ''}\t{format_cn(bulletin.as_of)}")
-    borders = parse_xml(f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="6" '
-                        'w:color="C00000"/></w:pBdr>')
+    borders = parse_xml(
+        f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="6" w:color="C00000"/></w:pBdr>'
+    )
     line.paragraph_format.element.get_or_add_pPr().append(borders)
 
 
@@ -159,8 +162,10 @@ def _page_numbers(document: Doc) -> None:
     """「— N —」 at the outer edge of each page, one character in from it."""
     document.settings.odd_and_even_pages_header_footer = True
     section = document.sections[0]
-    for footer, alignment in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT),
-                              (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)):
+    for footer, alignment in (
+        (section.footer, WD_ALIGN_PARAGRAPH.RIGHT),
+        (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT),
+    ):
         paragraph = footer.paragraphs[0]
         paragraph.style = document.styles["简报页码"]
         paragraph.alignment = alignment

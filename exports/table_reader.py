@@ -69,8 +69,9 @@ def read_table(source: str | Path | IO[bytes], columns: Columns, *, required: tu
     try:
         workbook = load_workbook(source, data_only=True)  # data_only: a formula's last computed value
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise WorkbookError("无法读取该文件：请上传 Excel 工作簿（.xlsx；.xls 请先在 Excel 或 WPS 中另存为 .xlsx）。"
-                            ) from error
+        raise WorkbookError(
+            "无法读取该文件：请上传 Excel 工作簿（.xlsx；.xls 请先在 Excel 或 WPS 中另存为 .xlsx）。"
+        ) from error
     table = Table()
     for sheet in workbook.worksheets:
         rows = _sheet_rows(sheet, columns, required)
@@ -118,8 +119,9 @@ def _sheet_rows(sheet: Worksheet, columns: Columns, required: tuple[str, ...]) -
     return None
 
 
-def _data_rows(title: str, grid: list[list[Any]], header_row: int, header: dict[str, int],
-               filled_by: str | None) -> list[TableRow]:
+def _data_rows(
+    title: str, grid: list[list[Any]], header_row: int, header: dict[str, int], filled_by: str | None
+) -> list[TableRow]:
     rows: list[TableRow] = []
     group: str | None = None
     width = max(header.values()) + 1

@@ -62,14 +62,26 @@ def _styles() -> list[NamedStyle]:
         NamedStyle("督办-正文", font=body, border=_BORDER, alignment=_WRAP),
         NamedStyle("督办-居中", font=body, border=_BORDER, alignment=_CENTER),
         NamedStyle("督办-日期", font=body, border=_BORDER, alignment=_CENTER, number_format=CN_DATE_FORMAT),
-        NamedStyle("督办-表头", font=Font(name="黑体", size=11, bold=True), border=_BORDER, alignment=_CENTER,
-                   fill=PatternFill("solid", fgColor="F2F2F2")),
-        NamedStyle("督办-分组", font=Font(name="黑体", size=11, bold=True), border=_BORDER, alignment=_WRAP,
-                   fill=PatternFill("solid", fgColor="FAFAFA")),
-        NamedStyle("督办-标题", font=Font(name="黑体", size=16), alignment=Alignment(horizontal="center",
-                                                                                   vertical="center")),
-        NamedStyle("督办-附注", font=Font(name="宋体", size=11), alignment=Alignment(vertical="center",
-                                                                                   wrap_text=True)),
+        NamedStyle(
+            "督办-表头",
+            font=Font(name="黑体", size=11, bold=True),
+            border=_BORDER,
+            alignment=_CENTER,
+            fill=PatternFill("solid", fgColor="F2F2F2"),
+        ),
+        NamedStyle(
+            "督办-分组",
+            font=Font(name="黑体", size=11, bold=True),
+            border=_BORDER,
+            alignment=_WRAP,
+            fill=PatternFill("solid", fgColor="FAFAFA"),
+        ),
+        NamedStyle(
+            "督办-标题", font=Font(name="黑体", size=16), alignment=Alignment(horizontal="center", vertical="center")
+        ),
+        NamedStyle(
+            "督办-附注", font=Font(name="宋体", size=11), alignment=Alignment(vertical="center", wrap_text=True)
+        ),
     ]
 
 
@@ -151,8 +163,9 @@ class OfficialSheet:
         if first_column < self.width:
             # Straight into the set: MultiCellRange.add first scans every range for overlap, which turns a
             # table with a group row per unit into quadratic work (rows never overlap here).
-            self.sheet.merged_cells.ranges.add(CellRange(min_col=first_column, min_row=row, max_col=self.width,
-                                                         max_row=row))
+            self.sheet.merged_cells.ranges.add(
+                CellRange(min_col=first_column, min_row=row, max_col=self.width, max_row=row)
+            )
 
     def row(self, values: Sequence[Any]) -> None:
         # Neither Excel nor WPS/LibreOffice grows a row to fit wrapped text when opening a file, so the
@@ -265,7 +278,7 @@ def sheet_title(name: str, taken: set[str]) -> str:
     title, counter = base[:31], 2
     while title.casefold() in taken:
         suffix = f"({counter})"
-        title, counter = base[:31 - len(suffix)] + suffix, counter + 1
+        title, counter = base[: 31 - len(suffix)] + suffix, counter + 1
     taken.add(title.casefold())
     return title
 
@@ -283,12 +296,18 @@ def _table_title(campaign: Campaign, suffix: str) -> str:
 # --- 附件1 联系人 --------------------------------------------------------------------------------------
 
 
-CONTACT_COLUMNS = [Column("单位名称", 24), Column("姓名", 12, "督办-居中"), Column("职务", 20),
-                   Column("联系电话", 18, "督办-居中"), Column("微信或邮箱", 28)]
+CONTACT_COLUMNS = [
+    Column("单位名称", 24),
+    Column("姓名", 12, "督办-居中"),
+    Column("职务", 20),
+    Column("联系电话", 18, "督办-居中"),
+    Column("微信或邮箱", 28),
+]
 
 
-def export_contacts(session: Session, campaign: Campaign, target: Target, *, today: date,
-                    unit: Unit | None = None) -> int:
+def export_contacts(
+    session: Session, campaign: Campaign, target: Target, *, today: date, unit: Unit | None = None
+) -> int:
     """附件1: every unit with its liaison officers (active or named by the plan), 未报送 for a unit that has
     none; returns the number of liaisons listed."""
     workbook = new_workbook()
@@ -308,11 +327,18 @@ def export_contacts(session: Session, campaign: Campaign, target: Target, *, tod
 
 # --- 附件2 问题清单 ------------------------------------------------------------------------------------
 
-ISSUE_COLUMNS = [Column("序号", 6, "督办-居中"), Column(ISSUE_LABELS["year"], 7, "督办-居中"),
-                 Column(ISSUE_LABELS["title"], 18), Column(ISSUE_LABELS["source"], 11, "督办-居中"),
-                 Column(ISSUE_LABELS["content"], 30), Column(ISSUE_LABELS["measures"], 26),
-                 Column(ISSUE_LABELS["goal"], 20), Column(ISSUE_LABELS["owner"], 9, "督办-居中"),
-                 Column(ISSUE_LABELS["due"], 14, "督办-日期"), Column(ISSUE_LABELS["remark"], 20)]
+ISSUE_COLUMNS = [
+    Column("序号", 6, "督办-居中"),
+    Column(ISSUE_LABELS["year"], 7, "督办-居中"),
+    Column(ISSUE_LABELS["title"], 18),
+    Column(ISSUE_LABELS["source"], 11, "督办-居中"),
+    Column(ISSUE_LABELS["content"], 30),
+    Column(ISSUE_LABELS["measures"], 26),
+    Column(ISSUE_LABELS["goal"], 20),
+    Column(ISSUE_LABELS["owner"], 9, "督办-居中"),
+    Column(ISSUE_LABELS["due"], 14, "督办-日期"),
+    Column(ISSUE_LABELS["remark"], 20),
+]
 
 
 NUMBER_LABEL = "编号#"  # in 备注
@@ -345,8 +371,16 @@ def _sources_note(campaign: Campaign) -> str:
     return f"说明：线索来源项填写{sources}等。"
 
 
-def export_issues(session: Session, campaign: Campaign, target: Target, *, today: date, unit: Unit | None = None,
-                  sheet_per_unit: bool = False, progress: Progress | None = None) -> int:
+def export_issues(
+    session: Session,
+    campaign: Campaign,
+    target: Target,
+    *,
+    today: date,
+    unit: Unit | None = None,
+    sheet_per_unit: bool = False,
+    progress: Progress | None = None,
+) -> int:
     """附件2 for one unit, or for the whole campaign on one sheet (a spanning row introduces each unit) or
     on one sheet per unit. Every unit appears: one with nothing logged gets a row saying 无. Returns the
     number of issues written.
@@ -364,8 +398,7 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
     def start(name: str, filled_by: str | None) -> OfficialSheet:
         if sheet is not None:
             _finish_issue_sheet(sheet, campaign)
-        return OfficialSheet(workbook, sheet_title(name, taken), ISSUE_COLUMNS,
-                             _issue_head(campaign, filled_by, today))
+        return OfficialSheet(workbook, sheet_title(name, taken), ISSUE_COLUMNS, _issue_head(campaign, filled_by, today))
 
     def begin_unit(name: str) -> OfficialSheet:
         """The unit's sheet (per unit) or its spanning row (grouped), on a new sheet when this one is full."""
@@ -399,8 +432,20 @@ def export_issues(session: Session, campaign: Campaign, target: Target, *, today
             if grouped:
                 sheet.group(f"{row.unit}（续）")
         serial += 1
-        sheet.row([serial, row.year, row.title, row.source, row.content, row.measures, row.goal, row.owner, row.due,
-                   remark_text(row, today, zone)])
+        sheet.row(
+            [
+                serial,
+                row.year,
+                row.title,
+                row.source,
+                row.content,
+                row.measures,
+                row.goal,
+                row.owner,
+                row.due,
+                remark_text(row, today, zone),
+            ]
+        )
         written += 1
         if progress is not None and written % 500 == 0:
             progress(written)
@@ -437,8 +482,10 @@ class StatsTable:
     without_area: int = 0  # issues logged with no 整治重点 (campaigns without focus areas)
 
     def rows(self) -> list[list[int]]:
-        return [[getattr(self, key).get(area, 0) for area in self.areas]
-                for key in ("found", "rectified", "handled", "disciplined")]
+        return [
+            [getattr(self, key).get(area, 0) for area in self.areas]
+            for key in ("found", "rectified", "handled", "disciplined")
+        ]
 
 
 def stats_table(session: Session, campaign: Campaign, unit: Unit | None = None) -> StatsTable:
@@ -460,8 +507,9 @@ def area_header(area: str) -> str:
     return area if area.endswith("方面") else f"{area}方面"
 
 
-def export_stats(session: Session, campaign: Campaign, target: Target, *, today: date,
-                 unit: Unit | None = None) -> StatsTable:
+def export_stats(
+    session: Session, campaign: Campaign, target: Target, *, today: date, unit: Unit | None = None
+) -> StatsTable:
     """附件3 for one unit or summed over the campaign."""
     table = stats_table(session, campaign, unit)
     workbook = new_workbook()
@@ -478,12 +526,10 @@ def export_stats(session: Session, campaign: Campaign, target: Target, *, today:
     return table
 
 
-EXPORTS: dict[str, Callable[..., Any]] = {"contacts": export_contacts, "issues": export_issues,
-                                           "stats": export_stats}
+EXPORTS: dict[str, Callable[..., Any]] = {"contacts": export_contacts, "issues": export_issues, "stats": export_stats}
 FILE_NAMES = {"contacts": "附件1_联系人", "issues": "附件2_问题清单", "stats": "附件3_统计表"}
 
 
 def file_name(kind: str, campaign: Campaign, unit: Unit | None, today: date) -> str:
     scope = unit.name if unit is not None else campaign.name
     return f"{FILE_NAMES[kind]}_{scope}_{today:%Y%m%d}.xlsx"
-

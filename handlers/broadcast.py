@@ -29,14 +29,18 @@ NOTICE_LIMIT = 1000  # characters: a notice is read on a phone; longer material 
 MAX_NAMES = 60  # units named per line of 回执; the dashboard lists them all
 OFFICE_HOURS = (time(9), time(18))  # a receipt reminder due outside them waits for 09:00 of a working day
 ALL_UNITS = "全部单位"
-USAGE = ("格式：通知 <内容>（发给各单位联络员），或 通知 未报送 <事项> <内容>（只发给尚未报送该事项的单位，"
-         "如「通知 未报送 周报 请于今天12:00前报送」）。")
+USAGE = (
+    "格式：通知 <内容>（发给各单位联络员），或 通知 未报送 <事项> <内容>（只发给尚未报送该事项的单位，"
+    "如「通知 未报送 周报 请于今天12:00前报送」）。"
+)
 _MISSING = re.compile(r"^未报送(?:的单位)?[\s:,、]*")
 _ITEM_END = re.compile(r"[\s:,、]")
 _NUMBER = re.compile(r"^(?:通知)?\s*[(\[#]?\s*第?\s*(\S+?)\s*(?:号|条)?\s*[)\]]?$")
 # 谁没回执？ 哪些单位还没确认收到 回执情况如何: a coordinator asking for receipts in words.
-_ASKING_RECEIPTS = re.compile(r"(?:(?:谁|哪些单位|哪个单位|哪些人)还?(?:没有?|未)(?:回执|回复|确认|收到)+(?:通知)?"
-                              r"(?:的?单位)?|回执(?:情况)?(?:呢|如何|怎么样)?)[?？]*")
+_ASKING_RECEIPTS = re.compile(
+    r"(?:(?:谁|哪些单位|哪个单位|哪些人)还?(?:没有?|未)(?:回执|回复|确认|收到)+(?:通知)?"
+    r"(?:的?单位)?|回执(?:情况)?(?:呢|如何|怎么样)?)[?？]*"
+)
 
 
 def read_notice(rest: str) -> Args:
@@ -46,12 +50,12 @@ def read_notice(rest: str) -> Args:
     missing = _MISSING.match(text)
     if missing is None:
         return {"text": text}
-    rest = text[missing.end():]
+    rest = text[missing.end() :]
     if rest.startswith("周报"):
         item, body = "周报", rest[2:]
     else:
         end = _ITEM_END.search(rest)
-        item, body = (rest[:end.start()], rest[end.start():]) if end else (rest, "")
+        item, body = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
     return {"missing": item, "text": body.lstrip(" :,、\n")}
 
 
@@ -89,8 +93,12 @@ def _audience(ctx: Context, item: str | None, text: str) -> tuple[str, list[Unit
     chosen = next((d for d in deliverables if d.name == found.value), None)
     if chosen is None and len(found.suggestions) == 1:
         meant = found.suggestions[0]
-        return offer_command(ctx, f"没有报送事项「{clipped(item, 30)}」，是指「{meant}」吗？回复「确认」发给未报送"
-                                  f"「{meant}」的单位，或重新发送。", f"通知 未报送 {meant} {text}")
+        return offer_command(
+            ctx,
+            f"没有报送事项「{clipped(item, 30)}」，是指「{meant}」吗？回复「确认」发给未报送"
+            f"「{meant}」的单位，或重新发送。",
+            f"通知 未报送 {meant} {text}",
+        )
     if chosen is None:
         listing = "、".join(["周报", *(d.name for d in deliverables)])
         return Reply.of(f"没有报送事项「{clipped(item, 30)}」，通知没有发出。可以写：{listing}。\n{USAGE}")
@@ -103,12 +111,19 @@ def _message(ctx: Context, number: int, audience: str, text: str) -> str:
     coordinator = ctx.actor.coordinator
     sender = f"牵头部门 {coordinator.name}" if coordinator is not None else "牵头部门"
     to = "" if audience == ALL_UNITS else f"（发给{audience}）"
-    return (f"【通知〔{number}〕】{to}{text}\n"
-            f"——{sender}，{format_near(ctx.today, ctx.today)} {ctx.now:%H:%M}。收到请回复「收到」。")
+    return (
+        f"【通知〔{number}〕】{to}{text}\n"
+        f"——{sender}，{format_near(ctx.today, ctx.today)} {ctx.now:%H:%M}。收到请回复「收到」。"
+    )
 
 
-@command("通知", roles=COORDINATOR, order=80, read=read_notice,
-         usage="通知 <内容> — 发给各单位联络员，回复「收到」记为回执；通知 未报送 <事项> <内容> 只发给未报送的单位")
+@command(
+    "通知",
+    roles=COORDINATOR,
+    order=80,
+    read=read_notice,
+    usage="通知 <内容> — 发给各单位联络员，回复「收到」记为回执；通知 未报送 <事项> <内容> 只发给未报送的单位",
+)
 def send_notice(ctx: Context, args: Args) -> Reply:
     text = (args.get("text") or "").strip()
     item = args.get("missing")
@@ -130,21 +145,44 @@ def send_notice(ctx: Context, args: Args) -> Reply:
     if not liaisons:
         return Reply.of(f"{label}（{len(units)} 个）都还没有联络员登记，通知没有发出。")
     hours = ctx.campaign.notice_receipt_reminder_hours
-    notice = Notice(campaign_id=ctx.campaign.id, number=Notices(ctx.session).next_number(ctx.campaign), text=text,
-                    audience=label, unreached=unreached, sent_at=ctx.now,
-                    coordinator_id=ctx.actor.coordinator.id if ctx.actor.coordinator is not None else None,
-                    remind_at=chase_moment(ctx.now, hours, ctx.calendar) if hours else None)
+    notice = Notice(
+        campaign_id=ctx.campaign.id,
+        number=Notices(ctx.session).next_number(ctx.campaign),
+        text=text,
+        audience=label,
+        unreached=unreached,
+        sent_at=ctx.now,
+        coordinator_id=ctx.actor.coordinator.id if ctx.actor.coordinator is not None else None,
+        remind_at=chase_moment(ctx.now, hours, ctx.calendar) if hours else None,
+    )
     notice.receipts = [NoticeReceipt(contact_id=c.id) for c in liaisons]
     ctx.session.add(notice)
     ctx.session.flush()
     message = _message(ctx, notice.number, label, text)
     # One batch of keyed rows: a campaign of thousands of units gets its notice in one INSERT, each copy once.
-    Outbox(ctx.session).enqueue_keyed(campaign=ctx.campaign, now=ctx.now, messages=[
-        KeyedMessage(key=f"notice:c{ctx.campaign.id}/{notice.number}:{i.platform}:{i.external_id}",
-                     channel=ctx.route(i.platform), target=i.external_id, text=message)
-        for contact in liaisons for i in contact.identities])
-    ctx.audit("notice.send", entity="notice", entity_id=notice.id, number=notice.number, audience=label,
-              liaisons=len(liaisons), unreached=len(unreached))
+    Outbox(ctx.session).enqueue_keyed(
+        campaign=ctx.campaign,
+        now=ctx.now,
+        messages=[
+            KeyedMessage(
+                key=f"notice:c{ctx.campaign.id}/{notice.number}:{i.platform}:{i.external_id}",
+                channel=ctx.route(i.platform),
+                target=i.external_id,
+                text=message,
+            )
+            for contact in liaisons
+            for i in contact.identities
+        ],
+    )
+    ctx.audit(
+        "notice.send",
+        entity="notice",
+        entity_id=notice.id,
+        number=notice.number,
+        audience=label,
+        liaisons=len(liaisons),
+        unreached=len(unreached),
+    )
     lines = [f"已发出通知〔{notice.number}〕（{label}）：送达 {len(reached)} 个单位的 {len(liaisons)} 位联络员。"]
     if unreached:
         lines.append(f"未送达 {len(unreached)} 个单位（尚无联络员）：{_names(unreached)}。")
@@ -198,9 +236,11 @@ def _receipt_lines(ctx: Context, notice: Notice) -> list[str]:
     sent = _when(notice.sent_at, ctx)
     if notice.coordinator is not None:
         sent += f" {notice.coordinator.name}"
-    lines = [f"通知〔{notice.number}〕（{sent}发给{notice.audience}）：{clipped(notice.text, 60)}",
-             f"回执：{len(done)}/{len(units)} 个单位已确认收到"
-             + (f"，另有 {len(notice.unreached)} 个单位没有联络员、未送达" if notice.unreached else "")]
+    lines = [
+        f"通知〔{notice.number}〕（{sent}发给{notice.audience}）：{clipped(notice.text, 60)}",
+        f"回执：{len(done)}/{len(units)} 个单位已确认收到"
+        + (f"，另有 {len(notice.unreached)} 个单位没有联络员、未送达" if notice.unreached else ""),
+    ]
     if waiting:
         lines.append(f"未确认（{len(waiting)}）：{_names(waiting)}")
     if done:
@@ -228,12 +268,23 @@ def read_receipts_phrase(text: str) -> Args | None:
     return None
 
 
-@command("回执", "回执情况", "查看回执", roles=COORDINATOR, order=82, read=read_number, writes=False,
-         phrase=read_receipts_phrase, usage="回执 [编号] — 最近一条（或第几条）通知谁已确认收到、谁还没有")
+@command(
+    "回执",
+    "回执情况",
+    "查看回执",
+    roles=COORDINATOR,
+    order=82,
+    read=read_number,
+    writes=False,
+    phrase=read_receipts_phrase,
+    usage="回执 [编号] — 最近一条（或第几条）通知谁已确认收到、谁还没有",
+)
 def receipts(ctx: Context, args: Args) -> Reply:
     if args.get("typed"):
-        return Reply.of(f"「{clipped(args['typed'], 30)}」不是通知编号。发送「回执」查看最近一条通知的回执，"
-                        "「回执 编号」查看某一条。")
+        return Reply.of(
+            f"「{clipped(args['typed'], 30)}」不是通知编号。发送「回执」查看最近一条通知的回执，"
+            "「回执 编号」查看某一条。"
+        )
     repo = Notices(ctx.session)
     number = args.get("number")
     notice = repo.by_number(ctx.campaign, number)

@@ -86,8 +86,9 @@ def compile_bulletin(session: Session, campaign: Campaign, iso_year: int, iso_we
     """The bulletin of one week of the campaign, up to this week."""
     monday = date.fromisocalendar(iso_year, iso_week, 1)
     if monday + timedelta(days=6) < campaign.start:
-        raise BulletinError(f"第{iso_week}周（{format_week(monday)}）在专项整治开始"
-                            f"（{format_cn(campaign.start)}）之前。")
+        raise BulletinError(
+            f"第{iso_week}周（{format_week(monday)}）在专项整治开始（{format_cn(campaign.start)}）之前。"
+        )
     if monday > today:
         raise BulletinError(f"第{iso_week}周（{format_week(monday)}）还没有到。")
     if monday > campaign.end:
@@ -112,8 +113,10 @@ def _names(units: list[UnitRef] | list[str]) -> str:
 def _overall(status: CampaignStatus, monday: date) -> Section:
     today, campaign, totals = status.today, status.campaign, status.totals
     if status.phase is not None:
-        phase = (f"专项整治处于{status.phase.name}（{format_near(status.phase.end, today)}结束，"
-                 f"{_days_left(status.phase.end, today)}）")
+        phase = (
+            f"专项整治处于{status.phase.name}（{format_near(status.phase.end, today)}结束，"
+            f"{_days_left(status.phase.end, today)}）"
+        )
     elif status.next_phase is not None:
         phase = f"专项整治即将进入{status.next_phase.name}"
     else:
@@ -122,11 +125,15 @@ def _overall(status: CampaignStatus, monday: date) -> Section:
     if status.pending_registrations:
         registered += f"，另有{status.pending_registrations}个登记待审核"
     not_started = totals.logged - totals.in_progress - totals.rectified
-    issues = (f"各单位共登记问题{totals.logged}个，已整改{totals.rectified}个，整改中{totals.in_progress}个，"
-              f"未整改{not_started}个，其中逾期{totals.overdue}个。整改率{totals.rate:.1%}")
+    issues = (
+        f"各单位共登记问题{totals.logged}个，已整改{totals.rectified}个，整改中{totals.in_progress}个，"
+        f"未整改{not_started}个，其中逾期{totals.overdue}个。整改率{totals.rate:.1%}"
+    )
     if campaign.target_rate is not None and campaign.target_by is not None:
-        issues += (f"，目标为{format_near(campaign.target_by, today)}前完成{campaign.target_rate:.0%}以上的整改任务"
-                   f"（{_days_left(campaign.target_by, today)}）")
+        issues += (
+            f"，目标为{format_near(campaign.target_by, today)}前完成{campaign.target_rate:.0%}以上的整改任务"
+            f"（{_days_left(campaign.target_by, today)}）"
+        )
         expected = status.expected_rate
         if expected is not None and today < campaign.target_by:
             verdict = "达到进度" if totals.rate >= expected else f"落后{expected - totals.rate:.1%}"
@@ -137,8 +144,14 @@ def _overall(status: CampaignStatus, monday: date) -> Section:
     weekly = f"第{status.week[1]}周（{format_week(monday)}）{reported}/{len(status.units)}个单位报送了工作信息"
     if status.weekly_late:
         weekly += f"，其中迟报{len(status.weekly_late)}个"
-    return Section("一、总体进展", [Paragraph(f"截至{format_cn(today)}，{phase}。{registered}。"),
-                                Paragraph(issues + "。"), Paragraph(weekly + "。")])
+    return Section(
+        "一、总体进展",
+        [
+            Paragraph(f"截至{format_cn(today)}，{phase}。{registered}。"),
+            Paragraph(issues + "。"),
+            Paragraph(weekly + "。"),
+        ],
+    )
 
 
 def clip(text: str, limit: int = REPORT_CHARS) -> str:
@@ -149,7 +162,7 @@ def clip(text: str, limit: int = REPORT_CHARS) -> str:
     if len(joined) <= limit:
         return joined
     cut = max(joined.rfind(mark, 0, limit) for mark in _SENTENCE_END)
-    return (joined[:cut + 1] if cut >= limit // 2 else joined[:limit]) + "……"
+    return (joined[: cut + 1] if cut >= limit // 2 else joined[:limit]) + "……"
 
 
 def _reports(reports: list[tuple[Unit, WeeklyReport | None]]) -> Section:
@@ -186,9 +199,11 @@ def _problems(status: CampaignStatus) -> Section:
     section.paragraphs.append(Paragraph(text, subheading="（二）周报报送。"))
     overdue_deliverables = [d for d in status.deliverables if d.overdue]
     if overdue_deliverables:
-        text = "".join(f"「{d.deliverable.name}」（{format_near(d.deliverable.due, status.today)}截止）尚有"
-                       f"{len(d.owing)}个单位未报送" + (f"：{_names(d.owing)}。" if named else "。")
-                       for d in overdue_deliverables)
+        text = "".join(
+            f"「{d.deliverable.name}」（{format_near(d.deliverable.due, status.today)}截止）尚有"
+            f"{len(d.owing)}个单位未报送" + (f"：{_names(d.owing)}。" if named else "。")
+            for d in overdue_deliverables
+        )
         section.paragraphs.append(Paragraph(text, subheading="（三）材料报送。"))
     return section
 
@@ -199,20 +214,39 @@ def _next_steps(status: CampaignStatus, monday: date) -> Section:
     steps: list[tuple[date, str]] = []
     due = report_due_moment(campaign, campaign_calendar(campaign), monday + timedelta(weeks=1))
     if due.date() <= campaign.end:
-        steps.append((due.date(), f"{format_near(due.date(), today)}{due:%H:%M}前，各单位报送第"
-                                  f"{due.date().isocalendar().week}周工作信息。"))
+        steps.append(
+            (
+                due.date(),
+                f"{format_near(due.date(), today)}{due:%H:%M}前，各单位报送第"
+                f"{due.date().isocalendar().week}周工作信息。",
+            )
+        )
     for item in status.deliverables:
         if today <= item.deliverable.due <= horizon:
-            steps.append((item.deliverable.due, f"{format_near(item.deliverable.due, today)}前报送"
-                                                f"「{item.deliverable.name}」，尚有{len(item.owing)}个单位未报送。"))
+            steps.append(
+                (
+                    item.deliverable.due,
+                    f"{format_near(item.deliverable.due, today)}前报送"
+                    f"「{item.deliverable.name}」，尚有{len(item.owing)}个单位未报送。",
+                )
+            )
     if status.phase is not None and status.phase.end <= horizon:
         steps.append((status.phase.end, f"{format_near(status.phase.end, today)}前完成{status.phase.name}各项工作。"))
     if campaign.target_by is not None and campaign.target_rate is not None and today <= campaign.target_by:
-        steps.append((campaign.target_by, f"{format_near(campaign.target_by, today)}前完成"
-                                          f"{campaign.target_rate:.0%}以上的整改任务（目前{status.totals.rate:.1%}）。"))
+        steps.append(
+            (
+                campaign.target_by,
+                f"{format_near(campaign.target_by, today)}前完成"
+                f"{campaign.target_rate:.0%}以上的整改任务（目前{status.totals.rate:.1%}）。",
+            )
+        )
     if status.totals.due_soon:
-        steps.append((today + timedelta(days=SOON_DAYS), f"{status.totals.due_soon}个问题{SOON_DAYS}天内到期，"
-                                                        "请责任单位抓紧整改、及时销号。"))
+        steps.append(
+            (
+                today + timedelta(days=SOON_DAYS),
+                f"{status.totals.due_soon}个问题{SOON_DAYS}天内到期，请责任单位抓紧整改、及时销号。",
+            )
+        )
     section = Section("四、下步安排")
     for number, (_day, text) in enumerate(sorted(steps, key=lambda step: step[0]), 1):
         section.paragraphs.append(Paragraph(f"{number}. {text}"))

@@ -16,8 +16,16 @@ from functools import cache, lru_cache
 log = logging.getLogger("duban.charts")
 
 # Simplified-Chinese fonts in order of preference: Debian's fonts-noto-cjk first, then what desktops ship.
-CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Zen Hei",
-                "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei")
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Noto Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+)
 MAX_BARS = 30
 COLORS = {"red": "#d9363e", "yellow": "#e6a23c", "green": "#3a9d5d"}
 
@@ -79,8 +87,9 @@ def _drawn(chosen: tuple[Bar, ...], title: str, target: float | None, expected: 
     # Fonts are passed to each text rather than through rcParams, which are process-global state.
     axes = figure.add_subplot()
     positions = list(range(len(shown)))
-    axes.barh(positions, [b.rate * 100 for b in shown], color=[COLORS.get(b.light, "#888888") for b in shown],
-              height=0.62)
+    axes.barh(
+        positions, [b.rate * 100 for b in shown], color=[COLORS.get(b.light, "#888888") for b in shown], height=0.62
+    )
     axes.set_yticks(positions, labels=[b.label for b in shown], fontfamily=family)
     for position, bar in zip(positions, shown, strict=True):
         text = f"{bar.rate:.0%}" if bar.logged else "无问题"
@@ -88,8 +97,7 @@ def _drawn(chosen: tuple[Bar, ...], title: str, target: float | None, expected: 
     if target is not None:
         axes.axvline(target * 100, color="#d9363e", linestyle="--", linewidth=1.4, label=f"目标 {target:.0%}")
     if expected is not None and expected != target:
-        axes.axvline(expected * 100, color="#555555", linestyle=":", linewidth=1.2,
-                     label=f"按进度应达 {expected:.0%}")
+        axes.axvline(expected * 100, color="#555555", linestyle=":", linewidth=1.2, label=f"按进度应达 {expected:.0%}")
     axes.set_xlim(0, 112)
     axes.set_xlabel("整改率（%）", fontfamily=family)
     axes.set_title(title, fontsize=12, fontfamily=family)

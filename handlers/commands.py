@@ -57,10 +57,16 @@ class Command:
 COMMANDS: list[Command] = []
 
 
-def command(*words: str, roles: frozenset[str], usage: str, read: Callable[[str], Args] = no_args,
-            writes: bool | Callable[[Args], bool] = True, dialog: DialogSpec | None = None, order: int = 50,
-            phrase: Callable[[str], Args | None] | None = None
-            ) -> Callable[[Callable[[Context, Args], Reply]], Callable[[Context, Args], Reply]]:
+def command(
+    *words: str,
+    roles: frozenset[str],
+    usage: str,
+    read: Callable[[str], Args] = no_args,
+    writes: bool | Callable[[Args], bool] = True,
+    dialog: DialogSpec | None = None,
+    order: int = 50,
+    phrase: Callable[[str], Args | None] | None = None,
+) -> Callable[[Callable[[Context, Args], Reply]], Callable[[Context, Args], Reply]]:
     """Declare the decorated handler as a chat command."""
 
     def register(run: Callable[[Context, Args], Reply]) -> Callable[[Context, Args], Reply]:
@@ -72,8 +78,11 @@ def command(*words: str, roles: frozenset[str], usage: str, read: Callable[[str]
 
 def fields_args(found: FieldsRead) -> dict[str, Any]:
     """A dialog's fields as read from a message, as command arguments (values, plus `free` and `unknown`)."""
-    return {**found.values, **({"free": found.free} if found.free else {}),
-            **({"unknown": found.unknown} if found.unknown else {})}
+    return {
+        **found.values,
+        **({"free": found.free} if found.free else {}),
+        **({"unknown": found.unknown} if found.unknown else {}),
+    }
 
 
 def fields_of(args: Args) -> FieldsRead:

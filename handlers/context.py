@@ -35,8 +35,10 @@ def with_link(text: str, link: str | None, label: str) -> str:
 
 
 def campaign_calendar(campaign: Campaign) -> WorkCalendar:
-    return WorkCalendar(holidays=[date.fromisoformat(d) for d in campaign.holidays],
-                        workdays=[date.fromisoformat(d) for d in campaign.workdays])
+    return WorkCalendar(
+        holidays=[date.fromisoformat(d) for d in campaign.holidays],
+        workdays=[date.fromisoformat(d) for d in campaign.workdays],
+    )
 
 
 def report_due_moment(campaign: Campaign, calendar: WorkCalendar, day_in_week: date) -> datetime:
@@ -46,16 +48,26 @@ def report_due_moment(campaign: Campaign, calendar: WorkCalendar, day_in_week: d
     return datetime.combine(report_day, time(hour, minute), tzinfo=ZoneInfo(campaign.timezone))
 
 
-def notify(session: Session, campaign: Campaign, route: Route, identities: Iterable[ChatIdentity], text: str, *,
-           now: datetime, link: DashboardLink = no_dashboard_link, page: tuple[str, str] | None = None) -> int:
+def notify(
+    session: Session,
+    campaign: Campaign,
+    route: Route,
+    identities: Iterable[ChatIdentity],
+    text: str,
+    *,
+    now: datetime,
+    link: DashboardLink = no_dashboard_link,
+    page: tuple[str, str] | None = None,
+) -> int:
     """Queue a message to each identity through the channel that reaches its platform; with a `page` (label, path),
     each message ends with a link that opens that dashboard page signed in on the recipient's platform."""
     outbox = Outbox(session)
     count = 0
     for identity in identities:
         body = with_link(text, link(identity.platform, page[1]), page[0]) if page else text
-        outbox.enqueue(campaign=campaign, channel=route(identity.platform), target=identity.external_id, text=body,
-                       now=now)
+        outbox.enqueue(
+            campaign=campaign, channel=route(identity.platform), target=identity.external_id, text=body, now=now
+        )
         count += 1
     return count
 
@@ -91,15 +103,22 @@ class Context:
     def actor_label(self) -> str:
         return f"{self.message.origin}:{self.message.user_id}"
 
-    def audit(self, action: str, *, entity: str | None = None, entity_id: int | None = None,
-              **detail: Any) -> None:
-        Audit(self.session).record(campaign=self.campaign, actor=self.actor_label, action=action, at=self.now,
-                                   entity=entity, entity_id=entity_id, message_id=self.message.message_id,
-                                   **detail)
+    def audit(self, action: str, *, entity: str | None = None, entity_id: int | None = None, **detail: Any) -> None:
+        Audit(self.session).record(
+            campaign=self.campaign,
+            actor=self.actor_label,
+            action=action,
+            at=self.now,
+            entity=entity,
+            entity_id=entity_id,
+            message_id=self.message.message_id,
+            **detail,
+        )
 
     def notify(self, identities: Iterable[ChatIdentity], text: str, page: tuple[str, str] | None = None) -> int:
-        return notify(self.session, self.campaign, self.route, identities, text, now=self.now, link=self.link,
-                      page=page)
+        return notify(
+            self.session, self.campaign, self.route, identities, text, now=self.now, link=self.link, page=page
+        )
 
     def dashboard_link(self, path: str) -> str | None:
         """A link to a dashboard page that signs the sender in on the platform they wrote from."""

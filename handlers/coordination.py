@@ -68,8 +68,10 @@ def _phase(status: CampaignStatus) -> str:
 
 def _counts(counts: IssueCounts) -> str:
     not_started = counts.logged - counts.in_progress - counts.rectified
-    return (f"共 {counts.logged} 个，未整改 {not_started}，整改中 {counts.in_progress}，"
-            f"已整改 {counts.rectified}，逾期 {counts.overdue}")
+    return (
+        f"共 {counts.logged} 个，未整改 {not_started}，整改中 {counts.in_progress}，"
+        f"已整改 {counts.rectified}，逾期 {counts.overdue}"
+    )
 
 
 def _rate(status: CampaignStatus, counts: IssueCounts) -> str:
@@ -193,8 +195,9 @@ def _read_unit(rest: str) -> Args:
     return {"unit": strip_punct(rest) or None}
 
 
-@command("汇总", "进度", "情况", roles=STAFF, order=60, read=_read_unit, writes=False,
-         usage="汇总 [单位] — 专项整治情况汇总")
+@command(
+    "汇总", "进度", "情况", roles=STAFF, order=60, read=_read_unit, writes=False, usage="汇总 [单位] — 专项整治情况汇总"
+)
 def summary(ctx: Context, args: Args) -> Reply:
     name = args.get("unit") or ""
     contact = ctx.actor.contact
@@ -214,14 +217,18 @@ def summary(ctx: Context, args: Args) -> Reply:
     status = campaign_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)
     tasks = _task_blocks(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     if unit is None:
-        return _reply(_on_dashboard(ctx, campaign_summary(status).add(*tasks), "督办网页", "/dashboard"),
-                      _chart(status))
+        return _reply(
+            _on_dashboard(ctx, campaign_summary(status).add(*tasks), "督办网页", "/dashboard"), _chart(status)
+        )
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
     label = "本单位详情" if ctx.actor.role is Role.LIAISON else "单位详情"
-    return _reply(_on_dashboard(ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), label,
-                                f"/dashboard/units/{unit.id}"))
+    return _reply(
+        _on_dashboard(
+            ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), label, f"/dashboard/units/{unit.id}"
+        )
+    )
 
 
 def _task_blocks(lines: list[str]) -> list[Block]:
@@ -259,8 +266,10 @@ def overdue(ctx: Context, _args: Args) -> Reply:
     doc = Doc(f"逾期未整改问题 {page.total} 个（截至{format_cn(ctx.today)}）")
     for unit_id, group in groupby(page.first, key=lambda i: i.unit_id):
         items = list(group)
-        doc.add(Heading(f"【{items[0].unit.name}】{page.per_unit[unit_id]} 个"),
-                *(Item(issue_line(i, ctx.today)) for i in items))
+        doc.add(
+            Heading(f"【{items[0].unit.name}】{page.per_unit[unit_id]} 个"),
+            *(Item(issue_line(i, ctx.today)) for i in items),
+        )
     if len(page.first) < page.total:
         doc.add(Line(f"……其余 {page.total - len(page.first)} 个逾期问题请在督办网页的问题台账中查看。"))
     return _reply(_on_dashboard(ctx, doc, "逾期问题台账", "/dashboard/issues?overdue=true"))
@@ -270,8 +279,10 @@ def overdue(ctx: Context, _args: Args) -> Reply:
 def missing(ctx: Context, _args: Args) -> Reply:
     status = campaign_status(ctx.session, ctx.campaign, ctx.today)
     week_missing = status.weekly_missing
-    doc = Doc(f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"
-              + (f"：{_names(week_missing, limit=50)}" if week_missing else "。"))
+    doc = Doc(
+        f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"
+        + (f"：{_names(week_missing, limit=50)}" if week_missing else "。")
+    )
     if status.deliverables:
         doc.add(Heading("报送事项"), *(_deliverable(item, status.today) for item in status.deliverables))
     else:

@@ -95,8 +95,25 @@ def at_most(limit: int) -> Callable[[Context, str], str]:
 
 CANCEL_WORDS = frozenset({"取消", "退出", "算了", "不填了", "cancel"})
 # Replies that accept an offer's suggestion; small-talk acknowledgements (好的, 嗯) count as a yes here.
-CONFIRM_WORDS = ("确认", "确定", "是", "是的", "对", "对的", "没错", "好", "好的", "可以", "行", "嗯", "嗯嗯", "同意",
-                 "ok", "yes", "y")
+CONFIRM_WORDS = (
+    "确认",
+    "确定",
+    "是",
+    "是的",
+    "对",
+    "对的",
+    "没错",
+    "好",
+    "好的",
+    "可以",
+    "行",
+    "嗯",
+    "嗯嗯",
+    "同意",
+    "ok",
+    "yes",
+    "y",
+)
 CONTINUE, SWITCH = "继续", "切换"
 ASKING, OFFER, WAITING = "_asking", "_offer", "_waiting"
 ANY_FIELD = "*"  # an update dialog waiting for whichever field the user wants to change
@@ -110,8 +127,9 @@ def new_offer(question_: str, options: list[dict[str, Any]], **details: Any) -> 
 def offer_reply(offer: Mapping[str, Any], *before: str) -> Reply:
     """The reply that asks an offer's question: its text, and a choice per option (its first word) and 取消."""
     choices = [Choice(option["words"][0], option["words"][0]) for option in offer["options"]]
-    return Reply(Reply.of(*before, offer["question"]).texts, choices=(*choices, Choice("取消", "取消")),
-                 offer_id=offer.get("id"))
+    return Reply(
+        Reply.of(*before, offer["question"]).texts, choices=(*choices, Choice("取消", "取消")), offer_id=offer.get("id")
+    )
 
 
 def offer_option(offer: Mapping[str, Any], text: str) -> int | None:
@@ -158,8 +176,14 @@ class _Taken:
     waiting: dict[str, str] | None = None
 
 
-def _take(ctx: Context, spec: DialogSpec, values: dict[str, str], given: Mapping[str, str],
-          before: Mapping[str, str], taken: _Taken) -> None:
+def _take(
+    ctx: Context,
+    spec: DialogSpec,
+    values: dict[str, str],
+    given: Mapping[str, str],
+    before: Mapping[str, str],
+    taken: _Taken,
+) -> None:
     """Check the given values into `values`; refusals and replacements become notes, a Suggest an offer."""
     for key, raw in given.items():
         field = spec.field(key)
@@ -174,8 +198,11 @@ def _take(ctx: Context, spec: DialogSpec, values: dict[str, str], given: Mapping
             continue
         except Suggest as suggestion:
             values.pop(key, None)
-            taken.offer = new_offer(suggestion.question, [{"words": _confirm_words(suggestion.number), "set": key,
-                                                           "value": suggestion.value}], key=key)
+            taken.offer = new_offer(
+                suggestion.question,
+                [{"words": _confirm_words(suggestion.number), "set": key, "value": suggestion.value}],
+                key=key,
+            )
             continue
         old = before.get(key)
         if old and old != value:
@@ -187,8 +214,12 @@ def _advance(ctx: Context, spec: DialogSpec, values: dict[str, str], taken: _Tak
     dialogs = Dialogs(ctx.session)
     where_ = (ctx.campaign, ctx.message.platform, ctx.message.user_id)
     if taken.offer is not None:
-        state = {**values, ASKING: taken.offer["key"], OFFER: taken.offer,
-                 **({WAITING: taken.waiting} if taken.waiting else {})}
+        state = {
+            **values,
+            ASKING: taken.offer["key"],
+            OFFER: taken.offer,
+            **({WAITING: taken.waiting} if taken.waiting else {}),
+        }
         dialogs.save(*where_, kind=spec.kind, fields=state, now=ctx.now)
         return offer_reply(taken.offer, "\n".join(taken.notes))
     if not _remaining(ctx, spec, values):
@@ -223,8 +254,9 @@ def start(ctx: Context, spec: DialogSpec, read: FieldsRead) -> Reply:
             given.setdefault(first[0].key, read.free)
     if before and not given and spec.review is not None:
         state = {**values, ASKING: ANY_FIELD}
-        Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind,
-                                  fields=state, now=ctx.now)
+        Dialogs(ctx.session).save(
+            ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind, fields=state, now=ctx.now
+        )
         return Reply.of(*taken.notes, spec.review(ctx, values))
     _take(ctx, spec, values, given, before, taken)
     return _advance(ctx, spec, values, taken)
@@ -264,13 +296,22 @@ def settle(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], option: Map
 def switch_offer(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], text: str) -> Reply:
     """A command that would write something arrived while a dialog waits: ask before dropping either."""
     shown = clipped(text.replace("\n", " "), 24)
-    asked = (f"{where(ctx, spec, state)}。回复「继续」接着{spec.title}；回复「切换」放弃{spec.title}，"
-             f"改为执行「{shown}」；回复「取消」全部放弃。")
-    offer = new_offer(asked, [{"words": [CONTINUE], "resume": True}, {"words": [SWITCH], "run": text}],
-                      key=state.get(ASKING))
+    asked = (
+        f"{where(ctx, spec, state)}。回复「继续」接着{spec.title}；回复「切换」放弃{spec.title}，"
+        f"改为执行「{shown}」；回复「取消」全部放弃。"
+    )
+    offer = new_offer(
+        asked, [{"words": [CONTINUE], "resume": True}, {"words": [SWITCH], "run": text}], key=state.get(ASKING)
+    )
     saved = {k: v for k, v in state.items() if k not in (OFFER, WAITING)}
-    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=spec.kind,
-                              fields={**saved, OFFER: offer}, now=ctx.now)
+    Dialogs(ctx.session).save(
+        ctx.campaign,
+        ctx.message.platform,
+        ctx.message.user_id,
+        kind=spec.kind,
+        fields={**saved, OFFER: offer},
+        now=ctx.now,
+    )
     return offer_reply(offer, f"这条消息没有作为{spec.title}的内容。")
 
 
@@ -288,6 +329,7 @@ def offer_command(ctx: Context, question_: str, text: str) -> Reply:
     """Ask before running a corrected command (统计 作风 … → 统计 队伍建设 …): an offer outside any dialog,
     kept like one, whose yes runs `text`."""
     offer = new_offer(question_, [{"words": list(CONFIRM_WORDS), "run": text}])
-    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=OFFER_KIND,
-                              fields={OFFER: offer}, now=ctx.now)
+    Dialogs(ctx.session).save(
+        ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=OFFER_KIND, fields={OFFER: offer}, now=ctx.now
+    )
     return offer_reply(offer)

@@ -48,6 +48,7 @@ from storage.repos import Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
 
+
 def _denied(ctx: Context, command_: Command) -> Reply:
     role = ctx.actor.role
     ctx.audit("denied", command=command_.name, role=role)
@@ -85,9 +86,11 @@ def _outside(ctx: Context, reading: Reading) -> Reply:
     text = ctx.message.text.strip()
     if text in _IDLE_WORDS:
         return Reply.of(f"当前没有需要{_IDLE_WORDS[text]}的操作。发送「帮助」查看可用指令。")
-    return Reply.of(receipt(ctx)  # 收到，明天报送: a receipt
-                    or how_to(ctx.actor.role, text)  # 怎么报周报？ the lines of the command asked about
-                    or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx))
+    return Reply.of(
+        receipt(ctx)  # 收到，明天报送: a receipt
+        or how_to(ctx.actor.role, text)  # 怎么报周报？ the lines of the command asked about
+        or "没有看懂这条消息。\n" + menu(ctx.actor.role, ctx)
+    )
 
 
 def _with_question(reply: Reply, pending: str) -> Reply:
@@ -132,8 +135,10 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
     if ctx.actor.role not in found.roles:
         return _with_question(_denied(ctx, found), pending)
     if not found.writes_with(reading.args):
-        return _with_question(found.run(ctx, reading.args),
-                              pending if state.get(OFFER) else f"您正在{spec.title}，请接着回复：\n{pending}")
+        return _with_question(
+            found.run(ctx, reading.args),
+            pending if state.get(OFFER) else f"您正在{spec.title}，请接着回复：\n{pending}",
+        )
     return switch_offer(ctx, spec, state, ctx.message.text.strip())
 
 
@@ -145,14 +150,18 @@ _BEFORE_VOICE = "_before_voice"  # the offer a voice message's confirmation stan
 def _hear(ctx: Context, kind: str | None, state: Mapping[str, Any]) -> Reply:
     """A voice message: echo WeCom's transcription and keep it as an offer; only a yes acts on it (as if typed)."""
     heard = ctx.message.text.strip()
-    offer = new_offer(f"我听到的是：{heard}\n回复「确认」按这句话处理，回复「取消」放弃。",
-                      [{"words": list(CONFIRM_WORDS), "say": heard}], voice=True)
+    offer = new_offer(
+        f"我听到的是：{heard}\n回复「确认」按这句话处理，回复「取消」放弃。",
+        [{"words": list(CONFIRM_WORDS), "say": heard}],
+        voice=True,
+    )
     before = state.get(OFFER)
     if before is not None and before.get("voice"):  # a second voice message replaces the first
         before = state.get(_BEFORE_VOICE)
     fields = {**state, OFFER: offer, _BEFORE_VOICE: before}
-    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind or OFFER_KIND,
-                              fields=fields, now=ctx.now)
+    Dialogs(ctx.session).save(
+        ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=kind or OFFER_KIND, fields=fields, now=ctx.now
+    )
     return offer_reply(offer)
 
 
@@ -202,8 +211,9 @@ def route_message(ctx: Context) -> Reply:
     if kind == OFFER_KIND:
         dialogs.clear(ctx.campaign, ctx.message.platform, ctx.message.user_id)
         if reading.kind == CHOICE:
-            return _outside(ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"],
-                                              role=ctx.actor.role))
+            return _outside(
+                ctx, read_message(state[OFFER]["options"][reading.args["option"]]["run"], role=ctx.actor.role)
+            )
         if reading.kind == CANCEL:
             dropped = materials.discard_pending(ctx)  # files waiting to be told what they are for
             return Reply.of(f"已取消{f'，{dropped} 个文件没有保存' if dropped else ''}。发送「帮助」查看可用指令。")
@@ -218,9 +228,15 @@ def route_message(ctx: Context) -> Reply:
 class Dispatcher:
     """Turns each incoming message into exactly one reply and at most one set of effects."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, route: Route = route_to_simulator,
-                 campaign_name: str | None = None, link: DashboardLink = no_dashboard_link,
-                 files: Files | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        route: Route = route_to_simulator,
+        campaign_name: str | None = None,
+        link: DashboardLink = no_dashboard_link,
+        files: Files | None = None,
+    ) -> None:
         self.sessions = sessions
         self.files = files or Files(DatabaseFiles())
         self.route = route
@@ -262,8 +278,15 @@ class Dispatcher:
                 reply = Reply.of("督办尚未加载专项整治方案，请联系管理员（duban plan load 方案.yaml）。")
             else:
                 actor = People(session).actor(campaign, message.platform, message.user_id)
-                ctx = Context(session=session, campaign=campaign, message=message, actor=actor, route=self.route,
-                              link=self.link, files=self.files)
+                ctx = Context(
+                    session=session,
+                    campaign=campaign,
+                    message=message,
+                    actor=actor,
+                    route=self.route,
+                    link=self.link,
+                    files=self.files,
+                )
                 reply = route_message(ctx)
                 if not reply.texts:
                     reply = Reply.of("已收到。")

@@ -27,24 +27,28 @@ STATUS_BY_TEXT = {text: status for status, text in STATUS_TEXT.items()}
 
 # What liaisons write for the default 线索来源 and 整治重点 (seed 000): offered for confirmation, never taken
 # silently, and only when the campaign's own list has the value they point at.
-SOURCE_SYNONYMS = synonyms({
-    "信访举报": "群众举报 举报 信访 投诉 来信 来访 12345 热线",
-    "媒体曝光": "媒体 曝光 新闻 舆情 网络 报道",
-    "行政复议": "复议",
-    "行政诉讼": "诉讼 起诉 败诉 法院",
-    "上级机关督查督办": "督查 督办 交办 上级",
-    "巡视巡察": "巡视 巡察",
-    "专项检查": "自查 自纠 检查 排查",
-    "卫片执法检查": "卫片 卫星 图斑",
-    "例行督察": "督察",
-})
-FOCUS_SYNONYMS = synonyms({
-    "制度建设": "制度 机制",
-    "履行职责": "职责 履职 执法行为 程序",
-    "回应群众诉求": "群众 诉求 投诉",
-    "队伍建设": "队伍 作风 人员 培训 证件",
-    "责任追究": "追责 问责 责任",
-})
+SOURCE_SYNONYMS = synonyms(
+    {
+        "信访举报": "群众举报 举报 信访 投诉 来信 来访 12345 热线",
+        "媒体曝光": "媒体 曝光 新闻 舆情 网络 报道",
+        "行政复议": "复议",
+        "行政诉讼": "诉讼 起诉 败诉 法院",
+        "上级机关督查督办": "督查 督办 交办 上级",
+        "巡视巡察": "巡视 巡察",
+        "专项检查": "自查 自纠 检查 排查",
+        "卫片执法检查": "卫片 卫星 图斑",
+        "例行督察": "督察",
+    }
+)
+FOCUS_SYNONYMS = synonyms(
+    {
+        "制度建设": "制度 机制",
+        "履行职责": "职责 履职 执法行为 程序",
+        "回应群众诉求": "群众 诉求 投诉",
+        "队伍建设": "队伍 作风 人员 培训 证件",
+        "责任追究": "追责 问责 责任",
+    }
+)
 
 
 def _numbered(choices: list[str]) -> str:
@@ -61,16 +65,21 @@ def pick(raw: str, label: str, choices: list[str], synonyms: dict[str, str]) -> 
     if len(found.suggestions) == 1:
         value = found.suggestions[0]
         number = choices.index(value) + 1
-        raise Suggest(f"「{typed}」不在{label}的选项中，是指「{value}」吗？回复 {number} 确认，或回复其他序号：\n"
-                      f"{_numbered(choices)}", value, number)
+        raise Suggest(
+            f"「{typed}」不在{label}的选项中，是指「{value}」吗？回复 {number} 确认，或回复其他序号：\n"
+            f"{_numbered(choices)}",
+            value,
+            number,
+        )
     if found.suggestions:
         named = "、".join(f"{c}（{choices.index(c) + 1}）" for c in found.suggestions)
         raise FieldError(f"没有「{typed}」这一项，可能是：{named}，请回复序号。")
     raise FieldError(f"没有「{typed}」这一项。")
 
 
-def _choice_field(label: str, attr: str, synonyms: dict[str, str]
-                  ) -> tuple[Callable[[Context, str], str], Callable[[Context], str]]:
+def _choice_field(
+    label: str, attr: str, synonyms: dict[str, str]
+) -> tuple[Callable[[Context, str], str], Callable[[Context], str]]:
     def check(ctx: Context, raw: str) -> str:
         return pick(raw, label, getattr(ctx.campaign, attr), synonyms)
 
@@ -92,14 +101,22 @@ def _check_due(ctx: Context, raw: str) -> str:
     if day is None:
         raise FieldError(f"无法识别日期「{typed}」，请写成「9月10日前」「2020-09-10」或「9月下旬」。")
     if not MIN_DUE_YEAR <= day.year <= ctx.today.year + MAX_DUE_YEARS_AHEAD:  # 9999年 is a typo, not a plan
-        raise FieldError(f"完成时限「{format_cn(day)}」不在 {MIN_DUE_YEAR} 年至 {ctx.today.year + MAX_DUE_YEARS_AHEAD} "
-                         "年之间，请核对后重新发送。")
+        raise FieldError(
+            f"完成时限「{format_cn(day)}」不在 {MIN_DUE_YEAR} 年至 {ctx.today.year + MAX_DUE_YEARS_AHEAD} "
+            "年之间，请核对后重新发送。"
+        )
     if day < ctx.today:
-        raise Suggest(f"「{typed}」按 {format_cn(day)} 理解，早于今天（{format_cn(ctx.today)}），登记后即为逾期："
-                      "回复「确认」或重新发送完成时限。", day.isoformat())
+        raise Suggest(
+            f"「{typed}」按 {format_cn(day)} 理解，早于今天（{format_cn(ctx.today)}），登记后即为逾期："
+            "回复「确认」或重新发送完成时限。",
+            day.isoformat(),
+        )
     if day > ctx.campaign.end:
-        raise Suggest(f"「{typed}」按 {format_cn(day)} 理解，晚于专项整治结束日 {format_cn(ctx.campaign.end)}："
-                      "回复「确认」或重新发送完成时限。", day.isoformat())
+        raise Suggest(
+            f"「{typed}」按 {format_cn(day)} 理解，晚于专项整治结束日 {format_cn(ctx.campaign.end)}："
+            "回复「确认」或重新发送完成时限。",
+            day.isoformat(),
+        )
     return day.isoformat()
 
 
@@ -142,10 +159,13 @@ def _check_title(ctx: Context, raw: str) -> str:
     key = _title_key(title)
     for issue in Issues(ctx.session).open_titles(ctx.campaign, contact.unit):
         if _same_problem(key, _title_key(issue.title)):
-            raise Suggest(f"「{contact.unit.name}」已有未销号的问题 #{issue.number}「{issue.title}」"
-                          f"（{STATUS_TEXT[issue.status]}，时限 {format_cn(issue.due)}），与这条相同。"
-                          "回复「确认」仍登记为新问题；如是原问题的进展，请发送「取消」后"
-                          f"用「#{issue.number} 整改中」报告。", title)
+            raise Suggest(
+                f"「{contact.unit.name}」已有未销号的问题 #{issue.number}「{issue.title}」"
+                f"（{STATUS_TEXT[issue.status]}，时限 {format_cn(issue.due)}），与这条相同。"
+                "回复「确认」仍登记为新问题；如是原问题的进展，请发送「取消」后"
+                f"用「#{issue.number} 整改中」报告。",
+                title,
+            )
     return title
 
 
@@ -164,18 +184,36 @@ def _field(key: str, *args: Any, **kwargs: Any) -> Field:
 
 
 ISSUE_FIELDS = (
-    _field("title", words("问题名称 名称 标题 问题标题 线索标题"), "请发送「线索名称」（问题的简短名称）。",
-           check=_check_title),
+    _field(
+        "title",
+        words("问题名称 名称 标题 问题标题 线索标题"),
+        "请发送「线索名称」（问题的简短名称）。",
+        check=_check_title,
+    ),
     _field("source", words("来源 问题来源 发现渠道 渠道"), _source_prompt, check=_source_check),
-    _field("focus_area", words("重点 整治方面 方面 类别 问题类别 所属方面 整治领域"), _focus_prompt,
-           check=_focus_check, needed=_has_focus_areas),
-    _field("content", words("内容 问题描述 问题内容 描述 具体情况 基本情况 问题情况"),
-           "请发送「线索内容」（问题的具体情况）。", check=at_most(4000), multiline=True),
+    _field(
+        "focus_area",
+        words("重点 整治方面 方面 类别 问题类别 所属方面 整治领域"),
+        _focus_prompt,
+        check=_focus_check,
+        needed=_has_focus_areas,
+    ),
+    _field(
+        "content",
+        words("内容 问题描述 问题内容 描述 具体情况 基本情况 问题情况"),
+        "请发送「线索内容」（问题的具体情况）。",
+        check=at_most(4000),
+        multiline=True,
+    ),
     _field("measures", words("措施 整改办法 整改方案"), "请发送「整改措施」。", check=at_most(4000), multiline=True),
     _field("goal", words("目标"), "请发送「整改目标」。", check=at_most(2000), multiline=True),
     _field("owner", words("负责人 整改责任人 责任领导 责任人员"), "请发送「责任人」姓名。", check=at_most(100)),
-    _field("due", words("时限 期限 截止时间 截止日期 完成时间 完成日期 整改时限 整改期限 办结时限"),
-           "请发送「完成时限」，如「9月10日前」。", check=_check_due),
+    _field(
+        "due",
+        words("时限 期限 截止时间 截止日期 完成时间 完成日期 整改时限 整改期限 办结时限"),
+        "请发送「完成时限」，如「9月10日前」。",
+        check=_check_due,
+    ),
     _field("year", words("年份"), required=False, check=_check_year),
     _field("remark", words("说明"), required=False, check=at_most(2000), multiline=True),
 )
@@ -186,27 +224,49 @@ def _log_issue(ctx: Context, values: dict[str, str]) -> Reply:
     assert contact is not None  # only liaisons reach this dialog
     due = date.fromisoformat(values["due"])
     issue = Issues(ctx.session).create(
-        ctx.campaign, contact.unit, now=ctx.now, created_by=contact,
-        year=int(values.get("year") or ctx.today.year), title=values["title"], source=values["source"],
-        content=values["content"], measures=values["measures"], goal=values["goal"], owner=values["owner"],
-        due=due, remark=values.get("remark"), focus_area=values.get("focus_area"))
+        ctx.campaign,
+        contact.unit,
+        now=ctx.now,
+        created_by=contact,
+        year=int(values.get("year") or ctx.today.year),
+        title=values["title"],
+        source=values["source"],
+        content=values["content"],
+        measures=values["measures"],
+        goal=values["goal"],
+        owner=values["owner"],
+        due=due,
+        remark=values.get("remark"),
+        focus_area=values.get("focus_area"),
+    )
     ctx.audit("issue.create", entity="issue", entity_id=issue.id, number=issue.number, title=issue.title)
     warning = "\n注意：该完成时限已过，问题将计为逾期。" if due < ctx.today else ""
-    return Reply.of(f"已登记问题 #{issue.number}「{issue.title}」（{contact.unit.name}），完成时限 {format_cn(due)}。"
-                    f"{warning}\n报告进展：#{issue.number} 60% 说明；整改完成：#{issue.number} 已整改")
+    return Reply.of(
+        f"已登记问题 #{issue.number}「{issue.title}」（{contact.unit.name}），完成时限 {format_cn(due)}。"
+        f"{warning}\n报告进展：#{issue.number} 60% 说明；整改完成：#{issue.number} 已整改"
+    )
 
 
 ISSUE = DialogSpec("issue", "登记问题", ISSUE_FIELDS, _log_issue)
 
 
-@command("问题", "新问题", "登记问题", roles=LIAISON, order=20, read=dialog_fields(ISSUE), dialog=ISSUE,
-         usage="问题 — 登记问题线索（可一次写全各字段，或按提示逐项填写）")
+@command(
+    "问题",
+    "新问题",
+    "登记问题",
+    roles=LIAISON,
+    order=20,
+    read=dialog_fields(ISSUE),
+    dialog=ISSUE,
+    usage="问题 — 登记问题线索（可一次写全各字段，或按提示逐项填写）",
+)
 def log_issue(ctx: Context, args: Args) -> Reply:
     return start(ctx, ISSUE, fields_of(args))
 
 
-PROGRESS_USAGE = ("格式：#编号 状态或百分比 [说明]，如「#12 60% 已完成证件审验」「12号问题已整改」"
-                  "「进展 第12条 整改中」。")
+PROGRESS_USAGE = (
+    "格式：#编号 状态或百分比 [说明]，如「#12 60% 已完成证件审验」「12号问题已整改」「进展 第12条 整改中」。"
+)
 
 
 def _read_progress(rest: str) -> Args:
@@ -217,8 +277,14 @@ def _state(status: IssueStatus, percent: int) -> str:
     return STATUS_TEXT[status] + (f" {percent}%" if status is IssueStatus.IN_PROGRESS else "")
 
 
-@command("进展", "整改进展", roles=LIAISON, order=30, read=_read_progress,
-         usage="进展 <编号> <状态或百分比> [说明] — 如：#12 60% 已完成证件审验；12号问题已整改；第12条 整改中")
+@command(
+    "进展",
+    "整改进展",
+    roles=LIAISON,
+    order=30,
+    read=_read_progress,
+    usage="进展 <编号> <状态或百分比> [说明] — 如：#12 60% 已完成证件审验；12号问题已整改；第12条 整改中",
+)
 def report_progress(ctx: Context, args: Args) -> Reply:
     number = args.get("number")
     if number is None:
@@ -229,8 +295,9 @@ def report_progress(ctx: Context, args: Args) -> Reply:
     if issue is None:
         return Reply.of(f"没有编号为 #{number} 的问题。发送「我的问题」查看本单位的问题。")
     if issue.unit_id != contact.unit_id:
-        ctx.audit("denied", entity="issue", entity_id=issue.id, command="进展", reason="other unit",
-                  unit=contact.unit.name)
+        ctx.audit(
+            "denied", entity="issue", entity_id=issue.id, command="进展", reason="other unit", unit=contact.unit.name
+        )
         return Reply.of(f"#{number} 不是「{contact.unit.name}」的问题，您只能报告本单位问题的进展。")
     status = STATUS_BY_TEXT.get(args.get("status") or "")
     percent: int | None = args.get("percent")
@@ -260,17 +327,30 @@ def report_progress(ctx: Context, args: Args) -> Reply:
         return held
     filed = held.texts if held is not None else ()
     before = _state(issue.status, issue.percent)
-    Issues(ctx.session).add_progress(issue, status=status, percent=percent, note=note or None, contact=contact,
-                                     now=ctx.now)
-    ctx.audit("issue.progress", entity="issue", entity_id=issue.id, number=number, status=status.value,
-              percent=percent, note=note or None)
+    Issues(ctx.session).add_progress(
+        issue, status=status, percent=percent, note=note or None, contact=contact, now=ctx.now
+    )
+    ctx.audit(
+        "issue.progress",
+        entity="issue",
+        entity_id=issue.id,
+        number=number,
+        status=status.value,
+        percent=percent,
+        note=note or None,
+    )
     if status is IssueStatus.RECTIFIED:
         return Reply.of(*filed, f"#{number}「{issue.title}」已整改，已销号。{_unit_rate(ctx, issue)}")
     after = _state(status, percent)
     remarks = [f"原为 {before}"] * (before != after) + [kept] * bool(kept)
     shown = STATUS_TEXT[status] if kept else after
-    return Reply.of(*filed, f"已记录 #{number}「{issue.title}」进展：{shown}"
-                    + (f"（{'；'.join(remarks)}）" if remarks else "") + (f"，{note}" if note else "") + "。")
+    return Reply.of(
+        *filed,
+        f"已记录 #{number}「{issue.title}」进展：{shown}"
+        + (f"（{'；'.join(remarks)}）" if remarks else "")
+        + (f"，{note}" if note else "")
+        + "。",
+    )
 
 
 def _unit_rate(ctx: Context, issue: Issue) -> str:
@@ -294,8 +374,15 @@ def _read_number(rest: str) -> Args:
     return {"number": read_progress(rest).number}
 
 
-@command("查看", "查看问题", roles=STAFF, order=27, read=_read_number, writes=False,
-         usage="#12 — 查看问题 #12 的情况（也可写 12号问题、第12条）")
+@command(
+    "查看",
+    "查看问题",
+    roles=STAFF,
+    order=27,
+    read=_read_number,
+    writes=False,
+    usage="#12 — 查看问题 #12 的情况（也可写 12号问题、第12条）",
+)
 def show_issue(ctx: Context, args: Args) -> Reply:
     number = args.get("number")
     issue = Issues(ctx.session).by_number(ctx.campaign, number) if number is not None else None

@@ -48,8 +48,9 @@ LISTED_ISSUES = 8  # open issues offered as choices for a file
 TEXTS = {
     "stranger": "您还未登记为联络员，督办没有保存这个文件。请先发送「登记」。",
     "pending": "您的登记正在等待牵头部门审核，审核通过后才能报送材料；这个文件没有保存。",
-    "coordinator": ("材料由各单位联络员报送，督办没有保存这个文件。"
-                    "查看各单位的材料请发送「材料 事项名」或打开督办网页。"),
+    "coordinator": (
+        "材料由各单位联络员报送，督办没有保存这个文件。查看各单位的材料请发送「材料 事项名」或打开督办网页。"
+    ),
     "too_large": f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB，督办没有保存。请压缩或拆分后分几次发送。",
     "download_failed": "没能从平台取到这个文件（已多次重试），督办没有保存，请重新发送一次。",
     "empty": "这个文件是空的（0 字节），督办没有保存，请检查后重新发送。",
@@ -89,18 +90,25 @@ def receive(ctx: Context, progress_in: Callable[[str], Args | None]) -> Reply:
     problem = attachment.problem or ("download_failed" if staged is None else None if staged.size else "empty")
     if problem is None and staged.kind is None:
         ctx.audit("material.refused", reason="type")
-        return Reply.of(f"督办只接收 {KIND_NAMES}；这个文件不是其中之一（可执行程序、宏文件等一律不收），"
-                        "没有保存。")
+        return Reply.of(f"督办只接收 {KIND_NAMES}；这个文件不是其中之一（可执行程序、宏文件等一律不收），没有保存。")
     if problem is not None:
         ctx.audit("material.refused", reason=problem)
         return Reply.of(TEXTS[problem])
     contact = ctx.actor.contact
     assert contact is not None
     ctx.files.put(ctx.session, staged, now=ctx.now)
-    material = Material(campaign_id=ctx.campaign.id, unit_id=contact.unit_id, contact_id=contact.id,
-                        platform=ctx.message.platform, external_id=ctx.message.user_id, sha256=staged.sha256,
-                        name=clean_name(attachment.name, staged.kind), size=staged.size, kind=staged.kind,
-                        received_at=ctx.now)
+    material = Material(
+        campaign_id=ctx.campaign.id,
+        unit_id=contact.unit_id,
+        contact_id=contact.id,
+        platform=ctx.message.platform,
+        external_id=ctx.message.user_id,
+        sha256=staged.sha256,
+        name=clean_name(attachment.name, staged.kind),
+        size=staged.size,
+        kind=staged.kind,
+        received_at=ctx.now,
+    )
     ctx.session.add(material)
     ctx.session.flush()
     ctx.audit("material.receive", entity="material", entity_id=material.id, kind=material.kind, size=material.size)
@@ -176,9 +184,18 @@ def _own_issue(ctx: Context, number: int) -> Issue | str:
 
 
 def _pending(ctx: Context) -> list[Material]:
-    return list(ctx.session.scalars(select(Material).where(
-        Material.campaign_id == ctx.campaign.id, Material.platform == ctx.message.platform,
-        Material.external_id == ctx.message.user_id, Material.target.is_(None)).order_by(Material.id)))
+    return list(
+        ctx.session.scalars(
+            select(Material)
+            .where(
+                Material.campaign_id == ctx.campaign.id,
+                Material.platform == ctx.message.platform,
+                Material.external_id == ctx.message.user_id,
+                Material.target.is_(None),
+            )
+            .order_by(Material.id)
+        )
+    )
 
 
 def has_pending(ctx: Context) -> bool:
@@ -191,19 +208,33 @@ def _recent_target(ctx: Context) -> Target | None:
     assert contact is not None
     since = ctx.now - RECENT
     candidates: list[tuple[Any, Target]] = []
-    last = ctx.session.scalars(select(Material).where(
-        Material.campaign_id == ctx.campaign.id, Material.platform == ctx.message.platform,
-        Material.external_id == ctx.message.user_id, Material.filed_at >= since).order_by(
-        Material.filed_at.desc(), Material.id.desc()).limit(1)).first()
+    last = ctx.session.scalars(
+        select(Material)
+        .where(
+            Material.campaign_id == ctx.campaign.id,
+            Material.platform == ctx.message.platform,
+            Material.external_id == ctx.message.user_id,
+            Material.filed_at >= since,
+        )
+        .order_by(Material.filed_at.desc(), Material.id.desc())
+        .limit(1)
+    ).first()
     if last is not None and last.target is not None:
         candidates.append((last.filed_at, _target_of(ctx, last)))
-    progress = ctx.session.scalars(select(Progress).where(
-        Progress.contact_id == contact.id, Progress.created_at >= since).order_by(Progress.id.desc()).limit(1)).first()
+    progress = ctx.session.scalars(
+        select(Progress)
+        .where(Progress.contact_id == contact.id, Progress.created_at >= since)
+        .order_by(Progress.id.desc())
+        .limit(1)
+    ).first()
     if progress is not None:
         candidates.append((progress.created_at, Target(MaterialTarget.ISSUE, issue=progress.issue)))
-    submission = ctx.session.scalars(select(Submission).where(
-        Submission.contact_id == contact.id, Submission.submitted_at >= since).order_by(
-        Submission.submitted_at.desc()).limit(1)).first()
+    submission = ctx.session.scalars(
+        select(Submission)
+        .where(Submission.contact_id == contact.id, Submission.submitted_at >= since)
+        .order_by(Submission.submitted_at.desc())
+        .limit(1)
+    ).first()
     if submission is not None:
         deliverable = ctx.session.get(Deliverable, submission.deliverable_id)
         if deliverable is not None and deliverable.kind is not DeliverableKind.CONTACTS:
@@ -220,8 +251,16 @@ def _target_of(ctx: Context, material: Material) -> Target:
 
 
 def _issue_words(number: int) -> list[str]:
-    return [f"#{number}", f"# {number}", f"{number}号", f"{number}号问题", f"问题{number}", f"第{number}条",
-            f"第{number}号", f"#{number}号"]
+    return [
+        f"#{number}",
+        f"# {number}",
+        f"{number}号",
+        f"{number}号问题",
+        f"问题{number}",
+        f"第{number}条",
+        f"第{number}号",
+        f"#{number}号",
+    ]
 
 
 def ask(ctx: Context) -> str:
@@ -235,9 +274,20 @@ def ask(ctx: Context) -> str:
     lines = [f"这{'个' if len(waiting) == 1 else f' {len(waiting)} 个'}文件是什么材料？请回复编号："]
     for index, deliverable in enumerate(owed, 1):
         lines.append(f"{index}. 报送「{deliverable.name}」")
-        options.append({"words": [str(index), f"报送{index}", f"报送 {index}", f"第{index}项", deliverable.name,
-                                  f"报送{deliverable.name}", f"报送 {deliverable.name}"],
-                        "run": f"材料 报送 {deliverable.name}"})
+        options.append(
+            {
+                "words": [
+                    str(index),
+                    f"报送{index}",
+                    f"报送 {index}",
+                    f"第{index}项",
+                    deliverable.name,
+                    f"报送{deliverable.name}",
+                    f"报送 {deliverable.name}",
+                ],
+                "run": f"材料 报送 {deliverable.name}",
+            }
+        )
     weekly = len(owed) + 1
     lines.append(f"{weekly}. 本周周报的附件")
     options.append({"words": [str(weekly), "周报", "周报附件", "本周周报"], "run": "材料 周报"})
@@ -246,14 +296,21 @@ def ask(ctx: Context) -> str:
         options.extend({"words": _issue_words(i.number), "run": f"材料 #{i.number}"} for i in issues)
     saved = Dialogs(ctx.session).get(ctx.campaign, ctx.message.platform, ctx.message.user_id)
     if saved is not None and saved.kind != OFFER_KIND:  # a dialog in progress (周报, 问题 …) is not dropped
-        lines.append("您正在填写的内容保留着；填完后发送「材料 报送 事项名」「材料 #编号」或「材料 周报」"
-                     "说明这个文件的用途。")
+        lines.append(
+            "您正在填写的内容保留着；填完后发送「材料 报送 事项名」「材料 #编号」或「材料 周报」说明这个文件的用途。"
+        )
         return "\n".join(lines)
     lines.append("（回复「取消」不保存）")
     question = "\n".join(lines)
     options.append({"words": ["取消", "不要了", "删除"], "run": "材料 取消"})
-    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=OFFER_KIND,
-                              fields={OFFER: {"question": question, "options": options}}, now=ctx.now)
+    Dialogs(ctx.session).save(
+        ctx.campaign,
+        ctx.message.platform,
+        ctx.message.user_id,
+        kind=OFFER_KIND,
+        fields={OFFER: {"question": question, "options": options}},
+        now=ctx.now,
+    )
     return question
 
 
@@ -270,9 +327,15 @@ def _held_evidence(ctx: Context) -> Target | None:
 
 
 def _current(ctx: Context, unit_id: int, deliverable: Deliverable) -> list[Material]:
-    return list(ctx.session.scalars(select(Material).where(
-        Material.deliverable_id == deliverable.id, Material.unit_id == unit_id, Material.replaced_at.is_(None))
-        .order_by(Material.id)))
+    return list(
+        ctx.session.scalars(
+            select(Material)
+            .where(
+                Material.deliverable_id == deliverable.id, Material.unit_id == unit_id, Material.replaced_at.is_(None)
+            )
+            .order_by(Material.id)
+        )
+    )
 
 
 def file_pending(ctx: Context, target: Target, *, mode: str | None = None) -> Reply:
@@ -290,13 +353,19 @@ def file_pending(ctx: Context, target: Target, *, mode: str | None = None) -> Re
         burst = any(m.filed_at and m.filed_at >= ctx.now - RECENT for m in earlier)
         if earlier and mode is None and not burst:
             name = target.deliverable.name
-            question = (f"「{contact.unit.name}」已报送「{name}」的材料 {len(earlier)} 份"
-                        f"（{'、'.join(m.name for m in earlier[:3])}）。这次的文件是替换原文件，还是追加？"
-                        "回复「替换」或「追加」。")
-            offer = {"question": question, "options": [
-                {"words": ["替换", "1", "替换原文件", "覆盖", "更新"], "run": f"材料 替换 {name}"},
-                {"words": ["追加", "2", "添加", "增加", "补充", "追加材料"], "run": f"材料 追加 {name}"},
-                {"words": ["取消"], "run": "材料 取消"}]}
+            question = (
+                f"「{contact.unit.name}」已报送「{name}」的材料 {len(earlier)} 份"
+                f"（{'、'.join(m.name for m in earlier[:3])}）。这次的文件是替换原文件，还是追加？"
+                "回复「替换」或「追加」。"
+            )
+            offer = {
+                "question": question,
+                "options": [
+                    {"words": ["替换", "1", "替换原文件", "覆盖", "更新"], "run": f"材料 替换 {name}"},
+                    {"words": ["追加", "2", "添加", "增加", "补充", "追加材料"], "run": f"材料 追加 {name}"},
+                    {"words": ["取消"], "run": "材料 取消"},
+                ],
+            }
             dialogs.save(*where, kind=OFFER_KIND, fields={OFFER: offer}, now=ctx.now)
             return Reply.of(question)
         if mode == "replace":
@@ -311,13 +380,21 @@ def file_pending(ctx: Context, target: Target, *, mode: str | None = None) -> Re
         material.target, material.filed_at = target.kind, ctx.now
         material.deliverable_id = target.deliverable.id if target.deliverable else None
         material.issue_id = target.issue.id if target.issue else None
-        material.iso_year, material.iso_week = (week if target.kind is MaterialTarget.WEEKLY else (None, None))
+        material.iso_year, material.iso_week = week if target.kind is MaterialTarget.WEEKLY else (None, None)
     ctx.session.flush()
-    ctx.audit("material.file", target=target.kind.value, count=len(waiting),
-              deliverable=target.deliverable.name if target.deliverable else None,
-              issue=target.issue.number if target.issue else None, replaced=mode == "replace")
-    lines = [f"已作为{target.label(ctx)}保存 {len(waiting)} 个文件" + ("（已替换原文件）" if mode == "replace" else "")
-             + f"，共 {_count(ctx, target, contact.unit_id)} 份。"]
+    ctx.audit(
+        "material.file",
+        target=target.kind.value,
+        count=len(waiting),
+        deliverable=target.deliverable.name if target.deliverable else None,
+        issue=target.issue.number if target.issue else None,
+        replaced=mode == "replace",
+    )
+    lines = [
+        f"已作为{target.label(ctx)}保存 {len(waiting)} 个文件"
+        + ("（已替换原文件）" if mode == "replace" else "")
+        + f"，共 {_count(ctx, target, contact.unit_id)} 份。"
+    ]
     if target.deliverable is not None:
         lines.extend(_mark_submitted(ctx, target.deliverable))
     reply = Reply.of(*lines)
@@ -329,16 +406,21 @@ def file_pending(ctx: Context, target: Target, *, mode: str | None = None) -> Re
 
 
 def _count(ctx: Context, target: Target, unit_id: int) -> int:
-    query = select(func.count(Material.id)).where(Material.campaign_id == ctx.campaign.id,
-                                                  Material.replaced_at.is_(None))
+    query = select(func.count(Material.id)).where(
+        Material.campaign_id == ctx.campaign.id, Material.replaced_at.is_(None)
+    )
     if target.deliverable is not None:
         query = query.where(Material.deliverable_id == target.deliverable.id, Material.unit_id == unit_id)
     elif target.issue is not None:
         query = query.where(Material.issue_id == target.issue.id)
     else:
         year, week = ctx.week()
-        query = query.where(Material.unit_id == unit_id, Material.target == MaterialTarget.WEEKLY,
-                            Material.iso_year == year, Material.iso_week == week)
+        query = query.where(
+            Material.unit_id == unit_id,
+            Material.target == MaterialTarget.WEEKLY,
+            Material.iso_year == year,
+            Material.iso_week == week,
+        )
     return int(ctx.session.scalar(query) or 0)
 
 
@@ -349,12 +431,14 @@ def _mark_submitted(ctx: Context, deliverable: Deliverable) -> list[str]:
     if Deliverables(ctx.session).submission(deliverable, contact.unit) is not None:
         return []
     late = ctx.today > deliverable.due
-    submission = Submission(deliverable_id=deliverable.id, unit_id=contact.unit_id, contact_id=contact.id,
-                            submitted_at=ctx.now, late=late)
+    submission = Submission(
+        deliverable_id=deliverable.id, unit_id=contact.unit_id, contact_id=contact.id, submitted_at=ctx.now, late=late
+    )
     ctx.session.add(submission)
     ctx.session.flush()
-    ctx.audit("deliverable.submit", entity="submission", entity_id=submission.id, deliverable=deliverable.name,
-              late=late)
+    ctx.audit(
+        "deliverable.submit", entity="submission", entity_id=submission.id, deliverable=deliverable.name, late=late
+    )
     return [f"已登记「{contact.unit.name}」报送「{deliverable.name}」" + ("（已逾期）" if late else "") + "。"]
 
 
@@ -375,8 +459,12 @@ def evidence_needed(campaign: Campaign, issue: Issue) -> bool:
 
 
 def evidence_count(ctx: Context, issue: Issue) -> int:
-    return int(ctx.session.scalar(select(func.count(Material.id)).where(
-        Material.issue_id == issue.id, Material.replaced_at.is_(None))) or 0)
+    return int(
+        ctx.session.scalar(
+            select(func.count(Material.id)).where(Material.issue_id == issue.id, Material.replaced_at.is_(None))
+        )
+        or 0
+    )
 
 
 def before_progress(ctx: Context, issue: Issue, rectifying: bool) -> Reply | None:
@@ -387,11 +475,18 @@ def before_progress(ctx: Context, issue: Issue, rectifying: bool) -> Reply | Non
         notes.extend(file_pending(ctx, Target(MaterialTarget.ISSUE, issue=issue)).texts)
     if not rectifying or not evidence_needed(ctx.campaign, issue) or evidence_count(ctx, issue):
         return Reply.of(*notes) if notes else None
-    question = (f"#{issue.number}「{issue.title}」需要佐证材料才能销号：请发送整改前后的照片或佐证文件"
-                f"（图片、PDF、Word 等），收到后即按「已整改」销号。")
-    Dialogs(ctx.session).save(ctx.campaign, ctx.message.platform, ctx.message.user_id, kind=OFFER_KIND,
-                              fields={OFFER: {"question": question, "options": []},
-                                      EVIDENCE: {"number": issue.number}}, now=ctx.now)
+    question = (
+        f"#{issue.number}「{issue.title}」需要佐证材料才能销号：请发送整改前后的照片或佐证文件"
+        f"（图片、PDF、Word 等），收到后即按「已整改」销号。"
+    )
+    Dialogs(ctx.session).save(
+        ctx.campaign,
+        ctx.message.platform,
+        ctx.message.user_id,
+        kind=OFFER_KIND,
+        fields={OFFER: {"question": question, "options": []}, EVIDENCE: {"number": issue.number}},
+        now=ctx.now,
+    )
     ctx.audit("issue.evidence_wanted", entity="issue", entity_id=issue.id, number=issue.number)
     return Reply.of(*notes, question)
 
@@ -403,8 +498,14 @@ def _read_material(rest: str) -> Args:
     return {"rest": strip_punct(normalize(rest))}
 
 
-@command("材料", roles=LIAISON, order=49, read=_read_material, writes=lambda args: bool(args.get("rest")),
-         usage="材料 [报送 事项名 | #编号 | 周报] — 发送文件后说明它是什么材料；只发「材料」查看本单位已报送的文件")
+@command(
+    "材料",
+    roles=LIAISON,
+    order=49,
+    read=_read_material,
+    writes=lambda args: bool(args.get("rest")),
+    usage="材料 [报送 事项名 | #编号 | 周报] — 发送文件后说明它是什么材料；只发「材料」查看本单位已报送的文件",
+)
 def file_material(ctx: Context, args: Args) -> Reply:
     rest: str = args.get("rest") or ""
     if not rest:
@@ -415,7 +516,7 @@ def file_material(ctx: Context, args: Args) -> Reply:
         return Reply.of(f"已取消，{count} 个文件没有保存。" if count else "没有等待说明用途的文件。")
     for word, mode in (("替换", "replace"), ("追加", "add")):
         if rest.startswith(word):
-            deliverable = _deliverable(ctx, rest[len(word):].strip())
+            deliverable = _deliverable(ctx, rest[len(word) :].strip())
             if deliverable is None:
                 return Reply.of("没有找到这个报送事项，请重新发送文件。")
             return file_pending(ctx, Target(MaterialTarget.DELIVERABLE, deliverable=deliverable), mode=mode)
@@ -431,9 +532,11 @@ def file_material(ctx: Context, args: Args) -> Reply:
 def _unit_listing(ctx: Context) -> Reply:
     contact = ctx.actor.contact
     assert contact is not None
-    rows = ctx.session.scalars(select(Material).where(
-        Material.unit_id == contact.unit_id, Material.target.is_not(None), Material.replaced_at.is_(None))
-        .order_by(Material.id)).all()
+    rows = ctx.session.scalars(
+        select(Material)
+        .where(Material.unit_id == contact.unit_id, Material.target.is_not(None), Material.replaced_at.is_(None))
+        .order_by(Material.id)
+    ).all()
     if not rows:
         return Reply.of(f"「{contact.unit.name}」还没有通过督办报送文件。直接发送文件或图片即可。")
     lines = [f"「{contact.unit.name}」已报送的文件（{len(rows)} 份）："]
@@ -443,8 +546,14 @@ def _unit_listing(ctx: Context) -> Reply:
     return Reply.of("\n".join(lines))
 
 
-@command("材料", roles=COORDINATOR, order=49, read=_read_material, writes=False,
-         usage="材料 <事项> — 各单位报送该事项的文件份数和尚未报送的单位")
+@command(
+    "材料",
+    roles=COORDINATOR,
+    order=49,
+    read=_read_material,
+    writes=False,
+    usage="材料 <事项> — 各单位报送该事项的文件份数和尚未报送的单位",
+)
 def materials_summary(ctx: Context, args: Args) -> Reply:
     deliverables = [d for d in Deliverables(ctx.session).all(ctx.campaign) if d.kind is not DeliverableKind.CONTACTS]
     if not deliverables:
@@ -456,8 +565,11 @@ def materials_summary(ctx: Context, args: Args) -> Reply:
         listing = "\n".join(f"{i}. {d.name}（{_files_line(ctx, d)}）" for i, d in enumerate(deliverables, 1))
         head = f"没有找到报送事项「{name}」。" if name else ""
         return Reply.of(f"{head}请发送「材料 事项名」，各事项收到的文件：\n{listing}")
-    return Reply.of(deliverable_summary(ctx.session, ctx.campaign, chosen, link=ctx.dashboard_link(
-        f"/dashboard/materials/{chosen.id}")))
+    return Reply.of(
+        deliverable_summary(
+            ctx.session, ctx.campaign, chosen, link=ctx.dashboard_link(f"/dashboard/materials/{chosen.id}")
+        )
+    )
 
 
 def _files_line(ctx: Context, deliverable: Deliverable) -> str:
@@ -466,22 +578,28 @@ def _files_line(ctx: Context, deliverable: Deliverable) -> str:
 
 
 def files_by_unit(session: Session, deliverable: Deliverable) -> dict[int, int]:
-    rows = session.execute(select(Material.unit_id, func.count(Material.id)).where(
-        Material.deliverable_id == deliverable.id, Material.replaced_at.is_(None)).group_by(Material.unit_id))
+    rows = session.execute(
+        select(Material.unit_id, func.count(Material.id))
+        .where(Material.deliverable_id == deliverable.id, Material.replaced_at.is_(None))
+        .group_by(Material.unit_id)
+    )
     return {unit_id: int(count) for unit_id, count in rows}
 
 
 def deliverable_summary(session: Session, campaign: Campaign, deliverable: Deliverable, *, link: str | None) -> str:
     """`材料 <事项>`: how many units sent files, how many files, and who has not."""
-    units: Sequence[Unit] = [u for u in Units(session).all(campaign)
-                             if not u.retired and Deliverables.owes(deliverable, u)]
+    units: Sequence[Unit] = [
+        u for u in Units(session).all(campaign) if not u.retired and Deliverables.owes(deliverable, u)
+    ]
     counts = files_by_unit(session, deliverable)
     submitted = Deliverables(session).submissions(campaign).get(deliverable.id, set())
     with_files = [u for u in units if counts.get(u.id)]
     marked_only = [u for u in units if not counts.get(u.id) and u.id in submitted]
     missing = [u for u in units if not counts.get(u.id) and u.id not in submitted]
-    lines = [f"「{deliverable.name}」（{deliverable.due:%m月%d日}前）：{len(with_files)}/{len(units)} 个单位"
-             f"已报送文件，共 {sum(counts.get(u.id, 0) for u in units)} 份。"]
+    lines = [
+        f"「{deliverable.name}」（{deliverable.due:%m月%d日}前）：{len(with_files)}/{len(units)} 个单位"
+        f"已报送文件，共 {sum(counts.get(u.id, 0) for u in units)} 份。"
+    ]
     if with_files:
         lines.append("已报送：" + "、".join(f"{u.name}（{counts[u.id]}份）" for u in with_files))
     if marked_only:

@@ -82,7 +82,7 @@ def take_number(text: str) -> tuple[int | None, str]:
     match = _LEADING_NUMBER.match(text)
     if not match:
         return None, text
-    return to_int(match.group(1)), text[match.end():].strip(" ,，:、")
+    return to_int(match.group(1)), text[match.end() :].strip(" ,，:、")
 
 
 # --- labelled fields -----------------------------------------------------------------------------------
@@ -156,8 +156,10 @@ class _Mark:
 
 def _marks(line: str, vocabulary: Vocabulary, current: str | None) -> list[_Mark]:
     """The labels of one line, left to right, decided with the field each one would interrupt."""
-    candidates = sorted([(m.start(), m.end(), m.group(1).strip(), True) for m in _BRACKET_LABEL.finditer(line)]
-                        + [(m.start(), m.end(), m.group(1), False) for m in _COLON_LABEL.finditer(line)])
+    candidates = sorted(
+        [(m.start(), m.end(), m.group(1).strip(), True) for m in _BRACKET_LABEL.finditer(line)]
+        + [(m.start(), m.end(), m.group(1), False) for m in _COLON_LABEL.finditer(line)]
+    )
     marks: list[_Mark] = []
     covered = 0
     for start, end, typed, bracketed in candidates:
@@ -202,8 +204,9 @@ def read_fields(text: str, vocabulary: Vocabulary, *, current: str | None = None
     unknown: list[str] = []
     for line in normalize(text).split("\n"):
         marks = _marks(line, vocabulary, current)
-        head = _clean_value(line[: marks[0].start if marks else len(line)], current in vocabulary.multiline,
-                            label_follows=bool(marks))
+        head = _clean_value(
+            line[: marks[0].start if marks else len(line)], current in vocabulary.multiline, label_follows=bool(marks)
+        )
         if head:
             if current is None:
                 free.append(head)
@@ -211,8 +214,9 @@ def read_fields(text: str, vocabulary: Vocabulary, *, current: str | None = None
                 values[current] = f"{values[current]}\n{head}" if values.get(current) else head
         for index, mark in enumerate(marks):
             end = marks[index + 1].start if index + 1 < len(marks) else len(line)
-            value = _clean_value(line[mark.value_start:end], mark.key in vocabulary.multiline,
-                                 label_follows=index + 1 < len(marks))
+            value = _clean_value(
+                line[mark.value_start : end], mark.key in vocabulary.multiline, label_follows=index + 1 < len(marks)
+            )
             if mark.key is None:
                 unknown.append(mark.typed)
                 current = _DROPPED
@@ -316,17 +320,37 @@ _ISSUE_REFERENCE = (
     rf"|(?P<suffix>{NUMBER})\s*(?:号|条)(?:问题)?)"
 )
 _ISSUE_REF = re.compile(rf"^(?:(?:整改)?进展\s*:?\s*)?{_ISSUE_REFERENCE}\s*[,:、]?\s*", re.IGNORECASE)
-_PROGRESS_NUMBER = re.compile(rf"^(?:{_ISSUE_REFERENCE}|(?P<bare>{NUMBER})(?![\d%]))\s*[,:、]?\s*",
-                              re.IGNORECASE)
-_TASK_REF = re.compile(rf"^(?:(?P<before>{NUMBER})\s*号\s*任务|第\s*(?P<ordinal>{NUMBER})\s*(?:项|号|条)\s*任务)"
-                       rf"\s*[,:、]?\s*")
+_PROGRESS_NUMBER = re.compile(rf"^(?:{_ISSUE_REFERENCE}|(?P<bare>{NUMBER})(?![\d%]))\s*[,:、]?\s*", re.IGNORECASE)
+_TASK_REF = re.compile(
+    rf"^(?:(?P<before>{NUMBER})\s*号\s*任务|第\s*(?P<ordinal>{NUMBER})\s*(?:项|号|条)\s*任务)"
+    rf"\s*[,:、]?\s*"
+)
 
-_PERCENT = re.compile(r"^(?:(\d{1,3}(?:\.\d+)?)\s*%|百分之([零〇一二两三四五六七八九十百]+)"
-                      r"|([一二三四五六七八九十])成(?!员))")
+_PERCENT = re.compile(
+    r"^(?:(\d{1,3}(?:\.\d+)?)\s*%|百分之([零〇一二两三四五六七八九十百]+)"
+    r"|([一二三四五六七八九十])成(?!员))"
+)
 # Longest first within each status, so that 已完成整改 is read whole, not as 已完成 + a note 整改.
 STATUS_WORDS: tuple[tuple[IssueStatus, tuple[str, ...]], ...] = (
-    (IssueStatus.RECTIFIED, ("已整改到位", "已完成整改", "整改已完成", "已整改完成", "整改完成", "整改到位", "完成整改",
-                             "已整改", "已销号", "已办结", "已完成", "销号", "办结", "完成")),
+    (
+        IssueStatus.RECTIFIED,
+        (
+            "已整改到位",
+            "已完成整改",
+            "整改已完成",
+            "已整改完成",
+            "整改完成",
+            "整改到位",
+            "完成整改",
+            "已整改",
+            "已销号",
+            "已办结",
+            "已完成",
+            "销号",
+            "办结",
+            "完成",
+        ),
+    ),
     (IssueStatus.IN_PROGRESS, ("整改进行中", "正在整改", "整改中", "进行中", "推进中", "在整改")),
     (IssueStatus.OPEN, ("尚未整改", "还未整改", "未开始", "未整改")),
 )
@@ -346,14 +370,21 @@ class ProgressRead:
     note: str
 
     def args(self) -> dict[str, object]:
-        return {"number": self.number, "status": STATUS_TEXT[self.status] if self.status else None,
-                "percent": self.percent, "note": self.note}
+        return {
+            "number": self.number,
+            "status": STATUS_TEXT[self.status] if self.status else None,
+            "percent": self.percent,
+            "note": self.note,
+        }
 
 
 def _starts_with_word(text: str, word: str) -> bool:
     """`已完成 证件审验` starts with the status 已完成; `已完成证件审验` is a note, not a status."""
-    return text.startswith(word) and (len(text) == len(word) or not text[len(word)].isalnum()
-                                      or _PERCENT.match(text[len(word):].lstrip()) is not None)
+    return text.startswith(word) and (
+        len(text) == len(word)
+        or not text[len(word)].isalnum()
+        or _PERCENT.match(text[len(word) :].lstrip()) is not None
+    )
 
 
 def read_status(text: str) -> tuple[IssueStatus | None, int | None, str]:
@@ -367,11 +398,11 @@ def read_status(text: str) -> tuple[IssueStatus | None, int | None, str]:
         if match and percent is None:
             figure, words, tenths = match.groups()
             percent = round(float(figure)) if figure else to_int(words) if words else 10 * (to_int(tenths) or 0)
-            rest = rest[match.end():].strip(" ,，:")
+            rest = rest[match.end() :].strip(" ,，:")
             continue
         word = next(((s, w) for s, words in STATUS_WORDS for w in words if _starts_with_word(rest, w)), None)
         if word and status is None:
-            status, rest = word[0], rest[len(word[1]):].strip(" ,，:")
+            status, rest = word[0], rest[len(word[1]) :].strip(" ,，:")
             if status is IssueStatus.RECTIFIED and word[1].endswith("完成") and _PERCENT.match(rest):
                 status = None  # 完成60%: a share done, not the whole issue
     return status, percent, strip_punct(rest)
@@ -382,13 +413,15 @@ def read_progress(rest: str) -> ProgressRead:
     rest = rest.strip()
     match = _PROGRESS_NUMBER.match(rest)
     number = _reference_number(match) if match else None
-    status, percent, note = read_status(rest[match.end():] if match else rest)
+    status, percent, note = read_status(rest[match.end() :] if match else rest)
     return ProgressRead(number, status, percent, note)
 
 
 # The forms that name an issue beyond doubt: a message that starts with one is about that issue.
-_UNMISTAKABLE = re.compile(rf"^(?:\#\s*{NUMBER}|{NUMBER}\s*号问题|第\s*{NUMBER}\s*(?:条|号)"
-                           rf"|问题\s*(?:\#|第|编号)?\s*\d)")
+_UNMISTAKABLE = re.compile(
+    rf"^(?:\#\s*{NUMBER}|{NUMBER}\s*号问题|第\s*{NUMBER}\s*(?:条|号)"
+    rf"|问题\s*(?:\#|第|编号)?\s*\d)"
+)
 
 
 def read_issue_reference(text: str) -> ProgressRead | None:
@@ -399,7 +432,7 @@ def read_issue_reference(text: str) -> ProgressRead | None:
     match = _ISSUE_REF.match(text)
     if match is None:
         return None
-    status, percent, note = read_status(text[match.end():])
+    status, percent, note = read_status(text[match.end() :])
     if status is None and percent is None and not _UNMISTAKABLE.match(text):
         return None
     return ProgressRead(_reference_number(match), status, percent, note)
@@ -408,7 +441,7 @@ def read_issue_reference(text: str) -> ProgressRead | None:
 def read_bare_reference(text: str) -> int | None:
     """The issue number of a message that is nothing but a reference (`#12`, `12号问题`, `第十二条`)."""
     match = _ISSUE_REF.match(text)
-    if match is None or strip_punct(text[match.end():]).strip("?？") or text.lstrip().startswith(("进展", "整改进展")):
+    if match is None or strip_punct(text[match.end() :]).strip("?？") or text.lstrip().startswith(("进展", "整改进展")):
         return None
     return _reference_number(match)
 
@@ -418,7 +451,7 @@ def read_task_reference(text: str) -> tuple[int | None, str] | None:
     match = _TASK_REF.match(text)
     if match is None:
         return None
-    return _reference_number(match), text[match.end():]
+    return _reference_number(match), text[match.end() :]
 
 
 # --- small talk ---------------------------------------------------------------------------------------
@@ -426,13 +459,12 @@ def read_task_reference(text: str) -> tuple[int | None, str] | None:
 GREETING, THANKS, ACKNOWLEDGEMENT, FAREWELL = "greeting", "thanks", "acknowledgement", "farewell"
 _SMALL_TALK = {
     GREETING: "你好 您好 你们好 大家好 在吗 在不在 在么 早上好 早安 上午好 中午好 下午好 晚上好 早 "
-              "hello hi 嗨 哈喽 哈啰 老师好 领导好",
-    THANKS: "谢谢 谢谢你 谢谢您 多谢 感谢 非常感谢 谢了 辛苦了 辛苦 麻烦了 thanks thankyou thx "
-            "谢谢啦 感谢感谢",
+    "hello hi 嗨 哈喽 哈啰 老师好 领导好",
+    THANKS: "谢谢 谢谢你 谢谢您 多谢 感谢 非常感谢 谢了 辛苦了 辛苦 麻烦了 thanks thankyou thx 谢谢啦 感谢感谢",
     ACKNOWLEDGEMENT: "收到 收到了 已收到 好的 好 好滴 好哒 好嘞 好的呢 嗯 嗯嗯 哦 噢 ok okay 知道了 "
-                     "明白 明白了 了解 清楚 晓得了 已阅 已读 行 可以 没问题 马上办 马上落实 立即落实 "
-                     "抓紧落实 照办 遵照执行 按要求办 是 对 对的 是的 👌 👍 🙏 💪 🤝 ✌ [强] [ok] "
-                     "[抱拳] [握手] [好的] [拳头] [胜利] [玫瑰] [微笑] [耶]",
+    "明白 明白了 了解 清楚 晓得了 已阅 已读 行 可以 没问题 马上办 马上落实 立即落实 "
+    "抓紧落实 照办 遵照执行 按要求办 是 对 对的 是的 👌 👍 🙏 💪 🤝 ✌ [强] [ok] "
+    "[抱拳] [握手] [好的] [拳头] [胜利] [玫瑰] [微笑] [耶]",
     FAREWELL: "再见 拜拜 bye 回头见 晚安",
 }
 _SMALL_TALK_WORDS = {word: kind for kind, words in _SMALL_TALK.items() for word in words.split()}
@@ -470,7 +502,7 @@ def _small_talk_chunk(chunk: str) -> list[str] | None:
                 break
             return [ACKNOWLEDGEMENT] if not kinds and _is_symbol(rest) else None
         kinds.append(_SMALL_TALK_WORDS[head])
-        rest = rest[len(head):]
+        rest = rest[len(head) :]
     return kinds
 
 

@@ -71,7 +71,7 @@ def match_command(text: str, role: str | None = None) -> tuple[Command | None, s
     lowered = text.casefold()
     for word, candidates in _index().words:
         if lowered.startswith(word):
-            rest = text[len(word):]
+            rest = text[len(word) :]
             if not rest or rest.startswith(_FOLLOWERS) or rest[0].isdigit():
                 found = next((c for c in candidates if role in c.roles), candidates[0])
                 return found, rest if rest.startswith(("#", "第")) or rest[:1].isdigit() else rest.lstrip(" :;,，、\n")
@@ -142,8 +142,9 @@ def _form(text: str) -> Reading | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def read_message(text: str, *, dialog: str | None = None, state: Mapping[str, Any] | None = None,
-                 role: str | None = None) -> Reading:
+def read_message(
+    text: str, *, dialog: str | None = None, state: Mapping[str, Any] | None = None, role: str | None = None
+) -> Reading:
     """Read a message from a sender of `role`: outside any dialog, or inside the dialog of kind `dialog` whose
     saved `state` says which question (and which offer) is pending. Pure: the dispatcher acts on the reading."""
     text = normalize(text)

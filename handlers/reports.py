@@ -41,23 +41,40 @@ def _save_weekly(ctx: Context, values: dict[str, str]) -> Reply:
     deadline = f"{format_near(due.date(), ctx.today)} {due:%H:%M}"
     late_text = f"\n已过本周报送截止时间（{deadline}），记为迟报。" if late else ""
     if report is None:
-        report = WeeklyReport(campaign_id=ctx.campaign.id, unit_id=unit.id, iso_year=iso_year, iso_week=iso_week,
-                              text=values["text"], contact_id=contact.id, submitted_at=ctx.now, late=late,
-                              revisions=1)
+        report = WeeklyReport(
+            campaign_id=ctx.campaign.id,
+            unit_id=unit.id,
+            iso_year=iso_year,
+            iso_week=iso_week,
+            text=values["text"],
+            contact_id=contact.id,
+            submitted_at=ctx.now,
+            late=late,
+            revisions=1,
+        )
         ctx.session.add(report)
         ctx.session.flush()
-        ctx.audit("weekly.submit", entity="weekly_report", entity_id=report.id, week=f"{iso_year}-W{iso_week:02d}",
-                  late=late)
+        ctx.audit(
+            "weekly.submit", entity="weekly_report", entity_id=report.id, week=f"{iso_year}-W{iso_week:02d}", late=late
+        )
         on_time = "" if late else f"（截止 {due_text}，按时）"
         return Reply.of(f"已收到「{unit.name}」第{iso_week}周周报{on_time}。{late_text}".strip())
     previous = report.submitted_at.astimezone(ctx.now.tzinfo)
     replaced = clipped(report.text.replace("\n", " "), 20)
     report.text, report.contact_id, report.submitted_at = values["text"], contact.id, ctx.now
     report.late, report.revisions = late, report.revisions + 1
-    ctx.audit("weekly.replace", entity="weekly_report", entity_id=report.id, week=f"{iso_year}-W{iso_week:02d}",
-              late=late, revision=report.revisions)
-    return Reply.of(f"已更新「{unit.name}」第{iso_week}周周报，替换了 周{WEEKDAYS[previous.weekday()]} "
-                    f"{previous:%H:%M} 提交的版本（「{replaced}」）。{late_text}".strip())
+    ctx.audit(
+        "weekly.replace",
+        entity="weekly_report",
+        entity_id=report.id,
+        week=f"{iso_year}-W{iso_week:02d}",
+        late=late,
+        revision=report.revisions,
+    )
+    return Reply.of(
+        f"已更新「{unit.name}」第{iso_week}周周报，替换了 周{WEEKDAYS[previous.weekday()]} "
+        f"{previous:%H:%M} 提交的版本（「{replaced}」）。{late_text}".strip()
+    )
 
 
 def _weekly_prompt(ctx: Context) -> str:
@@ -68,14 +85,18 @@ def _weekly_prompt(ctx: Context) -> str:
     if report is None:
         return "请发送本周专项整治工作信息（一条消息写完）。"
     when = report.submitted_at.astimezone(ctx.now.tzinfo)
-    return (f"本周周报已于 周{WEEKDAYS[when.weekday()]} {when:%H:%M} 报送；再发送将替换原周报。"
-            "请发送新的本周专项整治工作信息（一条消息写完）。")
+    return (
+        f"本周周报已于 周{WEEKDAYS[when.weekday()]} {when:%H:%M} 报送；再发送将替换原周报。"
+        "请发送新的本周专项整治工作信息（一条消息写完）。"
+    )
 
 
-WEEKLY = DialogSpec("weekly", "报送周报",
-                    (Field("text", "内容", ("周报内容", "本周工作信息"), _weekly_prompt, check=_check_weekly,
-                           multiline=True),),
-                    _save_weekly)
+WEEKLY = DialogSpec(
+    "weekly",
+    "报送周报",
+    (Field("text", "内容", ("周报内容", "本周工作信息"), _weekly_prompt, check=_check_weekly, multiline=True),),
+    _save_weekly,
+)
 
 
 def _read_weekly(rest: str) -> Args:
@@ -83,8 +104,14 @@ def _read_weekly(rest: str) -> Args:
     return {"text": read_fields(rest, WEEKLY.vocabulary, current="text").values.get("text", "")}
 
 
-@command("周报", roles=LIAISON, order=40, read=_read_weekly, dialog=WEEKLY,
-         usage="周报 <内容> — 报送本周工作信息（重发会替换）")
+@command(
+    "周报",
+    roles=LIAISON,
+    order=40,
+    read=_read_weekly,
+    dialog=WEEKLY,
+    usage="周报 <内容> — 报送本周工作信息（重发会替换）",
+)
 def weekly_report(ctx: Context, args: Args) -> Reply:
     text = args.get("text") or ""
     return start(ctx, WEEKLY, FieldsRead({"text": text} if text else {}, "", []))
@@ -109,12 +136,14 @@ def _read_stats(rest: str) -> Args:
     handled = _HANDLED.search(rest)
     disciplined = _DISCIPLINED.search(rest)
     first_number = min((m.start() for m in (handled, disciplined) if m), default=len(rest))
-    return {"focus_area": strip_punct(rest[:first_number]), "handled": _count(handled),
-            "disciplined": _count(disciplined)}
+    return {
+        "focus_area": strip_punct(rest[:first_number]),
+        "handled": _count(handled),
+        "disciplined": _count(disciplined),
+    }
 
 
-@command("统计", roles=LIAISON, order=45, read=_read_stats,
-         usage="统计 <整治重点> 处理<n>人 处分<n>人 — 附件3 人数")
+@command("统计", roles=LIAISON, order=45, read=_read_stats, usage="统计 <整治重点> 处理<n>人 处分<n>人 — 附件3 人数")
 def report_stats(ctx: Context, args: Args) -> Reply:
     contact = ctx.actor.contact
     assert contact is not None
@@ -123,11 +152,15 @@ def report_stats(ctx: Context, args: Args) -> Reply:
     try:
         area = pick(typed, "整治重点", areas, FOCUS_SYNONYMS) if areas and typed else None
     except Suggest as suggestion:
-        counts = " ".join(f"{word}{args[key]}人" for word, key in (("处理", "handled"), ("处分", "disciplined"))
-                          if args.get(key) is not None)
+        counts = " ".join(
+            f"{word}{args[key]}人"
+            for word, key in (("处理", "handled"), ("处分", "disciplined"))
+            if args.get(key) is not None
+        )
         fixed = f"统计 {suggestion.value} {counts}".strip()
-        return offer_command(ctx, f"「{typed}」是指「{suggestion.value}」吗？回复「确认」按「{fixed}」记录，"
-                                  f"或重新发送。", fixed)
+        return offer_command(
+            ctx, f"「{typed}」是指「{suggestion.value}」吗？回复「确认」按「{fixed}」记录，或重新发送。", fixed
+        )
     except FieldError as error:
         return Reply.of(f"整治重点{error}请写明整治重点（{'、'.join(areas)}）。{STATS_USAGE}")
     if area is None:
@@ -154,16 +187,27 @@ def report_stats(ctx: Context, args: Args) -> Reply:
     row.handled, row.disciplined = new_handled, new_disciplined
     row.contact_id, row.updated_at = contact.id, ctx.now
     ctx.session.flush()
-    ctx.audit("stats.report", entity="stats_report", entity_id=row.id, focus_area=area, handled=row.handled,
-              disciplined=row.disciplined)
-    return Reply.of(f"已记录「{contact.unit.name}」{area}：处理 {row.handled} 人，党纪政务处分 {row.disciplined} 人"
-                    f"{replaced}。（附件3 的发现问题数、整改问题数由问题台账自动统计）")
+    ctx.audit(
+        "stats.report",
+        entity="stats_report",
+        entity_id=row.id,
+        focus_area=area,
+        handled=row.handled,
+        disciplined=row.disciplined,
+    )
+    return Reply.of(
+        f"已记录「{contact.unit.name}」{area}：处理 {row.handled} 人，党纪政务处分 {row.disciplined} 人"
+        f"{replaced}。（附件3 的发现问题数、整改问题数由问题台账自动统计）"
+    )
 
 
 def _deliverable_line(ctx: Context, index: int, deliverable: Deliverable, submitted: Submission | None) -> str:
     # submitted_at is stored in UTC: a submission at 07:30 Beijing time belongs to that Beijing day.
-    state = (f"已报送（{format_near(submitted.submitted_at.astimezone(ctx.now.tzinfo).date(), ctx.today)}）"
-             if submitted else "未报送")
+    state = (
+        f"已报送（{format_near(submitted.submitted_at.astimezone(ctx.now.tzinfo).date(), ctx.today)}）"
+        if submitted
+        else "未报送"
+    )
     return f"{index}. {deliverable.name}（{format_near(deliverable.due, ctx.today)}前，{state}）"
 
 
@@ -171,8 +215,14 @@ def _read_item(rest: str) -> Args:
     return {"item": strip_punct(rest) or None}
 
 
-@command("报送", roles=LIAISON, order=48, read=_read_item, writes=lambda args: bool(args.get("item")),
-         usage="报送 <事项名> — 登记已报送的材料")
+@command(
+    "报送",
+    roles=LIAISON,
+    order=48,
+    read=_read_item,
+    writes=lambda args: bool(args.get("item")),
+    usage="报送 <事项名> — 登记已报送的材料",
+)
 def submit_deliverable(ctx: Context, args: Args) -> Reply:
     contact = ctx.actor.contact
     assert contact is not None
@@ -185,11 +235,13 @@ def submit_deliverable(ctx: Context, args: Args) -> Reply:
     chosen = next((d for d in owed if d.name == found.value), None)
     if chosen is None and name and len(found.suggestions) == 1:
         meant = found.suggestions[0]
-        return offer_command(ctx, f"没有报送事项「{name}」，是指「{meant}」吗？回复「确认」登记报送，或重新发送。",
-                             f"报送 {meant}")
+        return offer_command(
+            ctx, f"没有报送事项「{name}」，是指「{meant}」吗？回复「确认」登记报送，或重新发送。", f"报送 {meant}"
+        )
     if chosen is None:
-        listing = "\n".join(_deliverable_line(ctx, i, d, repo.submission(d, contact.unit))
-                            for i, d in enumerate(owed, 1))
+        listing = "\n".join(
+            _deliverable_line(ctx, i, d, repo.submission(d, contact.unit)) for i, d in enumerate(owed, 1)
+        )
         head = f"没有找到报送事项「{name}」。" if name else ""
         return Reply.of(f"{head}请发送「报送 事项名」或「报送 序号」，本单位的报送事项：\n{listing}")
     if materials.has_pending(ctx):  # files sent just before, waiting to be told what they are
@@ -197,15 +249,17 @@ def submit_deliverable(ctx: Context, args: Args) -> Reply:
     existing = repo.submission(chosen, contact.unit)
     if existing is not None:
         when = existing.submitted_at.astimezone(ctx.now.tzinfo)
-        return Reply.of(f"「{contact.unit.name}」已于 {format_near(when.date(), ctx.today)} {when:%H:%M} "
-                        f"报送过「{chosen.name}」，无需重复报送。")
+        return Reply.of(
+            f"「{contact.unit.name}」已于 {format_near(when.date(), ctx.today)} {when:%H:%M} "
+            f"报送过「{chosen.name}」，无需重复报送。"
+        )
     late = ctx.today > chosen.due
-    submission = Submission(deliverable_id=chosen.id, unit_id=contact.unit_id, contact_id=contact.id,
-                            submitted_at=ctx.now, late=late)
+    submission = Submission(
+        deliverable_id=chosen.id, unit_id=contact.unit_id, contact_id=contact.id, submitted_at=ctx.now, late=late
+    )
     ctx.session.add(submission)
     ctx.session.flush()
-    ctx.audit("deliverable.submit", entity="submission", entity_id=submission.id, deliverable=chosen.name,
-              late=late)
+    ctx.audit("deliverable.submit", entity="submission", entity_id=submission.id, deliverable=chosen.name, late=late)
     recipient = f"，请按要求将材料报{chosen.recipient}" if chosen.recipient else ""
     late_text = f"（截止 {format_near(chosen.due, ctx.today)}，已逾期）" if late else ""
     return Reply.of(f"已登记「{contact.unit.name}」报送「{chosen.name}」{late_text}{recipient}。")

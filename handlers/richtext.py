@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 # User text (unit names, issue titles) must not open markup: these characters become their full-width
 # forms, which read the same in Chinese text. Backslash escapes are not honoured by WeCom's renderer.
-_MARKDOWN_SAFE = str.maketrans({"*": "＊", "_": "＿", "[": "［", "]": "］", "<": "＜", ">": "＞", "`": "｀",
-                                "~": "～", "|": "｜"})
+_MARKDOWN_SAFE = str.maketrans(
+    {"*": "＊", "_": "＿", "[": "［", "]": "］", "<": "＜", ">": "＞", "`": "｀", "~": "～", "|": "｜"}
+)
 _BREAK = "  "  # before the newline that joins the lines: a hard line break
 
 

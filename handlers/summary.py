@@ -20,7 +20,6 @@ class IssueCounts:
     overdue: int = 0
     due_soon: int = 0  # not rectified, due today or within SOON_DAYS
 
-
     @property
     def open(self) -> int:
         return self.logged - self.rectified
@@ -41,12 +40,15 @@ class IssueCounts:
 SOON_DAYS = 3  # "due within 3 days" turns a unit yellow
 
 
-def unit_counts(session: Session, campaign: Campaign, today: date, unit_id: int | None = None
-                ) -> dict[int, IssueCounts]:
+def unit_counts(
+    session: Session, campaign: Campaign, today: date, unit_id: int | None = None
+) -> dict[int, IssueCounts]:
     """Issue counts per unit id (of every unit, or of the one given), in one GROUP BY."""
     rows = Standings(session).issue_counts(campaign, today, today + timedelta(days=SOON_DAYS), unit_id)
-    return {unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0), int(s or 0))
-            for unit_id, n, p, r, o, s in rows}
+    return {
+        unit_id: IssueCounts(int(n), int(p or 0), int(r or 0), int(o or 0), int(s or 0))
+        for unit_id, n, p, r, o, s in rows
+    }
 
 
 class Light(enum.StrEnum):
@@ -77,8 +79,9 @@ def behind_pace(counts: IssueCounts, expected: float | None) -> bool:
     return expected is not None and counts.logged > 0 and counts.rate < expected
 
 
-def traffic_light(counts: IssueCounts, *, missed_deliverables: int, deliverables_due_soon: int,
-                  expected: float | None) -> Light:
+def traffic_light(
+    counts: IssueCounts, *, missed_deliverables: int, deliverables_due_soon: int, expected: float | None
+) -> Light:
     """Red: an overdue issue or a missed deliverable. Yellow: an issue or a deliverable due within
     SOON_DAYS, or a rate behind the target pace. Green otherwise."""
     if counts.overdue or missed_deliverables:
@@ -118,8 +121,12 @@ class WeeklyState(enum.StrEnum):
     OPEN = "open"  # none yet, and the due moment has not come
 
 
-WEEKLY_STATE_TEXT = {WeeklyState.ON_TIME: "已报送", WeeklyState.LATE: "迟报", WeeklyState.MISSING: "未报送",
-                     WeeklyState.OPEN: "未报送（未到截止时间）"}
+WEEKLY_STATE_TEXT = {
+    WeeklyState.ON_TIME: "已报送",
+    WeeklyState.LATE: "迟报",
+    WeeklyState.MISSING: "未报送",
+    WeeklyState.OPEN: "未报送（未到截止时间）",
+}
 
 
 @dataclass
@@ -195,8 +202,7 @@ def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase 
     return None, None
 
 
-def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_id: int | None = None
-                    ) -> CampaignStatus:
+def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_id: int | None = None) -> CampaignStatus:
     """The campaign's status today; with `unit_id`, computed for that one unit only (a liaison's 汇总: the
     totals, units and deliverables' owing lists then cover that unit alone)."""
     standings = Standings(session)
@@ -207,9 +213,12 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
     reported = Reports(session).weekly_late(campaign, iso.year, iso.week, unit_id=unit_id)
     repo = Deliverables(session)
     submitted = repo.submissions(campaign, unit_id=unit_id)
-    statuses = {u.id: UnitStatus(u, counts.get(u.id, IssueCounts()), u.id in registered, u.id in reported,
-                                 reported.get(u.id, False))
-                for u in units}
+    statuses = {
+        u.id: UnitStatus(
+            u, counts.get(u.id, IssueCounts()), u.id in registered, u.id in reported, reported.get(u.id, False)
+        )
+        for u in units
+    }
     open_deliverables: list[DeliverableStatus] = []
     for deliverable in repo.all(campaign):
         done = submitted.get(deliverable.id, set())
@@ -227,11 +236,23 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
         totals.add(unit_counts_)
     expected = expected_rate(campaign, today)
     for status in statuses.values():
-        status.light = traffic_light(status.counts, missed_deliverables=len(status.missed_deliverables),
-                                     deliverables_due_soon=len(status.deliverables_due_soon), expected=expected)
+        status.light = traffic_light(
+            status.counts,
+            missed_deliverables=len(status.missed_deliverables),
+            deliverables_due_soon=len(status.deliverables_due_soon),
+            expected=expected,
+        )
     pending = standings.pending_registrations(campaign)
     phase, next_phase = current_phase(campaign, today)
-    return CampaignStatus(campaign=campaign, today=today, phase=phase, next_phase=next_phase, totals=totals,
-                          units=list(statuses.values()), week=(iso.year, iso.week),
-                          deliverables=open_deliverables, pending_registrations=int(pending or 0),
-                          expected_rate=expected)
+    return CampaignStatus(
+        campaign=campaign,
+        today=today,
+        phase=phase,
+        next_phase=next_phase,
+        totals=totals,
+        units=list(statuses.values()),
+        week=(iso.year, iso.week),
+        deliverables=open_deliverables,
+        pending_registrations=int(pending or 0),
+        expected_rate=expected,
+    )

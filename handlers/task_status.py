@@ -104,8 +104,9 @@ class TaskState:
         return self.due is not None and self.due < today and bool(self.pending)
 
 
-def task_states(tasks: Sequence[Task], progress: Sequence[TaskProgress], today: date,
-                starts: date | None = None) -> list[TaskState]:
+def task_states(
+    tasks: Sequence[Task], progress: Sequence[TaskProgress], today: date, starts: date | None = None
+) -> list[TaskState]:
     """Each task's current occurrence (see `occurrence`; `starts` is the campaign's start)."""
     finished = completions(progress)
     latest: dict[int, TaskProgress] = {}
@@ -115,8 +116,16 @@ def task_states(tasks: Sequence[Task], progress: Sequence[TaskProgress], today: 
     for task in tasks:
         owing = owing_unit_ids(task)
         due, period = occurrence(task, today, starts)
-        states.append(TaskState(task, due, period, tuple(owing),
-                                tuple(u for u in owing if (task.id, u, period) in finished), latest.get(task.id)))
+        states.append(
+            TaskState(
+                task,
+                due,
+                period,
+                tuple(owing),
+                tuple(u for u in owing if (task.id, u, period) in finished),
+                latest.get(task.id),
+            )
+        )
     return states
 
 
@@ -131,8 +140,9 @@ class TaskDeadlineSubject:
     owing_unit_ids: tuple[int, ...]
 
 
-def task_deadline_subjects(tasks: Sequence[Task], progress: Sequence[TaskProgress], year: int,
-                           starts: date | None = None) -> list[TaskDeadlineSubject]:
+def task_deadline_subjects(
+    tasks: Sequence[Task], progress: Sequence[TaskProgress], year: int, starts: date | None = None
+) -> list[TaskDeadlineSubject]:
     """Every task deadline falling in `year` (and not before the campaign `starts`) that some owing unit has
     not met, earliest first.
 
@@ -162,16 +172,20 @@ def deadline_text(state: TaskState) -> str:
     """2024年3月31日前 / 每年2月底前（2021年为2月28日）/ 长期坚持."""
     task, due = state.task, state.due
     if task.deadline_kind is TaskDeadlineKind.YEARLY:
-        return f"{task.deadline_text}（{due.year}年为{format_cn(due, with_year=False)}）" if due \
+        return (
+            f"{task.deadline_text}（{due.year}年为{format_cn(due, with_year=False)}）"
+            if due
             else task.deadline_text or "每年"
+        )
     if task.due is not None:
         ongoing = "并长期坚持" if task.deadline_kind is TaskDeadlineKind.DATE_THEN_ONGOING else ""
         return f"{format_cn(task.due)}前{ongoing}"
     return KIND_TEXT[task.deadline_kind]
 
 
-def ongoing_digests(tasks: Sequence[Task], progress: Sequence[TaskProgress], *, year: int, quarter: int,
-                    since: datetime) -> dict[int, str]:
+def ongoing_digests(
+    tasks: Sequence[Task], progress: Sequence[TaskProgress], *, year: int, quarter: int, since: datetime
+) -> dict[int, str]:
     """The quarterly 长期坚持事项 digest: unit id → text, for each unit accountable for ongoing tasks.
 
     `since` is the quarter's start: a task the unit has reported on since then is marked as reported.
@@ -185,8 +199,10 @@ def ongoing_digests(tasks: Sequence[Task], progress: Sequence[TaskProgress], *, 
             by_unit.setdefault(unit_id, []).append(task)
     texts = {}
     for unit_id, unit_tasks in by_unit.items():
-        lines = [f"【长期坚持事项】{year}年第{quarter}季度：请报告以下 {len(unit_tasks)} 项长期坚持任务的落实情况，"
-                 "发送「任务 <编号> 进展 …」。"]
+        lines = [
+            f"【长期坚持事项】{year}年第{quarter}季度：请报告以下 {len(unit_tasks)} 项长期坚持任务的落实情况，"
+            "发送「任务 <编号> 进展 …」。"
+        ]
         for task in unit_tasks:
             mark = "本季度已报告" if (task.id, unit_id) in reported else "本季度尚未报告"
             lines.append(f"· 任务{task.number} {short_title(task)}（{mark}）")

@@ -33,7 +33,7 @@ from handlers.task_status import (
 from storage.models import Campaign, Unit
 from storage.repos import Tasks, Units
 
-USAGE = ("任务 <编号> — 查看任务；任务 <编号> 进展 <说明> — 报告进展；任务 <编号> 完成 [说明] — 报告本单位已完成")
+USAGE = "任务 <编号> — 查看任务；任务 <编号> 进展 <说明> — 报告进展；任务 <编号> 完成 [说明] — 报告本单位已完成"
 MAX_LINES = 12
 _PROGRESS_WORDS = ("进展", "进度", "落实情况", "情况")
 _DONE_WORDS = ("已完成", "完成", "已办结", "办结")
@@ -45,7 +45,7 @@ def _take_number(text: str) -> tuple[int | None, str]:
     match = _NUMBER.match(text.strip())
     if match is None:
         return None, text
-    return to_int(match.group(1)), text.strip()[match.end():]
+    return to_int(match.group(1)), text.strip()[match.end() :]
 
 
 def _names(units: dict[int, Unit], ids: list[int], limit: int = 8) -> str:
@@ -99,7 +99,7 @@ def _read_action(text: str) -> tuple[str | None, str]:
     for kind, words in (("done", _DONE_WORDS), ("progress", _PROGRESS_WORDS)):
         for word in words:
             if text.startswith(word):
-                return kind, strip_punct(text[len(word):].lstrip(" :：,，"))
+                return kind, strip_punct(text[len(word) :].lstrip(" :：,，"))
     return None, strip_punct(text)
 
 
@@ -109,8 +109,14 @@ def _read_task(rest: str) -> Args:
     return {"number": number, "action": action, "note": note}
 
 
-@command("任务", roles=STAFF, order=55, read=_read_task, writes=lambda args: bool(args.get("action")),
-         usage="任务 <编号> [进展 <说明> | 完成] — 查看任务、报告进展或完成")
+@command(
+    "任务",
+    roles=STAFF,
+    order=55,
+    read=_read_task,
+    writes=lambda args: bool(args.get("action")),
+    usage="任务 <编号> [进展 <说明> | 完成] — 查看任务、报告进展或完成",
+)
 def task_command(ctx: Context, args: Args) -> Reply:
     number, action, note = args.get("number"), args.get("action"), args.get("note") or ""
     if number is None:
@@ -138,8 +144,9 @@ def _report(ctx: Context, state: TaskState, action: str, note: str, units: dict[
     roles = roles_of(task, unit.id)
     if not roles:
         ctx.audit("denied", entity="task", entity_id=task.id, command="任务", reason="not assigned", unit=unit.name)
-        return Reply.of(f"任务{task.number}没有分配给「{unit.name}」，您只能报告本单位承担的任务。"
-                        "发送「我的任务」查看。")
+        return Reply.of(
+            f"任务{task.number}没有分配给「{unit.name}」，您只能报告本单位承担的任务。发送「我的任务」查看。"
+        )
     repo = Tasks(ctx.session)
     period = state.period
     if action == "progress":
@@ -149,12 +156,15 @@ def _report(ctx: Context, state: TaskState, action: str, note: str, units: dict[
         ctx.audit("task.progress", entity="task", entity_id=task.id, number=task.number, note=note)
         return Reply.of(f"已记录「{unit.name}」任务{task.number}进展：{note}")
     if task.deadline_kind is TaskDeadlineKind.ONGOING:
-        return Reply.of(f"任务{task.number}是长期坚持事项，没有完成之说；"
-                        f"请用「任务 {task.number} 进展 …」报告落实情况。")
+        return Reply.of(
+            f"任务{task.number}是长期坚持事项，没有完成之说；请用「任务 {task.number} 进展 …」报告落实情况。"
+        )
     if unit.id not in state.owing:
         lead = _names(units, [u for u in state.owing if u in units]) or "牵头单位"
-        return Reply.of(f"「{unit.name}」是任务{task.number}的{ROLE_TEXT[roles[0]]}单位，完成情况由{lead}报告；"
-                        f"您可以发送「任务 {task.number} 进展 …」报告本单位的工作。")
+        return Reply.of(
+            f"「{unit.name}」是任务{task.number}的{ROLE_TEXT[roles[0]]}单位，完成情况由{lead}报告；"
+            f"您可以发送「任务 {task.number} 进展 …」报告本单位的工作。"
+        )
     if unit.id in state.done:
         return Reply.of(f"「{unit.name}」已报告完成任务{task.number}，无需重复报告。")
     repo.add_progress(task, unit, period=period, done=True, note=note or None, contact=contact, now=ctx.now)
@@ -164,8 +174,9 @@ def _report(ctx: Context, state: TaskState, action: str, note: str, units: dict[
     tail = f"还有 {len(remaining)} 个单位未完成。" if remaining else "所有责任单位均已完成。"
     ongoing = "此后转入长期坚持，请按季度报告落实情况。" if task.deadline_kind in ONGOING_KINDS else ""
     year = f"（{period}年度）" if period else ""
-    return Reply.of(f"已记录「{unit.name}」完成任务{task.number}{year}" + ("（逾期完成）" if late else "")
-                    + f"。{tail}{ongoing}")
+    return Reply.of(
+        f"已记录「{unit.name}」完成任务{task.number}{year}" + ("（逾期完成）" if late else "") + f"。{tail}{ongoing}"
+    )
 
 
 @command("我的任务", "本单位任务", roles=LIAISON, order=50, writes=False, usage="我的任务 — 本单位承担的任务分工")
@@ -180,11 +191,20 @@ def my_tasks(ctx: Context, _args: Args) -> Reply:
     counts = {role: sum(1 for _, roles in mine if role in roles) for role in ROLE_TEXT}
     dated = [(s, r) for s, r in mine if s.task.deadline_kind is not TaskDeadlineKind.ONGOING]
     overdue = [s for s, _ in dated if s.overdue(ctx.today) and unit.id in s.pending]
-    head = (f"「{unit.name}」的任务 {len(mine)} 项（"
-            + "、".join(f"{ROLE_TEXT[r]}{n}" for r, n in counts.items() if n) + "）"
-            + (f"，逾期 {len(overdue)} 项" if overdue else "") + "：")
-    dated.sort(key=lambda sr: (not (sr[0].overdue(ctx.today) and unit.id in sr[0].pending),
-                               sr[0].due or date.max, sr[0].task.number))
+    head = (
+        f"「{unit.name}」的任务 {len(mine)} 项（"
+        + "、".join(f"{ROLE_TEXT[r]}{n}" for r, n in counts.items() if n)
+        + "）"
+        + (f"，逾期 {len(overdue)} 项" if overdue else "")
+        + "："
+    )
+    dated.sort(
+        key=lambda sr: (
+            not (sr[0].overdue(ctx.today) and unit.id in sr[0].pending),
+            sr[0].due or date.max,
+            sr[0].task.number,
+        )
+    )
     lines = [head]
     for state, roles in dated:
         mark = "、".join(ROLE_TEXT[r] for r in roles)
@@ -195,8 +215,7 @@ def my_tasks(ctx: Context, _args: Args) -> Reply:
             status = f"已逾期{-left}天" if left < 0 else ("今天截止" if left == 0 else f"还剩{left}天")
         else:
             status = "由" + ("责任单位" if unit_ids(state.task, TaskRole.RESPONSIBLE) else "牵头单位") + "完成"
-        lines.append(f"· 任务{state.task.number}〔{mark}〕{short_title(state.task)}｜"
-                     f"{deadline_text(state)}｜{status}")
+        lines.append(f"· 任务{state.task.number}〔{mark}〕{short_title(state.task)}｜{deadline_text(state)}｜{status}")
     ongoing = [s.task.number for s, _ in mine if s.task.deadline_kind is TaskDeadlineKind.ONGOING]
     if ongoing:
         lines.append(f"长期坚持 {len(ongoing)} 项：任务" + "、".join(str(n) for n in ongoing))
@@ -216,9 +235,11 @@ def task_summary_lines(session: Session, campaign: Campaign, today: date, unit: 
         return _unit_lines(states, today, unit)
     dated = [s for s in states if s.due is not None]
     kinds = {kind: sum(1 for s in states if s.task.deadline_kind is kind) for kind in TaskDeadlineKind}
-    lines = [f"任务分工：共 {len(states)} 项（有时限 {len(dated)} 项，已完成 {sum(s.complete for s in dated)}、"
-             f"逾期 {sum(s.overdue(today) for s in dated)}；其中每年 {kinds[TaskDeadlineKind.YEARLY]} 项；"
-             f"长期坚持 {kinds[TaskDeadlineKind.ONGOING]} 项）"]
+    lines = [
+        f"任务分工：共 {len(states)} 项（有时限 {len(dated)} 项，已完成 {sum(s.complete for s in dated)}、"
+        f"逾期 {sum(s.overdue(today) for s in dated)}；其中每年 {kinds[TaskDeadlineKind.YEARLY]} 项；"
+        f"长期坚持 {kinds[TaskDeadlineKind.ONGOING]} 项）"
+    ]
     by_lead: dict[int | None, list[TaskState]] = {}
     for state in states:
         leads: list[int | None] = [*unit_ids(state.task, TaskRole.LEAD)] or [None]
@@ -229,15 +250,24 @@ def task_summary_lines(session: Session, campaign: Campaign, today: date, unit: 
         name = units[lead].name if lead in units else "无牵头单位（由责任单位分别完成）"
         dated_group = [s for s in group if s.due is not None]
         late = sum(s.overdue(today) for s in dated_group)
-        rows.append((-late, lead is None, f"· {name}：{len(group)} 项，有时限 {len(dated_group)} 项（已完成 "
-                     f"{sum(s.complete for s in dated_group)}，逾期 {late}）"))
+        rows.append(
+            (
+                -late,
+                lead is None,
+                f"· {name}：{len(group)} 项，有时限 {len(dated_group)} 项（已完成 "
+                f"{sum(s.complete for s in dated_group)}，逾期 {late}）",
+            )
+        )
     lines.append("按牵头单位：")
     lines.extend(row for *_, row in sorted(rows)[:MAX_LINES])
     overdue = [s for s in dated if s.overdue(today)]
     if overdue:
         lines.append("逾期任务：")
-        lines.extend(f"· 任务{s.task.number}（{format_near(s.due, today)}）未完成："  # type: ignore[arg-type]
-                     f"{_names(units, s.pending)}" for s in overdue[:MAX_LINES])
+        lines.extend(
+            f"· 任务{s.task.number}（{format_near(s.due, today)}）未完成："  # type: ignore[arg-type]
+            f"{_names(units, s.pending)}"
+            for s in overdue[:MAX_LINES]
+        )
     return lines
 
 
@@ -249,7 +279,8 @@ def _unit_lines(states: list[TaskState], today: date, unit: Unit) -> list[str]:
     overdue = [s for s in mine if s.overdue(today) and unit.id in s.pending]
     line = "任务：" + "，".join(f"{ROLE_TEXT[r]} {n} 项" for r, n in counts.items() if n)
     if overdue:
-        line += "；逾期 " + "、".join(f"任务{s.task.number}（{format_near(s.due, today)}）"  # type: ignore[arg-type]
-                                   for s in overdue)
+        line += "；逾期 " + "、".join(
+            f"任务{s.task.number}（{format_near(s.due, today)}）"  # type: ignore[arg-type]
+            for s in overdue
+        )
     return [line]
-

@@ -26,8 +26,20 @@ from storage.repos import Reports, Units
 # at line ends, so each unit is one line and the reply stops at eight such messages (DingTalk shows it as one).
 REPLY_BYTES = 8 * 2048
 MAX_MISSING_NAMES = 50
-WEEKS_AGO = {"上上周": 2, "上上星期": 2, "上周": 1, "上一周": 1, "上星期": 1, "上个星期": 1, "本周": 0, "这周": 0,
-             "这一周": 0, "本星期": 0, "这星期": 0, "这个星期": 0}
+WEEKS_AGO = {
+    "上上周": 2,
+    "上上星期": 2,
+    "上周": 1,
+    "上一周": 1,
+    "上星期": 1,
+    "上个星期": 1,
+    "本周": 0,
+    "这周": 0,
+    "这一周": 0,
+    "本星期": 0,
+    "这星期": 0,
+    "这个星期": 0,
+}
 _WEEK_WORDS = sorted(WEEKS_AGO, key=len, reverse=True)
 _ISO_WEEK = re.compile(r"第\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*周")
 EVERY_UNIT = {"各单位", "各个单位", "全部", "全部单位", "所有", "所有单位"}
@@ -44,7 +56,7 @@ def read_query(rest: str) -> Args:
     numbered = _ISO_WEEK.search(text)
     if numbered is not None:
         iso_week = to_int(numbered[1])
-        text = f"{text[:numbered.start()]} {text[numbered.end():]}".strip()
+        text = f"{text[: numbered.start()]} {text[numbered.end() :]}".strip()
     weeks_ago = 0
     for word in _WEEK_WORDS:
         if text.startswith(word) or text.endswith(word):
@@ -89,8 +101,10 @@ def _week(ctx: Context, args: Args) -> date | str:
         monday = ctx.today - timedelta(days=ctx.today.weekday(), weeks=args.get("weeks_ago") or 0)
     campaign = ctx.campaign
     if monday + timedelta(days=6) < campaign.start or monday > campaign.end:
-        return (f"第{monday.isocalendar().week}周（{format_week(monday)}）不在专项整治期间"
-                f"（{format_near(campaign.start, ctx.today)}至{format_near(campaign.end, ctx.today)}）。")
+        return (
+            f"第{monday.isocalendar().week}周（{format_week(monday)}）不在专项整治期间"
+            f"（{format_near(campaign.start, ctx.today)}至{format_near(campaign.end, ctx.today)}）。"
+        )
     return monday
 
 
@@ -138,12 +152,16 @@ def _every_unit(ctx: Context, monday: date) -> Reply:
     reported = [(unit, report) for unit, report in rows if report is not None]
     missing = [unit.name for unit, report in rows if report is None]
     late = sum(1 for _unit, report in reported if report.late)
-    head = (f"第{iso.week}周（{format_week(monday)}）周报：{len(reported)}/{len(rows)} 个单位已报送"
-            + (f"，其中迟报 {late} 个" if late else "") + f"（截止 {_moment(due, ctx.today)}）")
+    head = (
+        f"第{iso.week}周（{format_week(monday)}）周报：{len(reported)}/{len(rows)} 个单位已报送"
+        + (f"，其中迟报 {late} 个" if late else "")
+        + f"（截止 {_moment(due, ctx.today)}）"
+    )
     tail = [USAGE]
     if missing:
-        names = "、".join(missing[:MAX_MISSING_NAMES]) + (f" 等{len(missing)}个单位" if len(missing) > MAX_MISSING_NAMES
-                                                         else "")
+        names = "、".join(missing[:MAX_MISSING_NAMES]) + (
+            f" 等{len(missing)}个单位" if len(missing) > MAX_MISSING_NAMES else ""
+        )
         still = "，还没到截止时间" if ctx.now <= due else ""
         tail.insert(0, f"{WEEKLY_STATE_TEXT[WeeklyState.MISSING]}（{len(missing)} 个{still}）：{names}")
     room = REPLY_BYTES - sum(len(part.encode()) + 2 for part in (head, *tail, _more(len(reported))))
@@ -163,8 +181,15 @@ def _looks_like_a_report(text: str) -> bool:
     return len(text) > 20 or any(mark in text for mark in "，。；,;")
 
 
-@command("周报", roles=COORDINATOR, order=62, read=read_query, phrase=read_phrase, writes=False,
-         usage="周报 [单位] [上周] — 读各单位本周的周报，写单位名看全文（本周周报、法制科上周周报）")
+@command(
+    "周报",
+    roles=COORDINATOR,
+    order=62,
+    read=read_query,
+    phrase=read_phrase,
+    writes=False,
+    usage="周报 [单位] [上周] — 读各单位本周的周报，写单位名看全文（本周周报、法制科上周周报）",
+)
 def read_reports(ctx: Context, args: Args) -> Reply:
     monday = _week(ctx, args)
     if isinstance(monday, str):

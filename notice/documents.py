@@ -44,10 +44,13 @@ class Document:
     kind: str  # docx, pdf, ofd, txt
 
 
-OLD_OFFICE = ("这是旧版 Word/WPS 文件（.doc、.wps），督办无法直接读取：请用 Word 或 WPS 打开后"
-              "「另存为」.docx 或 PDF，再导入。")
-SCANNED = ("这份 {kind} 没有文字层，像是扫描件或图片；督办不做文字识别（OCR）。请使用原始的 Word 文件或"
-           "由 Word 导出的 PDF，或先用 OCR 软件转成文字后再导入。")
+OLD_OFFICE = (
+    "这是旧版 Word/WPS 文件（.doc、.wps），督办无法直接读取：请用 Word 或 WPS 打开后「另存为」.docx 或 PDF，再导入。"
+)
+SCANNED = (
+    "这份 {kind} 没有文字层，像是扫描件或图片；督办不做文字识别（OCR）。请使用原始的 Word 文件或"
+    "由 Word 导出的 PDF，或先用 OCR 软件转成文字后再导入。"
+)
 UNKNOWN = "无法识别的文件格式：请上传 .docx、.pdf、.ofd 或纯文本（UTF-8 或 GB18030）的通知。"
 
 
@@ -162,8 +165,10 @@ class _Page:
     char: float  # the body's usual character width
 
 
-_PAGE_NUMBER = re.compile(r"^[-—–－·\s]*(?:第\s*)?[0-9]{1,4}\s*(?:页)?(?:\s*[/／]\s*(?:共\s*)?[0-9]{1,4}\s*页?)?"
-                          r"[-—–－·\s]*$")  # - 3 -, 第3页, 3/12, 第 3 页 共 12 页
+_PAGE_NUMBER = re.compile(
+    r"^[-—–－·\s]*(?:第\s*)?[0-9]{1,4}\s*(?:页)?(?:\s*[/／]\s*(?:共\s*)?[0-9]{1,4}\s*页?)?"
+    r"[-—–－·\s]*$"
+)  # - 3 -, 第3页, 3/12, 第 3 页 共 12 页
 _MARGIN = 0.09  # headers and footers sit in the top and bottom 9 % of a page
 
 
@@ -251,8 +256,9 @@ def _grouped(items: list[tuple[float, float, float, float, str]], char: float) -
             if piece[0] - before[1] > char * 2:  # 标      题 spaced out is one word; 整治重点    制度建设 two cells
                 text += "\t" if len(re.split(r"[\t ]", text)[-1].strip()) > 1 else " "
             text += piece[4]
-        out.append(_Line(text, pieces[0][0], max(p[1] for p in pieces), min(p[2] for p in pieces),
-                         max(p[3] for p in pieces)))
+        out.append(
+            _Line(text, pieces[0][0], max(p[1] for p in pieces), min(p[2] for p in pieces), max(p[3] for p in pieces))
+        )
     return out
 
 
@@ -276,8 +282,11 @@ def read_pdf(data: bytes) -> Document:
                 if not chars:
                     pages.append(_Page([], float(page.width), float(page.height), 10.0))
                     continue
-                width = median(c["x1"] - c["x0"] for c in chars if ord(c["text"][0]) > 0x2E80) \
-                    if any(ord(c["text"][0]) > 0x2E80 for c in chars) else median(c["size"] for c in chars)
+                width = (
+                    median(c["x1"] - c["x0"] for c in chars if ord(c["text"][0]) > 0x2E80)
+                    if any(ord(c["text"][0]) > 0x2E80 for c in chars)
+                    else median(c["size"] for c in chars)
+                )
                 items = [(c["x0"], c["x1"], c["top"], c["bottom"], c["text"]) for c in page.chars]
                 pages.append(_Page(_grouped(items, width), float(page.width), float(page.height), width))
     except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as error:

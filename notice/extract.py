@@ -37,8 +37,21 @@ _PLACEHOLDER_YEAR = 2000  # a leap year, so that 2月29日 reads as a date until
 # --- header -----------------------------------------------------------------------------------------------
 
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[(【]([0-9]{4})[〕\])】][0-9]{1,4}号")
-_META_LABELS = ("索引号", "公文目录", "发文机关", "发文字号", "主题词", "标题", "发布日期", "成文日期", "生成日期",
-                "文号", "发布机构", "责任部门", "有效性")
+_META_LABELS = (
+    "索引号",
+    "公文目录",
+    "发文机关",
+    "发文字号",
+    "主题词",
+    "标题",
+    "发布日期",
+    "成文日期",
+    "生成日期",
+    "文号",
+    "发布机构",
+    "责任部门",
+    "有效性",
+)
 _META = re.compile(rf"({'|'.join(_META_LABELS)}):")
 _CRUFT = re.compile(r"当前位置|首页|字号|二维码|分享|^×$|扫一扫|下载|打印|关闭|^\|")
 _TITLE_WORDS = re.compile(r"(?:方案|通知|意见|办法|细则|规定|要点)$")
@@ -54,11 +67,12 @@ def _metadata(notice: Notice) -> dict[str, tuple[str, int]]:
         matches = list(_META.finditer(line))
         for index, match in enumerate(matches):
             end = matches[index + 1].start() if index + 1 < len(matches) else len(line)
-            value = line[match.end():end].strip()
+            value = line[match.end() : end].strip()
             line_of_value = number
             if not value and len(matches) == 1:
-                following = next(((n, t) for n, t in enumerate(notice.lines[number:number + 3], number + 1) if t),
-                                 None)
+                following = next(
+                    ((n, t) for n, t in enumerate(notice.lines[number : number + 3], number + 1) if t), None
+                )
                 if following and not _META.match(following[1]):
                     line_of_value, value = following
             if value:
@@ -73,8 +87,13 @@ def _title(notice: Notice, meta: dict[str, tuple[str, int]]) -> tuple[str, int] 
         return meta["标题"]
     group: list[tuple[int, str]] = []
     for number, line in enumerate([*notice.lines[:40], ""], 1):
-        if line and len(line) <= 40 and not re.search(r"[。;,]", line) and not _CRUFT.search(line) \
-                and not _META.search(line):
+        if (
+            line
+            and len(line) <= 40
+            and not re.search(r"[。;,]", line)
+            and not _CRUFT.search(line)
+            and not _META.search(line)
+        ):
             group.append((number, line))
             continue
         joined = "".join(text for _, text in group)
@@ -84,9 +103,11 @@ def _title(notice: Notice, meta: dict[str, tuple[str, int]]) -> tuple[str, int] 
     return None
 
 
-_ISSUER_PREFIX = re.compile(r"^(?P<issuer>[\u4e00-\u9fff]{2,16}?"
-                            r"(?:人民政府办公室|人民政府|政府办公室|政府办|局|厅|委员会))"
-                            r"(?!关于)[\u4e00-\u9fff]{4,}")
+_ISSUER_PREFIX = re.compile(
+    r"^(?P<issuer>[\u4e00-\u9fff]{2,16}?"
+    r"(?:人民政府办公室|人民政府|政府办公室|政府办|局|厅|委员会))"
+    r"(?!关于)[\u4e00-\u9fff]{4,}"
+)
 _CAMPAIGN_END = re.compile(r"(?:整治|行动|治理|活动|攻坚|工程|检查|清理|整顿|战役|斗争|评议)$")
 
 
@@ -136,10 +157,13 @@ def read_header(notice: Notice, plan: NoticePlan) -> None:
     if issuer is not None:
         plan.issuer = Text(issuer[0], Origin(issuer[1], _quote(notice.line(issuer[1]))))
 
-    own_numbers = [(m, n) for n, line in enumerate(notice.lines[:60], 1)
-                   if (m := _DOC_NUMBER.fullmatch(line))]
-    own_numbers += [(m, meta[label][1]) for label in ("文号", "发文字号") if label in meta
-                    if (m := _DOC_NUMBER.search(meta[label][0]))]
+    own_numbers = [(m, n) for n, line in enumerate(notice.lines[:60], 1) if (m := _DOC_NUMBER.fullmatch(line))]
+    own_numbers += [
+        (m, meta[label][1])
+        for label in ("文号", "发文字号")
+        if label in meta
+        if (m := _DOC_NUMBER.search(meta[label][0]))
+    ]
     if own_numbers:
         match, number = own_numbers[0]
         plan.year, plan.year_origin = int(match.group(1)), Origin(number, match.group(0))
@@ -157,8 +181,9 @@ def read_header(notice: Notice, plan: NoticePlan) -> None:
 
 def cited_years(notice: Notice) -> list[tuple[int, int, str]]:
     """(year, line, 文号) of every 文号 the notice cites: a hint for a person, never taken as the year."""
-    return [(int(m.group(1)), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
-            for m in _DOC_NUMBER.finditer(line)]
+    return [
+        (int(m.group(1)), n, m.group(0)) for n, line in enumerate(notice.lines, 1) for m in _DOC_NUMBER.finditer(line)
+    ]
 
 
 # --- dates ------------------------------------------------------------------------------------------------
@@ -196,12 +221,16 @@ class Dates:
         if carried is not None and not hit.has_year:
             day = parse_date(words, ctx=_context(carried, None, None))
             return When(words, day, day is not None, origin)
-        return When(words, hit.day if (hit.has_year or self.year) and hit.day else None, hit.day is not None,
-                    origin)
+        return When(words, hit.day if (hit.has_year or self.year) and hit.day else None, hit.day is not None, origin)
 
-
-    def period_end(self, piece: tuple[str, int | None, int | None], origin: Origin, role: Role,
-                   after: date | None = None, said: str | None = None) -> When:
+    def period_end(
+        self,
+        piece: tuple[str, int | None, int | None],
+        origin: Origin,
+        role: Role,
+        after: date | None = None,
+        said: str | None = None,
+    ) -> When:
         """One end of a period (words from `period`), resolved when its year is stated, carried or known; an end
         without a year of its own that would come before `after` falls in the next year."""
         words, year, _ = piece
@@ -233,8 +262,10 @@ def _origin(paragraph: Paragraph, start: int, end: int) -> Origin:
 
 # A date as phase headings write it: 2011年10月上旬, 7月3日, 4月底, 5月, or only a day or a part of the month at
 # the end of a range (9月26日至30日, 6月上旬至下旬).
-_PIECE = re.compile(r"^(?:(?P<y>[0-9]{4})年)?(?:(?P<m>[0-9]{1,2})月份?)?"
-                    r"(?P<tail>[0-9]{1,2}[日号]|上旬|中旬|下旬|初|底|末)?$")
+_PIECE = re.compile(
+    r"^(?:(?P<y>[0-9]{4})年)?(?:(?P<m>[0-9]{1,2})月份?)?"
+    r"(?P<tail>[0-9]{1,2}[日号]|上旬|中旬|下旬|初|底|末)?$"
+)
 _RANGE_SPLIT = re.compile(r"至|到|~|—+|–+|-+")
 _MONTH_PAIR = re.compile(r"(?<![0-9月])([0-9]{1,2})(至|到|-|—)([0-9]{1,2})月")  # 4-5月, 1至5月
 # Templates published with the year left out (20xx年, 20**年): no year at all, never the digits 20.
@@ -258,6 +289,7 @@ _NOT_A_DAY = re.compile(r"节|假|季")  # 至2005年春节前: an end that is a
 
 def _as_months(words: str) -> str:
     """四季度, 下半年 and 2017年到2020年 as the months they cover, for _piece to read."""
+
     def quarter(match: re.Match[str]) -> str:
         first = 3 * (to_int(match["q"]) or 1) - 2
         return f"{match['y'] or ''}{'年' if match['y'] else ''}{first}月至{first + 2}月"
@@ -303,12 +335,14 @@ def period(words: str, origin: Origin, dates: Dates) -> tuple[When | None, When 
     words = re.sub(r"([0-9]{1,2}[日号])(?=[0-9]{1,2}[日号])", r"\1至", words)  # 5月2日7日: a dash lost in print
     words = re.sub(r"起(?=至|到)", "", _PRINTED_DASH.sub("至", words))
     if today := _FROM_TODAY.match(words):  # 即日起至10月中旬: an end only
-        end_only = period(words[today.end():], origin, dates)
+        end_only = period(words[today.end() :], origin, dates)
         return None if end_only is None or end_only[1] is None else (None, end_only[1])
     said = [_OPEN_WORDS.sub("", p) for p in _RANGE_SPLIT.split(words) if p]
     # 明年1月10日, 明年底: the notice's year plus one, or no year at all when the notice has none.
-    words = _NEXT_YEAR.sub(lambda m: f"{dates.year + 1}年" if dates.year else "", _NEXT_YEAR_END.sub(
-        lambda m: f"{dates.year + 1}年" if dates.year else "年", words))
+    words = _NEXT_YEAR.sub(
+        lambda m: f"{dates.year + 1}年" if dates.year else "",
+        _NEXT_YEAR_END.sub(lambda m: f"{dates.year + 1}年" if dates.year else "年", words),
+    )
     if (months := _as_months(words)) != words:  # 2002年四季度: quote it whole at both ends
         said, words = [words, words], months
     if _MONTH_PAIR.search(words):  # 4-5月: quote it whole at both ends
@@ -352,16 +386,22 @@ _PHASE_NAME = r"[^(),。;:为是0-9]{1,24}?(?:阶段|期)"
 # (一)安排部署阶段(6月10日前) · 动员部署阶段(2007年3月中旬): · 1.动员部署阶段(8月1日—8月20日)
 _PHASE_HEADING = re.compile(rf"^{_MARKER}:?(?P<name>{_PHASE_NAME})\s*:?\((?P<when>[^()]{{1,40}})\)")
 # 四、整治步骤1.宣传发动阶段(5月2日7日),…: a numbered heading run into the text before it
-_RUN_IN_HEADING = re.compile(rf"(?:\([一二三四五六七八九十]+\)|(?<![0-9])[0-9]{{1,2}}[.、])(?P<name>{_PHASE_NAME})"
-                             r"\((?P<when>[^()]{1,40})\)")
+_RUN_IN_HEADING = re.compile(
+    rf"(?:\([一二三四五六七八九十]+\)|(?<![0-9])[0-9]{{1,2}}[.、])(?P<name>{_PHASE_NAME})"
+    r"\((?P<when>[^()]{1,40})\)"
+)
 # 第二阶段:集中整治(5月15日至11月底)
 _NUMBERED_PHASE = re.compile(r"^第[一二三四五六七八九十0-9]+阶段:(?P<name>[^(),。;:]{2,16}?)\((?P<when>[^()]{1,40})\)")
 # 2016年12月1日至2017年1月31日是集中整治阶段 · 4月8日至20日为自查整改期
-_PHASE_AFTER_DATE = re.compile(rf"(?P<when>{DATE_RUN}?(?:开始)?)(?:为|是)"
-                               rf"(?P<name>[^(),。;:为是期]{{1,16}}?(?:阶段|期))")
+_PHASE_AFTER_DATE = re.compile(
+    rf"(?P<when>{DATE_RUN}?(?:开始)?)(?:为|是)"
+    rf"(?P<name>[^(),。;:为是期]{{1,16}}?(?:阶段|期))"
+)
 # 宣传阶段为2017年12月1日至12月10日 · 其中专项整治阶段从4月21日到6月30日
-_PHASE_BEFORE_DATE = re.compile(rf"(?:^|[,;。:])(?:其中)?(?P<name>[^(),。;:为是从自]{{1,14}}?阶段)(?:为|是|:|从|自)"
-                                rf"(?P<when>{DATE_RUN})")
+_PHASE_BEFORE_DATE = re.compile(
+    rf"(?:^|[,;。:])(?:其中)?(?P<name>[^(),。;:为是从自]{{1,14}}?阶段)(?:为|是|:|从|自)"
+    rf"(?P<when>{DATE_RUN})"
+)
 # (一)动员部署阶段,2019年2月13日—2月17日: a numbered heading whose date follows a comma
 _PHASE_COMMA = re.compile(rf"^{_NUMBERED}(?P<name>{_PHASE_NAME}),(?P<when>{DATE_RUN})")
 # 2月13日前完成动员部署阶段: a phase known only by the day it must be done
@@ -370,8 +410,10 @@ _ORDINAL = r"第(?P<n>[一二三四五六七八九十0-9]+)阶段"
 # 第一阶段(5月至6月)为动员部署阶段 · 第一阶段(即日起至10月中旬):摸底调查与规划部署 · 第三阶段(2017年到2020年)
 _ORDINAL_BRACKET = re.compile(rf"{_ORDINAL}\((?P<when>[^()]{{1,30}})\)(?:为|是|:)?(?P<name>[^(),。;:]{{0,20}})")
 # 第三阶段为2月下旬至4月底 · 第二阶段自明年1月11日起到明年底结束
-_ORDINAL_DATED = re.compile(rf"{_ORDINAL}(?:为|是|:)?(?P<when>(?:自|从)?(?:明年|次年)?{DATE_RUN}(?:起|开始)?"
-                            r"(?:(?:至|到)(?:明年|次年)?[0-9年月日号上中下旬初底末]{1,12}(?:结束|止)?)?)")
+_ORDINAL_DATED = re.compile(
+    rf"{_ORDINAL}(?:为|是|:)?(?P<when>(?:自|从)?(?:明年|次年)?{DATE_RUN}(?:起|开始)?"
+    r"(?:(?:至|到)(?:明年|次年)?[0-9年月日号上中下旬初底末]{1,12}(?:结束|止)?)?)"
+)
 # 分为动员部署、自查自纠、集中整治、总结提升四个阶段: the names the ordinals stand for
 _NAMED_PROMISE = re.compile(r"分(?:为|成)?(?P<names>[^,。;:]{2,60}?)(?P<n>[一二三四五六七八九十两0-9]+)个阶段")
 # (一)组织发动阶段。 with 时间:…(5月30日一6月4日)… in the sentence after it
@@ -379,14 +421,20 @@ _BARE_HEADING = re.compile(rf"^{_NUMBERED}(?P<name>{_PHASE_NAME})[。:]?$")
 _TIME_LINE = re.compile(r"^(?:时间|时间安排|时限)[:为]")
 # Phases named by their work rather than 阶段: 2019年1至5月进行集中整治 · 8月1日至8月10日,重点整治旅游客车 ·
 # (四)5-6月,开展…专项整治行动 · 2018年底前进行排查. The period opens a clause; a list item may name any work.
-_WORK_PERIOD = (r"(?:[0-9]{4}年)?(?:[0-9]{1,2}(?:至|到|-|—)[0-9]{1,2}月"
-                r"|[0-9]{1,2}月[0-9日号上中下旬初底末]*(?:至|到|-+|—+|~)(?:[0-9]{4}年)?[0-9]{1,2}[月日号][0-9日号上中下旬初底末]*)"
-                r"|(?:[0-9]{4}年)?(?:上|下)半年|(?:[0-9]{4}年)?第?[一二三四]季度|[0-9]{4}年底前")
+_WORK_PERIOD = (
+    r"(?:[0-9]{4}年)?(?:[0-9]{1,2}(?:至|到|-|—)[0-9]{1,2}月"
+    r"|[0-9]{1,2}月[0-9日号上中下旬初底末]*(?:至|到|-+|—+|~)(?:[0-9]{4}年)?[0-9]{1,2}[月日号][0-9日号上中下旬初底末]*)"
+    r"|(?:[0-9]{4}年)?(?:上|下)半年|(?:[0-9]{4}年)?第?[一二三四]季度|[0-9]{4}年底前"
+)
 _WORK_VERB = r"进行|组织开展|集中开展|全面开展|开展|组织|重点整治|集中整治"
-_WORK_PHASE = re.compile(rf"(?:^|(?<=[,;:。]))(?P<when>{_WORK_PERIOD}),?(?P<verb>{_WORK_VERB})"
-                         r"(?P<what>[^,。;]{2,30})")
-_LIST_ITEM = re.compile(rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+是)(?P<when>{_WORK_PERIOD}),?"
-                        rf"(?P<verb>{_WORK_VERB})?(?P<what>[^,。;]{{2,30}})")
+_WORK_PHASE = re.compile(
+    rf"(?:^|(?<=[,;:。]))(?P<when>{_WORK_PERIOD}),?(?P<verb>{_WORK_VERB})"
+    r"(?P<what>[^,。;]{2,30})"
+)
+_LIST_ITEM = re.compile(
+    rf"^(?:\([一二三四五六七八九十]+\)|[一二三四五六七八九十]+是)(?P<when>{_WORK_PERIOD}),?"
+    rf"(?P<verb>{_WORK_VERB})?(?P<what>[^,。;]{{2,30}})"
+)
 _KEPT_VERB = re.compile(r"^(?:重点整治|集中整治)")
 
 
@@ -466,11 +514,21 @@ def read_phases(notice: Notice, plan: NoticePlan) -> None:
                 ordinal = re.fullmatch(_ORDINAL, match["name"].strip())
                 if ordinal and pattern is _RUN_IN_HEADING:  # (四)第四阶段(…):…, read with its name below
                     continue
-                add(ordinal_name(ordinal["n"]) if ordinal else match["name"], match["when"], paragraph,
-                    start + match.start(), start + match.end())
+                add(
+                    ordinal_name(ordinal["n"]) if ordinal else match["name"],
+                    match["when"],
+                    paragraph,
+                    start + match.start(),
+                    start + match.end(),
+                )
         for match in _ORDINAL_BRACKET.finditer(sentence):
-            add(ordinal_name(match["n"], match["name"].strip()), match["when"], paragraph, start + match.start(),
-                start + match.end())
+            add(
+                ordinal_name(match["n"], match["name"].strip()),
+                match["when"],
+                paragraph,
+                start + match.start(),
+                start + match.end(),
+            )
         for match in _ORDINAL_DATED.finditer(sentence):
             add(ordinal_name(match["n"]), match["when"], paragraph, start + match.start(), start + match.end())
         for match in _work_phases(sentence):
@@ -502,28 +560,38 @@ def check_promises(notice: Notice, plan: NoticePlan) -> None:
         wanted = to_int(promise["n"].replace("两", "二")) or 0
         if len(plan.phases) < wanted:
             origin = _origin(paragraph, start + promise.start(), start + promise.end())
-            plan.shortfalls.append(Text(f"通知写明「{display(promise.group(0))}」，只找到 {len(plan.phases)} 个阶段："
-                                        "请对照通知补全 phases", origin))
+            plan.shortfalls.append(
+                Text(
+                    f"通知写明「{display(promise.group(0))}」，只找到 {len(plan.phases)} 个阶段：请对照通知补全 phases",
+                    origin,
+                )
+            )
         return
 
 
 # --- campaign span ----------------------------------------------------------------------------------------
 
-_SPAN_FROM = re.compile(rf"(?:自|从)(?P<when>{DATE_RUN})(?:起|开始)?,?"
-                        rf"(?:(?:至|到)(?P<to>[0-9年月日号上中下旬初底末]{{2,14}}))?")
+_SPAN_FROM = re.compile(
+    rf"(?:自|从)(?P<when>{DATE_RUN})(?:起|开始)?,?"
+    rf"(?:(?:至|到)(?P<to>[0-9年月日号上中下旬初底末]{{2,14}}))?"
+)
 _SPAN_LABEL = re.compile(rf"(?:整治|行动|活动|治理|工作|检查|专项)?时间(?:安排)?[:为]?(?P<when>{DATE_RUN})")
 # 公安部部署各地公安交管部门8月1日至9月27日,在全国开展集中整治…
 _SPAN_BEFORE = re.compile(rf"(?P<when>{DATE_RUN}),?(?:在[^,。;]{{0,10}})?开展")
 # 从即日起至12月31日: the campaign starts the day the notice is issued, a day it may not give
 _SPAN_TODAY = re.compile(rf"(?:自|从)即日起?,?(?:至|到)(?P<to>{DATE_RUN})")
 # 将于11月1日至春节前,在全镇范围内开展: an end that is a festival or a holiday, for a person to fill in
-_SPAN_UNTIL = re.compile(r"(?:于|从|自)(?P<when>(?:[0-9]{4}年)?[0-9]{1,2}月[0-9]{1,2}日)起?(?:至|到)"
-                         r"(?P<event>[^,。;0-9]{1,6}?(?:节|假)(?:前|后)?),?(?:在[^,。;]{0,12})?开展")
+_SPAN_UNTIL = re.compile(
+    r"(?:于|从|自)(?P<when>(?:[0-9]{4}年)?[0-9]{1,2}月[0-9]{1,2}日)起?(?:至|到)"
+    r"(?P<event>[^,。;0-9]{1,6}?(?:节|假)(?:前|后)?),?(?:在[^,。;]{0,12})?开展"
+)
 _SPAN_HEADING = re.compile(r"(?:[一二三四五六七八九十]+、)?(?:整治|行动|活动|治理|工作)?时间(?:安排)?")  # 二、整治时间
 _SPAN_TOPIC = re.compile(r"开展|专项|整治|治理|行动|检查|为期|开始|结束")
 # 记者获悉,4月1日至6月30日,京津冀…部门将联手开展联合治超专项行动: the period opens a clause, the doers between
-_SPAN_OPENING = re.compile(rf"(?:^|(?<=[,:]))(?P<when>{DATE_RUN}),[^。;0-9]{{2,40}}?(?:开展|实施)[^,。;]{{0,24}}?"
-                           r"(?:专项|行动|整治|治理|检查)")
+_SPAN_OPENING = re.compile(
+    rf"(?:^|(?<=[,:]))(?P<when>{DATE_RUN}),[^。;0-9]{{2,40}}?(?:开展|实施)[^,。;]{{0,24}}?"
+    r"(?:专项|行动|整治|治理|检查)"
+)
 _HOURS = re.compile(r"(?<=[日号])(?:零|[0-9]{1,2})时")  # 4月10日零时至19日24时
 _DURATION = re.compile(r"为期(?:[0-9]+|[一二三四五六七八九十两半]+)个?(?:月|年|周|天)")
 
@@ -554,8 +622,9 @@ def read_span(notice: Notice, plan: NoticePlan) -> None:
         for match in _DURATION.finditer(paragraph.text):
             plan.span_hints.append(f"{plan.at(paragraph.line_at(match.start()))}写明「{match.group(0)}」")
     if plan.year is None:
-        plan.span_hints.extend(f"所引文件「{number}」（{plan.at(line)}）为{year}年" for year, line, number
-                               in cited_years(notice)[:2])
+        plan.span_hints.extend(
+            f"所引文件「{number}」（{plan.at(line)}）为{year}年" for year, line, number in cited_years(notice)[:2]
+        )
 
 
 def _span_in(sentence: str, label_above: bool) -> tuple[str, int] | None:
@@ -563,11 +632,11 @@ def _span_in(sentence: str, label_above: bool) -> tuple[str, int] | None:
     if label_above and (whole := re.fullmatch(rf"(?P<when>{DATE_RUN})。?", sentence)):
         return whole["when"], 0
     label = _SPAN_LABEL.search(sentence)
-    if label and (_RANGE_SPLIT.search(label["when"]) or not sentence[label.end():].strip("。;")):
+    if label and (_RANGE_SPLIT.search(label["when"]) or not sentence[label.end() :].strip("。;")):
         return label["when"], label.start()  # 评议时间为10月上旬 in passing is no span
     if not _SPAN_TOPIC.search(sentence):  # 从2020年1月1日起纳入常态化工作 is no campaign span
         return None
-    if (today := _SPAN_TODAY.search(sentence)) and not re.match(r"为|是", sentence[today.end():]):
+    if (today := _SPAN_TODAY.search(sentence)) and not re.match(r"为|是", sentence[today.end() :]):
         return f"即日至{today['to']}", today.start()  # …起到明年1月10日为第一阶段 is a phase's
     if until := _SPAN_UNTIL.search(sentence):
         return f"{until['when']}至{until['event']}", until.start()
@@ -608,12 +677,18 @@ def infer_year(notice: Notice, plan: NoticePlan) -> None:
         return
     title = _title(notice, _metadata(notice))
     own = [(int(m["year"]), title[1], title[0]) for m in _OWN_TITLE_YEAR.finditer(title[0])] if title else []
-    campaign = [(int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
-                for m in _CAMPAIGN_YEAR.finditer(line)]
-    titled = [(int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1)
-              for m in _TITLE_YEAR.finditer(line)]
-    for found, note in ((own, "取自通知标题"), (titled, "取自文中所提文件的标题"), (campaign, "取自专项整治的名称"),
-                        (cited_years(notice), "取自所引文件的文号")):
+    campaign = [
+        (int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1) for m in _CAMPAIGN_YEAR.finditer(line)
+    ]
+    titled = [
+        (int(m["year"]), n, m.group(0)) for n, line in enumerate(notice.lines, 1) for m in _TITLE_YEAR.finditer(line)
+    ]
+    for found, note in (
+        (own, "取自通知标题"),
+        (titled, "取自文中所提文件的标题"),
+        (campaign, "取自专项整治的名称"),
+        (cited_years(notice), "取自所引文件的文号"),
+    ):
         if found and len({year for year, _, _ in found}) == 1:
             year, line, words = found[0]
             plan.year, plan.year_origin, plan.year_note = year, Origin(line, _quote(words)), note
@@ -626,8 +701,10 @@ _TITLE_YEAR = re.compile(r"《[^》]*?(?<![0-9—–\-~至])(?P<year>(?:19|20)[0
 _OWN_TITLE_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年(?![0-9]{1,2}月|[—–\-~至])")
 # A campaign named for its year: 2014年度冬季…清理整治活动, 2023年春季…专项监督检查 (not 2021—2022年度, a range,
 # nor 2003年以来…检查).
-_CAMPAIGN_YEAR = re.compile(r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年度?(?![0-9]|以来|以前|以后|[—–\-~至])"
-                            r"[^,。;]{0,30}?(?:整治|治理|行动|活动|检查|清理)")
+_CAMPAIGN_YEAR = re.compile(
+    r"(?<![0-9—–\-~至])(?P<year>(?:19|20)[0-9]{2})年度?(?![0-9]|以来|以前|以后|[—–\-~至])"
+    r"[^,。;]{0,30}?(?:整治|治理|行动|活动|检查|清理)"
+)
 # A period with its year: 2010年3月, 2002年四季度, 2015年下半年.
 _YEAR_PERIOD = re.compile(r"(?<![0-9])(?P<year>(?:19|20)[0-9]{2})年(?:[0-9]{1,2}月|第?[一二三四]季度|[上下]半年)")
 
@@ -635,17 +712,21 @@ _YEAR_PERIOD = re.compile(r"(?<![0-9])(?P<year>(?:19|20)[0-9]{2})年(?:[0-9]{1,2
 # --- deliverables -----------------------------------------------------------------------------------------
 
 _REPORT_VERB = r"(?:报送|上报|抄报|呈报|提交|上交|交(?![流通叉由代易接办往])|报(?![告表备道名刊批]))"
-_RECIPIENT_END = re.compile(r"(?:厅|局|委|办|办公室|机关|大队|支队|中心|政府|部门|处|科|院|室|小组|联席会议|指挥部"
-                            r"|委员会|专班)"
-                            r"(?:备案|审核|汇总)?$")
+_RECIPIENT_END = re.compile(
+    r"(?:厅|局|委|办|办公室|机关|大队|支队|中心|政府|部门|处|科|院|室|小组|联席会议|指挥部"
+    r"|委员会|专班)"
+    r"(?:备案|审核|汇总)?$"
+)
 _ATTACHMENT = re.compile(r"\((?:见)?附件[0-9一二三四五六七八九十]*\)")
 _UNIT_NOTE = re.compile(r"\((?:责任|牵头|承办)单位:(?P<units>[^()]*)\)")
 _LEADING_WORDS = re.compile(r"^(?:前|之前|以前|,|于|将|要|应|须|并)+")
 _ACTION_VERBS = re.compile(r"^(?:挑选|制定|形成|建立|完成|编制|整理|汇总|撰写|报送|上报|抄报|提交)")
 _QUANTITY = re.compile(r"^[0-9一二三四五六七八九十]+(?:-[0-9]+)?(?:个|份|篇|件|起)")
 _FOLLOW_UP = re.compile(r"以上(?:报送)?材料.*?" + _REPORT_VERB + r"(?P<to>[^,。;]+)")
-_TARGET = re.compile(r"完成(?P<rate>[0-9]{1,3}(?:\.[0-9]+)?)%以上的?整改任务|整改(?:完成)?率(?:达到|达)"
-                     r"(?P<rate2>[0-9]{1,3}(?:\.[0-9]+)?)%")
+_TARGET = re.compile(
+    r"完成(?P<rate>[0-9]{1,3}(?:\.[0-9]+)?)%以上的?整改任务|整改(?:完成)?率(?:达到|达)"
+    r"(?P<rate2>[0-9]{1,3}(?:\.[0-9]+)?)%"
+)
 _DOCUMENT = re.compile(r"(?:方案|报告|表|总结|案例|联系人|清单|台账|名单|材料|信息|基准|情况|目录)$")
 _CAMPAIGN_CORE = re.compile(r"(?:行政执法)?(?:“?不作为[、,]?(?:慢作为[、,]?)?乱作为”?)")
 
@@ -669,7 +750,7 @@ def _deliverable_name(action: str) -> tuple[str, str | None]:
         return carried["what"], _recipient(carried["to"])
     verb = re.search(_REPORT_VERB, action)
     if verb:
-        before, after = action[: verb.start()], action[verb.end():]
+        before, after = action[: verb.start()], action[verb.end() :]
         to = _recipient(after.split(",")[0])
         if to is not None:
             return (before.split(",")[0].rstrip("并") if before.strip(",并") else to), to
@@ -713,8 +794,11 @@ def split_units(text: str) -> list[str]:
     for index, name in enumerate(names):
         if "其他" in name:
             named, _, rest = name.partition("其他")
-            names = [*names[:index], named.removesuffix("及").removesuffix("和"), "其他" + "、".join([rest,
-                                                                                                *names[index + 1:]])]
+            names = [
+                *names[:index],
+                named.removesuffix("及").removesuffix("和"),
+                "其他" + "、".join([rest, *names[index + 1 :]]),
+            ]
             break
     return [display(n.strip(" 。.等")) for n in names if n.strip(" 。.等")]
 
@@ -739,22 +823,30 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
         units, units_note = _units_in(paragraph, plan)
         follow_up = _FOLLOW_UP.search(paragraph.text)
         default_to = _recipient(follow_up["to"]) if follow_up else None
-        stated_years = [(h.start, h.day.year) for h in find_dates(paragraph.text, ctx=dates.ctx)
-                        if h.has_year and h.day is not None]
+        stated_years = [
+            (h.start, h.day.year) for h in find_dates(paragraph.text, ctx=dates.ctx) if h.has_year and h.day is not None
+        ]
         for start, end in split_sentences(paragraph):
             if heading and start < heading.end():
                 start = heading.end()
             sentence = paragraph.text[start:end]
-            hits = [h for h in find_dates(sentence, ctx=dates.ctx) if not h.relative
-                    and (h.deadline or re.search(r"(?:于|在)$", sentence[: h.start]) or _JOINER.match(
-                        sentence[h.start - 1: h.start]))
-                    and not re.search(r"(?:自|从|每月|每年)$", sentence[: h.start])]
+            hits = [
+                h
+                for h in find_dates(sentence, ctx=dates.ctx)
+                if not h.relative
+                and (
+                    h.deadline
+                    or re.search(r"(?:于|在)$", sentence[: h.start])
+                    or _JOINER.match(sentence[h.start - 1 : h.start])
+                )
+                and not re.search(r"(?:自|从|每月|每年)$", sentence[: h.start])
+            ]
             groups = _joined(sentence, hits)
             for index, group in enumerate(groups):
                 first, last = group[0], group[-1]
                 carried = next((y for at, y in reversed(stated_years) if at < start + first.start), None)
                 stop = groups[index + 1][0].start if index + 1 < len(groups) else len(sentence)
-                action = sentence[last.end:stop]
+                action = sentence[last.end : stop]
                 if index + 1 < len(groups):
                     cut = action.rfind(",")
                     action = action[:cut] if cut > 0 else action
@@ -762,13 +854,16 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
                 target = _TARGET.search(action)
                 if target:
                     rate = float(target["rate"] or target["rate2"]) / 100
-                    plan.target = Target(rate, dates.found(first, origin, carried),
-                                         _origin(paragraph, start + first.start, start + last.end + target.end()))
+                    plan.target = Target(
+                        rate,
+                        dates.found(first, origin, carried),
+                        _origin(paragraph, start + first.start, start + last.end + target.end()),
+                    )
                     continue
                 action = re.sub(r"^(?:前|之前|以前)", "", action)
                 previous = groups[index - 1][-1].end if index else 0
                 # ,与2017年8月30日前报…: after a comma and before a deadline, 与 can only be 于 mistyped
-                before = re.sub(r",与$", ",", sentence[previous:first.start]).rstrip(" ,于在").split(",")[-1]
+                before = re.sub(r",与$", ",", sentence[previous : first.start]).rstrip(" ,于在").split(",")[-1]
                 if not any(h.deadline for h in group) and not _REPORTING.search(action):
                     continue  # 于6月4日召开会议: a date, not a deadline
                 what, to = _deliverable_name(action)
@@ -776,8 +871,9 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
                 if to is not None and what == to:  # 报送县司法局: what is due was named before the date
                     sender, what = _split_sender(before)
                 elif not _REPORTING.search(action) and not (_MAKING.match(action) and _DOCUMENT_WORD.search(action)):
-                    plan.unplaced.append(Text(f"有时限的要求（不是报送事项，未列入 deliverables）：{origin.quote}",
-                                              origin))
+                    plan.unplaced.append(
+                        Text(f"有时限的要求（不是报送事项，未列入 deliverables）：{origin.quote}", origin)
+                    )
                     continue
                 names = _paired(_clean_name(what), len(group))
                 section = _SUB_HEADING.match(paragraph.text)
@@ -787,9 +883,17 @@ def read_deliverables(notice: Notice, plan: NoticePlan, taken: set[int]) -> None
                     if len(name) < 2:
                         plan.unplaced.append(Text(f"有时限但看不出报送什么：{origin.quote}", origin))
                         continue
-                    plan.deliverables.append(Deliverable(
-                        name, dates.found(hit, origin, carried), display(to or default_to or "") or None, units,
-                        origin, units_note, display(sender) if sender else None))
+                    plan.deliverables.append(
+                        Deliverable(
+                            name,
+                            dates.found(hit, origin, carried),
+                            display(to or default_to or "") or None,
+                            units,
+                            origin,
+                            units_note,
+                            display(sender) if sender else None,
+                        )
+                    )
     _dedupe_names(plan)
 
 
@@ -803,7 +907,7 @@ def _joined(sentence: str, hits: list[FoundDate]) -> list[list[FoundDate]]:
     """Dates that share one action: 分别于6月底和7月底报送阶段性报告 → [[6月底, 7月底]]."""
     groups: list[list[FoundDate]] = []
     for hit in hits:
-        if groups and _JOINER.match(sentence[groups[-1][-1].end:hit.start]):
+        if groups and _JOINER.match(sentence[groups[-1][-1].end : hit.start]):
             groups[-1].append(hit)
         else:
             groups.append([hit])
@@ -835,18 +939,21 @@ def _dedupe_names(plan: NoticePlan) -> None:
     counts = Counter(d.name for d in plan.deliverables)
     for index, item in enumerate(plan.deliverables):
         if counts[item.name] > 1:
-            plan.deliverables[index] = Deliverable(f"{item.name}（{item.due.words}）", item.due, item.to, item.units,
-                                                   item.origin, item.note)
+            plan.deliverables[index] = Deliverable(
+                f"{item.name}（{item.due.words}）", item.due, item.to, item.units, item.origin, item.note
+            )
 
 
 # --- weekly and monthly rules -----------------------------------------------------------------------------
 
 # The report verb may come later in the sentence: 每周五上午下班前、每月25日前分别将上周进度、月度汇总情况报局建管科.
-_WEEKLY = re.compile(r"每周(?P<day>[一二三四五六日天])(?P<part>上午|中午|下午)?(?:(?P<hour>[0-9]{1,2})(?::|时|点)"
-                     r"(?P<minute>[0-9]{2})?分?)?(?:下班)?(?:前|之前)?[^。;]{0,40}?" + _REPORT_VERB
-                     + r"(?P<what>[^,。;]*)")
-_MONTHLY = re.compile(r"每月(?P<day>[0-9]{1,2})日(?:前|之前)?(?P<gap>[^。;]{0,40}?)" + _REPORT_VERB
-                      + r"(?P<what>[^,。;]*)")
+_WEEKLY = re.compile(
+    r"每周(?P<day>[一二三四五六日天])(?P<part>上午|中午|下午)?(?:(?P<hour>[0-9]{1,2})(?::|时|点)"
+    r"(?P<minute>[0-9]{2})?分?)?(?:下班)?(?:前|之前)?[^。;]{0,40}?" + _REPORT_VERB + r"(?P<what>[^,。;]*)"
+)
+_MONTHLY = re.compile(
+    r"每月(?P<day>[0-9]{1,2})日(?:前|之前)?(?P<gap>[^。;]{0,40}?)" + _REPORT_VERB + r"(?P<what>[^,。;]*)"
+)
 
 
 def read_rules(notice: Notice, plan: NoticePlan) -> None:
@@ -864,8 +971,11 @@ def read_rules(notice: Notice, plan: NoticePlan) -> None:
         for monthly in _MONTHLY.finditer(sentence):
             carried = re.search(r"将(?P<what>.+)$", monthly["gap"])
             what = carried["what"] if carried else monthly["what"]
-            rule = Monthly(int(monthly["day"]), _clean_name(what) or "月度报送",
-                           _origin(paragraph, start + monthly.start(), start + monthly.end()))
+            rule = Monthly(
+                int(monthly["day"]),
+                _clean_name(what) or "月度报送",
+                _origin(paragraph, start + monthly.start(), start + monthly.end()),
+            )
             plan.monthly.append(rule)
             _monthly(plan, rule.day, rule.what, rule.origin)
 
@@ -878,8 +988,9 @@ def _monthly(plan: NoticePlan, day: int, what: str, origin: Origin) -> None:
     while date(year, month, 1) <= plan.end.day:
         due = date(year, month, min(day, calendar.monthrange(year, month)[1]))
         if plan.start.day <= due <= plan.end.day:
-            plan.deliverables.append(Deliverable(f"{what}（{month}月）", When(f"每月{day}日前", due, True, origin),
-                                                 None, None, origin))
+            plan.deliverables.append(
+                Deliverable(f"{what}（{month}月）", When(f"每月{day}日前", due, True, origin), None, None, origin)
+            )
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
@@ -925,7 +1036,7 @@ def read_focus_areas(notice: Notice, plan: NoticePlan) -> None:
         if count is None:
             continue
         wanted = to_int(count["n"]) or 0
-        for following in notice.paragraphs[index + 1:]:
+        for following in notice.paragraphs[index + 1 :]:
             if re.match(r"^[一二三四五六七八九十]+、", following.text) or len(plan.focus_areas) == wanted:
                 break
             heading = _SUB_HEADING.match(following.text)
@@ -967,8 +1078,11 @@ def read_units(notice: Notice, plan: NoticePlan) -> None:
             plan.units.append(Text(name, origin))
     if mentioned:
         listed = "、".join(f"「{m}」" for m in mentioned)
-        plan.unplaced.append(Text(f"通知还提到{listed}：如有其他参加单位，请加入 units",
-                                  next(o for n, o, _ in named if n == mentioned[0])))
+        plan.unplaced.append(
+            Text(
+                f"通知还提到{listed}：如有其他参加单位，请加入 units", next(o for n, o, _ in named if n == mentioned[0])
+            )
+        )
 
 
 _CONTACT = re.compile(r"^联系人:(?P<name>[\u4e00-\u9fff]{2,4})$")
@@ -983,7 +1097,7 @@ def read_coordinators(notice: Notice, plan: NoticePlan) -> None:
         if contact is None:
             continue
         phone = None
-        for following in notice.lines[number: number + 3]:
+        for following in notice.lines[number : number + 3]:
             match = _PHONE.match(following)
             if match:
                 phone = normalize_phone(match["phone"])
@@ -992,8 +1106,13 @@ def read_coordinators(notice: Notice, plan: NoticePlan) -> None:
     for paragraph in notice.paragraphs:
         for liaison in _LIAISON.finditer(paragraph.text):
             origin = Origin(paragraph.line_at(liaison.start()), _quote(liaison.group(0)))
-            plan.unplaced.append(Text(f"{liaison['name']}同志任联络员：如是牵头部门协调人，请加入 coordinators；"
-                                      "如是某单位的联络员，请加入该单位的 contacts", origin))
+            plan.unplaced.append(
+                Text(
+                    f"{liaison['name']}同志任联络员：如是牵头部门协调人，请加入 coordinators；"
+                    "如是某单位的联络员，请加入该单位的 contacts",
+                    origin,
+                )
+            )
 
 
 _REPORTING = re.compile(_REPORT_VERB)

@@ -19,8 +19,13 @@ _CONTACT_COLUMNS = (
     (re.compile(r"电话|手机"), "phone"),
     (re.compile(r"邮箱|邮件|微信"), "email"),
 )
-FIELD_WORDS = {"unit": "units 的 name", "name": "contacts 的 name", "title": "title", "phone": "phone",
-               "email": "email"}
+FIELD_WORDS = {
+    "unit": "units 的 name",
+    "name": "contacts 的 name",
+    "title": "title",
+    "phone": "phone",
+    "email": "email",
+}
 
 
 def _tables(notice: Notice) -> Iterator[list[tuple[int, list[str]]]]:
@@ -61,5 +66,13 @@ def _contacts(plan: NoticePlan, number: int, header: list[str], rows: list[tuple
         if "name" not in values:
             continue
         phone = normalize_phone(values["phone"]) if "phone" in values else None
-        plan.contacts.append(ContactRow(values.get("unit"), values["name"], values.get("title"), phone,
-                                        values.get("email"), Origin(line, display(" ".join(row)))))
+        plan.contacts.append(
+            ContactRow(
+                values.get("unit"),
+                values["name"],
+                values.get("title"),
+                phone,
+                values.get("email"),
+                Origin(line, display(" ".join(row))),
+            )
+        )

@@ -77,10 +77,18 @@ def read_tasks(notice: Notice, plan: NoticePlan) -> set[int]:
         deadline, deadline_origin = draft.deadline or ("", None)
         kind = classify_task_deadline(deadline, dates.ctx)[0] if deadline else TaskDeadlineKind.UNKNOWN
         roles = {role: draft.units.get(role, ([], draft.origin)) for role in ("lead", "partners", "responsible")}
-        plan.tasks.append(Task(
-            number=draft.number, text=display(draft.text.strip()), lead=tuple(roles["lead"][0]),
-            partners=tuple(roles["partners"][0]), responsible=tuple(roles["responsible"][0]),
-            deadline=deadline, kind=kind, origin=draft.origin,
-            unit_origins=tuple(roles[r][1] for r in ("lead", "partners", "responsible")),
-            deadline_origin=deadline_origin))
+        plan.tasks.append(
+            Task(
+                number=draft.number,
+                text=display(draft.text.strip()),
+                lead=tuple(roles["lead"][0]),
+                partners=tuple(roles["partners"][0]),
+                responsible=tuple(roles["responsible"][0]),
+                deadline=deadline,
+                kind=kind,
+                origin=draft.origin,
+                unit_origins=tuple(roles[r][1] for r in ("lead", "partners", "responsible")),
+                deadline_origin=deadline_origin,
+            )
+        )
     return taken

@@ -19,11 +19,44 @@ import opencc
 # Katakana that OCR returns for Chinese characters of the same shape; no notice uses katakana. And the CJK
 # radical forms that PDFs printed by Chromium (Skia with Noto CJK) map some characters to — 部⻔, ⼈⺠ —
 # which NFKC leaves alone (it does fold the Kangxi radicals, ⽉ → 月).
-_LOOKALIKES = str.maketrans({"ニ": "二", "ー": "一", "ロ": "口", "エ": "工", "カ": "力", "ハ": "八",
-                             "⺠": "民", "⻔": "门", "⻓": "长", "⻅": "见", "⻋": "车", "⻛": "风", "⻜": "飞",
-                             "⻢": "马", "⻥": "鱼", "⻬": "齐", "⻰": "龙", "⻳": "龟", "⻘": "青", "⻚": "页",
-                             "⻉": "贝", "⻆": "角", "⻄": "西", "⺟": "母", "⻩": "黄", "⻣": "骨", "⻨": "麦",
-                             "⻝": "食", "⻧": "卤", "⺁": "厂", "⺇": "几", "⺌": "小", "⻊": "足", "⻤": "鬼"})
+_LOOKALIKES = str.maketrans(
+    {
+        "ニ": "二",
+        "ー": "一",
+        "ロ": "口",
+        "エ": "工",
+        "カ": "力",
+        "ハ": "八",
+        "⺠": "民",
+        "⻔": "门",
+        "⻓": "长",
+        "⻅": "见",
+        "⻋": "车",
+        "⻛": "风",
+        "⻜": "飞",
+        "⻢": "马",
+        "⻥": "鱼",
+        "⻬": "齐",
+        "⻰": "龙",
+        "⻳": "龟",
+        "⻘": "青",
+        "⻚": "页",
+        "⻉": "贝",
+        "⻆": "角",
+        "⻄": "西",
+        "⺟": "母",
+        "⻩": "黄",
+        "⻣": "骨",
+        "⻨": "麦",
+        "⻝": "食",
+        "⻧": "卤",
+        "⺁": "厂",
+        "⺇": "几",
+        "⺌": "小",
+        "⻊": "足",
+        "⻤": "鬼",
+    }
+)
 # (-) and (一) are the same heading once a PDF has been through OCR.
 _DASH_NUMERAL = re.compile(r"^\((?:-|—|–)\)")
 _NOISE = re.compile(r"\[bookmark:[^\]]*\]|\*\*")  # Word bookmarks and Markdown bold left by converters
@@ -40,9 +73,11 @@ _WRAPPED_LINE = 20  # a PDF line broken mid-sentence is a full line; titles and 
 _TITLE_END = re.compile(r"(?:方案|通知|意见|办法|细则|规定|要点|清单|表|联系人|名单)$")
 _LABEL = re.compile(r"^[^\s:]{2,8}:")
 # (五)总结巩固阶段(2011年2月-2011年10月上旬): a numbered heading closed by its bracket is a line of its own.
-_BRACKETED_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\)|[0-9]{1,3}[.、]"
-                                r"|第[一二三四五六七八九十]+)"
-                                r"[^。;]*\([^()]*\)$")
+_BRACKETED_HEADING = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\)|[0-9]{1,3}[.、]"
+    r"|第[一二三四五六七八九十]+)"
+    r"[^。;]*\([^()]*\)$"
+)
 DATE_LINE = re.compile(r"^[0-9]{4}年[0-9]{1,2}月[0-9]{1,2}日$")  # the date under the signature
 
 
@@ -66,8 +101,7 @@ def normalize_line(raw: str) -> str:
         before = text[match.start() - 1] if match.start() else ""
         after = text[match.end()] if match.end() < len(text) else ""
         keep = before.isascii() and after.isascii() and before.isalnum() and after.isalnum()
-        return " " if keep or (before.isalpha() and before.isascii()) or (after.isalpha() and after.isascii()) \
-            else ""
+        return " " if keep or (before.isalpha() and before.isascii()) or (after.isalpha() and after.isascii()) else ""
 
     return _SPACES.sub(squeeze, text)
 
@@ -113,8 +147,12 @@ def _continues(previous: str, following: str) -> bool:
         return True
     if not previous or previous[-1] in _SENTENCE_END or len(previous) < _WRAPPED_LINE:
         return False
-    if _TITLE_END.search(previous) or _LABEL.match(previous) or DATE_LINE.match(following) \
-            or _BRACKETED_HEADING.match(previous):
+    if (
+        _TITLE_END.search(previous)
+        or _LABEL.match(previous)
+        or DATE_LINE.match(following)
+        or _BRACKETED_HEADING.match(previous)
+    ):
         return False
     return not HEADING.match(following) and "\t" not in previous and "\t" not in following
 

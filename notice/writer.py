@@ -60,11 +60,15 @@ def _when(out: _Lines, plan: NoticePlan, indent: str, key: str, when: When | Non
     elif when.day is not None:
         out.add(f"{indent}{key}: {when.day.isoformat()}", f"{plan.at(when.origin.line)}「{when.quoted}」")
     elif when.readable:
-        out.add(f"{indent}{key}: {_scalar(when.words)}",
-                f"{plan.at(when.origin.line)}「{when.quoted}」；通知未写年份，加载时按专项整治的起止日期确定")
+        out.add(
+            f"{indent}{key}: {_scalar(when.words)}",
+            f"{plan.at(when.origin.line)}「{when.quoted}」；通知未写年份，加载时按专项整治的起止日期确定",
+        )
     else:
-        out.add(f"{indent}{key}: {_scalar(when.words)}",
-                f"{TODO} {plan.cite(when.origin)}：无法确定日期，请改写为 2020-06-10 这样的日期")
+        out.add(
+            f"{indent}{key}: {_scalar(when.words)}",
+            f"{TODO} {plan.cite(when.origin)}：无法确定日期，请改写为 2020-06-10 这样的日期",
+        )
 
 
 def _campaign(out: _Lines, plan: NoticePlan) -> None:
@@ -99,8 +103,10 @@ def _span_hints(plan: NoticePlan) -> str:
     dated += sorted((p.end.day, p.end.origin.line) for p in plan.phases if p.end and p.end.day)
     if dated:
         first, last = min(dated), max(dated)
-        hints.append(f"最早的时间节点 {first[0].isoformat()}（{plan.at(first[1])}），最晚的 {last[0].isoformat()}"
-                     f"（{plan.at(last[1])}）")
+        hints.append(
+            f"最早的时间节点 {first[0].isoformat()}（{plan.at(first[1])}），最晚的 {last[0].isoformat()}"
+            f"（{plan.at(last[1])}）"
+        )
     return "；" + "；".join(hints) if hints else ""
 
 
@@ -109,8 +115,10 @@ def _texts(out: _Lines, plan: NoticePlan, key: str, values: list[Text], default:
         out.add(f"{key}:")
         cited: set[int] = set()
         for value in values:
-            out.add(f"  - {_scalar(value.value)}",
-                    plan.at(value.origin.line) if value.origin.line in cited else plan.cite(value.origin))
+            out.add(
+                f"  - {_scalar(value.value)}",
+                plan.at(value.origin.line) if value.origin.line in cited else plan.cite(value.origin),
+            )
             cited.add(value.origin.line)
     else:
         out.add(f"{key}: {_dump(default)}", default_note)
@@ -165,8 +173,12 @@ def _weekly(out: _Lines, plan: NoticePlan) -> None:
         return
     out.add(f"  weekday: {weekly.weekday}", plan.cite(weekly.origin))
     out.add('  remind_at: ["09:00", "11:00"]', "默认：截止当天提醒两次")
-    out.add(f'  due: "{weekly.due}"', plan.at(weekly.origin.line) if weekly.due_read
-            else f"{plan.at(weekly.origin.line)}未写明时刻，默认 12:00，请核对")
+    out.add(
+        f'  due: "{weekly.due}"',
+        plan.at(weekly.origin.line)
+        if weekly.due_read
+        else f"{plan.at(weekly.origin.line)}未写明时刻，默认 12:00，请核对",
+    )
 
 
 def _units(out: _Lines, plan: NoticePlan) -> None:
@@ -178,23 +190,29 @@ def _units(out: _Lines, plan: NoticePlan) -> None:
     named += [(unit, rows[0].origin) for unit, rows in contacts.items() if unit not in {u.value for u in plan.units}]
     if not named:
         out.add("units:", f"{TODO} 通知未列出参加单位：请逐个列出（至少一个）后再加载，例如：")
-        out.note("", " - {name: 执法监察支队, aliases: [支队], contacts: [{name: 张三, phone: \"13900000000\"}]}")
+        out.note("", ' - {name: 执法监察支队, aliases: [支队], contacts: [{name: 张三, phone: "13900000000"}]}')
         out.note("", " - {name: 法制科}")
     else:
         out.add("units:", "通知中点名的单位；联络员可在 contacts 中预先登记（姓名+手机号）")
         for name, origin in named:
-            people = [{k: v for k, v in (("name", r.name), ("title", r.title), ("phone", r.phone), ("email", r.email))
-                       if v} for r in contacts.get(name, [])]
+            people = [
+                {k: v for k, v in (("name", r.name), ("title", r.title), ("phone", r.phone), ("email", r.email)) if v}
+                for r in contacts.get(name, [])
+            ]
             fields = {"name": name, **({"contacts": people} if people else {})}
-            out.add(f"  - {_dump(fields)}", plan.cite(origin) if not people
-                    else f"{plan.at(origin.line)}：附件联系人表")
+            out.add(
+                f"  - {_dump(fields)}", plan.cite(origin) if not people else f"{plan.at(origin.line)}：附件联系人表"
+            )
     if plan.contact_columns:
         where = plan.at(plan.contact_columns.origin.line)
-        out.note("  ", f"附件联系人表（{where}）的栏目：{plan.contact_columns.value}；"
-                       "未填的由各单位联络员用「登记」报送")
+        out.note(
+            "  ", f"附件联系人表（{where}）的栏目：{plan.contact_columns.value}；未填的由各单位联络员用「登记」报送"
+        )
     if plan.collectives:
-        out.note("  ", f"{LATER}以下集合名称要展开为具体单位，任务才能落到单位：把每个成员单位列在 units 中并写上 "
-                       "groups，例如")
+        out.note(
+            "  ",
+            f"{LATER}以下集合名称要展开为具体单位，任务才能落到单位：把每个成员单位列在 units 中并写上 groups，例如",
+        )
         example = next(iter(plan.collectives))
         out.note("  ", f"  - {{name: 某某单位, groups: [{example}]}}")
         for name, lines in plan.collectives.items():
@@ -203,8 +221,10 @@ def _units(out: _Lines, plan: NoticePlan) -> None:
 
 
 def _groups_and_coordinators(out: _Lines, plan: NoticePlan) -> None:
-    out.add("groups: []", f"{LATER}接收截止提醒的工作群，如 {{name: 专项整治工作群, channel: wecom_robot, "
-            "webhook: \"https://…\"}")
+    out.add(
+        "groups: []",
+        f'{LATER}接收截止提醒的工作群，如 {{name: 专项整治工作群, channel: wecom_robot, webhook: "https://…"}}',
+    )
     if not plan.coordinators:
         out.add("coordinators: []", f"{LATER}牵头部门协调人，如 {{name: 张三, wecom_userid: ZhangSan}}")
         return
@@ -217,14 +237,20 @@ def _groups_and_coordinators(out: _Lines, plan: NoticePlan) -> None:
 def _task(out: _Lines, plan: NoticePlan, task: Task) -> None:
     out.add(f"  - number: {task.number}", plan.at(task.origin.line))
     out.add(f"    text: {_scalar(task.text)}", plan.at(task.origin.line))
-    for key, names, origin in zip(("lead", "partners", "responsible"), (task.lead, task.partners, task.responsible),
-                                  task.unit_origins, strict=True):
+    for key, names, origin in zip(
+        ("lead", "partners", "responsible"),
+        (task.lead, task.partners, task.responsible),
+        task.unit_origins,
+        strict=True,
+    ):
         if names:
             out.add(f"    {key}: {_dump(list(names))}", plan.cite(origin))
     origin = task.deadline_origin or task.origin
     if task.kind is TaskDeadlineKind.UNKNOWN:
-        out.add(f"    deadline: {_scalar(task.deadline) if task.deadline else ''}".rstrip(),
-                f"{TODO} {plan.cite(origin)}：无法识别完成时限，请写成 2024年3月底前、每年2月底前 或 长期坚持")
+        out.add(
+            f"    deadline: {_scalar(task.deadline) if task.deadline else ''}".rstrip(),
+            f"{TODO} {plan.cite(origin)}：无法识别完成时限，请写成 2024年3月底前、每年2月底前 或 长期坚持",
+        )
     else:
         out.add(f"    deadline: {_scalar(task.deadline)}", f"{plan.cite(origin)}（{KIND_TEXT[task.kind]}）")
 
@@ -243,10 +269,17 @@ def render_plan(plan: NoticePlan, *, source: str = "通知") -> str:
     """The YAML plan text; loading it needs every TODO resolved first (duban plan load names what is left)."""
     out = _Lines()
     _campaign(out, plan)
-    _texts(out, plan, "focus_areas", plan.focus_areas, DEFAULT_FOCUS_AREAS,
-           "通知未列出整治重点：以下为默认值（docs/plan-format.md）")
-    _texts(out, plan, "sources", plan.sources, DEFAULT_SOURCES,
-           "通知未列出线索来源：以下为默认值（docs/plan-format.md）")
+    _texts(
+        out,
+        plan,
+        "focus_areas",
+        plan.focus_areas,
+        DEFAULT_FOCUS_AREAS,
+        "通知未列出整治重点：以下为默认值（docs/plan-format.md）",
+    )
+    _texts(
+        out, plan, "sources", plan.sources, DEFAULT_SOURCES, "通知未列出线索来源：以下为默认值（docs/plan-format.md）"
+    )
     _phases(out, plan)
     _deliverables(out, plan)
     _weekly(out, plan)
@@ -268,7 +301,7 @@ def render_plan(plan: NoticePlan, *, source: str = "通知") -> str:
         f"# 每个值旁的注释是它在通知中的出处（{where}与原文），请逐项核对。",
         *(f"# 注意：{plan.cite(item.origin)}：{item.value}" for item in plan.shortfalls),
         f"# 标有 TODO 的 {out.todos} 处须补全后才能用 duban plan load 加载；标有「请补充」的可以稍后再补。"
-        if out.todos else "# 没有必须补全的 TODO，核对后即可用 duban plan load 加载；标有「请补充」的可以稍后再补。",
+        if out.todos
+        else "# 没有必须补全的 TODO，核对后即可用 duban plan load 加载；标有「请补充」的可以稍后再补。",
     ]
     return "\n".join([*header, *out.lines]) + "\n"
-

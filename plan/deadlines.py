@@ -1,6 +1,5 @@
 """A task's 完成时限 as a plan writes it: a date, every year, a date and then ongoing, or ongoing."""
 
-
 from __future__ import annotations
 
 import calendar
@@ -16,8 +15,9 @@ _TASK_YEARLY = re.compile(r"^每年")
 _LEAP_YEAR = 2000  # probes a yearly day in a leap year, so that 每年2月底 is told apart from 每年2月28日
 
 
-def classify_task_deadline(text: str | date, ctx: DateContext) -> tuple[TaskDeadlineKind, date | None,
-                                                                        tuple[int, int | None] | None]:
+def classify_task_deadline(
+    text: str | date, ctx: DateContext
+) -> tuple[TaskDeadlineKind, date | None, tuple[int, int | None] | None]:
     """Seed 004's 完成时限: a date, yearly (每年2月底前), a date then ongoing, or ongoing (长期坚持).
 
     A yearly deadline is (month, day), with day None for the month's last day (每年2月底 is the 28th or the

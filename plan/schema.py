@@ -3,7 +3,6 @@
 A plan with any error is rejected whole (PlanError lists every problem, in file order).
 """
 
-
 from __future__ import annotations
 
 import re
@@ -25,8 +24,17 @@ from plan.deadlines import classify_task_deadline
 from storage.repos import name_key
 
 DEFAULT_FOCUS_AREAS = ["制度建设", "履行职责", "回应群众诉求", "队伍建设", "责任追究"]
-DEFAULT_SOURCES = ["信访举报", "媒体曝光", "行政复议", "行政诉讼", "上级机关督查督办", "巡视巡察", "专项检查",
-                   "卫片执法检查", "例行督察"]
+DEFAULT_SOURCES = [
+    "信访举报",
+    "媒体曝光",
+    "行政复议",
+    "行政诉讼",
+    "上级机关督查督办",
+    "巡视巡察",
+    "专项检查",
+    "卫片执法检查",
+    "例行督察",
+]
 
 DateText = date | str  # a YAML date, or Chinese words resolved against the campaign (docs/plan-format.md)
 
@@ -50,7 +58,7 @@ class TargetIn(_Model):
     @classmethod
     def _range(cls, value: float) -> float:
         if not 0 < value <= 1:
-            raise ValueError("整改率目标应在 0 到 1 之间（如 0.9 或 \"90%\"）")
+            raise ValueError('整改率目标应在 0 到 1 之间（如 0.9 或 "90%"）')
         return value
 
 
@@ -102,7 +110,7 @@ def _clock(value: Any) -> str:
     text = str(value).strip().replace("：", ":")
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise ValueError(f"时间应写成 \"09:00\" 的形式，而不是 {value!r}")
+        raise ValueError(f'时间应写成 "09:00" 的形式，而不是 {value!r}')
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
@@ -167,8 +175,9 @@ class GroupIn(_Model):
     def _webhook(self) -> GroupIn:
         if self.channel == Channel.WECOM_AIBOT:
             if not self.chatid:
-                raise ValueError("wecom_aibot 群需要填写 chatid（在群里 @督办 说一句话，"
-                                 "日志 wecom robot callback 一行的 chat 字段）")
+                raise ValueError(
+                    "wecom_aibot 群需要填写 chatid（在群里 @督办 说一句话，日志 wecom robot callback 一行的 chat 字段）"
+                )
         elif self.channel != Channel.SIM and not self.webhook:
             raise ValueError(f"{self.channel} 群需要填写 webhook 地址")
         return self
@@ -305,8 +314,7 @@ def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
 
 
 def _resolve(plan: PlanIn) -> tuple[ResolvedPlan | None, list[PlanProblem]]:
-    ctx = DateContext(campaign_start=plan.campaign.start, campaign_end=plan.campaign.end,
-                      today=plan.campaign.start)
+    ctx = DateContext(campaign_start=plan.campaign.start, campaign_end=plan.campaign.end, today=plan.campaign.start)
     problems: list[PlanProblem] = []
 
     def resolve(value: DateText | None, path: tuple[str | int, ...], role: Literal["start", "end"]) -> date | None:
@@ -324,8 +332,9 @@ def _resolve(plan: PlanIn) -> tuple[ResolvedPlan | None, list[PlanProblem]]:
         if start and end and end < start:
             problems.append(PlanProblem(("phases", i, "end"), f"阶段结束日 {end} 早于开始日 {start}"))
         phase_dates.append((start, end or plan.campaign.end))
-    dues = [resolve(d.due, ("deliverables", i, "due"), "end") or plan.campaign.end
-            for i, d in enumerate(plan.deliverables)]
+    dues = [
+        resolve(d.due, ("deliverables", i, "due"), "end") or plan.campaign.end for i, d in enumerate(plan.deliverables)
+    ]
     target_by = resolve(plan.campaign.target.by, ("campaign", "target", "by"), "end") if plan.campaign.target else None
     for key in ("phases", "deliverables", "units", "groups", "coordinators"):
         seen: set[str] = set()
@@ -405,5 +414,3 @@ def read_plan(path: Path) -> ResolvedPlan:
     except (OSError, UnicodeDecodeError) as error:
         raise PlanError(str(path), [PlanProblem((), f"无法读取文件：{error}")]) from None
     return parse_plan(text, str(path))
-
-

@@ -2,7 +2,6 @@
 the campaign without losing issues, reports or registrations.
 """
 
-
 from __future__ import annotations
 
 import re
@@ -59,22 +58,35 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
     campaign = Campaigns(session).current(plan.campaign.name)
     created = campaign is None
     if campaign is None:
-        campaign = Campaign(name=plan.campaign.name, start=plan.campaign.start, end=plan.campaign.end,
-                            created_at=now, updated_at=now)
+        campaign = Campaign(
+            name=plan.campaign.name, start=plan.campaign.start, end=plan.campaign.end, created_at=now, updated_at=now
+        )
         session.add(campaign)
     result = LoadResult(campaign, created)
     changes = _Changes(result)
     target = plan.campaign.target
-    changes.set(campaign, "campaign", issuer=plan.campaign.issuer, timezone=plan.campaign.timezone,
-                start=plan.campaign.start, end=plan.campaign.end, target_rate=target.rate if target else None,
-                target_by=resolved.target_by, focus_areas=plan.focus_areas, sources=plan.sources,
-                report_weekday=plan.weekly_report.weekday, report_remind_at=plan.weekly_report.remind_at,
-                report_due=plan.weekly_report.due, deadline_nudges_days=plan.deadline_nudges_days,
-                holidays=[d.isoformat() for d in plan.holidays], workdays=[d.isoformat() for d in plan.workdays],
-                public_naming=plan.campaign.public_naming,
-                notice_receipt_reminder_hours=plan.notice_receipt_reminder_hours,
-                evidence_required=plan.campaign.evidence_required,
-                evidence_focus_areas=plan.evidence_focus_areas)
+    changes.set(
+        campaign,
+        "campaign",
+        issuer=plan.campaign.issuer,
+        timezone=plan.campaign.timezone,
+        start=plan.campaign.start,
+        end=plan.campaign.end,
+        target_rate=target.rate if target else None,
+        target_by=resolved.target_by,
+        focus_areas=plan.focus_areas,
+        sources=plan.sources,
+        report_weekday=plan.weekly_report.weekday,
+        report_remind_at=plan.weekly_report.remind_at,
+        report_due=plan.weekly_report.due,
+        deadline_nudges_days=plan.deadline_nudges_days,
+        holidays=[d.isoformat() for d in plan.holidays],
+        workdays=[d.isoformat() for d in plan.workdays],
+        public_naming=plan.campaign.public_naming,
+        notice_receipt_reminder_hours=plan.notice_receipt_reminder_hours,
+        evidence_required=plan.campaign.evidence_required,
+        evidence_focus_areas=plan.evidence_focus_areas,
+    )
     session.flush()
     _sync_phases(session, campaign, resolved, changes)
     units = _sync_units(session, campaign, plan, changes, now)
@@ -84,15 +96,15 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
     _sync_tasks(session, campaign, resolved, units, changes)
     if result.changes or created:
         campaign.updated_at = now
-        Audit(session).record(campaign=campaign, actor=actor, action="plan.load", at=now, created=created,
-                              changes=result.changes[:200])
+        Audit(session).record(
+            campaign=campaign, actor=actor, action="plan.load", at=now, created=created, changes=result.changes[:200]
+        )
     return result
 
 
 def _sync_phases(session: Session, campaign: Campaign, resolved: ResolvedPlan, changes: _Changes) -> None:
     existing = {row.name: row for row in PlanRows(session).of_campaign(Phase, campaign)}
-    for position, (phase_in, (start, end)) in enumerate(zip(resolved.plan.phases, resolved.phase_dates,
-                                                            strict=True)):
+    for position, (phase_in, (start, end)) in enumerate(zip(resolved.plan.phases, resolved.phase_dates, strict=True)):
         phase = existing.pop(phase_in.name, None)
         if phase is None:
             phase = Phase(campaign_id=campaign.id, name=phase_in.name, end=end)
@@ -106,8 +118,9 @@ def _sync_phases(session: Session, campaign: Campaign, resolved: ResolvedPlan, c
     session.expire(campaign, ["phases"])
 
 
-def _sync_units(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes,
-                now: datetime) -> dict[str, Unit]:
+def _sync_units(
+    session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes, now: datetime
+) -> dict[str, Unit]:
     existing = {row.name: row for row in PlanRows(session).of_campaign(Unit, campaign)}
     units: dict[str, Unit] = {}
     for position, unit_in in enumerate(plan.units):
@@ -116,8 +129,14 @@ def _sync_units(session: Session, campaign: Campaign, plan: PlanIn, changes: _Ch
             unit = Unit(campaign_id=campaign.id, name=unit_in.name)
             session.add(unit)
             changes.result.changes.append(f"unit+{unit_in.name}")
-        changes.set(unit, f"unit[{unit_in.name}]", aliases=unit_in.aliases, groups=unit_in.groups,
-                    position=position, retired=False)
+        changes.set(
+            unit,
+            f"unit[{unit_in.name}]",
+            aliases=unit_in.aliases,
+            groups=unit_in.groups,
+            position=position,
+            retired=False,
+        )
         units[unit_in.name] = unit
     session.flush()
     keys = {name_key(a): u for u in units.values() for a in [u.name, *u.aliases]}
@@ -139,8 +158,9 @@ def _sync_units(session: Session, campaign: Campaign, plan: PlanIn, changes: _Ch
     return units
 
 
-def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: ContactIn, changes: _Changes,
-                  now: datetime) -> None:
+def _sync_contact(
+    session: Session, campaign: Campaign, unit: Unit, contact_in: ContactIn, changes: _Changes, now: datetime
+) -> None:
     """A pre-listed liaison: unit + phone (activated when that phone registers), or bound to a user id."""
     contact = None
     if contact_in.phone:
@@ -148,25 +168,48 @@ def _sync_contact(session: Session, campaign: Campaign, unit: Unit, contact_in: 
     if contact is None:
         contact = PlanRows(session).contact(unit, name=contact_in.name)
     if contact is None:
-        contact = Contact(campaign_id=campaign.id, unit_id=unit.id, name=contact_in.name,
-                          status=ContactStatus.PRELISTED, created_at=now, updated_at=now)
+        contact = Contact(
+            campaign_id=campaign.id,
+            unit_id=unit.id,
+            name=contact_in.name,
+            status=ContactStatus.PRELISTED,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(contact)
         changes.result.changes.append(f"contact+{unit.name}/{contact_in.name}")
     label = f"contact[{unit.name}/{contact_in.name}]"
-    changes.set(contact, label, name=contact_in.name, phone=contact_in.phone or contact.phone,
-                title=contact_in.title or contact.title, wechat_or_email=contact_in.email or contact.wechat_or_email)
+    changes.set(
+        contact,
+        label,
+        name=contact_in.name,
+        phone=contact_in.phone or contact.phone,
+        title=contact_in.title or contact.title,
+        wechat_or_email=contact_in.email or contact.wechat_or_email,
+    )
     session.flush()
-    user_ids: dict[str, str | None] = {Platform.WECOM: contact_in.wecom_userid,
-                                       Platform.DINGTALK: contact_in.dingtalk_userid}
+    user_ids: dict[str, str | None] = {
+        Platform.WECOM: contact_in.wecom_userid,
+        Platform.DINGTALK: contact_in.dingtalk_userid,
+    }
     if _bind_user_ids(session, campaign, user_ids, label, changes, now, contact=contact) and (
-            contact.status is not ContactStatus.ACTIVE):
+        contact.status is not ContactStatus.ACTIVE
+    ):
         contact.status = ContactStatus.ACTIVE  # the plan named the user id: nobody needs to approve
         changes.result.changes.append(f"{label}.status")
 
 
-def _bind_user_ids(session: Session, campaign: Campaign, user_ids: dict[str, str | None], label: str,
-                   changes: _Changes, now: datetime, *, contact: Contact | None = None,
-                   coordinator: Coordinator | None = None) -> bool:
+def _bind_user_ids(
+    session: Session,
+    campaign: Campaign,
+    user_ids: dict[str, str | None],
+    label: str,
+    changes: _Changes,
+    now: datetime,
+    *,
+    contact: Contact | None = None,
+    coordinator: Coordinator | None = None,
+) -> bool:
     """Point the platform user ids the plan names at this contact or coordinator; True if it names any."""
     people = People(session)
     owner = contact or coordinator
@@ -186,20 +229,27 @@ def _bind_user_ids(session: Session, campaign: Campaign, user_ids: dict[str, str
 
 def _sync_deliverables(session: Session, campaign: Campaign, resolved: ResolvedPlan, changes: _Changes) -> None:
     existing = {row.name: row for row in PlanRows(session).of_campaign(Deliverable, campaign)}
-    for position, (item, due) in enumerate(zip(resolved.plan.deliverables, resolved.deliverable_dues,
-                                                strict=True)):
+    for position, (item, due) in enumerate(zip(resolved.plan.deliverables, resolved.deliverable_dues, strict=True)):
         deliverable = existing.pop(item.name, None)
         if deliverable is None:
             deliverable = Deliverable(campaign_id=campaign.id, name=item.name, due=due)
             session.add(deliverable)
             changes.result.changes.append(f"deliverable+{item.name}")
-        changes.set(deliverable, f"deliverable[{item.name}]", due=due, recipient=item.to, unit_names=item.units,
-                    kind=item.kind, position=position)
+        changes.set(
+            deliverable,
+            f"deliverable[{item.name}]",
+            due=due,
+            recipient=item.to,
+            unit_names=item.units,
+            kind=item.kind,
+            position=position,
+        )
     for deliverable in existing.values():
         submitted = PlanRows(session).submissions(deliverable)
         if submitted:
             changes.result.warnings.append(
-                f"报送事项「{deliverable.name}」已从方案中删除，但已有 {submitted} 个单位报送，保留该事项")
+                f"报送事项「{deliverable.name}」已从方案中删除，但已有 {submitted} 个单位报送，保留该事项"
+            )
         else:
             session.delete(deliverable)
             changes.result.changes.append(f"deliverable-{deliverable.name}")
@@ -233,8 +283,7 @@ def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _C
     session.flush()
 
 
-def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes,
-                       now: datetime) -> None:
+def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes, now: datetime) -> None:
     existing = {row.name: row for row in PlanRows(session).of_campaign(Coordinator, campaign)}
     for item in plan.coordinators:
         coordinator = existing.pop(item.name, None)
@@ -244,8 +293,15 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
             session.flush()
             changes.result.changes.append(f"coordinator+{item.name}")
         changes.set(coordinator, f"coordinator[{item.name}]", phone=item.phone)
-        _bind_user_ids(session, campaign, {Platform.WECOM: item.wecom_userid, Platform.DINGTALK: item.dingtalk_userid},
-                       f"coordinator[{item.name}]", changes, now, coordinator=coordinator)
+        _bind_user_ids(
+            session,
+            campaign,
+            {Platform.WECOM: item.wecom_userid, Platform.DINGTALK: item.dingtalk_userid},
+            f"coordinator[{item.name}]",
+            changes,
+            now,
+            coordinator=coordinator,
+        )
     for coordinator in existing.values():
         if coordinator.login:  # a dashboard account made with the CLI stays
             continue
@@ -254,8 +310,9 @@ def _sync_coordinators(session: Session, campaign: Campaign, plan: PlanIn, chang
     session.flush()
 
 
-def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, units: dict[str, Unit],
-                changes: _Changes) -> None:
+def _sync_tasks(
+    session: Session, campaign: Campaign, resolved: ResolvedPlan, units: dict[str, Unit], changes: _Changes
+) -> None:
     existing = {t.number: t for t in PlanRows(session).of_campaign(Task, campaign)}
     keys = {name_key(a): u for u in units.values() for a in [u.name, *u.aliases]}
     groups: dict[str, list[Unit]] = {}
@@ -271,8 +328,11 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
             changes.result.changes.append(f"task+{item.number}")
         wanted: set[tuple[int, TaskRole]] = set()
         unmatched: list[str] = []
-        for role, names in ((TaskRole.LEAD, item.lead), (TaskRole.PARTNER, item.partners),
-                            (TaskRole.RESPONSIBLE, item.responsible)):
+        for role, names in (
+            (TaskRole.LEAD, item.lead),
+            (TaskRole.PARTNER, item.partners),
+            (TaskRole.RESPONSIBLE, item.responsible),
+        ):
             for name in names:
                 # A unit's own name or alias first; else a collective name (各乡镇〔街道〕) the units' groups list.
                 matched = [keys[name_key(name)]] if name_key(name) in keys else groups.get(collective_key(name), [])
@@ -280,9 +340,17 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
                     unmatched.append(name)
                     unmatched_tasks.setdefault(name, []).append(item.number)
                 wanted.update((u.id, role) for u in matched)
-        changes.set(task, f"task[{item.number}]", text=item.text, deadline_kind=kind,
-                    deadline_text=str(item.deadline), due=due, yearly_month=yearly[0] if yearly else None,
-                    yearly_day=yearly[1] if yearly else None, unmatched_units=unmatched)
+        changes.set(
+            task,
+            f"task[{item.number}]",
+            text=item.text,
+            deadline_kind=kind,
+            deadline_text=str(item.deadline),
+            due=due,
+            yearly_month=yearly[0] if yearly else None,
+            yearly_day=yearly[1] if yearly else None,
+            unmatched_units=unmatched,
+        )
         current = {(tu.unit_id, tu.role): tu for tu in task.units}
         for key_ in set(current) - wanted:
             task.units.remove(current[key_])
@@ -293,7 +361,8 @@ def _sync_tasks(session: Session, campaign: Campaign, resolved: ResolvedPlan, un
     for name, numbers in unmatched_tasks.items():
         shown = "、".join(str(n) for n in numbers[:8]) + ("等" if len(numbers) > 8 else "")
         changes.result.warnings.append(
-            f"任务{shown}的「{name}」不是 units 中的单位，也没有单位的 groups 含有它：这些任务暂时落不到单位上")
+            f"任务{shown}的「{name}」不是 units 中的单位，也没有单位的 groups 含有它：这些任务暂时落不到单位上"
+        )
     for task in existing.values():
         reported = PlanRows(session).progress_reports(task)
         if reported:

@@ -42,8 +42,9 @@ from storage.repos import Outbox, People
 log = logging.getLogger("duban.delivery")
 
 # Served on /metrics (bot/observability.py) from prometheus-client's process-wide registry.
-DELIVERIES = Counter("duban_deliveries", "Outbox sends by channel and outcome (sent, retry, failed)",
-                     ["channel", "outcome"])
+DELIVERIES = Counter(
+    "duban_deliveries", "Outbox sends by channel and outcome (sent, retry, failed)", ["channel", "outcome"]
+)
 
 ROBOT_CHANNELS = frozenset({Channel.WECOM_ROBOT, Channel.WECOM_AIBOT, Channel.DINGTALK_ROBOT})
 FAILURE_RULE = "delivery.failed"
@@ -142,10 +143,21 @@ class Claim:
 class DeliveryWorker:
     """Sends the outbox; only the elected leader runs one (the unique keys guard even if two did)."""
 
-    def __init__(self, sessions: sessionmaker[Session], senders: Mapping[str, Sender], *, clock: Clock,
-                 route: Route | None = None, limits: Mapping[str, RateLimit] = DEFAULT_LIMITS,
-                 backoff: Backoff | None = None, batch: int = 200, concurrency: int = 16, send_timeout: float = 15.0,
-                 lease: timedelta = timedelta(minutes=5), rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: Mapping[str, Sender],
+        *,
+        clock: Clock,
+        route: Route | None = None,
+        limits: Mapping[str, RateLimit] = DEFAULT_LIMITS,
+        backoff: Backoff | None = None,
+        batch: int = 200,
+        concurrency: int = 16,
+        send_timeout: float = 15.0,
+        lease: timedelta = timedelta(minutes=5),
+        rng: random.Random | None = None,
+    ) -> None:
         self.sessions, self.senders, self.clock, self.route = sessions, dict(senders), clock, route
         self.limiter = RateLimiter(limits)
         self.backoff = backoff or Backoff()
@@ -178,9 +190,12 @@ class DeliveryWorker:
         """Count what was sent in the last window (perhaps by a leader that just died) against the limits."""
         since = now - timedelta(seconds=self.limiter.longest_period)
         rows = session.execute(
-            select(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.sent_at, OutboxMessage.campaign_id)
-            .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at > since,
-                   OutboxMessage.channel.in_(list(self.limiter.limits)))).all()
+            select(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.sent_at, OutboxMessage.campaign_id).where(
+                OutboxMessage.status == OutboxStatus.SENT,
+                OutboxMessage.sent_at > since,
+                OutboxMessage.channel.in_(list(self.limiter.limits)),
+            )
+        ).all()
         groups = self._groups(session, {(r.campaign_id, r.target) for r in rows if r.channel in ROBOT_CHANNELS})
         for channel, target, sent_at, campaign_id in rows:
             assert sent_at is not None  # the query asked for sent_at > since
@@ -212,10 +227,15 @@ class DeliveryWorker:
             while len(chosen) < self.batch and scanned < self.batch * 20:
                 page = session.execute(
                     select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.target, OutboxMessage.campaign_id)
-                    .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now,
-                           tuple_(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.id) > position)
-                    .order_by(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.id).limit(self.batch * 2)
-                    .with_for_update(skip_locked=True)).all()
+                    .where(
+                        OutboxMessage.status == OutboxStatus.PENDING,
+                        OutboxMessage.not_before <= now,
+                        tuple_(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.id) > position,
+                    )
+                    .order_by(OutboxMessage.channel, OutboxMessage.target, OutboxMessage.id)
+                    .limit(self.batch * 2)
+                    .with_for_update(skip_locked=True)
+                ).all()
                 if not page:
                     break
                 scanned += len(page)
@@ -253,18 +273,29 @@ class DeliveryWorker:
         """Take the chosen rows for one lease (attempts + 1) and build their messages."""
         if not chosen:
             return []
-        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(list(chosen)))
-                        .values(attempts=OutboxMessage.attempts + 1, not_before=now + self.lease)
-                        .execution_options(synchronize_session=False))
-        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(list(chosen)))
-                               .order_by(OutboxMessage.id)).all()
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(chosen)))
+            .values(attempts=OutboxMessage.attempts + 1, not_before=now + self.lease)
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(list(chosen))).order_by(OutboxMessage.id)
+        ).all()
         groups = self._groups(session, {(r.campaign_id, r.target) for r in rows if r.channel in ROBOT_CHANNELS})
         claims = []
         for row in rows:
             group = groups.get((row.campaign_id, row.target)) if row.channel in ROBOT_CHANNELS else None
-            message = OutboundMessage(channel=row.channel, target=row.target, text=row.text, markdown=row.markdown,
-                                      mentions=tuple(row.mentions), address=group.webhook if group else None,
-                                      secret=group.secret if group else None, key=row.key or f"outbox:{row.id}")
+            message = OutboundMessage(
+                channel=row.channel,
+                target=row.target,
+                text=row.text,
+                markdown=row.markdown,
+                mentions=tuple(row.mentions),
+                address=group.webhook if group else None,
+                secret=group.secret if group else None,
+                key=row.key or f"outbox:{row.id}",
+            )
             claims.append(Claim(row.id, chosen[row.id], message, row.attempts, now.timestamp()))
         return claims
 
@@ -307,10 +338,11 @@ class DeliveryWorker:
         with transaction(self.sessions) as session:
             if sent:  # the common case, in one statement
                 marked = session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(sent),
-                                                OutboxMessage.status == OutboxStatus.PENDING)
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(sent), OutboxMessage.status == OutboxStatus.PENDING)
                     .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
-                    .execution_options(synchronize_session=False))
+                    .execution_options(synchronize_session=False)
+                )
                 outcomes[SendStatus.OK.value] = cast(CursorResult[Any], marked).rowcount
             rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(others))).all() if others else []
             for row in rows:
@@ -321,13 +353,23 @@ class DeliveryWorker:
                 if result.status is SendStatus.RETRYABLE and row.attempts < self.backoff.max_attempts:
                     wait = max(self.backoff.delay(row.attempts, self.rng), result.retry_after or 0.0)
                     row.not_before, row.last_error = now + timedelta(seconds=wait), result.detail
-                    log.warning("send failed, will retry", extra={"outbox_id": row.id, "channel": row.channel,
-                                                                  "attempts": row.attempts, "detail": result.detail,
-                                                                  "retry_in": round(wait, 1)})
+                    log.warning(
+                        "send failed, will retry",
+                        extra={
+                            "outbox_id": row.id,
+                            "channel": row.channel,
+                            "attempts": row.attempts,
+                            "detail": result.detail,
+                            "retry_in": round(wait, 1),
+                        },
+                    )
                     DELIVERIES.labels(row.channel, "retry").inc()
                 else:
-                    reason = result.detail if result.status is SendStatus.PERMANENT else \
-                        f"重试{row.attempts}次仍失败：{result.detail}"
+                    reason = (
+                        result.detail
+                        if result.status is SendStatus.PERMANENT
+                        else f"重试{row.attempts}次仍失败：{result.detail}"
+                    )
                     self._fail(session, row, reason, now)
         log.info("outbox round", extra={"claimed": len(claims), **outcomes})
         for claim in claims:  # what the platform accepted from this process (even if another recorded it first)
@@ -338,19 +380,25 @@ class DeliveryWorker:
         """Mark a row failed and tell the campaign's coordinators (not for failure notices themselves)."""
         row.status, row.last_error = OutboxStatus.FAILED, reason
         DELIVERIES.labels(row.channel, "failed").inc()
-        log.error("send failed permanently", extra={"outbox_id": row.id, "channel": row.channel,
-                                                    "detail": reason})
+        log.error("send failed permanently", extra={"outbox_id": row.id, "channel": row.channel, "detail": reason})
         if self.route is None or row.campaign_id is None or (row.key or "").startswith(FAILURE_RULE):
             return
         campaign = session.get(Campaign, row.campaign_id)
         if campaign is None:
             return
         outbox = Outbox(session)
-        text = (f"【发送失败】发往「{row.target}」的消息未能送达（{reason}）。"
-                f"请检查群机器人地址、密钥或该用户是否在应用可见范围内。原消息开头：{row.text[:40]}")
+        text = (
+            f"【发送失败】发往「{row.target}」的消息未能送达（{reason}）。"
+            f"请检查群机器人地址、密钥或该用户是否在应用可见范围内。原消息开头：{row.text[:40]}"
+        )
         for coordinator in People(session).coordinators(campaign):
             identity = first_identity(coordinator.identities)
             if identity is not None:
-                outbox.enqueue(campaign=campaign, channel=self.route(identity.platform),
-                               target=identity.external_id, text=text, now=now,
-                               key=f"{FAILURE_RULE}:{row.id}:coordinator:{coordinator.id}")
+                outbox.enqueue(
+                    campaign=campaign,
+                    channel=self.route(identity.platform),
+                    target=identity.external_id,
+                    text=text,
+                    now=now,
+                    key=f"{FAILURE_RULE}:{row.id}:coordinator:{coordinator.id}",
+                )

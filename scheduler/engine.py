@@ -42,9 +42,16 @@ class TickResult:
 class ReminderEngine:
     """Enqueues due reminders; called by the APScheduler tick job in production and directly by tests."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, clock: Clock, route: Route,
-                 grace: timedelta = DEFAULT_GRACE, campaign_name: str | None = None,
-                 link: DashboardLink = no_dashboard_link) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Clock,
+        route: Route,
+        grace: timedelta = DEFAULT_GRACE,
+        campaign_name: str | None = None,
+        link: DashboardLink = no_dashboard_link,
+    ) -> None:
         self.sessions, self.clock, self.route, self.link = sessions, clock, route, link
         self.grace, self.campaign_name = grace, campaign_name
 
@@ -66,8 +73,15 @@ class ReminderEngine:
             else:
                 state.watermark, state.updated_at = now, now
         if result.queued or result.missed:
-            log.info("reminders queued", extra={"campaign_id": campaign.id, "moments": result.moments,
-                                                "queued": result.queued, "missed": result.missed})
+            log.info(
+                "reminders queued",
+                extra={
+                    "campaign_id": campaign.id,
+                    "moments": result.moments,
+                    "queued": result.queued,
+                    "missed": result.missed,
+                },
+            )
         return result
 
     def _enqueue(self, session: Session, campaign: Campaign, since: datetime, now: datetime) -> TickResult:
@@ -79,10 +93,18 @@ class ReminderEngine:
             if stale and occurrence.rule in ONCE_RULES:
                 continue
             due.extend((reminder, stale) for reminder in evaluate(snapshot, occurrence, self.route, self.link))
-        rows = [KeyedMessage(key=r.key, channel=r.channel, target=r.target, text=r.text, mentions=r.mentions,
-                             status=OutboxStatus.MISSED if stale else OutboxStatus.PENDING,
-                             not_before=r.at if stale else now)
-                for r, stale in due]
+        rows = [
+            KeyedMessage(
+                key=r.key,
+                channel=r.channel,
+                target=r.target,
+                text=r.text,
+                mentions=r.mentions,
+                status=OutboxStatus.MISSED if stale else OutboxStatus.PENDING,
+                not_before=r.at if stale else now,
+            )
+            for r, stale in due
+        ]
         new = Outbox(session).enqueue_keyed(campaign=campaign, messages=rows, now=now)  # the rest: queued before
         queued, missed = 0, Counter[str]()
         for reminder, stale in due:
@@ -94,6 +116,8 @@ class ReminderEngine:
             else:
                 queued += 1
         if missed:
-            log.warning("reminders missed while the scheduler was down; recorded, not sent",
-                        extra={"campaign_id": campaign.id, "missed": dict(missed), "since": since.isoformat()})
+            log.warning(
+                "reminders missed while the scheduler was down; recorded, not sent",
+                extra={"campaign_id": campaign.id, "missed": dict(missed), "since": since.isoformat()},
+            )
         return TickResult(moments=len(moments), queued=queued, missed=sum(missed.values()))

@@ -53,11 +53,15 @@ class PostgresLeadership:
         try:
             if self._connection is None:
                 self._connection = self._engine.connect()
-                for setting, value in (("tcp_keepalives_idle", 10), ("tcp_keepalives_interval", 5),
-                                       ("tcp_keepalives_count", 3)):
+                for setting, value in (
+                    ("tcp_keepalives_idle", 10),
+                    ("tcp_keepalives_interval", 5),
+                    ("tcp_keepalives_count", 3),
+                ):
                     self._connection.execute(text(f"SET {setting} = {value}"))
-            self._held = bool(self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                                       {"key": self._key}).scalar())
+            self._held = bool(
+                self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar()
+            )
         except SQLAlchemyError as error:
             log.warning("leader lock unavailable", extra={"error": type(error).__name__})
             self._close()

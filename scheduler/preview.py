@@ -59,8 +59,14 @@ def parse_moment(text: str, campaign: Campaign, *, end: bool) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def preview(session: Session, campaign: Campaign, route: Route, start: datetime, end: datetime,
-            link: DashboardLink = no_dashboard_link) -> list[PreviewItem]:
+def preview(
+    session: Session,
+    campaign: Campaign,
+    route: Route,
+    start: datetime,
+    end: datetime,
+    link: DashboardLink = no_dashboard_link,
+) -> list[PreviewItem]:
     """What the engine would enqueue for the moments in [start, end], in time order.
 
     A once-only notice (ONCE_RULES) fits at every moment until it has been told, and the outbox's unique key
@@ -74,8 +80,9 @@ def preview(session: Session, campaign: Campaign, route: Route, start: datetime,
     keys = list(first)
     known: dict[str, OutboxStatus] = {}
     for chunk in range(0, len(keys), 500):
-        rows = session.execute(select(OutboxMessage.key, OutboxMessage.status)
-                               .where(OutboxMessage.key.in_(keys[chunk:chunk + 500])))
+        rows = session.execute(
+            select(OutboxMessage.key, OutboxMessage.status).where(OutboxMessage.key.in_(keys[chunk : chunk + 500]))
+        )
         known.update((key, status) for key, status in rows if key is not None)
     return [PreviewItem(r, known.get(r.key)) for r in reminders if not (r.rule in ONCE_RULES and r.key in known)]
 
@@ -91,9 +98,10 @@ def render(items: list[PreviewItem], campaign: Campaign) -> str:
         local = r.at.astimezone(zone)
         state = f"［{STATUS_NAMES[item.status]}］" if item.status else ""
         mentions = f" @{'、@'.join(r.mentions)}" if r.mentions else ""
-        lines.append(f"{local:%Y-%m-%d %H:%M} 周{WEEKDAYS[local.weekday()]}  {RULE_NAMES.get(r.rule, r.rule)}"
-                     f" → {r.recipient}［{r.channel}］{state}{mentions}")
+        lines.append(
+            f"{local:%Y-%m-%d %H:%M} 周{WEEKDAYS[local.weekday()]}  {RULE_NAMES.get(r.rule, r.rule)}"
+            f" → {r.recipient}［{r.channel}］{state}{mentions}"
+        )
         lines.extend(f"    {line}" for line in r.text.splitlines())
     lines.append(f"共 {len(items)} 条。")
     return "\n".join(lines)
-

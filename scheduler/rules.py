@@ -248,22 +248,38 @@ class _Writer:
         self.snapshot, self.occurrence, self.route, self.link = snapshot, occurrence, route, link
         self.reminders: list[Reminder] = []
 
-    def to_person(self, person: Person, text: str, label: str | None = None,
-                  page: tuple[str, str] | None = None) -> None:
+    def to_person(
+        self, person: Person, text: str, label: str | None = None, page: tuple[str, str] | None = None
+    ) -> None:
         """A private reminder; with a `page` (label, dashboard path) it ends with a link that opens that page signed
         in on the person's platform."""
         if page is not None:
             text = with_link(text, self.link(person.platform, page[1]), page[0])
-        self.reminders.append(Reminder(
-            key=reminder_key(self.snapshot, self.occurrence, person.key), rule=self.occurrence.rule,
-            at=self.occurrence.at, channel=self.route(person.platform), target=person.external_id,
-            recipient=label or person.name, text=text))
+        self.reminders.append(
+            Reminder(
+                key=reminder_key(self.snapshot, self.occurrence, person.key),
+                rule=self.occurrence.rule,
+                at=self.occurrence.at,
+                channel=self.route(person.platform),
+                target=person.external_id,
+                recipient=label or person.name,
+                text=text,
+            )
+        )
 
     def to_group(self, group: GroupTarget, text: str, mentions: tuple[str, ...]) -> None:
-        self.reminders.append(Reminder(
-            key=reminder_key(self.snapshot, self.occurrence, f"group:{group.name}"), rule=self.occurrence.rule,
-            at=self.occurrence.at, channel=group.channel, target=group.name, recipient=group.name, text=text,
-            mentions=mentions))
+        self.reminders.append(
+            Reminder(
+                key=reminder_key(self.snapshot, self.occurrence, f"group:{group.name}"),
+                rule=self.occurrence.rule,
+                at=self.occurrence.at,
+                channel=group.channel,
+                target=group.name,
+                recipient=group.name,
+                text=text,
+                mentions=mentions,
+            )
+        )
 
     def to_liaisons(self, unit_id: int, text: str, page: tuple[str, str] | None = None) -> None:
         for person in self.snapshot.liaisons.get(unit_id, ()):
@@ -283,17 +299,22 @@ def _weekly_remind(w: _Writer, day: date) -> None:
     due = w.snapshot.report_due.strftime("%H:%M")
     week = day.isocalendar().week
     for unit_id in _weekly_missing(w.snapshot, day):
-        w.to_liaisons(unit_id, f"【周报提醒】{w.snapshot.units[unit_id]}第{week}周专项整治工作信息尚未报送，"
-                               f"请于今天{due}前发送「周报 本周工作情况……」。")
+        w.to_liaisons(
+            unit_id,
+            f"【周报提醒】{w.snapshot.units[unit_id]}第{week}周专项整治工作信息尚未报送，"
+            f"请于今天{due}前发送「周报 本周工作情况……」。",
+        )
 
 
 def _weekly_due(w: _Writer, day: date) -> None:
     missing = _weekly_missing(w.snapshot, day)
     if missing:
-        w.to_coordinators(f"【周报未报送】第{day.isocalendar().week}周周报已到截止时间"
-                          f"（{format_cn(day, with_year=False)} {w.snapshot.report_due:%H:%M}），"
-                          f"尚有{len(missing)}个单位未报送：{_names(w.snapshot, missing)}。",
-                          ("周报报送情况", "/dashboard/weekly"))
+        w.to_coordinators(
+            f"【周报未报送】第{day.isocalendar().week}周周报已到截止时间"
+            f"（{format_cn(day, with_year=False)} {w.snapshot.report_due:%H:%M}），"
+            f"尚有{len(missing)}个单位未报送：{_names(w.snapshot, missing)}。",
+            ("周报报送情况", "/dashboard/weekly"),
+        )
 
 
 def _deadline_nudge(w: _Writer, day: date) -> None:
@@ -307,8 +328,12 @@ def _deadline_nudge(w: _Writer, day: date) -> None:
     for group in snapshot.groups:
         if snapshot.public_naming:
             mentions = tuple(p for u in deadline.owing for p in snapshot.phones.get(u, ()))
-            w.to_group(group, f"{head}，{deadline.owing_word}的单位（{len(deadline.owing)}个）："
-                              f"{_names(snapshot, deadline.owing)}。请抓紧办理。{hint}", mentions)
+            w.to_group(
+                group,
+                f"{head}，{deadline.owing_word}的单位（{len(deadline.owing)}个）："
+                f"{_names(snapshot, deadline.owing)}。请抓紧办理。{hint}",
+                mentions,
+            )
         else:
             w.to_group(group, f"{head}，尚有{len(deadline.owing)}个单位{deadline.owing_word}，请各单位抓紧办理。", ())
     if private:
@@ -321,9 +346,12 @@ def _issue_due(w: _Writer, day: date) -> None:
     issue = w.snapshot.open_issue_by_id.get(int(issue_id))
     if issue is None or issue.due.isoformat() != due:
         return  # rectified (销号) or its 完成时限 moved since
-    w.to_liaisons(issue.unit_id, f"【整改时限提醒】问题 #{issue.number}「{issue.title}」{_when(issue.due, day)}，"
-                                 f"目前尚未销号。整改完成后请发送「进展 #{issue.number} 已整改」。",
-                  ("本单位详情", f"/dashboard/units/{issue.unit_id}"))
+    w.to_liaisons(
+        issue.unit_id,
+        f"【整改时限提醒】问题 #{issue.number}「{issue.title}」{_when(issue.due, day)}，"
+        f"目前尚未销号。整改完成后请发送「进展 #{issue.number} 已整改」。",
+        ("本单位详情", f"/dashboard/units/{issue.unit_id}"),
+    )
 
 
 def _overdue_digest(w: _Writer, day: date) -> None:
@@ -342,15 +370,18 @@ def _overdue_digest(w: _Writer, day: date) -> None:
 
 def _calendar_gap(w: _Writer, _day: date) -> None:
     year = w.occurrence.subject.removeprefix("year:")
-    w.to_coordinators(f"【节假日数据提醒】系统内置的国家法定节假日数据尚未包含{year}年，{year}年的提醒暂按"
-                      f"周一至周五工作日计算。国务院办公厅公布{year}年放假安排后，请在方案的 holidays（放假）"
-                      f"和 workdays（调休上班）中补充并重新加载方案，或升级系统。")
+    w.to_coordinators(
+        f"【节假日数据提醒】系统内置的国家法定节假日数据尚未包含{year}年，{year}年的提醒暂按"
+        f"周一至周五工作日计算。国务院办公厅公布{year}年放假安排后，请在方案的 holidays（放假）"
+        f"和 workdays（调休上班）中补充并重新加载方案，或升级系统。"
+    )
 
 
 def _ongoing_digest(w: _Writer, day: date) -> None:
     since = datetime.combine(date(day.year, 3 * (_quarter(day) - 1) + 1, 1), time(0), tzinfo=w.snapshot.zone)
-    texts = ongoing_digests(w.snapshot.ongoing_tasks, w.snapshot.task_progress, year=day.year,
-                            quarter=_quarter(day), since=since)
+    texts = ongoing_digests(
+        w.snapshot.ongoing_tasks, w.snapshot.task_progress, year=day.year, quarter=_quarter(day), since=since
+    )
     for unit_id, text in texts.items():
         if unit_id in w.snapshot.units:
             w.to_liaisons(unit_id, text)
@@ -377,8 +408,9 @@ _RULES: dict[str, Callable[[_Writer, date], None]] = {
 }
 
 
-def evaluate(snapshot: Snapshot, occurrence: Occurrence, route: Route,
-             link: DashboardLink = no_dashboard_link) -> list[Reminder]:
+def evaluate(
+    snapshot: Snapshot, occurrence: Occurrence, route: Route, link: DashboardLink = no_dashboard_link
+) -> list[Reminder]:
     """The reminders one moment produces, given who has done what by now; `link` builds the dashboard links
     that some of them end with."""
     writer = _Writer(snapshot, occurrence, route, link)

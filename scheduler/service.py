@@ -46,8 +46,9 @@ _services: dict[str, SchedulerService] = {}
 
 # Served on /metrics (bot/observability.py). One scheduler per process, so a process-wide gauge is its state.
 LEADER = Gauge("duban_scheduler_leader", "1 while this process is the elected scheduler leader")
-LAST_TICK = Gauge("duban_scheduler_last_tick_timestamp_seconds",
-                  "When this process last completed a reminder tick (unix seconds)")
+LAST_TICK = Gauge(
+    "duban_scheduler_last_tick_timestamp_seconds", "When this process last completed a reminder tick (unix seconds)"
+)
 
 
 class FailureStreak:
@@ -85,15 +86,26 @@ class Timing:
 class SchedulerService:
     """The reminder engine and the outbox worker behind a leader election, driven by APScheduler."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, clock: Clock, senders: Mapping[str, Sender],
-                 route: Route, leadership: Leadership, grace: timedelta = DEFAULT_GRACE,
-                 campaign_name: str | None = None, timing: Timing | None = None,
-                 limits: Mapping[str, RateLimit] = DEFAULT_LIMITS, link: DashboardLink = no_dashboard_link) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Clock,
+        senders: Mapping[str, Sender],
+        route: Route,
+        leadership: Leadership,
+        grace: timedelta = DEFAULT_GRACE,
+        campaign_name: str | None = None,
+        timing: Timing | None = None,
+        limits: Mapping[str, RateLimit] = DEFAULT_LIMITS,
+        link: DashboardLink = no_dashboard_link,
+    ) -> None:
         self.id = f"scheduler-{uuid.uuid4().hex[:8]}"
         self.sessions, self.leadership, self.campaign_name = sessions, leadership, campaign_name
         self.timing = timing or Timing()
-        self.engine = ReminderEngine(sessions, clock=clock, route=route, grace=grace, campaign_name=campaign_name,
-                                     link=link)
+        self.engine = ReminderEngine(
+            sessions, clock=clock, route=route, grace=grace, campaign_name=campaign_name, link=link
+        )
         self.worker = DeliveryWorker(sessions, senders, clock=clock, route=route, limits=limits)
         self.scheduler: AsyncIOScheduler | None = None
         self.leading = False
@@ -112,11 +124,17 @@ class SchedulerService:
     async def start(self) -> None:
         """Start the scheduler (explicit campaign timezone) and run the first election at once."""
         zone = await asyncio.to_thread(self._zone)
-        self.scheduler = AsyncIOScheduler(timezone=zone, job_defaults={"coalesce": True, "max_instances": 1,
-                                                                       "misfire_grace_time": 30})
+        self.scheduler = AsyncIOScheduler(
+            timezone=zone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        )
         _services[self.id] = self
-        self.scheduler.add_job(election_job, IntervalTrigger(seconds=self.timing.election_seconds, timezone=zone),
-                               args=[self.id], id=ELECTION_JOB, replace_existing=True)
+        self.scheduler.add_job(
+            election_job,
+            IntervalTrigger(seconds=self.timing.election_seconds, timezone=zone),
+            args=[self.id],
+            id=ELECTION_JOB,
+            replace_existing=True,
+        )
         self.scheduler.start()
         await self.elect()
 
@@ -146,11 +164,19 @@ class SchedulerService:
         LEADER.set(1)
         log.info("scheduler elected leader", extra={"service": self.id})
         zone = self.scheduler.timezone
-        tick_trigger = (CronTrigger(second=0, timezone=zone) if self.timing.tick_seconds is None
-                        else IntervalTrigger(seconds=self.timing.tick_seconds, timezone=zone))
+        tick_trigger = (
+            CronTrigger(second=0, timezone=zone)
+            if self.timing.tick_seconds is None
+            else IntervalTrigger(seconds=self.timing.tick_seconds, timezone=zone)
+        )
         self.scheduler.add_job(tick_job, tick_trigger, args=[self.id], id=TICK_JOB, replace_existing=True)
-        self.scheduler.add_job(delivery_job, IntervalTrigger(seconds=self.timing.delivery_seconds, timezone=zone),
-                               args=[self.id], id=DELIVERY_JOB, replace_existing=True)
+        self.scheduler.add_job(
+            delivery_job,
+            IntervalTrigger(seconds=self.timing.delivery_seconds, timezone=zone),
+            args=[self.id],
+            id=DELIVERY_JOB,
+            replace_existing=True,
+        )
         await tick_job(self.id)  # catch up at once on what passed while nobody led
         await delivery_job(self.id)
 

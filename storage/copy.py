@@ -78,9 +78,15 @@ def shown(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def copy_database(source_url: str, target_url: str, *, force: bool = False,
-                  batch_size: int = DEFAULT_BATCH_SIZE, progress: CopyProgress | None = None,
-                  tables: Sequence[Table] | None = None) -> list[TableCount]:
+def copy_database(
+    source_url: str,
+    target_url: str,
+    *,
+    force: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: CopyProgress | None = None,
+    tables: Sequence[Table] | None = None,
+) -> list[TableCount]:
     """Copy every table from source to a migrated target; returns the per-table row counts afterwards.
 
     A target that already holds rows is refused unless `force`, which empties it first (in the same
@@ -101,8 +107,10 @@ def copy_database(source_url: str, target_url: str, *, force: bool = False,
         with source.connect() as reader, reader.begin(), target.begin() as writer:
             occupied = [table.name for table in tables if _count(writer, table)]
             if occupied and not force:
-                raise CopyError(f"目标库已有数据（{'、'.join(occupied)}），未做任何修改。"
-                                "确认要用源库覆盖它时，加 --force 重新执行。")
+                raise CopyError(
+                    f"目标库已有数据（{'、'.join(occupied)}），未做任何修改。"
+                    "确认要用源库覆盖它时，加 --force 重新执行。"
+                )
             if occupied:
                 log.warning("emptying the target before the copy", extra={"tables": len(occupied)})
                 _empty(writer, tables)
@@ -127,17 +135,23 @@ def count_rows(source: Engine, target: Engine, tables: Sequence[Table]) -> list[
 
 def _same_database(source: URL, target: URL) -> bool:
     if source.get_backend_name() == "sqlite" == target.get_backend_name():
-        return bool(source.database and target.database
-                    and Path(source.database).resolve() == Path(target.database).resolve())
+        return bool(
+            source.database and target.database and Path(source.database).resolve() == Path(target.database).resolve()
+        )
     return (source.get_backend_name(), source.host, source.port, source.database) == (
-        target.get_backend_name(), target.host, target.port, target.database)
+        target.get_backend_name(),
+        target.host,
+        target.port,
+        target.database,
+    )
 
 
 def _source_engine(url: URL) -> Engine:
     if url.get_backend_name() != "sqlite":
         # One snapshot for the whole read; read-only, so the source can never be changed by mistake.
-        return create_engine(url, isolation_level="REPEATABLE READ", pool_pre_ping=True,
-                             execution_options={"postgresql_readonly": True})
+        return create_engine(
+            url, isolation_level="REPEATABLE READ", pool_pre_ping=True, execution_options={"postgresql_readonly": True}
+        )
     if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
         raise CopyError(f"源数据库文件不存在：{url.database}")
     engine = create_engine(url)
@@ -161,8 +175,10 @@ def _check_source(source: Engine, url: URL) -> None:
     except OperationalError as error:
         raise CopyError(f"无法连接源数据库 {shown(url)}：{_reason(error)}") from error
     if not current:
-        raise CopyError(f"源数据库不是当前版本的督办数据库，或尚未升级。请先对源库执行："
-                        f"DUBAN_DATABASE_URL='{shown(url)}' duban db upgrade")
+        raise CopyError(
+            f"源数据库不是当前版本的督办数据库，或尚未升级。请先对源库执行："
+            f"DUBAN_DATABASE_URL='{shown(url)}' duban db upgrade"
+        )
 
 
 def _reason(error: OperationalError) -> str:
@@ -181,13 +197,15 @@ def _self_references(table: Table) -> list[Column[Any]]:
 BLOB_BATCH_SIZE = 8  # rows of stored_file_chunks per batch: 8 × 256 KB, not 2,000 × 256 KB in memory
 
 
-def _copy_table(reader: Connection, writer: Connection, table: Table, batch_size: int,
-                progress: CopyProgress | None) -> None:
+def _copy_table(
+    reader: Connection, writer: Connection, table: Table, batch_size: int, progress: CopyProgress | None
+) -> None:
     if any(isinstance(column.type, LargeBinary) for column in table.columns):
         batch_size = min(batch_size, BLOB_BATCH_SIZE)
     deferred = [column.key for column in _self_references(table)]
     rows = reader.execution_options(stream_results=True, yield_per=batch_size).execute(
-        select(table).order_by(*table.primary_key.columns))
+        select(table).order_by(*table.primary_key.columns)
+    )
     for partition in rows.partitions(batch_size):
         batch = [dict(row._mapping) for row in partition]
         for values in batch:
@@ -202,14 +220,25 @@ def _restore_self_references(reader: Connection, writer: Connection, table: Tabl
     if not columns:
         return
     keys = list(table.primary_key.columns)
-    statement = table.update().where(and_(*(key == bindparam(f"pk_{key.key}") for key in keys))).values(
-        {column.key: bindparam(f"v_{column.key}") for column in columns})
+    statement = (
+        table.update()
+        .where(and_(*(key == bindparam(f"pk_{key.key}") for key in keys)))
+        .values({column.key: bindparam(f"v_{column.key}") for column in columns})
+    )
     rows = reader.execution_options(stream_results=True, yield_per=batch_size).execute(
-        select(*keys, *columns).where(or_(*(column.is_not(None) for column in columns))))
+        select(*keys, *columns).where(or_(*(column.is_not(None) for column in columns)))
+    )
     for partition in rows.partitions(batch_size):
-        writer.execute(statement, [{**{f"pk_{key.key}": row._mapping[key] for key in keys},
-                                    **{f"v_{column.key}": row._mapping[column] for column in columns}}
-                                   for row in partition])
+        writer.execute(
+            statement,
+            [
+                {
+                    **{f"pk_{key.key}": row._mapping[key] for key in keys},
+                    **{f"v_{column.key}": row._mapping[column] for column in columns},
+                }
+                for row in partition
+            ],
+        )
 
 
 def _empty(writer: Connection, tables: Sequence[Table]) -> None:
@@ -230,9 +259,16 @@ def _reset_sequences(writer: Connection, tables: Sequence[Table]) -> None:
         for column in table.primary_key.columns:
             if not isinstance(column.type, Integer):
                 continue
-            sequence = writer.scalar(text("SELECT pg_get_serial_sequence(:table, :column)"),
-                                     {"table": quote(table.name), "column": column.name})
+            sequence = writer.scalar(
+                text("SELECT pg_get_serial_sequence(:table, :column)"),
+                {"table": quote(table.name), "column": column.name},
+            )
             if sequence is None:
                 continue  # not generated (scheduler_state's key is a campaign id)
-            writer.execute(text(f"SELECT setval(:sequence, COALESCE((SELECT MAX({quote(column.name)}) "
-                                f"FROM {quote(table.name)}), 0) + 1, false)"), {"sequence": sequence})
+            writer.execute(
+                text(
+                    f"SELECT setval(:sequence, COALESCE((SELECT MAX({quote(column.name)}) "
+                    f"FROM {quote(table.name)}), 0) + 1, false)"
+                ),
+                {"sequence": sequence},
+            )

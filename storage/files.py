@@ -157,7 +157,7 @@ def clean_name(raw: str, kind: str) -> str:
         extension = "jpg"
     if extension != kind and extension not in MIME_TYPES and extension != "jpeg":
         stem = name  # 总结.exe stays visible as 总结.exe.pdf; a wrong known extension (照片.png of a JPEG) is replaced
-    stem = stem[:NAME_LIMIT - len(kind) - 1].strip() or "文件"
+    stem = stem[: NAME_LIMIT - len(kind) - 1].strip() or "文件"
     return f"{stem}.{kind}"
 
 
@@ -239,11 +239,13 @@ class Files:
         if row is None:
             raise FileNotFoundError(sha256)
         if row.location == "database":
-            seqs = session.scalars(select(StoredFileChunk.seq).where(StoredFileChunk.sha256 == sha256)
-                                   .order_by(StoredFileChunk.seq)).all()
+            seqs = session.scalars(
+                select(StoredFileChunk.seq).where(StoredFileChunk.sha256 == sha256).order_by(StoredFileChunk.seq)
+            ).all()
             for seq in seqs:
-                yield session.scalars(select(StoredFileChunk.data).where(
-                    StoredFileChunk.sha256 == sha256, StoredFileChunk.seq == seq)).one()
+                yield session.scalars(
+                    select(StoredFileChunk.data).where(StoredFileChunk.sha256 == sha256, StoredFileChunk.seq == seq)
+                ).one()
             return
         with self.local.path_of(sha256).open("rb") as file:
             yield from iter(lambda: file.read(CHUNK_BYTES), b"")

@@ -20,9 +20,12 @@ _STORED_KINDS = frozenset({"jpg", "png", "zip", "docx", "xlsx", "ofd"})  # compr
 
 def current_materials(session: Session, deliverable: Deliverable) -> list[tuple[Material, Unit]]:
     """The files a deliverable holds now (replaced ones left out), by unit order then arrival."""
-    rows = session.execute(select(Material, Unit).join(Unit, Unit.id == Material.unit_id).where(
-        Material.deliverable_id == deliverable.id, Material.replaced_at.is_(None))
-        .order_by(Unit.position, Unit.id, Material.id))
+    rows = session.execute(
+        select(Material, Unit)
+        .join(Unit, Unit.id == Material.unit_id)
+        .where(Material.deliverable_id == deliverable.id, Material.replaced_at.is_(None))
+        .order_by(Unit.position, Unit.id, Material.id)
+    )
     return [(material, unit) for material, unit in rows]
 
 

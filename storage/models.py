@@ -78,8 +78,15 @@ class Base(DeclarativeBase):
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as plain strings with a CHECK, so adding a value later is a simple migration on both databases.
-    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e],
-                validate_strings=True, create_constraint=True, name=cls.__name__.lower())
+    return Enum(
+        cls,
+        native_enum=False,
+        length=24,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+        create_constraint=True,
+        name=cls.__name__.lower(),
+    )
 
 
 class Campaign(Base):
@@ -111,8 +118,7 @@ class Campaign(Base):
 
     phases: Mapped[list[Phase]] = relationship(back_populates="campaign", order_by="Phase.position")
     units: Mapped[list[Unit]] = relationship(back_populates="campaign", order_by="Unit.position")
-    deliverables: Mapped[list[Deliverable]] = relationship(
-        back_populates="campaign", order_by="Deliverable.position")
+    deliverables: Mapped[list[Deliverable]] = relationship(back_populates="campaign", order_by="Deliverable.position")
 
 
 class Phase(Base):
@@ -200,8 +206,7 @@ class DashboardSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
-    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"),
-                                                       index=True)
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str | None] = mapped_column(String(16))  # None: signed in with a password
     external_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
@@ -240,8 +245,7 @@ class ChatIdentity(Base):
     platform: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
-    coordinator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
 
     contact: Mapped[Contact | None] = relationship(back_populates="identities")

@@ -93,8 +93,7 @@ class PerUnit(Generic[*_Columns]):
     """A statement built once, for every unit or for one (bound as :unit_id). Building a select with its
     expressions and cache key took about a third of a liaison's 汇总 (bench/NOTES.md)."""
 
-    def __init__(self, statement: Select[*_Columns], unit_column: ColumnElement[int] | QueryableAttribute[int]
-                 ) -> None:
+    def __init__(self, statement: Select[*_Columns], unit_column: ColumnElement[int] | QueryableAttribute[int]) -> None:
         self.every = statement
         self.one = statement.where(unit_column == _param("unit_id"))
 
@@ -124,8 +123,9 @@ MAX_CANDIDATES = 5  # unit names offered when what was typed fits several
 
 
 class Units(Repo):
-    _all = (select(Unit).where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
-            .order_by(Unit.position))
+    _all = (
+        select(Unit).where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False)).order_by(Unit.position)
+    )
 
     def all(self, campaign: Campaign) -> Sequence[Unit]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
@@ -209,8 +209,11 @@ class Actor:
 class People(Repo):
     _actor = (
         select(ChatIdentity)
-        .where(ChatIdentity.campaign_id == _param("campaign_id"), ChatIdentity.platform == _param("platform"),
-               ChatIdentity.external_id == _param("external_id"))
+        .where(
+            ChatIdentity.campaign_id == _param("campaign_id"),
+            ChatIdentity.platform == _param("platform"),
+            ChatIdentity.external_id == _param("external_id"),
+        )
         # One joined query: this runs for every message, and selectinload spent three more round trips.
         .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit), joinedload(ChatIdentity.coordinator))
     )
@@ -225,8 +228,9 @@ class People(Repo):
 
     def prelisted(self, unit: Unit, phone: str) -> Contact | None:
         return self.session.scalars(
-            select(Contact).where(Contact.unit_id == unit.id, Contact.phone == phone,
-                                  Contact.status == ContactStatus.PRELISTED)
+            select(Contact).where(
+                Contact.unit_id == unit.id, Contact.phone == phone, Contact.status == ContactStatus.PRELISTED
+            )
         ).first()
 
     def contact(self, campaign: Campaign, contact_id: int) -> Contact | None:
@@ -235,17 +239,26 @@ class People(Repo):
         contact = self.session.get(Contact, contact_id, options=[selectinload(Contact.unit)])
         return contact if contact is not None and contact.campaign_id == campaign.id else None
 
-    def bind(self, campaign: Campaign, platform: str, external_id: str, *, now: datetime,
-             contact: Contact | None = None, coordinator: Coordinator | None = None) -> ChatIdentity:
+    def bind(
+        self,
+        campaign: Campaign,
+        platform: str,
+        external_id: str,
+        *,
+        now: datetime,
+        contact: Contact | None = None,
+        coordinator: Coordinator | None = None,
+    ) -> ChatIdentity:
         """Point a platform user at a contact or a coordinator (one identity per platform user)."""
         identity = self.session.scalars(
-            select(ChatIdentity).where(ChatIdentity.campaign_id == campaign.id,
-                                       ChatIdentity.platform == platform,
-                                       ChatIdentity.external_id == external_id)
+            select(ChatIdentity).where(
+                ChatIdentity.campaign_id == campaign.id,
+                ChatIdentity.platform == platform,
+                ChatIdentity.external_id == external_id,
+            )
         ).first()
         if identity is None:
-            identity = ChatIdentity(campaign_id=campaign.id, platform=platform, external_id=external_id,
-                                    created_at=now)
+            identity = ChatIdentity(campaign_id=campaign.id, platform=platform, external_id=external_id, created_at=now)
             self.session.add(identity)
         identity.contact, identity.coordinator = contact, coordinator
         identity.contact_id = contact.id if contact else None
@@ -262,8 +275,10 @@ class People(Repo):
         ).all()
 
     _pending = (
-        select(Contact).where(Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.PENDING)
-        .options(joinedload(Contact.unit)).order_by(Contact.id)  # one query: 汇总 counts these every time
+        select(Contact)
+        .where(Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.PENDING)
+        .options(joinedload(Contact.unit))
+        .order_by(Contact.id)  # one query: 汇总 counts these every time
     )
 
     def pending(self, campaign: Campaign) -> Sequence[Contact]:
@@ -271,15 +286,19 @@ class People(Repo):
 
     def coordinators(self, campaign: Campaign) -> Sequence[Coordinator]:
         return self.session.scalars(
-            select(Coordinator).where(Coordinator.campaign_id == campaign.id)
-            .options(selectinload(Coordinator.identities)).order_by(Coordinator.id)
+            select(Coordinator)
+            .where(Coordinator.campaign_id == campaign.id)
+            .options(selectinload(Coordinator.identities))
+            .order_by(Coordinator.id)
         ).all()
 
     def identities(self, campaign: Campaign) -> Sequence[ChatIdentity]:
         return self.session.scalars(
-            select(ChatIdentity).where(ChatIdentity.campaign_id == campaign.id)
-            .options(selectinload(ChatIdentity.contact).selectinload(Contact.unit),
-                     selectinload(ChatIdentity.coordinator))
+            select(ChatIdentity)
+            .where(ChatIdentity.campaign_id == campaign.id)
+            .options(
+                selectinload(ChatIdentity.contact).selectinload(Contact.unit), selectinload(ChatIdentity.coordinator)
+            )
             .order_by(ChatIdentity.id)
         ).all()
 
@@ -289,14 +308,33 @@ LEDGER_BATCH = 2000  # issues per fetch when the whole ledger is read (exports)
 
 def issue_record(issue: Issue) -> IssueRecord:
     """A loaded issue as the ledger's record (its unit loaded too)."""
-    return IssueRecord(issue.unit_id, issue.unit.name, issue.number, issue.year, issue.title, issue.source,
-                       issue.content, issue.measures, issue.goal, issue.owner, issue.due, issue.remark, issue.status,
-                       issue.percent, issue.rectified_at, issue.focus_area)
+    return IssueRecord(
+        issue.unit_id,
+        issue.unit.name,
+        issue.number,
+        issue.year,
+        issue.title,
+        issue.source,
+        issue.content,
+        issue.measures,
+        issue.goal,
+        issue.owner,
+        issue.due,
+        issue.remark,
+        issue.status,
+        issue.percent,
+        issue.rectified_at,
+        issue.focus_area,
+    )
 
 
 # An issue's 佐证材料: the files sent for it in chat and not replaced since.
-_EVIDENCE = (select(func.count(Material.id)).where(Material.issue_id == Issue.id, Material.replaced_at.is_(None))
-             .correlate(Issue).scalar_subquery())
+_EVIDENCE = (
+    select(func.count(Material.id))
+    .where(Material.issue_id == Issue.id, Material.replaced_at.is_(None))
+    .correlate(Issue)
+    .scalar_subquery()
+)
 
 
 class Issues(Repo):
@@ -309,24 +347,55 @@ class Issues(Repo):
         if not fits_integer(number):
             return None
         return self.session.scalars(
-            select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)
+            select(Issue)
+            .where(Issue.campaign_id == campaign.id, Issue.number == number)
             .options(selectinload(Issue.unit))
         ).first()
 
-    def create(self, campaign: Campaign, unit: Unit, *, now: datetime, created_by: Contact | None,
-               number: int | None = None, **fields: Any) -> Issue:
+    def create(
+        self,
+        campaign: Campaign,
+        unit: Unit,
+        *,
+        now: datetime,
+        created_by: Contact | None,
+        number: int | None = None,
+        **fields: Any,
+    ) -> Issue:
         """A new issue, numbered next in the campaign unless `number` (a free one, e.g. imported) is given."""
-        issue = Issue(campaign_id=campaign.id, unit_id=unit.id, number=number or self.next_number(campaign),
-                      created_by_id=created_by.id if created_by else None, created_at=now, updated_at=now,
-                      status=IssueStatus.OPEN, percent=0, **fields)
+        issue = Issue(
+            campaign_id=campaign.id,
+            unit_id=unit.id,
+            number=number or self.next_number(campaign),
+            created_by_id=created_by.id if created_by else None,
+            created_at=now,
+            updated_at=now,
+            status=IssueStatus.OPEN,
+            percent=0,
+            **fields,
+        )
         self.session.add(issue)
         self.session.flush()
         return issue
 
-    def add_progress(self, issue: Issue, *, status: IssueStatus, percent: int, note: str | None,
-                     contact: Contact | None, now: datetime) -> Progress:
-        entry = Progress(issue_id=issue.id, status=status, percent=percent, note=note,
-                         contact_id=contact.id if contact else None, created_at=now)
+    def add_progress(
+        self,
+        issue: Issue,
+        *,
+        status: IssueStatus,
+        percent: int,
+        note: str | None,
+        contact: Contact | None,
+        now: datetime,
+    ) -> Progress:
+        entry = Progress(
+            issue_id=issue.id,
+            status=status,
+            percent=percent,
+            note=note,
+            contact_id=contact.id if contact else None,
+            created_at=now,
+        )
         self.session.add(entry)
         issue.status, issue.percent, issue.updated_at = status, percent, now
         issue.rectified_at = now if status is IssueStatus.RECTIFIED else None
@@ -335,21 +404,42 @@ class Issues(Repo):
 
     _open_for_unit = (
         select(Issue)
-        .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
-               Issue.status != IssueStatus.RECTIFIED)
+        .where(
+            Issue.campaign_id == _param("campaign_id"),
+            Issue.unit_id == _param("unit_id"),
+            Issue.status != IssueStatus.RECTIFIED,
+        )
         .order_by(Issue.due, Issue.number)
     )
 
     def records(self, campaign: Campaign, unit: Unit | None = None) -> Iterator[IssueRecord]:
         """The ledger in table order (unit, then issue number), read in batches (a server-side cursor on
         PostgreSQL) so memory stays flat however long it is."""
-        stmt = (select(Issue.unit_id, Unit.name, Issue.number, Issue.year, Issue.title, Issue.source, Issue.content,
-                       Issue.measures, Issue.goal, Issue.owner, Issue.due, Issue.remark, Issue.status, Issue.percent,
-                       Issue.rectified_at, Issue.focus_area, _EVIDENCE)
-                .join(Unit, Unit.id == Issue.unit_id)
-                .where(Issue.campaign_id == campaign.id)
-                .order_by(Unit.position, Unit.id, Issue.number)
-                .execution_options(yield_per=LEDGER_BATCH))
+        stmt = (
+            select(
+                Issue.unit_id,
+                Unit.name,
+                Issue.number,
+                Issue.year,
+                Issue.title,
+                Issue.source,
+                Issue.content,
+                Issue.measures,
+                Issue.goal,
+                Issue.owner,
+                Issue.due,
+                Issue.remark,
+                Issue.status,
+                Issue.percent,
+                Issue.rectified_at,
+                Issue.focus_area,
+                _EVIDENCE,
+            )
+            .join(Unit, Unit.id == Issue.unit_id)
+            .where(Issue.campaign_id == campaign.id)
+            .order_by(Unit.position, Unit.id, Issue.number)
+            .execution_options(yield_per=LEDGER_BATCH)
+        )
         if unit is not None:
             stmt = stmt.where(Issue.unit_id == unit.id)
         for row in self.session.execute(stmt):
@@ -371,16 +461,23 @@ class Issues(Repo):
     def of_unit(self, campaign: Campaign, unit: Unit) -> Sequence[Issue]:
         """Every issue of a unit: those not rectified first, by due date, then the rectified ones."""
         issues = self.session.scalars(
-            select(Issue).where(Issue.campaign_id == campaign.id, Issue.unit_id == unit.id)
-            .order_by(Issue.status == IssueStatus.RECTIFIED, Issue.due, Issue.number)).all()
+            select(Issue)
+            .where(Issue.campaign_id == campaign.id, Issue.unit_id == unit.id)
+            .order_by(Issue.status == IssueStatus.RECTIFIED, Issue.due, Issue.number)
+        ).all()
         for issue in issues:
             set_committed_value(issue, "unit", unit)
         return issues
 
-    _open_titles = (select(Issue.number, Issue.title, Issue.status, Issue.due)
-                    .where(Issue.campaign_id == _param("campaign_id"), Issue.unit_id == _param("unit_id"),
-                           Issue.status != IssueStatus.RECTIFIED)
-                    .order_by(Issue.number))
+    _open_titles = (
+        select(Issue.number, Issue.title, Issue.status, Issue.due)
+        .where(
+            Issue.campaign_id == _param("campaign_id"),
+            Issue.unit_id == _param("unit_id"),
+            Issue.status != IssueStatus.RECTIFIED,
+        )
+        .order_by(Issue.number)
+    )
 
     def open_titles(self, campaign: Campaign, unit: Unit) -> Sequence[Any]:
         """(number, title, status, due) of the unit's issues not yet rectified: rows, not objects, since a new
@@ -391,7 +488,7 @@ class Issues(Repo):
     _NOT_RECTIFIED = tuple(s for s in IssueStatus if s is not IssueStatus.RECTIFIED)
 
     def _overdue(self, campaign: Campaign, today: date) -> Any:
-        return ((Issue.campaign_id == campaign.id) & Issue.status.in_(self._NOT_RECTIFIED) & (Issue.due < today))
+        return (Issue.campaign_id == campaign.id) & Issue.status.in_(self._NOT_RECTIFIED) & (Issue.due < today)
 
     def overdue(self, campaign: Campaign, today: date, *, limit: int) -> OverduePage:
         """The first `limit` overdue issues by unit, due date and number, with the totals a reply states: three
@@ -399,12 +496,24 @@ class Issues(Repo):
         where = self._overdue(campaign, today)
         total = int(self.session.scalar(select(func.count()).select_from(Issue).where(where)) or 0)
         first = self.session.scalars(
-            select(Issue).where(where).options(selectinload(Issue.unit))
-            .order_by(Issue.unit_id, Issue.due, Issue.number).limit(limit)).all()
+            select(Issue)
+            .where(where)
+            .options(selectinload(Issue.unit))
+            .order_by(Issue.unit_id, Issue.due, Issue.number)
+            .limit(limit)
+        ).all()
         unit_ids = {issue.unit_id for issue in first}
-        per_unit = dict(self.session.execute(
-            select(Issue.unit_id, func.count()).where(where, Issue.unit_id.in_(unit_ids)).group_by(Issue.unit_id)
-        ).all()) if unit_ids else {}
+        per_unit = (
+            dict(
+                self.session.execute(
+                    select(Issue.unit_id, func.count())
+                    .where(where, Issue.unit_id.in_(unit_ids))
+                    .group_by(Issue.unit_id)
+                ).all()
+            )
+            if unit_ids
+            else {}
+        )
         return OverduePage(total, first, per_unit)
 
 
@@ -428,22 +537,34 @@ class Standings(Repo):
             func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
             func.sum(case((_NOT_DONE & (Issue.due < _param("today")), 1), else_=0)),
             func.sum(case((_NOT_DONE & Issue.due.between(_param("today"), _param("soon")), 1), else_=0)),
-        ).where(Issue.campaign_id == _param("campaign_id")).group_by(Issue.unit_id),
-        Issue.unit_id)
-    _UNITS = PerUnit(select(Unit.id, Unit.name, Unit.aliases)
-                     .where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False)).order_by(Unit.position),
-                     Unit.id)
-    _REGISTERED = PerUnit(select(Contact.unit_id).where(Contact.campaign_id == _param("campaign_id"),
-                                                        Contact.status == ContactStatus.ACTIVE),
-                          Contact.unit_id)
-    _PENDING = select(func.count()).select_from(Contact).where(Contact.campaign_id == _param("campaign_id"),
-                                                               Contact.status == ContactStatus.PENDING)
+        )
+        .where(Issue.campaign_id == _param("campaign_id"))
+        .group_by(Issue.unit_id),
+        Issue.unit_id,
+    )
+    _UNITS = PerUnit(
+        select(Unit.id, Unit.name, Unit.aliases)
+        .where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
+        .order_by(Unit.position),
+        Unit.id,
+    )
+    _REGISTERED = PerUnit(
+        select(Contact.unit_id).where(
+            Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.ACTIVE
+        ),
+        Contact.unit_id,
+    )
+    _PENDING = (
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.PENDING)
+    )
 
-    def issue_counts(self, campaign: Campaign, today: date, soon: date, unit_id: int | None = None
-                     ) -> Sequence[Any]:
+    def issue_counts(self, campaign: Campaign, today: date, soon: date, unit_id: int | None = None) -> Sequence[Any]:
         """(unit id, logged, in progress, rectified, overdue, due by `soon`) of every unit, or of the one given."""
-        return self.session.execute(self._COUNTS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id,
-                                                             "today": today, "soon": soon}).all()
+        return self.session.execute(
+            self._COUNTS(unit_id), {"campaign_id": campaign.id, "unit_id": unit_id, "today": today, "soon": soon}
+        ).all()
 
     def units(self, campaign: Campaign, unit_id: int | None = None) -> Sequence[Any]:
         """(id, name, aliases) of the units still in the campaign, in the plan's order."""
@@ -466,8 +587,10 @@ class PlanRows(Repo):
 
     def unit_in_use(self, unit: Unit) -> bool:
         """Whether anything was recorded for the unit (then it is retired, not deleted, when a plan drops it)."""
-        return any(self.session.scalar(select(func.count()).select_from(model).where(model.unit_id == unit.id))
-                   for model in (Issue, WeeklyReport, Submission, Contact))
+        return any(
+            self.session.scalar(select(func.count()).select_from(model).where(model.unit_id == unit.id))
+            for model in (Issue, WeeklyReport, Submission, Contact)
+        )
 
     def contact(self, unit: Unit, *, phone: str | None = None, name: str | None = None) -> Contact | None:
         """The unit's contact with this phone (or, given a name, this name)."""
@@ -475,23 +598,34 @@ class PlanRows(Repo):
         return self.session.scalars(select(Contact).where(Contact.unit_id == unit.id, match)).first()
 
     def submissions(self, deliverable: Deliverable) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(Submission)
-                                       .where(Submission.deliverable_id == deliverable.id)) or 0)
+        return int(
+            self.session.scalar(
+                select(func.count()).select_from(Submission).where(Submission.deliverable_id == deliverable.id)
+            )
+            or 0
+        )
 
     def active_contacts(self, campaign: Campaign) -> Sequence[Contact]:
-        return self.session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
-                                                          Contact.status == ContactStatus.ACTIVE)
-                                    .order_by(Contact.id)).all()
+        return self.session.scalars(
+            select(Contact)
+            .where(Contact.campaign_id == campaign.id, Contact.status == ContactStatus.ACTIVE)
+            .order_by(Contact.id)
+        ).all()
 
     def remove_coordinator(self, coordinator: Coordinator) -> None:
         """A coordinator the plan no longer names, with their chat identities."""
-        self.session.execute(delete(ChatIdentity).where(ChatIdentity.coordinator_id == coordinator.id)
-                             .execution_options(synchronize_session=False))
+        self.session.execute(
+            delete(ChatIdentity)
+            .where(ChatIdentity.coordinator_id == coordinator.id)
+            .execution_options(synchronize_session=False)
+        )
         self.session.delete(coordinator)
 
     def progress_reports(self, task: Task) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(TaskProgress)
-                                       .where(TaskProgress.task_id == task.id)) or 0)
+        return int(
+            self.session.scalar(select(func.count()).select_from(TaskProgress).where(TaskProgress.task_id == task.id))
+            or 0
+        )
 
 
 class Tables(Repo):
@@ -499,95 +633,121 @@ class Tables(Repo):
 
     def units(self, campaign: Campaign) -> Sequence[Unit]:
         """The units still in the campaign, in the plan's order."""
-        return self.session.scalars(select(Unit).where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-                                    .order_by(Unit.position, Unit.id)).all()
+        return self.session.scalars(
+            select(Unit)
+            .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+            .order_by(Unit.position, Unit.id)
+        ).all()
 
     def contacts(self, campaign: Campaign, unit: Unit | None = None) -> Iterator[Any]:
         """附件1's rows: (unit name, name, title, phone, wechat or email) of each active or pre-listed contact,
         a row of Nones after the unit's name for a unit that has none."""
-        stmt = (select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
-                .outerjoin(Contact, (Contact.unit_id == Unit.id)
-                           & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]))
-                .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
-                .order_by(Unit.position, Unit.id, Contact.id))
+        stmt = (
+            select(Unit.name, Contact.name, Contact.title, Contact.phone, Contact.wechat_or_email)
+            .outerjoin(
+                Contact,
+                (Contact.unit_id == Unit.id) & Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED]),
+            )
+            .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
+            .order_by(Unit.position, Unit.id, Contact.id)
+        )
         if unit is not None:
             stmt = stmt.where(Unit.id == unit.id)
         yield from self.session.execute(stmt)
 
     def issues_by_area(self, campaign: Campaign, unit: Unit | None = None) -> Sequence[Any]:
         """(focus area, issues logged, issues rectified) for 附件3."""
-        stmt = (select(Issue.focus_area, func.count(), func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1),
-                                                                     else_=0)))
-                .where(Issue.campaign_id == campaign.id).group_by(Issue.focus_area))
+        stmt = (
+            select(Issue.focus_area, func.count(), func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)))
+            .where(Issue.campaign_id == campaign.id)
+            .group_by(Issue.focus_area)
+        )
         if unit is not None:
             stmt = stmt.where(Issue.unit_id == unit.id)
         return self.session.execute(stmt).all()
 
     def stats_by_area(self, campaign: Campaign, unit: Unit | None = None) -> Sequence[Any]:
         """(focus area, people handled, people disciplined) for 附件3, from the units' 统计."""
-        stmt = (select(StatsReport.focus_area, func.sum(StatsReport.handled), func.sum(StatsReport.disciplined))
-                .where(StatsReport.campaign_id == campaign.id).group_by(StatsReport.focus_area))
+        stmt = (
+            select(StatsReport.focus_area, func.sum(StatsReport.handled), func.sum(StatsReport.disciplined))
+            .where(StatsReport.campaign_id == campaign.id)
+            .group_by(StatsReport.focus_area)
+        )
         if unit is not None:
             stmt = stmt.where(StatsReport.unit_id == unit.id)
         return self.session.execute(stmt).all()
 
     def listed_contacts(self, campaign: Campaign) -> Sequence[Contact]:
         """Every contact not rejected: what an imported 附件1 is matched against."""
-        return self.session.scalars(select(Contact).where(Contact.campaign_id == campaign.id,
-                                                          Contact.status != ContactStatus.REJECTED)).all()
+        return self.session.scalars(
+            select(Contact).where(Contact.campaign_id == campaign.id, Contact.status != ContactStatus.REJECTED)
+        ).all()
 
     def issue_texts(self, campaign: Campaign) -> Sequence[Any]:
         """(unit id, title, content) of every issue: what an imported 附件2 is matched against."""
-        return self.session.execute(select(Issue.unit_id, Issue.title, Issue.content)
-                                    .where(Issue.campaign_id == campaign.id)).all()
+        return self.session.execute(
+            select(Issue.unit_id, Issue.title, Issue.content).where(Issue.campaign_id == campaign.id)
+        ).all()
 
     def issue_numbers(self, campaign: Campaign) -> set[int]:
         return set(self.session.scalars(select(Issue.number).where(Issue.campaign_id == campaign.id)))
 
 
 class Reports(Repo):
-    _weekly = select(WeeklyReport).where(WeeklyReport.unit_id == _param("unit_id"),
-                                         WeeklyReport.iso_year == _param("iso_year"),
-                                         WeeklyReport.iso_week == _param("iso_week"))
+    _weekly = select(WeeklyReport).where(
+        WeeklyReport.unit_id == _param("unit_id"),
+        WeeklyReport.iso_year == _param("iso_year"),
+        WeeklyReport.iso_week == _param("iso_week"),
+    )
 
-    def weekly(self, unit: Unit, iso_year: int, iso_week: int, *, with_contact: bool = False
-               ) -> WeeklyReport | None:
+    def weekly(self, unit: Unit, iso_year: int, iso_week: int, *, with_contact: bool = False) -> WeeklyReport | None:
         """A unit's report of one week; `with_contact` loads who sent it (to show, not only to replace it)."""
         statement = self._weekly.options(selectinload(WeeklyReport.contact)) if with_contact else self._weekly
-        return self.session.scalars(
-            statement, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}
-        ).first()
+        return self.session.scalars(statement, {"unit_id": unit.id, "iso_year": iso_year, "iso_week": iso_week}).first()
 
-    _weekly_late = PerUnit(select(WeeklyReport.unit_id, WeeklyReport.late)
-                           .where(WeeklyReport.campaign_id == _param("campaign_id"),
-                                  WeeklyReport.iso_year == _param("iso_year"),
-                                  WeeklyReport.iso_week == _param("iso_week")),
-                           WeeklyReport.unit_id)
+    _weekly_late = PerUnit(
+        select(WeeklyReport.unit_id, WeeklyReport.late).where(
+            WeeklyReport.campaign_id == _param("campaign_id"),
+            WeeklyReport.iso_year == _param("iso_year"),
+            WeeklyReport.iso_week == _param("iso_week"),
+        ),
+        WeeklyReport.unit_id,
+    )
 
-    def weekly_late(self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
-                    ) -> dict[int, bool]:
+    def weekly_late(
+        self, campaign: Campaign, iso_year: int, iso_week: int, *, unit_id: int | None = None
+    ) -> dict[int, bool]:
         """Units (all, or just `unit_id`) with a weekly report for the week → whether it came late (迟报)."""
-        return dict(self.session.execute(self._weekly_late(unit_id), {
-            "campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id}).all())
+        return dict(
+            self.session.execute(
+                self._weekly_late(unit_id),
+                {"campaign_id": campaign.id, "iso_year": iso_year, "iso_week": iso_week, "unit_id": unit_id},
+            ).all()
+        )
 
-    def week_reports(self, campaign: Campaign, iso_year: int, iso_week: int
-                     ) -> list[tuple[Unit, WeeklyReport | None]]:
+    def week_reports(self, campaign: Campaign, iso_year: int, iso_week: int) -> list[tuple[Unit, WeeklyReport | None]]:
         """Every unit in plan order with its report of the week (None: not sent), in one query: what the weekly
         bulletin and a coordinator's 「本周周报」 read."""
         rows = self.session.execute(
             select(Unit, WeeklyReport)
-            .outerjoin(WeeklyReport, (WeeklyReport.unit_id == Unit.id) & (WeeklyReport.iso_year == iso_year)
-                       & (WeeklyReport.iso_week == iso_week))
+            .outerjoin(
+                WeeklyReport,
+                (WeeklyReport.unit_id == Unit.id)
+                & (WeeklyReport.iso_year == iso_year)
+                & (WeeklyReport.iso_week == iso_week),
+            )
             .where(Unit.campaign_id == campaign.id, Unit.retired.is_(False))
             .options(selectinload(WeeklyReport.contact))
-            .order_by(Unit.position))
+            .order_by(Unit.position)
+        )
         return [(unit, report) for unit, report in rows]
 
     def unit_history(self, unit: Unit) -> Sequence[WeeklyReport]:
         """A unit's weekly reports, newest week first, with who sent each: the unit page and a coordinator's
         「周报 <单位> [上周]」."""
         return self.session.scalars(
-            select(WeeklyReport).where(WeeklyReport.unit_id == unit.id)
+            select(WeeklyReport)
+            .where(WeeklyReport.unit_id == unit.id)
             .options(selectinload(WeeklyReport.contact))
             .order_by(WeeklyReport.iso_year.desc(), WeeklyReport.iso_week.desc())
         ).all()
@@ -599,11 +759,17 @@ class Reports(Repo):
 
 
 class Deliverables(Repo):
-    _all = (select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"))
-            .order_by(Deliverable.due, Deliverable.position))
-    _submissions = PerUnit(select(Submission.deliverable_id, Submission.unit_id)
-                           .join(Deliverable, Deliverable.id == Submission.deliverable_id)
-                           .where(Deliverable.campaign_id == _param("campaign_id")), Submission.unit_id)
+    _all = (
+        select(Deliverable)
+        .where(Deliverable.campaign_id == _param("campaign_id"))
+        .order_by(Deliverable.due, Deliverable.position)
+    )
+    _submissions = PerUnit(
+        select(Submission.deliverable_id, Submission.unit_id)
+        .join(Deliverable, Deliverable.id == Submission.deliverable_id)
+        .where(Deliverable.campaign_id == _param("campaign_id")),
+        Submission.unit_id,
+    )
 
     def all(self, campaign: Campaign) -> Sequence[Deliverable]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
@@ -623,12 +789,16 @@ class Deliverables(Repo):
 
     def of_unit(self, campaign: Campaign, unit: Unit) -> list[tuple[Deliverable, Submission | None]]:
         """The deliverables a unit owes, by due date, each with the unit's submission (None: not yet)."""
-        submitted = {s.deliverable_id: s for s in self.session.scalars(
-            select(Submission).where(Submission.unit_id == unit.id))}
+        submitted = {
+            s.deliverable_id: s for s in self.session.scalars(select(Submission).where(Submission.unit_id == unit.id))
+        }
         return [(d, submitted.get(d.id)) for d in self.all(campaign) if self.owes(d, unit)]
 
-    _contact_form = select(Deliverable).where(Deliverable.campaign_id == _param("campaign_id"),
-                                              Deliverable.kind == DeliverableKind.CONTACTS).limit(1)
+    _contact_form = (
+        select(Deliverable)
+        .where(Deliverable.campaign_id == _param("campaign_id"), Deliverable.kind == DeliverableKind.CONTACTS)
+        .limit(1)
+    )
 
     def contact_form(self, campaign: Campaign) -> Deliverable | None:
         """The deliverable that is the campaign's contact form (附件1), if the plan names one."""
@@ -640,8 +810,13 @@ class Deliverables(Repo):
         form = self.contact_form(campaign)
         if form is None or not self.owes(form, contact.unit) or self.submission(form, contact.unit) is not None:
             return None
-        submission = Submission(deliverable_id=form.id, unit_id=contact.unit_id, contact_id=contact.id,
-                                submitted_at=at, late=at.astimezone(ZoneInfo(campaign.timezone)).date() > form.due)
+        submission = Submission(
+            deliverable_id=form.id,
+            unit_id=contact.unit_id,
+            contact_id=contact.id,
+            submitted_at=at,
+            late=at.astimezone(ZoneInfo(campaign.timezone)).date() > form.due,
+        )
         self.session.add(submission)
         self.session.flush()
         return submission
@@ -663,7 +838,8 @@ class Notices(Repo):
     def _with_receipts(self) -> Select[Notice]:
         return select(Notice).options(
             selectinload(Notice.receipts).selectinload(NoticeReceipt.contact).selectinload(Contact.unit),
-            selectinload(Notice.coordinator))
+            selectinload(Notice.coordinator),
+        )
 
     def by_number(self, campaign: Campaign, number: int | None = None) -> Notice | None:
         """A notice with its receipts, who they went to and their units; without a number, the latest."""
@@ -673,8 +849,9 @@ class Notices(Repo):
         return self.session.scalars(statement.order_by(Notice.number.desc()).limit(1)).first()
 
     def numbers(self, campaign: Campaign) -> list[int]:
-        return list(self.session.scalars(select(Notice.number).where(Notice.campaign_id == campaign.id)
-                                         .order_by(Notice.number)))
+        return list(
+            self.session.scalars(select(Notice.number).where(Notice.campaign_id == campaign.id).order_by(Notice.number))
+        )
 
     def listing(self, campaign: Campaign) -> list[tuple[Notice, int, int]]:
         """Every notice, newest first, with how many units it reached and how many of them have acknowledged it
@@ -684,40 +861,53 @@ class Notices(Repo):
             select(Notice, func.count(Contact.unit_id.distinct()), func.count(acknowledged.distinct()))
             .outerjoin(NoticeReceipt, NoticeReceipt.notice_id == Notice.id)
             .outerjoin(Contact, Contact.id == NoticeReceipt.contact_id)
-            .where(Notice.campaign_id == campaign.id).group_by(Notice.id).order_by(Notice.number.desc()))
+            .where(Notice.campaign_id == campaign.id)
+            .group_by(Notice.id)
+            .order_by(Notice.number.desc())
+        )
         return [(notice, int(reached), int(done)) for notice, reached, done in rows]
 
     def outstanding(self, contact: Contact) -> Sequence[NoticeReceipt]:
         """The receipts a liaison still owes: the notices they were sent and have not acknowledged, oldest first."""
         return self.session.scalars(
-            select(NoticeReceipt).join(Notice, Notice.id == NoticeReceipt.notice_id)
+            select(NoticeReceipt)
+            .join(Notice, Notice.id == NoticeReceipt.notice_id)
             .where(NoticeReceipt.contact_id == contact.id, NoticeReceipt.acknowledged_at.is_(None))
-            .options(selectinload(NoticeReceipt.notice)).order_by(Notice.number)).all()
+            .options(selectinload(NoticeReceipt.notice))
+            .order_by(Notice.number)
+        ).all()
 
     def to_chase(self, campaign: Campaign) -> Sequence[Notice]:
         """Notices whose receipts are to be chased once, with the receipts still owed and those liaisons' identities
         (what the reminder rules need)."""
         owed = NoticeReceipt.acknowledged_at.is_(None)
         return self.session.scalars(
-            select(Notice).where(Notice.campaign_id == campaign.id, Notice.remind_at.is_not(None),
-                                 Notice.receipts.any(owed))
-            .options(selectinload(Notice.receipts.and_(owed)).selectinload(NoticeReceipt.contact)
-                     .options(selectinload(Contact.identities), selectinload(Contact.unit)))
-            .order_by(Notice.number)).all()
+            select(Notice)
+            .where(Notice.campaign_id == campaign.id, Notice.remind_at.is_not(None), Notice.receipts.any(owed))
+            .options(
+                selectinload(Notice.receipts.and_(owed))
+                .selectinload(NoticeReceipt.contact)
+                .options(selectinload(Contact.identities), selectinload(Contact.unit))
+            )
+            .order_by(Notice.number)
+        ).all()
 
 
 class Dialogs(Repo):
-    _get = select(DialogState).where(DialogState.campaign_id == _param("campaign_id"),
-                                     DialogState.platform == _param("platform"),
-                                     DialogState.external_id == _param("external_id"))
+    _get = select(DialogState).where(
+        DialogState.campaign_id == _param("campaign_id"),
+        DialogState.platform == _param("platform"),
+        DialogState.external_id == _param("external_id"),
+    )
 
     def get(self, campaign: Campaign, platform: str, external_id: str) -> DialogState | None:
         return self.session.scalars(
             self._get, {"campaign_id": campaign.id, "platform": platform, "external_id": external_id}
         ).first()
 
-    def save(self, campaign: Campaign, platform: str, external_id: str, *, kind: str, fields: dict[str, Any],
-             now: datetime) -> None:
+    def save(
+        self, campaign: Campaign, platform: str, external_id: str, *, kind: str, fields: dict[str, Any], now: datetime
+    ) -> None:
         state = self.get(campaign, platform, external_id)
         if state is None:
             state = DialogState(campaign_id=campaign.id, platform=platform, external_id=external_id)
@@ -731,12 +921,30 @@ class Dialogs(Repo):
 
 
 class Audit(Repo):
-    def record(self, *, campaign: Campaign | None, actor: str, action: str, at: datetime,
-               entity: str | None = None, entity_id: int | None = None, message_id: str | None = None,
-               **detail: Any) -> None:
-        self.session.add(AuditEntry(campaign_id=campaign.id if campaign else None, actor=actor, action=action,
-                                    at=at, entity=entity, entity_id=entity_id, message_id=message_id,
-                                    detail=detail))
+    def record(
+        self,
+        *,
+        campaign: Campaign | None,
+        actor: str,
+        action: str,
+        at: datetime,
+        entity: str | None = None,
+        entity_id: int | None = None,
+        message_id: str | None = None,
+        **detail: Any,
+    ) -> None:
+        self.session.add(
+            AuditEntry(
+                campaign_id=campaign.id if campaign else None,
+                actor=actor,
+                action=action,
+                at=at,
+                entity=entity,
+                entity_id=entity_id,
+                message_id=message_id,
+                detail=detail,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -761,16 +969,37 @@ def _keyed_statement(insert: Callable[[Table], postgresql.Insert | sqlite.Insert
 
 class Outbox(Repo):
     _keyed: ClassVar[dict[str, ReturningInsert[str]]] = {
-        "postgresql": _keyed_statement(postgresql.insert), "sqlite": _keyed_statement(sqlite.insert)}
+        "postgresql": _keyed_statement(postgresql.insert),
+        "sqlite": _keyed_statement(sqlite.insert),
+    }
 
-    def enqueue(self, *, campaign: Campaign | None, channel: str, target: str, text: str, now: datetime,
-                key: str | None = None, markdown: str | None = None, mentions: Sequence[str] = (),
-                not_before: datetime | None = None) -> OutboxMessage | None:
+    def enqueue(
+        self,
+        *,
+        campaign: Campaign | None,
+        channel: str,
+        target: str,
+        text: str,
+        now: datetime,
+        key: str | None = None,
+        markdown: str | None = None,
+        mentions: Sequence[str] = (),
+        not_before: datetime | None = None,
+    ) -> OutboxMessage | None:
         """Queue a message; with a key, a second enqueue of the same reminder is a no-op (returns None)."""
-        message = OutboxMessage(campaign_id=campaign.id if campaign else None, key=key, channel=channel,
-                                target=target, text=text, markdown=markdown, mentions=list(mentions),
-                                status=OutboxStatus.PENDING, attempts=0, not_before=not_before or now,
-                                created_at=now)
+        message = OutboxMessage(
+            campaign_id=campaign.id if campaign else None,
+            key=key,
+            channel=channel,
+            target=target,
+            text=text,
+            markdown=markdown,
+            mentions=list(mentions),
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            not_before=not_before or now,
+            created_at=now,
+        )
         if key is None:
             self.session.add(message)
             self.session.flush()
@@ -788,16 +1017,33 @@ class Outbox(Repo):
         reminders: one savepoint and flush each took most of it."""
         if not messages:
             return set()
-        rows = [{"campaign_id": campaign.id, "key": m.key, "channel": m.channel, "target": m.target, "text": m.text,
-                 "markdown": None, "mentions": list(m.mentions), "status": m.status, "attempts": 0,
-                 "not_before": m.not_before or now, "created_at": now} for m in messages]
+        rows = [
+            {
+                "campaign_id": campaign.id,
+                "key": m.key,
+                "channel": m.channel,
+                "target": m.target,
+                "text": m.text,
+                "markdown": None,
+                "mentions": list(m.mentions),
+                "status": m.status,
+                "attempts": 0,
+                "not_before": m.not_before or now,
+                "created_at": now,
+            }
+            for m in messages
+        ]
         statement = self._keyed[self.session.get_bind().dialect.name]
         return set(self.session.scalars(statement, rows))
 
     def for_channel(self, channel: str, limit: int = 500) -> Sequence[OutboxMessage]:
-        newest = (select(OutboxMessage).where(OutboxMessage.channel == channel,
-                                              OutboxMessage.status != OutboxStatus.MISSED)
-                  .order_by(OutboxMessage.id.desc()).limit(limit).subquery())
+        newest = (
+            select(OutboxMessage)
+            .where(OutboxMessage.channel == channel, OutboxMessage.status != OutboxStatus.MISSED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+            .subquery()
+        )
         return self.session.scalars(
             select(OutboxMessage).join(newest, newest.c.id == OutboxMessage.id).order_by(OutboxMessage.id)
         ).all()
@@ -808,26 +1054,39 @@ _PROCESSED = cast(Table, ProcessedMessage.__table__)
 
 def _claim_statement(insert: Callable[[Table], postgresql.Insert | sqlite.Insert]) -> ReturningInsert[int]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, with the dialect's own insert() (Core has no generic one)."""
-    return (insert(_PROCESSED)
-            .values(platform=_param("platform"), sender=_param("sender"), message_id=_param("message_id"),
-                    received_at=_param("now"), replies=[])
-            .on_conflict_do_nothing(index_elements=["platform", "sender", "message_id"]).returning(_PROCESSED.c.id))
+    return (
+        insert(_PROCESSED)
+        .values(
+            platform=_param("platform"),
+            sender=_param("sender"),
+            message_id=_param("message_id"),
+            received_at=_param("now"),
+            replies=[],
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "sender", "message_id"])
+        .returning(_PROCESSED.c.id)
+    )
 
 
 class Processed(Repo):
     """The dedupe records, in Core statements: they run for every message, and the unit of work that an ORM
     add/flush/dirty-check goes through cost more than the handler's own queries on short commands."""
 
-    _replies = select(_PROCESSED.c.replies).where(_PROCESSED.c.platform == _param("platform"),
-                                                  _PROCESSED.c.sender == _param("sender"),
-                                                  _PROCESSED.c.message_id == _param("message_id"))
+    _replies = select(_PROCESSED.c.replies).where(
+        _PROCESSED.c.platform == _param("platform"),
+        _PROCESSED.c.sender == _param("sender"),
+        _PROCESSED.c.message_id == _param("message_id"),
+    )
     _settle = update(_PROCESSED).where(_PROCESSED.c.id == _param("record_id")).values(replies=_param("replies"))
     _claims: ClassVar[dict[str, ReturningInsert[int]]] = {
-        "postgresql": _claim_statement(postgresql.insert), "sqlite": _claim_statement(sqlite.insert)}
+        "postgresql": _claim_statement(postgresql.insert),
+        "sqlite": _claim_statement(sqlite.insert),
+    }
 
     def replies(self, platform: str, sender: str, message_id: str) -> list[str] | None:
-        replies = self.session.scalars(self._replies, {"platform": platform, "sender": sender,
-                                                       "message_id": message_id}).first()
+        replies = self.session.scalars(
+            self._replies, {"platform": platform, "sender": sender, "message_id": message_id}
+        ).first()
         return None if replies is None else list(replies)
 
     def claim(self, platform: str, sender: str, message_id: str, now: datetime) -> int | None:
@@ -836,8 +1095,9 @@ class Processed(Repo):
         A concurrent duplicate waits on the unique index (PostgreSQL) or on the write lock (SQLite), then
         inserts nothing and reads the first one's replies: one statement for a new message, no error path."""
         claim = self._claims[self.session.get_bind().dialect.name]
-        return self.session.scalar(claim, {"platform": platform, "sender": sender, "message_id": message_id,
-                                           "now": now})
+        return self.session.scalar(
+            claim, {"platform": platform, "sender": sender, "message_id": message_id, "now": now}
+        )
 
     def settle(self, record_id: int, replies: Sequence[str]) -> None:
         """Store the replies a retried delivery will get."""
@@ -847,20 +1107,38 @@ class Processed(Repo):
 class DashboardSessions(Repo):
     """Dashboard sessions, by the SHA-256 of the token their cookie carries."""
 
-    def open(self, token_hash: str, *, coordinator: Coordinator | None = None, contact: Contact | None = None,
-             platform: str | None = None, external_id: str | None = None, address: str | None, now: datetime,
-             expires_at: datetime) -> None:
+    def open(
+        self,
+        token_hash: str,
+        *,
+        coordinator: Coordinator | None = None,
+        contact: Contact | None = None,
+        platform: str | None = None,
+        external_id: str | None = None,
+        address: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
         """A session of a coordinator or a liaison; `platform` and `external_id` name the platform user a WeCom or
         DingTalk sign-in came from (None for a password)."""
         self.session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
-        self.session.add(DashboardSession(
-            token_hash=token_hash, coordinator_id=coordinator.id if coordinator else None,
-            contact_id=contact.id if contact else None, platform=platform, external_id=external_id, address=address,
-            created_at=now, expires_at=expires_at))
+        self.session.add(
+            DashboardSession(
+                token_hash=token_hash,
+                coordinator_id=coordinator.id if coordinator else None,
+                contact_id=contact.id if contact else None,
+                platform=platform,
+                external_id=external_id,
+                address=address,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
 
     def find(self, token_hash: str, now: datetime) -> DashboardSession | None:
         return self.session.scalars(
-            select(DashboardSession).where(DashboardSession.token_hash == token_hash, DashboardSession.expires_at > now)
+            select(DashboardSession)
+            .where(DashboardSession.token_hash == token_hash, DashboardSession.expires_at > now)
             .options(joinedload(DashboardSession.coordinator), joinedload(DashboardSession.contact))
         ).first()
 
@@ -869,10 +1147,15 @@ class DashboardSessions(Repo):
         self.session.execute(delete(UsedSignInCode).where(UsedSignInCode.expires_at < now))
         insert = Signatures._inserts[self.session.get_bind().dialect.name]
         digest = hashlib.sha256(code.encode()).hexdigest()
-        return self.session.scalar(
-            insert(UsedSignInCode).values(platform=platform, code_sha256=digest, expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=["platform", "code_sha256"]).returning(UsedSignInCode.id)
-        ) is not None
+        return (
+            self.session.scalar(
+                insert(UsedSignInCode)
+                .values(platform=platform, code_sha256=digest, expires_at=expires_at)
+                .on_conflict_do_nothing(index_elements=["platform", "code_sha256"])
+                .returning(UsedSignInCode.id)
+            )
+            is not None
+        )
 
     def end(self, token_hash: str) -> None:
         self.session.execute(delete(DashboardSession).where(DashboardSession.token_hash == token_hash))
@@ -886,7 +1169,8 @@ class DashboardSessions(Repo):
 
     def current(self, now: datetime) -> Sequence[DashboardSession]:
         return self.session.scalars(
-            select(DashboardSession).where(DashboardSession.expires_at > now)
+            select(DashboardSession)
+            .where(DashboardSession.expires_at > now)
             .options(joinedload(DashboardSession.coordinator), joinedload(DashboardSession.contact))
             .order_by(DashboardSession.created_at)
         ).all()
@@ -897,20 +1181,26 @@ class Signatures(Repo):
 
     _inserts: ClassVar[dict[str, Callable[[Any], Any]]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
-    def first_use(self, platform: str, signature: str, body_sha256: str, *, now: datetime,
-                  expires_at: datetime) -> bool:
+    def first_use(
+        self, platform: str, signature: str, body_sha256: str, *, now: datetime, expires_at: datetime
+    ) -> bool:
         """Record the signature with its body; False when it was used before with another body (a replay). The same
         body again is the platform delivering the message again, which the duplicate check answers."""
         self.session.execute(delete(CallbackSignature).where(CallbackSignature.expires_at < now))
         insert = self._inserts[self.session.get_bind().dialect.name]
         claimed = self.session.scalar(
-            insert(CallbackSignature).values(platform=platform, signature=signature, body_sha256=body_sha256,
-                                             expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=["platform", "signature"]).returning(CallbackSignature.id))
+            insert(CallbackSignature)
+            .values(platform=platform, signature=signature, body_sha256=body_sha256, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["platform", "signature"])
+            .returning(CallbackSignature.id)
+        )
         if claimed is not None:
             return True
-        first = self.session.scalar(select(CallbackSignature.body_sha256).where(
-            CallbackSignature.platform == platform, CallbackSignature.signature == signature))
+        first = self.session.scalar(
+            select(CallbackSignature.body_sha256).where(
+                CallbackSignature.platform == platform, CallbackSignature.signature == signature
+            )
+        )
         return first == body_sha256
 
 
@@ -935,10 +1225,18 @@ class Tokens(Repo):
 class Tasks(Repo):
     """Seed 004's task division: tasks with their units, and the progress units report on them."""
 
-    _all = (select(Task).where(Task.campaign_id == _param("campaign_id")).options(selectinload(Task.units))
-            .order_by(Task.number))
-    _progress = (select(TaskProgress).join(Task, Task.id == TaskProgress.task_id)
-                 .where(Task.campaign_id == _param("campaign_id")).order_by(TaskProgress.id))
+    _all = (
+        select(Task)
+        .where(Task.campaign_id == _param("campaign_id"))
+        .options(selectinload(Task.units))
+        .order_by(Task.number)
+    )
+    _progress = (
+        select(TaskProgress)
+        .join(Task, Task.id == TaskProgress.task_id)
+        .where(Task.campaign_id == _param("campaign_id"))
+        .order_by(TaskProgress.id)
+    )
 
     def all(self, campaign: Campaign) -> Sequence[Task]:
         return self.session.scalars(self._all, {"campaign_id": campaign.id}).all()
@@ -947,17 +1245,32 @@ class Tasks(Repo):
         if not fits_integer(number):
             return None
         return self.session.scalars(
-            select(Task).where(Task.campaign_id == campaign.id, Task.number == number)
-            .options(selectinload(Task.units))
+            select(Task).where(Task.campaign_id == campaign.id, Task.number == number).options(selectinload(Task.units))
         ).first()
 
     def progress(self, campaign: Campaign) -> Sequence[TaskProgress]:
         return self.session.scalars(self._progress, {"campaign_id": campaign.id}).all()
 
-    def add_progress(self, task: Task, unit: Unit, *, period: int | None, done: bool, note: str | None,
-                     contact: Contact | None, now: datetime) -> TaskProgress:
-        entry = TaskProgress(task_id=task.id, unit_id=unit.id, period=period, done=done, note=note,
-                             contact_id=contact.id if contact else None, created_at=now)
+    def add_progress(
+        self,
+        task: Task,
+        unit: Unit,
+        *,
+        period: int | None,
+        done: bool,
+        note: str | None,
+        contact: Contact | None,
+        now: datetime,
+    ) -> TaskProgress:
+        entry = TaskProgress(
+            task_id=task.id,
+            unit_id=unit.id,
+            period=period,
+            done=done,
+            note=note,
+            contact_id=contact.id if contact else None,
+            created_at=now,
+        )
         self.session.add(entry)
         self.session.flush()
         return entry

@@ -76,10 +76,19 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
     now = _moment(data["now"])
     setup = tuple((m["who"], _moment(m["at"]), m["text"]) for m in data["setup"])
     entries = tuple(
-        Entry(number, item["who"], item["text"], _moment(item["at"]) if "at" in item else now,
-              _texts(item.get("before")), item.get("read"), _texts(item.get("reply")), _texts(item.get("absent")),
-              item.get("heard"))
-        for number, item in enumerate(data["messages"], 1))
+        Entry(
+            number,
+            item["who"],
+            item["text"],
+            _moment(item["at"]) if "at" in item else now,
+            _texts(item.get("before")),
+            item.get("read"),
+            _texts(item.get("reply")),
+            _texts(item.get("absent")),
+            item.get("heard"),
+        )
+        for number, item in enumerate(data["messages"], 1)
+    )
     return Corpus(FIXTURES / data["plan"], setup, entries)
 
 
@@ -122,8 +131,11 @@ class Outcome:
 
 _ids = itertools.count()
 FILE_MARK = "📎"  # `📎整改后.jpg` (optionally a newline and a caption): the user sends that file, not text
-_FILE_CONTENT = {"jpg": b"\xff\xd8\xff\xe0" + bytes(32), "png": b"\x89PNG\r\n\x1a\n" + bytes(32),
-                 "pdf": b"%PDF-1.4\n%%EOF\n"}
+_FILE_CONTENT = {
+    "jpg": b"\xff\xd8\xff\xe0" + bytes(32),
+    "png": b"\x89PNG\r\n\x1a\n" + bytes(32),
+    "pdf": b"%PDF-1.4\n%%EOF\n",
+}
 
 
 def incoming(who: str, text: str, at: datetime) -> IncomingMessage:
@@ -132,8 +144,14 @@ def incoming(who: str, text: str, at: datetime) -> IncomingMessage:
         return IncomingMessage("wecom", who, text, at, message_id=f"corpus-{next(_ids)}")
     name, _, caption = text.removeprefix(FILE_MARK).partition("\n")
     content = _FILE_CONTENT.get(name.rpartition(".")[2], _FILE_CONTENT["pdf"]) + next(_ids).to_bytes(4, "big")
-    return IncomingMessage("wecom", who, caption, at, message_id=f"corpus-{next(_ids)}",
-                           attachment=Attachment(name, stage_bytes(content, name)))
+    return IncomingMessage(
+        "wecom",
+        who,
+        caption,
+        at,
+        message_id=f"corpus-{next(_ids)}",
+        attachment=Attachment(name, stage_bytes(content, name)),
+    )
 
 
 def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | None, dict[str, Any], str]:
@@ -142,8 +160,9 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
     for text in entry.before:
         dispatcher.handle(incoming(entry.who, text, entry.at))
     if entry.heard is not None:
-        dispatcher.handle(IncomingMessage("wecom", entry.who, entry.heard, entry.at, message_id=f"corpus-{next(_ids)}",
-                                          spoken=True))
+        dispatcher.handle(
+            IncomingMessage("wecom", entry.who, entry.heard, entry.at, message_id=f"corpus-{next(_ids)}", spoken=True)
+        )
     with transaction(sessions) as session:
         campaign = Campaigns(session).current()
         assert campaign is not None

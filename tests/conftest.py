@@ -34,8 +34,7 @@ from storage.models import Base
 FIXTURES = Path(__file__).with_name("fixtures")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BACKENDS = [b.strip() for b in os.environ.get("DUBAN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
-POSTGRES_ADMIN_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL",
-                                    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass

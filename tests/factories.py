@@ -53,19 +53,46 @@ def unit_named(session: Session, name: str) -> Unit:
     return unit
 
 
-def add_issue(session: Session, unit_name: str, title: str, due: date, *, status: IssueStatus = IssueStatus.OPEN,
-              percent: int = 0, focus_area: str | None = "制度建设", source: str = "专项检查",
-              now: datetime | None = None, **fields: Any) -> int:
+def add_issue(
+    session: Session,
+    unit_name: str,
+    title: str,
+    due: date,
+    *,
+    status: IssueStatus = IssueStatus.OPEN,
+    percent: int = 0,
+    focus_area: str | None = "制度建设",
+    source: str = "专项检查",
+    now: datetime | None = None,
+    **fields: Any,
+) -> int:
     """An issue as a liaison would log it, moved to `status`; returns its number."""
     now = now or at("2020-07-01 09:00")
-    values: dict[str, Any] = {"year": 2020, "content": f"{title}的具体情况", "measures": "限期整改",
-                              "goal": "整改到位", "owner": "张三", "due_text": None, "remark": None}
+    values: dict[str, Any] = {
+        "year": 2020,
+        "content": f"{title}的具体情况",
+        "measures": "限期整改",
+        "goal": "整改到位",
+        "owner": "张三",
+        "due_text": None,
+        "remark": None,
+    }
     values.update(fields)
-    issue = Issues(session).create(campaign_of(session), unit_named(session, unit_name), now=now, created_by=None,
-                                   title=title, due=due, focus_area=focus_area, source=source, **values)
+    issue = Issues(session).create(
+        campaign_of(session),
+        unit_named(session, unit_name),
+        now=now,
+        created_by=None,
+        title=title,
+        due=due,
+        focus_area=focus_area,
+        source=source,
+        **values,
+    )
     if status is not IssueStatus.OPEN:
-        Issues(session).add_progress(issue, status=status, percent=percent, note="按计划推进", contact=None,
-                                     now=at("2020-07-10 15:00"))
+        Issues(session).add_progress(
+            issue, status=status, percent=percent, note="按计划推进", contact=None, now=at("2020-07-10 15:00")
+        )
     return issue.number
 
 
@@ -74,24 +101,58 @@ def build_ledger(db: Database) -> None:
         campaign = campaign_of(session)
         for unit_name, title, due, status, percent, area, source in LEDGER:
             add_issue(session, unit_name, title, due, status=status, percent=percent, focus_area=area, source=source)
-        for unit_name, week, submitted, late in (("法制科", 29, "2020-07-14 10:00", False),
-                                                 ("办公室", 29, "2020-07-15 09:00", False),
-                                                 ("法制科", 28, "2020-07-10 09:30", False),
-                                                 ("办公室", 28, "2020-07-10 16:00", True)):
-            session.add(WeeklyReport(campaign_id=campaign.id, unit_id=unit_named(session, unit_name).id, iso_year=2020,
-                                     iso_week=week, text="本周工作", submitted_at=at(submitted), late=late))
+        for unit_name, week, submitted, late in (
+            ("法制科", 29, "2020-07-14 10:00", False),
+            ("办公室", 29, "2020-07-15 09:00", False),
+            ("法制科", 28, "2020-07-10 09:30", False),
+            ("办公室", 28, "2020-07-10 16:00", True),
+        ):
+            session.add(
+                WeeklyReport(
+                    campaign_id=campaign.id,
+                    unit_id=unit_named(session, unit_name).id,
+                    iso_year=2020,
+                    iso_week=week,
+                    text="本周工作",
+                    submitted_at=at(submitted),
+                    late=late,
+                )
+            )
         contacts = session.scalars(select(Deliverable).where(Deliverable.name == "专项整治联系人")).one()
         for unit_name in ("法制科", "执法监察支队", "办公室"):
-            session.add(Submission(deliverable_id=contacts.id, unit_id=unit_named(session, unit_name).id,
-                                   submitted_at=at("2020-06-09 10:00"), late=False))
-        for unit_name, area, handled, disciplined in (("法制科", "队伍建设", 2, 1), ("执法监察支队", "队伍建设", 1, 0),
-                                                      ("办公室", "制度建设", 3, 2)):
-            session.add(StatsReport(campaign_id=campaign.id, unit_id=unit_named(session, unit_name).id,
-                                    focus_area=area, handled=handled, disciplined=disciplined,
-                                    updated_at=at("2020-07-14 10:00")))
-        pending = Contact(campaign_id=campaign.id, unit_id=unit_named(session, "耕地保护科").id, name="李娜",
-                          title="科员", phone="13909550004", status=ContactStatus.PENDING,
-                          created_at=at("2020-07-14 09:00"), updated_at=at("2020-07-14 09:00"))
+            session.add(
+                Submission(
+                    deliverable_id=contacts.id,
+                    unit_id=unit_named(session, unit_name).id,
+                    submitted_at=at("2020-06-09 10:00"),
+                    late=False,
+                )
+            )
+        for unit_name, area, handled, disciplined in (
+            ("法制科", "队伍建设", 2, 1),
+            ("执法监察支队", "队伍建设", 1, 0),
+            ("办公室", "制度建设", 3, 2),
+        ):
+            session.add(
+                StatsReport(
+                    campaign_id=campaign.id,
+                    unit_id=unit_named(session, unit_name).id,
+                    focus_area=area,
+                    handled=handled,
+                    disciplined=disciplined,
+                    updated_at=at("2020-07-14 10:00"),
+                )
+            )
+        pending = Contact(
+            campaign_id=campaign.id,
+            unit_id=unit_named(session, "耕地保护科").id,
+            name="李娜",
+            title="科员",
+            phone="13909550004",
+            status=ContactStatus.PENDING,
+            created_at=at("2020-07-14 09:00"),
+            updated_at=at("2020-07-14 09:00"),
+        )
         session.add(pending)
         session.flush()
         People(session).bind(campaign, "wecom", "LiNa", contact=pending, now=at("2020-07-14 09:00"))

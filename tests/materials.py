@@ -30,8 +30,11 @@ ZIP = zipped({"案例一.docx": DOCX, "../../etc/passwd": b"root"})
 
 def send_file(client: TestClient, user: str, name: str, data: bytes, text: str = "", **extra: str) -> str:
     """Upload a file as `user` through /sim/api/files; the bot's reply, joined."""
-    response = client.post("/sim/api/files", data={"user": user, "text": text, **extra},
-                           files={"file": (name, data, "application/octet-stream")})
+    response = client.post(
+        "/sim/api/files",
+        data={"user": user, "text": text, **extra},
+        files={"file": (name, data, "application/octet-stream")},
+    )
     assert response.status_code == 200, response.text
     replies = response.json()["replies"]
     assert replies, "every file gets a reply"

@@ -69,8 +69,9 @@ def _layer(module: str) -> int:
 
 
 def upward_imports(graph: dict[str, set[str]] = GRAPH) -> list[tuple[str, str]]:
-    return sorted((source, target) for source, targets in graph.items() for target in targets
-                  if _layer(target) > _layer(source))
+    return sorted(
+        (source, target) for source, targets in graph.items() for target in targets if _layer(target) > _layer(source)
+    )
 
 
 def import_cycles(graph: dict[str, set[str]] = GRAPH) -> list[set[str]]:
@@ -121,15 +122,22 @@ def test_the_walk_sees_the_whole_project() -> None:
 
 
 def test_the_checks_find_what_they_look_for() -> None:
-    graph = {"storage.a": {"handlers.b"}, "handlers.b": {"handlers.c"}, "handlers.c": {"handlers.b", "core.d"},
-             "core.d": set()}
+    graph = {
+        "storage.a": {"handlers.b"},
+        "handlers.b": {"handlers.c"},
+        "handlers.c": {"handlers.b", "core.d"},
+        "core.d": set(),
+    }
     assert upward_imports(graph) == [("storage.a", "handlers.b")]
     assert import_cycles(graph) == [{"handlers.b", "handlers.c"}]
 
 
 def test_core_imports_nothing_of_the_project() -> None:
-    outside = {module: sorted(target for target in targets if _layer(target) > 0)
-               for module, targets in GRAPH.items() if _layer(module) == 0}
+    outside = {
+        module: sorted(target for target in targets if _layer(target) > 0)
+        for module, targets in GRAPH.items()
+        if _layer(module) == 0
+    }
     assert not any(outside.values()), outside
 
 

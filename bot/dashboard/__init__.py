@@ -39,6 +39,10 @@ def install(app: FastAPI) -> None:
     async def dashboard_errors(request: Request, error: HTTPException) -> Response:
         # Dashboard pages answer errors with a page a person can read; everything else keeps FastAPI's JSON.
         if request.url.path.startswith("/dashboard"):
-            return render(request, "error.html", {"status": error.status_code, "detail": error.detail},
-                          status_code=error.status_code)
+            return render(
+                request,
+                "error.html",
+                {"status": error.status_code, "detail": error.detail},
+                status_code=error.status_code,
+            )
         return await http_exception_handler(request, error)

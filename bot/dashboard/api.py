@@ -36,9 +36,15 @@ class Counts(BaseModel):
 
     @classmethod
     def of(cls, counts: IssueCounts) -> Counts:
-        return cls(logged=counts.logged, open=counts.logged - counts.in_progress - counts.rectified,
-                   in_progress=counts.in_progress, rectified=counts.rectified, overdue=counts.overdue,
-                   due_soon=counts.due_soon, rate=round(counts.rate, 4))
+        return cls(
+            logged=counts.logged,
+            open=counts.logged - counts.in_progress - counts.rectified,
+            in_progress=counts.in_progress,
+            rectified=counts.rectified,
+            overdue=counts.overdue,
+            due_soon=counts.due_soon,
+            rate=round(counts.rate, 4),
+        )
 
 
 class UnitOut(BaseModel):
@@ -102,8 +108,10 @@ class IssueOut(BaseModel):
     def of(cls, issue: Issue, today: date) -> IssueOut:
         """The issue's record (the shape the exports read too), and whether it is overdue on `today`."""
         record = issue_record(issue)
-        return cls(overdue=record.overdue(today),
-                   **{name: getattr(record, name) for name in cls.model_fields if name != "overdue"})
+        return cls(
+            overdue=record.overdue(today),
+            **{name: getattr(record, name) for name in cls.model_fields if name != "overdue"},
+        )
 
 
 class ProgressOut(BaseModel):
@@ -141,16 +149,31 @@ def summary(_viewer: ApiViewer, services: ServicesDep) -> SummaryOut:
         campaign, today = _campaign(session, services)
         status = campaign_status(session, campaign, today)
         return SummaryOut(
-            campaign=campaign.name, today=status.today, phase=status.phase.name if status.phase else None,
-            phase_end=status.phase.end if status.phase else None, units=len(status.units),
-            registered_units=status.registered, pending_registrations=status.pending_registrations,
-            totals=Counts.of(status.totals), target_rate=campaign.target_rate, target_by=campaign.target_by,
-            expected_rate=status.expected_rate, week=f"{status.week[0]}-W{status.week[1]:02d}",
+            campaign=campaign.name,
+            today=status.today,
+            phase=status.phase.name if status.phase else None,
+            phase_end=status.phase.end if status.phase else None,
+            units=len(status.units),
+            registered_units=status.registered,
+            pending_registrations=status.pending_registrations,
+            totals=Counts.of(status.totals),
+            target_rate=campaign.target_rate,
+            target_by=campaign.target_by,
+            expected_rate=status.expected_rate,
+            week=f"{status.week[0]}-W{status.week[1]:02d}",
             weekly_reported=len(status.units) - len(status.weekly_missing),
             weekly_missing=[u.name for u in status.weekly_missing],
             lights={light.value: len(status.by_light(light)) for light in Light},
-            deliverables=[DeliverableOut(name=d.deliverable.name, due=d.deliverable.due, days_left=d.days_left,
-                                         owing=[u.name for u in d.owing]) for d in status.deliverables])
+            deliverables=[
+                DeliverableOut(
+                    name=d.deliverable.name,
+                    due=d.deliverable.due,
+                    days_left=d.days_left,
+                    owing=[u.name for u in d.owing],
+                )
+                for d in status.deliverables
+            ],
+        )
 
 
 @router.get("/units", response_model=list[UnitOut])
@@ -160,22 +183,36 @@ def units(_viewer: ApiViewer, services: ServicesDep) -> list[UnitOut]:
         campaign, today = _campaign(session, services)
         status = campaign_status(session, campaign, today)
         names = liaison_names(session, [u.unit.id for u in status.units])
-        return [UnitOut(id=u.unit.id, name=u.unit.name, light=u.light.value, reasons=reasons(u, status),
-                        registered=u.registered, liaisons=names.get(u.unit.id, []), weekly_reported=u.weekly_reported,
-                        weekly_late=u.weekly_late, missed_deliverables=u.missed_deliverables,
-                        counts=Counts.of(u.counts))
-                for u in status.units]
+        return [
+            UnitOut(
+                id=u.unit.id,
+                name=u.unit.name,
+                light=u.light.value,
+                reasons=reasons(u, status),
+                registered=u.registered,
+                liaisons=names.get(u.unit.id, []),
+                weekly_reported=u.weekly_reported,
+                weekly_late=u.weekly_late,
+                missed_deliverables=u.missed_deliverables,
+                counts=Counts.of(u.counts),
+            )
+            for u in status.units
+        ]
 
 
-def _filter(unit: Annotated[int | None, Query(ge=1, le=INTEGER_MAX, description="unit id")] = None,
-            status: IssueStatus | None = None,
-            focus_area: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
-            source: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
-            overdue: bool = False, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> IssueFilter:
+def _filter(
+    unit: Annotated[int | None, Query(ge=1, le=INTEGER_MAX, description="unit id")] = None,
+    status: IssueStatus | None = None,
+    focus_area: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
+    source: Annotated[str | None, Query(max_length=50, pattern=PRINTABLE)] = None,
+    overdue: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> IssueFilter:
     """The ledger filters, typed in the OpenAPI document: a value outside its type is a 422 that names it
     (the dashboard's form, where an empty field means 全部, has its own reading in pages.py)."""
-    return IssueFilter(unit=unit, status=status, focus_area=focus_area or None, source=source or None,
-                       overdue=overdue, page=page)
+    return IssueFilter(
+        unit=unit, status=status, focus_area=focus_area or None, source=source or None, overdue=overdue, page=page
+    )
 
 
 @router.get("/issues", response_model=IssuePage)
@@ -184,8 +221,13 @@ def issues(_viewer: ApiViewer, services: ServicesDep, filters: Annotated[IssueFi
     with transaction(services.sessions) as session:
         campaign, today = _campaign(session, services)
         page = ledger(session, campaign, filters, today)
-        return IssuePage(total=page.total, page=page.page, pages=page.pages, per_page=PAGE_SIZE,
-                         items=[IssueOut.of(i, today) for i in page.issues])
+        return IssuePage(
+            total=page.total,
+            page=page.page,
+            pages=page.pages,
+            per_page=PAGE_SIZE,
+            items=[IssueOut.of(i, today) for i in page.issues],
+        )
 
 
 @router.get("/issues/{number}", response_model=IssueDetailOut)
@@ -196,7 +238,16 @@ def issue(number: int, _viewer: ApiViewer, services: ServicesDep) -> IssueDetail
         found = issue_with_history(session, campaign, number)
         if found is None:
             raise HTTPException(404, f"没有编号为 #{number} 的问题。")
-        return IssueDetailOut(**IssueOut.of(found, today).model_dump(), progress=[
-            ProgressOut(at=p.created_at, status=p.status, percent=p.percent, note=p.note,
-                        by=p.contact.name if p.contact else None) for p in found.progress])
-
+        return IssueDetailOut(
+            **IssueOut.of(found, today).model_dump(),
+            progress=[
+                ProgressOut(
+                    at=p.created_at,
+                    status=p.status,
+                    percent=p.percent,
+                    note=p.note,
+                    by=p.contact.name if p.contact else None,
+                )
+                for p in found.progress
+            ],
+        )

@@ -123,8 +123,15 @@ def read_session(request: Request) -> dict[str, Any]:
 
 
 def write_session(request: Request, response: Response, data: dict[str, Any]) -> None:
-    response.set_cookie(COOKIE, _serializer(request).dumps(data), max_age=SESSION_HOURS * 3600, path="/",
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        _serializer(request).dumps(data),
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
 
 
 def csrf_token(request: Request) -> tuple[str, bool]:
@@ -165,11 +172,17 @@ def current_viewer(request: Request) -> Viewer | None:
             return None
         if found.platform is None or found.external_id is None:
             coordinator = found.coordinator
-            if (not svc.settings.dashboard_passwords or coordinator is None or coordinator.campaign_id != campaign.id
-                    or not coordinator.login or session.get("v") != fingerprint(coordinator.password_hash)):
+            if (
+                not svc.settings.dashboard_passwords
+                or coordinator is None
+                or coordinator.campaign_id != campaign.id
+                or not coordinator.login
+                or session.get("v") != fingerprint(coordinator.password_hash)
+            ):
                 return None
-            return Viewer(coordinator.name, campaign.id, csrf, f"dashboard:{coordinator.login}",
-                          coordinator_id=coordinator.id)
+            return Viewer(
+                coordinator.name, campaign.id, csrf, f"dashboard:{coordinator.login}", coordinator_id=coordinator.id
+            )
         actor = People(db).actor(campaign, found.platform, found.external_id)
         label = f"dashboard:{found.platform}:{found.external_id}"
         if found.coordinator_id is not None:
@@ -240,8 +253,11 @@ class LoginResult:
 
 
 def _recent_failures(session: Session, now: datetime, **match: Any) -> int:
-    stmt = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == LOGIN_FAILED,
-                                                            AuditEntry.at >= now - LOGIN_WINDOW)
+    stmt = (
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == LOGIN_FAILED, AuditEntry.at >= now - LOGIN_WINDOW)
+    )
     if "actor" in match:
         stmt = stmt.where(AuditEntry.actor == match["actor"])
     if "address" in match:
@@ -254,8 +270,9 @@ def address_locked(session: Session, address: str, now: datetime) -> bool:
     return _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS
 
 
-def attempt_login(session: Session, campaign: Campaign | None, login: str, password: str, *, address: str,
-                  now: datetime) -> LoginResult:
+def attempt_login(
+    session: Session, campaign: Campaign | None, login: str, password: str, *, address: str, now: datetime
+) -> LoginResult:
     """Check a password, counting failures per login name and per client address over the last 15 minutes.
 
     Counting, checking and recording happen under locks on the login name and the address, held to the end of the
@@ -263,17 +280,21 @@ def attempt_login(session: Session, campaign: Campaign | None, login: str, passw
     """
     actor = f"dashboard:{login}"
     lock_names(session, f"login:{login}", f"login-address:{address}")
-    if (_recent_failures(session, now, actor=actor) >= MAX_FAILURES_PER_LOGIN
-            or _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS):
+    if (
+        _recent_failures(session, now, actor=actor) >= MAX_FAILURES_PER_LOGIN
+        or _recent_failures(session, now, address=address) >= MAX_FAILURES_PER_ADDRESS
+    ):
         log.warning("login refused: too many failures", extra={"address": address})
         return LoginResult(None, "登录失败次数过多，请 15 分钟后再试。", 429)
     coordinator = None
     if campaign is not None and login:
-        coordinator = session.scalars(select(Coordinator).where(Coordinator.login == login,
-                                                                Coordinator.campaign_id == campaign.id)).first()
+        coordinator = session.scalars(
+            select(Coordinator).where(Coordinator.login == login, Coordinator.campaign_id == campaign.id)
+        ).first()
     try:
-        _hasher.verify(coordinator.password_hash if coordinator and coordinator.password_hash else _DUMMY_HASH,
-                       password)
+        _hasher.verify(
+            coordinator.password_hash if coordinator and coordinator.password_hash else _DUMMY_HASH, password
+        )
         verified = coordinator is not None and coordinator.password_hash is not None
     except (VerificationError, InvalidHashError):
         verified = False
@@ -282,21 +303,43 @@ def attempt_login(session: Session, campaign: Campaign | None, login: str, passw
         return LoginResult(None, "登录名或密码不正确。", 401)
     if coordinator.password_hash and _hasher.check_needs_rehash(coordinator.password_hash):
         coordinator.password_hash = _hasher.hash(password)
-    Audit(session).record(campaign=campaign, actor=actor, action="login", at=now, entity="coordinator",
-                          entity_id=coordinator.id, address=address)
+    Audit(session).record(
+        campaign=campaign,
+        actor=actor,
+        action="login",
+        at=now,
+        entity="coordinator",
+        entity_id=coordinator.id,
+        address=address,
+    )
     return LoginResult(coordinator, None)
 
 
-def start_session(request: Request, response: Response, db: Session, coordinator: Coordinator | None = None, *,
-                  now: datetime, contact: Contact | None = None, platform: str | None = None,
-                  external_id: str | None = None) -> None:
+def start_session(
+    request: Request,
+    response: Response,
+    db: Session,
+    coordinator: Coordinator | None = None,
+    *,
+    now: datetime,
+    contact: Contact | None = None,
+    platform: str | None = None,
+    external_id: str | None = None,
+) -> None:
     """A fresh session (and CSRF token) after login: a token planted before login is worthless after it.
 
     A password login gives a coordinator; a platform sign-in names the platform user, a coordinator or a liaison."""
     token = secrets.token_urlsafe(32)
-    DashboardSessions(db).open(_digest(token), coordinator=coordinator, contact=contact, platform=platform,
-                               external_id=external_id, address=request.client.host if request.client else None,
-                               now=now, expires_at=now + timedelta(hours=SESSION_HOURS))
+    DashboardSessions(db).open(
+        _digest(token),
+        coordinator=coordinator,
+        contact=contact,
+        platform=platform,
+        external_id=external_id,
+        address=request.client.host if request.client else None,
+        now=now,
+        expires_at=now + timedelta(hours=SESSION_HOURS),
+    )
     data = {"s": token, "x": secrets.token_urlsafe(24)}
     if platform is None and coordinator is not None:
         data["v"] = fingerprint(coordinator.password_hash)

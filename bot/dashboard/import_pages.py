@@ -33,8 +33,7 @@ NOUNS = {"contacts": "位联系人", "issues": "个问题"}
 FORM_OVERHEAD = 4096  # bytes of the confirm form besides the file
 
 
-def _plan(session: Session, services: Services, campaign: Campaign, kind: str, unit: str, data: bytes
-          ) -> ImportPlan:
+def _plan(session: Session, services: Services, campaign: Campaign, kind: str, unit: str, data: bytes) -> ImportPlan:
     if kind not in KINDS:
         raise HTTPException(400, "请选择要导入的表格。")
     chosen = _unit(session, campaign, int(unit)) if unit.isdigit() else None
@@ -44,13 +43,19 @@ def _plan(session: Session, services: Services, campaign: Campaign, kind: str, u
     return plan_issues(session, campaign, source, today=_now(services, campaign).date(), unit=chosen)
 
 
-def _page(request: Request, services: ServicesDep, viewer: PageViewer, status_code: int = 200, **context: object
-          ) -> Response:
+def _page(
+    request: Request, services: ServicesDep, viewer: PageViewer, status_code: int = 200, **context: object
+) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         units = Units(session).all(campaign)
-    return render(request, "import.html", {"campaign": campaign, "kinds": KINDS, "units": units, **context},
-                  viewer=viewer, status_code=status_code)
+    return render(
+        request,
+        "import.html",
+        {"campaign": campaign, "kinds": KINDS, "units": units, **context},
+        viewer=viewer,
+        status_code=status_code,
+    )
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -59,10 +64,15 @@ def import_page(request: Request, viewer: PageViewer, services: ServicesDep, don
 
 
 @router.post("/import/preview", response_class=HTMLResponse)
-async def import_preview(request: Request, viewer: PageViewer, services: ServicesDep,
-                         csrf: Annotated[str, Form()] = "", kind: Annotated[str, Form(max_length=16)] = "",
-                         unit: Annotated[str, Form(max_length=12)] = "",
-                         table: Annotated[UploadFile | None, File()] = None) -> Response:
+async def import_preview(
+    request: Request,
+    viewer: PageViewer,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form(max_length=16)] = "",
+    unit: Annotated[str, Form(max_length=12)] = "",
+    table: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     """The dry run: what each line of the uploaded table would do; nothing is written."""
     check_csrf(request, csrf)
     data = await table.read() if table is not None and table.filename else b""
@@ -70,21 +80,45 @@ async def import_preview(request: Request, viewer: PageViewer, services: Service
     if not data:
         return _page(request, services, viewer, 400, problem="请选择要上传的 Excel 文件。", kind=kind)
     if len(data) * 4 // 3 + FORM_OVERHEAD > services.settings.max_body_bytes:
-        return _page(request, services, viewer, 400, kind=kind,
-                     problem="文件太大，无法在网页上确认导入；请用命令行 duban import 导入。")
+        return _page(
+            request,
+            services,
+            viewer,
+            400,
+            kind=kind,
+            problem="文件太大，无法在网页上确认导入；请用命令行 duban import 导入。",
+        )
     try:
         with transaction(services.sessions) as session:
             plan = _plan(session, services, _campaign(session, services), kind, unit, data)
     except WorkbookError as error:
         return _page(request, services, viewer, 400, problem=f"{name}：{error}", kind=kind)
-    return _page(request, services, viewer, plan=plan, kind=kind, unit=unit, name=name, creates=len(plan.writes),
-                 noun=NOUNS[kind], data=base64.urlsafe_b64encode(data).decode(), Outcome=Outcome)
+    return _page(
+        request,
+        services,
+        viewer,
+        plan=plan,
+        kind=kind,
+        unit=unit,
+        name=name,
+        creates=len(plan.writes),
+        noun=NOUNS[kind],
+        data=base64.urlsafe_b64encode(data).decode(),
+        Outcome=Outcome,
+    )
 
 
 @router.post("/import/apply")
-def import_apply(request: Request, viewer: PageViewer, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-                 kind: Annotated[str, Form(max_length=16)] = "", unit: Annotated[str, Form(max_length=12)] = "",
-                 name: Annotated[str, Form(max_length=255)] = "", data: Annotated[str, Form()] = "") -> Response:
+def import_apply(
+    request: Request,
+    viewer: PageViewer,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form(max_length=16)] = "",
+    unit: Annotated[str, Form(max_length=12)] = "",
+    name: Annotated[str, Form(max_length=255)] = "",
+    data: Annotated[str, Form()] = "",
+) -> Response:
     """Write the 新建 lines of the table the dry run showed."""
     check_csrf(request, csrf)
     try:
@@ -98,6 +132,9 @@ def import_apply(request: Request, viewer: PageViewer, services: ServicesDep, cs
         except WorkbookError as error:
             raise HTTPException(400, str(error)) from error
         written = apply(session, campaign, plan, now=services.clock.now(), actor=viewer.actor, file_name=name)
-    done = (f"已从「{name}」导入 {written} {NOUNS[kind]}（{plan.summary}）。" if written
-            else f"「{name}」中没有需要写入的内容（{plan.summary}）。")
+    done = (
+        f"已从「{name}」导入 {written} {NOUNS[kind]}（{plan.summary}）。"
+        if written
+        else f"「{name}」中没有需要写入的内容（{plan.summary}）。"
+    )
     return RedirectResponse(f"/dashboard/import?done={quote(done)}", status_code=303)

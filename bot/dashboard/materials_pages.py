@@ -70,9 +70,19 @@ def material_page(request: Request, deliverable_id: int, viewer: PageViewer, ser
         for material, unit in current_materials(session, deliverable):
             by_unit.setdefault(unit.id, []).append(material)
         units = [u for u in Units(session).all(campaign) if not u.retired and Deliverables.owes(deliverable, u)]
-        return render(request, "material.html", {
-            "campaign": campaign, "deliverable": deliverable, "units": units, "by_unit": by_unit,
-            "zone": ZoneInfo(campaign.timezone), "total": sum(len(v) for v in by_unit.values())}, viewer=viewer)
+        return render(
+            request,
+            "material.html",
+            {
+                "campaign": campaign,
+                "deliverable": deliverable,
+                "units": units,
+                "by_unit": by_unit,
+                "zone": ZoneInfo(campaign.timezone),
+                "total": sum(len(v) for v in by_unit.values()),
+            },
+            viewer=viewer,
+        )
 
 
 @router.get("/materials/{deliverable_id}/zip")
@@ -88,9 +98,12 @@ def material_zip(deliverable_id: int, viewer: PageViewer, services: ServicesDep)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return FileResponse(path, media_type="application/zip", headers={
-        "content-disposition": _disposition("attachment", name, "materials.zip")},
-        background=BackgroundTask(path.unlink, missing_ok=True))
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        headers={"content-disposition": _disposition("attachment", name, "materials.zip")},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
 
 
 def _material(session: Session, campaign: Campaign, material_id: int, viewer: Viewer) -> Material:
@@ -113,9 +126,14 @@ def _stream(services: Services, material_id: int, viewer: Viewer, *, inline: boo
         with transaction(services.sessions) as session:
             yield from files.read(session, sha256)
 
-    return StreamingResponse(chunks(), media_type=MIME_TYPES[kind], headers={
-        "content-disposition": _disposition("inline" if inline else "attachment", name, f"file.{kind}"),
-        "x-content-type-options": "nosniff"})
+    return StreamingResponse(
+        chunks(),
+        media_type=MIME_TYPES[kind],
+        headers={
+            "content-disposition": _disposition("inline" if inline else "attachment", name, f"file.{kind}"),
+            "x-content-type-options": "nosniff",
+        },
+    )
 
 
 @router.get("/files/{material_id}")
@@ -132,14 +150,28 @@ def picture(material_id: int, viewer: UnitViewer, services: ServicesDep) -> Resp
 def evidence_page(request: Request, number: int, viewer: UnitViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
-        issue = session.scalars(select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)
-                                ).first() if fits_integer(number) else None
+        issue = (
+            session.scalars(select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)).first()
+            if fits_integer(number)
+            else None
+        )
         if issue is None:
             raise HTTPException(404, f"没有编号为 #{number} 的问题。")
         _seen_by(viewer, issue.unit_id)
-        evidence = session.scalars(select(Material).where(Material.issue_id == issue.id,
-                                                          Material.replaced_at.is_(None)).order_by(Material.id)).all()
+        evidence = session.scalars(
+            select(Material).where(Material.issue_id == issue.id, Material.replaced_at.is_(None)).order_by(Material.id)
+        ).all()
         unit = session.get(Unit, issue.unit_id)
-        return render(request, "evidence.html", {"campaign": campaign, "issue": issue, "unit": unit,
-                                                 "evidence": evidence, "images": IMAGE_KINDS,
-                                                 "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+        return render(
+            request,
+            "evidence.html",
+            {
+                "campaign": campaign,
+                "issue": issue,
+                "unit": unit,
+                "evidence": evidence,
+                "images": IMAGE_KINDS,
+                "zone": ZoneInfo(campaign.timezone),
+            },
+            viewer=viewer,
+        )

@@ -24,8 +24,12 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 def notices_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
-        return render(request, "notices.html", {"campaign": campaign, "notices": Notices(session).listing(campaign),
-                                                "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+        return render(
+            request,
+            "notices.html",
+            {"campaign": campaign, "notices": Notices(session).listing(campaign), "zone": ZoneInfo(campaign.timezone)},
+            viewer=viewer,
+        )
 
 
 @router.get("/notices/{number}", response_class=HTMLResponse)
@@ -36,7 +40,16 @@ def notice_page(request: Request, number: int, viewer: PageViewer, services: Ser
         if notice is None:
             raise HTTPException(404, f"没有编号为 {number} 的通知。")
         units = by_unit(notice)
-        return render(request, "notice.html", {
-            "campaign": campaign, "notice": notice, "units": units, "zone": ZoneInfo(campaign.timezone),
-            "acknowledged": sum(1 for u in units if u.first is not None), "now": _now(services, campaign),
-        }, viewer=viewer)
+        return render(
+            request,
+            "notice.html",
+            {
+                "campaign": campaign,
+                "notice": notice,
+                "units": units,
+                "zone": ZoneInfo(campaign.timezone),
+                "acknowledged": sum(1 for u in units if u.first is not None),
+                "now": _now(services, campaign),
+            },
+            viewer=viewer,
+        )

@@ -64,17 +64,23 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["cn_date"] = lambda d: format_cn(d) if d else ""
 templates.env.filters["percent"] = lambda x, digits=1: f"{x:.{digits}%}" if x is not None else "—"
-templates.env.globals.update(STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()}, LIGHTS=LIGHT_NAMES,
-                             Light=Light, WEEKLY_TEXT=WEEKLY_STATE_TEXT)
+templates.env.globals.update(
+    STATUS_TEXT={s.value: t for s, t in STATUS_TEXT.items()},
+    LIGHTS=LIGHT_NAMES,
+    Light=Light,
+    WEEKLY_TEXT=WEEKLY_STATE_TEXT,
+)
 
 EXPORT_KINDS = {"contacts": "附件1 联系人", "issues": "附件2 问题清单", "stats": "附件3 统计表"}
 
 
-def render(request: Request, template: str, context: dict[str, Any], *, viewer: Viewer | None = None,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any], *, viewer: Viewer | None = None, status_code: int = 200
+) -> HTMLResponse:
     token, fresh = csrf_token(request)
-    response = templates.TemplateResponse(request, template, {"viewer": viewer, "csrf": token, **context},
-                                          status_code=status_code)
+    response = templates.TemplateResponse(
+        request, template, {"viewer": viewer, "csrf": token, **context}, status_code=status_code
+    )
     if fresh:  # a visitor without a session (the login page) gets one that holds only the token
         write_session(request, response, {"x": token})
     return response
@@ -91,14 +97,24 @@ def _now(services: Services, campaign: Campaign) -> datetime:
     return services.clock.now().astimezone(ZoneInfo(campaign.timezone))
 
 
-def _login_form(request: Request, services: Services, next: str | None, status_code: int = 200,
-                **context: Any) -> HTMLResponse:
+def _login_form(
+    request: Request, services: Services, next: str | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     """The login page: a button per platform sign-in configured, and the password form unless turned off."""
     settings = services.settings
-    return render(request, "login.html", {"next": safe_next(next), "error": None, "login": "",
-                                          "passwords": settings.dashboard_passwords,
-                                          "platforms": platform_sign_ins(settings), **context},
-                  status_code=status_code)
+    return render(
+        request,
+        "login.html",
+        {
+            "next": safe_next(next),
+            "error": None,
+            "login": "",
+            "passwords": settings.dashboard_passwords,
+            "platforms": platform_sign_ins(settings),
+            **context,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -110,17 +126,21 @@ def login_page(request: Request, services: ServicesDep, next: str | None = None)
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, services: ServicesDep, login: Annotated[str, Form(max_length=64)] = "",
-          password: Annotated[str, Form(max_length=256)] = "", csrf: Annotated[str, Form()] = "",
-          next: Annotated[str, Form()] = "/dashboard") -> Response:
+def login(
+    request: Request,
+    services: ServicesDep,
+    login: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/dashboard",
+) -> Response:
     check_csrf(request, csrf)
     if not services.settings.dashboard_passwords:
         return _login_form(request, services, next, 403, error="本系统已关闭密码登录，请用企业微信或钉钉登录。")
     address = request.client.host if request.client else "unknown"
     with transaction(services.sessions) as session:
         campaign = Campaigns(session).current(services.settings.campaign)
-        result = attempt_login(session, campaign, login.strip(), password, address=address,
-                               now=services.clock.now())
+        result = attempt_login(session, campaign, login.strip(), password, address=address, now=services.clock.now())
         if result.coordinator is None:
             return _login_form(request, services, next, result.status, error=result.error, login=login)
         response = RedirectResponse(safe_next(next), status_code=303)
@@ -144,19 +164,34 @@ def timeline(campaign: Campaign, today: date) -> dict[str, Any]:
     def at(day: date) -> float:
         return round(min(max((day - campaign.start).days / span, 0), 1) * 100, 2)
 
-    phases = [{"name": phase.name, "start": start, "end": end, "left": at(start),
-               "width": max(at(end) - at(start), 1.5), "current": start <= today <= end}
-              for phase, start, end in phase_spans(campaign)]
+    phases = [
+        {
+            "name": phase.name,
+            "start": start,
+            "end": end,
+            "left": at(start),
+            "width": max(at(end) - at(start), 1.5),
+            "current": start <= today <= end,
+        }
+        for phase, start, end in phase_spans(campaign)
+    ]
     target = campaign.target_by
-    return {"phases": phases, "today": at(today), "today_inside": campaign.start <= today <= campaign.end,
-            "target": at(target) if target else None}
+    return {
+        "phases": phases,
+        "today": at(today),
+        "today_inside": campaign.start <= today <= campaign.end,
+        "target": at(target) if target else None,
+    }
 
 
 def _status_context(status: CampaignStatus) -> dict[str, Any]:
     bars = choose_bars([Bar(u.unit.name, u.counts.rate, u.counts.logged, u.light.value) for u in status.units])
-    return {"status": status, "bars": bars,
-            "lights": {light: status.by_light(light) for light in Light},
-            "reasons": {u.unit.id: reasons(u, status) for u in status.units}}
+    return {
+        "status": status,
+        "bars": bars,
+        "lights": {light: status.by_light(light) for light in Light},
+        "reasons": {u.unit.id: reasons(u, status) for u in status.units},
+    }
 
 
 @router.get("", response_class=HTMLResponse)
@@ -165,9 +200,12 @@ def overview(request: Request, viewer: PageViewer, services: ServicesDep) -> Res
         campaign = _campaign(session, services)
         today = _now(services, campaign).date()
         status = campaign_status(session, campaign, today)
-        return render(request, "overview.html", {"campaign": campaign, "today": today,
-                                                 "timeline": timeline(campaign, today), **_status_context(status)},
-                      viewer=viewer)
+        return render(
+            request,
+            "overview.html",
+            {"campaign": campaign, "today": today, "timeline": timeline(campaign, today), **_status_context(status)},
+            viewer=viewer,
+        )
 
 
 @router.get("/units", response_class=HTMLResponse)
@@ -177,18 +215,34 @@ def units_page(request: Request, viewer: PageViewer, services: ServicesDep) -> R
         today = _now(services, campaign).date()
         status = campaign_status(session, campaign, today)
         names = liaison_names(session, [u.unit.id for u in status.units])
-        return render(request, "units.html", {"campaign": campaign, "today": today, "liaisons": names,
-                                              **_status_context(status)}, viewer=viewer)
+        return render(
+            request,
+            "units.html",
+            {"campaign": campaign, "today": today, "liaisons": names, **_status_context(status)},
+            viewer=viewer,
+        )
 
 
-def _filter(unit: Annotated[str, Query(max_length=12)] = "", status: Annotated[str, Query(max_length=24)] = "",
-            focus_area: Annotated[str, Query(max_length=50)] = "", source: Annotated[str, Query(max_length=50)] = "",
-            overdue: bool = False, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> IssueFilter:
+def _filter(
+    unit: Annotated[str, Query(max_length=12)] = "",
+    status: Annotated[str, Query(max_length=24)] = "",
+    focus_area: Annotated[str, Query(max_length=50)] = "",
+    source: Annotated[str, Query(max_length=50)] = "",
+    overdue: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> IssueFilter:
     """The ledger filters from a query string; an empty field (a form's 全部) means no filter."""
     try:
-        return IssueFilter.model_validate({"unit": unit or None, "status": status or None,
-                                           "focus_area": focus_area or None, "source": source or None,
-                                           "overdue": overdue, "page": page})
+        return IssueFilter.model_validate(
+            {
+                "unit": unit or None,
+                "status": status or None,
+                "focus_area": focus_area or None,
+                "source": source or None,
+                "overdue": overdue,
+                "page": page,
+            }
+        )
     except ValidationError as error:
         raise HTTPException(400, "筛选条件无效：" + "；".join(str(e["loc"][0]) for e in error.errors())) from error
 
@@ -219,15 +273,25 @@ def unit_detail(request: Request, unit_id: int, viewer: UnitViewer, services: Se
         now = _now(services, campaign)
         data = unit_page(session, campaign, _unit(session, campaign, unit_id), now)
         unit_status = data.unit_status
-        return render(request, "unit.html", {
-            "campaign": campaign, "page": data, "today": now.date(), "zone": ZoneInfo(campaign.timezone),
-            "unit_status": unit_status, "reasons": reasons(unit_status, data.status) if unit_status else [],
-        }, viewer=viewer)
+        return render(
+            request,
+            "unit.html",
+            {
+                "campaign": campaign,
+                "page": data,
+                "today": now.date(),
+                "zone": ZoneInfo(campaign.timezone),
+                "unit_status": unit_status,
+                "reasons": reasons(unit_status, data.status) if unit_status else [],
+            },
+            viewer=viewer,
+        )
 
 
 @router.get("/units/{unit_id}/weekly/{week}", response_class=HTMLResponse)
-def weekly_report_page(request: Request, unit_id: int, week: str, viewer: UnitViewer,
-                       services: ServicesDep) -> Response:
+def weekly_report_page(
+    request: Request, unit_id: int, week: str, viewer: UnitViewer, services: ServicesDep
+) -> Response:
     """The text of one unit's report of one week (the weekly matrix links each reported cell here)."""
     _seen_by(viewer, unit_id)
     with transaction(services.sessions) as session:
@@ -237,9 +301,18 @@ def weekly_report_page(request: Request, unit_id: int, week: str, viewer: UnitVi
         if report is None:
             raise HTTPException(404, f"「{unit.name}」没有这一周的周报。")
         monday = date.fromisocalendar(report.iso_year, report.iso_week, 1)
-        return render(request, "report.html", {"campaign": campaign, "unit": unit, "report": report,
-                                               "span": format_week(monday), "zone": ZoneInfo(campaign.timezone)},
-                      viewer=viewer)
+        return render(
+            request,
+            "report.html",
+            {
+                "campaign": campaign,
+                "unit": unit,
+                "report": report,
+                "span": format_week(monday),
+                "zone": ZoneInfo(campaign.timezone),
+            },
+            viewer=viewer,
+        )
 
 
 @router.get("/issues", response_class=HTMLResponse)
@@ -249,11 +322,20 @@ def issues_page(request: Request, viewer: PageViewer, services: ServicesDep, fil
         today = _now(services, campaign).date()
         page = ledger(session, campaign, filters, today)
         query = {k: v for k, v in filters.model_dump(exclude={"page"}).items() if v not in (None, False, "")}
-        return render(request, "issues.html", {
-            "campaign": campaign, "today": today, "ledger": page, "filters": filters,
-            "units": Units(session).all(campaign), "statuses": list(IssueStatus),
-            "query": "&".join(f"{k}={quote(str(getattr(v, 'value', v)))}" for k, v in query.items()),
-        }, viewer=viewer)
+        return render(
+            request,
+            "issues.html",
+            {
+                "campaign": campaign,
+                "today": today,
+                "ledger": page,
+                "filters": filters,
+                "units": Units(session).all(campaign),
+                "statuses": list(IssueStatus),
+                "query": "&".join(f"{k}={quote(str(getattr(v, 'value', v)))}" for k, v in query.items()),
+            },
+            viewer=viewer,
+        )
 
 
 @router.get("/issues/{number}", response_class=HTMLResponse)
@@ -265,13 +347,18 @@ def issue_page(request: Request, number: int, viewer: UnitViewer, services: Serv
             raise HTTPException(404, f"没有编号为 #{number} 的问题。")
         _seen_by(viewer, issue.unit_id)
         zone = ZoneInfo(campaign.timezone)
-        return render(request, "issue.html", {"campaign": campaign, "issue": issue, "zone": zone,
-                                              "today": _now(services, campaign).date()}, viewer=viewer)
+        return render(
+            request,
+            "issue.html",
+            {"campaign": campaign, "issue": issue, "zone": zone, "today": _now(services, campaign).date()},
+            viewer=viewer,
+        )
 
 
 @router.get("/weekly", response_class=HTMLResponse)
-def weekly_page(request: Request, viewer: PageViewer, services: ServicesDep,
-                page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+def weekly_page(
+    request: Request, viewer: PageViewer, services: ServicesDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         matrix = weekly_matrix(session, campaign, Units(session).all(campaign), _now(services, campaign), page)
@@ -279,27 +366,46 @@ def weekly_page(request: Request, viewer: PageViewer, services: ServicesDep,
 
 
 @router.get("/registrations", response_class=HTMLResponse)
-def registrations_page(request: Request, viewer: PageViewer, services: ServicesDep,
-                       done: str | None = None) -> Response:
+def registrations_page(
+    request: Request, viewer: PageViewer, services: ServicesDep, done: str | None = None
+) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         pending = People(session).pending(campaign)
-        return render(request, "registrations.html", {"campaign": campaign, "pending": pending, "done": done,
-                                                      "zone": ZoneInfo(campaign.timezone)}, viewer=viewer)
+        return render(
+            request,
+            "registrations.html",
+            {"campaign": campaign, "pending": pending, "done": done, "zone": ZoneInfo(campaign.timezone)},
+            viewer=viewer,
+        )
 
 
 @router.post("/registrations/{contact_id}/{decision}")
-def decide(request: Request, contact_id: int, decision: str, viewer: PageViewer, services: ServicesDep,
-           csrf: Annotated[str, Form()] = "", reason: Annotated[str, Form(max_length=200)] = "") -> Response:
+def decide(
+    request: Request,
+    contact_id: int,
+    decision: str,
+    viewer: PageViewer,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     check_csrf(request, csrf)
     if decision not in ("approve", "reject"):
         raise HTTPException(404, "未知操作")
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         try:
-            contact = decide_registration(session, campaign, contact_id, approve=decision == "approve",
-                                          reason=reason.strip() or None, actor=viewer.actor,
-                                          now=services.clock.now(), route=route_for(services.settings))
+            contact = decide_registration(
+                session,
+                campaign,
+                contact_id,
+                approve=decision == "approve",
+                reason=reason.strip() or None,
+                actor=viewer.actor,
+                now=services.clock.now(),
+                route=route_for(services.settings),
+            )
         except RegistrationError as error:
             raise HTTPException(409, str(error)) from error
         verb = "已批准" if decision == "approve" else "已驳回"
@@ -308,16 +414,28 @@ def decide(request: Request, contact_id: int, decision: str, viewer: PageViewer,
 
 
 @router.get("/reminders", response_class=HTMLResponse)
-def reminders_page(request: Request, viewer: PageViewer, services: ServicesDep,
-                   days: Annotated[int, Query(ge=1, le=60)] = 7) -> Response:
+def reminders_page(
+    request: Request, viewer: PageViewer, services: ServicesDep, days: Annotated[int, Query(ge=1, le=60)] = 7
+) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         start = _now(services, campaign)
-        items = reminders.upcoming_reminders(session, campaign, route_for(services.settings), start,
-                                             start + timedelta(days=days))
+        items = reminders.upcoming_reminders(
+            session, campaign, route_for(services.settings), start, start + timedelta(days=days)
+        )
         zone = ZoneInfo(campaign.timezone)
-        return render(request, "reminders.html", {"campaign": campaign, "by_day": reminders.by_day(items, zone),
-                                                  "total": len(items), "days": days, "zone": zone}, viewer=viewer)
+        return render(
+            request,
+            "reminders.html",
+            {
+                "campaign": campaign,
+                "by_day": reminders.by_day(items, zone),
+                "total": len(items),
+                "days": days,
+                "zone": zone,
+            },
+            viewer=viewer,
+        )
 
 
 @router.get("/exports", response_class=HTMLResponse)
@@ -325,14 +443,24 @@ def exports_page(request: Request, viewer: PageViewer, services: ServicesDep) ->
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
         weeks = campaign_weeks(campaign, _now(services, campaign))[::-1]
-        return render(request, "exports.html", {"campaign": campaign, "kinds": EXPORT_KINDS,
-                                                "units": Units(session).all(campaign), "weeks": weeks,
-                                                "issue_count": Issues(session).count(campaign)}, viewer=viewer)
+        return render(
+            request,
+            "exports.html",
+            {
+                "campaign": campaign,
+                "kinds": EXPORT_KINDS,
+                "units": Units(session).all(campaign),
+                "weeks": weeks,
+                "issue_count": Issues(session).count(campaign),
+            },
+            viewer=viewer,
+        )
 
 
 @router.get("/export/bulletin.docx")
-def export_bulletin(viewer: PageViewer, services: ServicesDep, week: Annotated[str, Query(max_length=10)] = ""
-                    ) -> Response:
+def export_bulletin(
+    viewer: PageViewer, services: ServicesDep, week: Annotated[str, Query(max_length=10)] = ""
+) -> Response:
     """The 工作简报 of a week (default: this one) as a Word document."""
     with transaction(services.sessions) as session:
         campaign = _campaign(session, services)
@@ -348,13 +476,22 @@ def export_bulletin(viewer: PageViewer, services: ServicesDep, week: Annotated[s
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-    return FileResponse(path, filename=bulletin.file_name, background=BackgroundTask(path.unlink, missing_ok=True),
-                        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    return FileResponse(
+        path,
+        filename=bulletin.file_name,
+        background=BackgroundTask(path.unlink, missing_ok=True),
+        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
 
 
 @router.get("/export/{kind}.xlsx")
-def export(kind: str, viewer: PageViewer, services: ServicesDep, unit: Annotated[str, Query(max_length=12)] = "",
-           sheet_per_unit: bool = False) -> Response:
+def export(
+    kind: str,
+    viewer: PageViewer,
+    services: ServicesDep,
+    unit: Annotated[str, Query(max_length=12)] = "",
+    sheet_per_unit: bool = False,
+) -> Response:
     if kind not in EXPORT_KINDS:
         raise HTTPException(404, "没有这种附件表格")
     with transaction(services.sessions) as session:
@@ -379,12 +516,15 @@ def export(kind: str, viewer: PageViewer, services: ServicesDep, unit: Annotated
             raise
         name = file_name(kind, campaign, chosen, today)
     # Written to a temporary file first: a large workbook never sits in memory, and the file goes once sent.
-    return FileResponse(path, filename=name, background=BackgroundTask(path.unlink, missing_ok=True),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return FileResponse(
+        path,
+        filename=name,
+        background=BackgroundTask(path.unlink, missing_ok=True),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 def _spool(suffix: str = ".xlsx") -> Path:
     handle, name = tempfile.mkstemp(prefix="duban-export-", suffix=suffix)
     os.close(handle)
     return Path(name)
-

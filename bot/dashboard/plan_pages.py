@@ -31,10 +31,14 @@ def plan_page(request: Request, viewer: PageViewer) -> Response:
 
 
 @router.post("/plan/import", response_class=HTMLResponse)
-async def plan_import(request: Request, viewer: PageViewer, csrf: Annotated[str, Form()] = "",
-                      notice: Annotated[UploadFile | None, File()] = None,
-                      text: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
-                      year: Annotated[str, Form(max_length=4)] = "") -> Response:
+async def plan_import(
+    request: Request,
+    viewer: PageViewer,
+    csrf: Annotated[str, Form()] = "",
+    notice: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
+    year: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
     check_csrf(request, csrf)
     data = await notice.read() if notice is not None and notice.filename else b""
     problems: list[str] = []
@@ -48,37 +52,62 @@ async def plan_import(request: Request, viewer: PageViewer, csrf: Annotated[str,
     except DocumentError as error:
         problems.append(str(error))
     if problems or document is None:
-        return render(request, "plan.html", {"step": "upload", "problems": problems, "text": text},
-                      viewer=viewer, status_code=400)
+        return render(
+            request, "plan.html", {"step": "upload", "problems": problems, "text": text}, viewer=viewer, status_code=400
+        )
     plan = import_document(document, year=int(year) if year.strip() else None)
     source = notice.filename if notice is not None and notice.filename else "粘贴的通知"
-    summary = (f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
-               f"{len(plan.units)} 个单位。请逐项核对，补全标有 TODO 的内容，再校验、加载。"
-               + "".join(f" 注意：{item.value}" for item in plan.shortfalls))
-    return render(request, "plan.html", {"step": "check", "yaml": render_plan(plan, source=source),
-                                         "summary": summary}, viewer=viewer)
+    summary = (
+        f"已识别：{len(plan.phases)} 个阶段、{len(plan.deliverables)} 个报送事项、{len(plan.tasks)} 项任务、"
+        f"{len(plan.units)} 个单位。请逐项核对，补全标有 TODO 的内容，再校验、加载。"
+        + "".join(f" 注意：{item.value}" for item in plan.shortfalls)
+    )
+    return render(
+        request,
+        "plan.html",
+        {"step": "check", "yaml": render_plan(plan, source=source), "summary": summary},
+        viewer=viewer,
+    )
 
 
 @router.post("/plan/load", response_class=HTMLResponse)
-def plan_load(request: Request, viewer: PageViewer, services: ServicesDep, csrf: Annotated[str, Form()] = "",
-              plan: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
-              action: Annotated[str, Form(max_length=10)] = "check") -> Response:
+def plan_load(
+    request: Request,
+    viewer: PageViewer,
+    services: ServicesDep,
+    csrf: Annotated[str, Form()] = "",
+    plan: Annotated[str, Form(max_length=MAX_PLAN_CHARS)] = "",
+    action: Annotated[str, Form(max_length=10)] = "check",
+) -> Response:
     check_csrf(request, csrf)
     try:
         resolved = parse_plan(plan, "方案")
     except PlanError as error:
-        return render(request, "plan.html", {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
-                      viewer=viewer, status_code=400)
+        return render(
+            request,
+            "plan.html",
+            {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
+            viewer=viewer,
+            status_code=400,
+        )
     session = services.sessions()
     try:
         result: LoadResult = load_plan(session, resolved, now=services.clock.now(), actor=viewer.actor)
-        outcome = {"name": result.campaign.name, "created": result.created, "changes": result.changes,
-                   "warnings": result.warnings}
+        outcome = {
+            "name": result.campaign.name,
+            "created": result.created,
+            "changes": result.changes,
+            "warnings": result.warnings,
+        }
         if action == "load":
             session.commit()
         else:
             session.rollback()
     finally:
         session.close()
-    return render(request, "plan.html", {"step": "loaded" if action == "load" else "check", "yaml": plan,
-                                         "outcome": outcome}, viewer=viewer)
+    return render(
+        request,
+        "plan.html",
+        {"step": "loaded" if action == "load" else "check", "yaml": plan, "outcome": outcome},
+        viewer=viewer,
+    )

@@ -59,14 +59,19 @@ class LedgerPage:
     pages: int
 
 
-def ledger(session: Session, campaign: Campaign, filters: IssueFilter, today: date,
-           per_page: int = PAGE_SIZE) -> LedgerPage:
+def ledger(
+    session: Session, campaign: Campaign, filters: IssueFilter, today: date, per_page: int = PAGE_SIZE
+) -> LedgerPage:
     base = filters.apply(select(Issue).where(Issue.campaign_id == campaign.id), today)
     total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     pages = max(1, -(-total // per_page))
     page = min(filters.page, pages)
-    issues = session.scalars(base.options(selectinload(Issue.unit)).order_by(Issue.number.desc())
-                             .offset((page - 1) * per_page).limit(per_page)).all()
+    issues = session.scalars(
+        base.options(selectinload(Issue.unit))
+        .order_by(Issue.number.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
     return LedgerPage(issues, total, page, pages)
 
 
@@ -74,15 +79,19 @@ def issue_with_history(session: Session, campaign: Campaign, number: int) -> Iss
     if not fits_integer(number):
         return None
     return session.scalars(
-        select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)
+        select(Issue)
+        .where(Issue.campaign_id == campaign.id, Issue.number == number)
         .options(selectinload(Issue.unit), selectinload(Issue.progress).selectinload(Progress.contact))
     ).first()
 
 
 def liaison_names(session: Session, unit_ids: Sequence[int]) -> dict[int, list[str]]:
     names: dict[int, list[str]] = {}
-    rows = session.execute(select(Contact.unit_id, Contact.name).where(
-        Contact.unit_id.in_(list(unit_ids)), Contact.status == ContactStatus.ACTIVE).order_by(Contact.id))
+    rows = session.execute(
+        select(Contact.unit_id, Contact.name)
+        .where(Contact.unit_id.in_(list(unit_ids)), Contact.status == ContactStatus.ACTIVE)
+        .order_by(Contact.id)
+    )
     for unit_id, name in rows:
         names.setdefault(unit_id, []).append(name)
     return names
@@ -134,21 +143,26 @@ def campaign_weeks(campaign: Campaign, now: datetime) -> list[WeekColumn]:
     return weeks
 
 
-def weekly_matrix(session: Session, campaign: Campaign, units: Sequence[Unit], now: datetime, page: int = 1,
-                  per_page: int = PAGE_SIZE) -> WeeklyMatrix:
+def weekly_matrix(
+    session: Session, campaign: Campaign, units: Sequence[Unit], now: datetime, page: int = 1, per_page: int = PAGE_SIZE
+) -> WeeklyMatrix:
     """Unit × week since the campaign began: on time, late, missing (past its due moment) or still open."""
     weeks = campaign_weeks(campaign, now)
     pages = max(1, -(-len(units) // per_page))
     page = min(max(page, 1), pages)
-    shown = list(units[(page - 1) * per_page: page * per_page])
+    shown = list(units[(page - 1) * per_page : page * per_page])
     reports: dict[tuple[int, int, int], bool] = {}
     if shown and weeks:
-        rows = session.execute(select(WeeklyReport.unit_id, WeeklyReport.iso_year, WeeklyReport.iso_week,
-                                      WeeklyReport.late)
-                               .where(WeeklyReport.unit_id.in_([u.id for u in shown])))
+        rows = session.execute(
+            select(WeeklyReport.unit_id, WeeklyReport.iso_year, WeeklyReport.iso_week, WeeklyReport.late).where(
+                WeeklyReport.unit_id.in_([u.id for u in shown])
+            )
+        )
         reports = {(unit_id, year, week): late for unit_id, year, week, late in rows}
-    matrix_rows = [(unit, [week.state(reports.get((unit.id, week.iso_year, week.iso_week)), now) for week in weeks])
-                   for unit in shown]
+    matrix_rows = [
+        (unit, [week.state(reports.get((unit.id, week.iso_year, week.iso_week)), now) for week in weeks])
+        for unit in shown
+    ]
     missing = _missing_per_week(session, campaign, weeks, len(units), now)
     return WeeklyMatrix(weeks, matrix_rows, len(units), page, pages, missing)
 
@@ -183,11 +197,22 @@ def unit_page(session: Session, campaign: Campaign, unit: Unit, now: datetime) -
     for week in reversed(campaign_weeks(campaign, now)):
         report = reports.get((week.iso_year, week.iso_week))
         weeks.append(WeekEntry(week, week.state(report.late if report else None, now), report))
-    contacts = session.scalars(select(Contact).where(
-        Contact.unit_id == unit.id, Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED,
-                                                        ContactStatus.PENDING])).order_by(Contact.id)).all()
-    return UnitPage(unit, campaign_status(session, campaign, today, unit_id=unit.id), contacts, weeks,
-                    Issues(session).of_unit(campaign, unit), Deliverables(session).of_unit(campaign, unit))
+    contacts = session.scalars(
+        select(Contact)
+        .where(
+            Contact.unit_id == unit.id,
+            Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PRELISTED, ContactStatus.PENDING]),
+        )
+        .order_by(Contact.id)
+    ).all()
+    return UnitPage(
+        unit,
+        campaign_status(session, campaign, today, unit_id=unit.id),
+        contacts,
+        weeks,
+        Issues(session).of_unit(campaign, unit),
+        Deliverables(session).of_unit(campaign, unit),
+    )
 
 
 def weekly_report_of(session: Session, unit: Unit, week_key: str) -> WeeklyReport | None:
@@ -198,11 +223,16 @@ def weekly_report_of(session: Session, unit: Unit, week_key: str) -> WeeklyRepor
     return Reports(session).weekly(unit, int(found[1]), int(found[2]), with_contact=True)
 
 
-def _missing_per_week(session: Session, campaign: Campaign, weeks: list[WeekColumn], unit_count: int,
-                      now: datetime) -> list[int]:
-    counts = dict(((year, week), int(n)) for year, week, n in session.execute(
-        select(WeeklyReport.iso_year, WeeklyReport.iso_week, func.count())
-        .join(Unit, Unit.id == WeeklyReport.unit_id)
-        .where(WeeklyReport.campaign_id == campaign.id, Unit.retired.is_(False))
-        .group_by(WeeklyReport.iso_year, WeeklyReport.iso_week)))
+def _missing_per_week(
+    session: Session, campaign: Campaign, weeks: list[WeekColumn], unit_count: int, now: datetime
+) -> list[int]:
+    counts = dict(
+        ((year, week), int(n))
+        for year, week, n in session.execute(
+            select(WeeklyReport.iso_year, WeeklyReport.iso_week, func.count())
+            .join(Unit, Unit.id == WeeklyReport.unit_id)
+            .where(WeeklyReport.campaign_id == campaign.id, Unit.retired.is_(False))
+            .group_by(WeeklyReport.iso_year, WeeklyReport.iso_week)
+        )
+    )
     return [unit_count - counts.get((w.iso_year, w.iso_week), 0) if now >= w.due else 0 for w in weeks]

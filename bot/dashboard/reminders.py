@@ -66,12 +66,20 @@ class ReminderDay:
         return sum(len(line.items) for line in self.lines)
 
 
-def upcoming_reminders(session: Session, campaign: Campaign, route: Route,
-                       start: datetime, end: datetime) -> list[UpcomingReminder]:
-    return [UpcomingReminder(item.reminder.at, RULE_NAMES.get(item.reminder.rule, item.reminder.rule),
-                             item.reminder.recipient, item.reminder.text,
-                             STATUS_NAMES[item.status] if item.status else "", item.reminder.mentions)
-            for item in preview(session, campaign, route, start, end)]
+def upcoming_reminders(
+    session: Session, campaign: Campaign, route: Route, start: datetime, end: datetime
+) -> list[UpcomingReminder]:
+    return [
+        UpcomingReminder(
+            item.reminder.at,
+            RULE_NAMES.get(item.reminder.rule, item.reminder.rule),
+            item.reminder.recipient,
+            item.reminder.text,
+            STATUS_NAMES[item.status] if item.status else "",
+            item.reminder.mentions,
+        )
+        for item in preview(session, campaign, route, start, end)
+    ]
 
 
 def by_day(items: list[UpcomingReminder], zone: ZoneInfo) -> list[ReminderDay]:

@@ -67,8 +67,11 @@ def callback_url(services: Services, flow: str) -> str:
 
 def _configured(services: Services, platform: str) -> None:
     if platform not in platform_sign_ins(services.settings):
-        raise HTTPException(404, f"本系统尚未配置{PLATFORM_NAMES[platform]}登录（需要 DUBAN_PUBLIC_URL 和"
-                                 f"{PLATFORM_NAMES[platform]}应用的设置），请用其他方式登录或联系管理员。")
+        raise HTTPException(
+            404,
+            f"本系统尚未配置{PLATFORM_NAMES[platform]}登录（需要 DUBAN_PUBLIC_URL 和"
+            f"{PLATFORM_NAMES[platform]}应用的设置），请用其他方式登录或联系管理员。",
+        )
 
 
 def _set_session(request: Request, response: Response, data: dict[str, Any]) -> None:
@@ -77,8 +80,9 @@ def _set_session(request: Request, response: Response, data: dict[str, Any]) -> 
     write_session(request, response, data)
 
 
-def _begin(request: Request, services: Services, response: Response, flow: str, state: str,
-           next_url: str | None) -> None:
+def _begin(
+    request: Request, services: Services, response: Response, flow: str, state: str, next_url: str | None
+) -> None:
     """Bind `state` to this browser: its session cookie keeps it (beside the CSRF token, without any old session)."""
     data = {key: value for key, value in read_session(request).items() if key == "x"}
     data["o"] = {"f": flow, "t": state, "n": safe_next(next_url), "at": services.clock.now().timestamp()}
@@ -92,8 +96,9 @@ def _already_in(request: Request, next_url: str | None) -> Response | None:
     return RedirectResponse(safe_next(next_url) if viewer.is_coordinator else viewer.home, status_code=303)
 
 
-def _to_platform(request: Request, services: Services, platform: str, next_url: str | None,
-                 authorize: Callable[[str, str], str]) -> Response:
+def _to_platform(
+    request: Request, services: Services, platform: str, next_url: str | None, authorize: Callable[[str, str], str]
+) -> Response:
     """Redirect to the platform's authorisation (`authorize(redirect_uri, state)`), the state bound to this browser;
     someone already signed in goes straight on."""
     _configured(services, platform)
@@ -109,15 +114,27 @@ def _to_platform(request: Request, services: Services, platform: str, next_url: 
 def wecom_start(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """To WeCom: its web authorisation inside WeCom (silent), its QR-code login in any other browser."""
     inside = wecom.in_wecom(request.headers.get("user-agent", ""))
-    return _to_platform(request, services, Platform.WECOM, next, lambda redirect_uri, state: wecom.authorize_url(
-        services.settings, redirect_uri=redirect_uri, state=state, inside_wecom=inside))
+    return _to_platform(
+        request,
+        services,
+        Platform.WECOM,
+        next,
+        lambda redirect_uri, state: wecom.authorize_url(
+            services.settings, redirect_uri=redirect_uri, state=state, inside_wecom=inside
+        ),
+    )
 
 
 @router.get("/dingtalk")
 def dingtalk_start(request: Request, services: ServicesDep, next: str | None = None) -> Response:
     """To DingTalk's sign-in page (a QR code in a browser, a confirmation inside DingTalk)."""
-    return _to_platform(request, services, Platform.DINGTALK, next, lambda redirect_uri, state: dingtalk.authorize_url(
-        services.settings, redirect_uri=redirect_uri, state=state))
+    return _to_platform(
+        request,
+        services,
+        Platform.DINGTALK,
+        next,
+        lambda redirect_uri, state: dingtalk.authorize_url(services.settings, redirect_uri=redirect_uri, state=state),
+    )
 
 
 @router.get("/dingtalk/inapp", response_class=HTMLResponse)
@@ -132,9 +149,17 @@ def dingtalk_inapp(request: Request, services: ServicesDep, next: str | None = N
     if not corp_id:
         return RedirectResponse(fallback, status_code=303)
     state = secrets.token_urlsafe(24)
-    response = render(request, "dingtalk_inapp.html", {
-        "corp_id": corp_id, "client_id": services.settings.dingtalk_app_key, "fallback": fallback, "state": state,
-        "callback": "/dashboard/login/dingtalk/inapp/callback"})
+    response = render(
+        request,
+        "dingtalk_inapp.html",
+        {
+            "corp_id": corp_id,
+            "client_id": services.settings.dingtalk_app_key,
+            "fallback": fallback,
+            "state": state,
+            "callback": "/dashboard/login/dingtalk/inapp/callback",
+        },
+    )
     _begin(request, services, response, INAPP, state, next)
     return response
 
@@ -142,16 +167,22 @@ def dingtalk_inapp(request: Request, services: ServicesDep, next: str | None = N
 @router.get("/wecom/callback", response_class=HTMLResponse)
 async def wecom_callback(request: Request, services: ServicesDep, code: Code = "", state: str = "") -> Response:
     async def exchange(http: httpx.AsyncClient) -> str | None:
-        api = WeComApi(AppCredentials.from_settings(services.settings), sessions=services.sessions,
-                       clock=services.clock, http=http)
+        api = WeComApi(
+            AppCredentials.from_settings(services.settings), sessions=services.sessions, clock=services.clock, http=http
+        )
         return await wecom.user_id(api, code)
 
     return await _finish(request, services, Platform.WECOM, Platform.WECOM, code, state, exchange)
 
 
 @router.get("/dingtalk/callback", response_class=HTMLResponse)
-async def dingtalk_callback(request: Request, services: ServicesDep, code: Code = "", state: str = "",
-                            auth_code: Annotated[str, Query(alias="authCode", max_length=512)] = "") -> Response:
+async def dingtalk_callback(
+    request: Request,
+    services: ServicesDep,
+    code: Code = "",
+    state: str = "",
+    auth_code: Annotated[str, Query(alias="authCode", max_length=512)] = "",
+) -> Response:
     code = code or auth_code  # DingTalk's sign-in page sends authCode
 
     async def exchange(http: httpx.AsyncClient) -> str | None:
@@ -161,8 +192,9 @@ async def dingtalk_callback(request: Request, services: ServicesDep, code: Code 
 
 
 @router.get("/dingtalk/inapp/callback", response_class=HTMLResponse)
-async def dingtalk_inapp_callback(request: Request, services: ServicesDep, code: Code = "",
-                                  state: str = "") -> Response:
+async def dingtalk_inapp_callback(
+    request: Request, services: ServicesDep, code: Code = "", state: str = ""
+) -> Response:
     async def exchange(http: httpx.AsyncClient) -> str | None:
         return await _dingtalk(services, http).user_from_inapp(code)
 
@@ -175,14 +207,22 @@ def _dingtalk(services: Services, http: httpx.AsyncClient) -> dingtalk.DingTalkS
 
 
 def _refused(request: Request, status: int, title: str, detail: str, *, retry: str | None = None) -> HTMLResponse:
-    response = render(request, "signin_refused.html", {"title": title, "detail": detail, "retry": retry},
-                      status_code=status)
+    response = render(
+        request, "signin_refused.html", {"title": title, "detail": detail, "retry": retry}, status_code=status
+    )
     _set_session(request, response, {k: v for k, v in read_session(request).items() if k == "x"})
     return response
 
 
-async def _finish(request: Request, services: Services, platform: str, flow: str, code: str, state: str,
-                  exchange: Callable[[httpx.AsyncClient], Awaitable[str | None]]) -> Response:
+async def _finish(
+    request: Request,
+    services: Services,
+    platform: str,
+    flow: str,
+    code: str,
+    state: str,
+    exchange: Callable[[httpx.AsyncClient], Awaitable[str | None]],
+) -> Response:
     """The callback: state, code once, who it is, and then a session or a page that says why not."""
     _configured(services, platform)
     name = PLATFORM_NAMES[platform]
@@ -194,8 +234,14 @@ async def _finish(request: Request, services: Services, platform: str, flow: str
 
     def fail(reason: str) -> None:
         with transaction(services.sessions) as session:
-            Audit(session).record(campaign=Campaigns(session).current(services.settings.campaign),
-                                  actor=f"{platform}:?", action=LOGIN_FAILED, at=now, address=address, reason=reason)
+            Audit(session).record(
+                campaign=Campaigns(session).current(services.settings.campaign),
+                actor=f"{platform}:?",
+                action=LOGIN_FAILED,
+                at=now,
+                address=address,
+                reason=reason,
+            )
 
     def admit() -> str | None:
         """None when the platform may be asked (the address is not locked out, the state is this browser's, the code
@@ -218,9 +264,13 @@ async def _finish(request: Request, services: Services, platform: str, flow: str
     if refusal is not None:
         await run_in_threadpool(fail, refusal)
         log.warning("platform sign-in refused", extra={"platform": platform, "reason": refusal, "address": address})
-        detail = ("这个登录链接已经用过了。" if refusal == "code used" else
-                  f"{name}没有给出登录码，可能是您取消了授权。" if refusal == "no code" else
-                  "登录请求已过期，或不是从本浏览器发起的。")
+        detail = (
+            "这个登录链接已经用过了。"
+            if refusal == "code used"
+            else f"{name}没有给出登录码，可能是您取消了授权。"
+            if refusal == "no code"
+            else "登录请求已过期，或不是从本浏览器发起的。"
+        )
         return _refused(request, 400, "登录没有完成", detail + "请重新登录。", retry=retry)
 
     try:
@@ -228,10 +278,13 @@ async def _finish(request: Request, services: Services, platform: str, flow: str
             user_id = await exchange(http)
     except (WeComError, dingtalk.SignInFailed) as error:
         await run_in_threadpool(fail, "platform refused")
-        log.warning("platform sign-in: the platform did not confirm the user",
-                    extra={"platform": platform, "detail": str(error)[:200]})
-        return _refused(request, 502, "登录没有完成", f"{name}没有确认您的身份（{str(error)[:120]}），请重新登录。",
-                        retry=retry)
+        log.warning(
+            "platform sign-in: the platform did not confirm the user",
+            extra={"platform": platform, "detail": str(error)[:200]},
+        )
+        return _refused(
+            request, 502, "登录没有完成", f"{name}没有确认您的身份（{str(error)[:120]}），请重新登录。", retry=retry
+        )
     return await run_in_threadpool(_admit_user, request, services, platform, user_id, next_url, address)
 
 
@@ -239,12 +292,17 @@ def _state_matches(pending: Any, flow: str, state: str, now: float) -> bool:
     if not isinstance(pending, dict) or pending.get("f") != flow or not state:
         return False
     expected, issued = pending.get("t"), pending.get("at")
-    return (isinstance(expected, str) and isinstance(issued, (int, float)) and 0 <= now - issued <= STATE_MINUTES * 60
-            and hmac.compare_digest(expected.encode(), state.encode()))
+    return (
+        isinstance(expected, str)
+        and isinstance(issued, (int, float))
+        and 0 <= now - issued <= STATE_MINUTES * 60
+        and hmac.compare_digest(expected.encode(), state.encode())
+    )
 
 
-def _admit_user(request: Request, services: Services, platform: str, user_id: str | None, next_url: str | None,
-                address: str) -> Response:
+def _admit_user(
+    request: Request, services: Services, platform: str, user_id: str | None, next_url: str | None, address: str
+) -> Response:
     """A session for a coordinator or an active liaison of the served campaign; a clear page for anyone else."""
     name = PLATFORM_NAMES[platform]
     now = services.clock.now()
@@ -253,8 +311,9 @@ def _admit_user(request: Request, services: Services, platform: str, user_id: st
         actor = People(session).actor(campaign, platform, user_id) if campaign and user_id else None
         contact = actor.contact if actor is not None else None
         coordinator = actor.coordinator if actor is not None else None
-        liaison = contact if coordinator is None and contact is not None and contact.status is ContactStatus.ACTIVE \
-            else None
+        liaison = (
+            contact if coordinator is None and contact is not None and contact.status is ContactStatus.ACTIVE else None
+        )
         if coordinator is not None or liaison is not None:
             if liaison is not None:  # a liaison lands on their unit's page, or on a page of it they were sent to
                 own = f"/dashboard/units/{liaison.unit_id}"
@@ -264,20 +323,45 @@ def _admit_user(request: Request, services: Services, platform: str, user_id: st
                 assert coordinator is not None
                 target, role, entity_id = safe_next(next_url), "coordinator", coordinator.id
             response = RedirectResponse(target, status_code=303)
-            start_session(request, response, session, coordinator, contact=liaison, platform=platform,
-                          external_id=user_id, now=now)
-            Audit(session).record(campaign=campaign, actor=f"dashboard:{platform}:{user_id}", action="login", at=now,
-                                  entity=role, entity_id=entity_id, address=address)
+            start_session(
+                request,
+                response,
+                session,
+                coordinator,
+                contact=liaison,
+                platform=platform,
+                external_id=user_id,
+                now=now,
+            )
+            Audit(session).record(
+                campaign=campaign,
+                actor=f"dashboard:{platform}:{user_id}",
+                action="login",
+                at=now,
+                entity=role,
+                entity_id=entity_id,
+                address=address,
+            )
             log.info("platform sign-in", extra={"platform": platform, "role": role})
             return response
-        Audit(session).record(campaign=campaign, actor=f"{platform}:{user_id or '?'}", action=LOGIN_FAILED, at=now,
-                              address=address, reason="not in the plan")
+        Audit(session).record(
+            campaign=campaign,
+            actor=f"{platform}:{user_id or '?'}",
+            action=LOGIN_FAILED,
+            at=now,
+            address=address,
+            reason="not in the plan",
+        )
     campaign_name = campaign.name if campaign else "本专项整治"
     if contact is not None and contact.status is ContactStatus.PENDING:
-        detail = (f"您在「{campaign_name}」的联络员登记（登记号 {contact.id}）还在等待牵头部门审核，"
-                  "审核通过后即可查看本单位的情况。")
+        detail = (
+            f"您在「{campaign_name}」的联络员登记（登记号 {contact.id}）还在等待牵头部门审核，"
+            "审核通过后即可查看本单位的情况。"
+        )
     else:
         who = f"{name}账号（{user_id}）" if user_id else f"这个{name}账号（不是本组织的成员）"
-        detail = (f"您的{who}不是「{campaign_name}」的牵头部门协调人，也不是已登记的单位联络员。"
-                  f"联络员请先在{name}中向督办机器人发送「登记」；协调人请联系牵头部门，在方案中写明您的{name}账号。")
+        detail = (
+            f"您的{who}不是「{campaign_name}」的牵头部门协调人，也不是已登记的单位联络员。"
+            f"联络员请先在{name}中向督办机器人发送「登记」；协调人请联系牵头部门，在方案中写明您的{name}账号。"
+        )
     return _refused(request, 403, "没有查看权限", detail)

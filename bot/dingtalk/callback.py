@@ -46,8 +46,9 @@ def _channel(request: Request) -> RobotChannel:
 
 
 @router.post("/dingtalk/callback", summary="钉钉机器人消息（HTTP 模式）")
-async def callback(request: Request, timestamp: Annotated[str | None, Header()] = None,
-                   sign: Annotated[str | None, Header()] = None) -> JSONResponse:
+async def callback(
+    request: Request, timestamp: Annotated[str | None, Header()] = None, sign: Annotated[str | None, Header()] = None
+) -> JSONResponse:
     channel = _channel(request)
     settings = channel.services.settings
     secret = settings.dingtalk_app_secret
@@ -60,8 +61,12 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
     skew = abs(millis(channel.services.clock.now()) - int(timestamp)) / 1000
     max_skew = settings.callback_max_skew or DEFAULT_MAX_SKEW
     if skew > max_skew:
-        log.warning("dingtalk callback refused: timestamp is %.0f s from the server clock (limit %d s)", skew,
-                    max_skew, extra={"skew_seconds": round(skew), "max_skew_seconds": max_skew})
+        log.warning(
+            "dingtalk callback refused: timestamp is %.0f s from the server clock (limit %d s)",
+            skew,
+            max_skew,
+            extra={"skew_seconds": round(skew), "max_skew_seconds": max_skew},
+        )
         note_callback("stale")
         raise HTTPException(403, f"timestamp 与服务器时间相差 {skew:.0f} 秒，超过 {max_skew} 秒")
     try:
@@ -73,21 +78,30 @@ async def callback(request: Request, timestamp: Annotated[str | None, Header()] 
     except PayloadError as error:
         raise HTTPException(400, str(error)) from error
     signed_at = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC)
-    if not await asyncio.to_thread(_first_use, channel.services, sign, await request.body(),
-                                   signed_at + timedelta(seconds=max_skew)):
-        log.warning("dingtalk callback refused: signature already used with another body",
-                    extra={"msg_id": inbound.msg_id})
+    if not await asyncio.to_thread(
+        _first_use, channel.services, sign, await request.body(), signed_at + timedelta(seconds=max_skew)
+    ):
+        log.warning(
+            "dingtalk callback refused: signature already used with another body", extra={"msg_id": inbound.msg_id}
+        )
         raise HTTPException(403, "签名已被另一条消息使用过（疑似重放），已拒绝")
-    log.info("dingtalk message", extra={"msg_id": inbound.msg_id, "group": inbound.is_group,
-                                        "addressed": inbound.addressed})
+    log.info(
+        "dingtalk message", extra={"msg_id": inbound.msg_id, "group": inbound.is_group, "addressed": inbound.addressed}
+    )
     reply = await channel.answer(inbound)
     if reply is None or not reply.texts:
         return JSONResponse({})
-    return JSONResponse(text_reply("\n\n".join(reply.texts), inbound.staff_id if inbound.is_group else None,
-                                   reply.markdown))
+    return JSONResponse(
+        text_reply("\n\n".join(reply.texts), inbound.staff_id if inbound.is_group else None, reply.markdown)
+    )
 
 
 def _first_use(services: Services, signature: str, body: bytes, expires_at: datetime) -> bool:
     with transaction(services.sessions) as session:
-        return Signatures(session).first_use(Platform.DINGTALK, signature, hashlib.sha256(body).hexdigest(),
-                                             now=services.clock.now(), expires_at=expires_at)
+        return Signatures(session).first_use(
+            Platform.DINGTALK,
+            signature,
+            hashlib.sha256(body).hexdigest(),
+            now=services.clock.now(),
+            expires_at=expires_at,
+        )

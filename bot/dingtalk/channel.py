@@ -60,9 +60,12 @@ class RobotChannel:
             return None
         if inbound.message is None:
             return Reply.of(inbound.notice or "")
-        reply = await self.answering.answer(PLATFORM, inbound.message,
-                                            deliver=lambda late: self._deliver_late(inbound, late),
-                                            failed=lambda: self.deliver(inbound, Reply.of(RETRY_LATER)))
+        reply = await self.answering.answer(
+            PLATFORM,
+            inbound.message,
+            deliver=lambda late: self._deliver_late(inbound, late),
+            failed=lambda: self.deliver(inbound, Reply.of(RETRY_LATER)),
+        )
         if reply is None or reply.duplicate:
             return None
         self.answering.later(self._send_images(inbound, reply))
@@ -93,15 +96,25 @@ class RobotChannel:
             tokens = self.tokens
             attachment = await download(
                 lambda: media.fetch(self.http, tokens, self.stream_api_base, self.robot_code, file),
-                name=file.name, platform=PLATFORM, pauses=self.media_pauses)
-        message = IncomingMessage(platform=PLATFORM, user_id=inbound.staff_id, text="",
-                                  received_at=self.services.clock.now(), message_id=inbound.msg_id,
-                                  is_group=inbound.is_group, attachment=attachment)
+                name=file.name,
+                platform=PLATFORM,
+                pauses=self.media_pauses,
+            )
+        message = IncomingMessage(
+            platform=PLATFORM,
+            user_id=inbound.staff_id,
+            text="",
+            received_at=self.services.clock.now(),
+            message_id=inbound.msg_id,
+            is_group=inbound.is_group,
+            attachment=attachment,
+        )
         try:
             reply = await self.services.handle(PLATFORM, message)
         except SQLAlchemyError as error:
-            log.error("dingtalk file failed: database error", extra={"msg_id": inbound.msg_id,
-                                                                      "error": type(error).__name__})
+            log.error(
+                "dingtalk file failed: database error", extra={"msg_id": inbound.msg_id, "error": type(error).__name__}
+            )
             reply = Reply.of(RETRY_LATER)
         finally:
             if attachment.staged is not None:
@@ -136,8 +149,9 @@ class RobotChannel:
         now = self.services.clock.now()
         webhook = inbound.webhook
         if webhook is not None and (webhook.expires_at is None or webhook.expires_at - WEBHOOK_MARGIN > now):
-            result = await self.webhooks.reply(webhook.url, text, at_staff_id=inbound.staff_id if inbound.is_group
-                                               else None, markdown=reply.markdown)
+            result = await self.webhooks.reply(
+                webhook.url, text, at_staff_id=inbound.staff_id if inbound.is_group else None, markdown=reply.markdown
+            )
             if result.status is SendStatus.OK:
                 log.info("dingtalk reply sent", extra={"msg_id": inbound.msg_id, "via": "session_webhook"})
                 return
@@ -145,15 +159,19 @@ class RobotChannel:
         if inbound.staff_id is None:
             log.warning("dingtalk reply undeliverable: no staffId", extra={"msg_id": inbound.msg_id})
             return
-        message = OutboundMessage(channel=WORK_CHANNEL, target=inbound.staff_id, text=text, markdown=reply.markdown,
-                                  key=f"dingtalk-reply:{inbound.msg_id}")
+        message = OutboundMessage(
+            channel=WORK_CHANNEL,
+            target=inbound.staff_id,
+            text=text,
+            markdown=reply.markdown,
+            key=f"dingtalk-reply:{inbound.msg_id}",
+        )
         if self.work is not None:
             result = await self.work.send(message)
             if result.status is SendStatus.OK:
                 log.info("dingtalk reply sent", extra={"msg_id": inbound.msg_id, "via": "work_notification"})
                 return
-            log.warning("dingtalk work notification failed", extra={"msg_id": inbound.msg_id,
-                                                                    "detail": result.detail})
+            log.warning("dingtalk work notification failed", extra={"msg_id": inbound.msg_id, "detail": result.detail})
             if result.status is SendStatus.PERMANENT:
                 return
         await asyncio.to_thread(queue_reply, self.services, message)

@@ -103,8 +103,10 @@ def _title(message: OutboundMessage) -> str:
 
 def _content(message: OutboundMessage, mentions: Sequence[str] = ()) -> dict[str, Any]:
     if message.markdown:
-        return {"msgtype": "markdown",
-                "markdown": {"title": _title(message), "text": with_mentions(message.markdown, mentions)}}
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": _title(message), "text": with_mentions(message.markdown, mentions)},
+        }
     return {"msgtype": "text", "text": {"content": with_mentions(message.text, mentions)}}
 
 
@@ -153,8 +155,9 @@ class TokenUnavailable(Exception):
 class AccessTokens:
     """The app's access token (appkey/appsecret, valid 7200 s), kept in the database for every process."""
 
-    def __init__(self, *, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
-                 http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, *, settings: Settings, sessions: sessionmaker[Session], clock: Clock, http: httpx.AsyncClient
+    ) -> None:
         assert settings.dingtalk_app_key and settings.dingtalk_app_secret
         self.app_key = settings.dingtalk_app_key
         self.app_secret = settings.dingtalk_app_secret
@@ -171,15 +174,20 @@ class AccessTokens:
             token = await asyncio.to_thread(self._stored)
             if token is not None:
                 return token
-            answer = await _call(self.http, "GET", f"{self.api_base}{GETTOKEN_PATH}",
-                                 params={"appkey": self.app_key, "appsecret": self.app_secret.get_secret_value()})
+            answer = await _call(
+                self.http,
+                "GET",
+                f"{self.api_base}{GETTOKEN_PATH}",
+                params={"appkey": self.app_key, "appsecret": self.app_secret.get_secret_value()},
+            )
             if isinstance(answer, SendResult):
                 raise TokenUnavailable(answer)
             code = _errcode(answer)
             if code != 0 or not answer.get("access_token"):
                 detail = _detail(GETTOKEN_PATH, answer)
-                raise TokenUnavailable(SendResult.retryable(detail) if code == SYSTEM_BUSY
-                                       else SendResult.permanent(detail))
+                raise TokenUnavailable(
+                    SendResult.retryable(detail) if code == SYSTEM_BUSY else SendResult.permanent(detail)
+                )
             token = str(answer["access_token"])
             lifetime = timedelta(seconds=int(answer.get("expires_in", 7200)))
             await asyncio.to_thread(self._store, token, self.clock.now() + lifetime - TOKEN_MARGIN)
@@ -233,8 +241,13 @@ class WorkNotificationSender:
                 token = await self.tokens.get()
             except TokenUnavailable as error:
                 return error.result
-            answer = await _call(self.http, "POST", self.upload_url, params={"access_token": token, "type": "image"},
-                                 files={"media": (image.name, data, image.mime)})
+            answer = await _call(
+                self.http,
+                "POST",
+                self.upload_url,
+                params={"access_token": token, "type": "image"},
+                files={"media": (image.name, data, image.mime)},
+            )
             if isinstance(answer, SendResult):
                 return answer
             code = _errcode(answer)
@@ -303,8 +316,7 @@ class SessionWebhookClient:
         self.api_base = api_base
         self.http = http
 
-    async def reply(self, url: str, text: str, *, at_staff_id: str | None, markdown: str | None = None
-                    ) -> SendResult:
+    async def reply(self, url: str, text: str, *, at_staff_id: str | None, markdown: str | None = None) -> SendResult:
         target = on_api_base(self.api_base, url)
         answer = await _call(self.http, "POST", target, json=text_reply(text, at_staff_id, markdown))
         if isinstance(answer, SendResult):
@@ -316,8 +328,9 @@ class SessionWebhookClient:
         return SendResult.retryable(detail) if code == SYSTEM_BUSY else SendResult.permanent(detail)
 
 
-def build_senders(settings: Settings, sessions: sessionmaker[Session], clock: Clock,
-                  http: httpx.AsyncClient) -> list[Sender]:
+def build_senders(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, http: httpx.AsyncClient
+) -> list[Sender]:
     """The DingTalk senders this configuration allows: group robots always, work notifications with an app."""
     senders: list[Sender] = [RobotSender(api_base=settings.dingtalk_api_base, clock=clock, http=http)]
     if settings.dingtalk_enabled:

@@ -72,8 +72,13 @@ def parse(payload: Any, *, now: datetime) -> Inbound:
     if staff_id is not None:
         _short(staff_id, "senderStaffId")
     _optional_text(robot.conversation_id, "conversationId")
-    inbound = Inbound(msg_id=msg_id, staff_id=staff_id, is_group=is_group,
-                      addressed=not is_group or robot.is_in_at_list is True, webhook=_webhook(robot))
+    inbound = Inbound(
+        msg_id=msg_id,
+        staff_id=staff_id,
+        is_group=is_group,
+        addressed=not is_group or robot.is_in_at_list is True,
+        webhook=_webhook(robot),
+    )
     if staff_id is None:
         return replace(inbound, notice=OUTSIDER)
     if robot.message_type in FILE_TYPES:
@@ -88,8 +93,15 @@ def parse(payload: Any, *, now: datetime) -> Inbound:
     text = "\n".join(t.strip() for t in texts if t.strip())
     if not text:
         return replace(inbound, notice=ASK_FOR_TEXT)
-    message = IncomingMessage(platform=PLATFORM, user_id=staff_id, text=text, received_at=now, message_id=msg_id,
-                              conversation_id=robot.conversation_id, is_group=is_group)
+    message = IncomingMessage(
+        platform=PLATFORM,
+        user_id=staff_id,
+        text=text,
+        received_at=now,
+        message_id=msg_id,
+        conversation_id=robot.conversation_id,
+        is_group=is_group,
+    )
     return replace(inbound, message=message)
 
 
@@ -145,6 +157,7 @@ def _file(payload: dict[str, Any], message_type: str) -> RobotFile:
     if not isinstance(content, dict):
         raise PayloadError("content 应为对象")
     code = _required_text(content.get("downloadCode"), "content.downloadCode")
-    name = _optional_text(content.get("fileName"), "content.fileName") or ("图片.jpg" if message_type == "picture"
-                                                                          else "")
+    name = _optional_text(content.get("fileName"), "content.fileName") or (
+        "图片.jpg" if message_type == "picture" else ""
+    )
     return RobotFile(download_code=code, robot_code=_optional_text(payload.get("robotCode"), "robotCode"), name=name)

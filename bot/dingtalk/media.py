@@ -24,25 +24,29 @@ class RobotFile:
     name: str
 
 
-async def fetch(http: httpx.AsyncClient, tokens: AccessTokens, api_base: str, robot_code: str,
-                file: RobotFile) -> Attachment:
+async def fetch(
+    http: httpx.AsyncClient, tokens: AccessTokens, api_base: str, robot_code: str, file: RobotFile
+) -> Attachment:
     """One try: the download URL, then the file. DownloadFailed says why it failed."""
     try:
         token = await tokens.get()
     except TokenUnavailable as error:
         raise DownloadFailed(f"access token: {error}") from error
     try:
-        answer = await http.post(api_base.rstrip("/") + DOWNLOAD_PATH,
-                                 json={"downloadCode": file.download_code, "robotCode": file.robot_code or robot_code},
-                                 headers={"x-acs-dingtalk-access-token": token})
+        answer = await http.post(
+            api_base.rstrip("/") + DOWNLOAD_PATH,
+            json={"downloadCode": file.download_code, "robotCode": file.robot_code or robot_code},
+            headers={"x-acs-dingtalk-access-token": token},
+        )
     except httpx.HTTPError as error:
         raise DownloadFailed(type(error).__name__) from error
     if answer.status_code in (401, 403):
         await tokens.reject(token)
         raise DownloadFailed(f"HTTP {answer.status_code}")
     if answer.status_code != 200:
-        raise DownloadFailed(f"HTTP {answer.status_code}", final=400 <= answer.status_code < 500
-                             and answer.status_code != 429)
+        raise DownloadFailed(
+            f"HTTP {answer.status_code}", final=400 <= answer.status_code < 500 and answer.status_code != 429
+        )
     try:
         url = answer.json().get("downloadUrl")
     except (ValueError, AttributeError) as error:

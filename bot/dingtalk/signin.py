@@ -43,8 +43,14 @@ def in_dingtalk(user_agent: str) -> bool:
 def authorize_url(settings: Settings, *, redirect_uri: str, state: str) -> str:
     """DingTalk's sign-in page, which sends the browser back to `redirect_uri` with an authCode."""
     assert settings.dingtalk_app_key
-    query = {"client_id": settings.dingtalk_app_key, "redirect_uri": redirect_uri, "response_type": "code",
-             "scope": "openid", "state": state, "prompt": "consent"}
+    query = {
+        "client_id": settings.dingtalk_app_key,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": "openid",
+        "state": state,
+        "prompt": "consent",
+    }
     return f"{settings.dingtalk_authorize_url}?{urlencode(query)}"
 
 
@@ -60,9 +66,16 @@ class DingTalkSignIn:
 
     async def user_from_authorization(self, code: str) -> str | None:
         """The userid behind a sign-in page's authCode; None for a DingTalk user outside the organisation."""
-        token = await self._new_style("POST", USER_TOKEN_PATH, json={
-            "clientId": self.client_id, "clientSecret": self.client_secret, "code": code,
-            "grantType": "authorization_code"})
+        token = await self._new_style(
+            "POST",
+            USER_TOKEN_PATH,
+            json={
+                "clientId": self.client_id,
+                "clientSecret": self.client_secret,
+                "code": code,
+                "grantType": "authorization_code",
+            },
+        )
         access = token.get("accessToken")
         if not isinstance(access, str) or not access:
             raise SignInFailed("钉钉没有返回用户凭证")
@@ -94,8 +107,7 @@ class DingTalkSignIn:
                 token = await self.tokens.get()
             except TokenUnavailable as error:
                 raise SignInFailed(f"无法取得钉钉应用凭证：{error.result.detail}") from error
-            answer = await _call(self.http, "POST", f"{self.api_base}{path}", params={"access_token": token},
-                                 json=body)
+            answer = await _call(self.http, "POST", f"{self.api_base}{path}", params={"access_token": token}, json=body)
             if isinstance(answer, SendResult):
                 raise SignInFailed(f"钉钉接口 {path} 未成功：{answer.detail}")
             code = _errcode(answer)

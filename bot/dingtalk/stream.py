@@ -57,13 +57,22 @@ class RobotMessageHandler(CallbackHandler):
                 log.warning("dingtalk stream frame refused", extra={"reason": str(error)})
                 counted.outcome = "malformed"
                 return AckMessage.STATUS_BAD_REQUEST, str(error)
-            log.info("dingtalk message", extra={"msg_id": inbound.msg_id, "group": inbound.is_group,
-                                                "addressed": inbound.addressed, "mode": "stream"})
+            log.info(
+                "dingtalk message",
+                extra={
+                    "msg_id": inbound.msg_id,
+                    "group": inbound.is_group,
+                    "addressed": inbound.addressed,
+                    "mode": "stream",
+                },
+            )
             try:
                 await self.channel.answer_and_deliver(inbound)
             except SQLAlchemyError as error:
-                log.error("dingtalk stream message failed: database error",
-                          extra={"msg_id": inbound.msg_id, "error": type(error).__name__})
+                log.error(
+                    "dingtalk stream message failed: database error",
+                    extra={"msg_id": inbound.msg_id, "error": type(error).__name__},
+                )
                 counted.outcome = "unavailable"
                 return AckMessage.STATUS_SYSTEM_EXCEPTION, "database unavailable"
             return AckMessage.STATUS_OK, "OK"
@@ -77,8 +86,15 @@ class GatewayClient(_SdkClient):
     lets private deployments and tests choose the gateway.
     """
 
-    def __init__(self, credential: Credential, *, api_base: str, logger: logging.Logger, timing: Timing | None = None,
-                 silence_limit: float = SILENCE_LIMIT) -> None:
+    def __init__(
+        self,
+        credential: Credential,
+        *,
+        api_base: str,
+        logger: logging.Logger,
+        timing: Timing | None = None,
+        silence_limit: float = SILENCE_LIMIT,
+    ) -> None:
         super().__init__(credential, logger=logger)
         self.open_connection_url = f"{api_base.rstrip('/')}{OPEN_CONNECTION_PATH}"
         self.timing = timing or LoopTiming()
@@ -103,8 +119,9 @@ class GatewayClient(_SdkClient):
                 self._last_heard = self.timing.monotonic()  # the next connection gets the whole limit
                 await self.websocket.close()
                 continue
-            await self.timing.sleep(self.silence_limit - quiet_for if quiet_for < self.silence_limit
-                                    else self.silence_limit)
+            await self.timing.sleep(
+                self.silence_limit - quiet_for if quiet_for < self.silence_limit else self.silence_limit
+            )
 
     async def route_message(self, json_message: dict[str, Any]) -> str:
         self._last_heard = self.timing.monotonic()
@@ -113,8 +130,13 @@ class GatewayClient(_SdkClient):
 
     def open_connection(self) -> dict[str, Any] | None:
         topics = [{"type": "CALLBACK", "topic": topic} for topic in self.callback_handler_map]
-        body = {"clientId": self.credential.client_id, "clientSecret": self.credential.client_secret,
-                "subscriptions": topics, "ua": f"dingtalk-sdk-python/v{VERSION_STRING}-union", "localIp": ""}
+        body = {
+            "clientId": self.credential.client_id,
+            "clientSecret": self.credential.client_secret,
+            "subscriptions": topics,
+            "ua": f"dingtalk-sdk-python/v{VERSION_STRING}-union",
+            "localIp": "",
+        }
         try:
             response = httpx.post(self.open_connection_url, json=body, timeout=HTTP_TIMEOUT)
             response.raise_for_status()

@@ -82,15 +82,22 @@ async def wecom_lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         return
     assert settings.wecom_token and settings.wecom_aes_key and settings.wecom_corp_id
-    crypto = WeComCrypto(token=settings.wecom_token.get_secret_value(),
-                         aes_key=settings.wecom_aes_key.get_secret_value(), corp_id=settings.wecom_corp_id)
+    crypto = WeComCrypto(
+        token=settings.wecom_token.get_secret_value(),
+        aes_key=settings.wecom_aes_key.get_secret_value(),
+        corp_id=settings.wecom_corp_id,
+    )
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
-        api = WeComApi(AppCredentials.from_settings(settings), sessions=services.sessions, clock=services.clock,
-                       http=http)
-        channel = WeComChannel(crypto=crypto, sender=WeComAppSender(api),
-                               answering=Answering(services, channel=PLATFORM, budget=settings.wecom_reply_budget),
-                               max_skew=settings.callback_max_skew or DEFAULT_MAX_SKEW,
-                               agent_id=settings.wecom_agent_id)
+        api = WeComApi(
+            AppCredentials.from_settings(settings), sessions=services.sessions, clock=services.clock, http=http
+        )
+        channel = WeComChannel(
+            crypto=crypto,
+            sender=WeComAppSender(api),
+            answering=Answering(services, channel=PLATFORM, budget=settings.wecom_reply_budget),
+            max_skew=settings.callback_max_skew or DEFAULT_MAX_SKEW,
+            agent_id=settings.wecom_agent_id,
+        )
         app.state.wecom = channel
         log.info("wecom channel on", extra={"corp_id": settings.wecom_corp_id, "agent_id": settings.wecom_agent_id})
         switch_interval = sys.getswitchinterval()
@@ -133,11 +140,16 @@ def _reject(rejected: CallbackRejected) -> HTTPException:
     return HTTPException(rejected.status, rejected.reason)
 
 
-@router.get("/wecom/callback", response_class=PlainTextResponse,
-            summary="企业微信回调 URL 验证：解密 echostr 并原样返回明文")
-def verify_url(channel: ChannelDep, msg_signature: SignatureQuery = None, timestamp: SignatureQuery = None,
-               nonce: SignatureQuery = None, echostr: Annotated[str | None, Query(max_length=4096)] = None,
-               ) -> PlainTextResponse:
+@router.get(
+    "/wecom/callback", response_class=PlainTextResponse, summary="企业微信回调 URL 验证：解密 echostr 并原样返回明文"
+)
+def verify_url(
+    channel: ChannelDep,
+    msg_signature: SignatureQuery = None,
+    timestamp: SignatureQuery = None,
+    nonce: SignatureQuery = None,
+    echostr: Annotated[str | None, Query(max_length=4096)] = None,
+) -> PlainTextResponse:
     try:
         query = _required(msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, echostr=echostr)
         # base64 has no spaces: a space is a '+' that a proxy left unencoded and the query parser decoded.
@@ -151,8 +163,13 @@ def verify_url(channel: ChannelDep, msg_signature: SignatureQuery = None, timest
 
 
 @router.post("/wecom/callback", response_class=Response, summary="企业微信加密消息回调（被动回复加密 XML）")
-async def receive(request: Request, channel: ChannelDep, msg_signature: SignatureQuery = None,
-                  timestamp: SignatureQuery = None, nonce: SignatureQuery = None) -> Response:
+async def receive(
+    request: Request,
+    channel: ChannelDep,
+    msg_signature: SignatureQuery = None,
+    timestamp: SignatureQuery = None,
+    nonce: SignatureQuery = None,
+) -> Response:
     services: Services = request.app.state.services
     now = services.clock.now()
     try:
@@ -181,8 +198,11 @@ async def receive(request: Request, channel: ChannelDep, msg_signature: Signatur
             return Response(status_code=200)  # events without a greeting need no answer
         return _passive(channel, message, texts.TEXT_ONLY, now)
     reply = await channel.answering.answer(
-        PLATFORM, incoming, deliver=lambda late: _reply_late(channel, services, incoming, greeting, late),
-        failed=lambda: _send(channel, incoming.user_id, texts.LATE_FAILURE))
+        PLATFORM,
+        incoming,
+        deliver=lambda late: _reply_late(channel, services, incoming, greeting, late),
+        failed=lambda: _send(channel, incoming.user_id, texts.LATE_FAILURE),
+    )
     if reply is None:
         return Response(status_code=200)
     if not reply.duplicate and (reply.markdown or reply.images):
@@ -222,21 +242,24 @@ def _incoming(message: BaseMessage, now: datetime) -> tuple[IncomingMessage | No
             content = message.content if message.content is not None else ""
             if not isinstance(content, str):
                 raise CallbackRejected(400, "Content 格式错误")
-            return IncomingMessage(platform=PLATFORM, user_id=message.source, text=content, received_at=now,
-                                   message_id=str(message.id)), ""
+            return IncomingMessage(
+                platform=PLATFORM, user_id=message.source, text=content, received_at=now, message_id=str(message.id)
+            ), ""
         if str(getattr(message, "event", "")).lower() in GREETED_EVENTS:
             if not message.time:
                 raise CallbackRejected(400, "事件缺少 CreateTime")
             event_id = f"event:{message.source}:{message.time}"
-            return IncomingMessage(platform=PLATFORM, user_id=message.source, text=HELP, received_at=now,
-                                   message_id=event_id), texts.GREETING + "\n"
+            return IncomingMessage(
+                platform=PLATFORM, user_id=message.source, text=HELP, received_at=now, message_id=event_id
+            ), texts.GREETING + "\n"
     except (TypeError, ValueError) as error:  # wechatpy converts fields (MsgId, CreateTime) when they are read
         raise CallbackRejected(400, "消息字段格式错误") from error
     return None, ""
 
 
-async def _reply_late(channel: WeComChannel, services: Services, incoming: IncomingMessage, greeting: str,
-                      reply: Reply) -> None:
+async def _reply_late(
+    channel: WeComChannel, services: Services, incoming: IncomingMessage, greeting: str, reply: Reply
+) -> None:
     """A reply that missed the budget, as app messages."""
     if reply.markdown or reply.images:
         await _send_rich(channel, services, incoming, greeting, reply)
@@ -244,13 +267,18 @@ async def _reply_late(channel: WeComChannel, services: Services, incoming: Incom
         await _send(channel, incoming.user_id, greeting + "\n\n".join(reply.texts))
 
 
-async def _send_rich(channel: WeComChannel, services: Services, incoming: IncomingMessage, greeting: str,
-                     reply: Reply) -> None:
+async def _send_rich(
+    channel: WeComChannel, services: Services, incoming: IncomingMessage, greeting: str, reply: Reply
+) -> None:
     """What a passive reply cannot carry, as app messages: the reply as markdown, then its charts."""
     if reply.markdown:
-        message = OutboundMessage(channel=Channel.WECOM_APP, target=incoming.user_id,
-                                  text=greeting + "\n\n".join(reply.texts), markdown=greeting + reply.markdown,
-                                  key=f"wecom-reply:{incoming.message_id}")
+        message = OutboundMessage(
+            channel=Channel.WECOM_APP,
+            target=incoming.user_id,
+            text=greeting + "\n\n".join(reply.texts),
+            markdown=greeting + reply.markdown,
+            key=f"wecom-reply:{incoming.message_id}",
+        )
         result = await patiently(lambda: channel.sender.send(message))
         if result.status is SendStatus.PERMANENT:  # markdown refused (an old client, a bad tag): plain text then
             message = replace(message, markdown=None)
@@ -260,8 +288,9 @@ async def _send_rich(channel: WeComChannel, services: Services, incoming: Incomi
             try:
                 await anyio.to_thread.run_sync(queue_reply, services, message)
             except SQLAlchemyError as error:
-                log.error("wecom reply lost: platform and database both unavailable",
-                          extra={"error": type(error).__name__})
+                log.error(
+                    "wecom reply lost: platform and database both unavailable", extra={"error": type(error).__name__}
+                )
         elif result.status is not SendStatus.OK:
             log.error("wecom reply not delivered", extra={"status": str(result.status), "detail": result.detail})
     for image in reply.images:
@@ -276,10 +305,20 @@ async def _receive_media(channel: WeComChannel, services: Services, message: Bas
     media_id, msg_id = str(fields.get("MediaId") or ""), str(fields.get("MsgId") or "")
     fallback = "图片.jpg" if message_type(message) == "image" else ""
     name = str(fields.get("Title") or fields.get("FileName") or fallback)
-    attachment = await download(lambda: media.fetch(channel.sender.api, media_id, name), name=name, platform=PLATFORM,
-                                pauses=channel.media_pauses)
-    incoming = IncomingMessage(platform=PLATFORM, user_id=message.source, text="", received_at=now,
-                               message_id=msg_id or None, attachment=attachment)
+    attachment = await download(
+        lambda: media.fetch(channel.sender.api, media_id, name),
+        name=name,
+        platform=PLATFORM,
+        pauses=channel.media_pauses,
+    )
+    incoming = IncomingMessage(
+        platform=PLATFORM,
+        user_id=message.source,
+        text="",
+        received_at=now,
+        message_id=msg_id or None,
+        attachment=attachment,
+    )
     try:
         reply = await services.handle(PLATFORM, incoming)
     except SQLAlchemyError as error:
@@ -295,8 +334,9 @@ async def _receive_media(channel: WeComChannel, services: Services, message: Bas
 
 async def _send(channel: WeComChannel, user_id: str, text: str) -> None:
     """Send a late reply (or its overflow) as an app message, logging what could not be delivered."""
-    result = await patiently(lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id,
-                                                                          text=text)))
+    result = await patiently(
+        lambda: channel.sender.send(OutboundMessage(channel=Channel.WECOM_APP, target=user_id, text=text))
+    )
     if result.status is not SendStatus.OK:
         log.error("wecom app message not delivered", extra={"status": str(result.status), "detail": result.detail})
 

@@ -78,7 +78,7 @@ def split_by_bytes(text: str, limit: int) -> list[str]:
         while len(line.encode()) > limit:
             head = line.encode()[:limit].decode(errors="ignore")
             pieces.append(head)
-            line = line[len(head):]
+            line = line[len(head) :]
         pieces.append(line)
     chunks: list[str] = []
     current = ""
@@ -105,8 +105,16 @@ def classify(payload: dict[str, Any], action: str) -> SendResult:
     return SendResult.permanent(detail)
 
 
-async def call_api(http: httpx.AsyncClient, method: str, url: str, action: str, *, params: dict[str, str],
-                   payload: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> dict[str, Any]:
+async def call_api(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    action: str,
+    *,
+    params: dict[str, str],
+    payload: dict[str, Any] | None = None,
+    files: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One HTTP call to WeCom returning its JSON; transport and HTTP-level failures raise WeComError."""
     try:
         response = await http.request(method, url, params=params, json=payload, files=files)
@@ -141,8 +149,12 @@ class AppCredentials:
         if missing:
             raise ValueError(f"企业微信自建应用未配置：缺少 {'、'.join(missing)}")
         assert settings.wecom_corp_id and settings.wecom_agent_id is not None and settings.wecom_secret
-        return cls(api_base=settings.wecom_api_base.rstrip("/"), corp_id=settings.wecom_corp_id,
-                   agent_id=settings.wecom_agent_id, secret=settings.wecom_secret.get_secret_value())
+        return cls(
+            api_base=settings.wecom_api_base.rstrip("/"),
+            corp_id=settings.wecom_corp_id,
+            agent_id=settings.wecom_agent_id,
+            secret=settings.wecom_secret.get_secret_value(),
+        )
 
     @property
     def token_name(self) -> str:
@@ -154,8 +166,9 @@ class WeComApi:
     and is fetched only when missing, about to expire, or refused — never per call (gettoken is rate limited
     and 45009 follows)."""
 
-    def __init__(self, credentials: AppCredentials, *, sessions: sessionmaker[Session], clock: Clock,
-                 http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, credentials: AppCredentials, *, sessions: sessionmaker[Session], clock: Clock, http: httpx.AsyncClient
+    ) -> None:
         self.credentials = credentials
         self.sessions = sessions
         self.clock = clock
@@ -166,8 +179,15 @@ class WeComApi:
         # process may replace the row meanwhile: WeCom then refuses this copy, which sends us back to the row.
         self._remembered: tuple[str, datetime] | None = None
 
-    async def call(self, path: str, payload: dict[str, Any] | None = None, *, params: dict[str, str] | None = None,
-                   files: dict[str, Any] | None = None, method: str = "POST") -> dict[str, Any]:
+    async def call(
+        self,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
+        method: str = "POST",
+    ) -> dict[str, Any]:
         """Call an API path with the access token (a JSON payload, or multipart `files` with extra `params`; GET
         takes `params` alone); a refused token is replaced once and the call repeated."""
         token = await self.access_token()
@@ -180,11 +200,25 @@ class WeComApi:
             raise WeComError(result)
         return body
 
-    async def _send(self, method: str, path: str, token: str, payload: dict[str, Any] | None,
-                    params: dict[str, str] | None, files: dict[str, Any] | None) -> dict[str, Any]:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        payload: dict[str, Any] | None,
+        params: dict[str, str] | None,
+        files: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         async with self._in_flight:
-            return await call_api(self.http, method, self.credentials.api_base + path, path,
-                                  params={"access_token": token, **(params or {})}, payload=payload, files=files)
+            return await call_api(
+                self.http,
+                method,
+                self.credentials.api_base + path,
+                path,
+                params={"access_token": token, **(params or {})},
+                payload=payload,
+                files=files,
+            )
 
     async def upload_image(self, image: Image) -> str:
         """media/upload (multipart field `media`, at most 1 MB): the media_id, valid for three days."""
@@ -223,8 +257,13 @@ class WeComApi:
     async def _fetch(self) -> str:
         credentials = self.credentials
         async with self._in_flight:
-            body = await call_api(self.http, "GET", f"{credentials.api_base}/cgi-bin/gettoken", "gettoken",
-                                  params={"corpid": credentials.corp_id, "corpsecret": credentials.secret})
+            body = await call_api(
+                self.http,
+                "GET",
+                f"{credentials.api_base}/cgi-bin/gettoken",
+                "gettoken",
+                params={"corpid": credentials.corp_id, "corpsecret": credentials.secret},
+            )
         result = classify(body, "gettoken")
         token = body.get("access_token")
         if result.status is not SendStatus.OK:
@@ -263,8 +302,12 @@ class WeComAppSender:
         if not content.strip():
             return SendResult.permanent("消息内容为空")
         for number, part in enumerate(parts, 1):
-            payload: dict[str, Any] = {"touser": message.target, "agentid": self.api.credentials.agent_id,
-                                       "msgtype": kind, kind: {"content": part}}
+            payload: dict[str, Any] = {
+                "touser": message.target,
+                "agentid": self.api.credentials.agent_id,
+                "msgtype": kind,
+                kind: {"content": part},
+            }
             if message.key is not None:
                 # A retried outbox row re-sends its earlier parts too; WeCom drops identical requests within the
                 # interval, so the user sees each part once.
@@ -279,13 +322,19 @@ class WeComAppSender:
                 return SendResult.permanent(f"接收人 {message.target} 不在应用可见范围内或无权限")
         return SendResult.ok(f"message/send: {len(parts)} 条")
 
-
     async def send_image(self, target: str, image: Image) -> SendResult:
         """A picture (a chart) to one userid: uploaded as media, then sent as an image app message."""
         try:
             media_id = await self.api.upload_image(image)
-            await self.api.call("/cgi-bin/message/send", {"touser": target, "agentid": self.api.credentials.agent_id,
-                                                          "msgtype": "image", "image": {"media_id": media_id}})
+            await self.api.call(
+                "/cgi-bin/message/send",
+                {
+                    "touser": target,
+                    "agentid": self.api.credentials.agent_id,
+                    "msgtype": "image",
+                    "image": {"media_id": media_id},
+                },
+            )
         except WeComError as error:
             return error.result
         return SendResult.ok(f"image {image.name}")
@@ -317,8 +366,14 @@ class WeComRobotSender:
             if kind == "text" and message.mentions and number == len(parts):
                 body["mentioned_mobile_list"] = list(message.mentions)  # @ once, under the last part
             try:
-                reply = await call_api(self.http, "POST", self.url, "webhook/send", params={"key": key},
-                                       payload={"msgtype": kind, kind: body})
+                reply = await call_api(
+                    self.http,
+                    "POST",
+                    self.url,
+                    "webhook/send",
+                    params={"key": key},
+                    payload={"msgtype": kind, kind: body},
+                )
             except WeComError as error:
                 return _part_failed(error.result, number, len(parts))
             # Robots report errors as an errcode in an HTTP 200 body (45009 rate limit, 93000 invalid webhook).
@@ -344,8 +399,9 @@ def _part_failed(result: SendResult, number: int, total: int) -> SendResult:
     return SendResult(result.status, f"第{number}/{total}段 {result.detail}", result.retry_after)
 
 
-def build_senders(settings: Settings, sessions: sessionmaker[Session], clock: Clock,
-                  http: httpx.AsyncClient) -> list[Sender]:
+def build_senders(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, http: httpx.AsyncClient
+) -> list[Sender]:
     """The WeCom senders this configuration allows: robots always (a webhook key is all they need), the app
     once every DUBAN_WECOM_* setting is present."""
     senders: list[Sender] = [WeComRobotSender(api_base=settings.wecom_api_base, http=http)]

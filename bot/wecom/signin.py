@@ -26,12 +26,23 @@ def authorize_url(settings: Settings, *, redirect_uri: str, state: str, inside_w
     """The page that authorises this browser and sends it back to `redirect_uri` with a code."""
     assert settings.wecom_corp_id and settings.wecom_agent_id is not None
     if inside_wecom:
-        query = {"appid": settings.wecom_corp_id, "redirect_uri": redirect_uri, "response_type": "code",
-                 "scope": "snsapi_base", "state": state, "agentid": str(settings.wecom_agent_id)}
+        query = {
+            "appid": settings.wecom_corp_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": "snsapi_base",
+            "state": state,
+            "agentid": str(settings.wecom_agent_id),
+        }
         # WeCom's client reads the fragment to know it should attach the member's identity.
         return f"{settings.wecom_authorize_url}?{urlencode(query)}#wechat_redirect"
-    query = {"login_type": "CorpApp", "appid": settings.wecom_corp_id, "agentid": str(settings.wecom_agent_id),
-             "redirect_uri": redirect_uri, "state": state}
+    query = {
+        "login_type": "CorpApp",
+        "appid": settings.wecom_corp_id,
+        "agentid": str(settings.wecom_agent_id),
+        "redirect_uri": redirect_uri,
+        "state": state,
+    }
     return f"{settings.wecom_qr_login_url}?{urlencode(query)}"
 
 

@@ -39,8 +39,15 @@ def lock_key(bot_id: str) -> int:
 class ConnectionHolder:
     """Runs the channel's connection while, and only while, this process holds the bot's lock."""
 
-    def __init__(self, channel: RobotChannel, leadership: Leadership, *, timing: Timing,
-                 election_seconds: float = ELECTION_SECONDS, eligible: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        channel: RobotChannel,
+        leadership: Leadership,
+        *,
+        timing: Timing,
+        election_seconds: float = ELECTION_SECONDS,
+        eligible: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.channel, self.leadership, self.timing = channel, leadership, timing
         self.election_seconds = election_seconds
         self.eligible = eligible
@@ -54,8 +61,9 @@ class ConnectionHolder:
         try:
             while True:
                 await self.elect()
-                await self.timing.sleep(self.election_seconds if self.holding or self.eligible()
-                                        else ELIGIBILITY_SECONDS)
+                await self.timing.sleep(
+                    self.election_seconds if self.holding or self.eligible() else ELIGIBILITY_SECONDS
+                )
         finally:
             await self._stop()
             await asyncio.to_thread(self.leadership.release)
@@ -82,9 +90,14 @@ class ConnectionHolder:
 
 
 @asynccontextmanager
-async def running(app: FastAPI, services: Services, *, timing: Timing | None = None,
-                  liveness: Liveness | None = None,
-                  eligible: Callable[[], bool] = lambda: True) -> AsyncIterator[RobotChannel]:
+async def running(
+    app: FastAPI,
+    services: Services,
+    *,
+    timing: Timing | None = None,
+    liveness: Liveness | None = None,
+    eligible: Callable[[], bool] = lambda: True,
+) -> AsyncIterator[RobotChannel]:
     """The channel for the app's lifetime, its connection held by whichever eligible process wins the lock."""
     settings = services.settings
     assert settings.wecom_bot_id

@@ -37,14 +37,26 @@ class Clicked:
 
 def choice_card(choices: tuple[Choice, ...], *, asked: str, offer_id: str | None, question: str) -> dict[str, Any]:
     """An aibot_send_msg body: a button_interaction card with a button per choice (the first six)."""
-    buttons = [{"text": c.label, "style": 1 if i == 0 else 2,
-                "key": json.dumps({"u": asked, "o": offer_id or "", "t": c.text, "l": c.label}, ensure_ascii=False,
-                                  separators=(",", ":"))}
-               for i, c in enumerate(choices[:MAX_BUTTONS])]
-    desc = question if len(question) <= DESC_CHARS else question[:DESC_CHARS - 1] + "…"
-    return {"msgtype": "template_card",
-            "template_card": {"card_type": "button_interaction", "main_title": {"title": TITLE, "desc": desc},
-                              "task_id": f"duban_{secrets.token_hex(8)}", "button_list": buttons}}
+    buttons = [
+        {
+            "text": c.label,
+            "style": 1 if i == 0 else 2,
+            "key": json.dumps(
+                {"u": asked, "o": offer_id or "", "t": c.text, "l": c.label}, ensure_ascii=False, separators=(",", ":")
+            ),
+        }
+        for i, c in enumerate(choices[:MAX_BUTTONS])
+    ]
+    desc = question if len(question) <= DESC_CHARS else question[: DESC_CHARS - 1] + "…"
+    return {
+        "msgtype": "template_card",
+        "template_card": {
+            "card_type": "button_interaction",
+            "main_title": {"title": TITLE, "desc": desc},
+            "task_id": f"duban_{secrets.token_hex(8)}",
+            "button_list": buttons,
+        },
+    }
 
 
 def read_key(event_key: str) -> Clicked:
@@ -62,7 +74,12 @@ def read_key(event_key: str) -> Clicked:
 
 def answered_card(task_id: str, label: str) -> dict[str, Any]:
     """An aibot_respond_update_msg body: the clicked card, replaced by one inert button naming the choice."""
-    return {"response_type": "update_template_card",
-            "template_card": {"card_type": "button_interaction", "main_title": {"title": f"已选择：{label}"},
-                              "task_id": task_id,
-                              "button_list": [{"text": f"已选择：{label}", "style": 2, "key": DONE_KEY}]}}
+    return {
+        "response_type": "update_template_card",
+        "template_card": {
+            "card_type": "button_interaction",
+            "main_title": {"title": f"已选择：{label}"},
+            "task_id": task_id,
+            "button_list": [{"text": f"已选择：{label}", "style": 2, "key": DONE_KEY}],
+        },
+    }

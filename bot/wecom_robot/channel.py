@@ -57,9 +57,14 @@ class RobotChannel:
         assert settings.wecom_bot_id and settings.wecom_bot_secret
         self.services = services
         self.media_pauses: tuple[float, ...] = RETRY_PAUSES
-        self.connection = LongConnection(url=settings.wecom_bot_ws_url, bot_id=settings.wecom_bot_id,
-                                         secret=settings.wecom_bot_secret.get_secret_value(),
-                                         on_callback=self.on_callback, timing=timing, liveness=liveness)
+        self.connection = LongConnection(
+            url=settings.wecom_bot_ws_url,
+            bot_id=settings.wecom_bot_id,
+            secret=settings.wecom_bot_secret.get_secret_value(),
+            on_callback=self.on_callback,
+            timing=timing,
+            liveness=liveness,
+        )
 
     async def on_callback(self, frame: protocol.Frame) -> None:
         with counting_callback(METRIC_LABEL) as counted:
@@ -73,9 +78,15 @@ class RobotChannel:
                 counted.outcome = "malformed"
                 return
             # A group's chatid is logged: it is what a plan's `groups: {channel: wecom_aibot, chatid: …}` needs.
-            log.info("wecom robot callback", extra={"kind": type(callback).__name__, "msg_id": callback.chat.msg_id,
-                                                    "group": callback.chat.is_group,
-                                                    "chat": callback.chat.chat_id if callback.chat.is_group else None})
+            log.info(
+                "wecom robot callback",
+                extra={
+                    "kind": type(callback).__name__,
+                    "msg_id": callback.chat.msg_id,
+                    "group": callback.chat.is_group,
+                    "chat": callback.chat.chat_id if callback.chat.is_group else None,
+                },
+            )
             try:
                 if isinstance(callback, RobotMessage):
                     await self._answer(frame.req_id, callback)
@@ -110,13 +121,22 @@ class RobotChannel:
         async with httpx.AsyncClient(timeout=MEDIA_TIMEOUT) as http:
             for index, attachment in enumerate(message.attachments):
                 name = "图片.jpg" if attachment.kind == "image" else ""
-                received = await download(partial(media.fetch_staged, http, attachment, name), name=name,
-                                          platform=METRIC_LABEL, pauses=self.media_pauses)
-                incoming = IncomingMessage(platform=PLATFORM, user_id=message.chat.user_id,
-                                           text=caption if index == 0 else "", received_at=self.services.clock.now(),
-                                           message_id=f"{dedupe_key(message.chat)}:{index}",
-                                           conversation_id=message.chat.chat_id, is_group=message.chat.is_group,
-                                           attachment=received)
+                received = await download(
+                    partial(media.fetch_staged, http, attachment, name),
+                    name=name,
+                    platform=METRIC_LABEL,
+                    pauses=self.media_pauses,
+                )
+                incoming = IncomingMessage(
+                    platform=PLATFORM,
+                    user_id=message.chat.user_id,
+                    text=caption if index == 0 else "",
+                    received_at=self.services.clock.now(),
+                    message_id=f"{dedupe_key(message.chat)}:{index}",
+                    conversation_id=message.chat.chat_id,
+                    is_group=message.chat.is_group,
+                    attachment=received,
+                )
                 try:
                     reply = await self.services.handle(PLATFORM, incoming)
                 finally:
@@ -127,13 +147,19 @@ class RobotChannel:
 
     async def _welcome(self, req_id: str, chat: Chat) -> None:
         """The menu for the user's role, as the app's greeting, within WeCom's 5 seconds for a welcome."""
-        menu = IncomingMessage(platform=PLATFORM, user_id=chat.user_id, text="帮助",
-                               received_at=self.services.clock.now(), message_id=dedupe_key(chat))
+        menu = IncomingMessage(
+            platform=PLATFORM,
+            user_id=chat.user_id,
+            text="帮助",
+            received_at=self.services.clock.now(),
+            message_id=dedupe_key(chat),
+        )
         reply = await self.services.handle(PLATFORM, menu)
         text = texts.GREETING + "\n" + "\n\n".join(reply.texts)
         try:
-            await self.connection.respond(req_id, {"msgtype": "text", "text": {"content": text}},
-                                          cmd=protocol.RESPOND_WELCOME)
+            await self.connection.respond(
+                req_id, {"msgtype": "text", "text": {"content": text}}, cmd=protocol.RESPOND_WELCOME
+            )
         except RobotError as error:  # too late for a welcome: the menu is one 帮助 away
             log.warning("wecom robot welcome not sent", extra={"errcode": error.errcode, "detail": str(error)})
 
@@ -148,14 +174,21 @@ class RobotChannel:
             log.info("wecom robot click refused: not the person asked", extra={"msg_id": click.chat.msg_id})
             await self.deliver(None, click.chat, Reply.of(NOT_YOURS.format(asked=clicked.user_id)))
             return
-        message = IncomingMessage(platform=PLATFORM, user_id=click.chat.user_id, text=clicked.text,
-                                  received_at=self.services.clock.now(), message_id=dedupe_key(click.chat),
-                                  conversation_id=click.chat.chat_id, is_group=click.chat.is_group,
-                                  answers=clicked.offer_id)
+        message = IncomingMessage(
+            platform=PLATFORM,
+            user_id=click.chat.user_id,
+            text=clicked.text,
+            received_at=self.services.clock.now(),
+            message_id=dedupe_key(click.chat),
+            conversation_id=click.chat.chat_id,
+            is_group=click.chat.is_group,
+            answers=clicked.offer_id,
+        )
         reply = await self.services.handle(PLATFORM, message)
         try:
-            await self.connection.respond(req_id, cards.answered_card(click.task_id, clicked.label),
-                                          cmd=protocol.RESPOND_UPDATE)
+            await self.connection.respond(
+                req_id, cards.answered_card(click.task_id, clicked.label), cmd=protocol.RESPOND_UPDATE
+            )
         except RobotError as error:  # the card keeps its buttons; a second click is refused as stale
             log.warning("wecom robot card not updated", extra={"errcode": error.errcode, "detail": str(error)})
         await self.deliver(None, click.chat, reply)
@@ -173,19 +206,24 @@ class RobotChannel:
             try:
                 await self._stream(req_id, first, images=_image_items(reply))
             except RobotError as error:
-                log.warning("wecom robot reply not accepted on its req_id; sending it to the chat",
-                            extra={"errcode": error.errcode, "detail": str(error), "msg_id": chat.msg_id})
+                log.warning(
+                    "wecom robot reply not accepted on its req_id; sending it to the chat",
+                    extra={"errcode": error.errcode, "detail": str(error), "msg_id": chat.msg_id},
+                )
                 rest.insert(0, first)
         bodies = [protocol.markdown_body(part) for part in rest]
         if reply.choices and not reply.duplicate:
-            bodies.append(cards.choice_card(reply.choices, asked=chat.user_id, offer_id=reply.offer_id,
-                                            question=reply.texts[-1]))
+            bodies.append(
+                cards.choice_card(reply.choices, asked=chat.user_id, offer_id=reply.offer_id, question=reply.texts[-1])
+            )
         for body in bodies:
             try:
                 await self.connection.send(chat.chat_id, body)
             except RobotError as error:
-                log.error("wecom robot reply lost", extra={"errcode": error.errcode, "detail": str(error),
-                                                           "msg_id": chat.msg_id})
+                log.error(
+                    "wecom robot reply lost",
+                    extra={"errcode": error.errcode, "detail": str(error), "msg_id": chat.msg_id},
+                )
                 return
 
     async def _stream(self, req_id: str, content: str, *, images: list[dict[str, Any]]) -> None:
@@ -204,6 +242,13 @@ class RobotChannel:
 
 def _image_items(reply: Reply) -> list[dict[str, Any]]:
     """Charts as the stream's picture items (base64 and md5 of the PNG), which WeCom shows under the text."""
-    return [{"msgtype": "image", "image": {"base64": base64.b64encode(image.data).decode(),
-                                           "md5": hashlib.md5(image.data, usedforsecurity=False).hexdigest()}}
-            for image in reply.images]
+    return [
+        {
+            "msgtype": "image",
+            "image": {
+                "base64": base64.b64encode(image.data).decode(),
+                "md5": hashlib.md5(image.data, usedforsecurity=False).hexdigest(),
+            },
+        }
+        for image in reply.images
+    ]

@@ -86,8 +86,16 @@ class _Turn:
 
 
 class LongConnection:
-    def __init__(self, *, url: str, bot_id: str, secret: str, on_callback: CallbackHandler,
-                 timing: Timing | None = None, liveness: Liveness | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        bot_id: str,
+        secret: str,
+        on_callback: CallbackHandler,
+        timing: Timing | None = None,
+        liveness: Liveness | None = None,
+    ) -> None:
         self.url, self.bot_id, self._secret = url, bot_id, secret
         self.on_callback = on_callback
         self.timing = timing or LoopTiming()
@@ -136,13 +144,17 @@ class LongConnection:
             await asyncio.gather(*self._callbacks, return_exceptions=True)
 
     async def _session(self) -> None:
-        async with websockets.connect(self.url, open_timeout=OPEN_TIMEOUT, ping_interval=None, close_timeout=1,
-                                      max_size=MAX_FRAME_BYTES) as ws:
+        async with websockets.connect(
+            self.url, open_timeout=OPEN_TIMEOUT, ping_interval=None, close_timeout=1, max_size=MAX_FRAME_BYTES
+        ) as ws:
             self._ws = ws
             self._last_heard = self.timing.monotonic()
             log.info("wecom robot connected", extra={"bot_id": self.bot_id})
-            tasks = [asyncio.create_task(self._read(ws)), asyncio.create_task(self._watch()),
-                     asyncio.create_task(self._authenticate_and_beat())]
+            tasks = [
+                asyncio.create_task(self._read(ws)),
+                asyncio.create_task(self._watch()),
+                asyncio.create_task(self._authenticate_and_beat()),
+            ]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -156,12 +168,18 @@ class LongConnection:
                 ws.transport.abort()
 
     async def _authenticate_and_beat(self) -> None:
-        answer = await self._request(protocol.SUBSCRIBE, {"bot_id": self.bot_id, "secret": self._secret},
-                                     timeout=self.liveness.silence_limit, check=False)
+        answer = await self._request(
+            protocol.SUBSCRIBE,
+            {"bot_id": self.bot_id, "secret": self._secret},
+            timeout=self.liveness.silence_limit,
+            check=False,
+        )
         if answer.errcode != 0:
-            log.error("wecom robot authentication refused: check DUBAN_WECOM_BOT_ID, DUBAN_WECOM_BOT_SECRET and "
-                      "that the robot's API mode is the long connection",
-                      extra={"errcode": answer.errcode, "errmsg": answer.errmsg})
+            log.error(
+                "wecom robot authentication refused: check DUBAN_WECOM_BOT_ID, DUBAN_WECOM_BOT_SECRET and "
+                "that the robot's API mode is the long connection",
+                extra={"errcode": answer.errcode, "errmsg": answer.errmsg},
+            )
             raise _Ended(f"authentication refused ({answer.errcode})", refused=True)
         self.authenticated.set()
         log.info("wecom robot authenticated", extra={"bot_id": self.bot_id})
@@ -190,8 +208,11 @@ class LongConnection:
                 continue
             if frame.cmd in (protocol.MESSAGE_CALLBACK, protocol.EVENT_CALLBACK):
                 if _superseded(frame):
-                    log.error("wecom robot replaced by another connection of the same bot: is a second "
-                              "deployment using DUBAN_WECOM_BOT_ID?", extra={"bot_id": self.bot_id})
+                    log.error(
+                        "wecom robot replaced by another connection of the same bot: is a second "
+                        "deployment using DUBAN_WECOM_BOT_ID?",
+                        extra={"bot_id": self.bot_id},
+                    )
                     raise _Ended("another connection took over", refused=True)
                 self._handle_later(self.on_callback(frame))
             elif frame.req_id.startswith(protocol.PING):
@@ -231,8 +252,15 @@ class LongConnection:
         """A proactive message to a chat: a group's chatid, or a userid for the one-to-one chat."""
         await self._request(protocol.SEND, {"chatid": chat_id, **body})
 
-    async def _request(self, cmd: str, body: dict[str, Any], *, req_id: str | None = None,
-                       timeout: float | None = None, check: bool = True) -> Frame:
+    async def _request(
+        self,
+        cmd: str,
+        body: dict[str, Any],
+        *,
+        req_id: str | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> Frame:
         """Send a command and wait for WeCom's answer to it. Commands on one req_id (the frames of a reply) go
         one at a time, each after the answer to the one before, as WeCom's SDKs send them."""
         if cmd != protocol.SUBSCRIBE and not self.authenticated.is_set():
@@ -248,8 +276,9 @@ class LongConnection:
             if not turn.users:
                 del self._turns[req_id]
 
-    async def _exchange(self, cmd: str, body: dict[str, Any], *, req_id: str, timeout: float | None,
-                        check: bool) -> Frame:
+    async def _exchange(
+        self, cmd: str, body: dict[str, Any], *, req_id: str, timeout: float | None, check: bool
+    ) -> Frame:
         answer: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = answer
         try:

@@ -114,11 +114,19 @@ def parse_message(body: dict[str, Any], *, now: datetime) -> RobotMessage:
         text = _LEADING_MENTIONS.sub("", text).strip()
     message = None
     if text:
-        message = IncomingMessage(platform=PLATFORM, user_id=chat.user_id, text=text, received_at=now,
-                                  message_id=dedupe_key(chat), conversation_id=chat.chat_id, is_group=chat.is_group,
-                                  spoken=msgtype == "voice")
-    return RobotMessage(chat=chat, addressed=addressed, message=message, attachments=tuple(attachments),
-                        voice=msgtype == "voice")
+        message = IncomingMessage(
+            platform=PLATFORM,
+            user_id=chat.user_id,
+            text=text,
+            received_at=now,
+            message_id=dedupe_key(chat),
+            conversation_id=chat.chat_id,
+            is_group=chat.is_group,
+            spoken=msgtype == "voice",
+        )
+    return RobotMessage(
+        chat=chat, addressed=addressed, message=message, attachments=tuple(attachments), voice=msgtype == "voice"
+    )
 
 
 def parse_event(body: dict[str, Any]) -> EnterChat | CardClick | OtherEvent:

@@ -43,8 +43,10 @@ def test_plan_load_creates_then_reports_no_change(cli_env: Database) -> None:
 
 def test_plan_load_with_an_error_writes_nothing(cli_env: Database, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text((FIXTURES / "plan.yaml").read_text(encoding="utf-8").replace("end: 10月下旬}", "end: 十月某日}"),
-                   encoding="utf-8")
+    bad.write_text(
+        (FIXTURES / "plan.yaml").read_text(encoding="utf-8").replace("end: 10月下旬}", "end: 十月某日}"),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["plan", "load", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:14: phases[2].end: 无法识别的日期「十月某日」" in result.output
@@ -82,8 +84,21 @@ def test_demo_users_can_talk_to_the_bot(cli_env: Database) -> None:
 
 def test_add_coordinator_hashes_the_password_and_binds_the_chat_identity(cli_env: Database) -> None:
     runner.invoke(app, ["plan", "load", str(FIXTURES / "plan.yaml")])
-    result = runner.invoke(app, ["user", "add-coordinator", "--name", "张主任", "--login", "zhang",
-                                 "--password", "correct-horse", "--wecom-userid", "ZhangZR"])
+    result = runner.invoke(
+        app,
+        [
+            "user",
+            "add-coordinator",
+            "--name",
+            "张主任",
+            "--login",
+            "zhang",
+            "--password",
+            "correct-horse",
+            "--wecom-userid",
+            "ZhangZR",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with transaction(cli_env.sessions) as session:
         coordinator = session.scalars(select(Coordinator).where(Coordinator.login == "zhang")).one()
@@ -100,11 +115,13 @@ def test_demo_prints_a_dashboard_login_that_works(cli_env: Database) -> None:
     second = re.search(r"登录名 demo  密码 (\S+?)（", runner.invoke(app, ["demo"]).output).group(1)  # type: ignore[union-attr]
     assert first != second  # never a well-known password
     with TestClient(create_app(make_settings(cli_env, secret_key="k"), clock=ManualClock(datetime.now(UTC)))) as client:
+
         def log_in(password: str) -> int:
             form = client.get("/dashboard/login").text
             csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-            response = client.post("/dashboard/login", data={"login": "demo", "password": password, "csrf": csrf},
-                                   follow_redirects=False)
+            response = client.post(
+                "/dashboard/login", data={"login": "demo", "password": password, "csrf": csrf}, follow_redirects=False
+            )
             return response.status_code
 
         assert log_in(first) != 303
@@ -112,8 +129,9 @@ def test_demo_prints_a_dashboard_login_that_works(cli_env: Database) -> None:
         assert "演示" in client.get("/dashboard").text
 
 
-def test_serve_freezes_what_the_process_holds_after_start_up(cli_env: Database, monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_serve_freezes_what_the_process_holds_after_start_up(
+    cli_env: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gc
 
     import uvicorn

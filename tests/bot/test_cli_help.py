@@ -13,9 +13,31 @@ from bot.cli import app
 
 runner = CliRunner()
 # Names a Chinese help text rightly writes in Latin letters: products, formats, settings, examples.
-NAMES = {"duban", "YAML", "Excel", "Word", "TODO", "userid", "staffId", "sqlite", "var", "postgresql", "UTF",
-         "DUBAN_HOST", "DUBAN_PORT", "apply", "unit", "xlsx", "docx",
-         "pdf", "ofd", "PDF", "OFD", "GB18030", "zip"}
+NAMES = {
+    "duban",
+    "YAML",
+    "Excel",
+    "Word",
+    "TODO",
+    "userid",
+    "staffId",
+    "sqlite",
+    "var",
+    "postgresql",
+    "UTF",
+    "DUBAN_HOST",
+    "DUBAN_PORT",
+    "apply",
+    "unit",
+    "xlsx",
+    "docx",
+    "pdf",
+    "ofd",
+    "PDF",
+    "OFD",
+    "GB18030",
+    "zip",
+}
 
 
 def command_paths(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -81,8 +81,10 @@ def test_imported_plan_loads_once_its_todos_are_done(tmp_path: Path, cli_db: Dat
     plan.write_text(runner.invoke(app, ["plan", "import-text", str(seed_file("001"))]).stdout, encoding="utf-8")
     refused = runner.invoke(app, ["plan", "load", str(plan)])
     assert refused.exit_code == 1 and "units: 还没有填写" in refused.stderr
-    plan.write_text(plan.read_text(encoding="utf-8").replace("units:  # TODO", "units:\n  - {name: 法制科}\n# TODO"),
-                    encoding="utf-8")
+    plan.write_text(
+        plan.read_text(encoding="utf-8").replace("units:  # TODO", "units:\n  - {name: 法制科}\n# TODO"),
+        encoding="utf-8",
+    )
     loaded = runner.invoke(app, ["plan", "load", str(plan)])
     assert loaded.exit_code == 0, loaded.output
     assert "已创建：行政执法不作为慢作为乱作为专项整治" in loaded.stdout

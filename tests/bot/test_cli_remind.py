@@ -53,10 +53,13 @@ def test_preview_says_so_when_nothing_is_due(duban: CliRunner) -> None:
     assert result.exit_code == 0 and "这段时间内没有需要发送的提醒。" in result.output
 
 
-@pytest.mark.parametrize(("start", "end", "message"), [
-    ("7月17日", "2020-07-18", "无法识别的时间「7月17日」"),
-    ("2020-07-18", "2020-07-17", "--to 不能早于 --from"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("7月17日", "2020-07-18", "无法识别的时间「7月17日」"),
+        ("2020-07-18", "2020-07-17", "--to 不能早于 --from"),
+    ],
+)
 def test_preview_rejects_bad_ranges(duban: CliRunner, start: str, end: str, message: str) -> None:
     result = duban.invoke(app, ["remind", "preview", "--from", start, "--to", end])
     assert result.exit_code == 1 and message in result.output

@@ -26,8 +26,10 @@ from tests.conftest import FIXTURES, Database, SimChat, at, make_settings
 from tests.factories import set_password
 
 PLAN = (FIXTURES / "plan.yaml").read_text(encoding="utf-8")
-ONE_LINE_ISSUE = ("问题 线索名称：执法记录仪未全程使用 线索来源：专项检查 整治重点：队伍建设 "
-                  "线索内容：现场执法未开记录仪 整改措施：加强培训 整改目标：全程记录 责任人：马强 完成时限：")
+ONE_LINE_ISSUE = (
+    "问题 线索名称：执法记录仪未全程使用 线索来源：专项检查 整治重点：队伍建设 "
+    "线索内容：现场执法未开记录仪 整改措施：加强培训 整改目标：全程记录 责任人：马强 完成时限："
+)
 
 
 @pytest.fixture(params=["sim", "wecom"])
@@ -49,12 +51,19 @@ def test_1_fields_on_one_line_in_any_form(talk: SimChat, plan_loaded: Database) 
         contact = session.scalars(select(Contact).where(Contact.name == "赵六")).one()
         assert (contact.unit.name, contact.title, contact.phone) == ("耕地保护科", "副科长", "13800000002")
 
-    reply = talk.send("MaQiang", "问题 【名称】执法记录仪未全程使用【来源】专项检查【重点】队伍建设"
-                                 "【内容】现场执法未开记录仪【措施】加强培训【目标】全程记录【负责人】马强【时限】9月10日前")
+    reply = talk.send(
+        "MaQiang",
+        "问题 【名称】执法记录仪未全程使用【来源】专项检查【重点】队伍建设"
+        "【内容】现场执法未开记录仪【措施】加强培训【目标】全程记录【负责人】马强【时限】9月10日前",
+    )
     assert "已登记问题 #1「执法记录仪未全程使用」" in reply and "还差" not in reply
     logged = one_issue(plan_loaded, 1)
-    assert (logged.source, logged.focus_area, logged.owner, logged.due) == ("专项检查", "队伍建设", "马强",
-                                                                            date(2020, 9, 10))
+    assert (logged.source, logged.focus_area, logged.owner, logged.due) == (
+        "专项检查",
+        "队伍建设",
+        "马强",
+        date(2020, 9, 10),
+    )
 
     assert "请发送「整治重点」" in talk.send("MaQiang", "问题 线索名称：案卷归档不及时 线索来源：信访举报")
     assert "请发送「整改措施」" in talk.send("MaQiang", "线索内容：经查：2019年案卷12卷未归档 整治重点：制度建设")
@@ -111,8 +120,9 @@ units:
 """
 
 
-def test_5_a_due_date_outside_the_campaign_is_asked_about(talk: SimChat, plan_loaded: Database,
-                                                          clock: ManualClock) -> None:
+def test_5_a_due_date_outside_the_campaign_is_asked_about(
+    talk: SimChat, plan_loaded: Database, clock: ManualClock
+) -> None:
     clock.set(at("2026-12-10 10:00"))
     with transaction(plan_loaded.sessions) as session:
         load_plan(session, parse_plan(WINTER_PLAN), now=clock.now())
@@ -176,8 +186,9 @@ def test_9_the_same_issue_twice_needs_a_confirmation(talk: SimChat, plan_loaded:
     assert count(plan_loaded, Issue) == 2
 
 
-CONTACT_FORM_PLAN = PLAN.replace("{name: 专项整治联系人, due: 6月10日}",
-                                 "{name: 专项整治联系人, due: 7月20日, kind: contacts}")
+CONTACT_FORM_PLAN = PLAN.replace(
+    "{name: 专项整治联系人, due: 6月10日}", "{name: 专项整治联系人, due: 7月20日, kind: contacts}"
+)
 
 
 def _nudges(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -189,8 +200,9 @@ def _nudges(db: Database, monkeypatch: pytest.MonkeyPatch) -> str:
     return result.output
 
 
-def test_10_registration_submits_the_contact_form(talk: SimChat, plan_loaded: Database, clock: ManualClock,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_10_registration_submits_the_contact_form(
+    talk: SimChat, plan_loaded: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with transaction(plan_loaded.sessions) as session:
         load_plan(session, parse_plan(CONTACT_FORM_PLAN), now=clock.now())
     assert "未报送 法制科、耕地保护科" in talk.send("YuJianKui", "未报送")

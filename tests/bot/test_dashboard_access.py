@@ -30,8 +30,9 @@ SECRET = "test-secret-key-for-sessions"
 def app_client(plan_loaded: Database, clock: ManualClock) -> Iterator[TestClient]:
     build_ledger(plan_loaded)
     set_password(plan_loaded)
-    with TestClient(create_app(make_settings(plan_loaded, secret_key=SECRET), clock=clock),
-                    follow_redirects=False) as client:
+    with TestClient(
+        create_app(make_settings(plan_loaded, secret_key=SECRET), clock=clock), follow_redirects=False
+    ) as client:
         yield client
 
 
@@ -78,12 +79,16 @@ def test_a_liaisons_chat_identity_is_no_way_in(app_client: TestClient, plan_load
     assert app_client.get("/api/issues").status_code == 401
 
 
-@pytest.mark.parametrize("cookie", [
-    "not-a-session",
-    URLSafeTimedSerializer("another-key", salt="duban.dashboard.session").dumps({"c": 1, "v": "x", "x": "t"}),
-    URLSafeTimedSerializer(SECRET, salt="duban.dashboard.session").dumps({"c": 1, "v": "wrong", "x": "t"}),
-    URLSafeTimedSerializer(SECRET, salt="duban.dashboard.session").dumps({"x": "only-a-csrf-token"}),
-], ids=["garbage", "other-key", "stale-password", "anonymous"])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "not-a-session",
+        URLSafeTimedSerializer("another-key", salt="duban.dashboard.session").dumps({"c": 1, "v": "x", "x": "t"}),
+        URLSafeTimedSerializer(SECRET, salt="duban.dashboard.session").dumps({"c": 1, "v": "wrong", "x": "t"}),
+        URLSafeTimedSerializer(SECRET, salt="duban.dashboard.session").dumps({"x": "only-a-csrf-token"}),
+    ],
+    ids=["garbage", "other-key", "stale-password", "anonymous"],
+)
 def test_forged_or_stale_sessions_are_refused(app_client: TestClient, cookie: str) -> None:
     app_client.cookies.set("duban_session", cookie)
     assert app_client.get("/api/summary").status_code == 401
@@ -111,8 +116,11 @@ def test_login_sets_a_hardened_cookie_and_goes_where_it_was_asked(app_client: Te
 
 def test_the_cookie_is_secure_behind_https(plan_loaded: Database, clock: ManualClock) -> None:
     set_password(plan_loaded)
-    with TestClient(create_app(make_settings(plan_loaded, secret_key=SECRET), clock=clock),
-                    base_url="https://duban.example", follow_redirects=False) as client:
+    with TestClient(
+        create_app(make_settings(plan_loaded, secret_key=SECRET), clock=clock),
+        base_url="https://duban.example",
+        follow_redirects=False,
+    ) as client:
         assert "secure" in log_in(client).headers["set-cookie"].lower()
 
 
@@ -129,8 +137,11 @@ def test_wrong_password_then_too_many_attempts(app_client: TestClient, plan_load
     locked = log_in(app_client)  # even the right password waits now
     assert locked.status_code == 429 and "登录失败次数过多" in locked.text
     with transaction(plan_loaded.sessions) as session:
-        failures = session.scalar(select(func.count()).select_from(AuditEntry)
-                                  .where(AuditEntry.action == "login.failed", AuditEntry.actor == "dashboard:yu"))
+        failures = session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "login.failed", AuditEntry.actor == "dashboard:yu")
+        )
     assert failures == 5  # counted in the database, so every replica sees the same number
 
 

@@ -31,8 +31,15 @@ def signed_in(plan_loaded: Database, clock: ManualClock) -> Iterator[TestClient]
 
 def test_summary(signed_in: TestClient) -> None:
     summary = signed_in.get("/api/summary").json()
-    assert summary["totals"] == {"logged": 7, "open": 2, "in_progress": 1, "rectified": 4, "overdue": 1,
-                                 "due_soon": 1, "rate": round(4 / 7, 4)}
+    assert summary["totals"] == {
+        "logged": 7,
+        "open": 2,
+        "in_progress": 1,
+        "rectified": 4,
+        "overdue": 1,
+        "due_soon": 1,
+        "rate": round(4 / 7, 4),
+    }
     assert summary["phase"] == "自查整改阶段" and summary["week"] == "2020-W29"
     assert summary["lights"] == {"red": 2, "yellow": 1, "green": 1}
     assert summary["weekly_missing"] == ["执法监察支队", "耕地保护科"] and summary["pending_registrations"] == 1
@@ -97,7 +104,7 @@ def reminder_lines(page: str) -> dict[str, list[str]]:
     for section in page.split('data-testid="reminder-day"')[1:]:
         label = re.search(r"<h2>([^<]+?)\s*<small", section).group(1)  # type: ignore[union-attr]
         rows = section.split('<tr data-testid="reminder">')[1:]
-        days[label] = [" ".join(re.sub(r"<[^>]+>", " ", row[:row.index("</tr>")]).split()) for row in rows]
+        days[label] = [" ".join(re.sub(r"<[^>]+>", " ", row[: row.index("</tr>")]).split()) for row in rows]
     return days
 
 
@@ -108,8 +115,10 @@ def test_upcoming_reminders_come_from_the_engine_rules(signed_in: TestClient) ->
     assert list(days) == ["7月16日 周四", "7月17日 周五"]  # grouped by day; nothing on Wednesday after 10:00
     friday = days["7月17日 周五"]
     weekly = [line for line in friday if line.split()[1] == "周报提醒"]
-    assert [line.split()[:3] for line in weekly] == [["09:00", "周报提醒", "马强（执法监察支队）"],
-                                                      ["11:00", "周报提醒", "马强（执法监察支队）"]]
+    assert [line.split()[:3] for line in weekly] == [
+        ["09:00", "周报提醒", "马强（执法监察支队）"],
+        ["11:00", "周报提醒", "马强（执法监察支队）"],
+    ]
     assert any(line.startswith("12:00 周报未报送汇总") for line in friday)
     assert days["7月16日 周四"][0].startswith("09:00 逾期问题日报 俞建奎（协调人）")
     tomorrow = reminder_lines(signed_in.get("/dashboard/reminders", params={"days": 1}).text)

@@ -40,8 +40,15 @@ from tests.conftest import Database, make_settings
 from tests.factories import build_ledger, campaign_of, set_password, unit_named
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -50,8 +57,9 @@ def live_url(plan_loaded: Database, clock: ManualClock) -> Iterator[str]:
     build_ledger(plan_loaded)
     set_password(plan_loaded)
     chat = Dispatcher(plan_loaded.sessions)  # a notice sent in chat, acknowledged by one of its two liaisons
-    for number, (user, text) in enumerate((("YuJianKui", "通知 请各单位于7月24日前报送典型案例1至2个。"),
-                                           ("MaQiang", "收到"))):
+    for number, (user, text) in enumerate(
+        (("YuJianKui", "通知 请各单位于7月24日前报送典型案例1至2个。"), ("MaQiang", "收到"))
+    ):
         chat.handle(IncomingMessage("wecom", user, text, clock.now(), message_id=f"browser-{number}"))
     app = create_app(make_settings(plan_loaded, secret_key="browser-test"), clock=clock)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
@@ -82,13 +90,16 @@ def shot(page: Page, name: str, backend: str) -> None:
     page.screenshot(path=str(OUTPUT / f"{name}-{backend}.png"), full_page=True)
 
 
-def test_coordinator_works_through_the_dashboard(live_url: str, browser: Browser, plan_loaded: Database,
-                                                 tmp_path: Path) -> None:
+def test_coordinator_works_through_the_dashboard(
+    live_url: str, browser: Browser, plan_loaded: Database, tmp_path: Path
+) -> None:
     context = browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     outside: list[str] = []
-    page.on("request", lambda request: outside.append(request.url)
-            if not request.url.startswith((live_url, "data:")) else None)
+    page.on(
+        "request",
+        lambda request: outside.append(request.url) if not request.url.startswith((live_url, "data:")) else None,
+    )
 
     page.goto(f"{live_url}/dashboard")
     expect(page).to_have_url(f"{live_url}/dashboard/login?next=%2Fdashboard")
@@ -190,12 +201,22 @@ def phone_pages(db: Database) -> dict[str, str]:
     """Every dashboard page a coordinator opens (name → path), with data on it."""
     with transaction(db.sessions) as session:
         unit = unit_named(session, "法制科").id
-    return {"overview": "/dashboard", "units": "/dashboard/units", "unit": f"/dashboard/units/{unit}",
-            "report": f"/dashboard/units/{unit}/weekly/2020-W29", "ledger": "/dashboard/issues",
-            "ledger-filtered": f"/dashboard/issues?unit={unit}&overdue=true", "issue": "/dashboard/issues/2",
-            "weekly": "/dashboard/weekly", "registrations": "/dashboard/registrations",
-            "reminders": "/dashboard/reminders?days=14", "plan": "/dashboard/plan", "exports": "/dashboard/exports",
-            "import": "/dashboard/import", "not-found": "/dashboard/issues/999"}
+    return {
+        "overview": "/dashboard",
+        "units": "/dashboard/units",
+        "unit": f"/dashboard/units/{unit}",
+        "report": f"/dashboard/units/{unit}/weekly/2020-W29",
+        "ledger": "/dashboard/issues",
+        "ledger-filtered": f"/dashboard/issues?unit={unit}&overdue=true",
+        "issue": "/dashboard/issues/2",
+        "weekly": "/dashboard/weekly",
+        "registrations": "/dashboard/registrations",
+        "reminders": "/dashboard/reminders?days=14",
+        "plan": "/dashboard/plan",
+        "exports": "/dashboard/exports",
+        "import": "/dashboard/import",
+        "not-found": "/dashboard/issues/999",
+    }
 
 
 def overflow(page: Page) -> int:
@@ -251,13 +272,25 @@ def signin_url(plan_loaded: Database, clock: ManualClock, platforms: tuple[FakeQ
     public = f"http://127.0.0.1:{listening.getsockname()[1]}"
     qyapi.trusted_domain = dingtalk.redirect_host = public.removeprefix("http://")
     settings = make_settings(
-        plan_loaded, secret_key="browser-test", public_url=public, simulator=False,
-        wecom_corp_id=WECOM_CORP_ID, wecom_agent_id=1000002, wecom_secret=WECOM_SECRET, wecom_token="t",
-        wecom_aes_key="a" * 43, wecom_api_base=qyapi.url, wecom_authorize_url=f"{qyapi.url}{WECOM_AUTHORIZE}",
-        wecom_qr_login_url=f"{qyapi.url}{WECOM_WEB_LOGIN}", dingtalk_app_key=FakeDingTalk.APP_KEY,
-        dingtalk_app_secret=FakeDingTalk.APP_SECRET, dingtalk_api_base=dingtalk.base_url,
-        dingtalk_stream_api_base=dingtalk.base_url, dingtalk_authorize_url=f"{dingtalk.base_url}{DINGTALK_AUTHORIZE}",
-        dingtalk_corp_id="ding0123456789abcdef")
+        plan_loaded,
+        secret_key="browser-test",
+        public_url=public,
+        simulator=False,
+        wecom_corp_id=WECOM_CORP_ID,
+        wecom_agent_id=1000002,
+        wecom_secret=WECOM_SECRET,
+        wecom_token="t",
+        wecom_aes_key="a" * 43,
+        wecom_api_base=qyapi.url,
+        wecom_authorize_url=f"{qyapi.url}{WECOM_AUTHORIZE}",
+        wecom_qr_login_url=f"{qyapi.url}{WECOM_WEB_LOGIN}",
+        dingtalk_app_key=FakeDingTalk.APP_KEY,
+        dingtalk_app_secret=FakeDingTalk.APP_SECRET,
+        dingtalk_api_base=dingtalk.base_url,
+        dingtalk_stream_api_base=dingtalk.base_url,
+        dingtalk_authorize_url=f"{dingtalk.base_url}{DINGTALK_AUTHORIZE}",
+        dingtalk_corp_id="ding0123456789abcdef",
+    )
     server = uvicorn.Server(uvicorn.Config(create_app(settings, clock=clock), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
@@ -271,8 +304,9 @@ def signin_url(plan_loaded: Database, clock: ManualClock, platforms: tuple[FakeQ
     listening.close()
 
 
-def test_signing_in_with_wecom_or_dingtalk(signin_url: str, browser: Browser, plan_loaded: Database,
-                                           platforms: tuple[FakeQyapi, FakeDingTalk]) -> None:
+def test_signing_in_with_wecom_or_dingtalk(
+    signin_url: str, browser: Browser, plan_loaded: Database, platforms: tuple[FakeQyapi, FakeDingTalk]
+) -> None:
     qyapi, dingtalk = platforms
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = desk.new_page()
@@ -292,8 +326,14 @@ def test_signing_in_with_wecom_or_dingtalk(signin_url: str, browser: Browser, pl
     phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
     small = phone.new_page()
     outside: list[str] = []
-    small.on("request", lambda request: outside.append(request.url)
-             if not request.url.startswith((signin_url, qyapi.url, dingtalk.base_url, "data:")) else None)
+    small.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith((signin_url, qyapi.url, dingtalk.base_url, "data:"))
+            else None
+        ),
+    )
     dingtalk.signed_in_as = "0233305124211239"  # 马强 opens the workbench entry; this browser is no DingTalk
     small.goto(f"{signin_url}/dashboard/login/dingtalk/inapp?next=/dashboard")
     expect(small).to_have_url(f"{signin_url}/dashboard/units/{own}")  # the page went on to DingTalk's sign-in
@@ -306,7 +346,9 @@ def test_signing_in_with_wecom_or_dingtalk(signin_url: str, browser: Browser, pl
 
     qyapi.signed_in_as = "ZhaoLiu"  # in WeCom, but in no plan
     small.goto(f"{signin_url}/dashboard/login/wecom")
-    expect(small.get_by_test_id("signin-refused")).to_contain_text("不是「行政执法不作为慢作为乱作为专项整治」的牵头部门协调人")
+    expect(small.get_by_test_id("signin-refused")).to_contain_text(
+        "不是「行政执法不作为慢作为乱作为专项整治」的牵头部门协调人"
+    )
     assert overflow(small) == 0
     shot(small, "phone-signin-refused", plan_loaded.backend)
     small.goto(f"{signin_url}/dashboard/login")

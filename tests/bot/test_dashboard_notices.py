@@ -24,10 +24,13 @@ def test_notices_are_listed_with_receipts_by_unit(signed_in: TestClient, clock: 
     chat.send("YuJianKui", "通知 未报送 周报 请于周五12:00前报送本周工作信息")
 
     listing = words(signed_in.get("/dashboard/notices").text)
-    assert ("〔2〕 07-15 10:20 未报送第29周周报的单位 请于周五12:00前报送本周工作信息 0/1 个单位已确认 1 个单位未送达"
-            in listing)
-    assert ("〔1〕 07-15 10:00 全部单位 请各单位于7月24日前报送典型案例1至2个。 1/2 个单位已确认 2 个单位未送达"
-            in listing)
+    assert (
+        "〔2〕 07-15 10:20 未报送第29周周报的单位 请于周五12:00前报送本周工作信息 0/1 个单位已确认 1 个单位未送达"
+        in listing
+    )
+    assert (
+        "〔1〕 07-15 10:00 全部单位 请各单位于7月24日前报送典型案例1至2个。 1/2 个单位已确认 2 个单位未送达" in listing
+    )
     assert listing.index("〔2〕") < listing.index("〔1〕")  # newest first
     page = words(signed_in.get("/dashboard/notices/1").text)
     assert "1/2 个单位已确认收到，2 个单位没有联络员、未送达。" in page

@@ -18,8 +18,9 @@ from tests.factories import set_password
 from tests.notice.forms import to_docx, to_ofd, to_pdf
 from tests.notice.test_seeds import seed_text
 
-NEW_PLAN = (FIXTURES / "plan.yaml").read_text(encoding="utf-8").replace(
-    "name: ", "name: 第二轮", 1)  # the fixture's campaign name comes first in the file
+NEW_PLAN = (
+    (FIXTURES / "plan.yaml").read_text(encoding="utf-8").replace("name: ", "name: 第二轮", 1)
+)  # the fixture's campaign name comes first in the file
 
 
 def csrf_of(html: str) -> str:
@@ -30,8 +31,10 @@ def csrf_of(html: str) -> str:
 def coordinator(plan_loaded: Database, clock: ManualClock) -> Iterator[TestClient]:
     set_password(plan_loaded)
     with TestClient(create_app(make_settings(plan_loaded, secret_key="k"), clock=clock)) as client:
-        client.post("/dashboard/login", data={"login": "yu", "password": "correct horse",
-                                              "csrf": csrf_of(client.get("/dashboard/login").text)})
+        client.post(
+            "/dashboard/login",
+            data={"login": "yu", "password": "correct horse", "csrf": csrf_of(client.get("/dashboard/login").text)},
+        )
         yield client
 
 
@@ -42,8 +45,11 @@ def campaigns(db: Database) -> list[str]:
 
 def test_an_uploaded_notice_becomes_a_plan_to_check(coordinator: TestClient, plan_loaded: Database) -> None:
     csrf = csrf_of(coordinator.get("/dashboard/plan").text)
-    page = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
-                            files={"notice": ("通知.txt", seed_text("001").encode("gb18030"), "text/plain")})
+    page = coordinator.post(
+        "/dashboard/plan/import",
+        data={"csrf": csrf},
+        files={"notice": ("通知.txt", seed_text("001").encode("gb18030"), "text/plain")},
+    )
     assert page.status_code == 200
     assert "已识别：4 个阶段" in page.text
     plan = re.search(r'<textarea name="plan"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)  # type: ignore[union-attr]
@@ -54,8 +60,11 @@ def test_an_uploaded_notice_becomes_a_plan_to_check(coordinator: TestClient, pla
 @pytest.mark.parametrize(("name", "make"), [("通知.docx", to_docx), ("通知.pdf", to_pdf), ("通知.ofd", to_ofd)])
 def test_a_notice_as_word_pdf_or_ofd_becomes_the_same_plan(coordinator: TestClient, name: str, make) -> None:  # type: ignore[no-untyped-def]
     csrf = csrf_of(coordinator.get("/dashboard/plan").text)
-    page = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
-                            files={"notice": (name, make(seed_text("002")), "application/octet-stream")})
+    page = coordinator.post(
+        "/dashboard/plan/import",
+        data={"csrf": csrf},
+        files={"notice": (name, make(seed_text("002")), "application/octet-stream")},
+    )
     assert page.status_code == 200, page.text
     assert "已识别：3 个阶段、4 个报送事项" in page.text and "只找到 3 个阶段" in page.text
     plan = re.search(r'<textarea name="plan"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)  # type: ignore[union-attr]
@@ -76,8 +85,9 @@ def test_check_changes_nothing_and_load_creates_the_campaign(coordinator: TestCl
     with transaction(plan_loaded.sessions) as session:
         new = session.scalars(select(Campaign).order_by(Campaign.id.desc())).first()
         assert session.scalar(select(func.count()).select_from(Phase).where(Phase.campaign_id == new.id)) == 4  # type: ignore[union-attr]
-        actors = session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "plan.load",
-                                                                AuditEntry.campaign_id == new.id)).all()  # type: ignore[union-attr]
+        actors = session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.action == "plan.load", AuditEntry.campaign_id == new.id)
+        ).all()  # type: ignore[union-attr]
         assert actors == ["dashboard:yu"]
 
 
@@ -88,19 +98,28 @@ def test_a_plan_with_problems_names_them_and_writes_nothing(coordinator: TestCli
     page = coordinator.post("/dashboard/plan/load", data={"csrf": csrf, "plan": broken, "action": "load"})
     assert page.status_code == 400 and "方案:7: campaign.end: 日期「十一月底」无法识别" in page.text
     assert "十一月底" in page.text  # the coordinator's text is kept for fixing
-    assert coordinator.post("/dashboard/plan/load", data={"csrf": csrf, "plan": "campaign: [", "action": "load"}
-                            ).status_code == 400
+    assert (
+        coordinator.post(
+            "/dashboard/plan/load", data={"csrf": csrf, "plan": "campaign: [", "action": "load"}
+        ).status_code
+        == 400
+    )
     assert campaigns(plan_loaded) == before
 
 
 def test_unreadable_uploads_and_forged_forms_are_refused(coordinator: TestClient, plan_loaded: Database) -> None:
     csrf = csrf_of(coordinator.get("/dashboard/plan").text)
-    binary = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
-                              files={"notice": ("通知.docx", b"PK\x03\x04\xff\xff\xfe", "application/octet-stream")})
+    binary = coordinator.post(
+        "/dashboard/plan/import",
+        data={"csrf": csrf},
+        files={"notice": ("通知.docx", b"PK\x03\x04\xff\xff\xfe", "application/octet-stream")},
+    )
     assert binary.status_code == 400 and "文件已损坏" in binary.text
-    old_word = coordinator.post("/dashboard/plan/import", data={"csrf": csrf},
-                                files={"notice": ("通知.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512,
-                                                  "application/msword")})
+    old_word = coordinator.post(
+        "/dashboard/plan/import",
+        data={"csrf": csrf},
+        files={"notice": ("通知.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "application/msword")},
+    )
     assert old_word.status_code == 400 and "另存为」.docx 或 PDF" in old_word.text
     empty = coordinator.post("/dashboard/plan/import", data={"csrf": csrf, "text": "  "})
     assert empty.status_code == 400 and "请上传通知文件" in empty.text

@@ -14,13 +14,19 @@ from tests.bot.test_dashboard_access import SECRET, log_in
 from tests.conftest import Database, SimChat, make_settings
 from tests.factories import build_ledger, set_password
 
-PLATFORMS = {"public_url": PUBLIC_URL, "wecom_corp_id": "wwcorp", "wecom_agent_id": 1000002, "wecom_secret": "s",
-             "dingtalk_app_key": "dingkey", "dingtalk_app_secret": "s", "simulator": False}
+PLATFORMS = {
+    "public_url": PUBLIC_URL,
+    "wecom_corp_id": "wwcorp",
+    "wecom_agent_id": 1000002,
+    "wecom_secret": "s",
+    "dingtalk_app_key": "dingkey",
+    "dingtalk_app_secret": "s",
+    "simulator": False,
+}
 
 
 def app(db: Database, clock: ManualClock, **settings: object) -> TestClient:
-    return TestClient(create_app(make_settings(db, secret_key=SECRET, **settings), clock=clock),
-                      follow_redirects=False)
+    return TestClient(create_app(make_settings(db, secret_key=SECRET, **settings), clock=clock), follow_redirects=False)
 
 
 def test_the_login_page_offers_each_configured_platform(plan_loaded: Database, clock: ManualClock) -> None:

@@ -37,8 +37,9 @@ def test_a_notice_goes_out_and_the_receipts_come_back(chat: SimChat, clock: Manu
     reply = chat.send("YuJianKui", "通知 请各单位于7月24日前报送典型案例1至2个。")
     assert "已发出通知〔1〕（全部单位）：送达 2 个单位的 2 位联络员" in reply
     sent = {(m["to"], m["text"]) for m in chat.outbox()}
-    text = ("【通知〔1〕】请各单位于7月24日前报送典型案例1至2个。\n"
-            "——牵头部门 俞建奎，7月15日 10:00。收到请回复「收到」。")
+    text = (
+        "【通知〔1〕】请各单位于7月24日前报送典型案例1至2个。\n——牵头部门 俞建奎，7月15日 10:00。收到请回复「收到」。"
+    )
     assert sent == {("MaQiang", text), ("WangFang", text)}
 
     clock.set(at("2020-07-15 10:05"))

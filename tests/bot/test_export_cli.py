@@ -29,9 +29,14 @@ def cli(plan_loaded: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliR
     yield CliRunner()
 
 
-@pytest.mark.parametrize(("kind", "said"), [("contacts", "已导出附件1 联系人 3 人"),
-                                            ("issues", "已导出附件2 问题清单 7 个问题"),
-                                            ("stats", "已导出附件3 统计表（发现问题 7 个）")])
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("contacts", "已导出附件1 联系人 3 人"),
+        ("issues", "已导出附件2 问题清单 7 个问题"),
+        ("stats", "已导出附件3 统计表（发现问题 7 个）"),
+    ],
+)
 def test_each_table_is_exported(cli: CliRunner, out_dir: Path, kind: str, said: str) -> None:
     out = out_dir / f"{kind}.xlsx"
     result = cli.invoke(app, ["export", kind, "--out", str(out)])

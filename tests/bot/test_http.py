@@ -34,8 +34,10 @@ def test_a_body_over_one_megabyte_is_refused_before_parsing(client: TestClient, 
 
 
 def test_malformed_simulator_requests_get_422_with_a_reason(client: TestClient) -> None:
-    assert client.post("/sim/api/messages", content=b"{not json", headers={"content-type": "application/json"}
-                       ).status_code == 422
+    assert (
+        client.post("/sim/api/messages", content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
     assert client.post("/sim/api/messages", json={"user": "", "text": "帮助"}).status_code == 422
     assert client.post("/sim/api/messages", json={"user": "has space", "text": "帮助"}).status_code == 422
     assert client.post("/sim/api/messages", json={"text": "帮助"}).status_code == 422

@@ -25,8 +25,10 @@ from tests.deploy.databases import fresh_database
 from tests.factories import set_password
 from tests.materials import DOCX, HTML, JPG, PDF, PNG, send_file
 
-ISSUE = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：3名执法人员证件过期\n"
-         "整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前")
+ISSUE = (
+    "问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：3名执法人员证件过期\n"
+    "整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前"
+)
 
 
 @pytest.fixture
@@ -60,8 +62,10 @@ def test_deliverable_page_lists_who_sent_what_and_the_zip_holds_a_folder_per_uni
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     assert "attachment" in response.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-        assert sorted(archive.namelist()) == ["执法监察支队/执法监察支队-裁量基准.docx",
-                                              "执法监察支队/执法监察支队-附表.pdf"]
+        assert sorted(archive.namelist()) == [
+            "执法监察支队/执法监察支队-裁量基准.docx",
+            "执法监察支队/执法监察支队-附表.pdf",
+        ]
         assert archive.read("执法监察支队/执法监察支队-附表.pdf") == PDF
 
 
@@ -93,8 +97,9 @@ def test_files_need_a_signed_in_coordinator(client: TestClient, plan_loaded: Dat
     assert client.get(f"/dashboard/files/{material.id}", follow_redirects=False).status_code == 303
 
 
-def test_annex2_remark_counts_evidence(client: TestClient, plan_loaded: Database, tmp_path: Path,
-                                      clock: ManualClock) -> None:
+def test_annex2_remark_counts_evidence(
+    client: TestClient, plan_loaded: Database, tmp_path: Path, clock: ManualClock
+) -> None:
     from openpyxl import load_workbook
 
     from exports.tables import export_issues
@@ -111,8 +116,9 @@ def test_annex2_remark_counts_evidence(client: TestClient, plan_loaded: Database
     assert any("佐证材料 2 份" in c for c in cells)
 
 
-def test_cli_exports_the_zip(client: TestClient, plan_loaded: Database, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_exports_the_zip(
+    client: TestClient, plan_loaded: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sent_files(client)
     monkeypatch.setenv("DUBAN_DATABASE_URL", plan_loaded.url)
     monkeypatch.setenv("DUBAN_FILE_STORE", "database")
@@ -126,15 +132,17 @@ def test_cli_exports_the_zip(client: TestClient, plan_loaded: Database, tmp_path
     assert result.exit_code == 1 and "没有报送事项" in result.output
 
 
-def test_db_copy_moves_local_files_into_the_target_database(plan_loaded: Database, clock: ManualClock,
-                                                           tmp_path: Path, target: str) -> None:
+def test_db_copy_moves_local_files_into_the_target_database(
+    plan_loaded: Database, clock: ManualClock, tmp_path: Path, target: str
+) -> None:
     if plan_loaded.backend != "sqlite":
         pytest.skip("the embedded deployment (SQLite + a local directory) is the one that moves")
     settings = make_settings(plan_loaded, file_store="local", files_dir=tmp_path / "files")
     with TestClient(create_app(settings, clock=clock)) as client:
         send_file(client, "MaQiang", "a.pdf", PDF, text="周报")
-    result = CliRunner().invoke(cli_app, ["db", "copy", "--from", plan_loaded.url, "--to", target,
-                                          "--files-dir", str(tmp_path / "files")])
+    result = CliRunner().invoke(
+        cli_app, ["db", "copy", "--from", plan_loaded.url, "--to", target, "--files-dir", str(tmp_path / "files")]
+    )
     assert result.exit_code == 0, result.output
     assert "1 个文件已写入目标库" in result.output
     engine = make_engine(target)
@@ -145,8 +153,9 @@ def test_db_copy_moves_local_files_into_the_target_database(plan_loaded: Databas
     engine.dispose()
 
 
-def test_copy_of_chunks_between_databases(plan_loaded: Database, client: TestClient, tmp_path: Path,
-                                         target: str) -> None:
+def test_copy_of_chunks_between_databases(
+    plan_loaded: Database, client: TestClient, tmp_path: Path, target: str
+) -> None:
     send_file(client, "MaQiang", "big.pdf", PDF + bytes(600_000), text="周报")  # three chunks
     counts = copy_database(plan_loaded.url, target)
     assert all(c.matches for c in counts)
@@ -170,4 +179,3 @@ class SimSend:
         response = self.client.post("/sim/api/messages", json={"user": user, "text": text})
         assert response.status_code == 200
         return "\n".join(response.json()["replies"])
-

@@ -69,8 +69,17 @@ def metric(client: TestClient | httpx.Client, name: str, **labels: str) -> float
 
 
 def callbacks(client: TestClient | httpx.Client, platform: str) -> dict[str, float]:
-    outcomes = ("ok", "duplicate", "bad_signature", "stale", "malformed", "too_large", "unavailable", "deferred",
-                "error")
+    outcomes = (
+        "ok",
+        "duplicate",
+        "bad_signature",
+        "stale",
+        "malformed",
+        "too_large",
+        "unavailable",
+        "deferred",
+        "error",
+    )
     return {o: metric(client, "duban_callbacks_total", platform=platform, outcome=o) for o in outcomes}
 
 
@@ -81,8 +90,9 @@ def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 # --- callbacks ------------------------------------------------------------------------------------------
 
 
-def test_wecom_callbacks_are_counted_by_outcome(plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock,
-                                                tmp_path: Path) -> None:
+def test_wecom_callbacks_are_counted_by_outcome(
+    plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock, tmp_path: Path
+) -> None:
     side = WeComSide(corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, agent_id=AGENT_ID, clock=clock)
     with TestClient(create_app(wecom_settings(plan_loaded, qyapi), clock=clock)) as client:
         wecom = WeComChat(client, side)
@@ -95,8 +105,9 @@ def test_wecom_callbacks_are_counted_by_outcome(plan_loaded: Database, qyapi: Fa
         forged.params["msg_signature"] = "0" * 40
         assert client.post("/wecom/callback", params=forged.params, content=forged.body).status_code == 403
         an_hour_ago = str(int((clock.now() - timedelta(hours=1)).timestamp()))
-        assert wecom.post(side.text_xml("MaQiang", "帮助", side.next_msg_id()), timestamp=an_hour_ago
-                          ).status_code == 403
+        assert (
+            wecom.post(side.text_xml("MaQiang", "帮助", side.next_msg_id()), timestamp=an_hour_ago).status_code == 403
+        )
         valid = side.callback(side.text_xml("MaQiang", "帮助", side.next_msg_id()))
         assert client.post("/wecom/callback", params=valid.params, content=b"<xml>not WeCom</xml>").status_code == 400
         assert client.post("/wecom/callback", params=valid.params, content=b"x" * 2_000_000).status_code == 413
@@ -109,7 +120,14 @@ def test_wecom_callbacks_are_counted_by_outcome(plan_loaded: Database, qyapi: Fa
         services.dispatcher = working
 
         assert moved(start, callbacks(client, "wecom")) == {
-            "ok": 1, "duplicate": 1, "bad_signature": 1, "stale": 1, "malformed": 1, "too_large": 1, "unavailable": 1}
+            "ok": 1,
+            "duplicate": 1,
+            "bad_signature": 1,
+            "stale": 1,
+            "malformed": 1,
+            "too_large": 1,
+            "unavailable": 1,
+        }
         # Three messages reached the Dispatcher: the first, its retry (answered from the record), the outage.
         assert metric(client, "duban_handler_duration_seconds_count", platform="wecom") == handled + 3
 
@@ -130,12 +148,18 @@ def test_dingtalk_callbacks_are_counted_by_outcome(plan_loaded: Database, clock:
             assert ding.post(ding.message(MA_STAFF, "帮助"), timestamp=two_hours_ago).status_code == 403
             assert ding.post(b"{not json").status_code == 400
             assert moved(start, callbacks(client, "dingtalk")) == {
-                "ok": 1, "duplicate": 1, "bad_signature": 1, "stale": 1, "malformed": 1}
+                "ok": 1,
+                "duplicate": 1,
+                "bad_signature": 1,
+                "stale": 1,
+                "malformed": 1,
+            }
             assert metric(client, "duban_handler_duration_seconds_count", platform="dingtalk") == handled + 2
 
 
 def test_dingtalk_stream_frames_are_counted_without_an_http_response(
-        client: TestClient, plan_loaded: Database, clock: ManualClock) -> None:
+    client: TestClient, plan_loaded: Database, clock: ManualClock
+) -> None:
     fake = FakeDingTalk()
     with LoopbackServer(fake.app) as server:
         fake.base_url = server.url
@@ -162,12 +186,19 @@ def test_simulator_messages_are_counted_and_timed(client: TestClient) -> None:
 
 def _queue(db: Database, now: datetime, *, target: str, due: datetime, channel: str = "sim") -> None:
     with transaction(db.sessions) as session:
-        Outbox(session).enqueue(campaign=Campaigns(session).current(None), channel=channel, target=target,
-                                text="提醒", now=now, not_before=due)
+        Outbox(session).enqueue(
+            campaign=Campaigns(session).current(None),
+            channel=channel,
+            target=target,
+            text="提醒",
+            now=now,
+            not_before=due,
+        )
 
 
 def test_outbox_depth_and_age_are_read_at_scrape_time_and_readyz_fails_when_stuck(
-        client: TestClient, plan_loaded: Database, clock: ManualClock) -> None:
+    client: TestClient, plan_loaded: Database, clock: ManualClock
+) -> None:
     assert metric(client, "duban_outbox_pending_messages") == 0
     assert metric(client, "duban_outbox_oldest_due_age_seconds") == 0
     assert metric(client, "duban_database_up") == 1
@@ -190,8 +221,9 @@ def test_outbox_depth_and_age_are_read_at_scrape_time_and_readyz_fails_when_stuc
     assert stuck.json()["failed"] == "outbox" and "960 秒" in stuck.json()["detail"]
 
 
-def test_deliveries_are_counted_by_channel_and_outcome(client: TestClient, plan_loaded: Database,
-                                                       clock: ManualClock) -> None:
+def test_deliveries_are_counted_by_channel_and_outcome(
+    client: TestClient, plan_loaded: Database, clock: ManualClock
+) -> None:
     now = clock.now()
     for target in ("WangFang", "MaQiang", "LuHeJian"):
         _queue(plan_loaded, now, target=target, due=now, channel="wecom_app")
@@ -228,7 +260,10 @@ def test_readyz_is_ready_on_a_current_database(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     assert {name: check["ok"] for name, check in response.json()["checks"].items()} == {
-        "database": True, "migrations": True, "outbox": True}
+        "database": True,
+        "migrations": True,
+        "outbox": True,
+    }
 
 
 def test_readyz_fails_while_the_database_is_at_an_older_migration(client: TestClient, plan_loaded: Database) -> None:
@@ -282,9 +317,14 @@ def test_log_lines_are_json_with_extras_and_secrets_masked(restored_logging: Non
     stream = io.StringIO()
     configure_logging("INFO", "json", stream=stream)
     logging.getLogger("duban.test").info(
-        "posting to https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ROBOTKEY1", extra={
-            "access_token": "TOKENVALUE1", "token_name": "wecom:corp:1000002", "outbox_id": 7,
-            "webhook": "https://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN1&timestamp=1&sign=SIGN1"})
+        "posting to https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ROBOTKEY1",
+        extra={
+            "access_token": "TOKENVALUE1",
+            "token_name": "wecom:corp:1000002",
+            "outbox_id": 7,
+            "webhook": "https://oapi.dingtalk.com/robot/send?access_token=DINGTOKEN1&timestamp=1&sign=SIGN1",
+        },
+    )
     structlog.get_logger("duban.test").info("structlog too", app_secret="APPSECRET1", channel="wecom_app")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"].split(" ")[0] for line in lines] == ["posting", "structlog"]
@@ -312,7 +352,8 @@ def test_readiness_probes_do_not_fill_the_log_with_alembic_lines(restored_loggin
     migration.info("Will assume %s DDL.", "non-transactional")
     migration.info("Running upgrade %s -> %s, %s", "0004_scheduler", "0005_issue_overdue_indexes", "indexes")
     assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
-        "Running upgrade 0004_scheduler -> 0005_issue_overdue_indexes, indexes"]
+        "Running upgrade 0004_scheduler -> 0005_issue_overdue_indexes, indexes"
+    ]
 
 
 def test_console_format_is_for_people(restored_logging: None) -> None:
@@ -335,14 +376,30 @@ def served(plan_loaded: Database, qyapi: FakeQyapi, tmp_path: Path) -> Iterator[
     that every reply goes out later as an app message: the app then fetches a token with the app secret."""
     qyapi.reset()
     port = _free_port()
-    env = {**os.environ, "DUBAN_DATABASE_URL": plan_loaded.url, "DUBAN_SCHEDULER": "off", "DUBAN_PORT": str(port),
-           "DUBAN_LOG_FORMAT": "json", "DUBAN_LOG_LEVEL": "INFO", "DUBAN_WECOM_CORP_ID": CORP_ID,
-           "DUBAN_WECOM_AGENT_ID": str(AGENT_ID), "DUBAN_WECOM_SECRET": SECRET, "DUBAN_WECOM_TOKEN": TOKEN,
-           "DUBAN_WECOM_AES_KEY": AES_KEY, "DUBAN_WECOM_API_BASE": qyapi.url, "DUBAN_WECOM_REPLY_BUDGET": "0.000001"}
+    env = {
+        **os.environ,
+        "DUBAN_DATABASE_URL": plan_loaded.url,
+        "DUBAN_SCHEDULER": "off",
+        "DUBAN_PORT": str(port),
+        "DUBAN_LOG_FORMAT": "json",
+        "DUBAN_LOG_LEVEL": "INFO",
+        "DUBAN_WECOM_CORP_ID": CORP_ID,
+        "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
+        "DUBAN_WECOM_SECRET": SECRET,
+        "DUBAN_WECOM_TOKEN": TOKEN,
+        "DUBAN_WECOM_AES_KEY": AES_KEY,
+        "DUBAN_WECOM_API_BASE": qyapi.url,
+        "DUBAN_WECOM_REPLY_BUDGET": "0.000001",
+    }
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("duban")), "serve"], cwd=tmp_path, env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("duban")), "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             deadline = time.monotonic() + 30
@@ -362,14 +419,17 @@ def served(plan_loaded: Database, qyapi: FakeQyapi, tmp_path: Path) -> Iterator[
 
 
 def test_serve_logs_json_lines_with_the_request_id_and_no_body_or_secret(
-        served: tuple[httpx.Client, Path], qyapi: FakeQyapi) -> None:
+    served: tuple[httpx.Client, Path], qyapi: FakeQyapi
+) -> None:
     http, log_path = served
-    side = WeComSide(corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, agent_id=AGENT_ID,
-                     clock=ManualClock(datetime.now(UTC)))
+    side = WeComSide(
+        corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, agent_id=AGENT_ID, clock=ManualClock(datetime.now(UTC))
+    )
     request_id = uuid.uuid4().hex
     callback = side.callback(side.text_xml("MaQiang", f"进展 #1 {BODY_MARKER}", side.next_msg_id()))
-    response = http.post("/wecom/callback", params=callback.params, content=callback.body,
-                         headers={"X-Request-ID": request_id})
+    response = http.post(
+        "/wecom/callback", params=callback.params, content=callback.body, headers={"X-Request-ID": request_id}
+    )
     assert response.status_code == 200 and response.headers["X-Request-ID"] == request_id
     assert len(qyapi.wait_for(MESSAGE_SEND, 1)) == 1, "the reply went out as an app message"
     assert qyapi.calls(GETTOKEN)[0].query["corpsecret"] == SECRET  # the secret was in a request URL

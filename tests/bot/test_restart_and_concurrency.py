@@ -50,8 +50,11 @@ def _free_port() -> int:
 def live_server(plan_loaded: Database, clock: ManualClock):  # type: ignore[no-untyped-def]
     """The app served by uvicorn on loopback, so requests really run on concurrent threads."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(make_settings(plan_loaded), clock=clock), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(make_settings(plan_loaded), clock=clock), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -69,8 +72,15 @@ def test_twenty_concurrent_writers_never_see_database_locked(live_server: str, p
     users = [f"writer{i}" for i in range(20)]
     with httpx.Client(base_url=live_server, timeout=30) as setup:
         for user in users:  # everyone registers for 法制科 and a coordinator approves them
-            setup.post("/sim/api/messages", json={"user": user, "text": REGISTER_LU.replace("陆和建", f"写手{user}")
-                                                  .replace("13909551234", f"1390955{int(user[6:]):04d}")})
+            setup.post(
+                "/sim/api/messages",
+                json={
+                    "user": user,
+                    "text": REGISTER_LU.replace("陆和建", f"写手{user}").replace(
+                        "13909551234", f"1390955{int(user[6:]):04d}"
+                    ),
+                },
+            )
         with transaction(plan_loaded.sessions) as session:
             from core.statuses import ContactStatus
             from storage.models import Contact
@@ -88,8 +98,10 @@ def test_twenty_concurrent_writers_never_see_database_locked(live_server: str, p
             n = 0
             while n < 4 or (time.monotonic() < stop_at and n < 200):  # at least 4 each, then for ~3 s
                 n += 1
-                issue = (f"问题\n线索名称：{user}-{n}\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：并发\n"
-                         "整改措施：改\n整改目标：好\n责任人：某\n完成时限：9月10日")
+                issue = (
+                    f"问题\n线索名称：{user}-{n}\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：并发\n"
+                    "整改措施：改\n整改目标：好\n责任人：某\n完成时限：9月10日"
+                )
                 text = issue if n % 2 else f"周报 {user} 第{n}次"
                 response = client.post("/sim/api/messages", json={"user": user, "text": text})
                 statuses[response.status_code] += 1

@@ -13,8 +13,10 @@ from storage.models import AuditEntry, ChatIdentity, Contact, Issue, Progress, S
 from tests.conftest import Database, SimChat, at
 
 REGISTER_LU = "登记\n单位：法制科\n姓名：陆和建\n职务：法制科科长\n电话：13909551234\n邮箱：lu@example.cn"
-FULL_ISSUE = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
-              "线索内容：3名执法人员证件过期\n整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前")
+FULL_ISSUE = (
+    "问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
+    "线索内容：3名执法人员证件过期\n整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前"
+)
 
 
 def count(db: Database, model: type, **where: object) -> int:
@@ -34,8 +36,9 @@ def issue(db: Database, number: int) -> Issue:
 
 
 def test_stranger_registers_pending_and_coordinator_approves(chat: SimChat, plan_loaded: Database) -> None:
-    reply = chat.send("newbie", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：139 0955 0004\n"
-                                "邮箱：li@example.cn")
+    reply = chat.send(
+        "newbie", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：139 0955 0004\n邮箱：li@example.cn"
+    )
     assert "已提交登记（登记号" in reply and "等待牵头部门审核" in reply
     with transaction(plan_loaded.sessions) as session:
         contact = session.scalars(select(Contact).where(Contact.name == "李娜")).one()
@@ -96,8 +99,12 @@ def test_liaison_logs_an_issue_in_one_message(chat: SimChat, plan_loaded: Databa
     reply = chat.send("LuHeJian", FULL_ISSUE)
     assert "已登记问题 #1「执法证件未按期年检」" in reply and "2020年9月10日" in reply
     logged = issue(plan_loaded, 1)
-    assert (logged.source, logged.focus_area, logged.owner, logged.due) == ("专项检查", "队伍建设", "张三",
-                                                                            date(2020, 9, 10))
+    assert (logged.source, logged.focus_area, logged.owner, logged.due) == (
+        "专项检查",
+        "队伍建设",
+        "张三",
+        date(2020, 9, 10),
+    )
     assert logged.status is IssueStatus.OPEN and logged.year == 2020
     assert count(plan_loaded, AuditEntry, action="issue.create") == 1
 
@@ -249,8 +256,9 @@ def seed_campaign_activity(chat: SimChat, clock: ManualClock) -> None:
     chat.send("LuHeJian", REGISTER_LU)
     chat.send("LuHeJian", FULL_ISSUE)
     for title, due in (("案卷不规范", "7月10日"), ("公示不全", "7月1日")):  # already past: confirmed as such
-        assert "早于今天" in chat.send("LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", title)
-                                       .replace("9月10日前", due))
+        assert "早于今天" in chat.send(
+            "LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", title).replace("9月10日前", due)
+        )
         chat.send("LuHeJian", "确认")
     chat.send("MaQiang", FULL_ISSUE.replace("执法证件未按期年检", "辅助人员单独执法"))
     chat.send("LuHeJian", "进展 3 已整改")

@@ -220,23 +220,45 @@ def test_space_between_digits_is_not_dropped() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["9月10日前", "9月10日之前", "9月10日以前", "9月10日止", "9月10日为止", "9月10日截止", "9月10日完成",
-     "9月10日前完成", "9月10日之前完成", "9月10日前。", "9月10号前", "九月十日前"],
+    [
+        "9月10日前",
+        "9月10日之前",
+        "9月10日以前",
+        "9月10日止",
+        "9月10日为止",
+        "9月10日截止",
+        "9月10日完成",
+        "9月10日前完成",
+        "9月10日之前完成",
+        "9月10日前。",
+        "9月10号前",
+        "九月十日前",
+    ],
 )
 def test_trailing_deadline_words(text: str) -> None:
     assert parse_date(text, ctx=CTX) == date(2020, 9, 10)
 
 
-@pytest.mark.parametrize("text", ["于9月10日前", "截至9月10日", "截止9月10日", "最迟9月10日", "不晚于9月10日",
-                                  "在9月10日前"])
+@pytest.mark.parametrize(
+    "text", ["于9月10日前", "截至9月10日", "截止9月10日", "最迟9月10日", "不晚于9月10日", "在9月10日前"]
+)
 def test_leading_prepositions(text: str) -> None:
     assert parse_date(text, ctx=CTX) == date(2020, 9, 10)
 
 
 @pytest.mark.parametrize(
     "text",
-    ["9月10日（星期四）", "9月10日(周四)前", "9月10日周四", "2020年9月10日17:00前", "2020-09-10 17:00",
-     "9月10日下午5点前", "9月10日12时", "9月10日17时30分前", "9月10日（周四）17:00前"],
+    [
+        "9月10日（星期四）",
+        "9月10日(周四)前",
+        "9月10日周四",
+        "2020年9月10日17:00前",
+        "2020-09-10 17:00",
+        "9月10日下午5点前",
+        "9月10日12时",
+        "9月10日17时30分前",
+        "9月10日（周四）17:00前",
+    ],
 )
 def test_weekday_and_time_of_day_are_ignored(text: str) -> None:
     assert parse_date(text, ctx=CTX) == date(2020, 9, 10)
@@ -244,9 +266,23 @@ def test_weekday_and_time_of_day_are_ignored(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2月30日", "13月1日", "9月31日", "0月1日", "9月0日", "9月32日", "2020-13-01", "2020-02-30",
-     "2020/4/31", "十三月一日", "二月三十日", "九月三十一日", "十十月一日", "0000-01-01",
-     "〇〇〇〇年一月一日"],
+    [
+        "2月30日",
+        "13月1日",
+        "9月31日",
+        "0月1日",
+        "9月0日",
+        "9月32日",
+        "2020-13-01",
+        "2020-02-30",
+        "2020/4/31",
+        "十三月一日",
+        "二月三十日",
+        "九月三十一日",
+        "十十月一日",
+        "0000-01-01",
+        "〇〇〇〇年一月一日",
+    ],
 )
 def test_invalid_calendar_dates(text: str) -> None:
     assert parse_date(text, ctx=CTX) is None
@@ -385,8 +421,18 @@ def test_find_date_uses_the_campaign_year() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "请尽快报送", "共有3个部门参加", "联系电话：13812345678", "文号〔2020〕15号", "每月底报送一次",
-     "下周找时间", "版本1.2.3", "2月30日", "岁月初心"],
+    [
+        "",
+        "请尽快报送",
+        "共有3个部门参加",
+        "联系电话：13812345678",
+        "文号〔2020〕15号",
+        "每月底报送一次",
+        "下周找时间",
+        "版本1.2.3",
+        "2月30日",
+        "岁月初心",
+    ],
 )
 def test_find_date_none(text: str) -> None:
     assert find_date(text, ctx=CTX) is None
@@ -589,8 +635,10 @@ def test_year_less_date_in_a_spanning_campaign(day: date) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(first=st.dates(min_value=date(2020, 1, 1), max_value=date(2020, 12, 31)),
-       length=st.integers(min_value=0, max_value=300))
+@given(
+    first=st.dates(min_value=date(2020, 1, 1), max_value=date(2020, 12, 31)),
+    length=st.integers(min_value=0, max_value=300),
+)
 def test_range_round_trips(first: date, length: int) -> None:
     last = date.fromordinal(first.toordinal() + length)
     text = f"{format_cn(first)}至{format_cn(last, with_year=last.year != first.year)}"
@@ -609,7 +657,7 @@ def test_find_dates_gives_each_date_where_it_stands() -> None:
         ("2月30日", None, True, False),  # kept so that a person can be shown it
         ("2020年9月30日(周三)", date(2020, 9, 30), False, True),
     ]
-    assert all(text[f.start:f.end] == f.text for f in found)
+    assert all(text[f.start : f.end] == f.text for f in found)
     assert find_dates("明天上午报送", ctx=CTX)[0].relative
 
 
@@ -620,7 +668,7 @@ def test_find_dates_never_raises_and_spans_are_ordered_slices(text: str, role: s
     previous_end = 0
     for hit in found:
         assert previous_end <= hit.start < hit.end <= len(text)
-        assert text[hit.start:hit.end] == hit.text
+        assert text[hit.start : hit.end] == hit.text
         previous_end = hit.end
 
 

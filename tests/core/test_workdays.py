@@ -138,9 +138,7 @@ def test_add_workdays_and_workdays_between_agree(cal: WorkCalendar, start: str, 
     assert cal.workdays_between(D(start), cal.add_workdays(D(start), n)) == n
 
 
-@pytest.mark.parametrize(
-    ("year", "expected"), [(2004, True), (2025, True), (2026, True), (2003, False), (2027, False)]
-)
+@pytest.mark.parametrize(("year", "expected"), [(2004, True), (2025, True), (2026, True), (2003, False), (2027, False)])
 def test_covers(cal: WorkCalendar, year: int, expected: bool) -> None:
     assert cal.covers(year) is expected
 

@@ -47,7 +47,11 @@ def rows_of(url: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, in key order, as the model reads it (for comparing two databases)."""
     engine = make_engine(url)
     with engine.connect() as connection:
-        rows = {table.name: [dict(row._mapping) for row in connection.execute(
-            select(table).order_by(*table.primary_key.columns))] for table in Base.metadata.sorted_tables}
+        rows = {
+            table.name: [
+                dict(row._mapping) for row in connection.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
     engine.dispose()
     return rows

@@ -41,8 +41,14 @@ def campaign_database(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def libpq_env(url: str, **extra: str) -> dict[str, str]:
     parsed = make_url(url)
-    return {**os.environ, "PGHOST": parsed.host or "127.0.0.1", "PGPORT": str(parsed.port or 5432),
-            "PGUSER": parsed.username or "postgres", "PGDATABASE": parsed.database or "", **extra}
+    return {
+        **os.environ,
+        "PGHOST": parsed.host or "127.0.0.1",
+        "PGPORT": str(parsed.port or 5432),
+        "PGUSER": parsed.username or "postgres",
+        "PGDATABASE": parsed.database or "",
+        **extra,
+    }
 
 
 def test_backup_writes_a_restorable_dump_and_prunes_old_ones(campaign_database: str, tmp_path: Path) -> None:
@@ -53,9 +59,13 @@ def test_backup_writes_a_restorable_dump_and_prunes_old_ones(campaign_database: 
         path.write_bytes(b"an earlier dump")
         os.utime(path, (time.time() - age_days * DAY, time.time() - age_days * DAY))
 
-    done = subprocess.run(["sh", str(BACKUP)], env=libpq_env(campaign_database, BACKUP_DIR=str(backups),
-                                                              BACKUP_KEEP_DAYS="14"),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["sh", str(BACKUP)],
+        env=libpq_env(campaign_database, BACKUP_DIR=str(backups), BACKUP_KEEP_DAYS="14"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert done.returncode == 0, done.stderr
     dumps = sorted(backups.glob("duban-*.dump"))
@@ -68,8 +78,13 @@ def test_backup_writes_a_restorable_dump_and_prunes_old_ones(campaign_database: 
     # The restore drill, as deploy/README.md writes it: a new database, pg_restore, then compare.
     restored = create_postgres_database("duban_restore")
     try:
-        subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "-d", make_url(restored).database, str(dump)],
-                       env=libpq_env(restored), check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            ["pg_restore", "--no-owner", "--exit-on-error", "-d", make_url(restored).database, str(dump)],
+            env=libpq_env(restored),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         engine = make_engine(restored)
         assert schema_is_current(engine)
         engine.dispose()
@@ -80,8 +95,12 @@ def test_backup_writes_a_restorable_dump_and_prunes_old_ones(campaign_database: 
 
 def test_a_failed_dump_leaves_no_file_that_looks_like_a_backup(campaign_database: str, tmp_path: Path) -> None:
     backups = tmp_path / "backups"
-    done = subprocess.run(["sh", str(BACKUP)], env=libpq_env(campaign_database, PGDATABASE="no_such_database",
-                                                              BACKUP_DIR=str(backups)),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["sh", str(BACKUP)],
+        env=libpq_env(campaign_database, PGDATABASE="no_such_database", BACKUP_DIR=str(backups)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert list(backups.iterdir()) == []

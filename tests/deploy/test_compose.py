@@ -79,7 +79,9 @@ def test_nginx_fronts_exactly_the_web_replicas(compose: dict[str, Any]) -> None:
     assert set(nginx["depends_on"]) == set(duban_services(compose, "web"))
     assert "/etc/nginx/certs" in mounts.values()
     assert re.findall(r"ssl_certificate(?:_key)? +(\S+);", nginx_conf()) == [
-        "/etc/nginx/certs/fullchain.pem", "/etc/nginx/certs/privkey.pem"]
+        "/etc/nginx/certs/fullchain.pem",
+        "/etc/nginx/certs/privkey.pem",
+    ]
 
 
 def test_nginx_limits_bodies_and_answers_callbacks_inside_wecoms_five_seconds() -> None:

@@ -51,11 +51,16 @@ def run_entrypoint(tmp_path: Path) -> RunEntrypoint:
         log = tmp_path / "calls.log"
         log.unlink(missing_ok=True)
         (tmp_path / "state").unlink(missing_ok=True)
-        environment = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STUB_LOG": str(log),
-                       "STUB_STATE": str(tmp_path / "state"), "STUB_DOWN_FOR": str(down_for),
-                       "DB_WAIT_ATTEMPTS": str(attempts), "DB_WAIT_INTERVAL": "0", **env}
-        done = subprocess.run([str(ENTRYPOINT), *args], env=environment, capture_output=True, text=True,
-                              timeout=60)
+        environment = {
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "STUB_LOG": str(log),
+            "STUB_STATE": str(tmp_path / "state"),
+            "STUB_DOWN_FOR": str(down_for),
+            "DB_WAIT_ATTEMPTS": str(attempts),
+            "DB_WAIT_INTERVAL": "0",
+            **env,
+        }
+        done = subprocess.run([str(ENTRYPOINT), *args], env=environment, capture_output=True, text=True, timeout=60)
         lines = log.read_text().splitlines() if log.exists() else []
         calls = [(scheduler, argv) for scheduler, argv in (line.split("|", 1) for line in lines)]
         return Run(done.returncode, done.stderr, calls)
@@ -108,8 +113,9 @@ def test_migrate_role_only_migrates(run_entrypoint: RunEntrypoint) -> None:
 
 
 def test_other_commands_run_as_given_without_waiting(run_entrypoint: RunEntrypoint) -> None:
-    run = run_entrypoint("duban", "db", "copy", "--from", "sqlite:///var/duban.db", "--to", "postgresql://db/duban",
-                         down_for=100)
+    run = run_entrypoint(
+        "duban", "db", "copy", "--from", "sqlite:///var/duban.db", "--to", "postgresql://db/duban", down_for=100
+    )
     assert run.code == 0, run.stderr
     assert run.calls == [("unset", "db copy --from sqlite:///var/duban.db --to postgresql://db/duban")]
     failing = run_entrypoint("sh", "-c", "exit 7")

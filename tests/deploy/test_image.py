@@ -97,9 +97,20 @@ def test_every_copied_file_exists_and_is_in_the_build_context() -> None:
         assert not docker_ignores(source), f"{source} is excluded by .dockerignore"
 
 
-@pytest.mark.parametrize("path", [".env", "var/duban.db", "deploy/duban.env", "deploy/certs/privkey.pem",
-                                  ".venv/bin/python", ".git/HEAD", "tests/conftest.py", "storage/x.db",
-                                  "bot/__pycache__/app.cpython-311.pyc"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        "var/duban.db",
+        "deploy/duban.env",
+        "deploy/certs/privkey.pem",
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/conftest.py",
+        "storage/x.db",
+        "bot/__pycache__/app.cpython-311.pyc",
+    ],
+)
 def test_secrets_and_local_data_stay_out_of_the_build_context(path: str) -> None:
     assert docker_ignores(path)
 
@@ -111,10 +122,18 @@ def test_the_installed_package_carries_every_runtime_file(tmp_path: Path) -> Non
         shutil.copy(ROOT / name, source / name)
     for package in PACKAGES:
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = zipfile.ZipFile(next(tmp_path.glob("duban-*.whl")))
-    needed = {str(path.relative_to(ROOT)) for package in PACKAGES for path in (ROOT / package).rglob("*")
-              if path.is_file() and path.suffix not in (".pyc", ".md") and "__pycache__" not in path.parts}
+    needed = {
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*")
+        if path.is_file() and path.suffix not in (".pyc", ".md") and "__pycache__" not in path.parts
+    }
     assert needed - set(wheel.namelist()) == set()
     assert "bot/dashboard/templates/base.html" in needed

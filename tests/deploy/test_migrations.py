@@ -29,8 +29,9 @@ def test_replicas_upgrading_a_fresh_database_at_once_all_succeed(empty_database_
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(REPLICAS)
     results = context.Queue()
-    replicas = [context.Process(target=_start_replica, args=(empty_database_url, barrier, results))
-                for _ in range(REPLICAS)]
+    replicas = [
+        context.Process(target=_start_replica, args=(empty_database_url, barrier, results)) for _ in range(REPLICAS)
+    ]
     for replica in replicas:
         replica.start()
     outcomes = [results.get(timeout=120) for _ in replicas]

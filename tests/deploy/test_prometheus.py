@@ -45,8 +45,10 @@ def selectors(expression: str) -> set[str]:
 
 
 def targets(config: dict[str, Any]) -> dict[str, set[str]]:
-    return {job["job_name"]: {t for static in job["static_configs"] for t in static["targets"]}
-            for job in config["scrape_configs"]}
+    return {
+        job["job_name"]: {t for static in job["static_configs"] for t in static["targets"]}
+        for job in config["scrape_configs"]
+    }
 
 
 @pytest.fixture
@@ -67,8 +69,13 @@ def test_every_alert_names_only_exported_metrics(exported: set[str]) -> None:
         assert names, rule["alert"]
         used |= names
     assert used - BUILTIN <= exported, (used - BUILTIN) - exported
-    assert {"duban_ready", "duban_backup_last_success_timestamp_seconds", "duban_scheduler_leader",
-            "duban_callbacks_total", "duban_outbox_oldest_due_age_seconds"} <= used
+    assert {
+        "duban_ready",
+        "duban_backup_last_success_timestamp_seconds",
+        "duban_scheduler_leader",
+        "duban_callbacks_total",
+        "duban_outbox_oldest_due_age_seconds",
+    } <= used
 
 
 def test_every_alert_waits_and_says_what_to_look_at() -> None:
@@ -86,8 +93,10 @@ def test_the_readme_describes_exactly_these_alerts() -> None:
 
 def test_compose_prometheus_scrapes_every_duban_process_inside_the_network() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
-    by_role = {role: {f"{name}:8000" for name, s in compose["services"].items() if s.get("command") == [role]}
-               for role in ("web", "scheduler")}
+    by_role = {
+        role: {f"{name}:8000" for name, s in compose["services"].items() if s.get("command") == [role]}
+        for role in ("web", "scheduler")
+    }
     assert targets(load("prometheus.yml")) == {"duban-web": by_role["web"], "duban-scheduler": by_role["scheduler"]}
     prometheus = compose["services"]["prometheus"]
     assert prometheus["networks"] == ["backend"] and "./prometheus:/etc/prometheus:ro" in prometheus["volumes"]
@@ -104,20 +113,24 @@ def test_systemd_prometheus_scrapes_the_addresses_the_units_listen_on() -> None:
     scheduler_port = re.search(rf"scheduler --host {host} --port (\d+)", scheduler).group(1)  # type: ignore
     assert targets(load("prometheus-systemd.yml")) == {
         "duban-web": {f"{host}:{port}" for port in re.findall(r"@(\d+)", web_ports)},
-        "duban-scheduler": {f"{host}:{scheduler_port}"}}
+        "duban-scheduler": {f"{host}:{scheduler_port}"},
+    }
     assert load("prometheus-systemd.yml")["rule_files"] == load("prometheus.yml")["rule_files"]
 
 
-def test_the_backup_age_is_the_newest_complete_dump(plan_loaded: Database, clock: ManualClock,
-                                                    tmp_path: Path) -> None:
+def test_the_backup_age_is_the_newest_complete_dump(plan_loaded: Database, clock: ManualClock, tmp_path: Path) -> None:
     def reading() -> float:
         with TestClient(create_app(make_settings(plan_loaded, backup_dir=tmp_path), clock=clock)) as client:
             text = client.get("/metrics").text
         return float(re.search(r"^duban_backup_last_success_timestamp_seconds (\S+)$", text, re.M).group(1))  # type: ignore
 
     assert reading() == 0  # none yet: the alert fires
-    for name, mtime in (("duban-20240704T023000Z.dump", 1_720_060_200), ("duban-20240705T023000Z.dump", 1_720_146_600),
-                        (".duban-20240706T023000Z.dump.partial", 1_720_233_000), ("notes.txt", 1_720_300_000)):
+    for name, mtime in (
+        ("duban-20240704T023000Z.dump", 1_720_060_200),
+        ("duban-20240705T023000Z.dump", 1_720_146_600),
+        (".duban-20240706T023000Z.dump.partial", 1_720_233_000),
+        ("notes.txt", 1_720_300_000),
+    ):
         (tmp_path / name).write_bytes(b"x")
         os.utime(tmp_path / name, (mtime, mtime))
     assert reading() == 1_720_146_600  # a dump still being written, or another file, is not a backup

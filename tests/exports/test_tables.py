@@ -17,8 +17,18 @@ from storage.db import transaction
 from tests.conftest import Database
 from tests.factories import TODAY, add_issue, build_ledger, campaign_of, unit_named
 
-ISSUE_HEADER = ("序号", "年度", "线索名称", "线索来源", "线索内容", "整改措施", "整改目标", "责任人", "完成时限",
-                "备注")
+ISSUE_HEADER = (
+    "序号",
+    "年度",
+    "线索名称",
+    "线索来源",
+    "线索内容",
+    "整改措施",
+    "整改目标",
+    "责任人",
+    "完成时限",
+    "备注",
+)
 TITLE = "行政执法不作为慢作为乱作为专项整治"
 
 
@@ -31,8 +41,14 @@ def ledger(plan_loaded: Database) -> Database:
 def export(db: Database, kind: str, path: Path, unit: str | None = None, **options: object) -> Worksheet:
     function = {"contacts": export_contacts, "issues": export_issues, "stats": export_stats}[kind]
     with transaction(db.sessions) as session:
-        function(session, campaign_of(session), path, today=TODAY,
-                 unit=unit_named(session, unit) if unit else None, **options)
+        function(
+            session,
+            campaign_of(session),
+            path,
+            today=TODAY,
+            unit=unit_named(session, unit) if unit else None,
+            **options,
+        )
     return load_workbook(path).worksheets[0]
 
 
@@ -51,10 +67,12 @@ def test_contacts_table_has_the_seed_columns_and_every_unit(ledger: Database, tm
     assert rows[0][0] == "附件1" and rows[1][0] == f"{TITLE}联系人"
     assert rows[2][0] == "填报单位（盖章）：中卫市司法局" and rows[3][0] == "填表时间：2020年7月15日"
     assert rows[4] == ("单位名称", "姓名", "职务", "联系电话", "微信或邮箱")
-    assert rows[5:] == [("办公室", "王芳", "副主任", "13909550001", None),
-                        ("执法监察支队", "马强", None, "13909550003", None),
-                        ("法制科", "陆和建", None, "13909551234", None),
-                        ("耕地保护科", "未报送", None, None, None)]  # the pending 李娜 is not a contact yet
+    assert rows[5:] == [
+        ("办公室", "王芳", "副主任", "13909550001", None),
+        ("执法监察支队", "马强", None, "13909550003", None),
+        ("法制科", "陆和建", None, "13909551234", None),
+        ("耕地保护科", "未报送", None, None, None),
+    ]  # the pending 李娜 is not a contact yet
 
 
 def test_issue_list_layout_and_totals_equal_the_ledger(ledger: Database, tmp_path: Path) -> None:
@@ -63,8 +81,10 @@ def test_issue_list_layout_and_totals_equal_the_ledger(ledger: Database, tmp_pat
     assert rows[0][0] == "附件2" and rows[1][0] == f"{TITLE}问题清单"
     assert rows[2][0].startswith("填报单位（盖章）") and rows[3][0] == "填表时间：2020年7月15日"
     assert rows[4] == ISSUE_HEADER
-    assert rows[-1][0] == ("说明：线索来源项填写信访举报、媒体曝光、行政复议、行政诉讼、上级机关督查督办、巡视巡察、"
-                           "专项检查、卫片执法检查、例行督察等。")
+    assert rows[-1][0] == (
+        "说明：线索来源项填写信访举报、媒体曝光、行政复议、行政诉讼、上级机关督查督办、巡视巡察、"
+        "专项检查、卫片执法检查、例行督察等。"
+    )
     groups = [row[0] for row in rows[5:-1] if isinstance(row[0], str)]
     assert groups == ["办公室", "执法监察支队", "法制科", "耕地保护科", "无"]  # plan order; every unit, 无 if nothing
     issues = data_rows(sheet)
@@ -80,8 +100,15 @@ def test_one_units_issue_list_is_stamped_with_its_name(ledger: Database, tmp_pat
     issues = data_rows(sheet)
     assert [row[0] for row in issues] == [1, 2, 3, 4]
     first = issues[0]
-    assert first[1:8] == (2020, "执法证件未按期年检", "专项检查", "执法证件未按期年检的具体情况", "限期整改",
-                          "整改到位", "张三")
+    assert first[1:8] == (
+        2020,
+        "执法证件未按期年检",
+        "专项检查",
+        "执法证件未按期年检的具体情况",
+        "限期整改",
+        "整改到位",
+        "张三",
+    )
     assert first[8] == datetime(2020, 9, 10)  # a real date, shown as 2020年9月10日
     assert sheet.cell(row=6, column=9).number_format == 'yyyy"年"m"月"d"日"'
     assert first[9] == "未整改；编号#1；整治重点：队伍建设"
@@ -100,7 +127,8 @@ def test_one_sheet_per_unit(ledger: Database, tmp_path: Path) -> None:
 
 
 def test_a_ledger_longer_than_a_sheet_goes_on_in_continuation_sheets(
-        ledger: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("exports.tables.EXCEL_MAX_ROWS", 10)  # stands in for Excel's 1,048,576
     path = tmp_path / "long.xlsx"
     export(ledger, "issues", path)
@@ -138,8 +166,12 @@ def test_stats_table_equals_the_hand_computed_figures(ledger: Database, tmp_path
 def test_one_units_stats(ledger: Database, tmp_path: Path) -> None:
     rows = values(export(ledger, "stats", tmp_path / "s.xlsx", unit="法制科"))
     assert rows[2][0] == "填报单位（盖章）：法制科"
-    assert rows[5:9] == [("发现问题数", 2, 1, 0, 1, 0), ("整改问题数", 1, 1, 0, 0, 0), ("处理人数", 0, 0, 0, 2, 0),
-                         ("党纪政务处分人数", 0, 0, 0, 1, 0)]
+    assert rows[5:9] == [
+        ("发现问题数", 2, 1, 0, 1, 0),
+        ("整改问题数", 1, 1, 0, 0, 0),
+        ("处理人数", 0, 0, 0, 2, 0),
+        ("党纪政务处分人数", 0, 0, 0, 1, 0),
+    ]
 
 
 def test_issues_without_a_focus_area_are_noted_not_lost(plan_loaded: Database, tmp_path: Path) -> None:
@@ -150,14 +182,25 @@ def test_issues_without_a_focus_area_are_noted_not_lost(plan_loaded: Database, t
     assert rows[9] == ("备注", "另有1个问题未填写整治重点，未计入上表。", None, None, None, None)
 
 
-FORMULAS = {"title": "=HYPERLINK(\"http://evil.example\",\"点击\")", "content": "+1+1", "measures": "-2+3",
-            "goal": "@SUM(A1:A9)", "owner": "\t=1", "remark": "\r=2"}
+FORMULAS = {
+    "title": '=HYPERLINK("http://evil.example","点击")',
+    "content": "+1+1",
+    "measures": "-2+3",
+    "goal": "@SUM(A1:A9)",
+    "owner": "\t=1",
+    "remark": "\r=2",
+}
 
 
 def test_text_that_looks_like_a_formula_stays_text(plan_loaded: Database, tmp_path: Path) -> None:
     with transaction(plan_loaded.sessions) as session:
-        add_issue(session, "法制科", FORMULAS["title"], date(2020, 8, 1), **{k: v for k, v in FORMULAS.items()
-                                                                           if k != "title"})
+        add_issue(
+            session,
+            "法制科",
+            FORMULAS["title"],
+            date(2020, 8, 1),
+            **{k: v for k, v in FORMULAS.items() if k != "title"},
+        )
     path = tmp_path / "f.xlsx"
     sheet = export(plan_loaded, "issues", path, unit="法制科")
     row = 6

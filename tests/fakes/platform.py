@@ -96,8 +96,11 @@ class FakePlatform:
 
     def sends(self, user: str | None = None, contains: str = "") -> list[Recorded]:
         """Every message/send request (delivered or not), optionally to one user and containing a text."""
-        return [r for r in self.snapshot() if r.path == MESSAGE_SEND and contains in r.content
-                and (user is None or r.body.get("touser") == user)]
+        return [
+            r
+            for r in self.snapshot()
+            if r.path == MESSAGE_SEND and contains in r.content and (user is None or r.body.get("touser") == user)
+        ]
 
     def app_messages(self) -> list[Recorded]:
         """Delivered WeCom app messages (message/send)."""
@@ -123,8 +126,9 @@ class FakePlatform:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["path"] == "/_recorded":  # for a fake running in another process (the benchmark)
-            await self._respond(send, 200, [{"path": r.path, "query": r.query, "body": r.body, "at": r.at}
-                                            for r in self.requests])
+            await self._respond(
+                send, 200, [{"path": r.path, "query": r.query, "body": r.body, "at": r.at} for r in self.requests]
+            )
             return
         chunks = []
         more = True
@@ -166,8 +170,13 @@ class FakePlatform:
     @staticmethod
     async def _respond(send: Any, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": data})
 
     def _deliver(self, path: str, body: dict[str, Any], now: float) -> bool:
@@ -198,8 +207,9 @@ def _label(answer: Any) -> str:
 def serve_fake_platform() -> Iterator[FakePlatform]:
     """Run a FakePlatform on 127.0.0.1 for the duration of the block."""
     fake = FakePlatform()
-    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=1))
+    server = uvicorn.Server(
+        uvicorn.Config(fake, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    )
     thread = threading.Thread(target=server.run, name="fake-platform", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -46,10 +46,17 @@ async def main(url: str, clock_file: str, api_base: str) -> None:
     logging.getLogger("duban.scheduler").setLevel(logging.INFO)
     engine = make_engine(url)
     service = SchedulerService(
-        make_session_factory(engine), clock=FileClock(Path(clock_file)), route=lambda _platform: "wecom_app",
-        senders={"sim": SimulatorSender(), "wecom_app": FakeWecomAppSender(api_base),
-                 "wecom_robot": FakeWecomRobotSender()},
-        leadership=leadership_for(url), timing=FAST)
+        make_session_factory(engine),
+        clock=FileClock(Path(clock_file)),
+        route=lambda _platform: "wecom_app",
+        senders={
+            "sim": SimulatorSender(),
+            "wecom_app": FakeWecomAppSender(api_base),
+            "wecom_robot": FakeWecomRobotSender(),
+        },
+        leadership=leadership_for(url),
+        timing=FAST,
+    )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()

@@ -45,8 +45,10 @@ class FakeWecomRobotSender(_HttpSender):
 
     async def send(self, message: OutboundMessage) -> SendResult:
         assert message.address, "a robot message carries its group's webhook"
-        return await self._post(message.address, {"msgtype": "text", "text": {
-            "content": message.text, "mentioned_mobile_list": list(message.mentions)}})
+        return await self._post(
+            message.address,
+            {"msgtype": "text", "text": {"content": message.text, "mentioned_mobile_list": list(message.mentions)}},
+        )
 
 
 class FakeWecomAppSender(_HttpSender):
@@ -59,6 +61,14 @@ class FakeWecomAppSender(_HttpSender):
         self.api_base = api_base
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        return await self._post(f"{self.api_base}/cgi-bin/message/send?access_token=test-token", {
-            "touser": message.target, "msgtype": "text", "agentid": 1000002, "text": {"content": message.text},
-            "enable_duplicate_check": 1, "duplicate_check_interval": 1800})
+        return await self._post(
+            f"{self.api_base}/cgi-bin/message/send?access_token=test-token",
+            {
+                "touser": message.target,
+                "msgtype": "text",
+                "agentid": 1000002,
+                "text": {"content": message.text},
+                "enable_duplicate_check": 1,
+                "duplicate_check_interval": 1800,
+            },
+        )

@@ -44,17 +44,20 @@ class Announce(logging.Handler):
 
 def timing_from_env() -> Timing:
     timing = Timing()
-    for name, variable in (("election_seconds", "DUBAN_TEST_ELECTION_SECONDS"),
-                           ("tick_seconds", "DUBAN_TEST_TICK_SECONDS"),
-                           ("delivery_seconds", "DUBAN_TEST_DELIVERY_SECONDS")):
+    for name, variable in (
+        ("election_seconds", "DUBAN_TEST_ELECTION_SECONDS"),
+        ("tick_seconds", "DUBAN_TEST_TICK_SECONDS"),
+        ("delivery_seconds", "DUBAN_TEST_DELIVERY_SECONDS"),
+    ):
         if os.environ.get(variable):
             timing = replace(timing, **{name: float(os.environ[variable])})
     return timing
 
 
 def main(clock_file: str) -> None:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
+    )
     logging.getLogger("duban.scheduler").addHandler(Announce())
     logging.getLogger("duban.scheduler").setLevel(logging.INFO)
     # The service reads its Timing default when it is built; this process builds it through create_app.
@@ -67,8 +70,11 @@ def main(clock_file: str) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     print(f"listening {sock.getsockname()[1]}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                                           timeout_graceful_shutdown=3, backlog=2048))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=3, backlog=2048
+        )
+    )
     server.run(sockets=[sock])
 
 

@@ -31,9 +31,11 @@ def ledger(plan_loaded: Database) -> Database:
     build_ledger(plan_loaded)
     with transaction(plan_loaded.sessions) as session:
         for name, text in (("法制科", LAW_REPORT), ("办公室", OFFICE_REPORT)):
-            session.execute(update(WeeklyReport).where(WeeklyReport.iso_week == 29,
-                                                       WeeklyReport.unit_id == unit_named(session, name).id)
-                            .values(text=text))
+            session.execute(
+                update(WeeklyReport)
+                .where(WeeklyReport.iso_week == 29, WeeklyReport.unit_id == unit_named(session, name).id)
+                .values(text=text)
+            )
     return plan_loaded
 
 
@@ -82,25 +84,29 @@ def test_the_bulletin_has_its_masthead_and_four_sections(ledger: Database) -> No
 def test_the_figures_are_those_of_the_summary(ledger: Database, chat: SimChat) -> None:
     summary = chat.send("YuJianKui", "汇总")  # the same day, 2020-07-15
     logged, not_started, in_progress, rectified, overdue = re.search(
-        r"问题：共 (\d+) 个，未整改 (\d+)，整改中 (\d+)，已整改 (\d+)，逾期 (\d+)", summary).groups()  # type: ignore[union-attr]
+        r"问题：共 (\d+) 个，未整改 (\d+)，整改中 (\d+)，已整改 (\d+)，逾期 (\d+)", summary
+    ).groups()  # type: ignore[union-attr]
     rate = re.search(r"整改率：([\d.]+%)", summary).group(1)  # type: ignore[union-attr]
     expected = re.search(r"按进度今日应达 ([\d.]+%)", summary).group(1)  # type: ignore[union-attr]
     registered, units = re.search(r"联络员登记：(\d+)/(\d+) 个单位", summary).groups()  # type: ignore[union-attr]
     reported = re.search(r"本周周报（第29周）：(\d+/\d+) 个单位已报送", summary).group(1)  # type: ignore[union-attr]
     phase = re.search(r"当前阶段：(\S+?)（至 (\S+?)，还剩 (\d+) 天", summary).groups()  # type: ignore[union-attr]
     overall = "".join(sections(written(compiled(ledger)))["一、总体进展"])
-    assert (f"专项整治处于{phase[0]}（{phase[1]}结束，还有{phase[2]}天）" in overall)
+    assert f"专项整治处于{phase[0]}（{phase[1]}结束，还有{phase[2]}天）" in overall
     assert f"{units}个单位中{registered}个已登记联络员" in overall
-    assert (f"各单位共登记问题{logged}个，已整改{rectified}个，整改中{in_progress}个，未整改{not_started}个，"
-            f"其中逾期{overdue}个。整改率{rate}") in overall
+    assert (
+        f"各单位共登记问题{logged}个，已整改{rectified}个，整改中{in_progress}个，未整改{not_started}个，"
+        f"其中逾期{overdue}个。整改率{rate}"
+    ) in overall
     assert f"按进度今日应达{expected}" in overall
     assert f"第29周（7月13日–7月17日）{reported}个单位报送了工作信息" in overall
 
 
 def test_late_reports_are_marked_and_public_naming_off_only_counts(ledger: Database) -> None:
     with transaction(ledger.sessions) as session:
-        session.execute(update(WeeklyReport).where(WeeklyReport.unit_id == unit_named(session, "办公室").id)
-                        .values(late=True))
+        session.execute(
+            update(WeeklyReport).where(WeeklyReport.unit_id == unit_named(session, "办公室").id).values(late=True)
+        )
         session.execute(update(Campaign).values(public_naming=False))
     body = sections(written(compiled(ledger)))
     assert body["二、各单位工作动态"][0] == f"办公室（迟报）：{OFFICE_REPORT}"
@@ -116,9 +122,15 @@ def test_a_past_weeks_bulletin_is_of_that_week(ledger: Database) -> None:
     assert sections(written(bulletin))["二、各单位工作动态"] == ["办公室（迟报）：本周工作", "法制科：本周工作"]
 
 
-@pytest.mark.parametrize(("week", "said"), [("2020-W22", "在专项整治开始（2020年6月4日）之前"),
-                                            ("2020-W30", "还没有到"), ("2020-49", "应写成 2026-W49"),
-                                            ("2021-W53", "2021年没有第53周")])
+@pytest.mark.parametrize(
+    ("week", "said"),
+    [
+        ("2020-W22", "在专项整治开始（2020年6月4日）之前"),
+        ("2020-W30", "还没有到"),
+        ("2020-49", "应写成 2026-W49"),
+        ("2021-W53", "2021年没有第53周"),
+    ],
+)
 def test_weeks_without_a_bulletin_are_refused(ledger: Database, week: str, said: str) -> None:
     with pytest.raises(BulletinError, match=said):
         compiled(ledger, week)
@@ -127,17 +139,34 @@ def test_weeks_without_a_bulletin_are_refused(ledger: Database, week: str, said:
 def test_the_page_and_the_fonts_are_those_of_the_national_standard(ledger: Database) -> None:
     document = written(compiled(ledger))
     section = document.sections[0]
-    millimetres = [round(length.mm) for length in (section.page_width, section.page_height, section.top_margin,
-                                                   section.bottom_margin, section.left_margin, section.right_margin)]
+    millimetres = [
+        round(length.mm)
+        for length in (
+            section.page_width,
+            section.page_height,
+            section.top_margin,
+            section.bottom_margin,
+            section.left_margin,
+            section.right_margin,
+        )
+    ]
     assert millimetres == [210, 297, 37, 35, 28, 26]  # A4; a type area of 156 × 225 mm
-    east_asian = {name: document.styles[name].element.rPr.rFonts.get(
-        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia")
-        for name in ("Normal", "简报报头", "简报一级标题", "简报楷体")}
-    assert east_asian == {"Normal": "仿宋_GB2312", "简报报头": "方正小标宋简体", "简报一级标题": "黑体",
-                          "简报楷体": "楷体_GB2312"}
+    east_asian = {
+        name: document.styles[name].element.rPr.rFonts.get(
+            "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia"
+        )
+        for name in ("Normal", "简报报头", "简报一级标题", "简报楷体")
+    }
+    assert east_asian == {
+        "Normal": "仿宋_GB2312",
+        "简报报头": "方正小标宋简体",
+        "简报一级标题": "黑体",
+        "简报楷体": "楷体_GB2312",
+    }
     assert document.styles["Normal"].font.size.pt == 16  # 3号
-    font_table = next(rel.target_part for rel in document.part.rels.values()
-                      if rel.reltype.endswith("/fontTable")).blob.decode()
+    font_table = next(
+        rel.target_part for rel in document.part.rels.values() if rel.reltype.endswith("/fontTable")
+    ).blob.decode()
     assert '<w:font w:name="仿宋_GB2312"><w:altName w:val="仿宋,FangSong,STFangsong"/>' in font_table
     assert '<w:font w:name="方正小标宋简体"><w:altName w:val="华文中宋,' in font_table
     assert document.settings.odd_and_even_pages_header_footer
@@ -155,15 +184,29 @@ def test_long_reports_are_clipped_after_a_sentence() -> None:
     assert clip("无标点" * 200).endswith("……") and len(clip("无标点" * 200)) == 302
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed (apt-get install "
-                                                            "libreoffice-writer-nogui)")
+@pytest.mark.skipif(
+    shutil.which("soffice") is None, reason="LibreOffice is not installed (apt-get install libreoffice-writer-nogui)"
+)
 @pytest.mark.slow  # LibreOffice: make test-quick leaves it out
 def test_libreoffice_renders_it_to_pdf(ledger: Database, tmp_path: Path) -> None:
     path = tmp_path / "简报.docx"
     write_bulletin(compiled(ledger), str(path))
     profile = tmp_path / "profile"  # a profile of its own: a second LibreOffice would wait on a shared one
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pdf = (tmp_path / "简报.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 2  # the masthead and 一、二 on the first page

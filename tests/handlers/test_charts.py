@@ -9,8 +9,12 @@ from PIL import Image as PILImage
 
 from handlers.charts import Bar, _drawn, choose_bars, font_family, rate_chart
 
-BARS = [Bar("法制科", 0.5, 4, "red"), Bar("执法监察支队", 0.5, 2, "yellow"), Bar("办公室", 1.0, 1, "green"),
-        Bar("耕地保护科", 0.0, 0, "red")]
+BARS = [
+    Bar("法制科", 0.5, 4, "red"),
+    Bar("执法监察支队", 0.5, 2, "yellow"),
+    Bar("办公室", 1.0, 1, "green"),
+    Bar("耕地保护科", 0.0, 0, "red"),
+]
 
 
 def test_a_cjk_font_is_installed_by_the_set_up() -> None:

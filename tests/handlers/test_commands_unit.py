@@ -272,8 +272,14 @@ def test_submitting_a_deliverable(talk: Talk) -> None:
 
 
 def test_materials_for_a_liaison_and_for_a_coordinator(talk: Talk) -> None:
-    file = IncomingMessage("wecom", LIAISON, "报送 行政裁量基准", talk.clock.now(), message_id="unit-file",
-                           attachment=Attachment("基准.pdf", stage_bytes(b"%PDF-1.4\n%%EOF\n", "基准.pdf")))
+    file = IncomingMessage(
+        "wecom",
+        LIAISON,
+        "报送 行政裁量基准",
+        talk.clock.now(),
+        message_id="unit-file",
+        attachment=Attachment("基准.pdf", stage_bytes(b"%PDF-1.4\n%%EOF\n", "基准.pdf")),
+    )
     assert "已作为报送「行政裁量基准」的材料保存 1 个文件" in "\n".join(talk.dispatcher.handle(file).texts)
     assert count(talk, Material, Material.target == MaterialTarget.DELIVERABLE) == 1
     assert "「执法监察支队」已报送的文件（1 份）" in talk.send(LIAISON, "材料")

@@ -107,6 +107,7 @@ def test_dates_in_another_year_carry_the_year(plan_loaded: Database) -> None:
         phase.start, phase.end = date(2020, 12, 1), date(2021, 1, 15)
         session.scalars(select(Campaign)).one().end = date(2021, 1, 31)
     reply = Dispatcher(plan_loaded.sessions).handle(
-        IncomingMessage("wecom", "YuJianKui", "汇总", at("2020-12-20 10:00")))
+        IncomingMessage("wecom", "YuJianKui", "汇总", at("2020-12-20 10:00"))
+    )
     assert "抽查检查阶段（至 2021年1月15日，还剩 26 天）" in reply.texts[0]
     assert format_near(date(2020, 9, 10), date(2020, 7, 15)) == "9月10日"

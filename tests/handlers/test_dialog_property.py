@@ -47,13 +47,14 @@ NOW = at("2020-07-15 10:00")
 # Bookkeeping, not campaign data: the dialog itself, the audit trail, dedupe records, the outbox.
 BOOKKEEPING = {"dialog_states", "audit_log", "processed_messages", "outbox", "access_tokens", "scheduler_state"}
 # What a dialog writes when its last answer arrives.
-WRITES = {"issue": {"issues"}, "weekly": {"weekly_reports"},
-          "register": {"contacts", "chat_identities", "submissions"}}
+WRITES = {"issue": {"issues"}, "weekly": {"weekly_reports"}, "register": {"contacts", "chat_identities", "submissions"}}
 DONE = {"issue": ("已登记问题",), "weekly": ("周报",), "register": ("已提交登记", "登记成功", "联络员信息")}
 
 ISSUE_ANSWERS = ["执法文书格式不统一", "专项检查", "制度建设", "文书格式五花八门", "统一格式", "全部规范", "马强"]
-ONE_LINE_ISSUE = ("问题 线索名称：执法文书格式不统一 线索来源：专项检查 整治重点：制度建设 线索内容：文书格式五花八门 "
-                  "整改措施：统一格式 整改目标：全部规范 责任人：马强 完成时限：")
+ONE_LINE_ISSUE = (
+    "问题 线索名称：执法文书格式不统一 线索来源：专项检查 整治重点：制度建设 线索内容：文书格式五花八门 "
+    "整改措施：统一格式 整改目标：全部规范 责任人：马强 完成时限："
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,11 @@ class Position:
 POSITIONS = [
     *(Position(f"issue-{n}", "MaQiang", ("问题", *ISSUE_ANSWERS[:n])) for n in range(len(ISSUE_ANSWERS) + 1)),
     Position("issue-date-offer", "MaQiang", (ONE_LINE_ISSUE + "6月30日",)),
-    Position("issue-duplicate-offer", "MaQiang", (ONE_LINE_ISSUE.replace("执法文书格式不统一", "辅助人员单独执法")
-                                                  + "9月30日",)),
+    Position(
+        "issue-duplicate-offer",
+        "MaQiang",
+        (ONE_LINE_ISSUE.replace("执法文书格式不统一", "辅助人员单独执法") + "9月30日",),
+    ),
     Position("issue-choice-offer", "MaQiang", ("问题 线索名称：执法文书格式不统一 线索来源：群众举报 整治重点：作风",)),
     Position("issue-switch-offer", "MaQiang", ("问题", "执法文书格式不统一", "统计 队伍建设 处理5人")),
     Position("weekly", "MaQiang", ("周报",)),
@@ -81,18 +85,47 @@ POSITIONS = [
 ]
 
 CORPUS_TEXTS = sorted({entry.text for entry in CORPUS.entries} | {t for e in CORPUS.entries for t in e.before})
-COMMAND_WORDS = ("登记", "问题", "进展", "我的问题", "周报", "统计", "报送", "帮助", "汇总", "逾期", "未报送", "批准",
-                 "驳回", "我的任务", "任务", "通知", "回执", "继续", "切换", "确认", "#4", "4号问题", "第5条")
+COMMAND_WORDS = (
+    "登记",
+    "问题",
+    "进展",
+    "我的问题",
+    "周报",
+    "统计",
+    "报送",
+    "帮助",
+    "汇总",
+    "逾期",
+    "未报送",
+    "批准",
+    "驳回",
+    "我的任务",
+    "任务",
+    "通知",
+    "回执",
+    "继续",
+    "切换",
+    "确认",
+    "#4",
+    "4号问题",
+    "第5条",
+)
 MESSAGES = st.one_of(st.sampled_from(CORPUS_TEXTS), messages(COMMAND_WORDS), st.text(max_size=60))
-PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                           HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 Snapshot = dict[str, frozenset[tuple[str, ...]]]
 
 OWN_WORDS = {"issue": ("问题", "新问题", "登记问题"), "weekly": ("周报",), "register": ("登记", "注册")}
-COMMAND_START = re.compile(r"^[\[【]?(登记问题|新问题|登记|注册|我的问题|问题|进展|周报|统计|未报送|报送|汇总|逾期|"
-                           r"批准|驳回|我的任务|任务|通知|回执|帮助)(?:[\]】\s:：,，#第\d]|$)")
+COMMAND_START = re.compile(
+    r"^[\[【]?(登记问题|新问题|登记|注册|我的问题|问题|进展|周报|统计|未报送|报送|汇总|逾期|"
+    r"批准|驳回|我的任务|任务|通知|回执|帮助)(?:[\]】\s:：,，#第\d]|$)"
+)
 REFERENCE_START = re.compile(r"^(?:[#＃]\s*\d|\d+\s*号问题|第\s*\d+\s*条)")
 
 
@@ -106,8 +139,11 @@ def looks_like_another_command(text: str, kind: str) -> bool:
 
 def snapshot(session: Session) -> Snapshot:
     """Every row of every table that holds campaign data, as text."""
-    return {table.name: frozenset(tuple(str(v) for v in row) for row in session.execute(select(table)))
-            for table in Base.metadata.sorted_tables if table.name not in BOOKKEEPING}
+    return {
+        table.name: frozenset(tuple(str(v) for v in row) for row in session.execute(select(table)))
+        for table in Base.metadata.sorted_tables
+        if table.name not in BOOKKEEPING
+    }
 
 
 def only_acknowledged(before: Snapshot, after: Snapshot) -> bool:
@@ -115,7 +151,8 @@ def only_acknowledged(before: Snapshot, after: Snapshot) -> bool:
     old = {row[0]: row for row in before["notice_receipts"]}
     new = {row[0]: row for row in after["notice_receipts"]}
     return old.keys() == new.keys() and all(
-        old[key] == new[key] or (old[key][:-1] == new[key][:-1] and old[key][-1] == "None") for key in old)
+        old[key] == new[key] or (old[key][:-1] == new[key][:-1] and old[key][-1] == "None") for key in old
+    )
 
 
 def dialog_of(session: Session, who: str) -> tuple[str | None, dict[str, Any]]:
@@ -155,10 +192,12 @@ def check(sessions: sessionmaker[Session], position: Position, text: str) -> Non
     if looks_like_another_command(text, kind):
         assert not changed, f"the command {text!r} changed {changed} from {position.name}"
         kept = {k: v for k, v in after_state.items() if not k.startswith("_")}
-        assert after_kind != kind or all(kept.get(k) in (v, None) for k, v in collected.items()), \
+        assert after_kind != kind or all(kept.get(k) in (v, None) for k, v in collected.items()), (
             f"the command {text!r} became a value of {position.name}: {kept}"
-        assert after_kind != kind or not (set(kept) - set(collected)), \
+        )
+        assert after_kind != kind or not (set(kept) - set(collected)), (
             f"the command {text!r} became a value of {position.name}: {kept}"
+        )
     if after_kind == kind:
         assert not changed, f"{text!r} changed {changed} while {position.name} went on"
         spec = dialog_command(kind).dialog  # type: ignore[union-attr]
@@ -179,8 +218,9 @@ def check(sessions: sessionmaker[Session], position: Position, text: str) -> Non
 
 
 @pytest.mark.parametrize("position", POSITIONS, ids=lambda p: p.name)
-def test_a_message_in_the_middle_of_a_dialog_changes_only_the_asked_field(corpus_db: Database,
-                                                                          position: Position) -> None:
+def test_a_message_in_the_middle_of_a_dialog_changes_only_the_asked_field(
+    corpus_db: Database, position: Position
+) -> None:
     @PROPERTY
     @given(text=MESSAGES)
     def run(text: str) -> None:

@@ -28,25 +28,101 @@ from tests.factories import build_ledger
 pytestmark = pytest.mark.slow  # Hypothesis against the database: make test-quick leaves it out
 
 APOLOGY = "抱歉，处理这条消息时出错了"
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 PER_COMMAND = settings(FUZZ, max_examples=12)
 
 # Who speaks: a coordinator, a liaison of 执法监察支队 (issue #5 is theirs), and someone the bot does not know.
 USERS = {"coordinator": "YuJianKui", "liaison": "MaQiang", "stranger": "Nobody"}
-COMMANDS = ("登记", "问题", "进展", "我的问题", "周报", "统计", "报送", "帮助", "取消", "汇总", "逾期", "未报送",
-            "批准", "驳回", "图表", "我的任务", "任务")
+COMMANDS = (
+    "登记",
+    "问题",
+    "进展",
+    "我的问题",
+    "周报",
+    "统计",
+    "报送",
+    "帮助",
+    "取消",
+    "汇总",
+    "逾期",
+    "未报送",
+    "批准",
+    "驳回",
+    "图表",
+    "我的任务",
+    "任务",
+)
 
 HOSTILE_TOKENS = (
-    "#99999999999999999999", "99999999999", "2147483648", "-1", "-99999999999", "0", "#0", "#-5", "5", "#5", "1",
-    "150%", "101%", "-20%", "999999999999%", "百分之一百零一", "九九九九九九九九九九九九", "一千亿",
-    "１２", "＃５", "５０％", "٣", "①", "²", "\x00", "\x00\x01\x1f\x7f", "\u200b", "\u202e", "\ufeff", "😀🔥",
-    "处理99999999999人", "处分99999999999人", "处理-3人", "处理5人 处分9人", "处理１００００００人",
-    "已整改", "整改中", "未整改", "完成", "进展", "队伍建设", "制度建设", "法制科", "支队",
-    "单位：法制科", "姓名：" + "张" * 300, "职务：" + "长" * 500, "电话：13909551234", "邮箱：" + "a" * 500 + "@x.cn",
-    "单位：" + "科" * 400, "线索名称：" + "题" * 300, "完成时限：9999年99月99日", "完成时限：0年1月1日",
-    "【单位】", "：：：", "\n\n", "\r\n", "    ", "%", "#", "第", "号", "x" * 5000,
+    "#99999999999999999999",
+    "99999999999",
+    "2147483648",
+    "-1",
+    "-99999999999",
+    "0",
+    "#0",
+    "#-5",
+    "5",
+    "#5",
+    "1",
+    "150%",
+    "101%",
+    "-20%",
+    "999999999999%",
+    "百分之一百零一",
+    "九九九九九九九九九九九九",
+    "一千亿",
+    "１２",
+    "＃５",
+    "５０％",
+    "٣",
+    "①",
+    "²",
+    "\x00",
+    "\x00\x01\x1f\x7f",
+    "\u200b",
+    "\u202e",
+    "\ufeff",
+    "😀🔥",
+    "处理99999999999人",
+    "处分99999999999人",
+    "处理-3人",
+    "处理5人 处分9人",
+    "处理１００００００人",
+    "已整改",
+    "整改中",
+    "未整改",
+    "完成",
+    "进展",
+    "队伍建设",
+    "制度建设",
+    "法制科",
+    "支队",
+    "单位：法制科",
+    "姓名：" + "张" * 300,
+    "职务：" + "长" * 500,
+    "电话：13909551234",
+    "邮箱：" + "a" * 500 + "@x.cn",
+    "单位：" + "科" * 400,
+    "线索名称：" + "题" * 300,
+    "完成时限：9999年99月99日",
+    "完成时限：0年1月1日",
+    "【单位】",
+    "：：：",
+    "\n\n",
+    "\r\n",
+    "    ",
+    "%",
+    "#",
+    "第",
+    "号",
+    "x" * 5000,
 )
 
 
@@ -63,10 +139,15 @@ def fragments() -> st.SearchStrategy[str]:
 
 def numbers() -> st.SearchStrategy[str]:
     """What a command's first argument usually is: a number, often one no database INTEGER can hold."""
-    digits = st.one_of(st.integers(min_value=-(10**25), max_value=10**25), st.integers(min_value=2**31 - 2,
-                                                                                       max_value=2**63 + 2))
-    return st.one_of(digits.map(str), digits.map(lambda n: f"#{n}"), digits.map(lambda n: f"第{n}号"),
-                     digits.map(lambda n: str(n).translate(FULL_WIDTH)))
+    digits = st.one_of(
+        st.integers(min_value=-(10**25), max_value=10**25), st.integers(min_value=2**31 - 2, max_value=2**63 + 2)
+    )
+    return st.one_of(
+        digits.map(str),
+        digits.map(lambda n: f"#{n}"),
+        digits.map(lambda n: f"第{n}号"),
+        digits.map(lambda n: str(n).translate(FULL_WIDTH)),
+    )
 
 
 FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
@@ -76,8 +157,9 @@ def messages(commands: tuple[str, ...] = COMMANDS) -> st.SearchStrategy[str]:
     separator = st.sampled_from([" ", "", "\n", "：", ":", "，", "\u3000", "#"])
     lead = st.one_of(numbers(), fragments(), st.just(""))
     tail = st.lists(st.tuples(separator, fragments()), max_size=3).map(lambda parts: "".join(a + b for a, b in parts))
-    return st.builds(lambda keyword, sep, first, rest: keyword + sep + first + rest,
-                     st.sampled_from(commands), separator, lead, tail)
+    return st.builds(
+        lambda keyword, sep, first, rest: keyword + sep + first + rest, st.sampled_from(commands), separator, lead, tail
+    )
 
 
 def check_ledger(db: Database) -> None:
@@ -88,8 +170,11 @@ def check_ledger(db: Database) -> None:
             assert issue.due is not None and 0 <= issue.percent <= 100
             assert (issue.status is IssueStatus.RECTIFIED) == (issue.percent == 100)
             assert "\x00" not in issue.title + issue.content
-        numbers = session.execute(select(Issue.campaign_id, Issue.number, func.count())
-                                  .group_by(Issue.campaign_id, Issue.number).having(func.count() > 1)).all()
+        numbers = session.execute(
+            select(Issue.campaign_id, Issue.number, func.count())
+            .group_by(Issue.campaign_id, Issue.number)
+            .having(func.count() > 1)
+        ).all()
         assert numbers == []
         for row in session.scalars(select(Progress)):
             assert 0 <= row.percent <= 100
@@ -123,8 +208,12 @@ def say(plan_loaded: Database) -> Callable[[str, str], Reply]:
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("role", list(USERS))
-def test_every_command_with_hostile_arguments_gets_a_reply(say, plan_loaded: Database, role: str,  # type: ignore[no-untyped-def]
-                                                           command: str) -> None:
+def test_every_command_with_hostile_arguments_gets_a_reply(
+    say,
+    plan_loaded: Database,
+    role: str,  # type: ignore[no-untyped-def]
+    command: str,
+) -> None:
     @PER_COMMAND
     @given(text=messages((command,)))
     def run(text: str) -> None:
@@ -140,8 +229,10 @@ def test_guided_dialogs_survive_hostile_answers(say, plan_loaded: Database, role
     """问题 and 登记 asked one field at a time: any answers, in any number, then 取消 or completion."""
 
     @FUZZ
-    @given(opening=st.sampled_from(["问题", "登记", "问题\n线索名称：执法证件", "登记\n单位：法制科"]),
-           answers=st.lists(st.one_of(fragments(), messages()), min_size=1, max_size=8))
+    @given(
+        opening=st.sampled_from(["问题", "登记", "问题\n线索名称：执法证件", "登记\n单位：法制科"]),
+        answers=st.lists(st.one_of(fragments(), messages()), min_size=1, max_size=8),
+    )
     def run(opening: str, answers: list[str]) -> None:
         say(USERS[role], opening)
         for answer in answers:
@@ -170,8 +261,10 @@ def test_task_commands_of_a_task_division_survive_hostile_arguments(db: Database
     send = speaker(db)
 
     @FUZZ
-    @given(user=st.sampled_from(["MaQiang", "QiShaoBo", "Nobody"]),
-           text=messages(("任务", "我的任务", "汇总", "任务 8 进展", "任务 8 完成", "任务 6")))
+    @given(
+        user=st.sampled_from(["MaQiang", "QiShaoBo", "Nobody"]),
+        text=messages(("任务", "我的任务", "汇总", "任务 8 进展", "任务 8 完成", "任务 6")),
+    )
     def run(user: str, text: str) -> None:
         send(user, text)
         send(user, "取消")

@@ -57,26 +57,34 @@ def test_a_task_number_past_integer_is_no_such_task(db: Database) -> None:
     assert "没有编号为 99999999999 的任务" in reply
 
 
-@pytest.mark.parametrize("figures", ["处理99999999999人 处分1人", "处理100001人 处分0人",
-                                     "处理99999999999人 处分99999999999人"])
+@pytest.mark.parametrize(
+    "figures", ["处理99999999999人 处分1人", "处理100001人 处分0人", "处理99999999999人 处分99999999999人"]
+)
 def test_stats_over_the_cap_are_refused_in_chinese(say: Say, plan_loaded: Database, figures: str) -> None:
     with transaction(plan_loaded.sessions) as session:
         before = [(s.handled, s.disciplined) for s in session.scalars(select(StatsReport).order_by(StatsReport.id))]
     assert "人数超过 100,000 人，请核对后重新发送" in text(say("MaQiang", f"统计 队伍建设 {figures}"))
     with transaction(plan_loaded.sessions) as session:
-        assert [(s.handled, s.disciplined) for s in session.scalars(select(StatsReport).order_by(StatsReport.id))] \
-            == before
+        assert [
+            (s.handled, s.disciplined) for s in session.scalars(select(StatsReport).order_by(StatsReport.id))
+        ] == before
 
 
 def test_stats_at_the_cap_are_recorded(say: Say) -> None:
     assert "处理 100000 人，党纪政务处分 1 人" in text(say("MaQiang", "统计 队伍建设 处理100000人 处分1人"))
 
 
-@pytest.mark.parametrize(("field", "value", "limit", "answer"), [
-    ("职务", "科长" * 60, 50, "科长"), ("单位", "法制科" * 50, 100, "法制科"), ("电话", "1" * 200, 40, "13909551234"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "limit", "answer"),
+    [
+        ("职务", "科长" * 60, 50, "科长"),
+        ("单位", "法制科" * 50, 100, "法制科"),
+        ("电话", "1" * 200, 40, "13909551234"),
+    ],
+)
 def test_over_long_registration_fields_are_refused_in_chinese_and_asked_again(
-        say: Say, plan_loaded: Database, field: str, value: str, limit: int, answer: str) -> None:
+    say: Say, plan_loaded: Database, field: str, value: str, limit: int, answer: str
+) -> None:
     fields = {"单位": "法制科", "姓名": "陆和建", "职务": "科长", "电话": "13909551234", "邮箱": "lu@example.cn"}
     reply = text(say("LuHeJian", "登记\n" + "\n".join(f"{k}：{value if k == field else v}" for k, v in fields.items())))
     assert f"「{field}」太长了（{len(value)}字），请控制在{limit}字以内。" in reply
@@ -96,9 +104,14 @@ def test_a_deadline_decades_away_is_refused_and_asked_again(say: Say, plan_loade
     from storage.models import Issue
 
     before = count(plan_loaded, Issue)
-    reply = text(say("MaQiang", "问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
-                                "线索内容：证件过期\n整改措施：补办\n整改目标：持证上岗\n责任人：张三\n"
-                                f"完成时限：{due}"))
+    reply = text(
+        say(
+            "MaQiang",
+            "问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
+            "线索内容：证件过期\n整改措施：补办\n整改目标：持证上岗\n责任人：张三\n"
+            f"完成时限：{due}",
+        )
+    )
     assert "不在 2000 年至 2030 年之间" in reply and "完成时限" in reply
     assert count(plan_loaded, Issue) == before
     assert "已登记" in text(say("MaQiang", "9月10日前"))  # the dialog asked for it again

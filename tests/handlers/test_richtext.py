@@ -6,13 +6,19 @@ from handlers.richtext import Doc, Field, Heading, Item, Line, escape_markdown
 
 
 def sample() -> Doc:
-    return Doc("【专项整治】汇总").add(Field("整改率", "25.0%"), Heading("报送事项"), Item("联系人表：未报送 法制科"),
-                                    Item("统计表"), Line("发送「图表」查看图表"))
+    return Doc("【专项整治】汇总").add(
+        Field("整改率", "25.0%"),
+        Heading("报送事项"),
+        Item("联系人表：未报送 法制科"),
+        Item("统计表"),
+        Line("发送「图表」查看图表"),
+    )
 
 
 def test_plain_text_reads_like_a_chat_message() -> None:
-    assert sample().plain() == ("【专项整治】汇总\n整改率：25.0%\n报送事项：\n· 联系人表：未报送 法制科\n· 统计表\n"
-                                "发送「图表」查看图表")
+    assert sample().plain() == (
+        "【专项整治】汇总\n整改率：25.0%\n报送事项：\n· 联系人表：未报送 法制科\n· 统计表\n发送「图表」查看图表"
+    )
 
 
 def test_markdown_has_hard_breaks_and_a_closed_list() -> None:

@@ -38,8 +38,7 @@ def test_each_unit_gets_the_light_its_ledger_deserves(ledger: Database) -> None:
     with transaction(ledger.sessions) as session:
         status = campaign_status(session, campaign_of(session), TODAY)
     lights = {u.unit.name: u.light for u in status.units}
-    assert lights == {"法制科": Light.RED, "执法监察支队": Light.YELLOW, "办公室": Light.GREEN,
-                      "耕地保护科": Light.RED}
+    assert lights == {"法制科": Light.RED, "执法监察支队": Light.YELLOW, "办公室": Light.GREEN, "耕地保护科": Light.RED}
     by_name = {u.unit.name: u for u in status.units}
     assert by_name["耕地保护科"].missed_deliverables == ["专项整治联系人"]
     assert by_name["执法监察支队"].counts.due_soon == 1
@@ -57,20 +56,32 @@ def test_expected_rate_is_a_straight_line_to_the_target(ledger: Database) -> Non
         assert expected_rate(campaign, TODAY) is None
 
 
-@pytest.mark.parametrize(("counts", "missed", "soon", "expected", "light"), [
-    (IssueCounts(logged=5, rectified=5), 0, 0, 0.5, Light.GREEN),
-    (IssueCounts(logged=5, rectified=1, overdue=1), 0, 0, None, Light.RED),
-    (IssueCounts(), 1, 0, None, Light.RED),
-    (IssueCounts(logged=4, rectified=4), 0, 1, None, Light.YELLOW),
-    (IssueCounts(logged=4, rectified=2, due_soon=1), 0, 0, None, Light.YELLOW),
-    (IssueCounts(logged=4, rectified=1), 0, 0, 0.3, Light.YELLOW),  # 25% is behind a 30% pace
-    (IssueCounts(logged=4, rectified=2), 0, 0, 0.3, Light.GREEN),
-    (IssueCounts(), 0, 0, 0.9, Light.GREEN),  # nothing logged: no pace to be behind
-    (IssueCounts(logged=3, rectified=0, overdue=2, due_soon=1), 0, 1, 0.9, Light.RED),  # red wins over yellow
-], ids=["all-done", "overdue", "missed-deliverable", "deliverable-soon", "issue-soon", "behind-pace",
-        "on-pace", "no-issues", "red-beats-yellow"])
-def test_traffic_light_rules(counts: IssueCounts, missed: int, soon: int, expected: float | None,
-                             light: Light) -> None:
+@pytest.mark.parametrize(
+    ("counts", "missed", "soon", "expected", "light"),
+    [
+        (IssueCounts(logged=5, rectified=5), 0, 0, 0.5, Light.GREEN),
+        (IssueCounts(logged=5, rectified=1, overdue=1), 0, 0, None, Light.RED),
+        (IssueCounts(), 1, 0, None, Light.RED),
+        (IssueCounts(logged=4, rectified=4), 0, 1, None, Light.YELLOW),
+        (IssueCounts(logged=4, rectified=2, due_soon=1), 0, 0, None, Light.YELLOW),
+        (IssueCounts(logged=4, rectified=1), 0, 0, 0.3, Light.YELLOW),  # 25% is behind a 30% pace
+        (IssueCounts(logged=4, rectified=2), 0, 0, 0.3, Light.GREEN),
+        (IssueCounts(), 0, 0, 0.9, Light.GREEN),  # nothing logged: no pace to be behind
+        (IssueCounts(logged=3, rectified=0, overdue=2, due_soon=1), 0, 1, 0.9, Light.RED),  # red wins over yellow
+    ],
+    ids=[
+        "all-done",
+        "overdue",
+        "missed-deliverable",
+        "deliverable-soon",
+        "issue-soon",
+        "behind-pace",
+        "on-pace",
+        "no-issues",
+        "red-beats-yellow",
+    ],
+)
+def test_traffic_light_rules(counts: IssueCounts, missed: int, soon: int, expected: float | None, light: Light) -> None:
     assert traffic_light(counts, missed_deliverables=missed, deliverables_due_soon=soon, expected=expected) is light
 
 
@@ -83,4 +94,5 @@ def test_one_units_status_equals_its_part_of_the_campaigns(ledger: Database) -> 
             assert alone.units == [unit]
             assert alone.totals == unit.counts
             assert [(d.deliverable.name, d.owing, d.days_left) for d in alone.deliverables] == [
-                (d.deliverable.name, [unit.unit], d.days_left) for d in whole.deliverables if unit.unit in d.owing]
+                (d.deliverable.name, [unit.unit], d.days_left) for d in whole.deliverables if unit.unit in d.owing
+            ]

@@ -17,16 +17,37 @@ from tests.conftest import SHANGHAI
 LEAD, PARTNER, RESPONSIBLE = TaskRole.LEAD, TaskRole.PARTNER, TaskRole.RESPONSIBLE
 
 
-def task(number: int, kind: TaskDeadlineKind, *, due: date | None = None, month: int | None = None,
-         day: int | None = None, **roles: list[int]) -> Task:
+def task(
+    number: int,
+    kind: TaskDeadlineKind,
+    *,
+    due: date | None = None,
+    month: int | None = None,
+    day: int | None = None,
+    **roles: list[int],
+) -> Task:
     units = [TaskUnit(unit_id=u, role=TaskRole(role)) for role, ids in roles.items() for u in ids]
-    return Task(id=number, number=number, text=f"任务{number}的内容，第二句。", deadline_kind=kind, due=due,
-                yearly_month=month, yearly_day=day, deadline_text="每年2月底前" if month else None, units=units)
+    return Task(
+        id=number,
+        number=number,
+        text=f"任务{number}的内容，第二句。",
+        deadline_kind=kind,
+        due=due,
+        yearly_month=month,
+        yearly_day=day,
+        deadline_text="每年2月底前" if month else None,
+        units=units,
+    )
 
 
 def done(task_id: int, unit_id: int, period: int | None = None, at: str = "2024-01-10 10:00") -> TaskProgress:
-    return TaskProgress(task_id=task_id, unit_id=unit_id, period=period, done=True,
-                        created_at=datetime.fromisoformat(at).replace(tzinfo=SHANGHAI))
+    return TaskProgress(
+        task_id=task_id,
+        unit_id=unit_id,
+        period=period,
+        done=True,
+        created_at=datetime.fromisoformat(at).replace(tzinfo=SHANGHAI),
+    )
 
 
 TASKS = [
@@ -59,7 +80,10 @@ def test_yearly_deadlines_recur_and_completions_count_per_year() -> None:
     progress = [done(19, 10, period=2024), done(19, 11, period=2024), done(11, 10)]
     subjects_2025 = task_deadline_subjects(TASKS, progress, 2025)
     assert [(s.number, s.due, s.owing_unit_ids) for s in subjects_2025] == [
-        (33, date(2025, 2, 20), (1,)), (19, date(2025, 2, 28), (10, 11)), (40, date(2025, 11, 30), (1,))]
+        (33, date(2025, 2, 20), (1,)),
+        (19, date(2025, 2, 28), (10, 11)),
+        (40, date(2025, 11, 30), (1,)),
+    ]
     assert [s.number for s in task_deadline_subjects(TASKS, progress, 2024)] == [33, 11, 3]
     assert task_deadline_subjects(TASKS, progress, 2024)[1].owing_unit_ids == (11,)
 

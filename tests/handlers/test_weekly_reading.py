@@ -25,14 +25,24 @@ def many_units_reporting(db: Database) -> None:
             unit = Unit(campaign_id=campaign.id, name=f"第{number + 1}乡镇", position=start + number)
             session.add(unit)
             session.flush()
-            session.add(WeeklyReport(campaign_id=campaign.id, unit_id=unit.id, iso_year=2020, iso_week=29,
-                                     text=REPORT, submitted_at=at("2020-07-17 11:00"), late=number % 7 == 0))
+            session.add(
+                WeeklyReport(
+                    campaign_id=campaign.id,
+                    unit_id=unit.id,
+                    iso_year=2020,
+                    iso_week=29,
+                    text=REPORT,
+                    submitted_at=at("2020-07-17 11:00"),
+                    late=number % 7 == 0,
+                )
+            )
 
 
 def test_every_units_report_in_one_reply_of_whole_lines_within_the_size_a_chat_holds(plan_loaded: Database) -> None:
     many_units_reporting(plan_loaded)
     reply = Dispatcher(plan_loaded.sessions).handle(
-        IncomingMessage("wecom", "YuJianKui", "本周周报", at("2020-07-17 14:00"), message_id="all-units"))
+        IncomingMessage("wecom", "YuJianKui", "本周周报", at("2020-07-17 14:00"), message_id="all-units")
+    )
     (text,) = reply.texts
     assert len(text.encode()) <= REPLY_BYTES
     assert text.startswith(f"第29周（7月13日–7月17日）周报：{UNITS}/{UNITS + 4} 个单位已报送，其中迟报 9 个")

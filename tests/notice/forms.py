@@ -134,9 +134,11 @@ def to_ofd(text: str) -> bytes:
         next_id[0] += 1
         deltas = " ".join(f"{font_size if ord(ch) > 0x2E80 else font_size / 2:g}" for ch in words[:-1])
         escaped = words.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return (f'<ofd:TextObject ID="{next_id[0]}" Boundary="{x:.2f} {y:.2f} {measure(words, font_size) + 1:.2f} '
-                f'{font_size * 1.5:.2f}" Font="1" Size="{font_size:g}"><ofd:TextCode X="0" Y="{font_size:g}" '
-                f'DeltaX="{deltas}">{escaped}</ofd:TextCode></ofd:TextObject>')
+        return (
+            f'<ofd:TextObject ID="{next_id[0]}" Boundary="{x:.2f} {y:.2f} {measure(words, font_size) + 1:.2f} '
+            f'{font_size * 1.5:.2f}" Font="1" Size="{font_size:g}"><ofd:TextCode X="0" Y="{font_size:g}" '
+            f'DeltaX="{deltas}">{escaped}</ofd:TextCode></ofd:TextObject>'
+        )
 
     def furniture(number: int) -> None:
         pages[-1].append(text_object(70, 12, HEADER, 3.2))
@@ -154,21 +156,32 @@ def to_ofd(text: str) -> bytes:
         y += leading
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as package:
-        package.writestr("OFD.xml", f'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD {ns} Version="1.0" DocType="OFD">'
-                         '<ofd:DocBody><ofd:DocInfo><ofd:DocID>test</ofd:DocID></ofd:DocInfo>'
-                         '<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>')
+        package.writestr(
+            "OFD.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD {ns} Version="1.0" DocType="OFD">'
+            "<ofd:DocBody><ofd:DocInfo><ofd:DocID>test</ofd:DocID></ofd:DocInfo>"
+            "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>",
+        )
         listed = "".join(f'<ofd:Page ID="{i + 2}" BaseLoc="Pages/Page_{i}/Content.xml"/>' for i in range(len(pages)))
-        package.writestr("Doc_0/Document.xml", f'<?xml version="1.0" encoding="UTF-8"?><ofd:Document {ns}>'
-                         f'<ofd:CommonData><ofd:MaxUnitID>{next_id[0]}</ofd:MaxUnitID><ofd:PageArea>'
-                         f'<ofd:PhysicalBox>0 0 {page_w:g} {page_h:g}</ofd:PhysicalBox></ofd:PageArea>'
-                         '<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>'
-                         f'<ofd:Pages>{listed}</ofd:Pages></ofd:Document>')
-        package.writestr("Doc_0/PublicRes.xml", f'<?xml version="1.0" encoding="UTF-8"?><ofd:Res {ns} BaseLoc="Res">'
-                         '<ofd:Fonts><ofd:Font ID="1" FontName="宋体" FamilyName="宋体"/></ofd:Fonts></ofd:Res>')
+        package.writestr(
+            "Doc_0/Document.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?><ofd:Document {ns}>'
+            f"<ofd:CommonData><ofd:MaxUnitID>{next_id[0]}</ofd:MaxUnitID><ofd:PageArea>"
+            f"<ofd:PhysicalBox>0 0 {page_w:g} {page_h:g}</ofd:PhysicalBox></ofd:PageArea>"
+            "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>"
+            f"<ofd:Pages>{listed}</ofd:Pages></ofd:Document>",
+        )
+        package.writestr(
+            "Doc_0/PublicRes.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?><ofd:Res {ns} BaseLoc="Res">'
+            '<ofd:Fonts><ofd:Font ID="1" FontName="宋体" FamilyName="宋体"/></ofd:Fonts></ofd:Res>',
+        )
         for index, objects in enumerate(pages):
-            package.writestr(f"Doc_0/Pages/Page_{index}/Content.xml",
-                             f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page {ns}><ofd:Content>'
-                             f'<ofd:Layer ID="{index + 1000}">{"".join(objects)}</ofd:Layer></ofd:Content></ofd:Page>')
+            package.writestr(
+                f"Doc_0/Pages/Page_{index}/Content.xml",
+                f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page {ns}><ofd:Content>'
+                f'<ofd:Layer ID="{index + 1000}">{"".join(objects)}</ofd:Layer></ofd:Content></ofd:Page>',
+            )
     return out.getvalue()
 
 
@@ -179,18 +192,19 @@ def digest(plan: NoticePlan) -> dict[str, Any]:
         return when_key(when, role)  # type: ignore[arg-type]
 
     return {
-        "name": plan.name and plan.name.value, "issuer": plan.issuer and plan.issuer.value, "year": plan.year,
+        "name": plan.name and plan.name.value,
+        "issuer": plan.issuer and plan.issuer.value,
+        "year": plan.year,
         "span": (key(plan.start, "start"), key(plan.end)),
         "target": plan.target and (plan.target.rate, key(plan.target.by)),
         "phases": [(p.name.value, key(p.start, "start"), key(p.end)) for p in plan.phases],
         "deliverables": [(d.name, key(d.due), d.to, d.units, d.sender) for d in plan.deliverables],
         "weekly": plan.weekly and (plan.weekly.weekday, plan.weekly.due),
         "monthly": [(m.day, m.what) for m in plan.monthly],
-        "focus_areas": [t.value for t in plan.focus_areas], "sources": [t.value for t in plan.sources],
+        "focus_areas": [t.value for t in plan.focus_areas],
+        "sources": [t.value for t in plan.sources],
         "units": [t.value for t in plan.units],
         "tasks": [(t.number, t.lead, t.partners, t.responsible, t.deadline, t.kind) for t in plan.tasks],
         "shortfalls": len(plan.shortfalls),
         "coordinators": [(c.name, c.phone) for c in plan.coordinators],
     }
-
-

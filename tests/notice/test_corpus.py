@@ -45,9 +45,11 @@ def test_recall_and_precision_on_the_corpus_the_same_in_every_form() -> None:
             scores.setdefault((form, batch(entry)), Score()).add(entry, plan)
     print()
     for (form, name), score in sorted(scores.items()):
-        print(f"corpus ({form}, {name}): recall {score.recall:.3f} ({score.matched}/{score.expected}), "
-              f"precision {score.precision:.3f} ({score.found - len(score.extras)}/{score.found}), "
-              f"invented years {len(score.invented_years)}")
+        print(
+            f"corpus ({form}, {name}): recall {score.recall:.3f} ({score.matched}/{score.expected}), "
+            f"precision {score.precision:.3f} ({score.found - len(score.extras)}/{score.found}), "
+            f"invented years {len(score.invented_years)}"
+        )
     whole = scores["txt", "whole corpus"]
     assert whole.invented_years == []
     assert whole.recall >= RECALL, "\n".join(whole.misses)

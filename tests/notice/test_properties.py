@@ -22,11 +22,45 @@ PROPERTIES = settings(max_examples=200, deadline=None, database=None)
 CTX = DateContext(campaign_start=date(2024, 1, 1), campaign_end=date(2025, 12, 31), today=date(2024, 1, 1))
 DATE_CHARACTERS = set("〇○零一二三四五六七八九十廿月年天日")
 # Pieces of real notices, shuffled: headings, deadlines, fields, numbering, noise.
-PIECES = ["（一）", "(二)", "1.", "12、", "安排部署阶段", "（6月10日前）", "于", "前", "报送", "联系人", "（附件1）",
-          "。", "；", "，", "\n", "\n\n", "牵头单位：", "责任单位：", "各乡镇〔街道〕", "司法局", "完成时限：",
-          "长期坚持", "每年2月底前", "2024年3月底前并长期坚持", "每周五上午报送", "完成90%以上的整改任务",
-          "每月25日前", "自2020年6月初至11月底", "6月上旬至9月下旬", "线索来源项填写", "信访举报、媒体曝光",
-          "卫法办发〔2020〕13号", "2020年6月4日", "整治重点\t制度建设方面", "(ニ)", "自査", "牽頭單位"]
+PIECES = [
+    "（一）",
+    "(二)",
+    "1.",
+    "12、",
+    "安排部署阶段",
+    "（6月10日前）",
+    "于",
+    "前",
+    "报送",
+    "联系人",
+    "（附件1）",
+    "。",
+    "；",
+    "，",
+    "\n",
+    "\n\n",
+    "牵头单位：",
+    "责任单位：",
+    "各乡镇〔街道〕",
+    "司法局",
+    "完成时限：",
+    "长期坚持",
+    "每年2月底前",
+    "2024年3月底前并长期坚持",
+    "每周五上午报送",
+    "完成90%以上的整改任务",
+    "每月25日前",
+    "自2020年6月初至11月底",
+    "6月上旬至9月下旬",
+    "线索来源项填写",
+    "信访举报、媒体曝光",
+    "卫法办发〔2020〕13号",
+    "2020年6月4日",
+    "整治重点\t制度建设方面",
+    "(ニ)",
+    "自査",
+    "牽頭單位",
+]
 
 
 def has_date_characters(text: str) -> bool:
@@ -57,7 +91,12 @@ def test_import_never_raises_and_renders(text: str) -> None:
 @given(text=st.text(max_size=300).filter(lambda t: not has_date_characters(t)))
 def test_import_invents_no_date_for_text_without_one(text: str) -> None:
     plan = import_notice(text)
-    whens = [plan.start, plan.end, plan.notice_date, *(d.due for d in plan.deliverables),
-             *(w for p in plan.phases for w in (p.start, p.end))]
+    whens = [
+        plan.start,
+        plan.end,
+        plan.notice_date,
+        *(d.due for d in plan.deliverables),
+        *(w for p in plan.phases for w in (p.start, p.end)),
+    ]
     assert all(w is None or w.day is None for w in whens)
     assert plan.year is None and plan.target is None

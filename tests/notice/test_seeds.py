@@ -42,8 +42,9 @@ def test_001_header_and_span() -> None:
 
 
 def test_001_four_phases() -> None:
-    phases = [(p.name.value, p.start.day if p.start else None, p.end.day if p.end else None)
-              for p in seed("001").phases]
+    phases = [
+        (p.name.value, p.start.day if p.start else None, p.end.day if p.end else None) for p in seed("001").phases
+    ]
     assert phases == [
         ("安排部署阶段", None, date(2020, 6, 10)),
         ("自查整改阶段", date(2020, 6, 1), date(2020, 9, 30)),
@@ -66,8 +67,12 @@ def test_001_dated_deliverables() -> None:
 
 def test_001_focus_areas_and_sources_from_the_text() -> None:
     plan = seed("001")
-    assert [f.value for f in plan.focus_areas] == ["行政执法制度建设", "行政执法职责履行", "执法过错追责",
-                                                   "执法队伍建设"]
+    assert [f.value for f in plan.focus_areas] == [
+        "行政执法制度建设",
+        "行政执法职责履行",
+        "执法过错追责",
+        "执法队伍建设",
+    ]
     assert [s.value for s in plan.sources][:2] == ["信访举报", "媒体曝光"]
     assert plan.units == [] and plan.weekly is None and plan.tasks == []
 
@@ -128,8 +133,10 @@ def test_000_takes_the_year_of_the_documents_it_cites_and_says_so() -> None:
     plan = seed("000")  # no 文号 or date of its own: both notices it implements are 〔2020〕
     assert plan.year == 2020 and plan.year_note == "取自所引文件的文号"
     assert plan.year_origin is not None and "〔2020〕" in plan.year_origin.quote
-    assert sorted({d.due.words.removesuffix("前") for d in plan.deliverables}, key=SEED_000_DEADLINES.index) \
+    assert (
+        sorted({d.due.words.removesuffix("前") for d in plan.deliverables}, key=SEED_000_DEADLINES.index)
         == SEED_000_DEADLINES
+    )
     assert all(d.due.day is not None and d.due.day.year == 2020 for d in plan.deliverables)
 
 
@@ -153,8 +160,17 @@ def test_000_deadlines_resolve_with_a_year_given() -> None:
 
 def test_000_sources_and_focus_areas() -> None:
     plan = seed("000")
-    assert [s.value for s in plan.sources] == ["信访举报", "媒体曝光", "行政复议", "行政诉讼", "上级机关督查督办",
-                                               "巡视巡察", "专项检查", "卫片执法检查", "例行督察"]
+    assert [s.value for s in plan.sources] == [
+        "信访举报",
+        "媒体曝光",
+        "行政复议",
+        "行政诉讼",
+        "上级机关督查督办",
+        "巡视巡察",
+        "专项检查",
+        "卫片执法检查",
+        "例行督察",
+    ]
     assert {s.origin.line for s in plan.sources} == {121}
     assert [f.value for f in plan.focus_areas] == ["制度建设", "履行职责", "回应群众诉求", "队伍建设", "责任追究"]
     assert [u.value for u in plan.units] == ["办公室", "执法监察支队", "法制科"]
@@ -165,8 +181,12 @@ def test_000_sources_and_focus_areas() -> None:
 E, T = "各行政执法部门〔单位〕", "各乡镇〔街道〕"
 ET = (E, T)
 J = "司法局"
-DATE, YEARLY, THEN, ONGOING = (TaskDeadlineKind.DATE, TaskDeadlineKind.YEARLY,
-                               TaskDeadlineKind.DATE_THEN_ONGOING, TaskDeadlineKind.ONGOING)
+DATE, YEARLY, THEN, ONGOING = (
+    TaskDeadlineKind.DATE,
+    TaskDeadlineKind.YEARLY,
+    TaskDeadlineKind.DATE_THEN_ONGOING,
+    TaskDeadlineKind.ONGOING,
+)
 # number: (牵头单位, 配合单位, 责任单位, 完成时限, kind)
 SEED_004 = {
     1: ((), (), ET, "长期坚持", ONGOING),
@@ -234,8 +254,18 @@ def test_004_names_units_and_collectives_and_no_deliverables() -> None:
     plan = seed("004")
     assert plan.name is not None and plan.name.value == "提升行政执法质量三年行动"
     assert plan.issuer is not None and plan.issuer.value == "吴忠市红寺堡区"
-    assert [u.value for u in plan.units] == [J, "政府办", "发展和改革局", "市场监督管理分局", "工业信息化和商务局",
-                                             "区委编办", "审批服务管理局", "公安分局", "财政局", "人力资源和社会保障局"]
+    assert [u.value for u in plan.units] == [
+        J,
+        "政府办",
+        "发展和改革局",
+        "市场监督管理分局",
+        "工业信息化和商务局",
+        "区委编办",
+        "审批服务管理局",
+        "公安分局",
+        "财政局",
+        "人力资源和社会保障局",
+    ]
     assert set(plan.collectives) == {E, T, "各行业主管部门", "各行政主管部门〔单位〕"}
     assert plan.deliverables == [] and plan.phases == []  # task deadlines are not deliverables
     assert plan.year is None and plan.start is None  # (2023-2025年) is the cited notice's, not a span

@@ -21,11 +21,15 @@ def test_traditional_characters_and_widths_read_like_the_usual_forms() -> None:
 
 
 def test_wrapped_lines_join_into_one_paragraph_that_remembers_its_lines() -> None:
-    notice = read_notice("一、标题\n\n9. 除法律、行政法规另有规定的外,行政执法决定公开率达\n\n到 100%，及时下撤。\n"
-                         "责任单位：司法局\n")
+    notice = read_notice(
+        "一、标题\n\n9. 除法律、行政法规另有规定的外,行政执法决定公开率达\n\n到 100%，及时下撤。\n责任单位：司法局\n"
+    )
     texts = [p.text for p in notice.paragraphs]
-    assert texts == ["一、标题", "9.除法律、行政法规另有规定的外,行政执法决定公开率达到100%,及时下撤。",
-                     "责任单位:司法局"]
+    assert texts == [
+        "一、标题",
+        "9.除法律、行政法规另有规定的外,行政执法决定公开率达到100%,及时下撤。",
+        "责任单位:司法局",
+    ]
     paragraph = notice.paragraphs[1]
     assert paragraph.line_at(0) == 3 and paragraph.line_at(paragraph.text.index("到100%")) == 5
     broken = read_notice("完成相关制度的建立(责\n\n任单位:法制科)。")
@@ -33,9 +37,11 @@ def test_wrapped_lines_join_into_one_paragraph_that_remembers_its_lines() -> Non
 
 
 def test_titles_and_signatures_are_not_joined_to_what_follows() -> None:
-    notice = read_notice("自然资源领域行政执法不作为慢作为乱作为专项整治工作方案\n"
-                         "按照自治区要求，结合实际，制定本方案。\n"
-                         "中共中卫市委员会全面依法治市委员会办公室\n2020年6月4日\n")
+    notice = read_notice(
+        "自然资源领域行政执法不作为慢作为乱作为专项整治工作方案\n"
+        "按照自治区要求，结合实际，制定本方案。\n"
+        "中共中卫市委员会全面依法治市委员会办公室\n2020年6月4日\n"
+    )
     assert len(notice.paragraphs) == 4
 
 
@@ -43,7 +49,10 @@ def test_sentences_split_outside_brackets() -> None:
     text = "每周五上午报送信息;6月30日前报送《联系人(见附件1;电子版)》;10月9日前报送总结。"
     paragraph = read_notice(text).paragraphs[0]
     assert [paragraph.text[a:b] for a, b in split_sentences(paragraph)] == [
-        "每周五上午报送信息;", "6月30日前报送《联系人(见附件1;电子版)》;", "10月9日前报送总结。"]
+        "每周五上午报送信息;",
+        "6月30日前报送《联系人(见附件1;电子版)》;",
+        "10月9日前报送总结。",
+    ]
 
 
 def test_display_restores_chinese_punctuation_but_not_between_digits() -> None:

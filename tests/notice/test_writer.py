@@ -32,17 +32,20 @@ def rendered(number: str, year: int | None = None, *, uncited: bool = False) -> 
 def fill(text: str, **lines: str) -> str:
     """Replace the line `key:  # TODO …` (first match) with `key: value`, as a person would."""
     for key, value in lines.items():
-        text, count = re.subn(rf"^(\s*){key}:  # TODO.*$", lambda m, v=value, k=key: f"{m[1]}{k}: {v}", text,
-                              count=1, flags=re.MULTILINE)
+        text, count = re.subn(
+            rf"^(\s*){key}:  # TODO.*$", lambda m, v=value, k=key: f"{m[1]}{k}: {v}", text, count=1, flags=re.MULTILINE
+        )
         assert count == 1, key
     return text
 
 
-UNITS_001 = "\n  - {name: 办公室}\n  - {name: 法制科, contacts: [{name: 陆和建, phone: \"13909551234\"}]}"
+UNITS_001 = '\n  - {name: 办公室}\n  - {name: 法制科, contacts: [{name: 陆和建, phone: "13909551234"}]}'
 
 
-@pytest.mark.parametrize(("number", "form"), [("000", None), ("001", "专项整治工作联系人"), ("002", "专项整治联系人"),
-                                              ("003", None), ("004", None)])
+@pytest.mark.parametrize(
+    ("number", "form"),
+    [("000", None), ("001", "专项整治工作联系人"), ("002", "专项整治联系人"), ("003", None), ("004", None)],
+)
 def test_the_contact_form_is_marked_as_the_one_registration_submits(number: str, form: str | None) -> None:
     plan = yaml.safe_load(rendered(number))
     assert [d["name"] for d in plan["deliverables"] or [] if d.get("kind") == "contacts"] == ([form] if form else [])
@@ -106,8 +109,11 @@ def test_seed_001_round_trips_into_the_database(db: Database) -> None:
         assert result.created and not result.warnings
     with transaction(db.sessions) as session:
         campaign = session.scalars(select(Campaign)).one()
-        assert (campaign.name, campaign.start, campaign.end) == ("行政执法不作为慢作为乱作为专项整治",
-                                                                date(2020, 6, 1), date(2020, 11, 30))
+        assert (campaign.name, campaign.start, campaign.end) == (
+            "行政执法不作为慢作为乱作为专项整治",
+            date(2020, 6, 1),
+            date(2020, 11, 30),
+        )
         phases = session.scalars(select(Phase).order_by(Phase.position)).all()
         assert [(p.name, p.end) for p in phases][1] == ("自查整改阶段", date(2020, 9, 30))
         dues = {d.due for d in session.scalars(select(Deliverable))}
@@ -122,8 +128,10 @@ def test_seed_001_round_trips_into_the_database(db: Database) -> None:
 def test_seed_004_round_trips_with_its_collectives_expanded(db: Database) -> None:
     text = rendered("004")
     assert "请补充：以下集合名称要展开为具体单位" in text
-    members = ("\n  - {name: 红寺堡镇, groups: [各乡镇〔街道〕]}"
-               "\n  - {name: 农业农村局, groups: [各行政执法部门（单位）, 各行政主管部门（单位）, 各行业主管部门]}")
+    members = (
+        "\n  - {name: 红寺堡镇, groups: [各乡镇〔街道〕]}"
+        "\n  - {name: 农业农村局, groups: [各行政执法部门（单位）, 各行政主管部门（单位）, 各行业主管部门]}"
+    )
     text = fill(text, start="2023-11-01", end="2025-12-31")
     text = text.replace("units:  # 通知中点名的单位", "units:" + members + "  # 通知中点名的单位", 1)
     with transaction(db.sessions) as session:
@@ -132,13 +140,18 @@ def test_seed_004_round_trips_with_its_collectives_expanded(db: Database) -> Non
     with transaction(db.sessions) as session:
         tasks = {t.number: t for t in session.scalars(select(Task))}
         assert len(tasks) == 43
-        assert tasks[19].deadline_kind is TaskDeadlineKind.YEARLY and (tasks[19].yearly_month,
-                                                                        tasks[19].yearly_day) == (2, None)
+        assert tasks[19].deadline_kind is TaskDeadlineKind.YEARLY and (
+            tasks[19].yearly_month,
+            tasks[19].yearly_day,
+        ) == (2, None)
         assert tasks[3].deadline_kind is TaskDeadlineKind.DATE_THEN_ONGOING and tasks[3].due == date(2024, 6, 15)
         assert tasks[30].due == date(2024, 12, 31)  # 2024年底前并长期坚持
         names = {u.id: u.name for u in session.scalars(select(Campaign)).one().units}
         roles = {(names[tu.unit_id], tu.role) for tu in tasks[22].units}
-        assert roles == {("区委编办", TaskRole.LEAD), ("审批服务管理局", TaskRole.PARTNER),
-                         ("红寺堡镇", TaskRole.PARTNER)}
+        assert roles == {
+            ("区委编办", TaskRole.LEAD),
+            ("审批服务管理局", TaskRole.PARTNER),
+            ("红寺堡镇", TaskRole.PARTNER),
+        }
         assert {names[tu.unit_id] for tu in tasks[1].units} == {"红寺堡镇", "农业农村局"}
         assert all(not t.unmatched_units for t in tasks.values())

@@ -20,19 +20,22 @@ CTX = DateContext(campaign_start=date(2023, 11, 1), campaign_end=date(2025, 12, 
 NOW = datetime(2020, 7, 15, 10, tzinfo=SHANGHAI)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("长期坚持", (TaskDeadlineKind.ONGOING, None, None)),
-    ("2024年3月底前", (TaskDeadlineKind.DATE, date(2024, 3, 31), None)),
-    ("2024 年 6 月 15 日前并长期坚持", (TaskDeadlineKind.DATE_THEN_ONGOING, date(2024, 6, 15), None)),
-    ("2024年底前并长期坚持", (TaskDeadlineKind.DATE_THEN_ONGOING, date(2024, 12, 31), None)),
-    ("每年2月底前", (TaskDeadlineKind.YEARLY, None, (2, None))),  # the month's end, 28th or 29th
-    ("每年 10 月底前", (TaskDeadlineKind.YEARLY, None, (10, None))),
-    ("每年二月二十日前", (TaskDeadlineKind.YEARLY, None, (2, 20))),
-    ("每年3月上旬", (TaskDeadlineKind.YEARLY, None, (3, 10))),
-    ("另行通知", (TaskDeadlineKind.UNKNOWN, None, None)),
-    ("每年适时", (TaskDeadlineKind.UNKNOWN, None, None)),
-    (date(2024, 5, 31), (TaskDeadlineKind.DATE, date(2024, 5, 31), None)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("长期坚持", (TaskDeadlineKind.ONGOING, None, None)),
+        ("2024年3月底前", (TaskDeadlineKind.DATE, date(2024, 3, 31), None)),
+        ("2024 年 6 月 15 日前并长期坚持", (TaskDeadlineKind.DATE_THEN_ONGOING, date(2024, 6, 15), None)),
+        ("2024年底前并长期坚持", (TaskDeadlineKind.DATE_THEN_ONGOING, date(2024, 12, 31), None)),
+        ("每年2月底前", (TaskDeadlineKind.YEARLY, None, (2, None))),  # the month's end, 28th or 29th
+        ("每年 10 月底前", (TaskDeadlineKind.YEARLY, None, (10, None))),
+        ("每年二月二十日前", (TaskDeadlineKind.YEARLY, None, (2, 20))),
+        ("每年3月上旬", (TaskDeadlineKind.YEARLY, None, (3, 10))),
+        ("另行通知", (TaskDeadlineKind.UNKNOWN, None, None)),
+        ("每年适时", (TaskDeadlineKind.UNKNOWN, None, None)),
+        (date(2024, 5, 31), (TaskDeadlineKind.DATE, date(2024, 5, 31), None)),
+    ],
+)
 def test_deadline_kinds(text: str | date, expected: tuple[object, ...]) -> None:
     assert classify_task_deadline(text, CTX) == expected
 

@@ -68,8 +68,9 @@ def wecom_fake(clock_file: ClockFile) -> Iterator[FakePlatform]:
 
 
 @pytest.fixture
-def topology_for(wecom_fake: FakePlatform, clock_file: ClockFile,
-                 tmp_path: Path) -> Iterator[Callable[[str], Topology]]:
+def topology_for(
+    wecom_fake: FakePlatform, clock_file: ClockFile, tmp_path: Path
+) -> Iterator[Callable[[str], Topology]]:
     """Build the topology for a database URL; every process it starts is stopped at the end."""
     made: list[Topology] = []
 

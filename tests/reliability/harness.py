@@ -104,8 +104,14 @@ class Proc:
         self.log = log_dir / f"{name}.log"
         with self.log.open("wb") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "tests.fakes.web_proc", str(clock.path)], cwd=ROOT, env=env,
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                [sys.executable, "-m", "tests.fakes.web_proc", str(clock.path)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self._url: str | None = None
 
     @property
@@ -125,8 +131,9 @@ class Proc:
         def seen() -> str | None:
             found = self.line(prefix)
             if found is None and self.popen.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.popen.returncode}) before {prefix!r}:\n"
-                                     + "\n".join(self.lines()[-40:]))
+                raise AssertionError(
+                    f"{self.name} exited ({self.popen.returncode}) before {prefix!r}:\n" + "\n".join(self.lines()[-40:])
+                )
             return found
 
         return str(wait_until(seen, f"{self.name} to print {prefix!r}", timeout))
@@ -186,15 +193,24 @@ class Topology:
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
-        return base | {
-            "PYTHONUNBUFFERED": "1",
-            "DUBAN_DATABASE_URL": self.database_url,
-            "DUBAN_SECRET_KEY": "reliability-secret-key",
-            "DUBAN_WECOM_CORP_ID": CORP_ID, "DUBAN_WECOM_AGENT_ID": str(AGENT_ID), "DUBAN_WECOM_SECRET": SECRET,
-            "DUBAN_WECOM_TOKEN": TOKEN, "DUBAN_WECOM_AES_KEY": AES_KEY, "DUBAN_WECOM_API_BASE": self.fake.url,
-            # The scheduler's jobs on the file clock: a tick and a delivery round twice a second.
-            "DUBAN_TEST_TICK_SECONDS": "0.5", "DUBAN_TEST_DELIVERY_SECONDS": "0.5",
-        } | extra
+        return (
+            base
+            | {
+                "PYTHONUNBUFFERED": "1",
+                "DUBAN_DATABASE_URL": self.database_url,
+                "DUBAN_SECRET_KEY": "reliability-secret-key",
+                "DUBAN_WECOM_CORP_ID": CORP_ID,
+                "DUBAN_WECOM_AGENT_ID": str(AGENT_ID),
+                "DUBAN_WECOM_SECRET": SECRET,
+                "DUBAN_WECOM_TOKEN": TOKEN,
+                "DUBAN_WECOM_AES_KEY": AES_KEY,
+                "DUBAN_WECOM_API_BASE": self.fake.url,
+                # The scheduler's jobs on the file clock: a tick and a delivery round twice a second.
+                "DUBAN_TEST_TICK_SECONDS": "0.5",
+                "DUBAN_TEST_DELIVERY_SECONDS": "0.5",
+            }
+            | extra
+        )
 
     def start(self, name: str, **extra: str) -> Proc:
         proc = Proc(name, self.clock, self.env(**extra), self.log_dir)
@@ -233,8 +249,13 @@ class Topology:
 def write_plan(path: Path, units: int) -> Path:
     """The test campaign (seed 001's calendar in 2020) with `units` units of one WeCom liaison each."""
     plan = yaml.safe_load((FIXTURES / "plan.yaml").read_text())
-    plan["units"] = [{"name": f"第{n:03d}执法单位", "contacts": [
-        {"name": f"联络员{n:03d}", "phone": f"139{n:08d}", "wecom_userid": liaison(n)}]} for n in range(1, units + 1)]
+    plan["units"] = [
+        {
+            "name": f"第{n:03d}执法单位",
+            "contacts": [{"name": f"联络员{n:03d}", "phone": f"139{n:08d}", "wecom_userid": liaison(n)}],
+        }
+        for n in range(1, units + 1)
+    ]
     plan["deliverables"] = [d for d in plan["deliverables"] if "units" not in d]  # those name fixture units
     plan["coordinators"] = [{"name": "俞建奎", "wecom_userid": COORDINATOR}]
     path.write_text(yaml.safe_dump(plan, allow_unicode=True))
@@ -285,12 +306,14 @@ class PrivateCluster:
         self.as_root = os.geteuid() == 0
         if self.as_root:
             shutil.chown(self.root, user="postgres", group="postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
-                  "--no-sync")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"
+        )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/duban"
         self.start()
-        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres",
-                              isolation_level="AUTOCOMMIT")
+        admin = create_engine(
+            f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres", isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as connection:
             connection.execute(text("CREATE DATABASE duban"))
         admin.dispose()
@@ -299,12 +322,15 @@ class PrivateCluster:
         command = [str(self.bin / tool), *args]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=120)
+        subprocess.run(
+            command, check=True, cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120
+        )
 
     def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -316,14 +342,16 @@ class PrivateCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-
-
 def weekly_reminders(sessions: sessionmaker[Session]) -> list[Row[Any]]:
     """The outbox rows of the weekly-report reminders: key, target, status, attempts."""
     with transaction(sessions) as session:
-        return list(session.execute(
-            select(OutboxMessage.key, OutboxMessage.target, OutboxMessage.status, OutboxMessage.attempts)
-            .where(OutboxMessage.key.like("weekly.remind%"))).all())
+        return list(
+            session.execute(
+                select(OutboxMessage.key, OutboxMessage.target, OutboxMessage.status, OutboxMessage.attempts).where(
+                    OutboxMessage.key.like("weekly.remind%")
+                )
+            ).all()
+        )
 
 
 def settled(sessions: sessionmaker[Session], moment: str) -> Callable[[], bool]:
@@ -332,8 +360,9 @@ def settled(sessions: sessionmaker[Session], moment: str) -> Callable[[], bool]:
     def check() -> bool:
         with transaction(sessions) as session:
             watermark = session.scalar(select(func.min(SchedulerState.watermark)))
-            pending = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.status == OutboxStatus.PENDING))
+            pending = session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+            )
         return watermark is not None and watermark >= at(moment) and pending == 0
 
     return check

@@ -73,20 +73,24 @@ class LoadResult:
         for server in sorted({a.server for a in self.attempts}):
             mine = LoadResult([a for a in self.attempts if a.server == server], self.duration)
             late = sum(a.reply == "" for a in mine.attempts)
-            parts.append(f"web{server + 1} p50 {mine.percentile(0.5) * 1000:.0f} ms "
-                         f"p99 {mine.percentile(0.99) * 1000:.0f} ms, {late} late")
+            parts.append(
+                f"web{server + 1} p50 {mine.percentile(0.5) * 1000:.0f} ms "
+                f"p99 {mine.percentile(0.99) * 1000:.0f} ms, {late} late"
+            )
         return "; ".join(parts)
 
     def summary(self, name: str) -> str:
         ok = [a.latency for a in self.attempts if a.status == 200]
         retries = sum(a.retry for a in self.attempts)
         late = sum(a.reply == "" for a in self.attempts)
-        return (f"{name}: {len(self.attempts)} callbacks in {self.duration:.1f} s = "
-                f"{len(self.attempts) / self.duration:.0f}/s ({len(self.messages)} messages, "
-                f"{retries} WeCom re-sends), "
-                f"statuses {dict(sorted(self.statuses().items()))}, latency p50 {statistics.median(ok) * 1000:.0f} ms "
-                f"p99 {self.percentile(0.99) * 1000:.0f} ms max {max(ok) * 1000:.0f} ms, {late} answered after the "
-                f"reply budget (empty 200, reply as app message); {self.by_server()}")
+        return (
+            f"{name}: {len(self.attempts)} callbacks in {self.duration:.1f} s = "
+            f"{len(self.attempts) / self.duration:.0f}/s ({len(self.messages)} messages, "
+            f"{retries} WeCom re-sends), "
+            f"statuses {dict(sorted(self.statuses().items()))}, latency p50 {statistics.median(ok) * 1000:.0f} ms "
+            f"p99 {self.percentile(0.99) * 1000:.0f} ms max {max(ok) * 1000:.0f} ms, {late} answered after the "
+            f"reply budget (empty 200, reply as app message); {self.by_server()}"
+        )
 
 
 class WeCom:
@@ -94,8 +98,7 @@ class WeCom:
 
     def __init__(self, urls: Sequence[str], clock: ClockFile, *, retry_failed_until: float | None = None) -> None:
         self.urls = [f"{url}/wecom/callback" for url in urls]
-        self.side = WeComSide(corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, agent_id=AGENT_ID,
-                              clock=clock)  # type: ignore[arg-type]  # reads .now() only
+        self.side = WeComSide(corp_id=CORP_ID, token=TOKEN, aes_key=AES_KEY, agent_id=AGENT_ID, clock=clock)  # type: ignore[arg-type]  # reads .now() only
         self.next_url = itertools.cycle(range(len(self.urls)))
         self.result = LoadResult()
         self.started = time.monotonic()
@@ -109,8 +112,9 @@ class WeCom:
     async def __aenter__(self) -> WeCom:
         # Idle connections are dropped well before uvicorn's 5 s keep-alive ends, so that a request never goes out
         # on a connection the server is closing at that moment (a client-side race, not an answer of the server).
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.0),
-                                             timeout=aiohttp.ClientTimeout(total=60))
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.0), timeout=aiohttp.ClientTimeout(total=60)
+        )
         self.started = time.monotonic()
         return self
 
@@ -137,12 +141,16 @@ class WeCom:
                         reply = self._read_reply(body)
             except (aiohttp.ClientError, TimeoutError) as failure:
                 status, error = 0, f"{type(failure).__name__}: {failure}"
-            attempt = Attempt(message, status, time.monotonic() - began, began - self.started, retry, reply, server,
-                              error)
+            attempt = Attempt(
+                message, status, time.monotonic() - began, began - self.started, retry, reply, server, error
+            )
             self.result.attempts.append(attempt)
             failed = status == 0 or status >= 500
-            if not failed or self.retry_failed_until is None or time.monotonic() - self.started > \
-                    self.retry_failed_until:
+            if (
+                not failed
+                or self.retry_failed_until is None
+                or time.monotonic() - self.started > self.retry_failed_until
+            ):
                 return attempt
             retry = True
             await asyncio.sleep(RETRY_PAUSE)  # pacing WeCom's re-sends, not waiting for an outcome
@@ -167,8 +175,15 @@ class WeCom:
             await self.post(message)
             await self.post(message, retry=True)
 
-    async def run(self, choose: Callable[[random.Random], Message], *, concurrency: int, duration: float,
-                  retry_share: float, seed: int = 8) -> None:
+    async def run(
+        self,
+        choose: Callable[[random.Random], Message],
+        *,
+        concurrency: int,
+        duration: float,
+        retry_share: float,
+        seed: int = 8,
+    ) -> None:
         """`concurrency` senders, each sending one message after another, for `duration` seconds."""
         end = time.monotonic() + duration
 
@@ -180,8 +195,10 @@ class WeCom:
         await asyncio.gather(*(sender(n) for n in range(concurrency)))
 
 
-ISSUE = ("问题\n线索名称：{title}\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：执法证件未按期年检\n"
-         "整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前")
+ISSUE = (
+    "问题\n线索名称：{title}\n线索来源：专项检查\n整治重点：队伍建设\n线索内容：执法证件未按期年检\n"
+    "整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n完成时限：9月10日前"
+)
 
 
 def issue_title(msg_id: str) -> str:
@@ -206,8 +223,9 @@ def liaison_mix(wecom: WeCom, units: int, reporting: Container[int]) -> Callable
     return pick
 
 
-def assert_stored_once(result: LoadResult, sessions: sessionmaker[Session], fake: FakePlatform, *,
-                       outage: bool = False) -> int:
+def assert_stored_once(
+    result: LoadResult, sessions: sessionmaker[Session], fake: FakePlatform, *, outage: bool = False
+) -> int:
     """Every message of the load was handled exactly once: one dedupe record each, one issue and one audit entry
     per new issue, and every new issue's reply reached its liaison (passively, or as an app message when it
     was ready after the reply budget). A re-send of a MsgId got the first delivery's reply.

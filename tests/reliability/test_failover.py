@@ -36,14 +36,22 @@ TAKEOVER_PROMISE = 60.0  # seconds (docs/reminders.md, scheduler/README.md)
 
 def delivered(fake: FakePlatform, before: str | None = None, after: str | None = None) -> Counter[str]:
     """Reminders WeCom delivered per user (its duplicate check drops a repeat), arriving in a clock window."""
-    return Counter(r.body["touser"] for r in fake.sends(contains=REMINDER) if r.delivered
-                   and (before is None or r.at < at(before).timestamp())
-                   and (after is None or r.at >= at(after).timestamp()))
+    return Counter(
+        r.body["touser"]
+        for r in fake.sends(contains=REMINDER)
+        if r.delivered
+        and (before is None or r.at < at(before).timestamp())
+        and (after is None or r.at >= at(after).timestamp())
+    )
 
 
 def test_the_standby_takes_over_a_killed_leader_and_no_reminder_is_lost_or_doubled(
-        shared_postgres: str, topology_for: Callable[[str], Topology], clock_file: ClockFile,
-        wecom_fake: FakePlatform, tmp_path: Path) -> None:
+    shared_postgres: str,
+    topology_for: Callable[[str], Topology],
+    clock_file: ClockFile,
+    wecom_fake: FakePlatform,
+    tmp_path: Path,
+) -> None:
     clock_file.set("2020-07-17 08:59")
     prepare(shared_postgres, write_plan(tmp_path / "plan.yaml", UNITS), "2020-07-15 10:00")
     topology = topology_for(shared_postgres)
@@ -65,8 +73,10 @@ def test_the_standby_takes_over_a_killed_leader_and_no_reminder_is_lost_or_doubl
     standby.wait_for_line("leader ", timeout=TAKEOVER_PROMISE + 15)
     assert standby.leader_since is not None
     takeover = standby.leader_since - killed
-    report(f"failover: the standby led {takeover:.1f} s after the leader was killed (election every 15 s; "
-           f"promise {TAKEOVER_PROMISE:.0f} s)")
+    report(
+        f"failover: the standby led {takeover:.1f} s after the leader was killed (election every 15 s; "
+        f"promise {TAKEOVER_PROMISE:.0f} s)"
+    )
     assert takeover <= TAKEOVER_PROMISE
 
     # The dead leader's claims hold until their 5-minute lease ends; then the new leader sends them again, and
@@ -93,6 +103,8 @@ def test_the_standby_takes_over_a_killed_leader_and_no_reminder_is_lost_or_doubl
     nine = [r for r in rows if "T09:00" in r.key]
     assert len(nine) == UNITS and all(r.attempts == 2 for r in nine)  # claimed by the dead leader, sent by the new
     repeats = len(wecom_fake.sends(contains=REMINDER)) - 2 * UNITS
-    report(f"failover: {UNITS} reminders at 09:00, {repeats} sent twice (in flight at the kill) and dropped by "
-           f"WeCom's duplicate check; {UNITS} at 11:00 from the new leader; each user got each reminder once")
+    report(
+        f"failover: {UNITS} reminders at 09:00, {repeats} sent twice (in flight at the kill) and dropped by "
+        f"WeCom's duplicate check; {UNITS} at 11:00 from the new leader; each user got each reminder once"
+    )
     assert repeats >= IN_FLIGHT

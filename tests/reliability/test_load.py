@@ -49,8 +49,12 @@ def reminded(fake: FakePlatform) -> Counter[str]:
 
 
 def test_200_concurrent_callbacks_for_30_seconds_while_the_friday_reminders_go_out(
-        shared_postgres: str, topology_for: Callable[[str], Topology], clock_file: ClockFile,
-        wecom_fake: FakePlatform, tmp_path: Path) -> None:
+    shared_postgres: str,
+    topology_for: Callable[[str], Topology],
+    clock_file: ClockFile,
+    wecom_fake: FakePlatform,
+    tmp_path: Path,
+) -> None:
     clock_file.set("2020-07-17 08:59")  # a Friday of the campaign, a minute before the 09:00 reminder
     prepare(shared_postgres, write_plan(tmp_path / "plan.yaml", UNITS), "2020-07-15 10:00")
     topology = topology_for(shared_postgres)
@@ -65,27 +69,37 @@ def test_200_concurrent_callbacks_for_30_seconds_while_the_friday_reminders_go_o
         await asyncio.sleep(FRIDAY_AFTER)  # pacing the scenario; what follows polls for its outcome
         clock_file.set("2020-07-17 09:00:30")
         moved = time.monotonic()
-        await asyncio.to_thread(wait_until, lambda: len(reminded(wecom_fake)) >= len(SILENT),
-                                "the 09:00 reminders during the load", WAIT)
+        await asyncio.to_thread(
+            wait_until, lambda: len(reminded(wecom_fake)) >= len(SILENT), "the 09:00 reminders during the load", WAIT
+        )
         timings["delivered"] = time.monotonic() - moved
         timings["at"] = time.monotonic() - load_started
         clock_file.set("2020-07-17 09:02")
 
     async def scenario() -> WeCom:
         async with WeCom([w.url for w in webs], clock_file) as wecom:
-            await asyncio.gather(*(wecom.post(wecom.message(liaison(n), "周报 本周完成执法案卷评查", "weekly"))
-                                   for n in REPORTING))
+            await asyncio.gather(
+                *(wecom.post(wecom.message(liaison(n), "周报 本周完成执法案卷评查", "weekly")) for n in REPORTING)
+            )
             started = time.monotonic()
-            await asyncio.gather(wecom.run(liaison_mix(wecom, UNITS, REPORTING), concurrency=CONCURRENCY,
-                                           duration=DURATION, retry_share=RETRY_SHARE),
-                                 friday(started))
+            await asyncio.gather(
+                wecom.run(
+                    liaison_mix(wecom, UNITS, REPORTING),
+                    concurrency=CONCURRENCY,
+                    duration=DURATION,
+                    retry_share=RETRY_SHARE,
+                ),
+                friday(started),
+            )
         return wecom
 
     wecom = asyncio.run(scenario())
     result = wecom.result
     report(result.summary(f"load ({CONCURRENCY} concurrent, 2 web processes, PostgreSQL)"))
-    report(f"load: the 09:00 reminders reached WeCom {timings['delivered']:.2f} s after the clock passed 09:00, "
-           f"{timings['at']:.1f} s into the load")
+    report(
+        f"load: the 09:00 reminders reached WeCom {timings['delivered']:.2f} s after the clock passed 09:00, "
+        f"{timings['at']:.1f} s into the load"
+    )
 
     statuses = result.statuses()
     errors = [a.error for a in result.attempts if a.status == 0]

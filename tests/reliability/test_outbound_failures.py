@@ -37,8 +37,12 @@ REFUSALS = [500] * 10 + [RATE_LIMITED] * 10 + [HANG] * 10  # one for each remind
 
 
 def test_reminders_refused_for_a_while_are_all_delivered_once_afterwards(
-        shared_postgres: str, topology_for: Callable[[str], Topology], clock_file: ClockFile,
-        wecom_fake: FakePlatform, tmp_path: Path) -> None:
+    shared_postgres: str,
+    topology_for: Callable[[str], Topology],
+    clock_file: ClockFile,
+    wecom_fake: FakePlatform,
+    tmp_path: Path,
+) -> None:
     clock_file.set("2020-07-17 08:59")
     prepare(shared_postgres, write_plan(tmp_path / "plan.yaml", UNITS), "2020-07-15 10:00")
     topology = topology_for(shared_postgres)
@@ -56,8 +60,11 @@ def test_reminders_refused_for_a_while_are_all_delivered_once_afterwards(
 
     def failed_once() -> bool:  # every reminder was tried and is waiting for its retry
         with transaction(sessions) as session:
-            waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.last_error.is_not(None)))
+            waiting = session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.last_error.is_not(None))
+            )
         return waiting == UNITS
 
     try:
@@ -81,14 +88,21 @@ def test_reminders_refused_for_a_while_are_all_delivered_once_afterwards(
     assert delivered == Counter({liaison(n): 1 for n in range(1, UNITS + 1)})
     assert {r.status for r in rows} == {OutboxStatus.SENT} and len(rows) == UNITS
     answers = Counter(r.answer for r in sends)
-    report(f"outbound failures: {UNITS} reminders; WeCom answered {dict(answers)} (and gettoken 500 once); "
-           f"all delivered once, after {max(r.attempts for r in rows)} attempts at most, by "
-           f"{clock_file.now():%H:%M} campaign time (back-off and 45009's 60 s wait on the injected clock)")
+    report(
+        f"outbound failures: {UNITS} reminders; WeCom answered {dict(answers)} (and gettoken 500 once); "
+        f"all delivered once, after {max(r.attempts for r in rows)} attempts at most, by "
+        f"{clock_file.now():%H:%M} campaign time (back-off and 45009's 60 s wait on the injected clock)"
+    )
     assert answers["500"] == 10 and answers["errcode 45009"] == 10 and answers["hang"] == 10
 
 
 def _due(sessions: sessionmaker[Session], clock_file: ClockFile) -> bool:
     """A pending row whose time has come (the leader has not sent it yet)."""
     with transaction(sessions) as session:
-        return bool(session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= clock_file.now())))
+        return bool(
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= clock_file.now())
+            )
+        )

@@ -46,8 +46,13 @@ IN_FLIGHT = 16  # the outbox worker's concurrency
 REMINDER = "【周报提醒】"
 
 
-def test_postgres_restarted_mid_load(private_postgres: PrivateCluster, topology_for: Callable[[str], Topology],
-                                     clock_file: ClockFile, wecom_fake: FakePlatform, tmp_path: Path) -> None:
+def test_postgres_restarted_mid_load(
+    private_postgres: PrivateCluster,
+    topology_for: Callable[[str], Topology],
+    clock_file: ClockFile,
+    wecom_fake: FakePlatform,
+    tmp_path: Path,
+) -> None:
     clock_file.set("2020-07-17 08:59")
     prepare(private_postgres.url, write_plan(tmp_path / "plan.yaml", UNITS), "2020-07-15 10:00")
     topology = topology_for(private_postgres.url)
@@ -64,8 +69,12 @@ def test_postgres_restarted_mid_load(private_postgres: PrivateCluster, topology_
         await asyncio.sleep(FRIDAY_AFTER)  # pacing the scenario; what follows polls for its outcomes
         wecom_fake.hold(MESSAGE_SEND)  # WeCom is slow today: the reminders are still on their way …
         clock_file.set("2020-07-17 09:00:30")
-        await asyncio.to_thread(wait_until, lambda: len(wecom_fake.sends(contains=REMINDER)) >= IN_FLIGHT,
-                                "the leader's reminders to be under way", WAIT)
+        await asyncio.to_thread(
+            wait_until,
+            lambda: len(wecom_fake.sends(contains=REMINDER)) >= IN_FLIGHT,
+            "the leader's reminders to be under way",
+            WAIT,
+        )
         moments["stopping"] = time.monotonic() - wecom.started
         await asyncio.to_thread(private_postgres.stop)  # … when PostgreSQL stops (pg_ctl stop -m fast)
         moments["down"] = time.monotonic() - wecom.started
@@ -78,23 +87,34 @@ def test_postgres_restarted_mid_load(private_postgres: PrivateCluster, topology_
     async def scenario() -> WeCom:
         # WeCom re-sends a callback that got no 200 (here until 30 s after the load), as it would for real.
         async with WeCom([w.url for w in webs], clock_file, retry_failed_until=DURATION + 30) as wecom:
-            await asyncio.gather(wecom.run(liaison_mix(wecom, UNITS, ()), concurrency=CONCURRENCY, duration=DURATION,
-                                           retry_share=RETRY_SHARE),
-                                 outage(wecom))
+            await asyncio.gather(
+                wecom.run(
+                    liaison_mix(wecom, UNITS, ()), concurrency=CONCURRENCY, duration=DURATION, retry_share=RETRY_SHARE
+                ),
+                outage(wecom),
+            )
         return wecom
 
     result = asyncio.run(scenario()).result
     statuses = result.statuses()
     during = [a for a in result.attempts if a.started > moments["down"] and a.started + a.latency < moments["starting"]]
-    after = sorted((a for a in result.attempts if a.started > moments["up"] and a.status == 200),
-                   key=lambda a: a.started + a.latency)
+    after = sorted(
+        (a for a in result.attempts if a.started > moments["up"] and a.status == 200),
+        key=lambda a: a.started + a.latency,
+    )
     recovered = after[0].started + after[0].latency - moments["up"] if after else float("nan")
     report(result.summary("postgres restart (200 concurrent)"))
-    report(f"postgres restart: stopped {moments['down'] - moments['stopping']:.1f} s after pg_ctl stop, down "
-           f"{moments['up'] - moments['down']:.1f} s; {len(during)} callbacks during the outage answered "
-           f"{dict(Counter(a.status for a in during))}; first 200 {recovered:.2f} s after PostgreSQL was back")
+    report(
+        f"postgres restart: stopped {moments['down'] - moments['stopping']:.1f} s after pg_ctl stop, down "
+        f"{moments['up'] - moments['down']:.1f} s; {len(during)} callbacks during the outage answered "
+        f"{dict(Counter(a.status for a in during))}; first 200 {recovered:.2f} s after PostgreSQL was back"
+    )
 
-    assert set(statuses) <= {200, 503}, f"a database outage is a 503, never another error: {statuses}"
+    unanswered = Counter(a.error.split(":")[0] for a in result.attempts if a.status == 0)
+    assert set(statuses) <= {200, 503}, (
+        f"a database outage is a 503, never another error: {statuses}; no answer at all: {dict(unanswered)}, e.g. "
+        f"{next((a.error for a in result.attempts if a.status == 0), '')}"
+    )
     assert during and {a.status for a in during} == {503}
     assert after, "the web processes recovered by themselves"
     assert [p.popen.poll() for p in topology.procs] == [None] * len(pids), "no process died or was restarted"
@@ -116,6 +136,8 @@ def test_postgres_restarted_mid_load(private_postgres: PrivateCluster, topology_
     assert Counter(r.target for r in rows) == everyone and {r.status for r in rows} == {OutboxStatus.SENT}
     delivered = Counter(r.body["touser"] for r in wecom_fake.sends(contains=REMINDER) if r.delivered)
     assert delivered == everyone
-    report(f"postgres restart: {UNITS} reminders in flight at the stop, re-sent after their lease "
-           f"(attempts {sorted(Counter(r.attempts for r in rows).items())}), each delivered once; {told} messages "
-           "answered after the reply budget met the outage: not stored, their users told to send them again")
+    report(
+        f"postgres restart: {UNITS} reminders in flight at the stop, re-sent after their lease "
+        f"(attempts {sorted(Counter(r.attempts for r in rows).items())}), each delivered once; {told} messages "
+        "answered after the reply budget met the outage: not stored, their users told to send them again"
+    )

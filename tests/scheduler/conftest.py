@@ -49,9 +49,17 @@ class Reminders:
     def restart(self) -> None:
         """A new process: fresh engine, worker, senders and rate limiter; only the database carries over."""
         self.engine = ReminderEngine(self.db.sessions, clock=self.clock, route=route)
-        self.worker = DeliveryWorker(self.db.sessions, {
-            "sim": SimulatorSender(), "wecom_app": FakeWecomAppSender(self.fake.url, self.timeout),
-            "wecom_robot": FakeWecomRobotSender(self.timeout)}, clock=self.clock, route=route, **self.worker_options)
+        self.worker = DeliveryWorker(
+            self.db.sessions,
+            {
+                "sim": SimulatorSender(),
+                "wecom_app": FakeWecomAppSender(self.fake.url, self.timeout),
+                "wecom_robot": FakeWecomRobotSender(self.timeout),
+            },
+            clock=self.clock,
+            route=route,
+            **self.worker_options,
+        )
 
     def at(self, moment: str | datetime) -> TickResult:
         """Move the clock to `moment`, tick, and deliver everything that may go out now."""
@@ -87,8 +95,9 @@ class Reminders:
 def reminders(plan_loaded: Database, clock: ManualClock, fake: FakePlatform) -> Iterator[Reminders]:
     """The test campaign with its group on a WeCom robot webhook at the fake server."""
     with transaction(plan_loaded.sessions) as session:
-        session.execute(update(Group).values(channel="wecom_robot",
-                                             webhook=f"{fake.url}/cgi-bin/webhook/send?key={ROBOT_KEY}"))
+        session.execute(
+            update(Group).values(channel="wecom_robot", webhook=f"{fake.url}/cgi-bin/webhook/send?key={ROBOT_KEY}")
+        )
     harness = Reminders(plan_loaded, clock, fake)
     yield harness
     harness.close()

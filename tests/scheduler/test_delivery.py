@@ -16,8 +16,11 @@ WEEKLY_0900 = "weekly.remind:c1/week:2020-W29:contact"
 
 
 def weekly_rows(reminders: Reminders, moment: str) -> dict[str, OutboxStatus]:
-    return {r.target: r.status for r in reminders.rows() if r.key and r.key.startswith("weekly.remind")
-            and r.key.endswith(moment)}
+    return {
+        r.target: r.status
+        for r in reminders.rows()
+        if r.key and r.key.startswith("weekly.remind") and r.key.endswith(moment)
+    }
 
 
 # --- restarts and downtime ------------------------------------------------------------------------------
@@ -49,8 +52,9 @@ def test_restart_between_enqueue_and_send_still_sends_once(reminders: Reminders)
     assert [len(reminders.fake.to_user(u)) for u in ("WangFang", "MaQiang")] == [1, 1]
 
 
-def test_crash_after_the_platform_accepted_is_resent_once_and_deduplicated(reminders: Reminders,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_after_the_platform_accepted_is_resent_once_and_deduplicated(
+    reminders: Reminders, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reminders.at("2020-07-17 08:59")
     reminders.clock.set(reminders.clock.now() + timedelta(minutes=1, seconds=30))
     reminders.engine.tick()
@@ -102,8 +106,14 @@ def queue_robot_nudges(reminders: Reminders, count: int) -> None:
     with transaction(reminders.db.sessions) as session:
         campaign = Campaigns(session).current()
         for n in range(count):
-            Outbox(session).enqueue(campaign=campaign, channel="wecom_robot", target="专项整治工作群",
-                                    text=f"提醒 {n}", now=reminders.clock.now(), key=f"test:{n}")
+            Outbox(session).enqueue(
+                campaign=campaign,
+                channel="wecom_robot",
+                target="专项整治工作群",
+                text=f"提醒 {n}",
+                now=reminders.clock.now(),
+                key=f"test:{n}",
+            )
 
 
 def test_retryable_failures_are_retried_with_backoff_until_sent(reminders: Reminders) -> None:
@@ -192,8 +202,14 @@ def test_each_member_gets_at_most_30_app_messages_a_minute(reminders: Reminders)
         campaign = Campaigns(session).current()
         for n in range(40):
             for user in ("WangFang", "MaQiang"):
-                Outbox(session).enqueue(campaign=campaign, channel="wecom_app", target=user, text=f"通知 {n}",
-                                        now=reminders.clock.now(), key=f"test:{user}:{n}")
+                Outbox(session).enqueue(
+                    campaign=campaign,
+                    channel="wecom_app",
+                    target=user,
+                    text=f"通知 {n}",
+                    now=reminders.clock.now(),
+                    key=f"test:{user}:{n}",
+                )
     reminders.deliver()
     assert [len(reminders.fake.to_user(u)) for u in ("WangFang", "MaQiang")] == [30, 30]
     reminders.clock.advance(timedelta(seconds=60))

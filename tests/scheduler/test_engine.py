@@ -16,9 +16,11 @@ from tests.bot.test_sim_stories import REGISTER_LU
 from tests.conftest import FIXTURES, SimChat
 from tests.scheduler.conftest import ROBOT_KEY, Reminders, set_campaign
 
-ISSUE_DUE_0720 = ("问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
-                  "线索内容：3名执法人员证件过期\n整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n"
-                  "完成时限：2020年7月20日")
+ISSUE_DUE_0720 = (
+    "问题\n线索名称：执法证件未按期年检\n线索来源：专项检查\n整治重点：队伍建设\n"
+    "线索内容：3名执法人员证件过期\n整改措施：组织补办年检\n整改目标：全部持证上岗\n责任人：张三\n"
+    "完成时限：2020年7月20日"
+)
 
 
 # --- weekly report --------------------------------------------------------------------------------------
@@ -63,8 +65,7 @@ def test_holiday_friday_moves_to_the_last_working_day_before(reminders: Reminder
 # --- deadlines ------------------------------------------------------------------------------------------
 
 
-def test_deadline_nudges_at_7_3_1_0_days_name_the_units_that_still_owe_it(reminders: Reminders,
-                                                                           chat: SimChat) -> None:
+def test_deadline_nudges_at_7_3_1_0_days_name_the_units_that_still_owe_it(reminders: Reminders, chat: SimChat) -> None:
     # 行政裁量基准 is due Wed 2020-09-30 from 法制科 and 支队. 09-27 is a Sunday, but a 调休 working day.
     reminders.walk("2020-09-22", 6)  # 09-22 … 09-27
     nudges = reminders.fake.robot_messages()
@@ -103,13 +104,28 @@ def test_a_saturday_that_is_a_working_day_gets_its_nudge(reminders: Reminders) -
         campaign = session.scalars(select(Campaign)).one()
         unit = Units(session).find(campaign, "支队")
         assert unit is not None
-        Issues(session).create(campaign, unit, now=reminders.clock.now(), created_by=None, year=2026,
-                               title="执法案卷不规范", source="专项检查", content="…", measures="…", goal="…",
-                               owner="张三", due=date(2026, 9, 29))
+        Issues(session).create(
+            campaign,
+            unit,
+            now=reminders.clock.now(),
+            created_by=None,
+            year=2026,
+            title="执法案卷不规范",
+            source="专项检查",
+            content="…",
+            measures="…",
+            goal="…",
+            owner="张三",
+            due=date(2026, 9, 29),
+        )
     reminders.walk("2026-09-29", 15)  # 09-29 … 10-13
     # 7 days before is 10-06 (国庆) → 09-30; 3 days before is Sat 10-10, a 调休 working day; then 1 and 0.
     assert occurrence_days(reminders, "deadline.nudge", "deliverable") == [
-        "2026-09-30", "2026-10-10", "2026-10-12", "2026-10-13"]
+        "2026-09-30",
+        "2026-10-10",
+        "2026-10-12",
+        "2026-10-13",
+    ]
     digests = occurrence_days(reminders, "issue.overdue")
     assert digests == ["2026-09-30", "2026-10-08", "2026-10-09", "2026-10-10", "2026-10-12", "2026-10-13"]
 
@@ -149,8 +165,9 @@ def test_coordinators_are_told_once_from_1_december_when_next_year_is_not_covere
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def load_2026_plan(reminders: Reminders, *, deliverable_due: str = "2026-12-30",
-                   campaign_end: str = "2026-12-31") -> None:
+def load_2026_plan(
+    reminders: Reminders, *, deliverable_due: str = "2026-12-30", campaign_end: str = "2026-12-31"
+) -> None:
     """The test campaign moved to autumn 2026 (国庆 10-01..10-07, 调休 Sun 09-20 and Sat 10-10)."""
     data = yaml.safe_load((FIXTURES / "plan.yaml").read_text(encoding="utf-8"))
     data["campaign"].update(start=date(2026, 9, 1), end=date.fromisoformat(campaign_end), target=None)
@@ -169,8 +186,13 @@ def occurrence_days(reminders: Reminders, rule: str, subject: str = "") -> list[
     """The days of the outbox's reminders of `rule` (about `subject`).
 
     A key reads rule:campaign/subject:recipient:YYYY-MM-DDTHH:MM."""
-    return sorted({row.key[-16:-6] for row in reminders.rows()
-                   if row.key and row.key.startswith(f"{rule}:") and f"/{subject}" in row.key})
+    return sorted(
+        {
+            row.key[-16:-6]
+            for row in reminders.rows()
+            if row.key and row.key.startswith(f"{rule}:") and f"/{subject}" in row.key
+        }
+    )
 
 
 def test_moments_follow_the_campaigns_timezone(reminders: Reminders) -> None:

@@ -34,10 +34,18 @@ def test_only_one_leads_until_it_lets_go(db: Database, elections: list[Leadershi
 
 def test_a_dead_holder_frees_the_lock_for_another_process(db: Database, elections: list[Leadership]) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from scheduler.leader import leadership_for;"
-         "lock = leadership_for(sys.argv[1]); assert lock.try_acquire(); print('held', flush=True);"
-         "sys.stdin.read()", db.url],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from scheduler.leader import leadership_for;"
+            "lock = leadership_for(sys.argv[1]); assert lock.try_acquire(); print('held', flush=True);"
+            "sys.stdin.read()",
+            db.url,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         standby = leadership_for(db.url)
@@ -58,8 +66,11 @@ def test_postgres_leader_steps_down_when_its_session_is_killed(db: Database, ele
     elections.append(leader)
     assert leader.try_acquire()
     with db.engine.connect() as admin:
-        admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                           "AND pid <> pg_backend_pid()"))
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            )
+        )
         admin.commit()
     assert not leader.still_held()
     assert leader.try_acquire()  # reconnects and wins again: nobody else wanted it

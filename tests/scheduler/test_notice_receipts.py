@@ -35,7 +35,8 @@ def test_liaisons_who_have_not_acknowledged_are_reminded_once(reminders: Reminde
     assert chases(reminders, "WangFang") == []
     reminders.at("2020-07-16 10:00:30")
     assert chases(reminders, "WangFang") == [
-        "【回执提醒】通知〔1〕「请各单位于7月24日前报送典型案例1至2个。」您还没有确认收到，请回复「收到」。"]
+        "【回执提醒】通知〔1〕「请各单位于7月24日前报送典型案例1至2个。」您还没有确认收到，请回复「收到」。"
+    ]
     assert chases(reminders, "MaQiang") == []  # acknowledged the day before
 
     reminders.restart()  # a new process ticks over the same moments: nothing twice
@@ -44,8 +45,7 @@ def test_liaisons_who_have_not_acknowledged_are_reminded_once(reminders: Reminde
     assert "回执：1/2 个单位已确认收到" in chat.send("YuJianKui", "回执")
 
 
-def test_no_reminder_without_the_plan_option_or_once_everyone_acknowledged(reminders: Reminders,
-                                                                          chat: SimChat) -> None:
+def test_no_reminder_without_the_plan_option_or_once_everyone_acknowledged(reminders: Reminders, chat: SimChat) -> None:
     reminders.at("2020-07-15 09:59")
     assert "再提醒" not in chat.send("YuJianKui", "通知 请报送典型案例")
     set_campaign(reminders.db, notice_receipt_reminder_hours=2)  # later notices only: the first had none
@@ -63,22 +63,30 @@ def test_the_reminder_shows_in_the_preview_at_the_next_working_morning(reminders
     assert "7月20日 09:00 仍未回执" in chat.send("YuJianKui", "通知 请报送典型案例")
     with transaction(reminders.db.sessions) as session:
         campaign = session.scalars(select(Campaign)).one()
-        items = [item.reminder for item in preview(session, campaign, route, at("2020-07-17 17:00"),
-                                                   at("2020-07-21 00:00")) if item.reminder.rule == NOTICE_RECEIPT]
+        items = [
+            item.reminder
+            for item in preview(session, campaign, route, at("2020-07-17 17:00"), at("2020-07-21 00:00"))
+            if item.reminder.rule == NOTICE_RECEIPT
+        ]
         assert session.scalars(select(Notice.remind_at)).one() == at("2020-07-20 09:00")
-    assert [(item.at, item.recipient) for item in items] == [(at("2020-07-20 09:00"), "王芳（办公室）"),
-                                                             (at("2020-07-20 09:00"), "马强（执法监察支队）")]
+    assert [(item.at, item.recipient) for item in items] == [
+        (at("2020-07-20 09:00"), "王芳（办公室）"),
+        (at("2020-07-20 09:00"), "马强（执法监察支队）"),
+    ]
 
 
-@pytest.mark.parametrize(("sent", "hours", "reminded"), [
-    ("2020-07-15 10:00", 24, "2020-07-16 10:00"),  # within office hours on a working day
-    ("2020-07-15 10:00", 1, "2020-07-15 11:00"),
-    ("2020-07-15 20:30", 2, "2020-07-16 09:00"),  # at night: the next working morning
-    ("2020-07-15 04:00", 2, "2020-07-15 09:00"),  # before office hours: that morning
-    ("2020-07-17 17:00", 24, "2020-07-20 09:00"),  # a Saturday: Monday
-    ("2020-09-30 10:00", 24, "2020-10-09 09:00"),  # 国庆 and 中秋 2020 (10-01 … 10-08): the first working day after
-    ("2020-09-26 10:00", 24, "2020-09-27 10:00"),  # a Sunday worked in lieu (调休) is a working day
-])
+@pytest.mark.parametrize(
+    ("sent", "hours", "reminded"),
+    [
+        ("2020-07-15 10:00", 24, "2020-07-16 10:00"),  # within office hours on a working day
+        ("2020-07-15 10:00", 1, "2020-07-15 11:00"),
+        ("2020-07-15 20:30", 2, "2020-07-16 09:00"),  # at night: the next working morning
+        ("2020-07-15 04:00", 2, "2020-07-15 09:00"),  # before office hours: that morning
+        ("2020-07-17 17:00", 24, "2020-07-20 09:00"),  # a Saturday: Monday
+        ("2020-09-30 10:00", 24, "2020-10-09 09:00"),  # 国庆 and 中秋 2020 (10-01 … 10-08): the first working day after
+        ("2020-09-26 10:00", 24, "2020-09-27 10:00"),  # a Sunday worked in lieu (调休) is a working day
+    ],
+)
 def test_the_reminder_moment_keeps_to_office_hours(sent: str, hours: int, reminded: str) -> None:
     calendar = campaign_calendar(Campaign(holidays=[], workdays=[]))
     moment: datetime = chase_moment(at(sent), hours, calendar)

@@ -35,8 +35,7 @@ def test_the_preview_of_a_week_is_what_the_scheduler_sends_that_week(reminders: 
     sent = [(row.key, row.target, row.text) for row in reminders.rows() if row.status is not OutboxStatus.MISSED]
     assert all(row.status is OutboxStatus.SENT for row in reminders.rows())
     assert sorted(sent) == sorted(expected)
-    assert {key.split(":")[0] for key, _, _ in sent} >= {"weekly.remind", "weekly.due", "deadline.nudge",
-                                                         CALENDAR_GAP}
+    assert {key.split(":")[0] for key, _, _ in sent} >= {"weekly.remind", "weekly.due", "deadline.nudge", CALENDAR_GAP}
 
     later = previewed(reminders, "2026-12-07 00:00", 7)
     assert later and not any(key.startswith(CALENDAR_GAP) for key, _, _ in later)  # told already: not again

@@ -34,8 +34,12 @@ class Proc:
     def __init__(self, db: Database, clock_file: Path, api: str) -> None:
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes.scheduler_proc", db.url, str(clock_file), api],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -97,15 +101,19 @@ def settled(db: Database, moment: str) -> Callable[[], bool]:
     def check() -> bool:
         with transaction(db.sessions) as session:
             state = session.scalars(select(SchedulerState)).first()
-            pending = session.scalars(select(OutboxMessage.id).where(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.channel != "sim")).first()
+            pending = session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.channel != "sim"
+                )
+            ).first()
             return state is not None and state.watermark >= at(moment) and pending is None
 
     return check
 
 
 def test_two_processes_send_each_reminder_once_and_the_standby_takes_over(
-        plan_loaded: Database, fake: FakePlatform, procs: tuple[Path, list[Proc]]) -> None:
+    plan_loaded: Database, fake: FakePlatform, procs: tuple[Path, list[Proc]]
+) -> None:
     clock_file, started = procs
     set_clock(clock_file, "2020-07-17 08:59")
     first = Proc(plan_loaded, clock_file, fake.url)

@@ -58,10 +58,16 @@ class SlowEngine:
 
 
 def test_the_interval_tick_never_runs_alongside_the_catch_up_tick_of_an_election(
-        plan_loaded: Database, clock: ManualClock) -> None:
-    service = SchedulerService(plan_loaded.sessions, clock=clock, senders={"sim": SimulatorSender()},
-                               route=lambda _platform: "sim", leadership=Always(),
-                               timing=Timing(election_seconds=60, tick_seconds=0.02, delivery_seconds=60))
+    plan_loaded: Database, clock: ManualClock
+) -> None:
+    service = SchedulerService(
+        plan_loaded.sessions,
+        clock=clock,
+        senders={"sim": SimulatorSender()},
+        route=lambda _platform: "sim",
+        leadership=Always(),
+        timing=Timing(election_seconds=60, tick_seconds=0.02, delivery_seconds=60),
+    )
     engine = SlowEngine(clock)
     service.engine = engine  # type: ignore[assignment]
     submitted: list[JobSubmissionEvent] = []
@@ -72,8 +78,9 @@ def test_the_interval_tick_never_runs_alongside_the_catch_up_tick_of_an_election
         while service.scheduler is None or engine.calls == 0:
             assert time.monotonic() < deadline, "the catch-up tick never started"
             await asyncio.sleep(0.01)
-        service.scheduler.add_listener(lambda event: submitted.append(event) if event.job_id == TICK_JOB else None,
-                                       EVENT_JOB_SUBMITTED)
+        service.scheduler.add_listener(
+            lambda event: submitted.append(event) if event.job_id == TICK_JOB else None, EVENT_JOB_SUBMITTED
+        )
         while len(submitted) < 3:  # the interval job has come round several times during the catch-up tick
             assert time.monotonic() < deadline, "the interval tick job never ran"
             await asyncio.sleep(0.01)
@@ -98,11 +105,17 @@ class FailingEngine:
 
 
 def test_a_failing_tick_logs_one_traceback_then_a_line_a_round_then_its_recovery(
-        plan_loaded: Database, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
+    plan_loaded: Database, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="duban.scheduler")
-    service = SchedulerService(plan_loaded.sessions, clock=clock, senders={"sim": SimulatorSender()},
-                               route=lambda _platform: "sim", leadership=Always(),
-                               timing=Timing(election_seconds=3600, tick_seconds=3600, delivery_seconds=3600))
+    service = SchedulerService(
+        plan_loaded.sessions,
+        clock=clock,
+        senders={"sim": SimulatorSender()},
+        route=lambda _platform: "sim",
+        leadership=Always(),
+        timing=Timing(election_seconds=3600, tick_seconds=3600, delivery_seconds=3600),
+    )
     engine = FailingEngine(clock)
     service.engine = engine  # type: ignore[assignment]
 
@@ -118,6 +131,9 @@ def test_a_failing_tick_logs_one_traceback_then_a_line_a_round_then_its_recovery
     asyncio.run(scenario())
     ticks = [r for r in caplog.records if r.name == "duban.scheduler" and r.getMessage().startswith("reminder tick")]
     assert [(r.getMessage(), r.exc_info is not None) for r in ticks] == [
-        ("reminder tick failed", True), ("reminder tick still failing", False),
-        ("reminder tick still failing", False), ("reminder tick recovered", False)]
+        ("reminder tick failed", True),
+        ("reminder tick still failing", False),
+        ("reminder tick still failing", False),
+        ("reminder tick recovered", False),
+    ]
     assert ticks[-1].failed_rounds == 3  # type: ignore[attr-defined]

@@ -17,20 +17,33 @@ def load_plan_with_tasks(reminders: Reminders) -> None:
     data = yaml.safe_load((FIXTURES / "plan.yaml").read_text(encoding="utf-8"))
     data["campaign"]["start"] = date(2020, 6, 4)
     data["deliverables"] = []
-    data["groups"] = [{"name": "专项整治工作群", "channel": "wecom_robot",
-                       "webhook": f"{reminders.fake.url}/cgi-bin/webhook/send?key={ROBOT_KEY}"}]
+    data["groups"] = [
+        {
+            "name": "专项整治工作群",
+            "channel": "wecom_robot",
+            "webhook": f"{reminders.fake.url}/cgi-bin/webhook/send?key={ROBOT_KEY}",
+        }
+    ]
     data["tasks"] = [
-        {"number": 11, "text": "全面落实行政裁量权基准制度，制定完善本部门行政裁量权基准",
-         "responsible": ["法制科", "支队"], "deadline": "2020年8月20日前"},
-        {"number": 6, "text": "严格落实行政执法人员资格管理和持证上岗制度", "lead": ["办公室"], "partners": ["支队"],
-         "deadline": "长期坚持"},
+        {
+            "number": 11,
+            "text": "全面落实行政裁量权基准制度，制定完善本部门行政裁量权基准",
+            "responsible": ["法制科", "支队"],
+            "deadline": "2020年8月20日前",
+        },
+        {
+            "number": 6,
+            "text": "严格落实行政执法人员资格管理和持证上岗制度",
+            "lead": ["办公室"],
+            "partners": ["支队"],
+            "deadline": "长期坚持",
+        },
     ]
     with transaction(reminders.db.sessions) as session:
         load_plan(session, validate_plan(data, "plan-tasks"), now=reminders.clock.now())
 
 
-def test_a_dated_task_is_nudged_until_each_responsible_unit_completes_it(reminders: Reminders,
-                                                                          chat: SimChat) -> None:
+def test_a_dated_task_is_nudged_until_each_responsible_unit_completes_it(reminders: Reminders, chat: SimChat) -> None:
     load_plan_with_tasks(reminders)
     reminders.walk("2020-08-13", 1)  # 7 days before Thu 08-20
     [first] = [m for m in reminders.fake.robot_messages() if "任务11" in m.content]
@@ -44,8 +57,9 @@ def test_a_dated_task_is_nudged_until_each_responsible_unit_completes_it(reminde
     assert all("未完成的单位（1个）：法制科" in m.content for m in later)
 
 
-def test_the_quarterly_digest_of_ongoing_tasks_goes_to_the_lead_units_liaisons(reminders: Reminders,
-                                                                                chat: SimChat) -> None:
+def test_the_quarterly_digest_of_ongoing_tasks_goes_to_the_lead_units_liaisons(
+    reminders: Reminders, chat: SimChat
+) -> None:
     load_plan_with_tasks(reminders)
     reminders.walk("2020-09-30", 10)  # 国庆 and 中秋 2020: 10-01 … 10-08; the first working day of Q4 is 10-09
     [digest] = [text for text in reminders.fake.to_user("WangFang") if "长期坚持事项" in text]

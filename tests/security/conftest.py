@@ -12,8 +12,16 @@ from tests.bot.dingtalk.conftest import ding, dingtalk_client, dingtalk_people, 
 from tests.bot.wecom.conftest import qyapi, qyapi_server, side
 from tests.security.server import Served
 
-__all__ = ["ding", "dingtalk_client", "dingtalk_people", "fake_dingtalk", "fake_dingtalk_server", "qyapi",
-           "qyapi_server", "side"]
+__all__ = [
+    "ding",
+    "dingtalk_client",
+    "dingtalk_people",
+    "fake_dingtalk",
+    "fake_dingtalk_server",
+    "qyapi",
+    "qyapi_server",
+    "side",
+]
 
 
 @pytest.fixture

@@ -23,9 +23,14 @@ class Served:
         with self.log.open("wb") as out:
             # cwd: a folder without a .env, so only `env` configures it.
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0"], cwd=workdir,
+                [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+                cwd=workdir,
                 env=base | {"PYTHONUNBUFFERED": "1", "DUBAN_SCHEDULER": "off", "DUBAN_LOG_FORMAT": "json"} | env,
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.url = f"http://127.0.0.1:{wait_until(self._port, 'duban serve to listen', every=0.1)}"
 
     def lines(self) -> list[str]:

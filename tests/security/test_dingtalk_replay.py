@@ -31,8 +31,9 @@ from tests.factories import build_ledger
 
 
 @pytest.fixture
-def replicas(dingtalk_ledger: Database, fake_dingtalk: FakeDingTalk,
-             clock: ManualClock) -> Iterator[tuple[DingTalkChat, DingTalkChat]]:
+def replicas(
+    dingtalk_ledger: Database, fake_dingtalk: FakeDingTalk, clock: ManualClock
+) -> Iterator[tuple[DingTalkChat, DingTalkChat]]:
     settings = dingtalk_settings(dingtalk_ledger, fake_dingtalk)
     with TestClient(create_app(settings, clock=clock)) as one, TestClient(create_app(settings, clock=clock)) as two:
         yield DingTalkChat(one, clock), DingTalkChat(two, clock)
@@ -49,8 +50,9 @@ def pending(db: Database) -> Contact:
         return session.scalars(select(Contact).where(Contact.name == "李娜")).one()
 
 
-def test_a_captured_signature_does_not_carry_another_body(replicas: tuple[DingTalkChat, DingTalkChat],
-                                                          dingtalk_ledger: Database, clock: ManualClock) -> None:
+def test_a_captured_signature_does_not_carry_another_body(
+    replicas: tuple[DingTalkChat, DingTalkChat], dingtalk_ledger: Database, clock: ManualClock
+) -> None:
     one, two = replicas
     stamp = millis(clock)
     assert one.post(one.message(LU_STAFF, "帮助"), timestamp=stamp).status_code == 200
@@ -66,16 +68,18 @@ def test_a_captured_signature_does_not_carry_another_body(replicas: tuple[DingTa
     assert "已批准" in approved.json()["text"]["content"]
 
 
-def test_dingtalk_delivering_the_same_message_again_is_still_a_repeat(ding: DingTalkChat, dingtalk_ledger: Database,
-                                                                       clock: ManualClock) -> None:
+def test_dingtalk_delivering_the_same_message_again_is_still_a_repeat(
+    ding: DingTalkChat, dingtalk_ledger: Database, clock: ManualClock
+) -> None:
     body, stamp = ding.message(MA_STAFF, "周报 本周完成执法案卷评查3件"), millis(clock)
     first = ding.post(body, timestamp=stamp)
     assert first.status_code == 200 and "已收到「执法监察支队」" in first.json()["text"]["content"]
     assert ding.post(body, timestamp=stamp).json() == {}  # answered once, not refused, not handled twice
 
 
-def test_signatures_are_forgotten_once_too_old_to_pass(ding: DingTalkChat, dingtalk_ledger: Database,
-                                                       clock: ManualClock) -> None:
+def test_signatures_are_forgotten_once_too_old_to_pass(
+    ding: DingTalkChat, dingtalk_ledger: Database, clock: ManualClock
+) -> None:
     ding.send(LU_STAFF, "帮助")
     clock.advance(timedelta(hours=2, seconds=1))  # the first one's timestamp is past the hour on both sides
     ding.send(LU_STAFF, "帮助")

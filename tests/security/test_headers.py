@@ -22,8 +22,9 @@ STATIC = Path(__file__).parents[2] / "bot" / "static"
 @pytest.fixture
 def app_client(plan_loaded: Database, clock: ManualClock) -> Iterator[TestClient]:
     set_password(plan_loaded)
-    with TestClient(create_app(make_settings(plan_loaded, secret_key="headers-test"), clock=clock),
-                    follow_redirects=False) as client:
+    with TestClient(
+        create_app(make_settings(plan_loaded, secret_key="headers-test"), clock=clock), follow_redirects=False
+    ) as client:
         yield client
 
 
@@ -36,16 +37,29 @@ def assert_hardened(response: object, *, private: bool) -> None:
 
 
 def test_every_kind_of_response_carries_them(app_client: TestClient) -> None:
-    public = [app_client.get("/sim"), app_client.get("/static/sim.js"), app_client.get("/static/dashboard.css"),
-              app_client.get("/openapi.json"), app_client.get("/healthz"), app_client.get("/docs")]
-    private = [app_client.get("/api/summary"),  # 401 without a session
-               app_client.get("/sim/api/outbox"), app_client.get("/sim/api/users"),
-               app_client.post("/sim/api/messages", json={"user": "YuJianKui", "text": "汇总"}),
-               app_client.post("/sim/api/messages", json={"user": ""}),  # 422
-               app_client.get("/dashboard/login")]
+    public = [
+        app_client.get("/sim"),
+        app_client.get("/static/sim.js"),
+        app_client.get("/static/dashboard.css"),
+        app_client.get("/openapi.json"),
+        app_client.get("/healthz"),
+        app_client.get("/docs"),
+    ]
+    private = [
+        app_client.get("/api/summary"),  # 401 without a session
+        app_client.get("/sim/api/outbox"),
+        app_client.get("/sim/api/users"),
+        app_client.post("/sim/api/messages", json={"user": "YuJianKui", "text": "汇总"}),
+        app_client.post("/sim/api/messages", json={"user": ""}),  # 422
+        app_client.get("/dashboard/login"),
+    ]
     log_in(app_client)
-    private += [app_client.get("/api/summary"), app_client.get("/api/issues"), app_client.get("/dashboard"),
-                app_client.get("/dashboard/export/issues.xlsx")]
+    private += [
+        app_client.get("/api/summary"),
+        app_client.get("/api/issues"),
+        app_client.get("/dashboard"),
+        app_client.get("/dashboard/export/issues.xlsx"),
+    ]
     for response in public:
         assert_hardened(response, private=False)
     for response in private:

@@ -41,22 +41,27 @@ def coordinator(plan_loaded: Database) -> Database:
 def image_environment() -> dict[str, str]:
     """What deploy/Dockerfile sets for the process (ENV), as far as uvicorn and duban read it."""
     text = re.sub(r"\\\n", " ", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"))
-    pairs = [pair.split("=", 1) for line in text.splitlines() if line.startswith("ENV ")
-             for pair in line.split()[1:] if "=" in pair]
+    pairs = [
+        pair.split("=", 1)
+        for line in text.splitlines()
+        if line.startswith("ENV ")
+        for pair in line.split()[1:]
+        if "=" in pair
+    ]
     return {name: value for name, value in pairs if name.startswith(("DUBAN_", "FORWARDED_ALLOW_IPS"))}
 
 
 @contextmanager
 def browser(server: Served, address: str = "127.0.0.1") -> Iterator[Callable[..., int]]:
     """A login form opened from `address`; the function posts it and returns the HTTP status."""
-    with httpx.Client(base_url=server.url, timeout=120,
-                      transport=httpx.HTTPTransport(local_address=address)) as client:
+    with httpx.Client(base_url=server.url, timeout=120, transport=httpx.HTTPTransport(local_address=address)) as client:
         token = csrf_of(client.get("/dashboard/login").text)
 
         def attempt(login: str = "yu", password: str = "a wrong guess", forwarded: str | None = None) -> int:
             headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-            return client.post("/dashboard/login", headers=headers,
-                               data={"login": login, "password": password, "csrf": token}).status_code
+            return client.post(
+                "/dashboard/login", headers=headers, data={"login": login, "password": password, "csrf": token}
+            ).status_code
 
         yield attempt
 
@@ -65,13 +70,15 @@ def failures(db: Database, **detail: Any) -> int:
     with transaction(db.sessions) as session:
         stmt = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "login.failed")
         for key, value in detail.items():
-            stmt = stmt.where(AuditEntry.actor == value if key == "actor" else
-                              AuditEntry.detail[key].as_string() == value)
+            stmt = stmt.where(
+                AuditEntry.actor == value if key == "actor" else AuditEntry.detail[key].as_string() == value
+            )
         return int(session.scalar(stmt) or 0)
 
 
-def test_sixty_parallel_guesses_are_five_checked_and_fifty_five_refused(coordinator: Database,
-                                                                         serve: Callable[..., Served]) -> None:
+def test_sixty_parallel_guesses_are_five_checked_and_fifty_five_refused(
+    coordinator: Database, serve: Callable[..., Served]
+) -> None:
     server = serve(DUBAN_DATABASE_URL=coordinator.url, DUBAN_SECRET_KEY="login-limits")
     with browser(server) as attempt, ThreadPoolExecutor(60) as pool:
         statuses = sorted(pool.map(lambda _: attempt(), range(60)))
@@ -79,10 +86,15 @@ def test_sixty_parallel_guesses_are_five_checked_and_fifty_five_refused(coordina
     assert failures(coordinator, actor="dashboard:yu") == 5
 
 
-def test_a_forwarded_address_written_by_the_client_counts_for_nothing(coordinator: Database,
-                                                                     serve: Callable[..., Served]) -> None:
-    server = serve(DUBAN_DATABASE_URL=coordinator.url, DUBAN_SECRET_KEY="login-limits",
-                   DUBAN_FORWARDED_ALLOW_IPS=PROXY, **image_environment())
+def test_a_forwarded_address_written_by_the_client_counts_for_nothing(
+    coordinator: Database, serve: Callable[..., Served]
+) -> None:
+    server = serve(
+        DUBAN_DATABASE_URL=coordinator.url,
+        DUBAN_SECRET_KEY="login-limits",
+        DUBAN_FORWARDED_ALLOW_IPS=PROXY,
+        **image_environment(),
+    )
     with browser(server, PROXY) as through_nginx, browser(server, STRANGER) as direct:
         # Through nginx the header ends with the address nginx saw; what the client wrote before it is ignored, so
         # rotating it does not get past the per-address limit.
@@ -99,10 +111,10 @@ def test_a_forwarded_address_written_by_the_client_counts_for_nothing(coordinato
         assert through_nginx("yu", "correct horse", forwarded=VICTIM) == 303  # the victim is not locked out
 
 
-def test_the_per_login_limit_does_not_depend_on_the_address(coordinator: Database,
-                                                           serve: Callable[..., Served]) -> None:
-    server = serve(DUBAN_DATABASE_URL=coordinator.url, DUBAN_SECRET_KEY="login-limits",
-                   DUBAN_FORWARDED_ALLOW_IPS=PROXY)
+def test_the_per_login_limit_does_not_depend_on_the_address(
+    coordinator: Database, serve: Callable[..., Served]
+) -> None:
+    server = serve(DUBAN_DATABASE_URL=coordinator.url, DUBAN_SECRET_KEY="login-limits", DUBAN_FORWARDED_ALLOW_IPS=PROXY)
     with browser(server, PROXY) as through_nginx:
         for index in range(5):
             assert through_nginx(forwarded=f"192.0.2.{index + 1}") == 401

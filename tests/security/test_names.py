@@ -47,8 +47,9 @@ def test_real_names_with_separators_are_kept(chat: SimChat, plan_loaded: Databas
     assert contact_names(plan_loaded) == ["买买提·艾力"]
 
 
-def test_an_issue_title_reaches_the_export_without_bidi_controls(chat: SimChat, plan_loaded: Database, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_issue_title_reaches_the_export_without_bidi_controls(
+    chat: SimChat, plan_loaded: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chat.send("LuHeJian", register("陆和建"))
     sneaky = FULL_ISSUE.replace("执法证件未按期年检", f"执法证件{LRI}未按期{RLO}年检{PDF}")
     assert "已登记问题 #1「执法证件未按期年检」" in chat.send("LuHeJian", sneaky)

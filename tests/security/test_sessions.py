@@ -58,8 +58,9 @@ def test_logout_ends_the_session_for_every_copy_of_the_cookie(client: TestClient
 
 def test_a_new_password_from_the_cli_ends_the_old_sessions(client: TestClient) -> None:
     copied = signed_in(client)
-    changed = runner.invoke(cli, ["user", "add-coordinator", "--name", "俞建奎", "--login", "yu",
-                                  "--password", "another horse battery"])
+    changed = runner.invoke(
+        cli, ["user", "add-coordinator", "--name", "俞建奎", "--login", "yu", "--password", "another horse battery"]
+    )
     assert changed.exit_code == 0 and "已结束其 1 个看板登录会话" in changed.output
     assert reads_with(client, copied) == 401
 

@@ -40,8 +40,9 @@ def approve_as_coordinator(client: TestClient, db: Database) -> int:
     return client.post("/sim/api/messages", json={"user": "YuJianKui", "text": f"批准 {pending(db).id}"}).status_code
 
 
-def test_beside_a_configured_platform_the_simulator_is_off(ledger: Database, qyapi: FakeQyapi,
-                                                           clock: ManualClock) -> None:
+def test_beside_a_configured_platform_the_simulator_is_off(
+    ledger: Database, qyapi: FakeQyapi, clock: ManualClock
+) -> None:
     with TestClient(create_app(wecom_settings(ledger, qyapi), clock=clock)) as client:
         assert approve_as_coordinator(client, ledger) == 404
         assert client.get("/sim").status_code == 404
@@ -50,10 +51,13 @@ def test_beside_a_configured_platform_the_simulator_is_off(ledger: Database, qya
 
 
 def test_switched_on_beside_a_platform_it_answers_only_a_logged_in_coordinator(
-        ledger: Database, qyapi: FakeQyapi, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
+    ledger: Database, qyapi: FakeQyapi, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = wecom_settings(ledger, qyapi, simulator="on", secret_key="simulator-test")
-    with caplog.at_level(logging.WARNING, logger="duban.app"), \
-            TestClient(create_app(settings, clock=clock), follow_redirects=False) as client:
+    with (
+        caplog.at_level(logging.WARNING, logger="duban.app"),
+        TestClient(create_app(settings, clock=clock), follow_redirects=False) as client,
+    ):
         assert any("simulator is on beside a configured platform" in r.getMessage() for r in caplog.records)
         refused = client.post("/sim/api/messages", json={"user": "YuJianKui", "text": f"批准 {pending(ledger).id}"})
         assert refused.status_code == 401 and "请先以牵头部门协调人身份登录" in refused.json()["detail"]
@@ -78,8 +82,9 @@ def test_without_a_platform_it_is_on_and_open_as_make_run_has_it(ledger: Databas
 
 
 @pytest.fixture
-def both(ledger: Database, qyapi: FakeQyapi, side: WeComSide,
-         clock: ManualClock) -> Iterator[tuple[SimChat, WeComChat]]:
+def both(
+    ledger: Database, qyapi: FakeQyapi, side: WeComSide, clock: ManualClock
+) -> Iterator[tuple[SimChat, WeComChat]]:
     settings = wecom_settings(ledger, qyapi, simulator=True, secret_key="simulator-test")
     with TestClient(create_app(settings, clock=clock)) as client:
         log_in(client)

@@ -40,8 +40,13 @@ def machine(tmp_path: Path, *, root: bool, apt: bool, font: bool, browser: bool,
 
 
 def make(tmp_path: Path, folder: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MAKE, "-s", "-C", str(ROOT), *targets], env={"PATH": str(folder), "HOME": str(tmp_path)},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [MAKE, "-s", "-C", str(ROOT), *targets],
+        env={"PATH": str(folder), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def apt_calls(tmp_path: Path) -> list[str]:
@@ -50,8 +55,9 @@ def apt_calls(tmp_path: Path) -> list[str]:
 
 
 def test_as_root_with_apt_it_installs_what_is_missing(tmp_path: Path) -> None:
-    done = make(tmp_path, machine(tmp_path, root=True, apt=True, font=False, browser=False, office=False),
-                "system-packages")
+    done = make(
+        tmp_path, machine(tmp_path, root=True, apt=True, font=False, browser=False, office=False), "system-packages"
+    )
     assert done.returncode == 0, done.stderr
     install = "noninteractive apt-get install -y -q fonts-noto-cjk chromium libreoffice-writer-nogui"
     assert apt_calls(tmp_path) == [" apt-get update -q", install]

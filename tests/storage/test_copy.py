@@ -74,14 +74,24 @@ def run_campaign(source: Database, clock: ManualClock) -> str:
         first, *_, last = session.scalars(select(Unit).order_by(Unit.id)).all()
         first.parent_id = last.id
         campaign = session.scalars(select(Campaign)).one()
-        session.add(OutboxMessage(campaign_id=campaign.id, key="k:1", channel="sim", target="LuHeJian",
-                                  text="提醒", mentions=["13909550001"], not_before=clock.now(),
-                                  created_at=clock.now()))
+        session.add(
+            OutboxMessage(
+                campaign_id=campaign.id,
+                key="k:1",
+                channel="sim",
+                target="LuHeJian",
+                text="提醒",
+                mentions=["13909550001"],
+                not_before=clock.now(),
+                created_at=clock.now(),
+            )
+        )
     return summary
 
 
 def test_campaign_copied_to_a_new_database_answers_the_same_and_carries_on(
-        source: Database, target_url: str, clock: ManualClock) -> None:
+    source: Database, target_url: str, clock: ManualClock
+) -> None:
     summary = run_campaign(source, clock)
 
     counts = copy_database(source.url, target_url, batch_size=3)  # tiny batches: many round trips
@@ -96,18 +106,29 @@ def test_campaign_copied_to_a_new_database_answers_the_same_and_carries_on(
         assert "#5" in chat.send("LuHeJian", FULL_ISSUE.replace("执法证件未按期年检", "新问题"))
 
 
-def test_binary_json_and_aware_datetimes_survive_the_trip(
-        source: Database, target_url: str) -> None:
+def test_binary_json_and_aware_datetimes_survive_the_trip(source: Database, target_url: str) -> None:
     metadata = MetaData()
-    blobs = Table("blobs", metadata, Column("id", Integer, primary_key=True), Column("data", LargeBinary),
-                  Column("doc", JSON), Column("at", UTCDateTime()), Column("note", Text))
+    blobs = Table(
+        "blobs",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("data", LargeBinary),
+        Column("doc", JSON),
+        Column("at", UTCDateTime()),
+        Column("note", Text),
+    )
     metadata.create_all(source.engine)
     target = make_engine(target_url)
     metadata.create_all(target)
     beijing = timezone(timedelta(hours=8))
     values = [
-        {"id": 1, "data": bytes(range(256)) * 40, "doc": {"单位": ["法制科"], "n": 1.5, "ok": True, "none": None},
-         "at": datetime(2020, 7, 17, 9, 0, 0, 123456, tzinfo=beijing), "note": "整改😀\n第二行"},
+        {
+            "id": 1,
+            "data": bytes(range(256)) * 40,
+            "doc": {"单位": ["法制科"], "n": 1.5, "ok": True, "none": None},
+            "at": datetime(2020, 7, 17, 9, 0, 0, 123456, tzinfo=beijing),
+            "note": "整改😀\n第二行",
+        },
         {"id": 2, "data": b"", "doc": [], "at": datetime(2020, 12, 31, 23, 59, tzinfo=UTC), "note": ""},
         {"id": 3, "data": None, "doc": None, "at": None, "note": None},
     ]
@@ -141,7 +162,8 @@ class WritesDuringCopy:
 
 
 def test_rows_written_to_the_source_during_the_copy_show_as_a_mismatch(
-        source: Database, target_url: str, clock: ManualClock) -> None:
+    source: Database, target_url: str, clock: ManualClock
+) -> None:
     run_campaign(source, clock)
     progress = WritesDuringCopy(source)
 
@@ -156,11 +178,18 @@ def test_rows_written_to_the_source_during_the_copy_show_as_a_mismatch(
 
 def peak_memory_of_copy(source_url: str, target_url: str, *extra: str) -> int:
     """Run `duban db copy` in its own process and return that process's peak resident memory (bytes)."""
-    measure = ("import resource, subprocess, sys; "
-               "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-               "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)")
-    done = subprocess.run([sys.executable, "-c", measure, DUBAN, "db", "copy", "--from", source_url,
-                           "--to", target_url, *extra], capture_output=True, text=True, check=True, timeout=600)
+    measure = (
+        "import resource, subprocess, sys; "
+        "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", measure, DUBAN, "db", "copy", "--from", source_url, "--to", target_url, *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     code, peak = done.stdout.split()
     assert code == "0", done.stderr
     return int(peak)
@@ -169,17 +198,35 @@ def peak_memory_of_copy(source_url: str, target_url: str, *extra: str) -> int:
 @pytest.mark.slow  # make test-quick leaves it out
 def test_a_hundred_thousand_rows_copy_in_flat_memory(source: Database, target_url: str) -> None:
     with transaction(source.sessions) as session:
-        session.add(Campaign(name="全省专项整治", start=date(2024, 1, 1), end=date(2024, 12, 31),
-                             created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+        session.add(
+            Campaign(
+                name="全省专项整治",
+                start=date(2024, 1, 1),
+                end=date(2024, 12, 31),
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+            )
+        )
 
     def add_audit_rows(first: int, count: int) -> None:
         at = datetime(2024, 3, 1, tzinfo=UTC)
         with source.engine.begin() as connection:
-            connection.execute(insert(AuditEntry), [
-                {"campaign_id": 1, "at": at + timedelta(seconds=i), "actor": f"wecom:user{i % 5000}",
-                 "action": "issue.progress", "entity": "issue", "entity_id": i, "message_id": f"m{i}",
-                 "detail": {"percent": i % 100, "note": "已约谈责任人并完成整改"}}
-                for i in range(first, first + count)])
+            connection.execute(
+                insert(AuditEntry),
+                [
+                    {
+                        "campaign_id": 1,
+                        "at": at + timedelta(seconds=i),
+                        "actor": f"wecom:user{i % 5000}",
+                        "action": "issue.progress",
+                        "entity": "issue",
+                        "entity_id": i,
+                        "message_id": f"m{i}",
+                        "detail": {"percent": i % 100, "note": "已约谈责任人并完成整改"},
+                    }
+                    for i in range(first, first + count)
+                ],
+            )
 
     add_audit_rows(0, 10_000)
     small = peak_memory_of_copy(source.url, target_url)
@@ -207,7 +254,8 @@ def test_cli_copies_and_checks_every_table(source: Database, target_url: str, cl
 
 
 def test_cli_refuses_a_target_that_holds_data_unless_forced(
-        source: Database, target_url: str, clock: ManualClock) -> None:
+    source: Database, target_url: str, clock: ManualClock
+) -> None:
     run_campaign(source, clock)
     assert runner.invoke(cli, ["db", "copy", "--from", source.url, "--to", target_url]).exit_code == 0
     with transaction(source.sessions) as session:
@@ -223,13 +271,18 @@ def test_cli_refuses_a_target_that_holds_data_unless_forced(
     assert rows_of(target_url) == rows_of(source.url)
 
 
-def test_cli_fails_when_the_target_loses_rows(source: Database, sqlite_template: Path, tmp_path: Path,
-                                              clock: ManualClock) -> None:
+def test_cli_fails_when_the_target_loses_rows(
+    source: Database, sqlite_template: Path, tmp_path: Path, clock: ManualClock
+) -> None:
     run_campaign(source, clock)
     target = sqlite_database(sqlite_template, tmp_path / "target.db")
     with target.engine.begin() as connection:  # a target that silently drops what it is given
-        connection.execute(text("CREATE TRIGGER swallow AFTER INSERT ON weekly_reports "
-                                "BEGIN DELETE FROM weekly_reports WHERE id = NEW.id; END"))
+        connection.execute(
+            text(
+                "CREATE TRIGGER swallow AFTER INSERT ON weekly_reports "
+                "BEGIN DELETE FROM weekly_reports WHERE id = NEW.id; END"
+            )
+        )
     target.engine.dispose()
 
     result = runner.invoke(cli, ["db", "copy", "--from", source.url, "--to", target.url])

@@ -14,24 +14,25 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0005_issue_overdue_indexes'
-down_revision: str | None = '0004_scheduler'
+revision: str = "0005_issue_overdue_indexes"
+down_revision: str | None = "0004_scheduler"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('issues', schema=None) as batch_op:
-        batch_op.create_index('ix_issues_campaign_status_due', ['campaign_id', 'status', 'due'], unique=False)
-        batch_op.create_index('ix_issues_campaign_unit_due', ['campaign_id', 'unit_id', 'due', 'number'], unique=False)
-        batch_op.drop_index('ix_issues_campaign_unit_status')
-        batch_op.create_index('ix_issues_campaign_unit_status_due', ['campaign_id', 'unit_id', 'status', 'due'],
-                              unique=False)
+    with op.batch_alter_table("issues", schema=None) as batch_op:
+        batch_op.create_index("ix_issues_campaign_status_due", ["campaign_id", "status", "due"], unique=False)
+        batch_op.create_index("ix_issues_campaign_unit_due", ["campaign_id", "unit_id", "due", "number"], unique=False)
+        batch_op.drop_index("ix_issues_campaign_unit_status")
+        batch_op.create_index(
+            "ix_issues_campaign_unit_status_due", ["campaign_id", "unit_id", "status", "due"], unique=False
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('issues', schema=None) as batch_op:
-        batch_op.drop_index('ix_issues_campaign_unit_status_due')
-        batch_op.create_index('ix_issues_campaign_unit_status', ['campaign_id', 'unit_id', 'status'], unique=False)
-        batch_op.drop_index('ix_issues_campaign_unit_due')
-        batch_op.drop_index('ix_issues_campaign_status_due')
+    with op.batch_alter_table("issues", schema=None) as batch_op:
+        batch_op.drop_index("ix_issues_campaign_unit_status_due")
+        batch_op.create_index("ix_issues_campaign_unit_status", ["campaign_id", "unit_id", "status"], unique=False)
+        batch_op.drop_index("ix_issues_campaign_unit_due")
+        batch_op.drop_index("ix_issues_campaign_status_due")

@@ -16,25 +16,27 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0006_processed_sender'
-down_revision: str | None = '0005_issue_overdue_indexes'
+revision: str = "0006_processed_sender"
+down_revision: str | None = "0005_issue_overdue_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('processed_messages', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sender', sa.String(length=128), nullable=False, server_default=''))
-        batch_op.drop_constraint('uq_processed_messages_platform_message_id', type_='unique')
-        batch_op.create_unique_constraint(batch_op.f('uq_processed_messages_platform_sender_message_id'),
-                                          ['platform', 'sender', 'message_id'])
-    with op.batch_alter_table('processed_messages', schema=None) as batch_op:
-        batch_op.alter_column('sender', server_default=None)
+    with op.batch_alter_table("processed_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sender", sa.String(length=128), nullable=False, server_default=""))
+        batch_op.drop_constraint("uq_processed_messages_platform_message_id", type_="unique")
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_processed_messages_platform_sender_message_id"), ["platform", "sender", "message_id"]
+        )
+    with op.batch_alter_table("processed_messages", schema=None) as batch_op:
+        batch_op.alter_column("sender", server_default=None)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('processed_messages', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_processed_messages_platform_sender_message_id'), type_='unique')
-        batch_op.create_unique_constraint(batch_op.f('uq_processed_messages_platform_message_id'),
-                                          ['platform', 'message_id'])
-        batch_op.drop_column('sender')
+    with op.batch_alter_table("processed_messages", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_processed_messages_platform_sender_message_id"), type_="unique")
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_processed_messages_platform_message_id"), ["platform", "message_id"]
+        )
+        batch_op.drop_column("sender")

@@ -14,27 +14,28 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0008_callback_signatures'
-down_revision: str | None = '0007_dashboard_sessions'
+revision: str = "0008_callback_signatures"
+down_revision: str | None = "0007_dashboard_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('callback_signatures',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('signature', sa.String(length=128), nullable=False),
-    sa.Column('body_sha256', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_signatures')),
-    sa.UniqueConstraint('platform', 'signature', name=op.f('uq_callback_signatures_platform_signature'))
+    op.create_table(
+        "callback_signatures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("signature", sa.String(length=128), nullable=False),
+        sa.Column("body_sha256", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_callback_signatures")),
+        sa.UniqueConstraint("platform", "signature", name=op.f("uq_callback_signatures_platform_signature")),
     )
-    with op.batch_alter_table('callback_signatures', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_callback_signatures_expires_at'), ['expires_at'], unique=False)
+    with op.batch_alter_table("callback_signatures", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_callback_signatures_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('callback_signatures', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_callback_signatures_expires_at'))
-    op.drop_table('callback_signatures')
+    with op.batch_alter_table("callback_signatures", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_callback_signatures_expires_at"))
+    op.drop_table("callback_signatures")

@@ -13,18 +13,23 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0009_deliverable_kind'
-down_revision: str | None = '0008_callback_signatures'
+revision: str = "0009_deliverable_kind"
+down_revision: str | None = "0008_callback_signatures"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('deliverables', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('kind', sa.Enum('contacts', name='deliverablekind', native_enum=False,
-                                                      length=24, create_constraint=True), nullable=True))
+    with op.batch_alter_table("deliverables", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "kind",
+                sa.Enum("contacts", name="deliverablekind", native_enum=False, length=24, create_constraint=True),
+                nullable=True,
+            )
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('deliverables', schema=None) as batch_op:
-        batch_op.drop_column('kind')
+    with op.batch_alter_table("deliverables", schema=None) as batch_op:
+        batch_op.drop_column("kind")

@@ -60,8 +60,11 @@ def fake_dingtalk(fake_dingtalk_server: FakeDingTalk) -> FakeDingTalk:
 
 def dingtalk_settings(db: Database, fake: FakeDingTalk, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "dingtalk_app_key": fake.APP_KEY, "dingtalk_app_secret": fake.APP_SECRET, "dingtalk_agent_id": fake.AGENT_ID,
-        "dingtalk_api_base": fake.base_url, "dingtalk_stream_api_base": fake.base_url,
+        "dingtalk_app_key": fake.APP_KEY,
+        "dingtalk_app_secret": fake.APP_SECRET,
+        "dingtalk_agent_id": fake.AGENT_ID,
+        "dingtalk_api_base": fake.base_url,
+        "dingtalk_stream_api_base": fake.base_url,
         # generous, so a loaded test machine still answers in the response body; late-reply tests lower it
         "dingtalk_reply_budget": 30.0,
     }
@@ -85,8 +88,11 @@ def dingtalk_people(plan_loaded: Database, clock: ManualClock) -> Database:
 def table_counts(db: Database) -> dict[str, int]:
     """Rows per table, but for the signatures the replay guard keeps of every callback it accepted."""
     with transaction(db.sessions) as session:
-        return {t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
-                for t in Base.metadata.sorted_tables if t.name != "callback_signatures"}
+        return {
+            t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
+            for t in Base.metadata.sorted_tables
+            if t.name != "callback_signatures"
+        }
 
 
 @contextmanager
@@ -103,8 +109,9 @@ class GatedDispatcher:
     Only messages whose text `holds` are held; with an `error`, a held message fails with it once released.
     """
 
-    def __init__(self, inner: Dispatcher, error: Exception | None = None,
-                 holds: Callable[[str], bool] = lambda _text: True) -> None:
+    def __init__(
+        self, inner: Dispatcher, error: Exception | None = None, holds: Callable[[str], bool] = lambda _text: True
+    ) -> None:
         self.inner = inner
         self.error = error
         self.holds = holds
@@ -129,8 +136,16 @@ class DingTalkChat:
         # the bot refuses a signature it has seen with another body.
         self._sent = itertools.count()
 
-    def message(self, staff_id: str | None, text: str, *, group: bool = False, at: bool = True,
-                msg_id: str | None = None, webhook_valid_for: timedelta = timedelta(minutes=90)) -> dict[str, Any]:
+    def message(
+        self,
+        staff_id: str | None,
+        text: str,
+        *,
+        group: bool = False,
+        at: bool = True,
+        msg_id: str | None = None,
+        webhook_valid_for: timedelta = timedelta(minutes=90),
+    ) -> dict[str, Any]:
         body = copy.deepcopy(payload("group_text" if group else "private_text"))
         body["msgId"] = msg_id or f"msg{uuid.uuid4().hex}"
         body["text"]["content"] = f" {text}" if group else text
@@ -146,11 +161,20 @@ class DingTalkChat:
                 body["atUsers"] = []
         return body
 
-    def post(self, body: dict[str, Any] | bytes, *, timestamp: int | None = None,
-             secret: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         stamp = str(millis(self.clock) + next(self._sent) if timestamp is None else timestamp)
-        signed = {"timestamp": stamp, "sign": dingtalk_sign(stamp, secret or self.secret),
-                  "content-type": "application/json; charset=utf-8"}
+        signed = {
+            "timestamp": stamp,
+            "sign": dingtalk_sign(stamp, secret or self.secret),
+            "content-type": "application/json; charset=utf-8",
+        }
         content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
         return self.client.post("/dingtalk/callback", content=content, headers=signed | (headers or {}))
 

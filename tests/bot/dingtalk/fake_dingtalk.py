@@ -75,22 +75,25 @@ class FakeDingTalk:
         self._frames: asyncio.Queue[dict[str, Any]] | None = None
         self.base_url = ""
         self.reset()
-        self.app = Starlette(routes=[
-            Route(GETTOKEN, self._gettoken, methods=["GET"]),
-            Route(WORK, self._work, methods=["POST"]),
-            Route(UPLOAD, self._upload, methods=["POST"]),
-            Route(ROBOT, self._robot, methods=["POST"]),
-            Route(SESSION, self._session, methods=["POST"]),
-            Route(OPEN_CONNECTION, self._open_connection, methods=["POST"]),
-            Route(AUTHORIZE, self._authorize, methods=["GET"]),
-            Route(USER_TOKEN, self._user_token, methods=["POST"]),
-            Route(ME, self._me, methods=["GET"]),
-            Route(BY_UNIONID, self._by_unionid, methods=["POST"]),
-            Route(INAPP_USERINFO, self._inapp_userinfo, methods=["POST"]),
-            Route(FILE_DOWNLOAD, self._file_download, methods=["POST"]),
-            Route(FILE_URL, self._file_url, methods=["GET"]),
-            WebSocketRoute(STREAM, self._stream),
-        ], lifespan=self._lifespan)
+        self.app = Starlette(
+            routes=[
+                Route(GETTOKEN, self._gettoken, methods=["GET"]),
+                Route(WORK, self._work, methods=["POST"]),
+                Route(UPLOAD, self._upload, methods=["POST"]),
+                Route(ROBOT, self._robot, methods=["POST"]),
+                Route(SESSION, self._session, methods=["POST"]),
+                Route(OPEN_CONNECTION, self._open_connection, methods=["POST"]),
+                Route(AUTHORIZE, self._authorize, methods=["GET"]),
+                Route(USER_TOKEN, self._user_token, methods=["POST"]),
+                Route(ME, self._me, methods=["GET"]),
+                Route(BY_UNIONID, self._by_unionid, methods=["POST"]),
+                Route(INAPP_USERINFO, self._inapp_userinfo, methods=["POST"]),
+                Route(FILE_DOWNLOAD, self._file_download, methods=["POST"]),
+                Route(FILE_URL, self._file_url, methods=["GET"]),
+                WebSocketRoute(STREAM, self._stream),
+            ],
+            lifespan=self._lifespan,
+        )
 
     def reset(self) -> None:
         with self._lock:
@@ -160,8 +163,11 @@ class FakeDingTalk:
         if request.url.path == UPLOAD:  # multipart: record what the `media` field held
             media = (await request.form()).get("media")
             data = await media.read() if hasattr(media, "read") else b""
-            body: Any = {"filename": getattr(media, "filename", None), "png": data.startswith(b"\x89PNG"),
-                         "bytes": len(data)}
+            body: Any = {
+                "filename": getattr(media, "filename", None),
+                "png": data.startswith(b"\x89PNG"),
+                "bytes": len(data),
+            }
         else:
             raw = await request.body()
             body = json.loads(raw) if raw else None
@@ -240,8 +246,11 @@ class FakeDingTalk:
         if body.get("clientId") != self.APP_KEY or body.get("clientSecret") != self.APP_SECRET:
             return JSONResponse({"code": "invalidClientId", "message": "无效的clientId"}, status_code=400)
         with self._lock:
-            user = self.auth_codes.pop(body.get("code", ""), None) if body.get("grantType") == "authorization_code" \
+            user = (
+                self.auth_codes.pop(body.get("code", ""), None)
+                if body.get("grantType") == "authorization_code"
                 else None
+            )
             if user is None:
                 return JSONResponse({"code": "invalidAuthCode", "message": "不合法的临时授权码"}, status_code=400)
             token = f"user-token-{next(self._ids)}"
@@ -282,8 +291,11 @@ class FakeDingTalk:
     async def _file_url(self, request: Request) -> Response:
         self._record(request.method, FILE_URL, {}, None)
         name, data = list(self.files.values())[int(request.path_params["key"])]
-        return Response(data, media_type="application/octet-stream",
-                        headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        )
 
     async def _by_unionid(self, request: Request) -> JSONResponse:
         body, answered = await self._with_app_token(request)
@@ -302,8 +314,9 @@ class FakeDingTalk:
             user = self.inapp_codes.pop(body.get("code", ""), None)
         if user is None:
             return JSONResponse({"errcode": 40078, "errmsg": "不存在的临时授权码"})
-        return JSONResponse({"errcode": 0, "errmsg": "ok", "result": {"userid": user, "unionid": f"union-{user}",
-                                                                      "name": user}})
+        return JSONResponse(
+            {"errcode": 0, "errmsg": "ok", "result": {"userid": user, "unionid": f"union-{user}", "name": user}}
+        )
 
     async def _session(self, request: Request) -> JSONResponse:
         _, _, scripted = await self._receive(request)

@@ -37,8 +37,9 @@ from tests.conftest import Database, make_settings
 
 
 @pytest.fixture
-def slow(plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk) -> Iterator[tuple[DingTalkChat,
-                                                                                                GatedDispatcher]]:
+def slow(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> Iterator[tuple[DingTalkChat, GatedDispatcher]]:
     """An app with a 50 ms reply budget whose dispatcher waits for the test to open its gate."""
     app = create_app(dingtalk_settings(plan_loaded, fake_dingtalk, dingtalk_reply_budget=0.05), clock=clock)
     with TestClient(app) as client:
@@ -55,8 +56,9 @@ def settle(chat: DingTalkChat) -> None:
 # --- answering ------------------------------------------------------------------------------------------
 
 
-def test_a_private_message_is_answered_in_the_response_body(ding: DingTalkChat, plan_loaded: Database,
-                                                           fake_dingtalk: FakeDingTalk) -> None:
+def test_a_private_message_is_answered_in_the_response_body(
+    ding: DingTalkChat, plan_loaded: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     response = ding.post(ding.message(LU_STAFF, "帮助", msg_id="msgHelp1"))
     assert response.status_code == 200
     answer = response.json()
@@ -77,7 +79,8 @@ def test_rich_text_is_read_as_its_text_parts(ding: DingTalkChat, dingtalk_people
 
 
 def test_a_picture_from_an_unregistered_user_is_refused_and_nothing_is_kept(
-        ding: DingTalkChat, plan_loaded: Database, fake_dingtalk: FakeDingTalk) -> None:
+    ding: DingTalkChat, plan_loaded: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     fake_dingtalk.files[payload("picture")["content"]["downloadCode"]] = ("IMG.jpg", b"\xff\xd8\xff\xe0" + bytes(40))
     response = ding.post(payload("picture"))
     assert (response.status_code, response.json()) == (200, {})  # acknowledged; the answer follows
@@ -106,8 +109,9 @@ def test_in_a_group_the_bot_answers_only_when_mentioned(ding: DingTalkChat, ding
     assert answer["at"] == {"atUserIds": [COORDINATOR_STAFF], "isAtAll": False}  # the asker is @-mentioned
 
 
-def test_the_recorded_group_message_is_understood(ding: DingTalkChat, dingtalk_people: Database, clock: ManualClock
-                                                  ) -> None:
+def test_the_recorded_group_message_is_understood(
+    ding: DingTalkChat, dingtalk_people: Database, clock: ManualClock
+) -> None:
     body = payload("group_text") | {"sessionWebhookExpiredTime": millis(clock, timedelta(minutes=90))}
     assert "联络员登记" in shown(ding.post(body).json())  # " 汇总" from 俞建奎, @-mentioning the bot
 
@@ -115,8 +119,9 @@ def test_the_recorded_group_message_is_understood(ding: DingTalkChat, dingtalk_p
 # --- redelivery and outages -----------------------------------------------------------------------------
 
 
-def test_a_redelivered_message_is_processed_once_and_answered_once(ding: DingTalkChat, plan_loaded: Database,
-                                                                    fake_dingtalk: FakeDingTalk) -> None:
+def test_a_redelivered_message_is_processed_once_and_answered_once(
+    ding: DingTalkChat, plan_loaded: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     ding.send(LU_STAFF, REGISTER_LU)
     first = ding.send(LU_STAFF, FULL_ISSUE, msg_id="msgIssue1")
     assert "已登记问题 #1" in first
@@ -127,7 +132,8 @@ def test_a_redelivered_message_is_processed_once_and_answered_once(ding: DingTal
 
 
 def test_a_database_outage_answers_503_and_the_redelivery_is_processed(
-        ding: DingTalkChat, plan_loaded: Database, tmp_path: Path) -> None:
+    ding: DingTalkChat, plan_loaded: Database, tmp_path: Path
+) -> None:
     services = ding.client.app.state.services  # type: ignore[attr-defined]
     working = services.dispatcher
     (tmp_path / "not-a-directory").write_text("")
@@ -146,13 +152,18 @@ def test_a_database_outage_answers_503_and_the_redelivery_is_processed(
 # --- bad input ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    {"sign": "bm90IHRoZSByaWdodCBzaWduYXR1cmU="},  # a made-up signature
-    {"sign": ""},
-    {"timestamp": ""},
-], ids=["wrong-sign", "no-sign", "no-timestamp"])
-def test_a_bad_signature_is_refused_with_403(ding: DingTalkChat, plan_loaded: Database, headers: dict[str, str]
-                                             ) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sign": "bm90IHRoZSByaWdodCBzaWduYXR1cmU="},  # a made-up signature
+        {"sign": ""},
+        {"timestamp": ""},
+    ],
+    ids=["wrong-sign", "no-sign", "no-timestamp"],
+)
+def test_a_bad_signature_is_refused_with_403(
+    ding: DingTalkChat, plan_loaded: Database, headers: dict[str, str]
+) -> None:
     with unchanged(plan_loaded):
         response = ding.post(ding.message(LU_STAFF, REGISTER_LU), headers=headers)
     assert response.status_code == 403
@@ -164,11 +175,14 @@ def test_a_signature_made_with_another_secret_is_refused(ding: DingTalkChat, pla
     assert response.status_code == 403 and response.json()["detail"] == "签名校验失败"
 
 
-@pytest.mark.parametrize("offset", [timedelta(hours=-2), timedelta(minutes=61), timedelta(days=-1)],
-                         ids=["two-hours-old", "an-hour-ahead", "a-day-old"])
+@pytest.mark.parametrize(
+    "offset",
+    [timedelta(hours=-2), timedelta(minutes=61), timedelta(days=-1)],
+    ids=["two-hours-old", "an-hour-ahead", "a-day-old"],
+)
 def test_a_timestamp_more_than_an_hour_off_is_refused_and_logged(
-        ding: DingTalkChat, plan_loaded: Database, clock: ManualClock, offset: timedelta,
-        caplog: pytest.LogCaptureFixture) -> None:
+    ding: DingTalkChat, plan_loaded: Database, clock: ManualClock, offset: timedelta, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="duban.dingtalk"), unchanged(plan_loaded):
         response = ding.post(ding.message(LU_STAFF, REGISTER_LU), timestamp=millis(clock, offset))
     assert response.status_code == 403
@@ -181,8 +195,9 @@ def test_a_timestamp_within_the_hour_is_accepted(ding: DingTalkChat, clock: Manu
     assert response.status_code == 200
 
 
-def test_callback_max_skew_setting_narrows_the_window(plan_loaded: Database, clock: ManualClock,
-                                                       fake_dingtalk: FakeDingTalk) -> None:
+def test_callback_max_skew_setting_narrows_the_window(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     settings = dingtalk_settings(plan_loaded, fake_dingtalk, callback_max_skew=300)
     with TestClient(create_app(settings, clock=clock)) as client:
         chat = DingTalkChat(client, clock)
@@ -195,19 +210,32 @@ def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != key}
 
 
-@pytest.mark.parametrize(("make_body", "reason"), [
-    (lambda _m: b'{"msgtype": "text", "text": {"content": "\xe5\xb8\xae', "JSON"),
-    (lambda _m: b"\xff\xfe not json at all", "JSON"),
-    (lambda _m: b'["msgtype", "text"]', "JSON 对象"),
-    (lambda m: json.dumps(_without(m, "msgId")).encode(), "msgId"),
-    (lambda m: json.dumps(_without(m, "conversationType")).encode(), "conversationType"),
-    (lambda m: json.dumps(m | {"conversationType": "3"}).encode(), "conversationType"),
-    (lambda m: json.dumps(_without(m, "text")).encode(), "无法解析"),
-    (lambda m: json.dumps(m | {"text": {"content": 12}}).encode(), "字符串"),
-], ids=["truncated", "binary", "array", "no-msgId", "no-conversationType", "bad-conversationType", "no-text",
-        "number-text"])
-def test_a_malformed_body_is_refused_with_400(ding: DingTalkChat, plan_loaded: Database, make_body: Any,
-                                              reason: str) -> None:
+@pytest.mark.parametrize(
+    ("make_body", "reason"),
+    [
+        (lambda _m: b'{"msgtype": "text", "text": {"content": "\xe5\xb8\xae', "JSON"),
+        (lambda _m: b"\xff\xfe not json at all", "JSON"),
+        (lambda _m: b'["msgtype", "text"]', "JSON 对象"),
+        (lambda m: json.dumps(_without(m, "msgId")).encode(), "msgId"),
+        (lambda m: json.dumps(_without(m, "conversationType")).encode(), "conversationType"),
+        (lambda m: json.dumps(m | {"conversationType": "3"}).encode(), "conversationType"),
+        (lambda m: json.dumps(_without(m, "text")).encode(), "无法解析"),
+        (lambda m: json.dumps(m | {"text": {"content": 12}}).encode(), "字符串"),
+    ],
+    ids=[
+        "truncated",
+        "binary",
+        "array",
+        "no-msgId",
+        "no-conversationType",
+        "bad-conversationType",
+        "no-text",
+        "number-text",
+    ],
+)
+def test_a_malformed_body_is_refused_with_400(
+    ding: DingTalkChat, plan_loaded: Database, make_body: Any, reason: str
+) -> None:
     with unchanged(plan_loaded):
         response = ding.post(make_body(ding.message(LU_STAFF, REGISTER_LU)))
     assert response.status_code == 400 and reason in response.json()["detail"]
@@ -228,8 +256,9 @@ def test_without_dingtalk_credentials_there_is_no_callback(plan_loaded: Database
 # --- replies that miss the response body ----------------------------------------------------------------
 
 
-def test_a_slow_reply_goes_through_the_session_webhook(slow: tuple[DingTalkChat, GatedDispatcher],
-                                                       dingtalk_people: Database, fake_dingtalk: FakeDingTalk) -> None:
+def test_a_slow_reply_goes_through_the_session_webhook(
+    slow: tuple[DingTalkChat, GatedDispatcher], dingtalk_people: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     chat, gated = slow
     response = chat.post(chat.message(COORDINATOR_STAFF, "汇总", group=True))
     assert response.status_code == 200 and response.json() == {}  # the budget ran out: nothing in the body
@@ -242,7 +271,8 @@ def test_a_slow_reply_goes_through_the_session_webhook(slow: tuple[DingTalkChat,
 
 
 def test_a_slow_reply_after_the_session_webhook_expired_is_a_work_notification(
-        slow: tuple[DingTalkChat, GatedDispatcher], plan_loaded: Database, fake_dingtalk: FakeDingTalk) -> None:
+    slow: tuple[DingTalkChat, GatedDispatcher], plan_loaded: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     chat, gated = slow
     body = chat.message(LU_STAFF, REGISTER_LU, webhook_valid_for=timedelta(seconds=20))
     assert chat.post(body).json() == {}
@@ -254,7 +284,8 @@ def test_a_slow_reply_after_the_session_webhook_expired_is_a_work_notification(
 
 
 def test_a_slow_reply_nobody_can_take_now_waits_in_the_outbox(
-        slow: tuple[DingTalkChat, GatedDispatcher], plan_loaded: Database, fake_dingtalk: FakeDingTalk) -> None:
+    slow: tuple[DingTalkChat, GatedDispatcher], plan_loaded: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     chat, gated = slow
     fake_dingtalk.script(SESSION, {"errcode": 300001, "errmsg": "session is expired"})
     fake_dingtalk.script(WORK, {"errcode": -1, "errmsg": "系统繁忙"})
@@ -269,7 +300,8 @@ def test_a_slow_reply_nobody_can_take_now_waits_in_the_outbox(
 
 
 def test_a_database_error_after_the_budget_tells_the_user_to_resend(
-        slow: tuple[DingTalkChat, GatedDispatcher], plan_loaded: Database, fake_dingtalk: FakeDingTalk) -> None:
+    slow: tuple[DingTalkChat, GatedDispatcher], plan_loaded: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     chat, gated = slow
     gated.error = OperationalError("INSERT INTO processed_messages …", {}, Exception("server closed the connection"))
     assert chat.post(chat.message(LU_STAFF, REGISTER_LU)).json() == {}
@@ -280,7 +312,8 @@ def test_a_database_error_after_the_budget_tells_the_user_to_resend(
 
 
 def test_the_summary_is_markdown_and_its_chart_follows_as_an_image_notification(
-        ding: DingTalkChat, dingtalk_people: Database, fake_dingtalk: FakeDingTalk) -> None:
+    ding: DingTalkChat, dingtalk_people: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     answer = ding.post(ding.message(COORDINATOR_STAFF, "汇总")).json()
     assert answer["msgtype"] == "markdown" and "**当前阶段**" in answer["markdown"]["text"]
     assert answer["markdown"]["title"].startswith("【")  # what the chat list shows

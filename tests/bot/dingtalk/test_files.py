@@ -29,8 +29,9 @@ def materials(db: Database) -> list[Material]:
         return list(session.scalars(select(Material).order_by(Material.id)))
 
 
-def test_a_file_after_submit_is_downloaded_and_filed(ding: DingTalkChat, dingtalk_people: Database,
-                                                     fake_dingtalk: FakeDingTalk) -> None:
+def test_a_file_after_submit_is_downloaded_and_filed(
+    ding: DingTalkChat, dingtalk_people: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     assert "已登记" in ding.send(MA_STAFF, "报送 行政裁量基准")
     fake_dingtalk.files["code-1"] = ("行政裁量基准.pdf", PDF)
     response = ding.post(file_message(ding, "code-1", "行政裁量基准.pdf"))
@@ -42,8 +43,8 @@ def test_a_file_after_submit_is_downloaded_and_filed(ding: DingTalkChat, dingtal
 
 
 def test_a_failing_download_is_retried_then_the_liaison_is_told(
-        ding: DingTalkChat, dingtalk_client: TestClient, dingtalk_people: Database,
-        fake_dingtalk: FakeDingTalk) -> None:
+    ding: DingTalkChat, dingtalk_client: TestClient, dingtalk_people: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     dingtalk_client.app.state.dingtalk.media_pauses = (0.0, 0.0)  # type: ignore[attr-defined]
     for _ in range(3):
         fake_dingtalk.script(FILE_DOWNLOAD, {"code": "ServiceUnavailable"}, status=503)
@@ -53,8 +54,9 @@ def test_a_failing_download_is_retried_then_the_liaison_is_told(
     assert len(fake_dingtalk.calls(FILE_DOWNLOAD)) == 3 and materials(dingtalk_people) == []
 
 
-def test_one_failure_then_success(ding: DingTalkChat, dingtalk_client: TestClient, dingtalk_people: Database,
-                                  fake_dingtalk: FakeDingTalk) -> None:
+def test_one_failure_then_success(
+    ding: DingTalkChat, dingtalk_client: TestClient, dingtalk_people: Database, fake_dingtalk: FakeDingTalk
+) -> None:
     dingtalk_client.app.state.dingtalk.media_pauses = (0.0, 0.0)  # type: ignore[attr-defined]
     fake_dingtalk.files["code-2"] = ("b.pdf", PDF)
     fake_dingtalk.script(FILE_DOWNLOAD, {"code": "ServiceUnavailable"}, status=503)

@@ -15,8 +15,13 @@ from hypothesis import strategies as st
 from tests.bot.dingtalk.conftest import LU_STAFF, DingTalkChat, table_counts, unchanged
 from tests.conftest import Database
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 LONG_ID = "u" * 129
 
 
@@ -39,15 +44,18 @@ DINGTALK_HOSTILE: dict[str, tuple[Callable[[DingTalkChat], bytes], str]] = {
     "msgId a number": (lambda ding: ding_body(ding, msgId=12345), "msgId"),
     "conversationId a dict": (lambda ding: ding_body(ding, conversationId={"a": 1}), "conversationId"),
     "webhook expiry a string": (lambda ding: ding_body(ding, sessionWebhookExpiredTime="tomorrow"), "无法解析"),
-    "webhook expiry out of range": (lambda ding: ding_body(ding, sessionWebhookExpiredTime=10**30),
-                                    "sessionWebhookExpiredTime"),
+    "webhook expiry out of range": (
+        lambda ding: ding_body(ding, sessionWebhookExpiredTime=10**30),
+        "sessionWebhookExpiredTime",
+    ),
     "sessionWebhook a number": (lambda ding: ding_body(ding, sessionWebhook=5), "sessionWebhook"),
 }
 
 
 @pytest.mark.parametrize("case", DINGTALK_HOSTILE, ids=list(DINGTALK_HOSTILE))
-def test_hostile_dingtalk_callbacks_are_refused_and_write_nothing(case: str, ding: DingTalkChat,
-                                                                  plan_loaded: Database) -> None:
+def test_hostile_dingtalk_callbacks_are_refused_and_write_nothing(
+    case: str, ding: DingTalkChat, plan_loaded: Database
+) -> None:
     build, reason = DINGTALK_HOSTILE[case]
     with unchanged(plan_loaded):
         response = ding.post(build(ding))
@@ -56,18 +64,34 @@ def test_hostile_dingtalk_callbacks_are_refused_and_write_nothing(case: str, din
 
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
-JSON_VALUES = st.recursive(JSON_SCALARS,
-                           lambda children: st.lists(children, max_size=3)
-                           | st.dictionaries(st.text(max_size=8), children, max_size=3), max_leaves=6)
-DINGTALK_KEYS = st.sampled_from(["msgId", "msgtype", "text", "senderStaffId", "conversationType", "conversationId",
-                                 "isInAtList", "sessionWebhook", "sessionWebhookExpiredTime", "content", "createAt",
-                                 "senderNick", "chatbotUserId", "atUsers"])
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+DINGTALK_KEYS = st.sampled_from(
+    [
+        "msgId",
+        "msgtype",
+        "text",
+        "senderStaffId",
+        "conversationType",
+        "conversationId",
+        "isInAtList",
+        "sessionWebhook",
+        "sessionWebhookExpiredTime",
+        "content",
+        "createAt",
+        "senderNick",
+        "chatbotUserId",
+        "atUsers",
+    ]
+)
 
 
 def test_generated_dingtalk_payloads_never_get_a_5xx(ding: DingTalkChat, plan_loaded: Database) -> None:
     @FUZZ
-    @given(changes=st.dictionaries(DINGTALK_KEYS, JSON_VALUES, max_size=4),
-           dropped=st.lists(DINGTALK_KEYS, max_size=2))
+    @given(changes=st.dictionaries(DINGTALK_KEYS, JSON_VALUES, max_size=4), dropped=st.lists(DINGTALK_KEYS, max_size=2))
     def run(changes: dict[str, Any], dropped: list[str]) -> None:
         body = {k: v for k, v in (ding.message(LU_STAFF, "帮助") | changes).items() if k not in dropped}
         before = table_counts(plan_loaded)

@@ -33,8 +33,12 @@ IN_DINGTALK = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120 Mob
 
 
 def signin_app(db: Database, fake: FakeDingTalk, clock: ManualClock, **overrides: object) -> TestClient:
-    values: dict[str, object] = {"public_url": PUBLIC_URL, "secret_key": "signin-test", "dingtalk_corp_id": CORP_ID,
-                                 "dingtalk_authorize_url": f"{fake.base_url}{AUTHORIZE}"}
+    values: dict[str, object] = {
+        "public_url": PUBLIC_URL,
+        "secret_key": "signin-test",
+        "dingtalk_corp_id": CORP_ID,
+        "dingtalk_authorize_url": f"{fake.base_url}{AUTHORIZE}",
+    }
     settings = dingtalk_settings(db, fake, **(values | overrides))
     return TestClient(create_app(settings, clock=clock), follow_redirects=False)
 
@@ -55,15 +59,21 @@ def inapp_state(client: TestClient, next_url: str = "/dashboard") -> str:
     return match.group(1)
 
 
-def test_a_coordinator_signs_in_on_dingtalks_page(app_client: TestClient, fake_dingtalk: FakeDingTalk,
-                                                  dingtalk_people: Database) -> None:
+def test_a_coordinator_signs_in_on_dingtalks_page(
+    app_client: TestClient, fake_dingtalk: FakeDingTalk, dingtalk_people: Database
+) -> None:
     fake_dingtalk.signed_in_as = COORDINATOR_STAFF
     done = sign_in(app_client, "/dashboard/login/dingtalk?next=/dashboard/weekly")
 
     assert done.authorize.path == AUTHORIZE
     assert query_of(done.authorize) | {"state": "…"} == {
-        "client_id": FakeDingTalk.APP_KEY, "redirect_uri": f"{PUBLIC_URL}/dashboard/login/dingtalk/callback",
-        "response_type": "code", "scope": "openid", "prompt": "consent", "state": "…"}
+        "client_id": FakeDingTalk.APP_KEY,
+        "redirect_uri": f"{PUBLIC_URL}/dashboard/login/dingtalk/callback",
+        "response_type": "code",
+        "scope": "openid",
+        "prompt": "consent",
+        "state": "…",
+    }
     assert "authCode=" in done.callback
     assert done.response.status_code == 303 and done.response.headers["location"] == "/dashboard/weekly"
     assert "俞建奎" in app_client.get("/dashboard/weekly").text
@@ -74,8 +84,9 @@ def test_a_coordinator_signs_in_on_dingtalks_page(app_client: TestClient, fake_d
     assert sessions_of(dingtalk_people) == [("dingtalk", COORDINATOR_STAFF)]
 
 
-def test_inside_dingtalk_the_workbench_signs_in_without_a_tap(app_client: TestClient, fake_dingtalk: FakeDingTalk,
-                                                              dingtalk_people: Database) -> None:
+def test_inside_dingtalk_the_workbench_signs_in_without_a_tap(
+    app_client: TestClient, fake_dingtalk: FakeDingTalk, dingtalk_people: Database
+) -> None:
     with transaction(dingtalk_people.sessions) as session:
         own = unit_named(session, "执法监察支队").id
     state = inapp_state(app_client)
@@ -89,21 +100,26 @@ def test_inside_dingtalk_the_workbench_signs_in_without_a_tap(app_client: TestCl
     assert sessions_of(dingtalk_people) == [("dingtalk", MA_STAFF)]
 
 
-def test_without_the_corp_id_the_workbench_goes_to_the_sign_in_page(dingtalk_people: Database,
-                                                                    fake_dingtalk: FakeDingTalk,
-                                                                    clock: ManualClock) -> None:
+def test_without_the_corp_id_the_workbench_goes_to_the_sign_in_page(
+    dingtalk_people: Database, fake_dingtalk: FakeDingTalk, clock: ManualClock
+) -> None:
     with signin_app(dingtalk_people, fake_dingtalk, clock, dingtalk_corp_id=None) as client:
         answer = client.get("/dashboard/login/dingtalk/inapp?next=/dashboard/weekly")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/dashboard/login/dingtalk?next=%2Fdashboard%2Fweekly"
 
 
-@pytest.mark.parametrize(("user", "says"), [
-    ("0999999999", "钉钉账号（0999999999）不是「行政执法不作为慢作为乱作为专项整治」的牵头部门协调人"),
-    (f"{OUTSIDER}someone", "不是本组织的成员"),
-], ids=["member-not-in-plan", "not-in-organisation"])
-def test_anyone_else_gets_a_page_saying_why(app_client: TestClient, fake_dingtalk: FakeDingTalk,
-                                            dingtalk_people: Database, user: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("user", "says"),
+    [
+        ("0999999999", "钉钉账号（0999999999）不是「行政执法不作为慢作为乱作为专项整治」的牵头部门协调人"),
+        (f"{OUTSIDER}someone", "不是本组织的成员"),
+    ],
+    ids=["member-not-in-plan", "not-in-organisation"],
+)
+def test_anyone_else_gets_a_page_saying_why(
+    app_client: TestClient, fake_dingtalk: FakeDingTalk, dingtalk_people: Database, user: str, says: str
+) -> None:
     fake_dingtalk.signed_in_as = user
     done = sign_in(app_client, "/dashboard/login/dingtalk")
     assert done.response.status_code == 403 and says in done.response.text
@@ -134,9 +150,9 @@ def test_codes_sign_in_once(app_client: TestClient, fake_dingtalk: FakeDingTalk,
     assert len(fake_dingtalk.calls(INAPP_USERINFO)) == 1
 
 
-def test_a_state_finishes_only_the_flow_and_browser_it_was_issued_for(app_client: TestClient,
-                                                                      fake_dingtalk: FakeDingTalk,
-                                                                      dingtalk_people: Database) -> None:
+def test_a_state_finishes_only_the_flow_and_browser_it_was_issued_for(
+    app_client: TestClient, fake_dingtalk: FakeDingTalk, dingtalk_people: Database
+) -> None:
     fake_dingtalk.signed_in_as = COORDINATOR_STAFF
     back = come_back(leave_for_platform(app_client, "/dashboard/login/dingtalk"))
     code, state = query_of(back)["authCode"], query_of(back)["state"]
@@ -149,8 +165,12 @@ def test_a_state_finishes_only_the_flow_and_browser_it_was_issued_for(app_client
 
 
 def test_the_way_back_is_the_public_url_whatever_the_request_says(app_client: TestClient) -> None:
-    authorize = leave_for_platform(app_client, "/dashboard/login/dingtalk?redirect_uri=https://evil.example/",
-                                   Host="evil.example", **{"X-Forwarded-Host": "evil.example"})
+    authorize = leave_for_platform(
+        app_client,
+        "/dashboard/login/dingtalk?redirect_uri=https://evil.example/",
+        Host="evil.example",
+        **{"X-Forwarded-Host": "evil.example"},
+    )
     assert query_of(authorize)["redirect_uri"] == f"{PUBLIC_URL}/dashboard/login/dingtalk/callback"
 
 
@@ -161,9 +181,9 @@ def test_dingtalk_refusing_the_code_is_said_plainly(app_client: TestClient, fake
     assert done.response.status_code == 502 and "钉钉没有确认您的身份" in done.response.text
 
 
-def test_a_liaisons_link_opens_their_unit_signed_in_inside_dingtalk(app_client: TestClient,
-                                                                   fake_dingtalk: FakeDingTalk, clock: ManualClock,
-                                                                   dingtalk_people: Database) -> None:
+def test_a_liaisons_link_opens_their_unit_signed_in_inside_dingtalk(
+    app_client: TestClient, fake_dingtalk: FakeDingTalk, clock: ManualClock, dingtalk_people: Database
+) -> None:
     with transaction(dingtalk_people.sessions) as session:
         own = unit_named(session, "执法监察支队").id
     reply = DingTalkChat(app_client, clock).send(MA_STAFF, "我的问题")

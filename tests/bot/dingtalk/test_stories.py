@@ -51,8 +51,9 @@ def test_the_guided_dialog_works_message_by_message(ding: DingTalkChat, plan_loa
     assert count(plan_loaded, Contact, name="李娜", status=ContactStatus.PENDING) == 1
 
 
-def test_a_registration_is_approved_by_the_coordinator_in_the_work_group(ding: DingTalkChat,
-                                                                        dingtalk_people: Database) -> None:
+def test_a_registration_is_approved_by_the_coordinator_in_the_work_group(
+    ding: DingTalkChat, dingtalk_people: Database
+) -> None:
     ding.send(NEWCOMER, "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：13909550004")
     with transaction(dingtalk_people.sessions) as session:
         number = session.scalars(select(Contact.id).where(Contact.name == "李娜")).one()
@@ -65,8 +66,9 @@ def test_a_registration_is_approved_by_the_coordinator_in_the_work_group(ding: D
     assert "没有未销号" in ding.send(NEWCOMER, "我的问题")
 
 
-def test_a_liaison_on_both_platforms_is_one_person(dingtalk_people: Database, fake_dingtalk: FakeDingTalk,
-                                                  clock: ManualClock) -> None:
+def test_a_liaison_on_both_platforms_is_one_person(
+    dingtalk_people: Database, fake_dingtalk: FakeDingTalk, clock: ManualClock
+) -> None:
     """马强 logs an issue from DingTalk and reports progress from WeCom (the simulator speaks as WeCom; beside
     DingTalk it is switched on and used by a logged-in coordinator)."""
     set_password(dingtalk_people)
@@ -93,8 +95,9 @@ def test_coordinator_summaries_in_the_group(ding: DingTalkChat, dingtalk_people:
     assert "未报送 3 个单位：办公室、法制科、耕地保护科" in ding.send(COORDINATOR_STAFF, "未报送", group=True)
 
 
-def test_roles_are_enforced_and_audited_with_the_dingtalk_identity(ding: DingTalkChat,
-                                                                   dingtalk_people: Database) -> None:
+def test_roles_are_enforced_and_audited_with_the_dingtalk_identity(
+    ding: DingTalkChat, dingtalk_people: Database
+) -> None:
     assert "仅限牵头部门" in ding.send(MA_STAFF, "逾期", group=True)
     assert "没有看懂" in ding.send(MA_STAFF, "今天天气不错") and "您的身份：联络员" in ding.send(MA_STAFF, "帮助")
     with transaction(dingtalk_people.sessions) as session:

@@ -68,8 +68,9 @@ def feed(services: Services, *frames: CallbackMessage) -> list[AckMessage]:
     return asyncio.run(run())
 
 
-def stream_services(db: Database, clock: ManualClock, fake: FakeDingTalk,
-                    wrap: Callable[[Dispatcher], Any] | None = None) -> Services:
+def stream_services(
+    db: Database, clock: ManualClock, fake: FakeDingTalk, wrap: Callable[[Dispatcher], Any] | None = None
+) -> Services:
     services = build_services(dingtalk_settings(db, fake, dingtalk_mode="stream"), clock)
     if wrap is not None:
         services.dispatcher = wrap(services.dispatcher)
@@ -77,7 +78,8 @@ def stream_services(db: Database, clock: ManualClock, fake: FakeDingTalk,
 
 
 def test_a_recorded_message_is_answered_through_its_session_webhook(
-        plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     [ack] = feed(stream_services(plan_loaded, clock, fake_dingtalk), CallbackMessage.from_dict(RECORDED))
     assert ack.code == AckMessage.STATUS_OK and ack.headers.message_id == RECORDED["headers"]["messageId"]
     [reply] = fake_dingtalk.calls(SESSION)
@@ -86,38 +88,47 @@ def test_a_recorded_message_is_answered_through_its_session_webhook(
     assert count(plan_loaded, ProcessedMessage, platform="dingtalk", message_id="msgWw5wRbu5Lp1a0cYQkLQ4Bg==") == 1
 
 
-def test_a_liaison_registers_and_logs_an_issue_over_stream(plan_loaded: Database, clock: ManualClock,
-                                                           fake_dingtalk: FakeDingTalk) -> None:
-    acks = feed(stream_services(plan_loaded, clock, fake_dingtalk),
-                frame(msgId="msgS1", text={"content": REGISTER_LU}), frame(msgId="msgS2", text={"content": FULL_ISSUE}))
+def test_a_liaison_registers_and_logs_an_issue_over_stream(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
+    acks = feed(
+        stream_services(plan_loaded, clock, fake_dingtalk),
+        frame(msgId="msgS1", text={"content": REGISTER_LU}),
+        frame(msgId="msgS2", text={"content": FULL_ISSUE}),
+    )
     assert [a.code for a in acks] == [200, 200]
     replies = [c.body["text"]["content"] for c in fake_dingtalk.calls(SESSION)]
     assert "登记成功" in replies[0] and "已登记问题 #1" in replies[1]
 
 
-def test_a_redelivered_frame_gets_one_reply(plan_loaded: Database, clock: ManualClock,
-                                            fake_dingtalk: FakeDingTalk) -> None:
+def test_a_redelivered_frame_gets_one_reply(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     acks = feed(stream_services(plan_loaded, clock, fake_dingtalk), frame(), frame())
     assert [a.code for a in acks] == [200, 200]
     assert len(fake_dingtalk.calls(SESSION)) == 1 and count(plan_loaded, ProcessedMessage) == 1
 
 
 def test_a_group_message_without_mention_is_acknowledged_and_ignored(
-        plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     group = payload("group_text") | {"isInAtList": False, "atUsers": []}
     with unchanged(plan_loaded):
         [ack] = feed(stream_services(plan_loaded, clock, fake_dingtalk), frame(**group))
     assert ack.code == 200 and fake_dingtalk.calls(SESSION) == []
 
 
-def test_a_picture_from_a_liaison_is_downloaded_and_kept(plan_loaded: Database, clock: ManualClock,
-                                                         fake_dingtalk: FakeDingTalk) -> None:
+def test_a_picture_from_a_liaison_is_downloaded_and_kept(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     with transaction(plan_loaded.sessions) as session:
         campaign = Campaigns(session).current()
         ma = session.scalars(select(Contact).where(Contact.name == "马强")).one()
         People(session).bind(campaign, "dingtalk", MA_STAFF, contact=ma, now=clock.now())  # type: ignore[arg-type]
-    picture = payload("picture") | {"sessionWebhookExpiredTime": millis(clock, timedelta(minutes=90)),
-                                    "senderStaffId": MA_STAFF}
+    picture = payload("picture") | {
+        "sessionWebhookExpiredTime": millis(clock, timedelta(minutes=90)),
+        "senderStaffId": MA_STAFF,
+    }
     fake_dingtalk.files[picture["content"]["downloadCode"]] = ("整改后.jpg", b"\xff\xd8\xff\xe0" + bytes(40))
     [ack] = feed(stream_services(plan_loaded, clock, fake_dingtalk), frame(text=None, **picture))
     assert ack.code == 200
@@ -130,22 +141,25 @@ def test_a_picture_from_a_liaison_is_downloaded_and_kept(plan_loaded: Database, 
 
 
 def test_an_expired_session_webhook_falls_back_to_a_work_notification(
-        plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     stale = frame(sessionWebhookExpiredTime=millis(clock, timedelta(minutes=-5)))
     feed(stream_services(plan_loaded, clock, fake_dingtalk), stale)
     [notification] = fake_dingtalk.calls(WORK)
     assert notification.body["userid_list"] == LU_STAFF and fake_dingtalk.calls(SESSION) == []
 
 
-def test_a_malformed_frame_gets_a_400_ack_and_nothing_is_written(plan_loaded: Database, clock: ManualClock,
-                                                                 fake_dingtalk: FakeDingTalk) -> None:
+def test_a_malformed_frame_gets_a_400_ack_and_nothing_is_written(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     with unchanged(plan_loaded):
         [ack] = feed(stream_services(plan_loaded, clock, fake_dingtalk), frame(msgId=None))
     assert ack.code == AckMessage.STATUS_BAD_REQUEST and "msgId" in ack.data["response"]
 
 
 def test_a_database_outage_gets_a_500_ack_so_dingtalk_delivers_again(
-        plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk, tmp_path: Path) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk, tmp_path: Path
+) -> None:
     (tmp_path / "not-a-directory").write_text("")
     broken = make_session_factory(create_engine(f"sqlite:///{tmp_path}/not-a-directory/duban.db"))
     services = stream_services(plan_loaded, clock, fake_dingtalk, wrap=lambda _d: Dispatcher(broken))
@@ -154,8 +168,9 @@ def test_a_database_outage_gets_a_500_ack_so_dingtalk_delivers_again(
     assert ack.code == AckMessage.STATUS_SYSTEM_EXCEPTION and fake_dingtalk.calls(SESSION) == []
 
 
-def test_a_slow_message_does_not_hold_up_the_next_one(plan_loaded: Database, clock: ManualClock,
-                                                      fake_dingtalk: FakeDingTalk) -> None:
+def test_a_slow_message_does_not_hold_up_the_next_one(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     """The dispatcher runs off the event loop: while one message is stuck, the next is answered."""
     gated: list[GatedDispatcher] = []
 
@@ -179,8 +194,9 @@ def test_a_slow_message_does_not_hold_up_the_next_one(plan_loaded: Database, clo
     assert asyncio.run(run()) == [200, 1, 2]
 
 
-def test_serve_in_stream_mode_connects_and_answers(plan_loaded: Database, clock: ManualClock,
-                                                   fake_dingtalk: FakeDingTalk) -> None:
+def test_serve_in_stream_mode_connects_and_answers(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     settings = dingtalk_settings(plan_loaded, fake_dingtalk, dingtalk_mode="stream")
     with TestClient(create_app(settings, clock=clock)) as client:
         [connection] = fake_dingtalk.wait_for(STREAM)

@@ -24,13 +24,22 @@ SILENCE_LIMIT = 60.0
 
 def system_ping(n: int) -> dict[str, object]:
     """A SYSTEM ping as DingTalk's gateway sends it; the SDK acknowledges it."""
-    return {"specVersion": "1.0", "type": "SYSTEM", "data": json.dumps({"opaque": f"o{n}"}),
-            "headers": {"contentType": "application/json", "messageId": f"ping-{n}", "topic": "ping",
-                        "time": "1700000000000"}}
+    return {
+        "specVersion": "1.0",
+        "type": "SYSTEM",
+        "data": json.dumps({"opaque": f"o{n}"}),
+        "headers": {
+            "contentType": "application/json",
+            "messageId": f"ping-{n}",
+            "topic": "ping",
+            "time": "1700000000000",
+        },
+    }
 
 
-def test_a_silent_stream_connection_is_replaced_and_a_live_one_kept(plan_loaded: Database, clock: ManualClock,
-                                                                    fake_dingtalk: FakeDingTalk) -> None:
+def test_a_silent_stream_connection_is_replaced_and_a_live_one_kept(
+    plan_loaded: Database, clock: ManualClock, fake_dingtalk: FakeDingTalk
+) -> None:
     settings = dingtalk_settings(plan_loaded, fake_dingtalk, dingtalk_mode="stream")
     services = build_services(settings, clock)
     timing = ManualTiming(clock)
@@ -40,9 +49,13 @@ def test_a_silent_stream_connection_is_replaced_and_a_live_one_kept(plan_loaded:
 
     async def work() -> None:
         async with httpx.AsyncClient() as http:
-            client = GatewayClient(Credential(FakeDingTalk.APP_KEY, FakeDingTalk.APP_SECRET),
-                                   api_base=settings.dingtalk_stream_api_base, logger=sdk_log, timing=timing,
-                                   silence_limit=SILENCE_LIMIT)
+            client = GatewayClient(
+                Credential(FakeDingTalk.APP_KEY, FakeDingTalk.APP_SECRET),
+                api_base=settings.dingtalk_stream_api_base,
+                logger=sdk_log,
+                timing=timing,
+                silence_limit=SILENCE_LIMIT,
+            )
             client.register_callback_handler(ChatbotMessage.TOPIC, RobotMessageHandler(RobotChannel(services, http)))
             running = asyncio.create_task(client.run())
             try:

@@ -35,8 +35,14 @@ def qyapi(qyapi_server: FakeQyapi) -> FakeQyapi:
 
 
 def wecom_settings(db: Database, qyapi: FakeQyapi, **overrides: object) -> Settings:
-    values: dict[str, object] = {"wecom_corp_id": CORP_ID, "wecom_agent_id": AGENT_ID, "wecom_secret": SECRET,
-                                 "wecom_token": TOKEN, "wecom_aes_key": AES_KEY, "wecom_api_base": qyapi.url}
+    values: dict[str, object] = {
+        "wecom_corp_id": CORP_ID,
+        "wecom_agent_id": AGENT_ID,
+        "wecom_secret": SECRET,
+        "wecom_token": TOKEN,
+        "wecom_aes_key": AES_KEY,
+        "wecom_api_base": qyapi.url,
+    }
     return make_settings(db, **(values | overrides))
 
 

@@ -53,13 +53,18 @@ class FakeQyapi:
         self.valid_tokens: set[str] = set()
         self.issued_tokens: set[str] = set()
         self.media: dict[str, tuple[str, bytes]] = {}  # media_id → (file name, bytes) that media/get serves
-        self.app = Starlette(routes=[Route(GETTOKEN, self._gettoken), Route(MESSAGE_SEND, self._message_send,
-                                                                           methods=["POST"]),
-                                     Route(WEBHOOK_SEND, self._webhook_send, methods=["POST"]),
-                                     Route(MEDIA_UPLOAD, self._media_upload, methods=["POST"]),
-                                     Route(MEDIA_GET, self._media_get),
-                                     Route(GETUSERINFO, self._getuserinfo), Route(AUTHORIZE, self._authorize),
-                                     Route(WEB_LOGIN, self._authorize)])
+        self.app = Starlette(
+            routes=[
+                Route(GETTOKEN, self._gettoken),
+                Route(MESSAGE_SEND, self._message_send, methods=["POST"]),
+                Route(WEBHOOK_SEND, self._webhook_send, methods=["POST"]),
+                Route(MEDIA_UPLOAD, self._media_upload, methods=["POST"]),
+                Route(MEDIA_GET, self._media_get),
+                Route(GETUSERINFO, self._getuserinfo),
+                Route(AUTHORIZE, self._authorize),
+                Route(WEB_LOGIN, self._authorize),
+            ]
+        )
         self.url = ""
         self.trusted_domain = "testserver"  # the app's 可信域名: where sign-ins may be sent back to
         self.signed_in_as: str | None = None  # who WeCom (or the phone that scans the QR code) says is there
@@ -107,8 +112,12 @@ class FakeQyapi:
             form = await request.form()
             media = form.get("media")
             data = await media.read() if hasattr(media, "read") else b""
-            body = {"filename": getattr(media, "filename", None), "content_type": getattr(media, "content_type", None),
-                    "png": data.startswith(b"\x89PNG"), "bytes": len(data)}
+            body = {
+                "filename": getattr(media, "filename", None),
+                "content_type": getattr(media, "content_type", None),
+                "png": data.startswith(b"\x89PNG"),
+                "bytes": len(data),
+            }
         elif request.method == "POST":
             body = await request.json()
         with self._changed:
@@ -143,8 +152,9 @@ class FakeQyapi:
         scripted = await self._record(request)
         if scripted is not None:
             return JSONResponse(scripted)
-        return self._refused_token(request) or JSONResponse({"errcode": 0, "errmsg": "ok", "invaliduser": "",
-                                                             "msgid": "msg-1"})
+        return self._refused_token(request) or JSONResponse(
+            {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": "msg-1"}
+        )
 
     async def _media_upload(self, request: Request) -> JSONResponse:
         scripted = await self._record(request)
@@ -152,8 +162,9 @@ class FakeQyapi:
             return JSONResponse(scripted)
         if request.query_params.get("type") != "image":
             return JSONResponse({"errcode": 40004, "errmsg": "invalid media type"})
-        return self._refused_token(request) or JSONResponse({"errcode": 0, "errmsg": "ok", "type": "image",
-                                                             "media_id": f"MEDIA-{next(self._serial)}"})
+        return self._refused_token(request) or JSONResponse(
+            {"errcode": 0, "errmsg": "ok", "type": "image", "media_id": f"MEDIA-{next(self._serial)}"}
+        )
 
     async def _media_get(self, request: Request) -> Response:
         """The file behind a media_id, as WeCom serves it (errors as JSON with HTTP 200)."""
@@ -167,8 +178,11 @@ class FakeQyapi:
         if found is None:
             return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
         name, data = found
-        return Response(data, media_type="application/octet-stream",
-                        headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        )
 
     async def _authorize(self, request: Request) -> Response:
         """Both sign-in pages: check what WeCom checks, then send the browser back with a code for the user."""
@@ -177,8 +191,9 @@ class FakeQyapi:
         redirect_uri = query.get("redirect_uri", "")
         if query.get("appid") != CORP_ID:
             return PlainTextResponse("参数错误：appid", status_code=400)
-        if request.url.path == AUTHORIZE and (query.get("response_type") != "code"
-                                              or query.get("scope") != "snsapi_base"):
+        if request.url.path == AUTHORIZE and (
+            query.get("response_type") != "code" or query.get("scope") != "snsapi_base"
+        ):
             return PlainTextResponse("参数错误：response_type 或 scope", status_code=400)
         if request.url.path == WEB_LOGIN and (query.get("login_type") != "CorpApp" or not query.get("agentid")):
             return PlainTextResponse("参数错误：login_type 或 agentid", status_code=400)
@@ -190,8 +205,9 @@ class FakeQyapi:
         with self._changed:
             self.codes[code] = self.signed_in_as
         joiner = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{joiner}{urlencode({'code': code, 'state': query.get('state', '')})}",
-                                status_code=302)
+        return RedirectResponse(
+            f"{redirect_uri}{joiner}{urlencode({'code': code, 'state': query.get('state', '')})}", status_code=302
+        )
 
     async def _getuserinfo(self, request: Request) -> JSONResponse:
         scripted = await self._record(request)

@@ -55,10 +55,10 @@ class WeComSide:
     def decrypt(self, encrypted: str) -> str:
         decryptor = Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16])).decryptor()
         raw = decryptor.update(base64.b64decode(encrypted)) + decryptor.finalize()
-        raw = raw[:-raw[-1]]
+        raw = raw[: -raw[-1]]
         (length,) = struct.unpack(">I", raw[16:20])
-        assert raw[20 + length:].decode() == self.corp_id, "the reply must carry our corp id as receiveid"
-        return raw[20:20 + length].decode()
+        assert raw[20 + length :].decode() == self.corp_id, "the reply must carry our corp id as receiveid"
+        return raw[20 : 20 + length].decode()
 
     def next_msg_id(self) -> str:
         return str(next(self._ids))
@@ -67,27 +67,34 @@ class WeComSide:
         return str(int(self.clock.now().timestamp()))
 
     def text_xml(self, user: str, text: str, msg_id: str) -> str:
-        return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
-                f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{self.now()}</CreateTime>"
-                f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>"
-                f"<MsgId>{msg_id}</MsgId><AgentID>{self.agent_id}</AgentID></xml>")
+        return (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{self.now()}</CreateTime>"
+            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>"
+            f"<MsgId>{msg_id}</MsgId><AgentID>{self.agent_id}</AgentID></xml>"
+        )
 
     def event_xml(self, user: str, event: str) -> str:
-        return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
-                f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{self.now()}</CreateTime>"
-                f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
-                f"<EventKey><![CDATA[]]></EventKey><AgentID>{self.agent_id}</AgentID></xml>")
+        return (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{self.now()}</CreateTime>"
+            f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+            f"<EventKey><![CDATA[]]></EventKey><AgentID>{self.agent_id}</AgentID></xml>"
+        )
 
     def media_xml(self, user: str, msg_type: str) -> str:
-        return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
-                f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{self.now()}</CreateTime>"
-                f"<MsgType><![CDATA[{msg_type}]]></MsgType><MediaId><![CDATA[media-1]]></MediaId>"
-                f"<MsgId>{self.next_msg_id()}</MsgId><AgentID>{self.agent_id}</AgentID></xml>")
+        return (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{self.now()}</CreateTime>"
+            f"<MsgType><![CDATA[{msg_type}]]></MsgType><MediaId><![CDATA[media-1]]></MediaId>"
+            f"<MsgId>{self.next_msg_id()}</MsgId><AgentID>{self.agent_id}</AgentID></xml>"
+        )
 
     def envelope(self, encrypted: str) -> bytes:
-        return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
-                f"<Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[{self.agent_id}]]></AgentID></xml>"
-                ).encode()
+        return (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[{self.agent_id}]]></AgentID></xml>"
+        ).encode()
 
     def callback(self, plaintext: str, *, receive_id: str | None = None, timestamp: str | None = None) -> Callback:
         """A POST exactly as WeCom sends it: encrypted envelope, msg_signature/timestamp/nonce in the query."""
@@ -144,5 +151,8 @@ class WeComChat:
         """Text and markdown app messages that reached `user` (pictures are in qyapi.calls)."""
         if self.qyapi is None:
             return []
-        return [r.json for r in self.qyapi.calls(MESSAGE_SEND)
-                if r.json and r.json.get("touser") == user and r.json.get("msgtype") in ("text", "markdown")]
+        return [
+            r.json
+            for r in self.qyapi.calls(MESSAGE_SEND)
+            if r.json and r.json.get("touser") == user and r.json.get("msgtype") in ("text", "markdown")
+        ]

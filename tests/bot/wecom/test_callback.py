@@ -30,8 +30,9 @@ UNREACHABLE_DATABASE = "postgresql+psycopg://duban@127.0.0.1:1/duban?connect_tim
 
 def row_counts(db: Database) -> dict[str, int]:
     with transaction(db.sessions) as session:
-        return {t.name: int(session.scalar(select(func.count()).select_from(t)) or 0)
-                for t in Base.metadata.sorted_tables}
+        return {
+            t.name: int(session.scalar(select(func.count()).select_from(t)) or 0) for t in Base.metadata.sorted_tables
+        }
 
 
 def count(db: Database, model: type) -> int:
@@ -44,26 +45,36 @@ def count(db: Database, model: type) -> int:
 
 def test_url_verification_echoes_the_plaintext(wecom_client: TestClient, side: WeComSide) -> None:
     echostr = side.encrypt("5927803861218513469")
-    params = {"msg_signature": side.sign("1594778400", "42", echostr), "timestamp": "1594778400", "nonce": "42",
-              "echostr": echostr}
+    params = {
+        "msg_signature": side.sign("1594778400", "42", echostr),
+        "timestamp": "1594778400",
+        "nonce": "42",
+        "echostr": echostr,
+    }
     response = wecom_client.get("/wecom/callback", params=params)
     assert (response.status_code, response.text) == (200, "5927803861218513469")
 
 
-def test_url_verification_is_not_subject_to_the_skew_check(wecom_client: TestClient, side: WeComSide,
-                                                            clock: ManualClock) -> None:
+def test_url_verification_is_not_subject_to_the_skew_check(
+    wecom_client: TestClient, side: WeComSide, clock: ManualClock
+) -> None:
     clock.advance(timedelta(days=30))  # the timestamp below is now a month old
     echostr = side.encrypt("1616140317555161061")
-    params = {"msg_signature": side.sign("1594778400", "7", echostr), "timestamp": "1594778400", "nonce": "7",
-              "echostr": echostr}
+    params = {
+        "msg_signature": side.sign("1594778400", "7", echostr),
+        "timestamp": "1594778400",
+        "nonce": "7",
+        "echostr": echostr,
+    }
     assert wecom_client.get("/wecom/callback", params=params).text == "1616140317555161061"
 
 
 def test_url_verification_survives_an_unencoded_plus(wecom_client: TestClient, side: WeComSide) -> None:
     echostr = next(e for e in (side.encrypt(f"echo{i}") for i in range(100)) if "+" in e)
     signature = side.sign("1594778400", "9", echostr)
-    response = wecom_client.get(f"/wecom/callback?msg_signature={signature}&timestamp=1594778400&nonce=9"
-                                f"&echostr={echostr.replace('=', '%3D')}")  # '+' left raw, as some proxies do
+    response = wecom_client.get(
+        f"/wecom/callback?msg_signature={signature}&timestamp=1594778400&nonce=9&echostr={echostr.replace('=', '%3D')}"
+    )  # '+' left raw, as some proxies do
     assert response.status_code == 200 and response.text.startswith("echo")
 
 
@@ -85,15 +96,16 @@ def test_without_wecom_settings_the_callback_says_what_is_missing(plan_loaded: D
 
 # --- bad input: refused, and nothing written ---------------------------------------------------------
 
-BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
-                  + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
-                  + ']><xml><Encrypt>&i;</Encrypt></xml>')
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    + "]><xml><Encrypt>&i;</Encrypt></xml>"
+)
 
 
 def signed(side: WeComSide, body: bytes, encrypted: str = "abc") -> Callback:
     timestamp = side.now()
-    return Callback({"msg_signature": side.sign(timestamp, "1", encrypted), "timestamp": timestamp, "nonce": "1"},
-                    body)
+    return Callback({"msg_signature": side.sign(timestamp, "1", encrypted), "timestamp": timestamp, "nonce": "1"}, body)
 
 
 def wrong_signature(side: WeComSide) -> Callback:
@@ -107,7 +119,9 @@ def signature_for_another_token(side: WeComSide) -> Callback:
 
 
 def external_entity(side: WeComSide) -> Callback:
-    body = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>'
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>'
+    )
     return signed(side, body)
 
 
@@ -142,10 +156,12 @@ BAD_INPUT: dict[str, tuple[Callable[[WeComSide], Callback], int, str]] = {
     "signed with another Token": (signature_for_another_token, 403, "签名校验失败"),
     "malformed XML": (lambda side: signed(side, b"<xml><Encrypt>abc</Encrypt>"), 400, "XML 格式错误"),
     "not XML at all": (lambda side: signed(side, b'{"Encrypt": "abc"}'), 400, "XML 格式错误"),
-    "missing Encrypt": (lambda side: signed(side, b"<xml><ToUserName>ww</ToUserName></xml>"), 400,
-                        "缺少 Encrypt"),
-    "wrong receiveid": (lambda side: side.callback(side.text_xml("MaQiang", FULL_ISSUE, "1008"),
-                                                   receive_id="wwsomeoneelse"), 400, "receiveid"),
+    "missing Encrypt": (lambda side: signed(side, b"<xml><ToUserName>ww</ToUserName></xml>"), 400, "缺少 Encrypt"),
+    "wrong receiveid": (
+        lambda side: side.callback(side.text_xml("MaQiang", FULL_ISSUE, "1008"), receive_id="wwsomeoneelse"),
+        400,
+        "receiveid",
+    ),
     "billion laughs": (lambda side: signed(side, BILLION_LAUGHS.encode()), 400, "DOCTYPE"),
     "external entity": (external_entity, 400, "DOCTYPE"),
     "DTD inside the ciphertext": (dtd_inside_the_ciphertext, 400, "DOCTYPE"),
@@ -154,16 +170,21 @@ BAD_INPUT: dict[str, tuple[Callable[[WeComSide], Callback], int, str]] = {
     "timestamp not a number": (non_numeric_timestamp, 400, "timestamp"),
     "ciphertext that does not decrypt": (garbage_ciphertext, 400, "无法解密"),
     "text without MsgId": (text_without_msg_id, 400, "MsgId"),
-    "event without CreateTime": (lambda side: side.callback(
-        side.event_xml("MaQiang", "enter_agent").replace(f"<CreateTime>{side.now()}</CreateTime>", "")), 400,
-        "CreateTime"),
+    "event without CreateTime": (
+        lambda side: side.callback(
+            side.event_xml("MaQiang", "enter_agent").replace(f"<CreateTime>{side.now()}</CreateTime>", "")
+        ),
+        400,
+        "CreateTime",
+    ),
     "no query parameters": (lambda side: Callback({}, side.callback("<xml/>").body), 400, "缺少参数"),
 }
 
 
 @pytest.mark.parametrize("case", BAD_INPUT, ids=list(BAD_INPUT))
 def test_bad_input_is_refused_with_a_reason_and_nothing_is_written(
-        case: str, wecom_client: TestClient, side: WeComSide, plan_loaded: Database, qyapi: FakeQyapi) -> None:
+    case: str, wecom_client: TestClient, side: WeComSide, plan_loaded: Database, qyapi: FakeQyapi
+) -> None:
     build, status, reason = BAD_INPUT[case]
     before = row_counts(plan_loaded)
     callback = build(side)
@@ -175,8 +196,9 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_is_written(
     assert qyapi.requests == []
 
 
-def test_a_body_over_one_megabyte_is_refused_before_parsing(wecom_client: TestClient, side: WeComSide,
-                                                            plan_loaded: Database) -> None:
+def test_a_body_over_one_megabyte_is_refused_before_parsing(
+    wecom_client: TestClient, side: WeComSide, plan_loaded: Database
+) -> None:
     before = row_counts(plan_loaded)
     callback = side.callback(side.text_xml("MaQiang", "周报 " + "很长" * 200_000, "1009"))
     assert len(callback.body) > 1024 * 1024
@@ -184,8 +206,9 @@ def test_a_body_over_one_megabyte_is_refused_before_parsing(wecom_client: TestCl
     assert row_counts(plan_loaded) == before
 
 
-def test_the_skew_rejection_logs_the_skew(wecom_client: TestClient, side: WeComSide,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_the_skew_rejection_logs_the_skew(
+    wecom_client: TestClient, side: WeComSide, caplog: pytest.LogCaptureFixture
+) -> None:
     callback = stale_timestamp(side)
     with caplog.at_level(logging.WARNING, logger="duban.wecom"):
         wecom_client.post("/wecom/callback", params=callback.params, content=callback.body)
@@ -196,8 +219,9 @@ def test_the_skew_rejection_logs_the_skew(wecom_client: TestClient, side: WeComS
 # --- events and other message types -------------------------------------------------------------------
 
 
-def test_entering_the_app_greets_with_the_menu_for_the_role(wecom: WeComChat, side: WeComSide,
-                                                            plan_loaded: Database) -> None:
+def test_entering_the_app_greets_with_the_menu_for_the_role(
+    wecom: WeComChat, side: WeComSide, plan_loaded: Database
+) -> None:
     liaison = side.read_reply(wecom.post(side.event_xml("MaQiang", "enter_agent")))["Content"]
     assert liaison.startswith("您好，我是督办机器人") and "您的身份：联络员（执法监察支队）" in liaison
     assert "周报 <内容>" in liaison and "批准" not in liaison
@@ -207,8 +231,9 @@ def test_entering_the_app_greets_with_the_menu_for_the_role(wecom: WeComChat, si
     assert "请先发送「登记」" in stranger
 
 
-def test_a_retried_event_is_answered_again_without_a_second_record(wecom: WeComChat, side: WeComSide,
-                                                                   plan_loaded: Database) -> None:
+def test_a_retried_event_is_answered_again_without_a_second_record(
+    wecom: WeComChat, side: WeComSide, plan_loaded: Database
+) -> None:
     event = side.event_xml("MaQiang", "enter_agent")
     first = side.read_reply(wecom.post(event))["Content"]
     again = side.read_reply(wecom.post(event))["Content"]
@@ -216,8 +241,7 @@ def test_a_retried_event_is_answered_again_without_a_second_record(wecom: WeComC
 
 
 @pytest.mark.parametrize("event", ["view", "unsubscribe", "change_contact"])  # change_contact: unknown to wechatpy
-def test_other_events_get_an_empty_answer(event: str, wecom: WeComChat, side: WeComSide,
-                                          plan_loaded: Database) -> None:
+def test_other_events_get_an_empty_answer(event: str, wecom: WeComChat, side: WeComSide, plan_loaded: Database) -> None:
     before = row_counts(plan_loaded)
     response = wecom.post(side.event_xml("MaQiang", event))
     assert (response.status_code, response.content) == (200, b"")
@@ -225,8 +249,9 @@ def test_other_events_get_an_empty_answer(event: str, wecom: WeComChat, side: We
 
 
 @pytest.mark.parametrize("msg_type", ["voice", "video"])
-def test_media_messages_get_a_polite_request_for_text(msg_type: str, wecom: WeComChat, side: WeComSide,
-                                                      plan_loaded: Database) -> None:
+def test_media_messages_get_a_polite_request_for_text(
+    msg_type: str, wecom: WeComChat, side: WeComSide, plan_loaded: Database
+) -> None:
     before = row_counts(plan_loaded)
     reply = side.read_reply(wecom.post(side.media_xml("MaQiang", msg_type)))
     assert reply["ToUserName"] == "MaQiang" and "请发送文字" in reply["Content"]
@@ -243,8 +268,9 @@ def test_a_retried_msg_id_gets_the_same_reply_and_one_issue(wecom: WeComChat, pl
     assert count(plan_loaded, Issue) == 1 and count(plan_loaded, ProcessedMessage) == 1
 
 
-def test_three_concurrent_deliveries_of_one_msg_id_make_one_issue(wecom: WeComChat, side: WeComSide,
-                                                                 plan_loaded: Database) -> None:
+def test_three_concurrent_deliveries_of_one_msg_id_make_one_issue(
+    wecom: WeComChat, side: WeComSide, plan_loaded: Database
+) -> None:
     callback = side.callback(side.text_xml("MaQiang", FULL_ISSUE, "6100000000000000002"))
     start = threading.Barrier(3)
 
@@ -285,7 +311,8 @@ def slow_client(plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock) -> 
 
 
 def test_a_reply_over_budget_is_answered_empty_then_sent_as_an_app_message(
-        slow_client: TestClient, side: WeComSide, plan_loaded: Database, qyapi: FakeQyapi) -> None:
+    slow_client: TestClient, side: WeComSide, plan_loaded: Database, qyapi: FakeQyapi
+) -> None:
     services = slow_client.app.state.services  # type: ignore[attr-defined]
     gated = GatedDispatcher(services.dispatcher)
     services.dispatcher = gated
@@ -302,7 +329,8 @@ def test_a_reply_over_budget_is_answered_empty_then_sent_as_an_app_message(
 
 
 def test_a_database_failure_after_the_budget_tells_the_user_to_resend(
-        slow_client: TestClient, side: WeComSide, qyapi: FakeQyapi) -> None:
+    slow_client: TestClient, side: WeComSide, qyapi: FakeQyapi
+) -> None:
     services = slow_client.app.state.services  # type: ignore[attr-defined]
     gated = GatedDispatcher(services.dispatcher, fail_with=OperationalError("SELECT 1", {}, Exception("down")))
     services.dispatcher = gated
@@ -313,8 +341,9 @@ def test_a_database_failure_after_the_budget_tells_the_user_to_resend(
     assert sent[0].json is not None and "请稍后重新发送" in sent[0].json["text"]["content"]
 
 
-def test_a_database_outage_answers_503_so_wecom_retries(wecom: WeComChat, side: WeComSide,
-                                                        plan_loaded: Database, qyapi: FakeQyapi) -> None:
+def test_a_database_outage_answers_503_so_wecom_retries(
+    wecom: WeComChat, side: WeComSide, plan_loaded: Database, qyapi: FakeQyapi
+) -> None:
     services = wecom.client.app.state.services  # type: ignore[attr-defined]
     working = services.dispatcher
     services.dispatcher = Dispatcher(make_session_factory(make_engine(UNREACHABLE_DATABASE)))
@@ -338,12 +367,12 @@ class LongReplies:
 
 
 def test_a_reply_over_2048_bytes_goes_partly_passive_and_the_rest_as_app_messages(
-        wecom: WeComChat, qyapi: FakeQyapi) -> None:
+    wecom: WeComChat, qyapi: FakeQyapi
+) -> None:
     long_text = "\n".join(f"{n:03d}. 执法监察支队逾期问题：执法证件未按期年检，责任人张三" for n in range(60))
     wecom.client.app.state.services.dispatcher = LongReplies(long_text)  # type: ignore[attr-defined]
     first = wecom.send("YuJianKui", "逾期")
     assert len(first.encode()) <= 2048 and long_text.startswith(first)
     rest = "".join(call.json["text"]["content"] for call in qyapi.wait_for(MESSAGE_SEND, 2) if call.json)
-    assert all(len(call.json["text"]["content"].encode()) <= 2048 for call in qyapi.calls(MESSAGE_SEND)
-               if call.json)
+    assert all(len(call.json["text"]["content"].encode()) <= 2048 for call in qyapi.calls(MESSAGE_SEND) if call.json)
     assert first + rest == long_text

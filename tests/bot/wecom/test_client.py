@@ -27,8 +27,9 @@ Senders = dict[str, Sender]
 WEBHOOK = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={ROBOT_KEY}"
 
 
-def with_senders(db: Database, clock: ManualClock, qyapi: FakeQyapi, scenario: Callable[[Senders], Awaitable[T]],
-                 **overrides: object) -> T:
+def with_senders(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi, scenario: Callable[[Senders], Awaitable[T]], **overrides: object
+) -> T:
     """Run `scenario` with the senders build_senders makes, as one process of the app would hold them."""
 
     async def main() -> T:
@@ -51,24 +52,26 @@ def to_group(text: str, **fields: object) -> OutboundMessage:
 # --- access token ---------------------------------------------------------------------------------------
 
 
-def test_the_token_is_fetched_once_and_shared_through_the_database(db: Database, clock: ManualClock,
-                                                                    qyapi: FakeQyapi) -> None:
+def test_the_token_is_fetched_once_and_shared_through_the_database(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     async def three_messages(senders: Senders) -> list[SendStatus]:
         return [(await senders["wecom_app"].send(to_user("MaQiang", f"第{n}条"))).status for n in range(3)]
 
     assert with_senders(db, clock, qyapi, three_messages) == [SendStatus.OK] * 3
     assert with_senders(db, clock, qyapi, three_messages) == [SendStatus.OK] * 3  # a second process
     gettoken = qyapi.calls(GETTOKEN)
-    assert len(gettoken) == 1 and gettoken[0].query == {"corpid": "wwduban00000001",
-                                                         "corpsecret": "app-secret-for-tests"}
+    assert len(gettoken) == 1 and gettoken[0].query == {
+        "corpid": "wwduban00000001",
+        "corpsecret": "app-secret-for-tests",
+    }
     assert {call.query["access_token"] for call in qyapi.calls(MESSAGE_SEND)} == {"TOKEN-1"}
     with transaction(db.sessions) as session:
         row = session.scalars(select(AccessToken)).one()
     assert row.name == "wecom:wwduban00000001:1000002" and row.expires_at == clock.now() + timedelta(hours=2)
 
 
-def test_concurrent_sends_in_one_process_fetch_one_token(db: Database, clock: ManualClock,
-                                                         qyapi: FakeQyapi) -> None:
+def test_concurrent_sends_in_one_process_fetch_one_token(db: Database, clock: ManualClock, qyapi: FakeQyapi) -> None:
     async def burst(senders: Senders) -> set[SendStatus]:
         results = await asyncio.gather(*(senders["wecom_app"].send(to_user("MaQiang", str(n))) for n in range(5)))
         return {r.status for r in results}
@@ -77,8 +80,7 @@ def test_concurrent_sends_in_one_process_fetch_one_token(db: Database, clock: Ma
     assert len(qyapi.calls(GETTOKEN)) == 1
 
 
-def test_a_token_near_its_expiry_is_refreshed_before_use(db: Database, clock: ManualClock,
-                                                         qyapi: FakeQyapi) -> None:
+def test_a_token_near_its_expiry_is_refreshed_before_use(db: Database, clock: ManualClock, qyapi: FakeQyapi) -> None:
     async def one(senders: Senders) -> SendStatus:
         return (await senders["wecom_app"].send(to_user("MaQiang", "你好"))).status
 
@@ -91,8 +93,9 @@ def test_a_token_near_its_expiry_is_refreshed_before_use(db: Database, clock: Ma
 
 
 @pytest.mark.parametrize("refusal", [42001, 40014, 40001])
-def test_a_refused_token_is_replaced_and_the_message_sent_once(refusal: int, db: Database, clock: ManualClock,
-                                                               qyapi: FakeQyapi) -> None:
+def test_a_refused_token_is_replaced_and_the_message_sent_once(
+    refusal: int, db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     async def one(senders: Senders) -> SendStatus:
         return (await senders["wecom_app"].send(to_user("MaQiang", "你好"))).status
 
@@ -115,8 +118,9 @@ def test_expiry_on_wecoms_side_is_noticed_through_42001(db: Database, clock: Man
     assert answered == [("TOKEN-1", "一"), ("TOKEN-1", "二"), ("TOKEN-2", "二")]
 
 
-def test_a_token_another_process_replaced_is_taken_from_the_database(db: Database, clock: ManualClock,
-                                                                      qyapi: FakeQyapi) -> None:
+def test_a_token_another_process_replaced_is_taken_from_the_database(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     """Each process remembers the token it read; when WeCom refuses that copy because another process already
     replaced it, the replacement comes from the database — no second gettoken, nothing sent twice."""
 
@@ -160,8 +164,12 @@ def test_text_and_markdown_app_messages(db: Database, clock: ManualClock, qyapi:
 
     with_senders(db, clock, qyapi, both)
     text, markdown = (c.json for c in qyapi.calls(MESSAGE_SEND))
-    assert text == {"touser": "WangFang", "agentid": 1000002, "msgtype": "text",
-                    "text": {"content": "请于周五12:00前报送周报"}}
+    assert text == {
+        "touser": "WangFang",
+        "agentid": 1000002,
+        "msgtype": "text",
+        "text": {"content": "请于周五12:00前报送周报"},
+    }
     assert markdown is not None and markdown["msgtype"] == "markdown"
     assert markdown["markdown"] == {"content": "**周报**提醒"}
     assert markdown["enable_duplicate_check"] == 1  # an outbox row retried after a partial send is not doubled
@@ -201,14 +209,18 @@ def test_gettoken_rate_limit_is_retryable(db: Database, clock: ManualClock, qyap
     assert with_senders(db, clock, qyapi, one) is SendStatus.OK
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    ({"errcode": 81013, "errmsg": "user & party & tag all invalid"}, SendStatus.PERMANENT),
-    ({"errcode": 0, "errmsg": "ok", "invaliduser": "ghost"}, SendStatus.PERMANENT),
-    ({"errcode": 60020, "errmsg": "not allow to access from your ip"}, SendStatus.RETRYABLE),
-    ({"errcode": -1, "errmsg": "system busy"}, SendStatus.RETRYABLE),
-])
-def test_refusals_are_classified(answer: dict[str, object], expected: SendStatus, db: Database,
-                                 clock: ManualClock, qyapi: FakeQyapi) -> None:
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"errcode": 81013, "errmsg": "user & party & tag all invalid"}, SendStatus.PERMANENT),
+        ({"errcode": 0, "errmsg": "ok", "invaliduser": "ghost"}, SendStatus.PERMANENT),
+        ({"errcode": 60020, "errmsg": "not allow to access from your ip"}, SendStatus.RETRYABLE),
+        ({"errcode": -1, "errmsg": "system busy"}, SendStatus.RETRYABLE),
+    ],
+)
+def test_refusals_are_classified(
+    answer: dict[str, object], expected: SendStatus, db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     qyapi.fail_next(MESSAGE_SEND, answer)
 
     async def one(senders: Senders) -> SendStatus:
@@ -226,8 +238,9 @@ def test_an_unreachable_api_is_retryable(db: Database, clock: ManualClock, qyapi
     assert status is SendStatus.RETRYABLE and "网络错误" in detail
 
 
-def test_without_app_settings_only_the_robot_sender_is_built(db: Database, clock: ManualClock,
-                                                            qyapi: FakeQyapi) -> None:
+def test_without_app_settings_only_the_robot_sender_is_built(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     async def channels(senders: Senders) -> set[str]:
         return set(senders)
 
@@ -238,19 +251,25 @@ def test_without_app_settings_only_the_robot_sender_is_built(db: Database, clock
 # --- group robots -------------------------------------------------------------------------------------
 
 
-def test_robot_text_mentions_mobiles_and_goes_to_the_configured_api_base(db: Database, clock: ManualClock,
-                                                                          qyapi: FakeQyapi) -> None:
+def test_robot_text_mentions_mobiles_and_goes_to_the_configured_api_base(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     nudge = "【专项整治联系人】6月10日截止，尚未报送：办公室、法制科"
 
     async def one(senders: Senders) -> SendStatus:
-        return (await senders["wecom_robot"].send(to_group(nudge, mentions=("13909550001", "13909551234"),
-                                                           markdown="**截止提醒**"))).status
+        return (
+            await senders["wecom_robot"].send(
+                to_group(nudge, mentions=("13909550001", "13909551234"), markdown="**截止提醒**")
+            )
+        ).status
 
     assert with_senders(db, clock, qyapi, one) is SendStatus.OK
     (call,) = qyapi.calls(WEBHOOK_SEND)  # the webhook's qyapi host was replaced by DUBAN_WECOM_API_BASE
     assert call.query == {"key": ROBOT_KEY}
-    assert call.json == {"msgtype": "text", "text": {"content": nudge,
-                                                     "mentioned_mobile_list": ["13909550001", "13909551234"]}}
+    assert call.json == {
+        "msgtype": "text",
+        "text": {"content": nudge, "mentioned_mobile_list": ["13909550001", "13909551234"]},
+    }
 
 
 def test_robot_markdown_without_mentions(db: Database, clock: ManualClock, qyapi: FakeQyapi) -> None:
@@ -258,12 +277,15 @@ def test_robot_markdown_without_mentions(db: Database, clock: ManualClock, qyapi
         return (await senders["wecom_robot"].send(to_group("plain", markdown="## 本周周报\n> 已报送 3/4"))).status
 
     assert with_senders(db, clock, qyapi, one) is SendStatus.OK
-    assert qyapi.calls(WEBHOOK_SEND)[0].json == {"msgtype": "markdown",
-                                                  "markdown": {"content": "## 本周周报\n> 已报送 3/4"}}
+    assert qyapi.calls(WEBHOOK_SEND)[0].json == {
+        "msgtype": "markdown",
+        "markdown": {"content": "## 本周周报\n> 已报送 3/4"},
+    }
 
 
-def test_a_long_robot_text_mentions_once_under_the_last_part(db: Database, clock: ManualClock,
-                                                            qyapi: FakeQyapi) -> None:
+def test_a_long_robot_text_mentions_once_under_the_last_part(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     text = "\n".join(f"{n}. 未报送单位：自然资源调查监测科" for n in range(80))
 
     async def one(senders: Senders) -> SendStatus:
@@ -276,13 +298,21 @@ def test_a_long_robot_text_mentions_once_under_the_last_part(db: Database, clock
     assert all("mentioned_mobile_list" not in b for b in bodies[:-1])
 
 
-@pytest.mark.parametrize(("answer", "expected", "retry_after"), [
-    ({"errcode": 45009, "errmsg": "api freq out of limit"}, SendStatus.RETRYABLE, 60.0),
-    ({"errcode": 93000, "errmsg": "invalid webhook url"}, SendStatus.PERMANENT, None),
-])
-def test_robot_errors_in_an_http_200_body_are_failures(answer: dict[str, object], expected: SendStatus,
-                                                       retry_after: float | None, db: Database, clock: ManualClock,
-                                                       qyapi: FakeQyapi) -> None:
+@pytest.mark.parametrize(
+    ("answer", "expected", "retry_after"),
+    [
+        ({"errcode": 45009, "errmsg": "api freq out of limit"}, SendStatus.RETRYABLE, 60.0),
+        ({"errcode": 93000, "errmsg": "invalid webhook url"}, SendStatus.PERMANENT, None),
+    ],
+)
+def test_robot_errors_in_an_http_200_body_are_failures(
+    answer: dict[str, object],
+    expected: SendStatus,
+    retry_after: float | None,
+    db: Database,
+    clock: ManualClock,
+    qyapi: FakeQyapi,
+) -> None:
     qyapi.fail_next(WEBHOOK_SEND, answer)
 
     async def one(senders: Senders) -> tuple[SendStatus, float | None]:
@@ -292,8 +322,9 @@ def test_robot_errors_in_an_http_200_body_are_failures(answer: dict[str, object]
     assert with_senders(db, clock, qyapi, one) == (expected, retry_after)
 
 
-def test_a_robot_without_a_key_or_with_a_revoked_one_is_permanent(db: Database, clock: ManualClock,
-                                                                   qyapi: FakeQyapi) -> None:
+def test_a_robot_without_a_key_or_with_a_revoked_one_is_permanent(
+    db: Database, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     async def both(senders: Senders) -> list[SendStatus]:
         missing = await senders["wecom_robot"].send(to_group("提醒", address="https://qyapi.weixin.qq.com/x"))
         revoked = await senders["wecom_robot"].send(to_group("提醒", address="revoked-key"))

@@ -27,27 +27,38 @@ SAMPLE = json.loads((FIXTURES / "wecom-official-vectors.json").read_text(encodin
 def official_app(db: Database, qyapi: FakeQyapi, at_timestamp: str) -> TestClient:
     """The app configured with the sample's corp, Token and EncodingAESKey, its clock at the sample's time."""
     clock = ManualClock(datetime.fromtimestamp(int(at_timestamp), UTC))
-    settings = wecom_settings(db, qyapi, wecom_corp_id=SAMPLE["corp_id"], wecom_token=SAMPLE["token"],
-                              wecom_aes_key=SAMPLE["encoding_aes_key"], wecom_agent_id=218)
+    settings = wecom_settings(
+        db,
+        qyapi,
+        wecom_corp_id=SAMPLE["corp_id"],
+        wecom_token=SAMPLE["token"],
+        wecom_aes_key=SAMPLE["encoding_aes_key"],
+        wecom_agent_id=218,
+    )
     return TestClient(create_app(settings, clock=clock))
 
 
 def test_url_verification_returns_the_official_plaintext(plan_loaded: Database, qyapi: FakeQyapi) -> None:
     verify = SAMPLE["verify_url"]
     with official_app(plan_loaded, qyapi, verify["timestamp"]) as client:
-        response = client.get("/wecom/callback", params={k: verify[k] for k in
-                                                        ("msg_signature", "timestamp", "nonce", "echostr")})
+        response = client.get(
+            "/wecom/callback", params={k: verify[k] for k in ("msg_signature", "timestamp", "nonce", "echostr")}
+        )
     assert response.status_code == 200
     assert response.text == verify["plaintext"]  # the bare plaintext, not JSON
     assert response.headers["content-type"].startswith("text/plain")
 
 
-def test_the_official_hello_message_is_decrypted_handled_and_answered(plan_loaded: Database,
-                                                                       qyapi: FakeQyapi) -> None:
+def test_the_official_hello_message_is_decrypted_handled_and_answered(plan_loaded: Database, qyapi: FakeQyapi) -> None:
     sample = SAMPLE["message"]
     expected = sample["decrypted"]
-    side = WeComSide(corp_id=SAMPLE["corp_id"], token=SAMPLE["token"], aes_key=SAMPLE["encoding_aes_key"],
-                     agent_id=218, clock=ManualClock(datetime.fromtimestamp(int(sample["timestamp"]), UTC)))
+    side = WeComSide(
+        corp_id=SAMPLE["corp_id"],
+        token=SAMPLE["token"],
+        aes_key=SAMPLE["encoding_aes_key"],
+        agent_id=218,
+        clock=ManualClock(datetime.fromtimestamp(int(sample["timestamp"]), UTC)),
+    )
     body = side.envelope(sample["encrypt"])
     params = {k: sample[k] for k in ("msg_signature", "timestamp", "nonce")}
     with official_app(plan_loaded, qyapi, sample["timestamp"]) as client:
@@ -64,8 +75,13 @@ def test_the_official_hello_message_is_decrypted_handled_and_answered(plan_loade
 
 def test_the_test_helper_reads_the_official_vectors_like_wecom() -> None:
     """The helper that builds every other test's callbacks agrees with WeCom's own samples."""
-    side = WeComSide(corp_id=SAMPLE["corp_id"], token=SAMPLE["token"], aes_key=SAMPLE["encoding_aes_key"],
-                     agent_id=218, clock=ManualClock(datetime.now(UTC)))
+    side = WeComSide(
+        corp_id=SAMPLE["corp_id"],
+        token=SAMPLE["token"],
+        aes_key=SAMPLE["encoding_aes_key"],
+        agent_id=218,
+        clock=ManualClock(datetime.now(UTC)),
+    )
     message = SAMPLE["message"]
     assert side.sign(message["timestamp"], message["nonce"], message["encrypt"]) == message["msg_signature"]
     assert "<Content><![CDATA[hello]]></Content>" in side.decrypt(message["encrypt"])

@@ -19,12 +19,14 @@ from tests.bot.wecom.fake_qyapi import MESSAGE_SEND, FakeQyapi
 from tests.bot.wecom.platform import WeComChat
 from tests.conftest import Database, at
 
-REPORT = ("一、组织召开专项整治推进会，传达市委全面依法治市委员会办公室有关要求，对照权力清单逐项梳理问题线索，"
-          "明确责任科室和完成时限；\n"
-          "二、开展执法案卷评查，抽查2019年以来行政处罚案卷42卷，发现文书不规范、程序不完整等问题6个，已督促整改；\n"
-          "三、核查执法主体资格，组织执法人员证件年审，清理临时聘用人员执法，杜绝辅助人员单独执法；\n"
-          "四、受理群众举报3件，均已按期回复，其中1件转立案调查；\n"
-          "五、下周继续推进卫片图斑核查和案卷归档，按时报送问题清单和整改进展。")
+REPORT = (
+    "一、组织召开专项整治推进会，传达市委全面依法治市委员会办公室有关要求，对照权力清单逐项梳理问题线索，"
+    "明确责任科室和完成时限；\n"
+    "二、开展执法案卷评查，抽查2019年以来行政处罚案卷42卷，发现文书不规范、程序不完整等问题6个，已督促整改；\n"
+    "三、核查执法主体资格，组织执法人员证件年审，清理临时聘用人员执法，杜绝辅助人员单独执法；\n"
+    "四、受理群众举报3件，均已按期回复，其中1件转立案调查；\n"
+    "五、下周继续推进卫片图斑核查和案卷归档，按时报送问题清单和整改进展。"
+)
 
 
 def deliver(db: Database, clock: ManualClock, qyapi: FakeQyapi) -> int:
@@ -32,20 +34,27 @@ def deliver(db: Database, clock: ManualClock, qyapi: FakeQyapi) -> int:
 
     async def drain() -> int:
         async with httpx.AsyncClient(timeout=5) as http:
-            senders = {channel: sender for sender in build_senders(wecom_settings(db, qyapi), db.sessions, clock, http)
-                       for channel in sender.channels}
+            senders = {
+                channel: sender
+                for sender in build_senders(wecom_settings(db, qyapi), db.sessions, clock, http)
+                for channel in sender.channels
+            }
             return await DeliveryWorker(db.sessions, senders, clock=clock).drain()
 
     return asyncio.run(drain())
 
 
 def texts_to(qyapi: FakeQyapi, user: str) -> list[str]:
-    return [r.json["text"]["content"] for r in qyapi.calls(MESSAGE_SEND)
-            if r.json and r.json.get("touser") == user and r.json.get("msgtype") == "text"]
+    return [
+        r.json["text"]["content"]
+        for r in qyapi.calls(MESSAGE_SEND)
+        if r.json and r.json.get("touser") == user and r.json.get("msgtype") == "text"
+    ]
 
 
-def test_every_units_report_comes_in_whole_lines_of_wecom_messages(wecom: WeComChat, qyapi: FakeQyapi,
-                                                                  clock: ManualClock) -> None:
+def test_every_units_report_comes_in_whole_lines_of_wecom_messages(
+    wecom: WeComChat, qyapi: FakeQyapi, clock: ManualClock
+) -> None:
     assert "登记成功" in wecom.send("LuHeJian", REGISTER_LU)
     for user in ("MaQiang", "LuHeJian"):
         assert "第29周周报" in wecom.send(user, f"周报\n{REPORT}")
@@ -69,15 +78,16 @@ def test_every_units_report_comes_in_whole_lines_of_wecom_messages(wecom: WeComC
     assert full.endswith(normalize(REPORT)) and "状态：已报送（截止 7月17日 周五 12:00）" in full  # as it was stored
 
 
-def test_a_notice_reaches_each_liaison_and_their_receipts_are_tallied(wecom: WeComChat, qyapi: FakeQyapi,
-                                                                      clock: ManualClock,
-                                                                      plan_loaded: Database) -> None:
+def test_a_notice_reaches_each_liaison_and_their_receipts_are_tallied(
+    wecom: WeComChat, qyapi: FakeQyapi, clock: ManualClock, plan_loaded: Database
+) -> None:
     reply = wecom.send("YuJianKui", "通知：请各单位于7月24日前报送典型案例1至2个。")
     assert "已发出通知〔1〕（全部单位）：送达 2 个单位的 2 位联络员" in reply
     assert "未送达 2 个单位（尚无联络员）：法制科、耕地保护科" in reply
     assert deliver(plan_loaded, clock, qyapi) == 2
-    sent = ("【通知〔1〕】请各单位于7月24日前报送典型案例1至2个。\n"
-            "——牵头部门 俞建奎，7月15日 10:00。收到请回复「收到」。")
+    sent = (
+        "【通知〔1〕】请各单位于7月24日前报送典型案例1至2个。\n——牵头部门 俞建奎，7月15日 10:00。收到请回复「收到」。"
+    )
     assert texts_to(qyapi, "MaQiang") == [sent] and texts_to(qyapi, "WangFang") == [sent]
 
     clock.set(at("2020-07-15 10:30"))

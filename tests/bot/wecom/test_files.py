@@ -16,10 +16,12 @@ from tests.materials import JPG, PDF
 
 def file_xml(side: WeComSide, user: str, msg_type: str, media_id: str, title: str = "") -> str:
     extra = f"<Title><![CDATA[{title}]]></Title>" if title else ""
-    return (f"<xml><ToUserName><![CDATA[{side.corp_id}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-            f"<CreateTime>{side.now()}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-            f"<MediaId><![CDATA[{media_id}]]></MediaId>{extra}<MsgId>{side.next_msg_id()}</MsgId>"
-            f"<AgentID>{side.agent_id}</AgentID></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{side.corp_id}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{side.now()}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+        f"<MediaId><![CDATA[{media_id}]]></MediaId>{extra}<MsgId>{side.next_msg_id()}</MsgId>"
+        f"<AgentID>{side.agent_id}</AgentID></xml>"
+    )
 
 
 def app_reply(wecom: WeComChat, qyapi: FakeQyapi, user: str, count: int) -> str:
@@ -34,8 +36,9 @@ def materials(db: Database) -> list[Material]:
         return list(session.scalars(select(Material).order_by(Material.id)))
 
 
-def test_a_picture_is_acknowledged_then_fetched_and_filed(wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi,
-                                                         plan_loaded: Database) -> None:
+def test_a_picture_is_acknowledged_then_fetched_and_filed(
+    wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi, plan_loaded: Database
+) -> None:
     assert "已登记" in wecom.send("MaQiang", "报送 行政裁量基准")
     qyapi.media["MEDIA-photo"] = ("IMG_0001.jpg", JPG)
     response = wecom.post(file_xml(side, "MaQiang", "image", "MEDIA-photo"))
@@ -49,16 +52,18 @@ def test_a_picture_is_acknowledged_then_fetched_and_filed(wecom: WeComChat, side
     assert len(qyapi.calls(GETTOKEN)) == 1  # the cached token, not one per download
 
 
-def test_a_file_message_keeps_its_title(wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi,
-                                        plan_loaded: Database) -> None:
+def test_a_file_message_keeps_its_title(
+    wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi, plan_loaded: Database
+) -> None:
     qyapi.media["MEDIA-doc"] = ("x.bin", PDF)
     wecom.post(file_xml(side, "MaQiang", "file", "MEDIA-doc", title="自查整改报告.pdf"))
     assert "请回复编号" in app_reply(wecom, qyapi, "MaQiang", 1)
     assert materials(plan_loaded)[0].name == "x.bin.pdf"  # the download's own name; the extension by content
 
 
-def test_a_failing_download_is_retried_with_back_off(wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi,
-                                                     plan_loaded: Database) -> None:
+def test_a_failing_download_is_retried_with_back_off(
+    wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi, plan_loaded: Database
+) -> None:
     wecom.client.app.state.wecom.media_pauses = (0.0, 0.0, 0.0)  # type: ignore[attr-defined]
     qyapi.media["MEDIA-1"] = ("整改后.png", JPG)
     qyapi.fail_next(MEDIA_GET, {"errcode": -1, "errmsg": "system busy"}, {"errcode": -1, "errmsg": "system busy"})
@@ -67,8 +72,9 @@ def test_a_failing_download_is_retried_with_back_off(wecom: WeComChat, side: WeC
     assert len(qyapi.calls(MEDIA_GET)) == 3
 
 
-def test_the_liaison_is_told_when_the_download_finally_fails(wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi,
-                                                             plan_loaded: Database) -> None:
+def test_the_liaison_is_told_when_the_download_finally_fails(
+    wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi, plan_loaded: Database
+) -> None:
     wecom.client.app.state.wecom.media_pauses = (0.0, 0.0)  # type: ignore[attr-defined]
     busy = {"errcode": -1, "errmsg": "system busy"}
     qyapi.fail_next(MEDIA_GET, busy, busy, busy)
@@ -77,8 +83,9 @@ def test_the_liaison_is_told_when_the_download_finally_fails(wecom: WeComChat, s
     assert len(qyapi.calls(MEDIA_GET)) == 3 and materials(plan_loaded) == []
 
 
-def test_a_stranger_s_picture_is_refused_and_nothing_kept(wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi,
-                                                         plan_loaded: Database) -> None:
+def test_a_stranger_s_picture_is_refused_and_nothing_kept(
+    wecom: WeComChat, side: WeComSide, qyapi: FakeQyapi, plan_loaded: Database
+) -> None:
     qyapi.media["MEDIA-x"] = ("a.jpg", JPG)
     wecom.post(file_xml(side, "Nobody", "image", "MEDIA-x"))
     assert "还未登记为联络员" in app_reply(wecom, qyapi, "Nobody", 1)

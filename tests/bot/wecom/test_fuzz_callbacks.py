@@ -22,22 +22,27 @@ from tests.bot.wecom.conftest import AGENT_ID
 from tests.bot.wecom.platform import Callback, WeComSide
 from tests.conftest import Database
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 TEN_MB = 10 * 1024 * 1024
 LONG_ID = "u" * 129
 
-BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                  + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'
-                            for i in range(1, 10))
-                  + "]><xml><Encrypt>&lol9;</Encrypt></xml>")
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">' for i in range(1, 10))
+    + "]><xml><Encrypt>&lol9;</Encrypt></xml>"
+)
 
 
 def signed(side: WeComSide, body: bytes, encrypted: str = "x") -> Callback:
     """A correctly signed query for a body whose Encrypt the signature covers (`encrypted`)."""
     timestamp = side.now()
-    return Callback({"msg_signature": side.sign(timestamp, "1", encrypted), "timestamp": timestamp, "nonce": "1"},
-                    body)
+    return Callback({"msg_signature": side.sign(timestamp, "1", encrypted), "timestamp": timestamp, "nonce": "1"}, body)
 
 
 def encrypted_bytes(side: WeComSide, plaintext: bytes) -> Callback:
@@ -50,26 +55,44 @@ def encrypted_bytes(side: WeComSide, plaintext: bytes) -> Callback:
     return signed(side, side.envelope(encrypted), encrypted)
 
 
-def text_xml(side: WeComSide, *, user: str = "MaQiang", text: str = "帮助", msg_id: str = "1",
-             agent_id: object = AGENT_ID) -> str:
+def text_xml(
+    side: WeComSide, *, user: str = "MaQiang", text: str = "帮助", msg_id: str = "1", agent_id: object = AGENT_ID
+) -> str:
     return side.text_xml(user, text, msg_id).replace(f"<AgentID>{AGENT_ID}</AgentID>", f"<AgentID>{agent_id}</AgentID>")
 
 
 WECOM_HOSTILE: dict[str, tuple[Callable[[WeComSide], Callback], int, str]] = {
     "billion laughs": (lambda side: signed(side, BILLION_LAUGHS.encode()), 400, "DOCTYPE"),
-    "external entity": (lambda side: signed(side, b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                                              b"<xml><Encrypt>&e;</Encrypt></xml>"), 400, "DOCTYPE"),
-    "entity in UTF-16": (lambda side: signed(side, '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x '
-                                                   '[<!ENTITY e "boom">]><xml><Encrypt>&e;</Encrypt></xml>'
-                                                   .encode("utf-16")), 400, "XML"),
+    "external entity": (
+        lambda side: signed(
+            side, b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>'
+        ),
+        400,
+        "DOCTYPE",
+    ),
+    "entity in UTF-16": (
+        lambda side: signed(
+            side,
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x '
+            '[<!ENTITY e "boom">]><xml><Encrypt>&e;</Encrypt></xml>'.encode("utf-16"),
+        ),
+        400,
+        "XML",
+    ),
     "billion laughs inside the ciphertext": (lambda side: side.callback(BILLION_LAUGHS), 400, "DOCTYPE"),
     "not XML": (lambda side: signed(side, b"Encrypt=abc&ToUserName=ww"), 400, "XML"),
     "JSON body": (lambda side: signed(side, b'{"Encrypt": "x"}'), 400, "XML"),
     "empty body": (lambda side: signed(side, b""), 400, "XML"),
-    "invalid UTF-8 body": (lambda side: signed(side, b"<xml><Encrypt>\xff\xfe\xc3\x28</Encrypt></xml>"), 400,
-                           "XML 格式错误"),
-    "invalid UTF-8 plaintext": (lambda side: encrypted_bytes(side, b"<xml><FromUserName>\xff\xfe</FromUserName></xml>"),
-                                400, "无法解密"),
+    "invalid UTF-8 body": (
+        lambda side: signed(side, b"<xml><Encrypt>\xff\xfe\xc3\x28</Encrypt></xml>"),
+        400,
+        "XML 格式错误",
+    ),
+    "invalid UTF-8 plaintext": (
+        lambda side: encrypted_bytes(side, b"<xml><FromUserName>\xff\xfe</FromUserName></xml>"),
+        400,
+        "无法解密",
+    ),
     "plaintext not XML": (lambda side: side.callback("just some text"), 400, "消息内容格式错误"),
     "wrong corp id": (lambda side: side.callback(text_xml(side), receive_id="wwanothercorp"), 400, "receiveid"),
     "AgentID of another app": (lambda side: side.callback(text_xml(side, agent_id=1000099)), 400, "AgentID"),
@@ -81,8 +104,9 @@ WECOM_HOSTILE: dict[str, tuple[Callable[[WeComSide], Callback], int, str]] = {
 
 
 @pytest.mark.parametrize("case", WECOM_HOSTILE, ids=list(WECOM_HOSTILE))
-def test_hostile_wecom_callbacks_are_refused_and_write_nothing(case: str, wecom_client: TestClient,
-                                                               side: WeComSide, plan_loaded: Database) -> None:
+def test_hostile_wecom_callbacks_are_refused_and_write_nothing(
+    case: str, wecom_client: TestClient, side: WeComSide, plan_loaded: Database
+) -> None:
     build, status, reason = WECOM_HOSTILE[case]
     callback = build(side)
     with unchanged(plan_loaded):
@@ -100,22 +124,54 @@ def ten_megabytes() -> Iterator[bytes]:
 
 @pytest.mark.parametrize("path", ["/wecom/callback", "/dingtalk/callback"])
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
-def test_a_ten_megabyte_body_is_refused_with_413(path: str, streamed: bool, wecom_client: TestClient,
-                                                 plan_loaded: Database) -> None:
+def test_a_ten_megabyte_body_is_refused_with_413(
+    path: str, streamed: bool, wecom_client: TestClient, plan_loaded: Database
+) -> None:
     body: Any = ten_megabytes() if streamed else b"".join(ten_megabytes())
     with unchanged(plan_loaded):
-        response = wecom_client.post(path, params={"msg_signature": "x", "timestamp": "1", "nonce": "1"},
-                                     content=body)
+        response = wecom_client.post(path, params={"msg_signature": "x", "timestamp": "1", "nonce": "1"}, content=body)
     assert response.status_code == 413
 
 
 # --- hypothesis writes the decrypted payloads -------------------------------------------------------------
 
-XML_VALUES = st.one_of(st.text(max_size=30), st.integers().map(str), st.just(""), st.just("x" * 200),
-                       st.sampled_from(["text", "event", "image", "enter_agent", "MaQiang", "YuJianKui", "帮助",
-                                        "进展 #99999999999 已整改", str(AGENT_ID), "]]>", "<a>", "&amp;"]))
-XML_TAGS = st.sampled_from(["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "AgentID",
-                            "Event", "EventKey", "PicUrl", "MediaId"])
+XML_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.integers().map(str),
+    st.just(""),
+    st.just("x" * 200),
+    st.sampled_from(
+        [
+            "text",
+            "event",
+            "image",
+            "enter_agent",
+            "MaQiang",
+            "YuJianKui",
+            "帮助",
+            "进展 #99999999999 已整改",
+            str(AGENT_ID),
+            "]]>",
+            "<a>",
+            "&amp;",
+        ]
+    ),
+)
+XML_TAGS = st.sampled_from(
+    [
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "Content",
+        "MsgId",
+        "AgentID",
+        "Event",
+        "EventKey",
+        "PicUrl",
+        "MediaId",
+    ]
+)
 
 
 def cdata(value: str) -> str:
@@ -136,8 +192,9 @@ def settled(client: TestClient) -> None:
         time.sleep(0.01)
 
 
-def test_generated_wecom_plaintexts_never_get_a_5xx(wecom_client: TestClient, side: WeComSide,
-                                                    plan_loaded: Database) -> None:
+def test_generated_wecom_plaintexts_never_get_a_5xx(
+    wecom_client: TestClient, side: WeComSide, plan_loaded: Database
+) -> None:
     @FUZZ
     @given(plaintext=wecom_plaintexts())
     def run(plaintext: str) -> None:
@@ -150,5 +207,3 @@ def test_generated_wecom_plaintexts_never_get_a_5xx(wecom_client: TestClient, si
             assert table_counts(plan_loaded) == before, plaintext
 
     run()
-
-

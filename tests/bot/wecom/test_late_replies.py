@@ -43,8 +43,9 @@ class Gated:
 
 
 @pytest.fixture
-def slow_client(plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock,
-                monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def slow_client(
+    plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     """A budget of 50 ms, and a token lookup that finds the database away twice before it is back."""
     cached = WeComApi._cached
     outage = [DOWN, DOWN]
@@ -60,8 +61,9 @@ def slow_client(plan_loaded: Database, qyapi: FakeQyapi, clock: ManualClock,
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["late reply", "resend notice"])
-def test_a_late_reply_waits_out_a_database_outage(slow_client: TestClient, side: WeComSide, qyapi: FakeQyapi,
-                                                  fail: bool) -> None:
+def test_a_late_reply_waits_out_a_database_outage(
+    slow_client: TestClient, side: WeComSide, qyapi: FakeQyapi, fail: bool
+) -> None:
     services = slow_client.app.state.services  # type: ignore[attr-defined]
     gated = Gated(services.dispatcher, fail=fail)
     services.dispatcher = gated

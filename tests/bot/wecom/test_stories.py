@@ -26,18 +26,23 @@ def notifications(db: Database) -> list[tuple[str, str, str]]:
 
 
 def test_a_stranger_registers_and_the_coordinator_approves_in_wecom(wecom: WeComChat, plan_loaded: Database) -> None:
-    reply = wecom.send("LiNa", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：139 0955 0004\n"
-                               "邮箱：li@example.cn")
+    reply = wecom.send(
+        "LiNa", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：139 0955 0004\n邮箱：li@example.cn"
+    )
     assert "已提交登记（登记号" in reply and "等待牵头部门审核" in reply
     with transaction(plan_loaded.sessions) as session:
         number = session.scalars(select(Contact.id).where(Contact.name == "李娜")).one()
     # The coordinator is a WeCom user now, so the notice is queued for the app-message channel.
-    assert any(channel == "wecom_app" and target == "YuJianKui" and f"批准 {number}" in text
-               for channel, target, text in notifications(plan_loaded))
+    assert any(
+        channel == "wecom_app" and target == "YuJianKui" and f"批准 {number}" in text
+        for channel, target, text in notifications(plan_loaded)
+    )
 
     assert f"已批准登记号 {number}" in wecom.send("YuJianKui", f"批准 {number}")
-    assert any(channel == "wecom_app" and target == "LiNa" and "已通过审核" in text
-               for channel, target, text in notifications(plan_loaded))
+    assert any(
+        channel == "wecom_app" and target == "LiNa" and "已通过审核" in text
+        for channel, target, text in notifications(plan_loaded)
+    )
     with transaction(plan_loaded.sessions) as session:
         assert session.get(Contact, number).status is ContactStatus.ACTIVE  # type: ignore[union-attr]
     assert "周报 <内容>" in wecom.send("LiNa", "帮助")
@@ -55,8 +60,9 @@ def test_a_liaison_logs_an_issue_and_works_it_down(wecom: WeComChat, plan_loaded
     assert (issue.status, issue.percent, issue.due) == (IssueStatus.RECTIFIED, 100, date(2020, 9, 10))
 
 
-def test_the_guided_issue_dialog_survives_between_callbacks_and_cancel_leaves(wecom: WeComChat,
-                                                                              plan_loaded: Database) -> None:
+def test_the_guided_issue_dialog_survives_between_callbacks_and_cancel_leaves(
+    wecom: WeComChat, plan_loaded: Database
+) -> None:
     assert "线索名称" in wecom.send("MaQiang", "问题")
     assert "线索来源" in wecom.send("MaQiang", "辅助人员单独执法")
     assert "您正在" in wecom.send("MaQiang", "帮助")
@@ -73,8 +79,9 @@ def test_a_weekly_report_is_replaced_and_says_so(wecom: WeComChat, plan_loaded: 
         assert session.scalars(select(WeeklyReport.text)).one() == "本周完成执法案卷评查5件"
 
 
-def test_the_coordinator_asks_for_the_summary_overdue_and_missing(wecom: WeComChat, clock: ManualClock,
-                                                                  qyapi: FakeQyapi) -> None:
+def test_the_coordinator_asks_for_the_summary_overdue_and_missing(
+    wecom: WeComChat, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     seed_campaign_activity(wecom, clock)  # type: ignore[arg-type]  # WeComChat speaks SimChat's send()
     summary = wecom.send("YuJianKui", "汇总")
     assert "问题：共 4 个，未整改 2，整改中 1，已整改 1，逾期 1" in summary
@@ -84,16 +91,20 @@ def test_the_coordinator_asks_for_the_summary_overdue_and_missing(wecom: WeComCh
     assert "仅限牵头部门" in wecom.send("MaQiang", "逾期")
 
 
-def test_the_summary_comes_as_markdown_with_the_rate_chart(wecom: WeComChat, clock: ManualClock,
-                                                           qyapi: FakeQyapi) -> None:
+def test_the_summary_comes_as_markdown_with_the_rate_chart(
+    wecom: WeComChat, clock: ManualClock, qyapi: FakeQyapi
+) -> None:
     seed_campaign_activity(wecom, clock)  # type: ignore[arg-type]
     assert "整改率" in wecom.send("YuJianKui", "汇总")
     markdown = [m for m in wecom.app_messages("YuJianKui") if m["msgtype"] == "markdown"]
     assert len(markdown) == 1 and "整改率" in markdown[0]["markdown"]["content"]
     upload = qyapi.wait_for(MEDIA_UPLOAD, 1)[0]
     assert upload.query["type"] == "image" and upload.json and upload.json["png"] and upload.json["bytes"] > 1000
-    images = [r.json for r in qyapi.wait_for(MESSAGE_SEND, len(qyapi.calls(MESSAGE_SEND)) + 1)
-              if r.json and r.json["msgtype"] == "image"]
+    images = [
+        r.json
+        for r in qyapi.wait_for(MESSAGE_SEND, len(qyapi.calls(MESSAGE_SEND)) + 1)
+        if r.json and r.json["msgtype"] == "image"
+    ]
     assert images and images[0]["touser"] == "YuJianKui" and images[0]["image"]["media_id"].startswith("MEDIA-")
     # A plain reply has neither: it goes back passively, with nothing through the API.
     before = len(qyapi.requests)
@@ -101,8 +112,9 @@ def test_the_summary_comes_as_markdown_with_the_rate_chart(wecom: WeComChat, clo
     assert len(qyapi.requests) == before
 
 
-def test_a_summary_the_api_refuses_for_now_waits_in_the_outbox(wecom_client: TestClient, side: WeComSide,
-                                                               plan_loaded: Database, qyapi: FakeQyapi) -> None:
+def test_a_summary_the_api_refuses_for_now_waits_in_the_outbox(
+    wecom_client: TestClient, side: WeComSide, plan_loaded: Database, qyapi: FakeQyapi
+) -> None:
     qyapi.fail_next(MESSAGE_SEND, {"errcode": 45009, "errmsg": "api freq out of limit"})
     response = WeComChat(wecom_client, side).post(side.text_xml("YuJianKui", "汇总", side.next_msg_id()))
     assert response.status_code == 200 and not response.content

@@ -100,8 +100,11 @@ class FakeRobotServer:
 
     def cards(self) -> list[dict[str, Any]]:
         """The template cards the bot sent to chats (aibot_send_msg), each with its chatid."""
-        return [{**f["body"]["template_card"], "chatid": f["body"]["chatid"]} for f in self.frames("aibot_send_msg")
-                if f["body"]["msgtype"] == "template_card"]
+        return [
+            {**f["body"]["template_card"], "chatid": f["body"]["chatid"]}
+            for f in self.frames("aibot_send_msg")
+            if f["body"]["msgtype"] == "template_card"
+        ]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         with self.changed:
@@ -115,8 +118,11 @@ class FakeRobotServer:
         [connection] = [c for c in self.live() if c.authenticated][-1:]
         req_id = f"callback-{next(self._serial)}"
         connection.issued.add(req_id)
-        frame = {"cmd": "aibot_event_callback" if event else "aibot_msg_callback", "headers": {"req_id": req_id},
-                 "body": body}
+        frame = {
+            "cmd": "aibot_event_callback" if event else "aibot_msg_callback",
+            "headers": {"req_id": req_id},
+            "body": body,
+        }
         self._run(connection.ws.send(json.dumps(frame, ensure_ascii=False)))
         return req_id
 
@@ -180,9 +186,14 @@ _msg_ids = itertools.count(1)
 
 def text_message(user: str, text: str, *, group: str | None = None, msg_id: str | None = None) -> dict[str, Any]:
     """An aibot_msg_callback body: a one-to-one text, or a group text (whose text keeps its @-mentions)."""
-    body: dict[str, Any] = {"msgid": msg_id or f"CAIQ16HMjQYY{next(_msg_ids):06d}", "aibotid": BOT_ID,
-                            "chattype": "group" if group else "single", "from": {"userid": user},
-                            "msgtype": "text", "text": {"content": text}}
+    body: dict[str, Any] = {
+        "msgid": msg_id or f"CAIQ16HMjQYY{next(_msg_ids):06d}",
+        "aibotid": BOT_ID,
+        "chattype": "group" if group else "single",
+        "from": {"userid": user},
+        "msgtype": "text",
+        "text": {"content": text},
+    }
     if group:
         body["chatid"] = group
     return body
@@ -193,15 +204,23 @@ def event(user: str, event_type: str, **details: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {"eventtype": event_type}
     if details:
         payload[event_type] = details
-    return {"msgid": f"EVT{next(_msg_ids):06d}", "create_time": 1700000000, "aibotid": BOT_ID, "chattype": "single",
-            "from": {"userid": user}, "msgtype": "event", "event": payload}
+    return {
+        "msgid": f"EVT{next(_msg_ids):06d}",
+        "create_time": 1700000000,
+        "aibotid": BOT_ID,
+        "chattype": "single",
+        "from": {"userid": user},
+        "msgtype": "event",
+        "event": payload,
+    }
 
 
 def click(user: str, card: dict[str, Any], label: str, *, msg_id: str | None = None) -> dict[str, Any]:
     """The template_card_event WeCom pushes when `user` clicks the button labelled `label` on `card`."""
     [button] = [b for b in card["button_list"] if b["text"] == label]
-    body = event(user, "template_card_event", card_type="button_interaction", event_key=button["key"],
-                 task_id=card["task_id"])
+    body = event(
+        user, "template_card_event", card_type="button_interaction", event_key=button["key"], task_id=card["task_id"]
+    )
     if msg_id:
         body["msgid"] = msg_id
     if card["chatid"] != user:
@@ -210,6 +229,7 @@ def click(user: str, card: dict[str, Any], label: str, *, msg_id: str | None = N
 
 
 # --- the media host -----------------------------------------------------------------------------------------
+
 
 def encrypt(plaintext: bytes, aes_key: str) -> bytes:
     """What WeCom serves at an attachment's url: AES-256-CBC, IV = key[:16], PKCS#7 padded to 32 bytes."""
@@ -242,5 +262,8 @@ class FakeMediaHost:
         if found is None:
             return Response(status_code=404)
         data, filename = found
-        return Response(data, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        )

@@ -32,7 +32,8 @@ def audit_messages(db: Database, action: str) -> list[str | None]:
 
 
 def test_a_questioned_date_gets_a_card_and_its_button_confirms_it_once(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("LuHeJian", REGISTER_LU))
@@ -63,7 +64,8 @@ def test_a_questioned_date_gets_a_card_and_its_button_confirms_it_once(
 
 
 def test_in_a_group_only_the_person_asked_can_click_and_cancel_acts_as_typed(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("LuHeJian", "@督办 " + REGISTER_LU, group=GROUP))
@@ -86,7 +88,8 @@ def test_in_a_group_only_the_person_asked_can_click_and_cancel_acts_as_typed(
 
 
 def test_a_click_after_the_dialog_is_gone_is_answered_plainly(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("LuHeJian", REGISTER_LU))
@@ -106,7 +109,8 @@ def test_a_click_after_the_dialog_is_gone_is_answered_plainly(
 
 
 def test_a_coordinator_approves_a_registration_with_a_button(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing) as channel:
             fake_robot.push(text_message("newbie", "登记\n单位：耕地保护科\n姓名：李娜\n职务：科员\n电话：13909550004"))
@@ -120,11 +124,15 @@ def test_a_coordinator_approves_a_registration_with_a_button(
             fake_robot.push(click("YuJianKui", card, f"批准 {number} 李娜", msg_id="EVTapprove"), event=True)
             await replies_reach(fake_robot, timing, 3)
             # Without a self-built app, notifications go to each person's one-to-one chat with the robot.
-            await DeliveryWorker(plan_loaded.sessions, {"wecom_aibot_chat": RobotSender(channel.connection)},
-                                 clock=clock).drain()
+            await DeliveryWorker(
+                plan_loaded.sessions, {"wecom_aibot_chat": RobotSender(channel.connection)}, clock=clock
+            ).drain()
         assert f"已批准登记号 {number}" in fake_robot.replies()[2]
-        notified = {f["body"]["chatid"]: f["body"]["markdown"]["content"] for f in fake_robot.frames(protocol.SEND)
-                    if f["body"]["msgtype"] == "markdown"}
+        notified = {
+            f["body"]["chatid"]: f["body"]["markdown"]["content"]
+            for f in fake_robot.frames(protocol.SEND)
+            if f["body"]["msgtype"] == "markdown"
+        }
         assert f"新的联络员登记待审核（登记号 {number}）" in notified["YuJianKui"]
         assert "已通过审核" in notified["newbie"]
         with transaction(plan_loaded.sessions) as session:
@@ -139,7 +147,8 @@ def voice(user: str, said: str) -> dict[str, object]:
 
 
 def test_a_voice_message_is_echoed_and_stored_only_once_confirmed(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             for text in (REGISTER_LU, FULL_ISSUE):
@@ -165,7 +174,8 @@ def test_a_voice_message_is_echoed_and_stored_only_once_confirmed(
 
 
 def test_a_voice_message_inside_a_dialog_answers_its_question_once_confirmed(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("LuHeJian", REGISTER_LU))
@@ -182,4 +192,3 @@ def test_a_voice_message_inside_a_dialog_answers_its_question_once_confirmed(
             assert session.scalars(select(Issue.owner)).one() == "张三"
 
     scenario(work)
-

@@ -26,8 +26,9 @@ GROUP = "wrkSFfCgAA01"
 
 
 @asynccontextmanager
-async def robot(db: Database, clock: ManualClock, fake: FakeRobotServer,
-                timing: ManualTiming) -> AsyncIterator[RobotChannel]:
+async def robot(
+    db: Database, clock: ManualClock, fake: FakeRobotServer, timing: ManualTiming
+) -> AsyncIterator[RobotChannel]:
     channel = RobotChannel(build_services(robot_settings(db, fake), clock), timing=timing)
     running = asyncio.create_task(channel.connection.run())
     try:
@@ -45,8 +46,9 @@ def scenario(work: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(work())  # type: ignore[arg-type]
 
 
-def test_a_one_to_one_message_is_answered_on_its_req_id(plan_loaded: Database, clock: ManualClock,
-                                                        fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+def test_a_one_to_one_message_is_answered_on_its_req_id(
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             req_id = fake_robot.push(text_message("LuHeJian", "帮助"))
@@ -59,7 +61,8 @@ def test_a_one_to_one_message_is_answered_on_its_req_id(plan_loaded: Database, c
 
 
 def test_in_a_group_the_bot_answers_when_mentioned_and_mentions_the_sender(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("LuHeJian", "大家好，明天开会", group=GROUP))
@@ -73,7 +76,8 @@ def test_in_a_group_the_bot_answers_when_mentioned_and_mentions_the_sender(
 
 
 def test_a_message_delivered_again_after_a_reconnect_is_handled_once(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     issue = text_message("LuHeJian", FULL_ISSUE, msg_id="CAIQissue01")
 
     async def work() -> None:
@@ -96,7 +100,8 @@ def test_a_message_delivered_again_after_a_reconnect_is_handled_once(
 
 
 def test_the_same_msgid_from_another_sender_is_another_message(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("LuHeJian", "帮助", msg_id="CAIQsame"))
@@ -107,27 +112,41 @@ def test_the_same_msgid_from_another_sender_is_another_message(
     scenario(work)
 
 
-def test_entering_the_chat_gets_the_greeting_and_the_menu(plan_loaded: Database, clock: ManualClock,
-                                                         fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+def test_entering_the_chat_gets_the_greeting_and_the_menu(
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             req_id = fake_robot.push(event("LuHeJian", "enter_chat"), event=True)
             await timing.run_until(lambda: bool(fake_robot.frames(protocol.RESPOND_WELCOME)), step=0.01, limit=30)
         [welcome] = fake_robot.frames(protocol.RESPOND_WELCOME)
         assert welcome["headers"]["req_id"] == req_id and welcome["body"]["msgtype"] == "text"
-        assert welcome["body"]["text"]["content"].startswith(texts.GREETING) and "可用指令" in welcome["body"]["text"][
-            "content"]
+        assert (
+            welcome["body"]["text"]["content"].startswith(texts.GREETING)
+            and "可用指令" in welcome["body"]["text"]["content"]
+        )
 
     scenario(work)
 
 
 def test_a_picture_with_a_caption_is_decrypted_and_filed(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming,
-        media_host: FakeMediaHost) -> None:
+    plan_loaded: Database,
+    clock: ManualClock,
+    fake_robot: FakeRobotServer,
+    timing: ManualTiming,
+    media_host: FakeMediaHost,
+) -> None:
     key = new_aes_key()
     url = media_host.put(encrypt(JPG, key), "整改后.jpg")
-    mixed = text_message("MaQiang", "x") | {"msgtype": "mixed", "mixed": {"msg_item": [
-        {"msgtype": "text", "text": {"content": "周报"}}, {"msgtype": "image", "image": {"url": url, "aeskey": key}}]}}
+    mixed = text_message("MaQiang", "x") | {
+        "msgtype": "mixed",
+        "mixed": {
+            "msg_item": [
+                {"msgtype": "text", "text": {"content": "周报"}},
+                {"msgtype": "image", "image": {"url": url, "aeskey": key}},
+            ]
+        },
+    }
 
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
@@ -141,10 +160,16 @@ def test_a_picture_with_a_caption_is_decrypted_and_filed(
 
 
 def test_a_picture_whose_download_fails_is_retried_then_reported(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming,
-        media_host: FakeMediaHost) -> None:
-    picture = text_message("MaQiang", "x") | {"msgtype": "image", "image": {
-        "url": f"{media_host.base_url}/media/gone", "aeskey": new_aes_key()}}
+    plan_loaded: Database,
+    clock: ManualClock,
+    fake_robot: FakeRobotServer,
+    timing: ManualTiming,
+    media_host: FakeMediaHost,
+) -> None:
+    picture = text_message("MaQiang", "x") | {
+        "msgtype": "image",
+        "image": {"url": f"{media_host.base_url}/media/gone", "aeskey": new_aes_key()},
+    }
 
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing) as channel:
@@ -158,7 +183,8 @@ def test_a_picture_whose_download_fails_is_retried_then_reported(
 
 
 def test_a_malformed_callback_is_dropped_and_the_connection_stays(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push({"msgid": "CAIQbad", "msgtype": "text", "text": {"content": "帮助"}})  # no sender
@@ -170,7 +196,8 @@ def test_a_malformed_callback_is_dropped_and_the_connection_stays(
 
 
 def test_a_long_reply_grows_in_steps_and_the_overflow_goes_to_the_chat(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     lines = [f"{n:04d} 法制科 执法证件未按期年检，已整改" for n in range(1, 800)]
 
     async def work() -> None:
@@ -194,12 +221,14 @@ def test_a_long_reply_grows_in_steps_and_the_overflow_goes_to_the_chat(
 
 
 def test_a_reply_whose_req_id_is_no_longer_valid_goes_to_the_chat(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing) as channel:
             # A req_id from before a reconnect: WeCom refuses it (846605), so the reply goes as a proactive message.
-            await channel.deliver("callback-from-the-old-connection", Chat("m", "LuHeJian", "LuHeJian", False),
-                                  Reply.of("已登记问题 #1"))
+            await channel.deliver(
+                "callback-from-the-old-connection", Chat("m", "LuHeJian", "LuHeJian", False), Reply.of("已登记问题 #1")
+            )
         [sent] = fake_robot.frames(protocol.SEND)
         assert sent["body"] == {"chatid": "LuHeJian", "msgtype": "markdown", "markdown": {"content": "已登记问题 #1"}}
 
@@ -207,7 +236,8 @@ def test_a_reply_whose_req_id_is_no_longer_valid_goes_to_the_chat(
 
 
 def test_the_robots_user_ids_are_the_apps_the_same_people_and_an_unknown_id_is_a_stranger(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             fake_robot.push(text_message("MaQiang", "帮助"))  # the plan's wecom_userid, as the app knows him

@@ -22,15 +22,20 @@ def scenario(work: Callable[[], Awaitable[None]]) -> None:
 
 
 @asynccontextmanager
-async def connection(fake: FakeRobotServer, timing: ManualTiming, *, secret: str = SECRET,
-                     liveness: Liveness | None = None,
-                     on_callback: Callable[[protocol.Frame], Awaitable[None]] | None = None,
-                     ) -> AsyncIterator[LongConnection]:
+async def connection(
+    fake: FakeRobotServer,
+    timing: ManualTiming,
+    *,
+    secret: str = SECRET,
+    liveness: Liveness | None = None,
+    on_callback: Callable[[protocol.Frame], Awaitable[None]] | None = None,
+) -> AsyncIterator[LongConnection]:
     async def ignore(_frame: protocol.Frame) -> None:
         return None
 
-    robot = LongConnection(url=fake.url, bot_id=BOT_ID, secret=secret, on_callback=on_callback or ignore,
-                           timing=timing, liveness=liveness)
+    robot = LongConnection(
+        url=fake.url, bot_id=BOT_ID, secret=secret, on_callback=on_callback or ignore, timing=timing, liveness=liveness
+    )
     running = asyncio.create_task(robot.run())
     try:
         yield robot
@@ -53,8 +58,9 @@ def test_it_authenticates_with_the_bot_id_and_secret(fake_robot: FakeRobotServer
     scenario(work)
 
 
-def test_a_refused_authentication_is_retried_only_after_a_long_back_off(fake_robot: FakeRobotServer,
-                                                                       timing: ManualTiming) -> None:
+def test_a_refused_authentication_is_retried_only_after_a_long_back_off(
+    fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with connection(fake_robot, timing, secret="wrong") as robot:
             await timing.run_until(subscribed(fake_robot, 1))
@@ -119,21 +125,31 @@ def test_a_dropped_connection_is_reopened_at_once(fake_robot: FakeRobotServer, t
     scenario(work)
 
 
-def test_a_takeover_by_another_connection_waits_before_taking_it_back(fake_robot: FakeRobotServer,
-                                                                     timing: ManualTiming) -> None:
+def test_a_takeover_by_another_connection_waits_before_taking_it_back(
+    fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with connection(fake_robot, timing) as robot:
             await timing.run_until(robot.authenticated.is_set)
-            fake_robot.push({"msgid": "EVT1", "aibotid": BOT_ID, "from": {"userid": "sys"}, "msgtype": "event",
-                             "event": {"eventtype": "disconnected_event"}}, event=True)
+            fake_robot.push(
+                {
+                    "msgid": "EVT1",
+                    "aibotid": BOT_ID,
+                    "from": {"userid": "sys"},
+                    "msgtype": "event",
+                    "event": {"eventtype": "disconnected_event"},
+                },
+                event=True,
+            )
             back_after = await timing.run_until(subscribed(fake_robot, 2))
         assert 60 <= back_after <= 60 + SLACK
 
     scenario(work)
 
 
-def test_replies_and_proactive_messages_wait_for_wecom_s_answer(fake_robot: FakeRobotServer,
-                                                              timing: ManualTiming) -> None:
+def test_replies_and_proactive_messages_wait_for_wecom_s_answer(
+    fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     callbacks: list[protocol.Frame] = []
 
     async def record(frame: protocol.Frame) -> None:
@@ -145,8 +161,10 @@ def test_replies_and_proactive_messages_wait_for_wecom_s_answer(fake_robot: Fake
             req_id = fake_robot.push(text_message("LuHeJian", "帮助"))
             await timing.run_until(lambda: bool(callbacks))
             # Two frames for one req_id at once go one after the other, each after WeCom's answer to the first.
-            await asyncio.gather(robot.respond(req_id, protocol.stream_body("s1", "好", finish=False)),
-                                 robot.respond(req_id, protocol.stream_body("s1", "好的", finish=True)))
+            await asyncio.gather(
+                robot.respond(req_id, protocol.stream_body("s1", "好", finish=False)),
+                robot.respond(req_id, protocol.stream_body("s1", "好的", finish=True)),
+            )
             await robot.send("wrkSFfCgAAxxxx", protocol.markdown_body("提醒"))
             with pytest.raises(RobotError) as refused:
                 await robot.respond("callback-never-issued", protocol.stream_body("s2", "迟到", finish=True))

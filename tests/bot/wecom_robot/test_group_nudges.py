@@ -55,16 +55,19 @@ def outbox(db: Database) -> list[OutboxMessage]:
 
 
 def test_a_deadline_nudge_reaches_the_group_through_the_robot_connection(
-        robot_group_plan: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    robot_group_plan: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     with transaction(robot_group_plan.sessions) as session:
         assert session.scalars(select(Group.webhook)).one() == GROUP  # the group's address is its chatid
     engine = ReminderEngine(robot_group_plan.sessions, clock=clock, route=lambda _platform: "sim")
 
     async def work() -> None:
         async with robot(robot_group_plan, clock, fake_robot, timing) as channel:
-            worker = DeliveryWorker(robot_group_plan.sessions, {"sim": SimulatorSender(),
-                                                                "wecom_aibot": RobotSender(channel.connection)},
-                                    clock=clock)
+            worker = DeliveryWorker(
+                robot_group_plan.sessions,
+                {"sim": SimulatorSender(), "wecom_aibot": RobotSender(channel.connection)},
+                clock=clock,
+            )
             clock.set(at("2020-09-23 09:01"))  # 行政裁量基准 is due 09-30: seven days' notice
             engine.tick()
             await worker.drain()
@@ -78,13 +81,15 @@ def test_a_deadline_nudge_reaches_the_group_through_the_robot_connection(
 
 
 def test_a_process_without_the_connection_leaves_the_nudge_for_the_holder(
-        robot_group_plan: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    robot_group_plan: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     engine = ReminderEngine(robot_group_plan.sessions, clock=clock, route=lambda _platform: "sim")
 
     async def work() -> None:
         async with robot(robot_group_plan, clock, fake_robot, timing) as holding:
-            elsewhere = RobotSender(type(holding.connection)(url=fake_robot.url, bot_id="x", secret="y",
-                                                             on_callback=holding.on_callback))
+            elsewhere = RobotSender(
+                type(holding.connection)(url=fake_robot.url, bot_id="x", secret="y", on_callback=holding.on_callback)
+            )
             standby = DeliveryWorker(robot_group_plan.sessions, {"wecom_aibot": elsewhere}, clock=clock)
             clock.set(at("2020-09-23 09:01"))
             engine.tick()
@@ -93,8 +98,9 @@ def test_a_process_without_the_connection_leaves_the_nudge_for_the_holder(
             assert row.status is OutboxStatus.PENDING and "does not hold" in (row.last_error or "")
             assert fake_robot.frames(protocol.SEND) == []
             clock.advance(timedelta(hours=1))  # past the retry's back-off
-            holder = DeliveryWorker(robot_group_plan.sessions, {"wecom_aibot": RobotSender(holding.connection)},
-                                    clock=clock)
+            holder = DeliveryWorker(
+                robot_group_plan.sessions, {"wecom_aibot": RobotSender(holding.connection)}, clock=clock
+            )
             await holder.drain()
 
     asyncio.run(work())

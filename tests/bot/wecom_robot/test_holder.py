@@ -20,7 +20,8 @@ from tests.conftest import Database
 
 
 def test_one_holder_connects_and_a_standby_takes_over_when_it_stops(
-        plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     services = build_services(robot_settings(plan_loaded, fake_robot), clock)
 
     def holder() -> ConnectionHolder:
@@ -48,8 +49,9 @@ def test_one_holder_connects_and_a_standby_takes_over_when_it_stops(
     asyncio.run(work())
 
 
-def test_duban_serve_with_the_robot_settings_connects_and_answers(plan_loaded: Database, clock: ManualClock,
-                                                                 fake_robot: FakeRobotServer) -> None:
+def test_duban_serve_with_the_robot_settings_connects_and_answers(
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer
+) -> None:
     settings = robot_settings(plan_loaded, fake_robot, scheduler="on")
     with TestClient(create_app(settings, clock=clock)):
         fake_robot.wait_for(lambda: any(c.authenticated for c in fake_robot.connections))
@@ -59,8 +61,9 @@ def test_duban_serve_with_the_robot_settings_connects_and_answers(plan_loaded: D
     assert "您的身份：未登记用户" in reply
 
 
-def test_a_web_replica_leaves_the_connection_to_the_scheduler_processes(plan_loaded: Database, clock: ManualClock,
-                                                                       fake_robot: FakeRobotServer) -> None:
+def test_a_web_replica_leaves_the_connection_to_the_scheduler_processes(
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer
+) -> None:
     settings = robot_settings(plan_loaded, fake_robot, scheduler="off")
     with TestClient(create_app(settings, clock=clock)) as client:
         assert client.get("/healthz").status_code == 200

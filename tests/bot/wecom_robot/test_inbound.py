@@ -40,9 +40,15 @@ def test_a_mention_alone_leaves_no_text() -> None:
 
 
 def test_mixed_messages_give_their_text_and_their_pictures() -> None:
-    body = text_message("LuHeJian", "unused") | {"msgtype": "mixed", "mixed": {"msg_item": [
-        {"msgtype": "text", "text": {"content": "进展 #3 已整改"}},
-        {"msgtype": "image", "image": {"url": "https://wework.example/1", "aeskey": "k1"}}]}}
+    body = text_message("LuHeJian", "unused") | {
+        "msgtype": "mixed",
+        "mixed": {
+            "msg_item": [
+                {"msgtype": "text", "text": {"content": "进展 #3 已整改"}},
+                {"msgtype": "image", "image": {"url": "https://wework.example/1", "aeskey": "k1"}},
+            ]
+        },
+    }
     parsed = parse_message(body, now=NOW)
     assert parsed.message is not None and parsed.message.text == "进展 #3 已整改"
     [picture] = parsed.attachments
@@ -50,8 +56,10 @@ def test_mixed_messages_give_their_text_and_their_pictures() -> None:
 
 
 def test_a_file_carries_its_own_key_and_no_text() -> None:
-    body = text_message("LuHeJian", "unused") | {"msgtype": "file",
-                                                 "file": {"url": "https://wework.example/f", "aeskey": "k2"}}
+    body = text_message("LuHeJian", "unused") | {
+        "msgtype": "file",
+        "file": {"url": "https://wework.example/f", "aeskey": "k2"},
+    }
     parsed = parse_message(body, now=NOW)
     assert parsed.message is None and [a.kind for a in parsed.attachments] == ["file"]
 
@@ -64,8 +72,11 @@ def test_a_voice_message_is_marked_as_transcribed() -> None:
 
 def test_events_enter_chat_card_clicks_and_others() -> None:
     assert isinstance(parse_event(event("LuHeJian", "enter_chat")), EnterChat)
-    click = parse_event(event("YuJianKui", "template_card_event", card_type="button_interaction",
-                              event_key="approve:3", task_id="reg-3"))
+    click = parse_event(
+        event(
+            "YuJianKui", "template_card_event", card_type="button_interaction", event_key="approve:3", task_id="reg-3"
+        )
+    )
     assert isinstance(click, CardClick) and (click.event_key, click.task_id) == ("approve:3", "reg-3")
     flat = event("YuJianKui", "template_card_event")
     flat["event"] |= {"event_key": "reject:3", "task_id": "reg-3"}  # the Node SDK's reading of the same event
@@ -75,11 +86,19 @@ def test_events_enter_chat_card_clicks_and_others() -> None:
     assert isinstance(other, OtherEvent) and other.event_type == "feedback_event"
 
 
-@pytest.mark.parametrize("change", [
-    {"msgid": None}, {"from": {}}, {"from": "LuHeJian"}, {"chattype": "channel"}, {"text": {"content": 3}},
-    {"chattype": "group"},  # a group message without its chatid
-    {"msgtype": "mixed", "mixed": {"msg_item": "x"}}, {"msgid": "m" * 200},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"msgid": None},
+        {"from": {}},
+        {"from": "LuHeJian"},
+        {"chattype": "channel"},
+        {"text": {"content": 3}},
+        {"chattype": "group"},  # a group message without its chatid
+        {"msgtype": "mixed", "mixed": {"msg_item": "x"}},
+        {"msgid": "m" * 200},
+    ],
+)
 def test_malformed_bodies_are_refused_with_a_reason(change: dict[str, Any]) -> None:
     body = {k: v for k, v in (text_message("LuHeJian", "帮助") | change).items() if v is not None}
     with pytest.raises(PayloadError):

@@ -40,9 +40,14 @@ def test_an_expired_url_says_so(media_host: FakeMediaHost) -> None:
         download(Attachment("image", f"{media_host.base_url}/media/gone", new_aes_key()))
 
 
-@pytest.mark.parametrize(("ciphertext", "key", "reason"), [
-    (b"x" * 32, "not base64!", "base64"), (b"x" * 32, "c2hvcnQ", "32 字节"), (b"x" * 33, new_aes_key(), "16 字节"),
-])
+@pytest.mark.parametrize(
+    ("ciphertext", "key", "reason"),
+    [
+        (b"x" * 32, "not base64!", "base64"),
+        (b"x" * 32, "c2hvcnQ", "32 字节"),
+        (b"x" * 33, new_aes_key(), "16 字节"),
+    ],
+)
 def test_undecryptable_input_is_refused(ciphertext: bytes, key: str, reason: str) -> None:
     with pytest.raises(MediaError, match=reason):
         decrypt(ciphertext, key)

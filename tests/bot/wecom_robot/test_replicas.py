@@ -46,8 +46,9 @@ def one_connection_at_most(fake: FakeRobotServer) -> bool:
     return len(fake.live()) <= 1
 
 
-async def run_watching(timing: ManualTiming, fake: FakeRobotServer, condition: Callable[[], bool],
-                       **limits: float) -> float:
+async def run_watching(
+    timing: ManualTiming, fake: FakeRobotServer, condition: Callable[[], bool], **limits: float
+) -> float:
     """Advance time until `condition`, checking at every step that WeCom never sees two live connections."""
 
     def done() -> bool:
@@ -59,8 +60,8 @@ async def run_watching(timing: ManualTiming, fake: FakeRobotServer, condition: C
 
 @pytest.mark.parametrize("death", ["exit", "session lost"])
 def test_two_replicas_one_connection_failover_within_a_minute_and_no_message_twice(
-        death: str, plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer,
-        timing: ManualTiming) -> None:
+    death: str, plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     if death == "session lost" and plan_loaded.backend != "postgresql":
         pytest.skip("a lock session lost under a living process is PostgreSQL's case (SQLite's flock lives on)")
     issue = text_message("LuHeJian", FULL_ISSUE, msg_id="CAIQreplica01")
@@ -69,8 +70,7 @@ def test_two_replicas_one_connection_failover_within_a_minute_and_no_message_twi
         return lambda: sum(c.authenticated for c in fake_robot.connections) >= n and bool(fake_robot.live())
 
     async def work() -> None:
-        first, second = Replica(plan_loaded, clock, fake_robot, timing), Replica(plan_loaded, clock, fake_robot,
-                                                                                  timing)
+        first, second = Replica(plan_loaded, clock, fake_robot, timing), Replica(plan_loaded, clock, fake_robot, timing)
         try:
             first.start()
             await run_watching(timing, fake_robot, authenticated(1))
@@ -87,8 +87,12 @@ def test_two_replicas_one_connection_failover_within_a_minute_and_no_message_twi
                 await first.stop()  # the process ends; its lock session ends with it
             else:  # the holder's database session is cut (a network partition, a restarted pooler)
                 with plan_loaded.engine.connect() as admin:
-                    admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                                       "AND pid <> pg_backend_pid()"))
+                    admin.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND pid <> pg_backend_pid()"
+                        )
+                    )
                     admin.commit()
             took = await run_watching(timing, fake_robot, authenticated(2))
             assert took <= FAILOVER_LIMIT and second.holder.holding and not first.holder.holding

@@ -43,8 +43,9 @@ class RobotChat:
         return await self._next_reply(lambda: self.fake.push(click(user, card, label), event=True))
 
 
-def test_a_liaisons_campaign_over_the_robot(plan_loaded: Database, clock: ManualClock,
-                                             fake_robot: FakeRobotServer, timing: ManualTiming) -> None:
+def test_a_liaisons_campaign_over_the_robot(
+    plan_loaded: Database, clock: ManualClock, fake_robot: FakeRobotServer, timing: ManualTiming
+) -> None:
     async def work() -> None:
         async with robot(plan_loaded, clock, fake_robot, timing):
             chat = RobotChat(fake_robot, timing)
