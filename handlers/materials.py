@@ -430,6 +430,14 @@ def _mark_submitted(ctx: Context, deliverable: Deliverable) -> list[str]:
     assert contact is not None
     if Deliverables(ctx.session).submission(deliverable, contact.unit) is not None:
         return []
+    late = submit(ctx, deliverable).late
+    return [f"已登记「{contact.unit.name}」报送「{deliverable.name}」" + ("（已逾期）" if late else "") + "。"]
+
+
+def submit(ctx: Context, deliverable: Deliverable) -> Submission:
+    """Record (and audit) that the sender's unit submitted `deliverable` now — by `报送` or by sending its files."""
+    contact = ctx.actor.contact
+    assert contact is not None
     late = ctx.today > deliverable.due
     submission = Submission(
         deliverable_id=deliverable.id, unit_id=contact.unit_id, contact_id=contact.id, submitted_at=ctx.now, late=late
@@ -439,7 +447,7 @@ def _mark_submitted(ctx: Context, deliverable: Deliverable) -> list[str]:
     ctx.audit(
         "deliverable.submit", entity="submission", entity_id=submission.id, deliverable=deliverable.name, late=late
     )
-    return [f"已登记「{contact.unit.name}」报送「{deliverable.name}」" + ("（已逾期）" if late else "") + "。"]
+    return submission
 
 
 def discard_pending(ctx: Context) -> int:

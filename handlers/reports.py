@@ -253,13 +253,7 @@ def submit_deliverable(ctx: Context, args: Args) -> Reply:
             f"「{contact.unit.name}」已于 {format_near(when.date(), ctx.today)} {when:%H:%M} "
             f"报送过「{chosen.name}」，无需重复报送。"
         )
-    late = ctx.today > chosen.due
-    submission = Submission(
-        deliverable_id=chosen.id, unit_id=contact.unit_id, contact_id=contact.id, submitted_at=ctx.now, late=late
-    )
-    ctx.session.add(submission)
-    ctx.session.flush()
-    ctx.audit("deliverable.submit", entity="submission", entity_id=submission.id, deliverable=chosen.name, late=late)
+    late = materials.submit(ctx, chosen).late
     recipient = f"，请按要求将材料报{chosen.recipient}" if chosen.recipient else ""
     late_text = f"（截止 {format_near(chosen.due, ctx.today)}，已逾期）" if late else ""
     return Reply.of(f"已登记「{contact.unit.name}」报送「{chosen.name}」{late_text}{recipient}。")
