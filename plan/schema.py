@@ -62,8 +62,18 @@ class TargetIn(_Model):
         return value
 
 
+class ParentIn(_Model):
+    """The campaign this one reports up to, and which of the parent's units it is (docs/plan-format.md, "Nesting")."""
+
+    campaign: str = Field(min_length=2, max_length=200)
+    unit: str = Field(min_length=1, max_length=200)
+
+
 class CampaignIn(_Model):
     name: str = Field(min_length=2, max_length=200)
+    # Typed before a command by someone in several campaigns: 【三年行动】周报 … or 三年行动 周报 …
+    alias: str | None = Field(default=None, min_length=2, max_length=12)
+    parent: ParentIn | None = None
     issuer: str | None = None
     timezone: str = "Asia/Shanghai"
     start: date
@@ -79,6 +89,13 @@ class CampaignIn(_Model):
 
         if value not in available_timezones():
             raise ValueError(f"未知的时区 {value}")
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str | None) -> str | None:
+        if value is not None and any(ch.isspace() or ch in "【】[]()（）#" for ch in value):
+            raise ValueError("简称不能含空格、括号或 #（如 三年行动）")
         return value
 
     @model_validator(mode="after")

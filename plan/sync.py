@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.channels import Platform
 from core.statuses import ContactStatus, TaskRole
-from plan.schema import ContactIn, PlanIn, ResolvedPlan
+from plan.schema import ContactIn, PlanError, PlanIn, PlanProblem, ResolvedPlan
 from storage.models import (
     Campaign,
     Contact,
@@ -25,7 +25,7 @@ from storage.models import (
     TaskUnit,
     Unit,
 )
-from storage.repos import Audit, Campaigns, Deliverables, People, PlanRows, name_key
+from storage.repos import Audit, Campaigns, Deliverables, People, PlanRows, Units, name_key
 
 
 def collective_key(name: str) -> str:
@@ -63,6 +63,13 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
         )
         session.add(campaign)
     result = LoadResult(campaign, created)
+    alias = plan.campaign.alias
+    holder = Campaigns(session).by_alias(alias) if alias else None
+    if holder is not None and holder is not campaign:
+        raise PlanError(
+            "campaign.alias",
+            [PlanProblem(("campaign", "alias"), f"简称「{alias}」已被专项整治「{holder.name}」使用，请换一个")],
+        )
     changes = _Changes(result)
     target = plan.campaign.target
     changes.set(
@@ -86,7 +93,10 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
         notice_receipt_reminder_hours=plan.notice_receipt_reminder_hours,
         evidence_required=plan.campaign.evidence_required,
         evidence_focus_areas=plan.evidence_focus_areas,
+        alias=plan.campaign.alias,
+        archived=False,
     )
+    _link_parent(session, campaign, plan, changes)
     session.flush()
     _sync_phases(session, campaign, resolved, changes)
     units = _sync_units(session, campaign, plan, changes, now)
@@ -100,6 +110,31 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
             campaign=campaign, actor=actor, action="plan.load", at=now, created=created, changes=result.changes[:200]
         )
     return result
+
+
+def _link_parent(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes) -> None:
+    """Point the campaign at the one it reports up to and at the unit it is there (both must be loaded already)."""
+    wanted = plan.campaign.parent
+    if wanted is None:
+        changes.set(campaign, "campaign", parent_id=None, parent_unit_id=None)
+        return
+    parent = Campaigns(session).current(wanted.campaign)
+    if parent is None or parent.id == campaign.id:
+        raise PlanError(
+            "campaign.parent",
+            [
+                PlanProblem(
+                    ("campaign", "parent", "campaign"), f"上级专项整治「{wanted.campaign}」尚未加载，请先加载它的方案"
+                )
+            ],
+        )
+    unit = Units(session).find(parent, wanted.unit)
+    if unit is None:
+        raise PlanError(
+            "campaign.parent",
+            [PlanProblem(("campaign", "parent", "unit"), f"上级专项整治「{parent.name}」里没有单位「{wanted.unit}」")],
+        )
+    changes.set(campaign, "campaign", parent_id=parent.id, parent_unit_id=unit.id)
 
 
 def _sync_phases(session: Session, campaign: Campaign, resolved: ResolvedPlan, changes: _Changes) -> None:

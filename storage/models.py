@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -91,9 +92,20 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    # A unique index rather than a constraint: SQLite adds one to an existing table without copying it.
+    __table_args__ = (Index("uq_campaigns_alias", "alias", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # What a liaison serving several campaigns types before a command: 【三年行动】周报 … (docs/chat-grammar.md).
+    alias: Mapped[str | None] = mapped_column(String(40))
+    # No longer served: no messages routed to it, no reminders, not offered; its data stays for the record.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The campaign this one reports up to, and which of the parent's units it is (docs/plan-format.md, "Nesting").
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    parent_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="SET NULL", use_alter=True, name="fk_campaigns_parent_unit_id_units")
+    )
     issuer: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     start: Mapped[date] = mapped_column(Date)
@@ -117,7 +129,9 @@ class Campaign(Base):
     updated_at: Mapped[datetime]
 
     phases: Mapped[list[Phase]] = relationship(back_populates="campaign", order_by="Phase.position")
-    units: Mapped[list[Unit]] = relationship(back_populates="campaign", order_by="Unit.position")
+    units: Mapped[list[Unit]] = relationship(
+        back_populates="campaign", order_by="Unit.position", foreign_keys="Unit.campaign_id"
+    )
     deliverables: Mapped[list[Deliverable]] = relationship(back_populates="campaign", order_by="Deliverable.position")
 
 
@@ -148,7 +162,7 @@ class Unit(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)  # dropped from the plan, history kept
 
-    campaign: Mapped[Campaign] = relationship(back_populates="units")
+    campaign: Mapped[Campaign] = relationship(back_populates="units", foreign_keys=[campaign_id])
     contacts: Mapped[list[Contact]] = relationship(back_populates="unit", order_by="Contact.id")
 
 

@@ -111,6 +111,25 @@ class Campaigns(Repo):
             return self.session.scalars(self._named, {"name": name}).first()
         return self.session.scalars(self._newest).first()
 
+    def serving(self, name: str | None = None) -> Sequence[Campaign]:
+        """The campaigns this deployment serves: only the named one (DUBAN_CAMPAIGN, for deployments that run one
+        process per campaign), else every campaign not archived, oldest first."""
+        if name:
+            return self.session.scalars(self._named, {"name": name}).all()
+        return self.session.scalars(select(Campaign).where(Campaign.archived.is_(False)).order_by(Campaign.id)).all()
+
+    def by_alias(self, alias: str) -> Campaign | None:
+        return self.session.scalars(select(Campaign).where(Campaign.alias == alias).limit(1)).first()
+
+    def children(self, campaign: Campaign) -> Sequence[Campaign]:
+        """The campaigns that report up to this one (plan `campaign.parent`), in the order of their parent units."""
+        return self.session.scalars(
+            select(Campaign)
+            .join(Unit, Unit.id == Campaign.parent_unit_id)
+            .where(Campaign.parent_id == campaign.id, Campaign.archived.is_(False))
+            .order_by(Unit.position, Campaign.id)
+        ).all()
+
     def lock(self, campaign: Campaign) -> None:
         """Serialize writers that derive a value from the campaign's rows (the next issue number).
 
