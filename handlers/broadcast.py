@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from core.dates import format_near
 from core.workdays import WorkCalendar
 from handlers.commands import COORDINATOR, LIAISON, Args, command
-from handlers.context import Context
+from handlers.context import Context, named
 from handlers.dialogs import offer_command
 from handlers.message import Reply
 from handlers.parsing import clipped, match_choice, strip_punct, to_int
@@ -159,6 +159,10 @@ def send_notice(ctx: Context, args: Args) -> Reply:
     ctx.session.add(notice)
     ctx.session.flush()
     message = _message(ctx, notice.number, label, text)
+    identities = [i for contact in liaisons for i in contact.identities]
+    several = People(ctx.session).in_several(
+        ctx.campaign, ctx.others, ((i.platform, i.external_id) for i in identities)
+    )
     # One batch of keyed rows: a campaign of thousands of units gets its notice in one INSERT, each copy once.
     Outbox(ctx.session).enqueue_keyed(
         campaign=ctx.campaign,
@@ -168,10 +172,9 @@ def send_notice(ctx: Context, args: Args) -> Reply:
                 key=f"notice:c{ctx.campaign.id}/{notice.number}:{i.platform}:{i.external_id}",
                 channel=ctx.route(i.platform),
                 target=i.external_id,
-                text=message,
+                text=named(ctx.campaign, message) if (i.platform, i.external_id) in several else message,
             )
-            for contact in liaisons
-            for i in contact.identities
+            for i in identities
         ],
     )
     ctx.audit(

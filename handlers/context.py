@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -17,7 +17,7 @@ from core.workdays import WorkCalendar
 from handlers.message import IncomingMessage
 from storage.files import DatabaseFiles, Files
 from storage.models import Campaign, ChatIdentity
-from storage.repos import Actor, Audit, Outbox
+from storage.repos import Actor, Audit, Outbox, People
 
 # A link that opens a dashboard page (a path such as /dashboard/weekly) signed in on the platform of the person it
 # is for (their identity namespace), or None where the deployment has no public address. The bot layer builds
@@ -32,6 +32,16 @@ def no_dashboard_link(_platform: str, _path: str) -> str | None:
 def with_link(text: str, link: str | None, label: str) -> str:
     """`text` and, when there is one, a last line `label：link`."""
     return f"{text}\n{label}：{link}" if link else text
+
+
+def campaign_label(campaign: Campaign) -> str:
+    """How a message names its campaign for someone in several: the plan's alias (三年行动), else its name."""
+    return campaign.alias or campaign.name
+
+
+def named(campaign: Campaign, text: str) -> str:
+    """`text` as said to someone in several campaigns: 【三年行动】text."""
+    return f"【{campaign_label(campaign)}】{text}"
 
 
 def campaign_calendar(campaign: Campaign) -> WorkCalendar:
@@ -58,13 +68,19 @@ def notify(
     now: datetime,
     link: DashboardLink = no_dashboard_link,
     page: tuple[str, str] | None = None,
+    others: Sequence[int] = (),
 ) -> int:
     """Queue a message to each identity through the channel that reaches its platform; with a `page` (label, path),
-    each message ends with a link that opens that dashboard page signed in on the recipient's platform."""
+    each message ends with a link that opens that dashboard page signed in on the recipient's platform. A recipient
+    who is also in one of the `others` campaigns (served beside this one) reads which campaign it is about."""
     outbox = Outbox(session)
+    identities = list(identities)
+    several = People(session).in_several(campaign, others, ((i.platform, i.external_id) for i in identities))
     count = 0
     for identity in identities:
         body = with_link(text, link(identity.platform, page[1]), page[0]) if page else text
+        if (identity.platform, identity.external_id) in several:
+            body = named(campaign, body)
         outbox.enqueue(
             campaign=campaign, channel=route(identity.platform), target=identity.external_id, text=body, now=now
         )
@@ -81,6 +97,8 @@ class Context:
     route: Route
     link: DashboardLink = no_dashboard_link
     files: Files = field(default_factory=lambda: Files(DatabaseFiles()))
+    # The other campaigns this deployment serves: a notification to someone also in one of them names its campaign.
+    others: tuple[int, ...] = ()
 
     @cached_property
     def now(self) -> datetime:
@@ -117,7 +135,15 @@ class Context:
 
     def notify(self, identities: Iterable[ChatIdentity], text: str, page: tuple[str, str] | None = None) -> int:
         return notify(
-            self.session, self.campaign, self.route, identities, text, now=self.now, link=self.link, page=page
+            self.session,
+            self.campaign,
+            self.route,
+            identities,
+            text,
+            now=self.now,
+            link=self.link,
+            page=page,
+            others=self.others,
         )
 
     def dashboard_link(self, path: str) -> str | None:

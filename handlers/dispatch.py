@@ -9,7 +9,7 @@ one gets a hint and the role's menu, small talk one short line.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.channels import Route, route_to_simulator
 from core.roles import Role
 from handlers import materials
+from handlers.choosing import Chooser, split_prefix
 from handlers.commands import Args, Command, fields_of
-from handlers.context import Context, DashboardLink, no_dashboard_link
+from handlers.context import Context, DashboardLink, campaign_label, named, no_dashboard_link
 from handlers.dialogs import (
     CONFIRM_WORDS,
     CONTINUE,
@@ -44,7 +45,8 @@ from handlers.reading import ANSWER, CANCEL, CHOICE, EMPTY, RESUME, SMALL_TALK, 
 from handlers.smalltalk import receipt, small_talk_reply
 from storage.db import transaction
 from storage.files import DatabaseFiles, Files
-from storage.repos import Campaigns, Dialogs, People, Processed
+from storage.models import Campaign
+from storage.repos import Actor, Campaigns, Dialogs, People, Processed
 
 log = logging.getLogger("duban.handlers")
 
@@ -273,23 +275,64 @@ class Dispatcher:
                 if record is None:
                     stored = processed.replies(message.origin, message.user_id, message.message_id)
                     return Reply(tuple(stored or ()), duplicate=True)
-            campaign = Campaigns(session).current(self.campaign_name)
-            if campaign is None:
+            serving = Campaigns(session).serving(self.campaign_name)
+            if not serving:
                 reply = Reply.of("督办尚未加载专项整治方案，请联系管理员（duban plan load 方案.yaml）。")
+            elif len(serving) == 1:
+                reply = self._in_the_campaign(session, serving[0], message)
             else:
-                actor = People(session).actor(campaign, message.platform, message.user_id)
-                ctx = Context(
-                    session=session,
-                    campaign=campaign,
-                    message=message,
-                    actor=actor,
-                    route=self.route,
-                    link=self.link,
-                    files=self.files,
-                )
-                reply = route_message(ctx)
-                if not reply.texts:
-                    reply = Reply.of("已收到。")
+                reply = self._in_one_of(session, serving, message)
             if record is not None:
                 processed.settle(record, reply.texts)
             return reply
+
+    def _context(
+        self, session: Session, campaign: Campaign, message: IncomingMessage, actor: Actor, others: tuple[int, ...]
+    ) -> Context:
+        return Context(
+            session=session,
+            campaign=campaign,
+            message=message,
+            actor=actor,
+            route=self.route,
+            link=self.link,
+            files=self.files,
+            others=others,
+        )
+
+    def _in_the_campaign(self, session: Session, campaign: Campaign, message: IncomingMessage) -> Reply:
+        """The deployment serves one campaign: every message is for it (its name typed in front is dropped)."""
+        prefixed = split_prefix(message.text, [campaign]) if campaign.alias and message.text else None
+        if prefixed is not None and prefixed[1].strip():
+            message = replace(message, text=prefixed[1])
+        actor = People(session).actor(campaign, message.platform, message.user_id)
+        reply = route_message(self._context(session, campaign, message, actor, ()))
+        return replace(reply if reply.texts else Reply.of("已收到。"), campaign=campaign_label(campaign))
+
+    def _in_one_of(self, session: Session, serving: Sequence[Campaign], message: IncomingMessage) -> Reply:
+        """The deployment serves several campaigns: the one this message is for (handlers.choosing), or a question."""
+        destination = Chooser(session, serving, message).choose()
+        campaign = destination.campaign
+        if destination.reply is not None:
+            return replace(destination.reply, campaign=campaign_label(campaign) if campaign else None)
+        assert campaign is not None
+        others = tuple(c.id for c in serving if c.id != campaign.id)
+        reply = route_message(self._context(session, campaign, destination.message, destination.actor, others))
+        if not reply.texts:
+            reply = Reply.of("已收到。")
+        if destination.named:
+            reply = named_reply(reply, campaign)
+        if destination.note:
+            reply = replace(reply, texts=(*reply.texts, destination.note))
+        return replace(reply, campaign=campaign_label(campaign))
+
+
+def named_reply(reply: Reply, campaign: Campaign) -> Reply:
+    """The reply as said to someone in several campaigns: its first message (and its markdown) open with
+    【三年行动】."""
+    first, *rest = reply.texts
+    return replace(
+        reply,
+        texts=(named(campaign, first), *rest),
+        markdown=named(campaign, reply.markdown) if reply.markdown else None,
+    )

@@ -93,6 +93,7 @@ class Reply:
     images: tuple[Image, ...] = field(default=(), compare=False)
     choices: tuple[Choice, ...] = field(default=(), compare=False)
     offer_id: str | None = field(default=None, compare=False)  # the offer the choices settle, when there is one
+    campaign: str | None = field(default=None, compare=False)  # the campaign it was handled in (for the metrics)
 
     @classmethod
     def of(cls, *texts: str) -> Reply:

@@ -22,7 +22,7 @@ from handlers.dialogs import DialogSpec, Field, FieldError, at_most, start, word
 from handlers.message import Choice, Reply
 from handlers.parsing import echoed, looks_like_email, normalize_phone, strip_punct, take_number
 from storage.models import Campaign, Contact
-from storage.repos import Audit, Deliverables, People, Units
+from storage.repos import Audit, Campaigns, Deliverables, People, Units
 
 # Longer than any real value, and within the columns (String(100) 职务, String(200) 微信或邮箱); a unit name or a
 # phone number is matched fuzzily or by regular expressions, which should not be handed a whole essay.
@@ -286,7 +286,8 @@ def decide_registration(
             f"您登记为「{contact.unit.name}」联络员的申请未通过审核。{because}"
             "如有疑问请联系牵头部门，或重新发送「登记」。"
         )
-    notify(session, campaign, route, contact.identities, text, now=now)
+    others = [c.id for c in Campaigns(session).serving() if c.id != campaign.id]
+    notify(session, campaign, route, contact.identities, text, now=now, others=others)
     return contact
 
 

@@ -502,6 +502,24 @@ class DialogState(Base):
     updated_at: Mapped[datetime]
 
 
+class CampaignChoice(Base):
+    """Which campaign a person who belongs to several is talking to today, and the question the bot asked when a
+    message did not say (docs/chat-grammar.md, "Several campaigns"). One row per platform user, not per campaign."""
+
+    __tablename__ = "campaign_choices"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    # The campaign picked, and the day (in its timezone) the pick holds for; both None until one is picked.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    day: Mapped[date | None] = mapped_column(Date)
+    # The question waiting for an answer: the message it keeps, the campaigns offered, when it was asked.
+    question: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Who changed what, when, from which message — including refused attempts."""
 

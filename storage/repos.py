@@ -30,6 +30,7 @@ from storage.models import (
     AuditEntry,
     CallbackSignature,
     Campaign,
+    CampaignChoice,
     ChatIdentity,
     Contact,
     Coordinator,
@@ -104,6 +105,7 @@ class PerUnit(Generic[*_Columns]):
 class Campaigns(Repo):
     _named = select(Campaign).where(Campaign.name == _param("name")).limit(1)
     _newest = select(Campaign).order_by(Campaign.id.desc()).limit(1)
+    _serving = select(Campaign).where(Campaign.archived.is_(False)).order_by(Campaign.id)  # runs for every message
 
     def current(self, name: str | None = None) -> Campaign | None:
         """The campaign the bot serves: the named one, else the most recently created."""
@@ -116,7 +118,7 @@ class Campaigns(Repo):
         process per campaign), else every campaign not archived, oldest first."""
         if name:
             return self.session.scalars(self._named, {"name": name}).all()
-        return self.session.scalars(select(Campaign).where(Campaign.archived.is_(False)).order_by(Campaign.id)).all()
+        return self.session.scalars(self._serving).all()
 
     def by_alias(self, alias: str) -> Campaign | None:
         return self.session.scalars(select(Campaign).where(Campaign.alias == alias).limit(1)).first()
@@ -244,6 +246,43 @@ class People(Repo):
         if identity is None:
             return Actor(None, None, None)
         return Actor(identity, identity.contact, identity.coordinator)
+
+    def memberships(self, campaign_ids: Sequence[int], platform: str, external_id: str) -> dict[int, Actor]:
+        """Who the sender is in each of these campaigns where they have an identity (one query for all)."""
+        identities = self.session.scalars(
+            select(ChatIdentity)
+            .where(
+                ChatIdentity.campaign_id.in_(list(campaign_ids)),
+                ChatIdentity.platform == platform,
+                ChatIdentity.external_id == external_id,
+            )
+            .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit), joinedload(ChatIdentity.coordinator))
+        ).all()
+        return {i.campaign_id: Actor(i, i.contact, i.coordinator) for i in identities}
+
+    def in_several(
+        self, campaign: Campaign, others: Sequence[int], people: Iterable[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Which of these (platform, user id) — people of `campaign` — are also liaisons, applicants or coordinators
+        in one of the `others` campaigns: a message to them names the campaign it is about."""
+        wanted = set(people)
+        if not others or not wanted:
+            return set()
+        found: set[tuple[str, str]] = set()
+        ids = sorted({external_id for _platform, external_id in wanted})
+        for start in range(0, len(ids), 500):
+            rows = self.session.execute(
+                select(ChatIdentity.platform, ChatIdentity.external_id)
+                .outerjoin(Contact, Contact.id == ChatIdentity.contact_id)
+                .where(
+                    ChatIdentity.campaign_id.in_([o for o in others if o != campaign.id]),
+                    ChatIdentity.external_id.in_(ids[start : start + 500]),
+                    (ChatIdentity.coordinator_id.is_not(None))
+                    | Contact.status.in_([ContactStatus.ACTIVE, ContactStatus.PENDING]),
+                )
+            ).all()
+            found.update((platform, external_id) for platform, external_id in rows)
+        return found & wanted
 
     def prelisted(self, unit: Unit, phone: str) -> Contact | None:
         return self.session.scalars(
@@ -937,6 +976,50 @@ class Dialogs(Repo):
         state = self.get(campaign, platform, external_id)
         if state is not None:
             self.session.delete(state)
+
+    def under_way(self, campaign_ids: Sequence[int], platform: str, external_id: str) -> list[int]:
+        """The campaigns (of these) in which the sender has a dialog or a question waiting."""
+        return list(
+            self.session.scalars(
+                select(DialogState.campaign_id).where(
+                    DialogState.campaign_id.in_(list(campaign_ids)),
+                    DialogState.platform == platform,
+                    DialogState.external_id == external_id,
+                )
+            )
+        )
+
+
+class Choices(Repo):
+    """The campaign a person in several picked for today, and the question that asked them (CampaignChoice)."""
+
+    _get = select(CampaignChoice).where(
+        CampaignChoice.platform == _param("platform"), CampaignChoice.external_id == _param("external_id")
+    )
+
+    def get(self, platform: str, external_id: str) -> CampaignChoice | None:
+        return self.session.scalars(self._get, {"platform": platform, "external_id": external_id}).first()
+
+    def _row(self, platform: str, external_id: str, now: datetime) -> CampaignChoice:
+        row = self.get(platform, external_id)
+        if row is None:
+            row = CampaignChoice(platform=platform, external_id=external_id, updated_at=now)
+            self.session.add(row)
+        row.updated_at = now
+        return row
+
+    def pick(self, platform: str, external_id: str, campaign: Campaign, *, day: date, now: datetime) -> None:
+        """Remember `campaign` for the rest of `day`; any question waiting is settled by it."""
+        row = self._row(platform, external_id, now)
+        row.campaign_id, row.day, row.question = campaign.id, day, None
+
+    def ask(self, platform: str, external_id: str, question: dict[str, Any], *, now: datetime) -> None:
+        self._row(platform, external_id, now).question = dict(question)
+
+    def drop_question(self, platform: str, external_id: str, *, now: datetime) -> None:
+        row = self.get(platform, external_id)
+        if row is not None and row.question is not None:
+            row.question, row.updated_at = None, now
 
 
 class Audit(Repo):
