@@ -114,10 +114,12 @@ async def patiently(send: Callable[[], Awaitable[SendResult]]) -> SendResult:
 
 
 def queue_reply(services: Services, message: OutboundMessage) -> None:
-    """Leave a reply the platform would not take now to the outbox, whose delivery worker retries it."""
+    """Leave a reply the platform would not take now to the outbox, whose delivery worker retries it (under the
+    campaign served, when there is only one: a reply is not filed under a campaign otherwise)."""
     with transaction(services.sessions) as session:
+        serving = Campaigns(session).serving(services.settings.campaign)
         Outbox(session).enqueue(
-            campaign=Campaigns(session).current(services.settings.campaign),
+            campaign=serving[0] if len(serving) == 1 else None,
             channel=message.channel,
             target=message.target,
             text=message.text,

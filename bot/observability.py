@@ -37,7 +37,7 @@ from core.clock import Clock
 from core.statuses import OutboxStatus
 from handlers.message import IncomingMessage, Reply
 from storage.db import migrations_head, transaction
-from storage.models import OutboxMessage
+from storage.models import Campaign, OutboxMessage
 
 log = logging.getLogger("duban.observability")
 
@@ -54,6 +54,13 @@ HANDLER_SECONDS = Histogram(
     "Time to handle one chat message (the Dispatcher)",
     ["platform"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 10.0),
+)
+
+MESSAGES = Counter(
+    "duban_messages",
+    "Chat messages handled, by platform and by the campaign they went to (its alias, else its name; none: a "
+    "duplicate, or a question about which campaign)",
+    ["platform", "campaign"],
 )
 
 
@@ -144,6 +151,7 @@ def timed(platform: str, handle: Callable[[IncomingMessage], Reply]) -> Callable
     def run(message: IncomingMessage) -> Reply:
         with HANDLER_SECONDS.labels(platform).time():
             reply = handle(message)
+        MESSAGES.labels(platform, reply.campaign or "none").inc()
         if reply.duplicate:
             note_callback("duplicate")
         return reply
@@ -158,6 +166,18 @@ def timed(platform: str, handle: Callable[[IncomingMessage], Reply]) -> Callable
 class Backlog:
     pending: int  # messages not yet sent (due now or later)
     oldest_due_age: float  # seconds the oldest message that should have gone out has waited; 0 if none
+
+
+def pending_by_campaign(session: Session) -> list[tuple[str, int]]:
+    """Unsent outbox messages by campaign (its alias, else its name; none: a reply with no campaign)."""
+    rows = session.execute(
+        select(Campaign.alias, Campaign.name, func.count(OutboxMessage.id))
+        .select_from(OutboxMessage)
+        .outerjoin(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .group_by(Campaign.id, Campaign.alias, Campaign.name)
+    ).all()
+    return [(alias or name or "none", count) for alias, name, count in rows]
 
 
 def outbox_backlog(session: Session, now: datetime) -> Backlog:
@@ -182,7 +202,8 @@ def outbox_backlog(session: Session, now: datetime) -> Backlog:
 
 
 class OutboxCollector(Collector):
-    """duban_outbox_pending_messages, duban_outbox_oldest_due_age_seconds and duban_database_up, per scrape."""
+    """duban_outbox_pending_messages (in all and by campaign), duban_outbox_oldest_due_age_seconds and
+    duban_database_up, per scrape."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self.sessions, self.clock = sessions, clock
@@ -192,6 +213,7 @@ class OutboxCollector(Collector):
         try:
             with transaction(self.sessions) as session:
                 backlog = outbox_backlog(session, self.clock.now())
+                by_campaign = pending_by_campaign(session)
         except SQLAlchemyError as error:
             log.warning("metrics: database unreachable", extra={"error": type(error).__name__})
             up.add_metric([], 0)
@@ -200,6 +222,12 @@ class OutboxCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield GaugeMetricFamily("duban_outbox_pending_messages", "Outbox messages not yet sent", value=backlog.pending)
+        per_campaign = GaugeMetricFamily(
+            "duban_campaign_outbox_pending_messages", "Outbox messages not yet sent, by campaign", labels=["campaign"]
+        )
+        for campaign, count in by_campaign:
+            per_campaign.add_metric([campaign], count)
+        yield per_campaign
         yield GaugeMetricFamily(
             "duban_outbox_oldest_due_age_seconds",
             "Seconds the oldest due, unsent outbox message has waited (0: none)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from bot.observability import timed
 from bot.services import Services
 from core.channels import Channel, Platform
 from core.roles import Role
+from handlers.context import campaign_label
 from handlers.message import Attachment, IncomingMessage
 from storage.db import transaction
 from storage.files import CHUNK_BYTES, Staging, TooLarge
@@ -187,9 +189,9 @@ def image(key: str, images: ShelfDep) -> Response:
 @router.get("/sim/api/outbox", response_model=list[SimOutboxItem])
 def outbox(services: ServicesDep) -> list[SimOutboxItem]:
     with transaction(services.sessions) as session:
-        campaign = Campaigns(session).current(services.settings.campaign)
-        zone = ZoneInfo(campaign.timezone if campaign else "Asia/Shanghai")
-        labels = {user.id: user.label for user in _known_users(session, campaign)} if campaign else {}
+        serving = Campaigns(session).serving(services.settings.campaign)
+        zone = ZoneInfo(serving[0].timezone if serving else "Asia/Shanghai")
+        labels = {user.id: user.label for user in _known_users(session, serving)}
         return [
             SimOutboxItem(
                 to=m.target,
@@ -201,31 +203,39 @@ def outbox(services: ServicesDep) -> list[SimOutboxItem]:
         ]
 
 
-def _known_users(session: Session, campaign: Campaign) -> list[SimUser]:
-    """The simulator's identities with their names, units and roles."""
-    found: list[SimUser] = []
+def _known_users(session: Session, serving: Sequence[Campaign]) -> list[SimUser]:
+    """The simulator's identities in every campaign served, with their names, units and roles: someone in several
+    campaigns is one user, labelled with each (【三年行动】自然资源局 · 联络员)."""
+    found: dict[str, tuple[str, list[str], Role]] = {}  # user id → name, what they are in each campaign, first role
     people = People(session)
-    for identity in people.identities(campaign):
-        if identity.platform != SIM_PLATFORM:
-            continue
-        actor = people.actor(campaign, identity.platform, identity.external_id)
-        if actor.coordinator is not None:
-            label = f"{actor.coordinator.name}（牵头部门 · 协调人）"
-        elif actor.contact is not None:
-            state = {Role.LIAISON: "联络员", Role.PENDING: "待审核"}.get(actor.role, "已驳回")
-            label = f"{actor.contact.name}（{actor.contact.unit.name} · {state}）"
-        else:
-            continue
-        found.append(SimUser(id=identity.external_id, label=label, role=actor.role))
-    return found
+    for campaign in serving:
+        for identity in people.identities(campaign):
+            if identity.platform != SIM_PLATFORM:
+                continue
+            actor = people.actor(campaign, identity.platform, identity.external_id)
+            if actor.coordinator is not None:
+                name, part = actor.coordinator.name, "牵头部门 · 协调人"
+            elif actor.contact is not None:
+                state = {Role.LIAISON: "联络员", Role.PENDING: "待审核"}.get(actor.role, "已驳回")
+                name, part = actor.contact.name, f"{actor.contact.unit.name} · {state}"
+            else:
+                continue
+            if len(serving) > 1:
+                part = f"【{campaign_label(campaign)}】{part}"
+            parts = found.setdefault(identity.external_id, (name, [], actor.role))[1]
+            parts.append(part)
+    return [
+        SimUser(id=user, label=f"{name}（{'；'.join(parts)}）", role=role)
+        for user, (name, parts, role) in found.items()
+    ]
 
 
 @router.get("/sim/api/users", response_model=SimUsers)
 def users(services: ServicesDep) -> SimUsers:
-    """Everyone the simulator can speak as: known identities plus a few strangers to register with."""
+    """Everyone the simulator can speak as: known identities (of every campaign served) plus a few strangers to
+    register with."""
     with transaction(services.sessions) as session:
-        campaign = Campaigns(session).current(services.settings.campaign)
-        found = _known_users(session, campaign) if campaign is not None else []
+        found = _known_users(session, Campaigns(session).serving(services.settings.campaign))
     known = {u.id for u in found}
     found.extend(SimUser(id=s, label=f"未登记用户 {s}", role=Role.STRANGER) for s in DEMO_STRANGERS if s not in known)
     return SimUsers(users=found)

@@ -15,19 +15,26 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter as PromCounter
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.channels import Route
 from core.clock import Clock
 from core.statuses import OutboxStatus
-from handlers.context import DashboardLink, no_dashboard_link
+from handlers.context import DashboardLink, campaign_label, no_dashboard_link
 from scheduler.rules import ONCE_RULES, Reminder, evaluate, occurrences
-from scheduler.snapshot import load_snapshot
+from scheduler.snapshot import load_snapshot, name_for_several
 from storage.db import transaction
 from storage.models import Campaign, SchedulerState
 from storage.repos import Campaigns, KeyedMessage, Outbox
 
 log = logging.getLogger("duban.scheduler")
+
+# Served on /metrics (bot/observability.py), by campaign (its alias, else its name).
+QUEUED = PromCounter("duban_reminders_queued", "Reminders queued for sending, by campaign", ["campaign"])
+MISSED = PromCounter(
+    "duban_reminders_missed", "Reminders recorded as missed (the scheduler was down), by campaign", ["campaign"]
+)
 
 DEFAULT_GRACE = timedelta(hours=1)
 
@@ -56,27 +63,44 @@ class ReminderEngine:
         self.grace, self.campaign_name = grace, campaign_name
 
     def tick(self) -> TickResult:
-        """Enqueue every reminder whose moment passed since the last tick (the first tick looks back one grace
-        period, so a freshly installed bot does not replay the campaign's past)."""
+        """Enqueue every reminder whose moment passed since the last tick, for every campaign the deployment serves
+        (the first tick of a campaign looks back one grace period, so a freshly installed bot does not replay the
+        campaign's past). Each campaign moves its own watermark in its own transaction."""
         now = self.clock.now()
         with transaction(self.sessions) as session:
-            campaign = Campaigns(session).current(self.campaign_name)
-            if campaign is None:
+            serving = [c.id for c in Campaigns(session).serving(self.campaign_name)]
+        total = TickResult()
+        for campaign_id in serving:
+            result = self._tick_campaign(campaign_id, tuple(c for c in serving if c != campaign_id), now)
+            total = TickResult(
+                total.moments + result.moments, total.queued + result.queued, total.missed + result.missed
+            )
+        return total
+
+    def _tick_campaign(self, campaign_id: int, others: tuple[int, ...], now: datetime) -> TickResult:
+        with transaction(self.sessions) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:  # deleted since the list was read
                 return TickResult()
             state = session.get(SchedulerState, campaign.id, with_for_update=True)
             since = state.watermark if state is not None else now - self.grace
             if since >= now:
                 return TickResult()
-            result = self._enqueue(session, campaign, since, now)
+            result = self._enqueue(session, campaign, since, now, others)
             if state is None:
                 session.add(SchedulerState(campaign_id=campaign.id, watermark=now, updated_at=now))
             else:
                 state.watermark, state.updated_at = now, now
+            label = campaign_label(campaign)
+        if result.queued:
+            QUEUED.labels(label).inc(result.queued)
+        if result.missed:
+            MISSED.labels(label).inc(result.missed)
         if result.queued or result.missed:
             log.info(
                 "reminders queued",
                 extra={
-                    "campaign_id": campaign.id,
+                    "campaign_id": campaign_id,
                     "moments": result.moments,
                     "queued": result.queued,
                     "missed": result.missed,
@@ -84,9 +108,13 @@ class ReminderEngine:
             )
         return result
 
-    def _enqueue(self, session: Session, campaign: Campaign, since: datetime, now: datetime) -> TickResult:
+    def _enqueue(
+        self, session: Session, campaign: Campaign, since: datetime, now: datetime, others: tuple[int, ...] = ()
+    ) -> TickResult:
         snapshot = load_snapshot(session, campaign)
         moments = occurrences(snapshot, since, now)
+        if moments and others:
+            name_for_several(session, campaign, snapshot, others)
         due: list[tuple[Reminder, bool]] = []
         for occurrence in moments:
             stale = now - occurrence.at > self.grace

@@ -115,6 +115,10 @@ class Snapshot:
     ongoing_tasks: tuple[Task, ...] = ()  # seed 004's 长期坚持 tasks, with .units loaded
     task_progress: tuple[TaskProgress, ...] = ()
     notice_chases: tuple[NoticeChase, ...] = ()
+    # Where the deployment serves several campaigns: the name a message opens with (【三年行动】), for every group
+    # message and for the people (platform, user id) who are also in another campaign.
+    label: str | None = None
+    named_people: frozenset[tuple[str, str]] = frozenset()
 
     @cached_property
     def open_issue_by_id(self) -> dict[int, Issue]:
@@ -255,6 +259,8 @@ class _Writer:
         in on the person's platform."""
         if page is not None:
             text = with_link(text, self.link(person.platform, page[1]), page[0])
+        if self.snapshot.label and (person.platform, person.external_id) in self.snapshot.named_people:
+            text = f"【{self.snapshot.label}】{text}"
         self.reminders.append(
             Reminder(
                 key=reminder_key(self.snapshot, self.occurrence, person.key),
@@ -268,6 +274,8 @@ class _Writer:
         )
 
     def to_group(self, group: GroupTarget, text: str, mentions: tuple[str, ...]) -> None:
+        if self.snapshot.label:
+            text = f"【{self.snapshot.label}】{text}"
         self.reminders.append(
             Reminder(
                 key=reminder_key(self.snapshot, self.occurrence, f"group:{group.name}"),

@@ -118,8 +118,9 @@ class SchedulerService:
 
     def _zone(self) -> ZoneInfo:
         with transaction(self.sessions) as session:
-            campaign = Campaigns(session).current(self.campaign_name)
-            return ZoneInfo(campaign.timezone if campaign else "Asia/Shanghai")
+            # Jobs run every minute on the minute, so any served campaign's zone will do: the oldest one's.
+            serving = Campaigns(session).serving(self.campaign_name)
+            return ZoneInfo(serving[0].timezone if serving else "Asia/Shanghai")
 
     async def start(self) -> None:
         """Start the scheduler (explicit campaign timezone) and run the first election at once."""

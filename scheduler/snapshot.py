@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.channels import Platform
 from core.statuses import IssueStatus
-from handlers.context import campaign_calendar
+from handlers.context import campaign_calendar, campaign_label
 from handlers.task_status import ONGOING_KINDS, short_title, task_deadline_subjects
 from scheduler.rules import Deadline, GroupTarget, NoticeChase, Person, Snapshot
 from storage.models import Campaign, ChatIdentity, Group, Issue, Unit, WeeklyReport
@@ -198,4 +198,15 @@ def load_snapshot(session: Session, campaign: Campaign) -> Snapshot:
         ongoing_tasks=ongoing,
         task_progress=tuple(tasks.progress(campaign)) if ongoing else (),
         notice_chases=tuple(chases),
+    )
+
+
+def name_for_several(session: Session, campaign: Campaign, snapshot: Snapshot, others: Sequence[int]) -> None:
+    """The deployment serves `others` beside this campaign: group messages name it, and so do the messages to the
+    people of the snapshot who are also in one of the others."""
+    people = [p for persons in snapshot.liaisons.values() for p in persons]
+    people += [*snapshot.coordinators, *(person for chase in snapshot.notice_chases for person, _unit in chase.owing)]
+    snapshot.label = campaign_label(campaign)
+    snapshot.named_people = frozenset(
+        People(session).in_several(campaign, others, ((p.platform, p.external_id) for p in people))
     )
