@@ -21,6 +21,7 @@ from handlers.issues import issue_line
 from handlers.message import Image, Reply
 from handlers.parsing import echoed, strip_punct
 from handlers.richtext import Block, Doc, Field, Heading, Item, Line, Link
+from handlers.rollup import ChildFigures, RolledUp, child_dashboard_path, rolled_up_status
 from handlers.summary import (
     SOON_DAYS,
     WEEKLY_STATE_TEXT,
@@ -31,11 +32,10 @@ from handlers.summary import (
     UnitRef,
     UnitStatus,
     behind_pace,
-    campaign_status,
 )
 from handlers.tasks import task_summary_lines
 from storage.models import Unit
-from storage.repos import Issues, Units
+from storage.repos import Issues, People, Units
 
 MAX_NAMES = 12
 MAX_ISSUES = 20
@@ -214,21 +214,74 @@ def summary(ctx: Context, args: Args) -> Reply:
             return Reply.of(f"未找到单位「{echoed(name)}」。{hint}")
     else:
         unit = None
-    status = campaign_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)
+    rolled = rolled_up_status(ctx.session, ctx.campaign, ctx.today, unit_id=unit.id if unit is not None else None)
+    status = rolled.status
     tasks = _task_blocks(task_summary_lines(ctx.session, ctx.campaign, status.today, unit))
     if unit is None:
-        return _reply(
-            _on_dashboard(ctx, campaign_summary(status).add(*tasks), "督办网页", "/dashboard"), _chart(status)
-        )
+        doc = campaign_summary(status).add(*children_blocks(rolled), *tasks)
+        return _reply(_on_dashboard(ctx, doc, "督办网页", "/dashboard"), _chart(status))
     unit_status = status.unit(unit.id)
     if unit_status is None:
         return Reply.of(f"「{unit.name}」已不在本次专项整治的单位名单中。")
+    doc = unit_summary(ctx, status, unit, unit_status).add(*tasks)
+    figures = rolled.children.get(unit.id)
+    if figures is not None:
+        doc.add(*child_breakdown(ctx, figures, rolled.own[unit.id], status.today))
+        return _reply(_on_dashboard(ctx, doc, "下级专项整治的督办网页", child_dashboard_path(figures.child)))
     label = "本单位详情" if ctx.actor.role is Role.LIAISON else "单位详情"
-    return _reply(
-        _on_dashboard(
-            ctx, unit_summary(ctx, status, unit, unit_status).add(*tasks), label, f"/dashboard/units/{unit.id}"
+    return _reply(_on_dashboard(ctx, doc, label, f"/dashboard/units/{unit.id}"))
+
+
+def _child_rate(figures: ChildFigures, today: date) -> str:
+    """A child's rate against its own plan's target (the parent's target judges its light)."""
+    counts, child = figures.counts, figures.child
+    text = f"{counts.rate:.1%}（{counts.rectified}/{counts.logged}）"
+    if child.target_rate is not None and child.target_by is not None:
+        text += f"，下级目标 {child.target_rate:.0%}（{format_near(child.target_by, today)}前）"
+        if figures.expected_rate is not None and child.target_by > today:
+            text += f"，按进度今日应达 {figures.expected_rate:.1%}"
+    return text
+
+
+def _child_weekly(figures: ChildFigures) -> str:
+    text = f"{figures.weekly_reported}/{figures.units} 个单位已报送"
+    if figures.weekly_late:
+        text += f"（迟报 {figures.weekly_late}）"
+    return text
+
+
+def children_blocks(rolled: RolledUp) -> list[Block]:
+    """The parent's 汇总 section on its child campaigns: each as its unit, with the figures that went into it."""
+    units = rolled.child_units()
+    if not units:
+        return []
+    today = rolled.status.today
+    items = [
+        Item(
+            f"{name}（{figures.child.name}，{figures.units} 个单位）：问题 {figures.counts.logged} 个，"
+            f"整改率 {_child_rate(figures, today)}，逾期 {figures.counts.overdue}；本周周报 {_child_weekly(figures)}"
         )
-    )
+        for name, figures in units
+    ]
+    return [
+        Heading("下级专项整治（已计入上面各项）"),
+        *items,
+        Line("发送「汇总 单位名」查看下级专项整治的明细。"),
+    ]
+
+
+def child_breakdown(ctx: Context, figures: ChildFigures, own: IssueCounts, today: date) -> list[Block]:
+    """`汇总 <单位>` for a unit that runs a child campaign: who answers for it there, what the unit recorded in
+    this campaign itself, then the child's own 汇总 (its units, lights, reports and deliverables)."""
+    child = figures.child
+    coordinators = "、".join(c.name for c in People(ctx.session).coordinators(child)) or "方案未写"
+    inner = rolled_up_status(ctx.session, child, today)
+    blocks: list[Block] = [
+        Heading(f"下级专项整治「{child.name}」（已计入上面各项）"),
+        Field("下级协调人", coordinators),
+        Field("本单位在本专项整治登记的问题", _counts(own)),
+    ]
+    return blocks + campaign_summary(inner.status).blocks + children_blocks(inner)
 
 
 def _task_blocks(lines: list[str]) -> list[Block]:
@@ -246,7 +299,7 @@ def _task_blocks(lines: list[str]) -> list[Block]:
 
 @command("图表", roles=COORDINATOR, order=75, writes=False, usage="图表 — 各单位整改率与目标对比图")
 def chart(ctx: Context, _args: Args) -> Reply:
-    status = campaign_status(ctx.session, ctx.campaign, ctx.today)
+    status = rolled_up_status(ctx.session, ctx.campaign, ctx.today).status
     image = _chart(status)
     if image is None:
         return Reply.of(NO_FONT)
@@ -277,12 +330,19 @@ def overdue(ctx: Context, _args: Args) -> Reply:
 
 @command("未报送", roles=COORDINATOR, order=70, writes=False, usage="未报送 — 本周周报和各报送事项的缺报单位")
 def missing(ctx: Context, _args: Args) -> Reply:
-    status = campaign_status(ctx.session, ctx.campaign, ctx.today)
+    rolled = rolled_up_status(ctx.session, ctx.campaign, ctx.today)
+    status = rolled.status
     week_missing = status.weekly_missing
     doc = Doc(
         f"本周周报（第{status.week[1]}周）未报送 {len(week_missing)} 个单位"
         + (f"：{_names(week_missing, limit=50)}" if week_missing else "。")
     )
+    children = rolled.child_units()
+    if children:
+        doc.add(
+            Heading("下级专项整治本周周报（各单位都报送了，才算该单位已报送）"),
+            *(Item(f"{name}：{_child_weekly(figures)}") for name, figures in children),
+        )
     if status.deliverables:
         doc.add(Heading("报送事项"), *(_deliverable(item, status.today) for item in status.deliverables))
     else:

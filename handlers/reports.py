@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from core.dates import format_near
 from handlers import materials
-from handlers.commands import LIAISON, Args, command
+from handlers.commands import COORDINATOR, LIAISON, Args, command
 from handlers.context import Context, report_due_moment
 from handlers.dialogs import DialogSpec, Field, FieldError, Suggest, offer_command, start
 from handlers.issues import FOCUS_SYNONYMS, pick
 from handlers.message import Reply
 from handlers.parsing import FieldsRead, clipped, match_choice, read_fields, strip_punct, to_int
 from storage.models import Deliverable, MaterialTarget, StatsReport, Submission, WeeklyReport
-from storage.repos import Deliverables, Reports
+from storage.repos import Audit, Deliverables, Reports, Upward
 
 WEEKDAYS = "一二三四五六日"
 WEEKLY_LIMIT = 5000
@@ -230,30 +232,104 @@ def submit_deliverable(ctx: Context, args: Args) -> Reply:
     owed = [d for d in repo.all(ctx.campaign) if repo.owes(d, contact.unit)]
     if not owed:
         return Reply.of("本单位目前没有需要报送的事项。")
-    name = args.get("item") or ""
-    found = match_choice(name, [d.name for d in owed])
-    chosen = next((d for d in owed if d.name == found.value), None)
-    if chosen is None and name and len(found.suggestions) == 1:
-        meant = found.suggestions[0]
-        return offer_command(
-            ctx, f"没有报送事项「{name}」，是指「{meant}」吗？回复「确认」登记报送，或重新发送。", f"报送 {meant}"
-        )
-    if chosen is None:
-        listing = "\n".join(
-            _deliverable_line(ctx, i, d, repo.submission(d, contact.unit)) for i, d in enumerate(owed, 1)
-        )
-        head = f"没有找到报送事项「{name}」。" if name else ""
-        return Reply.of(f"{head}请发送「报送 事项名」或「报送 序号」，本单位的报送事项：\n{listing}")
+    chosen = _choose(
+        ctx, owed, args.get("item") or "", lambda i, d: _deliverable_line(ctx, i, d, repo.submission(d, contact.unit))
+    )
+    if isinstance(chosen, Reply):
+        return chosen
     if materials.has_pending(ctx):  # files sent just before, waiting to be told what they are
         return materials.file_pending(ctx, materials.Target(MaterialTarget.DELIVERABLE, deliverable=chosen))
     existing = repo.submission(chosen, contact.unit)
     if existing is not None:
-        when = existing.submitted_at.astimezone(ctx.now.tzinfo)
-        return Reply.of(
-            f"「{contact.unit.name}」已于 {format_near(when.date(), ctx.today)} {when:%H:%M} "
-            f"报送过「{chosen.name}」，无需重复报送。"
-        )
+        return _already(ctx, contact.unit.name, chosen, existing)
     late = materials.submit(ctx, chosen).late
     recipient = f"，请按要求将材料报{chosen.recipient}" if chosen.recipient else ""
     late_text = f"（截止 {format_near(chosen.due, ctx.today)}，已逾期）" if late else ""
     return Reply.of(f"已登记「{contact.unit.name}」报送「{chosen.name}」{late_text}{recipient}。")
+
+
+def _choose(
+    ctx: Context, owed: list[Deliverable], name: str, line: Callable[[int, Deliverable], str], whose: str = "本单位"
+) -> Deliverable | Reply:
+    """The deliverable `name` means among those owed, or the reply that asks (a near name offered for a yes, or
+    the numbered list)."""
+    found = match_choice(name, [d.name for d in owed])
+    chosen = next((d for d in owed if d.name == found.value), None)
+    if chosen is not None:
+        return chosen
+    if name and len(found.suggestions) == 1:
+        meant = found.suggestions[0]
+        return offer_command(
+            ctx, f"没有报送事项「{name}」，是指「{meant}」吗？回复「确认」登记报送，或重新发送。", f"报送 {meant}"
+        )
+    listing = "\n".join(line(i, d) for i, d in enumerate(owed, 1))
+    head = f"没有找到报送事项「{name}」。" if name else ""
+    return Reply.of(f"{head}请发送「报送 事项名」或「报送 序号」，{whose}的报送事项：\n{listing}")
+
+
+def _already(ctx: Context, unit_name: str, deliverable: Deliverable, existing: Submission) -> Reply:
+    when = existing.submitted_at.astimezone(ctx.now.tzinfo)
+    return Reply.of(
+        f"「{unit_name}」已于 {format_near(when.date(), ctx.today)} {when:%H:%M} "
+        f"报送过「{deliverable.name}」，无需重复报送。"
+    )
+
+
+NO_PARENT = (
+    "「报送」由各单位联络员登记本单位报送的材料。本专项整治没有上级专项整治（方案的 campaign.parent），"
+    "协调人无需报送；查看各单位的报送情况请发送「未报送」。"
+)
+
+
+@command(
+    "报送",
+    roles=COORDINATOR,
+    order=49,
+    read=_read_item,
+    writes=lambda args: bool(args.get("item")),
+    usage="报送 <事项名> — 有上级专项整治时：登记本单位已向上级报送的事项",
+)
+def submit_upwards(ctx: Context, args: Args) -> Reply:
+    """A child campaign's coordinator records what the parent asked of the unit this campaign is there: it counts
+    as that unit's submission in the parent, matched against the parent's deliverables by name."""
+    above = Upward(ctx.session).parent(ctx.campaign)
+    if above is None:
+        return Reply.of(NO_PARENT)
+    parent, unit = above
+    repo = Deliverables(ctx.session)
+    owed = [d for d in repo.all(parent) if repo.owes(d, unit)]
+    if not owed:
+        return Reply.of(f"上级专项整治「{parent.name}」没有要求「{unit.name}」报送的事项。")
+    chosen = _choose(
+        ctx,
+        owed,
+        args.get("item") or "",
+        lambda i, d: _deliverable_line(ctx, i, d, repo.submission(d, unit)),
+        whose=f"「{unit.name}」在上级专项整治「{parent.name}」",
+    )
+    if isinstance(chosen, Reply):
+        return chosen
+    existing = repo.submission(chosen, unit)
+    if existing is not None:
+        return _already(ctx, unit.name, chosen, existing)
+    late = ctx.now.astimezone(ZoneInfo(parent.timezone)).date() > chosen.due
+    submission = Upward(ctx.session).submit(chosen, unit, at=ctx.now, late=late)
+    for campaign in (ctx.campaign, parent):
+        Audit(ctx.session).record(
+            campaign=campaign,
+            actor=ctx.actor_label,
+            action="deliverable.submit",
+            at=ctx.now,
+            entity="submission",
+            entity_id=submission.id,
+            message_id=ctx.message.message_id,
+            deliverable=chosen.name,
+            unit=unit.name,
+            late=late,
+            upwards=True,
+        )
+    recipient = f"，请按要求将材料报{chosen.recipient}" if chosen.recipient else ""
+    late_text = f"（截止 {format_near(chosen.due, ctx.today)}，已逾期）" if late else ""
+    return Reply.of(
+        f"已在上级专项整治「{parent.name}」登记「{unit.name}」报送「{chosen.name}」{late_text}{recipient}。"
+    )

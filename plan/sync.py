@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,7 @@ from storage.models import (
     TaskUnit,
     Unit,
 )
-from storage.repos import Audit, Campaigns, Deliverables, People, PlanRows, Units, name_key
+from storage.repos import Audit, Campaigns, Deliverables, People, PlanRows, Units, Upward, name_key
 
 
 def collective_key(name: str) -> str:
@@ -103,6 +104,7 @@ def load_plan(session: Session, resolved: ResolvedPlan, *, now: datetime, actor:
     _sync_deliverables(session, campaign, resolved, changes)
     _sync_groups(session, campaign, plan, changes)
     _sync_coordinators(session, campaign, plan, changes, now)
+    _report_contacts_upwards(session, campaign, changes, now)
     _sync_tasks(session, campaign, resolved, units, changes)
     if result.changes or created:
         campaign.updated_at = now
@@ -301,6 +303,22 @@ def _submit_contact_forms(session: Session, campaign: Campaign, changes: _Change
     for contact in PlanRows(session).active_contacts(campaign):
         if repo.submit_contact_form(campaign, contact, at=contact.updated_at) is not None:
             changes.result.changes.append(f"submission+{contact.unit.name}")
+
+
+def _report_contacts_upwards(session: Session, campaign: Campaign, changes: _Changes, now: datetime) -> None:
+    """A child plan that names its coordinators has given the parent its contacts: the unit it is in the parent has
+    submitted the parent's contact form (its coordinators answer for it there), as a liaison's registration would."""
+    above = Upward(session).parent(campaign)
+    if above is None or not PlanRows(session).of_campaign(Coordinator, campaign):
+        return
+    parent, unit = above
+    repo = Deliverables(session)
+    form = repo.contact_form(parent)
+    if form is None or not repo.owes(form, unit) or repo.submission(form, unit) is not None:
+        return
+    late = now.astimezone(ZoneInfo(parent.timezone)).date() > form.due
+    Upward(session).submit(form, unit, at=now, late=late)
+    changes.result.changes.append(f"parent-submission+{unit.name}")
 
 
 def _sync_groups(session: Session, campaign: Campaign, plan: PlanIn, changes: _Changes) -> None:

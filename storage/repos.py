@@ -1376,3 +1376,145 @@ class Tasks(Repo):
         self.session.add(entry)
         self.session.flush()
         return entry
+
+
+@dataclass(frozen=True)
+class Below:
+    """A campaign below another one (plan `campaign.parent`, at any depth), and the unit of the upper campaign
+    it counts under: a grandchild counts under the unit its own parent is."""
+
+    campaign: Campaign
+    unit_id: int  # a unit of the campaign asked about
+    depth: int  # 1: a child
+
+
+class Rollup(Repo):
+    """What a parent campaign reads of the campaigns below it: one aggregate per kind of figure over all of them,
+    grouped by campaign, however many children and units there are."""
+
+    _tree = select(Campaign.id, Campaign.parent_id, Campaign.parent_unit_id).where(Campaign.archived.is_(False))
+
+    def below(self, campaign: Campaign, unit_id: int | None = None) -> list[Below]:
+        """Every campaign below `campaign` that is served (not archived), children first, each with the unit of
+        `campaign` it counts under; with `unit_id`, only those under that unit. A loop in the parents (a plan
+        naming its own grandchild as parent) stops where it comes back."""
+        rows = self.session.execute(self._tree).all()
+        children: dict[int, list[tuple[int, int | None]]] = {}
+        for id_, parent_id, parent_unit_id in rows:
+            if parent_id is not None:
+                children.setdefault(parent_id, []).append((id_, parent_unit_id))
+        found: dict[int, tuple[int, int]] = {}  # campaign id → (unit id, depth)
+        level = [(id_, unit) for id_, unit in children.get(campaign.id, []) if unit is not None]
+        level = [(id_, unit) for id_, unit in level if unit_id is None or unit == unit_id]
+        depth = 1
+        while level:
+            following: list[tuple[int, int]] = []
+            for id_, unit in level:
+                if id_ == campaign.id or id_ in found:
+                    continue
+                found[id_] = (unit, depth)
+                following.extend((child, unit) for child, _ in children.get(id_, []))
+            level, depth = following, depth + 1
+        if not found:
+            return []
+        loaded = {c.id: c for c in self.session.scalars(select(Campaign).where(Campaign.id.in_(list(found))))}
+        return sorted(
+            (Below(loaded[id_], unit, depth) for id_, (unit, depth) in found.items()),
+            key=lambda b: (b.depth, b.campaign.id),
+        )
+
+    _NOT_DONE = Issue.status != IssueStatus.RECTIFIED
+    _ISSUES = (
+        select(
+            Issue.campaign_id,
+            func.count(),
+            func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)),
+            func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)),
+            func.sum(case((_NOT_DONE & (Issue.due < _param("today")), 1), else_=0)),
+            func.sum(case((_NOT_DONE & Issue.due.between(_param("today"), _param("soon")), 1), else_=0)),
+        )
+        .where(Issue.campaign_id.in_(bindparam("ids", expanding=True)))
+        .group_by(Issue.campaign_id)
+    )
+    _UNITS = (
+        select(Unit.campaign_id, func.count())
+        .where(Unit.campaign_id.in_(bindparam("ids", expanding=True)), Unit.retired.is_(False))
+        .group_by(Unit.campaign_id)
+    )
+    _REGISTERED = (
+        select(Contact.campaign_id, func.count(Contact.unit_id.distinct()))
+        .join(Unit, Unit.id == Contact.unit_id)
+        .where(
+            Contact.campaign_id.in_(bindparam("ids", expanding=True)),
+            Contact.status == ContactStatus.ACTIVE,
+            Unit.retired.is_(False),
+        )
+        .group_by(Contact.campaign_id)
+    )
+    _WEEKLY = (
+        select(
+            WeeklyReport.campaign_id,
+            func.count(),
+            func.sum(case((WeeklyReport.late.is_(True), 1), else_=0)),
+        )
+        .join(Unit, Unit.id == WeeklyReport.unit_id)
+        .where(
+            WeeklyReport.campaign_id.in_(bindparam("ids", expanding=True)),
+            WeeklyReport.iso_year == _param("iso_year"),
+            WeeklyReport.iso_week == _param("iso_week"),
+            Unit.retired.is_(False),
+        )
+        .group_by(WeeklyReport.campaign_id)
+    )
+    _COORDINATORS = (
+        select(Coordinator.campaign_id, func.count())
+        .where(Coordinator.campaign_id.in_(bindparam("ids", expanding=True)))
+        .group_by(Coordinator.campaign_id)
+    )
+
+    def issue_counts(self, ids: Sequence[int], today: date, soon: date) -> dict[int, tuple[int, ...]]:
+        """campaign id → (logged, in progress, rectified, overdue, due by `soon`)."""
+        rows = self.session.execute(self._ISSUES, {"ids": list(ids), "today": today, "soon": soon})
+        return {row[0]: tuple(int(n or 0) for n in row[1:]) for row in rows}
+
+    def units(self, ids: Sequence[int]) -> dict[int, int]:
+        """campaign id → units still in it."""
+        return self._counts(self._UNITS, ids)
+
+    def registered(self, ids: Sequence[int]) -> dict[int, int]:
+        """campaign id → its units (still in it) with an active liaison."""
+        return self._counts(self._REGISTERED, ids)
+
+    def coordinators(self, ids: Sequence[int]) -> dict[int, int]:
+        return self._counts(self._COORDINATORS, ids)
+
+    def weekly(self, ids: Sequence[int], iso_year: int, iso_week: int) -> dict[int, tuple[int, int]]:
+        """campaign id → (units that sent the week's report, how many of them late)."""
+        rows = self.session.execute(self._WEEKLY, {"ids": list(ids), "iso_year": iso_year, "iso_week": iso_week})
+        return {campaign_id: (int(sent), int(late or 0)) for campaign_id, sent, late in rows}
+
+    def _counts(self, statement: Select[int, int], ids: Sequence[int]) -> dict[int, int]:
+        return {campaign_id: int(n) for campaign_id, n in self.session.execute(statement, {"ids": list(ids)})}
+
+
+class Upward(Repo):
+    """What a child campaign records in its parent: the deliverables the parent asks of the unit it is there."""
+
+    def parent(self, campaign: Campaign) -> tuple[Campaign, Unit] | None:
+        """The campaign this one reports up to and the unit it is there; None without one (or when either is gone:
+        the parent archived, the unit retired)."""
+        if campaign.parent_id is None or campaign.parent_unit_id is None:
+            return None
+        parent = self.session.get(Campaign, campaign.parent_id)
+        unit = self.session.get(Unit, campaign.parent_unit_id)
+        if parent is None or parent.archived or unit is None or unit.retired or unit.campaign_id != parent.id:
+            return None
+        return parent, unit
+
+    def submit(self, deliverable: Deliverable, unit: Unit, *, at: datetime, late: bool) -> Submission:
+        """The unit's submission of a deliverable of its campaign, made from the campaign below (no liaison of the
+        unit sent it, so no contact)."""
+        submission = Submission(deliverable_id=deliverable.id, unit_id=unit.id, submitted_at=at, late=late)
+        self.session.add(submission)
+        self.session.flush()
+        return submission
