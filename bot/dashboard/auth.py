@@ -245,7 +245,7 @@ def current_viewer(request: Request) -> Viewer | None:
             if platform_seats is None:
                 return None
             seats = platform_seats
-        seats = _with_children(db, seats, served)
+        seats = _with_children(seats, served)
     if not seats:
         return None
     seat = _chosen(request, seats, served)
@@ -308,16 +308,21 @@ def _platform_seats(db: Session, found: DashboardSession, served: dict[int, Camp
     return seats
 
 
-def _with_children(db: Session, seats: list[Seat], served: dict[int, Campaign]) -> list[Seat]:
+def _with_children(seats: list[Seat], served: dict[int, Campaign]) -> list[Seat]:
     """The seats, and read-only ones in every served campaign that reports up to a campaign they coordinate (its
-    children, theirs, …); being its coordinator or liaison is what counts where the person is one."""
+    children, theirs, …); being its coordinator or liaison is what counts where the person is one. Read from the
+    served campaigns' parents, without a query: this runs on every request."""
     by_campaign = {seat.campaign_id: seat for seat in seats}
+    children: dict[int, list[Campaign]] = {}
+    for campaign in served.values():
+        if campaign.parent_id is not None:
+            children.setdefault(campaign.parent_id, []).append(campaign)
     looking = [seat for seat in seats if seat.coordinator_id is not None]
     while looking:
         parent = looking.pop()
-        for child in Campaigns(db).children(served[parent.campaign_id]):
+        for child in children.get(parent.campaign_id, []):
             present = by_campaign.get(child.id)
-            if child.id not in served or (present is not None and present.coordinator_id is not None):
+            if present is not None and present.coordinator_id is not None:
                 continue
             seat = _seat(child, parent.person, coordinator_id=parent.coordinator_id, read_only=True)
             by_campaign[child.id] = seat
