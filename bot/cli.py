@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from argon2 import PasswordHasher
 
-from bot.cli_support import fail, session_factory
+from bot.campaign_cli import app as campaign_app
+from bot.cli_support import CampaignOption, choose_campaign, fail, session_factory
 from bot.cli_text import Typer
 from bot.export_cli import app as export_app
 from bot.import_cli import app as import_app
@@ -22,8 +23,8 @@ from core.clock import SystemClock
 from plan.schema import PlanError, read_plan
 from plan.sync import load_plan
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
-from storage.models import Coordinator
-from storage.repos import Audit, Campaigns, DashboardSessions, People
+from storage.models import Campaign, Coordinator
+from storage.repos import Audit, DashboardSessions, People
 
 app = Typer(help="督办 duban — 专项整治联络员机器人", no_args_is_help=True, add_completion=False)
 plan_app = Typer(help="专项整治方案（YAML）", no_args_is_help=True)
@@ -31,6 +32,7 @@ user_app = Typer(help="用户管理", no_args_is_help=True)
 db_app = Typer(help="数据库", no_args_is_help=True)
 remind_app = Typer(help="提醒", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
+app.add_typer(campaign_app, name="campaign")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(remind_app, name="remind")
@@ -145,7 +147,9 @@ plan_app.command("import", help=PLAN_IMPORT_HELP)(plan_import)
 plan_app.command("import-text", help="同 plan import（旧名称，保留兼容）。")(plan_import)
 
 
-@user_app.command("add-coordinator", help="新增或更新当前专项整治的协调人，并设置网页后台密码。")
+@user_app.command(
+    "add-coordinator", help="新增或更新一个专项整治的协调人，并设置网页后台密码（登录名只属于这一个专项整治）。"
+)
 def add_coordinator(
     name: Annotated[str, typer.Option(help="姓名")],
     login: Annotated[str, typer.Option(help="网页后台登录名")],
@@ -158,17 +162,23 @@ def add_coordinator(
     wecom_userid: Annotated[str | None, typer.Option(help="企业微信 userid（在聊天中使用协调人指令）")] = None,
     dingtalk_userid: Annotated[str | None, typer.Option(help="钉钉 staffId（在聊天中使用协调人指令）")] = None,
     phone: Annotated[str | None, typer.Option(help="手机号")] = None,
+    campaign_name: CampaignOption = None,
 ) -> None:
-    """Create or update a coordinator of the current campaign, with a dashboard password."""
+    """Create or update a coordinator of one campaign, with a dashboard password (a login belongs to one campaign)."""
     if len(password) < 8:
         fail("密码至少 8 位。")
     settings = get_settings()
     now = SystemClock().now()
     with transaction(session_factory(settings)) as session:
-        campaign = Campaigns(session).current(settings.campaign)
-        if campaign is None:
-            fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
-            return
+        campaign = choose_campaign(session, campaign_name, settings.campaign)
+        holder = session.query(Coordinator).filter_by(login=login).first()
+        if holder is not None and (holder.campaign_id != campaign.id or holder.name != name):
+            elsewhere = session.get(Campaign, holder.campaign_id)
+            fail(
+                f"登录名「{login}」已属于「{elsewhere.name if elsewhere else ''}」的协调人{holder.name}；"
+                "一个登录名只属于一个专项整治中的一位协调人。请换一个登录名；"
+                "同一人协调几个专项整治时，也可以用企业微信或钉钉登录，在网页顶部切换。"
+            )
         coordinator = session.query(Coordinator).filter_by(campaign_id=campaign.id, name=name).first()
         if coordinator is None:
             coordinator = Coordinator(campaign_id=campaign.id, name=name, created_at=now)
@@ -190,7 +200,10 @@ def add_coordinator(
             entity_id=coordinator.id,
             login=login,
         )
-    typer.echo(f"协调人 {name}（登录名 {login}）已保存。" + (f"已结束其 {ended} 个看板登录会话。" if ended else ""))
+    typer.echo(
+        f"「{campaign.name}」的协调人 {name}（登录名 {login}）已保存。"
+        + (f"已结束其 {ended} 个看板登录会话。" if ended else "")
+    )
 
 
 @user_app.command("sessions", help="列出未结束的网页后台登录会话；加 --revoke 结束全部（或 --login 指定的）会话。")
@@ -296,6 +309,7 @@ def db_copy(
 def remind_preview(
     start: Annotated[str, typer.Option("--from", help="起始时间（2020-07-17 或 '2020-07-17 09:00'，方案时区）")],
     end: Annotated[str, typer.Option("--to", help="结束时间（含；只写日期表示到当天结束）")],
+    campaign_name: CampaignOption = None,
 ) -> None:
     """Print every reminder and nudge the plan would send between two moments, without sending anything."""
     from bot.services import dashboard_link_for, route_for
@@ -303,10 +317,7 @@ def remind_preview(
 
     settings = get_settings()
     with transaction(session_factory(settings)) as session:
-        campaign = Campaigns(session).current(settings.campaign)
-        if campaign is None:
-            fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
-            return
+        campaign = choose_campaign(session, campaign_name, settings.campaign)
         try:
             first, last = parse_moment(start, campaign, end=False), parse_moment(end, campaign, end=True)
         except ValueError as error:

@@ -1,5 +1,6 @@
 """`duban export {contacts,issues,stats} --out FILE [--unit NAME]`: the official tables as Excel files;
-`duban export bulletin --week 2026-W49 --out FILE.docx`: the week's 工作简报 as a Word document."""
+`duban export bulletin --week 2026-W49 --out FILE.docx`: the week's 工作简报 as a Word document. Each of one
+campaign: `--campaign NAME_OR_ALIAS` (bot.cli_support.choose_campaign)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli_support import campaign_today, fail, scope, session_factory
+from bot.cli_support import CampaignOption, campaign_today, fail, scope, session_factory
 from bot.cli_text import Typer
 from bot.settings import get_settings
 from exports.bulletin_docx import write_bulletin
@@ -47,10 +48,10 @@ def _written(out: Path, suffix: str = ".xlsx") -> Iterator[Path]:
 
 
 @app.command("contacts", help="附件1 联系人（每个单位都列出，未报送的写明）。")
-def contacts(out: OutOption, unit: UnitOption = None) -> None:
+def contacts(out: OutOption, unit: UnitOption = None, campaign_name: CampaignOption = None) -> None:
     """附件1 联系人."""
     with transaction(session_factory(get_settings())) as session, _written(out) as partial:
-        campaign, chosen = scope(session, unit)
+        campaign, chosen = scope(session, campaign_name, unit)
         rows = export_contacts(session, campaign, partial, today=campaign_today(campaign), unit=chosen)
     typer.echo(f"已导出附件1 联系人 {rows} 人：{out}")
 
@@ -60,10 +61,11 @@ def issues(
     out: OutOption,
     unit: UnitOption = None,
     sheet_per_unit: Annotated[bool, typer.Option("--sheet-per-unit", help="每个单位一个工作表")] = False,
+    campaign_name: CampaignOption = None,
 ) -> None:
     """附件2 问题清单 (one sheet for all units, one per unit, or one unit's)."""
     with transaction(session_factory(get_settings())) as session, _written(out) as partial:
-        campaign, chosen = scope(session, unit)
+        campaign, chosen = scope(session, campaign_name, unit)
         total = Issues(session).count(campaign, chosen)
         columns = (TextColumn("[bold]导出问题清单"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, transient=True) as progress:
@@ -81,10 +83,10 @@ def issues(
 
 
 @app.command("stats", help="附件3 统计表（一个单位的，或全部单位合计）。")
-def stats(out: OutOption, unit: UnitOption = None) -> None:
+def stats(out: OutOption, unit: UnitOption = None, campaign_name: CampaignOption = None) -> None:
     """附件3 统计表 (one unit's or summed over the campaign)."""
     with transaction(session_factory(get_settings())) as session, _written(out) as partial:
-        campaign, chosen = scope(session, unit)
+        campaign, chosen = scope(session, campaign_name, unit)
         table = export_stats(session, campaign, partial, today=campaign_today(campaign), unit=chosen)
     found = sum(table.found.values())
     typer.echo(f"已导出附件3 统计表（发现问题 {found} 个）：{out}")
@@ -94,10 +96,11 @@ def stats(out: OutOption, unit: UnitOption = None) -> None:
 def bulletin(
     out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件", dir_okay=False)],
     week: Annotated[str | None, typer.Option("--week", "-w", help="周次，如 2026-W49；默认本周")] = None,
+    campaign_name: CampaignOption = None,
 ) -> None:
     """工作简报 of a week (Word)."""
     with transaction(session_factory(get_settings())) as session, _written(out, ".docx") as partial:
-        campaign, _ = scope(session, None)
+        campaign, _ = scope(session, campaign_name, None)
         today = campaign_today(campaign)
         try:
             iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]

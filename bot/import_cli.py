@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_support import campaign_today, fail, scope, session_factory
+from bot.cli_support import CampaignOption, campaign_today, fail, scope, session_factory
 from bot.cli_text import Typer
 from bot.settings import get_settings
 from core.clock import SystemClock
@@ -23,9 +23,9 @@ UnitOption = Annotated[str | None, typer.Option("--unit", "-u", help="表格没�
 NOUNS = {"contacts": "位联系人", "issues": "个问题"}
 
 
-def _run(kind: str, file: Path, write: bool, unit_name: str | None) -> None:
+def _run(kind: str, file: Path, write: bool, unit_name: str | None, campaign_name: str | None) -> None:
     with transaction(session_factory(get_settings())) as session:
-        campaign, unit = scope(session, unit_name)
+        campaign, unit = scope(session, campaign_name, unit_name)
         try:
             if kind == "contacts":
                 plan = plan_contacts(session, campaign, file, unit=unit)
@@ -55,12 +55,16 @@ def _print(plan: ImportPlan, file: Path) -> None:
 
 
 @app.command("contacts", help="附件1 联系人 → 预先登记的联系人（本人用该手机号在聊天中登记即生效）。")
-def contacts(file: FileArgument, write: ApplyOption = False, unit: UnitOption = None) -> None:
+def contacts(
+    file: FileArgument, write: ApplyOption = False, unit: UnitOption = None, campaign_name: CampaignOption = None
+) -> None:
     """附件1 联系人 → contacts named in advance (active once they register in chat with that phone)."""
-    _run("contacts", file, write, unit)
+    _run("contacts", file, write, unit, campaign_name)
 
 
 @app.command("issues", help="附件2 问题清单 → 问题台账（每个单位一个工作表、一个工作表，或用 --unit）。")
-def issues(file: FileArgument, write: ApplyOption = False, unit: UnitOption = None) -> None:
+def issues(
+    file: FileArgument, write: ApplyOption = False, unit: UnitOption = None, campaign_name: CampaignOption = None
+) -> None:
     """附件2 问题清单 → the issue ledger (one sheet per unit, one sheet for all, or --unit)."""
-    _run("issues", file, write, unit)
+    _run("issues", file, write, unit, campaign_name)

@@ -1,4 +1,5 @@
-"""`duban materials export --deliverable <名称> --out <file.zip>`: every unit's files for one deliverable."""
+"""`duban materials export --deliverable <名称> --out <file.zip> [--campaign 简称]`: every unit's files for one
+deliverable of one campaign."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_support import fail
+from bot.cli_support import CampaignOption, choose_campaign, fail
 from bot.cli_text import Typer
 from bot.settings import get_settings
 from handlers.parsing import match_choice
 from storage.db import make_engine, make_session_factory, transaction, upgrade_schema
 from storage.files import Files
 from storage.material_zip import write_zip
-from storage.repos import Campaigns, Deliverables
+from storage.repos import Deliverables
 
 app = Typer(help="各单位通过聊天报送的材料（文件、图片）", no_args_is_help=True)
 
@@ -23,6 +24,7 @@ app = Typer(help="各单位通过聊天报送的材料（文件、图片）", no
 def export(
     deliverable: Annotated[str, typer.Option("--deliverable", "-d", help="报送事项名称（可写能认出的部分）")],
     out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .zip 文件", dir_okay=False)],
+    campaign_name: CampaignOption = None,
 ) -> None:
     """Write one deliverable's files as a zip."""
     settings = get_settings()
@@ -30,9 +32,7 @@ def export(
     upgrade_schema(engine)
     files = Files.from_setting(settings.file_store, settings.files_dir)
     with transaction(make_session_factory(engine)) as session:
-        campaign = Campaigns(session).current(settings.campaign)
-        if campaign is None:
-            fail("还没有专项整治方案，请先 duban plan load 或 duban demo。")
+        campaign = choose_campaign(session, campaign_name, settings.campaign)
         choices = Deliverables(session).all(campaign)
         found = match_choice(deliverable, [d.name for d in choices])
         chosen = next((d for d in choices if d.name == found.value), None)

@@ -1,6 +1,8 @@
 """The JSON API under /api/ (in the OpenAPI document): campaign summary, units, the issue ledger.
 
-Coordinator-only, through the same session as the dashboard: a request without one gets 401.
+Coordinator-only, through the same session as the dashboard: a request without one gets 401. Every route answers
+about one campaign: `?campaign=<id>` (the ids GET /api/campaigns lists), else the one chosen last in the dashboard,
+else the newest of the coordinator's; another campaign's id is a 403 or 404 with the reason.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from bot.dashboard.auth import ApiViewer, ServicesDep
+from bot.dashboard.auth import ApiViewer, ServicesDep, Viewer
 from bot.dashboard.queries import PAGE_SIZE, PRINTABLE, IssueFilter, issue_with_history, ledger, liaison_names
 from core.statuses import IssueStatus
 from handlers.coordination import reasons
 from handlers.summary import IssueCounts, Light, campaign_status
 from storage.db import transaction
 from storage.models import INTEGER_MAX, Campaign, Issue
-from storage.repos import Campaigns, issue_record
+from storage.repos import issue_record
 
 router = APIRouter(prefix="/api", tags=["coordinators"])
 
@@ -134,19 +136,40 @@ class IssuePage(BaseModel):
     items: list[IssueOut]
 
 
-def _campaign(session: Session, services: ServicesDep) -> tuple[Campaign, date]:
-    """The served campaign and today's date in its timezone."""
-    campaign = Campaigns(session).current(services.settings.campaign)
+def _campaign(session: Session, services: ServicesDep, viewer: Viewer) -> tuple[Campaign, date]:
+    """The campaign the request is about (`?campaign=<id>`, else the one chosen last, else the newest of the
+    viewer's) and today's date in its timezone."""
+    campaign = session.get(Campaign, viewer.campaign_id)
     if campaign is None:
-        raise HTTPException(503, "还没有专项整治方案。")
+        raise HTTPException(404, "没有这个专项整治。")
     return campaign, services.clock.now().astimezone(ZoneInfo(campaign.timezone)).date()
 
 
+class CampaignOut(BaseModel):
+    id: int  # what ?campaign= takes
+    name: str
+    alias: str | None
+    role: str  # 协调人, 上级协调人（只读）
+    current: bool  # the one the other routes answer about without ?campaign=
+
+
+@router.get("/campaigns", response_model=list[CampaignOut])
+def campaigns(viewer: ApiViewer) -> list[CampaignOut]:
+    """The campaigns the signed-in coordinator may open; every other route takes `?campaign=<id>` to pick one."""
+    return [
+        CampaignOut(
+            id=s.campaign_id, name=s.name, alias=s.alias, role=s.role, current=s.campaign_id == viewer.campaign_id
+        )
+        for s in viewer.campaigns
+        if s.coordinator_id is not None
+    ]
+
+
 @router.get("/summary", response_model=SummaryOut)
-def summary(_viewer: ApiViewer, services: ServicesDep) -> SummaryOut:
+def summary(viewer: ApiViewer, services: ServicesDep) -> SummaryOut:
     """The numbers of 汇总: phase, registrations, ledger totals, rate against target, weekly reports, lights."""
     with transaction(services.sessions) as session:
-        campaign, today = _campaign(session, services)
+        campaign, today = _campaign(session, services, viewer)
         status = campaign_status(session, campaign, today)
         return SummaryOut(
             campaign=campaign.name,
@@ -177,10 +200,10 @@ def summary(_viewer: ApiViewer, services: ServicesDep) -> SummaryOut:
 
 
 @router.get("/units", response_model=list[UnitOut])
-def units(_viewer: ApiViewer, services: ServicesDep) -> list[UnitOut]:
+def units(viewer: ApiViewer, services: ServicesDep) -> list[UnitOut]:
     """Every unit with its counts and red/yellow/green light (and why)."""
     with transaction(services.sessions) as session:
-        campaign, today = _campaign(session, services)
+        campaign, today = _campaign(session, services, viewer)
         status = campaign_status(session, campaign, today)
         names = liaison_names(session, [u.unit.id for u in status.units])
         return [
@@ -216,10 +239,10 @@ def _filter(
 
 
 @router.get("/issues", response_model=IssuePage)
-def issues(_viewer: ApiViewer, services: ServicesDep, filters: Annotated[IssueFilter, Depends(_filter)]) -> IssuePage:
+def issues(viewer: ApiViewer, services: ServicesDep, filters: Annotated[IssueFilter, Depends(_filter)]) -> IssuePage:
     """The ledger, newest first, 50 a page, filtered by unit id, status, focus area, source or overdue."""
     with transaction(services.sessions) as session:
-        campaign, today = _campaign(session, services)
+        campaign, today = _campaign(session, services, viewer)
         page = ledger(session, campaign, filters, today)
         return IssuePage(
             total=page.total,
@@ -231,10 +254,10 @@ def issues(_viewer: ApiViewer, services: ServicesDep, filters: Annotated[IssueFi
 
 
 @router.get("/issues/{number}", response_model=IssueDetailOut)
-def issue(number: int, _viewer: ApiViewer, services: ServicesDep) -> IssueDetailOut:
+def issue(number: int, viewer: ApiViewer, services: ServicesDep) -> IssueDetailOut:
     """One issue with its progress history."""
     with transaction(services.sessions) as session:
-        campaign, today = _campaign(session, services)
+        campaign, today = _campaign(session, services, viewer)
         found = issue_with_history(session, campaign, number)
         if found is None:
             raise HTTPException(404, f"没有编号为 #{number} 的问题。")

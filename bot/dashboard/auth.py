@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -24,10 +25,10 @@ from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from starlette.responses import Response
 
 from bot.services import Services
@@ -35,8 +36,8 @@ from bot.settings import Settings
 from core.channels import Platform
 from core.statuses import ContactStatus
 from storage.db import lock_names, transaction
-from storage.models import AuditEntry, Campaign, Contact, Coordinator
-from storage.repos import Audit, Campaigns, DashboardSessions, People
+from storage.models import AuditEntry, Campaign, ChatIdentity, Contact, Coordinator, DashboardSession
+from storage.repos import Audit, Campaigns, DashboardSessions, fits_integer
 
 log = logging.getLogger("duban.dashboard")
 
@@ -66,9 +67,48 @@ class Redirect(Exception):
         self.url = url
 
 
+CAMPAIGN_PARAM = "campaign"  # ?campaign=<id>: which campaign a dashboard page, /api route or download is about
+
+
+def campaign_url(path: str, campaign_id: int) -> str:
+    """`path` about one campaign: `?campaign=<id>` added to its query (before any #fragment)."""
+    path, hash_, fragment = path.partition("#")
+    return f"{path}{'&' if '?' in path else '?'}{CAMPAIGN_PARAM}={campaign_id}{hash_}{fragment}"
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A campaign a signed-in person may open in the dashboard, and as whom there."""
+
+    campaign_id: int
+    name: str  # the campaign's
+    alias: str | None
+    person: str  # the coordinator's or liaison's name in that campaign
+    coordinator_id: int | None = None
+    unit_id: int | None = None  # a liaison's unit
+    read_only: bool = False  # a coordinator of a campaign this one reports up to, looking in
+
+    @property
+    def label(self) -> str:
+        return self.alias or self.name
+
+    @property
+    def home(self) -> str:
+        """Their first page in this campaign: the overview, or a liaison's unit."""
+        page = "/dashboard" if self.coordinator_id is not None else f"/dashboard/units/{self.unit_id}"
+        return campaign_url(page, self.campaign_id)
+
+    @property
+    def role(self) -> str:
+        if self.read_only:
+            return "上级协调人（只读）"
+        return "协调人" if self.coordinator_id is not None else "联络员"
+
+
 @dataclass(frozen=True)
 class Viewer:
-    """Who is behind a request: a coordinator (everything), or a liaison (their own unit, read-only)."""
+    """Who is behind a request, in the campaign it is about: a coordinator (everything), a parent campaign's
+    coordinator (everything, read-only), or a liaison (their own unit, read-only); and every campaign they may open."""
 
     name: str
     campaign_id: int
@@ -76,6 +116,8 @@ class Viewer:
     actor: str  # how the audit trail names them: dashboard:<login>, or dashboard:<platform>:<user id>
     coordinator_id: int | None = None
     unit_id: int | None = None  # a liaison's unit
+    read_only: bool = False
+    campaigns: tuple[Seat, ...] = ()
 
     @property
     def is_coordinator(self) -> bool:
@@ -85,8 +127,17 @@ class Viewer:
         return self.is_coordinator or self.unit_id == unit_id
 
     @property
+    def switches(self) -> bool:
+        """More than one campaign to choose from: the header shows a switcher and links name the campaign."""
+        return len(self.campaigns) > 1
+
+    def url(self, path: str) -> str:
+        """A dashboard address about the campaign on screen (unchanged for someone with only one campaign)."""
+        return campaign_url(path, self.campaign_id) if self.switches else path
+
+    @property
     def home(self) -> str:
-        return "/dashboard" if self.is_coordinator else f"/dashboard/units/{self.unit_id}"
+        return self.url("/dashboard" if self.is_coordinator else f"/dashboard/units/{self.unit_id}")
 
 
 def services(request: Request) -> Services:
@@ -154,11 +205,17 @@ def _digest(token: str) -> str:
 
 
 def current_viewer(request: Request) -> Viewer | None:
-    """The signed-in coordinator or liaison of the served campaign, or None (no, forged, ended or foreign session).
+    """The signed-in coordinator or liaison, in the campaign the request is about; None for no, a forged, an ended
+    or a foreign session, or one with no campaign served to it.
 
-    A password session holds while the coordinator keeps that login and password (and passwords are on); a WeCom
-    or DingTalk session while the plan still maps that platform user to the same coordinator, or to the same
-    liaison, still active."""
+    A password session holds while the coordinator keeps that login and password (and passwords are on), and opens
+    that coordinator's campaign. A WeCom or DingTalk session holds while the plan it was opened under still maps that
+    platform user to the same coordinator, or to the same liaison, still active; it opens every served campaign
+    whose plan names that platform user (docs: README, 多个专项整治). Either way a coordinator also looks into the
+    campaigns that report up to theirs, read-only.
+
+    Under /dashboard and /api the campaign is the one `?campaign=<id>` names (403 or 404 with a reason when it is
+    not theirs), else the one this browser chose last, else the newest of theirs."""
     session = read_session(request)
     token = session.get("s")
     if not isinstance(token, str) or not token:
@@ -166,33 +223,132 @@ def current_viewer(request: Request) -> Viewer | None:
     svc = services(request)
     csrf = str(session.get("x", ""))
     with transaction(svc.sessions) as db:
-        campaign = Campaigns(db).current(svc.settings.campaign)
         found = DashboardSessions(db).find(_digest(token), svc.clock.now())
-        if campaign is None or found is None:
+        if found is None:
             return None
+        served = {campaign.id: campaign for campaign in Campaigns(db).serving(svc.settings.campaign)}
         if found.platform is None or found.external_id is None:
             coordinator = found.coordinator
             if (
                 not svc.settings.dashboard_passwords
                 or coordinator is None
-                or coordinator.campaign_id != campaign.id
                 or not coordinator.login
                 or session.get("v") != fingerprint(coordinator.password_hash)
             ):
                 return None
-            return Viewer(
-                coordinator.name, campaign.id, csrf, f"dashboard:{coordinator.login}", coordinator_id=coordinator.id
-            )
-        actor = People(db).actor(campaign, found.platform, found.external_id)
-        label = f"dashboard:{found.platform}:{found.external_id}"
-        if found.coordinator_id is not None:
-            if actor.coordinator is None or actor.coordinator.id != found.coordinator_id:
+            actor = f"dashboard:{coordinator.login}"
+            campaign = served.get(coordinator.campaign_id)
+            seats = [] if campaign is None else [_seat(campaign, coordinator.name, coordinator_id=coordinator.id)]
+        else:
+            actor = f"dashboard:{found.platform}:{found.external_id}"
+            platform_seats = _platform_seats(db, found, served)
+            if platform_seats is None:
                 return None
-            return Viewer(actor.coordinator.name, campaign.id, csrf, label, coordinator_id=actor.coordinator.id)
-        contact = actor.contact
-        if contact is None or contact.id != found.contact_id or contact.status is not ContactStatus.ACTIVE:
+            seats = platform_seats
+        seats = _with_children(seats, served)
+    if not seats:
+        return None
+    seat = _chosen(request, seats, served)
+    return Viewer(
+        seat.person,
+        seat.campaign_id,
+        csrf,
+        actor,
+        coordinator_id=seat.coordinator_id,
+        unit_id=seat.unit_id,
+        read_only=seat.read_only,
+        campaigns=tuple(seats),
+    )
+
+
+def identities_of(db: Session, campaign_ids: Iterable[int], platform: str, external_id: str) -> Sequence[ChatIdentity]:
+    """Who a platform user is in each of these campaigns (a coordinator, or a liaison with their unit), oldest
+    campaign first."""
+    return db.scalars(
+        select(ChatIdentity)
+        .where(
+            ChatIdentity.platform == platform,
+            ChatIdentity.external_id == external_id,
+            ChatIdentity.campaign_id.in_(list(campaign_ids)),
+        )
+        .options(joinedload(ChatIdentity.contact), joinedload(ChatIdentity.coordinator))
+        .order_by(ChatIdentity.campaign_id)
+    ).all()
+
+
+def _seat(campaign: Campaign, person: str, **role: Any) -> Seat:
+    return Seat(campaign.id, campaign.name, campaign.alias, person, **role)
+
+
+def _platform_seats(db: Session, found: DashboardSession, served: dict[int, Campaign]) -> list[Seat] | None:
+    """The served campaigns whose plans name the session's platform user, as a coordinator or an active liaison;
+    None when the plan the session was opened under no longer maps that user to the same person."""
+    owner = found.coordinator or found.contact
+    if owner is None:
+        return None
+    assert found.platform is not None and found.external_id is not None
+    identities = identities_of(db, [*served, owner.campaign_id], found.platform, found.external_id)
+    own = next((i for i in identities if i.campaign_id == owner.campaign_id), None)
+    if own is None:
+        return None
+    if found.coordinator_id is not None:
+        if own.coordinator_id != found.coordinator_id:
             return None
-        return Viewer(contact.name, campaign.id, csrf, label, unit_id=contact.unit_id)
+    elif own.contact is None or own.contact.id != found.contact_id or own.contact.status is not ContactStatus.ACTIVE:
+        return None
+    seats = []
+    for identity in identities:
+        campaign = served.get(identity.campaign_id)
+        if campaign is None:
+            continue
+        if identity.coordinator is not None:
+            seats.append(_seat(campaign, identity.coordinator.name, coordinator_id=identity.coordinator.id))
+        elif identity.contact is not None and identity.contact.status is ContactStatus.ACTIVE:
+            seats.append(_seat(campaign, identity.contact.name, unit_id=identity.contact.unit_id))
+    return seats
+
+
+def _with_children(seats: list[Seat], served: dict[int, Campaign]) -> list[Seat]:
+    """The seats, and read-only ones in every served campaign that reports up to a campaign they coordinate (its
+    children, theirs, …); being its coordinator or liaison is what counts where the person is one. Read from the
+    served campaigns' parents, without a query: this runs on every request."""
+    by_campaign = {seat.campaign_id: seat for seat in seats}
+    children: dict[int, list[Campaign]] = {}
+    for campaign in served.values():
+        if campaign.parent_id is not None:
+            children.setdefault(campaign.parent_id, []).append(campaign)
+    looking = [seat for seat in seats if seat.coordinator_id is not None]
+    while looking:
+        parent = looking.pop()
+        for child in children.get(parent.campaign_id, []):
+            present = by_campaign.get(child.id)
+            if present is not None and present.coordinator_id is not None:
+                continue
+            seat = _seat(child, parent.person, coordinator_id=parent.coordinator_id, read_only=True)
+            by_campaign[child.id] = seat
+            looking.append(seat)
+    return sorted(by_campaign.values(), key=lambda seat: seat.campaign_id)
+
+
+def _chosen(request: Request, seats: list[Seat], served: dict[int, Campaign]) -> Seat:
+    """The seat of the campaign the request is about (see current_viewer)."""
+    by_campaign = {seat.campaign_id: seat for seat in seats}
+    wanted = request.query_params.get(CAMPAIGN_PARAM)
+    if wanted is not None and request.url.path.startswith(("/dashboard", "/api")):
+        campaign_id = int(wanted) if wanted.isdigit() and fits_integer(int(wanted)) else None
+        if campaign_id in by_campaign:
+            if read_session(request).get("c") != campaign_id:
+                request.state.chosen_campaign = campaign_id  # render() remembers it in the session cookie
+            return by_campaign[campaign_id]
+        if campaign_id in served:
+            raise HTTPException(
+                403, "您不是这个专项整治的协调人或联络员，无权查看。请在页面顶部切换到您参与的专项整治。"
+            )
+        raise HTTPException(404, "没有这个专项整治（编号不对，或它已归档、不由本系统提供）。")
+    remembered = read_session(request).get("c")
+    if isinstance(remembered, int) and remembered in by_campaign:
+        return by_campaign[remembered]
+    return seats[-1]  # the newest: what a deployment serving one campaign at a time showed
 
 
 def require_unit_viewer(request: Request) -> Viewer:
@@ -210,10 +366,25 @@ def require_page_viewer(request: Request) -> Viewer:
         if request.method == "GET" and request.url.path == "/dashboard":
             raise Redirect(viewer.home)
         raise HTTPException(403, "联络员只能查看本单位的情况。")
+    if viewer.read_only and request.method != "GET":
+        raise HTTPException(
+            403, "您是上级专项整治的协调人，在下级专项整治中只能查看；审核、导入、加载方案请由它的协调人操作。"
+        )
     return viewer
 
 
-def require_api_viewer(request: Request) -> Viewer:
+def require_api_viewer(
+    request: Request,
+    # Read by current_viewer; declared here for the OpenAPI document.
+    campaign: Annotated[
+        int | None,
+        Query(
+            alias=CAMPAIGN_PARAM,
+            ge=1,
+            description="campaign id (GET /api/campaigns); default: the one chosen last, else the newest",
+        ),
+    ] = None,
+) -> Viewer:
     viewer = current_viewer(request)
     if viewer is None or not viewer.is_coordinator:
         raise HTTPException(401, "请先以牵头部门协调人身份登录督办网页（/dashboard/login）。")
@@ -271,7 +442,7 @@ def address_locked(session: Session, address: str, now: datetime) -> bool:
 
 
 def attempt_login(
-    session: Session, campaign: Campaign | None, login: str, password: str, *, address: str, now: datetime
+    session: Session, served: Sequence[Campaign], login: str, password: str, *, address: str, now: datetime
 ) -> LoginResult:
     """Check a password, counting failures per login name and per client address over the last 15 minutes.
 
@@ -286,11 +457,18 @@ def attempt_login(
     ):
         log.warning("login refused: too many failures", extra={"address": address})
         return LoginResult(None, "登录失败次数过多，请 15 分钟后再试。", 429)
+    # A login is one coordinator of one campaign (logins are unique across campaigns); one that is not served here
+    # (archived, or DUBAN_CAMPAIGN names another) signs nobody in.
     coordinator = None
-    if campaign is not None and login:
+    if login and served:
         coordinator = session.scalars(
-            select(Coordinator).where(Coordinator.login == login, Coordinator.campaign_id == campaign.id)
+            select(Coordinator).where(
+                Coordinator.login == login, Coordinator.campaign_id.in_([campaign.id for campaign in served])
+            )
         ).first()
+    campaign = next((c for c in served if coordinator is not None and c.id == coordinator.campaign_id), None)
+    if campaign is None and served:
+        campaign = served[-1]  # where a failure is recorded
     try:
         _hasher.verify(
             coordinator.password_hash if coordinator and coordinator.password_hash else _DUMMY_HASH, password

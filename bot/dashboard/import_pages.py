@@ -47,7 +47,7 @@ def _page(
     request: Request, services: ServicesDep, viewer: PageViewer, status_code: int = 200, **context: object
 ) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         units = Units(session).all(campaign)
     return render(
         request,
@@ -90,7 +90,7 @@ async def import_preview(
         )
     try:
         with transaction(services.sessions) as session:
-            plan = _plan(session, services, _campaign(session, services), kind, unit, data)
+            plan = _plan(session, services, _campaign(session, viewer), kind, unit, data)
     except WorkbookError as error:
         return _page(request, services, viewer, 400, problem=f"{name}：{error}", kind=kind)
     return _page(
@@ -126,7 +126,7 @@ def import_apply(
     except (binascii.Error, ValueError) as error:
         raise HTTPException(400, "导入的文件已损坏，请重新上传。") from error
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         try:
             plan = _plan(session, services, campaign, kind, unit, table)
         except WorkbookError as error:
@@ -137,4 +137,4 @@ def import_apply(
         if written
         else f"「{name}」中没有需要写入的内容（{plan.summary}）。"
     )
-    return RedirectResponse(f"/dashboard/import?done={quote(done)}", status_code=303)
+    return RedirectResponse(viewer.url(f"/dashboard/import?done={quote(done)}"), status_code=303)

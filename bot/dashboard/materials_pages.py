@@ -49,7 +49,7 @@ def _deliverable(session: Session, campaign: Campaign, deliverable_id: int) -> D
 @router.get("/materials", response_class=HTMLResponse)
 def materials_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         units = [u for u in Units(session).all(campaign) if not u.retired]
         rows = []
         for deliverable in Deliverables(session).all(campaign):
@@ -64,7 +64,7 @@ def materials_page(request: Request, viewer: PageViewer, services: ServicesDep) 
 @router.get("/materials/{deliverable_id}", response_class=HTMLResponse)
 def material_page(request: Request, deliverable_id: int, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         deliverable = _deliverable(session, campaign, deliverable_id)
         by_unit: dict[int, list[Material]] = {}
         for material, unit in current_materials(session, deliverable):
@@ -92,7 +92,7 @@ def material_zip(deliverable_id: int, viewer: PageViewer, services: ServicesDep)
     path = Path(handle.name)
     try:
         with transaction(services.sessions) as session, handle:
-            deliverable = _deliverable(session, _campaign(session, services), deliverable_id)
+            deliverable = _deliverable(session, _campaign(session, viewer), deliverable_id)
             write_zip(session, files, deliverable, handle)
             name = f"{deliverable.name}.zip"
     except BaseException:
@@ -117,7 +117,7 @@ def _material(session: Session, campaign: Campaign, material_id: int, viewer: Vi
 def _stream(services: Services, material_id: int, viewer: Viewer, *, inline: bool) -> Response:
     files: Files = services.dispatcher.files
     with transaction(services.sessions) as session:
-        material = _material(session, _campaign(session, services), material_id, viewer)
+        material = _material(session, _campaign(session, viewer), material_id, viewer)
         kind, name, sha256 = material.kind, material.name, material.sha256
     if inline and kind not in IMAGE_KINDS:
         raise HTTPException(404, "只有图片有缩略图。")
@@ -149,7 +149,7 @@ def picture(material_id: int, viewer: UnitViewer, services: ServicesDep) -> Resp
 @router.get("/issues/{number}/evidence", response_class=HTMLResponse)
 def evidence_page(request: Request, number: int, viewer: UnitViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         issue = (
             session.scalars(select(Issue).where(Issue.campaign_id == campaign.id, Issue.number == number)).first()
             if fits_integer(number)

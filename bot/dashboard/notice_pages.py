@@ -23,7 +23,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 @router.get("/notices", response_class=HTMLResponse)
 def notices_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         return render(
             request,
             "notices.html",
@@ -35,7 +35,7 @@ def notices_page(request: Request, viewer: PageViewer, services: ServicesDep) ->
 @router.get("/notices/{number}", response_class=HTMLResponse)
 def notice_page(request: Request, number: int, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         notice = Notices(session).by_number(campaign, number) if fits_integer(number) else None
         if notice is None:
             raise HTTPException(404, f"没有编号为 {number} 的通知。")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,16 +25,20 @@ from starlette.responses import Response
 
 from bot.dashboard import reminders
 from bot.dashboard.auth import (
+    CAMPAIGN_PARAM,
     PageViewer,
+    Seat,
     ServicesDep,
     UnitViewer,
     Viewer,
     attempt_login,
+    campaign_url,
     check_csrf,
     csrf_token,
     current_viewer,
     end_session,
     platform_sign_ins,
+    read_session,
     safe_next,
     start_session,
     write_session,
@@ -83,14 +90,65 @@ def render(
     )
     if fresh:  # a visitor without a session (the login page) gets one that holds only the token
         write_session(request, response, {"x": token})
+    elif (chosen := getattr(request.state, "chosen_campaign", None)) is not None:
+        # A campaign picked by ?campaign= (the switcher, a link): the one pages without it show from now on.
+        write_session(request, response, {**read_session(request), "c": chosen})
     return response
 
 
-def _campaign(session: Session, services: Services) -> Campaign:
-    campaign = Campaigns(session).current(services.settings.campaign)
+def _campaign(session: Session, viewer: Viewer) -> Campaign:
+    """The campaign the request is about (the viewer may open it: bot.dashboard.auth.current_viewer)."""
+    campaign = session.get(Campaign, viewer.campaign_id)
     if campaign is None:
-        raise HTTPException(503, "还没有专项整治方案（duban plan load 或 duban demo）。")
+        raise HTTPException(404, "没有这个专项整治。")
     return campaign
+
+
+def switch_url(request: Request, viewer: Viewer, seat: Seat) -> str:
+    """Where the switcher takes the viewer in another campaign: the same list page for a coordinator, else the
+    campaign's first page for them."""
+    path = request.url.path
+    if seat.coordinator_id is not None and viewer.is_coordinator and path in SWITCHABLE:
+        return campaign_url(path, seat.campaign_id)
+    return seat.home
+
+
+# Pages that are the same list in every campaign (an issue or a unit belongs to one, so it is not).
+SWITCHABLE = frozenset(
+    "/dashboard" + tail
+    for tail in (
+        "",
+        "/units",
+        "/issues",
+        "/weekly",
+        "/registrations",
+        "/notices",
+        "/materials",
+        "/reminders",
+        "/plan",
+        "/exports",
+        "/import",
+    )
+)
+
+
+@pass_context
+def _url(context: Mapping[str, Any], path: str) -> str:
+    """A link in a page: about the campaign on screen when the viewer has more than one (Viewer.url)."""
+    viewer = context.get("viewer")
+    return viewer.url(path) if isinstance(viewer, Viewer) else path
+
+
+@pass_context
+def _campaign_field(context: Mapping[str, Any]) -> Markup:
+    """What a GET form adds to carry the campaign (a browser drops the query of a GET form's action)."""
+    viewer = context.get("viewer")
+    if not isinstance(viewer, Viewer) or not viewer.switches:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CAMPAIGN_PARAM, viewer.campaign_id)
+
+
+templates.env.globals.update(switch_url=switch_url, url=_url, campaign_field=_campaign_field)
 
 
 def _now(services: Services, campaign: Campaign) -> datetime:
@@ -139,8 +197,8 @@ def login(
         return _login_form(request, services, next, 403, error="本系统已关闭密码登录，请用企业微信或钉钉登录。")
     address = request.client.host if request.client else "unknown"
     with transaction(services.sessions) as session:
-        campaign = Campaigns(session).current(services.settings.campaign)
-        result = attempt_login(session, campaign, login.strip(), password, address=address, now=services.clock.now())
+        served = Campaigns(session).serving(services.settings.campaign)
+        result = attempt_login(session, served, login.strip(), password, address=address, now=services.clock.now())
         if result.coordinator is None:
             return _login_form(request, services, next, result.status, error=result.error, login=login)
         response = RedirectResponse(safe_next(next), status_code=303)
@@ -197,7 +255,7 @@ def _status_context(status: CampaignStatus) -> dict[str, Any]:
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         today = _now(services, campaign).date()
         status = campaign_status(session, campaign, today)
         return render(
@@ -211,7 +269,7 @@ def overview(request: Request, viewer: PageViewer, services: ServicesDep) -> Res
 @router.get("/units", response_class=HTMLResponse)
 def units_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         today = _now(services, campaign).date()
         status = campaign_status(session, campaign, today)
         names = liaison_names(session, [u.unit.id for u in status.units])
@@ -269,7 +327,7 @@ def unit_detail(request: Request, unit_id: int, viewer: UnitViewer, services: Se
     liaisons too: their own unit, read-only)."""
     _seen_by(viewer, unit_id)
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         now = _now(services, campaign)
         data = unit_page(session, campaign, _unit(session, campaign, unit_id), now)
         unit_status = data.unit_status
@@ -295,7 +353,7 @@ def weekly_report_page(
     """The text of one unit's report of one week (the weekly matrix links each reported cell here)."""
     _seen_by(viewer, unit_id)
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         unit = _unit(session, campaign, unit_id)
         report = weekly_report_of(session, unit, week)
         if report is None:
@@ -318,7 +376,7 @@ def weekly_report_page(
 @router.get("/issues", response_class=HTMLResponse)
 def issues_page(request: Request, viewer: PageViewer, services: ServicesDep, filters: FilterDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         today = _now(services, campaign).date()
         page = ledger(session, campaign, filters, today)
         query = {k: v for k, v in filters.model_dump(exclude={"page"}).items() if v not in (None, False, "")}
@@ -341,7 +399,7 @@ def issues_page(request: Request, viewer: PageViewer, services: ServicesDep, fil
 @router.get("/issues/{number}", response_class=HTMLResponse)
 def issue_page(request: Request, number: int, viewer: UnitViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         issue = issue_with_history(session, campaign, number)
         if issue is None:
             raise HTTPException(404, f"没有编号为 #{number} 的问题。")
@@ -360,7 +418,7 @@ def weekly_page(
     request: Request, viewer: PageViewer, services: ServicesDep, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         matrix = weekly_matrix(session, campaign, Units(session).all(campaign), _now(services, campaign), page)
         return render(request, "weekly.html", {"campaign": campaign, "matrix": matrix}, viewer=viewer)
 
@@ -370,7 +428,7 @@ def registrations_page(
     request: Request, viewer: PageViewer, services: ServicesDep, done: str | None = None
 ) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         pending = People(session).pending(campaign)
         return render(
             request,
@@ -394,7 +452,7 @@ def decide(
     if decision not in ("approve", "reject"):
         raise HTTPException(404, "未知操作")
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         try:
             contact = decide_registration(
                 session,
@@ -410,7 +468,7 @@ def decide(
             raise HTTPException(409, str(error)) from error
         verb = "已批准" if decision == "approve" else "已驳回"
         done = f"{verb}登记号 {contact.id}（{contact.unit.name} {contact.name}），已通知本人。"
-    return RedirectResponse(f"/dashboard/registrations?done={quote(done)}", status_code=303)
+    return RedirectResponse(viewer.url(f"/dashboard/registrations?done={quote(done)}"), status_code=303)
 
 
 @router.get("/reminders", response_class=HTMLResponse)
@@ -418,7 +476,7 @@ def reminders_page(
     request: Request, viewer: PageViewer, services: ServicesDep, days: Annotated[int, Query(ge=1, le=60)] = 7
 ) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         start = _now(services, campaign)
         items = reminders.upcoming_reminders(
             session, campaign, route_for(services.settings), start, start + timedelta(days=days)
@@ -441,7 +499,7 @@ def reminders_page(
 @router.get("/exports", response_class=HTMLResponse)
 def exports_page(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         weeks = campaign_weeks(campaign, _now(services, campaign))[::-1]
         return render(
             request,
@@ -463,7 +521,7 @@ def export_bulletin(
 ) -> Response:
     """The 工作简报 of a week (default: this one) as a Word document."""
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         today = _now(services, campaign).date()
         try:
             iso_year, iso_week = parse_week(week) if week else today.isocalendar()[:2]
@@ -495,7 +553,7 @@ def export(
     if kind not in EXPORT_KINDS:
         raise HTTPException(404, "没有这种附件表格")
     with transaction(services.sessions) as session:
-        campaign = _campaign(session, services)
+        campaign = _campaign(session, viewer)
         chosen: Unit | None = None
         if unit:
             unit_id = int(unit) if unit.isdigit() else None

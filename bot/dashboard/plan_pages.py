@@ -3,7 +3,8 @@ gives, then load it.
 
 The same steps as `duban plan import` and `duban plan load`; nothing is written until the coordinator
 presses 加载, and 校验 runs the whole load inside a transaction that is rolled back, so the page can say
-exactly what would change.
+exactly what would change. A plan under a new campaign name makes a new campaign beside the others (it replaces
+none); one under the name of an existing campaign updates it, and only that campaign's coordinators may.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from bot.dashboard.auth import PageViewer, ServicesDep, check_csrf
+from bot.dashboard.auth import PageViewer, ServicesDep, Viewer, campaign_url, check_csrf, current_viewer
 from bot.dashboard.pages import render
 from notice import Document, DocumentError, import_document, read_document
 from notice.writer import render_plan
 from plan.schema import PlanError, parse_plan
 from plan.sync import LoadResult, load_plan
+from storage.repos import Campaigns
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 MAX_PLAN_CHARS = 500_000  # a plan of 5,000 units is ~400 kB of YAML; the body limit stops anything larger
@@ -92,22 +94,64 @@ def plan_load(
         )
     session = services.sessions()
     try:
-        result: LoadResult = load_plan(session, resolved, now=services.clock.now(), actor=viewer.actor)
+        existing = Campaigns(session).current(resolved.plan.campaign.name)
+        if existing is not None and not _coordinates(viewer, existing.id):
+            return render(
+                request,
+                "plan.html",
+                {
+                    "step": "check",
+                    "yaml": plan,
+                    "problems": [
+                        f"专项整治「{existing.name}」已经存在，您不是它的协调人，不能修改它的方案。"
+                        "要新建一个专项整治，请在 campaign.name 中换一个名称。"
+                    ],
+                },
+                viewer=viewer,
+                status_code=403,
+            )
+        others = [c.name for c in Campaigns(session).serving(services.settings.campaign)]
+        try:
+            result: LoadResult = load_plan(session, resolved, now=services.clock.now(), actor=viewer.actor)
+        except PlanError as error:
+            session.rollback()
+            return render(
+                request,
+                "plan.html",
+                {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
+                viewer=viewer,
+                status_code=400,
+            )
         outcome = {
             "name": result.campaign.name,
             "created": result.created,
             "changes": result.changes,
             "warnings": result.warnings,
+            "others": others if result.created else [],
         }
         if action == "load":
             session.commit()
         else:
             session.rollback()
+        created_id = result.campaign.id if action == "load" and result.created else None
     finally:
         session.close()
+    if created_id is not None:
+        # Whether the person who loaded it can open it now: the plan names their WeCom or DingTalk account among its
+        # coordinators, or it reports up to a campaign of theirs (a password login belongs to one campaign).
+        now_seen = current_viewer(request)
+        opens = now_seen is not None and any(s.campaign_id == created_id for s in now_seen.campaigns)
+        outcome["link"] = campaign_url("/dashboard", created_id) if opens else None
     return render(
         request,
         "plan.html",
         {"step": "loaded" if action == "load" else "check", "yaml": plan, "outcome": outcome},
         viewer=viewer,
+    )
+
+
+def _coordinates(viewer: Viewer, campaign_id: int) -> bool:
+    """Whether the viewer coordinates this campaign (a parent campaign's coordinator only looks at it)."""
+    return any(
+        s.campaign_id == campaign_id and s.coordinator_id is not None and not s.read_only for s in viewer.campaigns
     )

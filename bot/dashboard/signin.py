@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -30,7 +30,9 @@ from bot.dashboard.auth import (
     PLATFORM_NAMES,
     ServicesDep,
     address_locked,
+    campaign_url,
     current_viewer,
+    identities_of,
     platform_sign_ins,
     read_session,
     safe_next,
@@ -46,7 +48,7 @@ from bot.wecom.client import AppCredentials, WeComApi, WeComError
 from core.channels import Platform
 from core.statuses import ContactStatus
 from storage.db import transaction
-from storage.repos import Audit, Campaigns, DashboardSessions, People
+from storage.repos import Audit, Campaigns, DashboardSessions
 
 log = logging.getLogger("duban.dashboard")
 router = APIRouter(prefix="/dashboard/login", include_in_schema=False)
@@ -235,7 +237,7 @@ async def _finish(
     def fail(reason: str) -> None:
         with transaction(services.sessions) as session:
             Audit(session).record(
-                campaign=Campaigns(session).current(services.settings.campaign),
+                campaign=next(iter(Campaigns(session).serving(services.settings.campaign)[-1:]), None),
                 actor=f"{platform}:?",
                 action=LOGIN_FAILED,
                 at=now,
@@ -303,21 +305,28 @@ def _state_matches(pending: Any, flow: str, state: str, now: float) -> bool:
 def _admit_user(
     request: Request, services: Services, platform: str, user_id: str | None, next_url: str | None, address: str
 ) -> Response:
-    """A session for a coordinator or an active liaison of the served campaign; a clear page for anyone else."""
+    """A session for someone the plans of the served campaigns name as a coordinator or an active liaison (opened
+    under the newest campaign where they coordinate, else the newest where they are a liaison; the session then
+    opens all of them); a clear page for anyone else."""
     name = PLATFORM_NAMES[platform]
     now = services.clock.now()
     with transaction(services.sessions) as session:
-        campaign = Campaigns(session).current(services.settings.campaign)
-        actor = People(session).actor(campaign, platform, user_id) if campaign and user_id else None
-        contact = actor.contact if actor is not None else None
-        coordinator = actor.coordinator if actor is not None else None
-        liaison = (
-            contact if coordinator is None and contact is not None and contact.status is ContactStatus.ACTIVE else None
-        )
-        if coordinator is not None or liaison is not None:
-            if liaison is not None:  # a liaison lands on their unit's page, or on a page of it they were sent to
+        served = Campaigns(session).serving(services.settings.campaign)
+        identities = identities_of(session, [c.id for c in served], platform, user_id) if user_id else []
+        coordinators = [i for i in identities if i.coordinator is not None]
+        liaisons = [i for i in identities if i.contact is not None and i.contact.status is ContactStatus.ACTIVE]
+        chosen = coordinators[-1] if coordinators else liaisons[-1] if liaisons else None
+        campaign = next((c for c in served if chosen is not None and c.id == chosen.campaign_id), None)
+        if chosen is not None and campaign is not None:
+            coordinator, liaison = chosen.coordinator, None if chosen.coordinator is not None else chosen.contact
+            if liaison is not None:  # a liaison lands on their unit's page, or on a page of a unit of theirs
+                owned = [f"/dashboard/units/{i.contact.unit_id}" for i in liaisons if i.contact is not None]
+                path = urlsplit(next_url or "").path
                 own = f"/dashboard/units/{liaison.unit_id}"
-                target = next_url if next_url and (next_url == own or next_url.startswith(own + "/")) else own
+                sent = next_url is not None and any(path == unit or path.startswith(unit + "/") for unit in owned)
+                target = (
+                    next_url if sent and next_url else own if len(identities) == 1 else campaign_url(own, campaign.id)
+                )
                 role, entity_id = "contact", liaison.id
             else:
                 assert coordinator is not None
@@ -345,23 +354,27 @@ def _admit_user(
             log.info("platform sign-in", extra={"platform": platform, "role": role})
             return response
         Audit(session).record(
-            campaign=campaign,
+            campaign=served[-1] if served else None,
             actor=f"{platform}:{user_id or '?'}",
             action=LOGIN_FAILED,
             at=now,
             address=address,
             reason="not in the plan",
         )
-    campaign_name = campaign.name if campaign else "本专项整治"
-    if contact is not None and contact.status is ContactStatus.PENDING:
+        pending = next(
+            (i for i in identities if i.contact is not None and i.contact.status is ContactStatus.PENDING), None
+        )
+        pending_in = next((c.name for c in served if pending is not None and c.id == pending.campaign_id), "")
+        names = "、".join(f"「{c.name}」" for c in served) or "本专项整治"
+    if pending is not None and pending.contact is not None:
         detail = (
-            f"您在「{campaign_name}」的联络员登记（登记号 {contact.id}）还在等待牵头部门审核，"
+            f"您在「{pending_in}」的联络员登记（登记号 {pending.contact.id}）还在等待牵头部门审核，"
             "审核通过后即可查看本单位的情况。"
         )
     else:
         who = f"{name}账号（{user_id}）" if user_id else f"这个{name}账号（不是本组织的成员）"
         detail = (
-            f"您的{who}不是「{campaign_name}」的牵头部门协调人，也不是已登记的单位联络员。"
+            f"您的{who}不是{names}的牵头部门协调人，也不是已登记的单位联络员。"
             f"联络员请先在{name}中向督办机器人发送「登记」；协调人请联系牵头部门，在方案中写明您的{name}账号。"
         )
     return _refused(request, 403, "没有查看权限", detail)

@@ -27,6 +27,7 @@ NAMES = {
     "UTF",
     "DUBAN_HOST",
     "DUBAN_PORT",
+    "DUBAN_CAMPAIGN",
     "apply",
     "unit",
     "xlsx",
