@@ -2,6 +2,10 @@
 
     .venv/bin/python -m bench.scale [--backend sqlite|postgresql|both] [--units 500,5000] [--quick]
                                     [--postgres-url URL] [--out bench/scale-results.txt]
+    .venv/bin/python -m bench.scale --national [--provinces 31] [--units 3000-5000] [--quick]
+
+--national: one parent campaign over provincial child campaigns, on PostgreSQL (bench/national.py says what it
+measures); its report goes to bench/national-results.txt.
 
 For each backend and unit count it generates a campaign (bench/scale_data.py: 2 liaisons and 20 issues per
 unit, 26 weeks of weekly reports, deliverables and submissions) and measures:
@@ -43,6 +47,15 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.callback import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Served, callbacks, load
+from bench.national import (
+    SUMMARY_TARGET_S,
+    explain_rollup,
+    generate_nation,
+    limits_table,
+    measure_national_fanout,
+    measure_summaries,
+    province_sizes,
+)
 from bench.scale_data import COORDINATOR, TODAY, Campaign, database_size, friday_moment, generate
 from bench.summary import counting, reset
 from bot.app import freeze_startup_objects
@@ -238,7 +251,7 @@ def measure_callbacks(url: str, campaign: Campaign, settings: Settings) -> dict[
 
 
 @contextmanager
-def database(backend: str, units: int, settings: Settings, postgres_url: str) -> Iterator[str]:
+def database(backend: str, units: int, settings: Settings, postgres_url: str, name: str | None = None) -> Iterator[str]:
     """A fresh database for one run: a SQLite file, or a PostgreSQL database created here and dropped after."""
     if backend == "sqlite":
         path = settings.workdir / f"scale-{units}.db"
@@ -246,7 +259,7 @@ def database(backend: str, units: int, settings: Settings, postgres_url: str) ->
         yield f"sqlite:///{path}"
         path.unlink(missing_ok=True)
         return
-    name = f"duban_scale_{units}"
+    name = name or f"duban_scale_{units}"
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -315,6 +328,55 @@ def table(backend: str, sizes: list[int], results: dict[int, dict[str, float]]) 
     return "\n".join(lines)
 
 
+def national_run(provinces: int, units: str, settings: Settings, postgres_url: str, backend: str = "postgresql") -> str:
+    """The national figures (bench/national.py) as printed lines."""
+    low, _, high = units.partition("-")
+    sizes = province_sizes(provinces, int(low), int(high or low))
+    lines = [f"national: {provinces} provinces of {sizes[0]:,}–{sizes[-1]:,} units ({sum(sizes):,} in all)"]
+    with database(backend, 0, settings, postgres_url, name="bench_national") as url:
+        engine = reset(url)
+        sessions = make_session_factory(engine)
+        started = time.perf_counter()
+        nation = generate_nation(sessions, sizes, progress=lambda line: print(line, flush=True))
+        lines.append(
+            f"generated {sum(c.issues for c in nation.children) + nation.single.issues:,} issues in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+        if backend == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE"))
+        lines.append(f"database {database_size(engine) / 2**30:.2f} GiB")
+        print("\n".join(lines), flush=True)
+        printed = len(lines)
+        found = measure_summaries(engine, sessions, nation, settings.repeat)
+        verdict = "met" if found["parent_ms"] <= SUMMARY_TARGET_S * 1000 else "NOT met"
+        lines.append(
+            f"parent 汇总: {found['parent_ms']:.0f} ms median, {found['parent_sql']} statements "
+            f"(target ≤ {SUMMARY_TARGET_S * 1000:.0f} ms: {verdict}); slowest statements:"
+        )
+        lines.extend(
+            f"  {seconds * 1000:8.1f} ms  {' '.join(sql.split())[:110]}" for seconds, sql in found["parent_slowest"]
+        )
+        children = found["children_ms"]
+        per_thousand = [ms / units * 1000 for units, ms in children]
+        lines.append(
+            f"children's 汇总: {min(ms for _, ms in children):.0f}–{max(ms for _, ms in children):.0f} ms "
+            f"({statistics.median(per_thousand):.1f} ms per 1,000 units, median), {found['child_sql']} statements"
+        )
+        lines.append(
+            f"the {sizes[-1]:,}-unit child {found['largest_child_ms']:.0f} ms against a single {sizes[-1]:,}-unit "
+            f"campaign {found['single_ms']:.0f} ms ({found['single_sql']} statements) in the same database: "
+            f"{found['largest_child_ms'] / found['single_ms']:.2f}×"
+        )
+        lines.append("the plan of the children's issue aggregate (EXPLAIN ANALYZE on PostgreSQL):")
+        lines.extend(f"  {line}" for line in explain_rollup(engine, sessions))
+        print("\n".join(lines[printed:]), flush=True)
+        lines.extend(limits_table(measure_national_fanout(sessions, nation)))
+        lines.append(f"load average (1 min) {os.getloadavg()[0]:.2f}")
+        engine.dispose()
+    return "\n".join(lines)
+
+
 def bare_child(args: argparse.Namespace) -> None:
     from bench.summary import bare_export as write
 
@@ -326,7 +388,11 @@ def bare_child(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--units", default="500,5000", help="comma-separated unit counts")
+    parser.add_argument(
+        "--units", default=None, help="comma-separated unit counts (default 500,5000); --national: LOW-HIGH a province"
+    )
+    parser.add_argument("--national", action="store_true", help="a parent campaign over provincial children")
+    parser.add_argument("--provinces", type=int, default=31, help="--national: how many child campaigns")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 200 callbacks from 20 senders")
     parser.add_argument(
         "--postgres-url",
@@ -342,7 +408,15 @@ def main() -> None:
     if args.bare_export:
         bare_child(args)
         return
-    sizes = [int(u) for u in args.units.split(",")]
+    if args.national:
+        settings = Settings(repeat=2 if args.quick else 5)
+        report = national_run(args.provinces, args.units or "3000-5000", settings, args.postgres_url)
+        header = f"bench/scale.py --national on {os.cpu_count()} cores, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+        out = args.out if args.out != ROOT / "bench" / "scale-results.txt" else ROOT / "bench" / "national-results.txt"
+        out.write_text(header + "\n\n" + report + "\n", encoding="utf-8")
+        print(f"\n{report}\nwritten to {out}")
+        return
+    sizes = [int(u) for u in (args.units or "500,5000").split(",")]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     skip = frozenset(s for s in args.skip.split(",") if s)
     tables = []

@@ -46,12 +46,19 @@ class Campaign:
     units: int
     liaison_users: tuple[str, ...]
     issues: int
+    coordinator: str = COORDINATOR  # the WeCom user id of its coordinator
 
 
-def plan(units: int) -> dict[str, Any]:
-    """bench/summary.py's plan with four deliverables (two past, one this week, one ahead) and Friday reports."""
+def plan(
+    units: int, *, name: str | None = None, parent: dict[str, str] | None = None, coordinator: str = COORDINATOR
+) -> dict[str, Any]:
+    """bench/summary.py's plan with four deliverables (two past, one this week, one ahead) and Friday reports;
+    `parent` makes it a child campaign (campaign.parent: the parent's name and the unit it is there)."""
     result = summary_plan(units)
-    result["campaign"]["name"] = f"规模基准专项整治（{units}个单位）"
+    result["campaign"]["name"] = name or f"规模基准专项整治（{units}个单位）"
+    if parent is not None:
+        result["campaign"]["parent"] = parent
+    result["coordinators"] = [{"name": "俞建奎", "wecom_userid": coordinator}]
     result["weekly_report"] = {"weekday": "周五", "remind_at": ["09:00", "11:00"], "due": "12:00"}
     result["deliverables"] = [
         {"name": "专项整治联系人", "due": START + timedelta(days=7)},
@@ -143,12 +150,21 @@ def _reports(campaign_id: int, unit_ids: Sequence[int], rng: random.Random) -> I
                 }
 
 
-def generate(sessions: sessionmaker[Session], units: int) -> Campaign:
+def generate(
+    sessions: sessionmaker[Session],
+    units: int,
+    *,
+    name: str | None = None,
+    parent: dict[str, str] | None = None,
+    seed: int | None = None,
+    coordinator: str = COORDINATOR,
+) -> Campaign:
     """Load the plan through plan, then bulk-insert the units' rows."""
-    rng = random.Random(units)
+    rng = random.Random(units if seed is None else seed)
     now = datetime.combine(START, time(1), tzinfo=UTC)
+    campaign_plan = plan(units, name=name, parent=parent, coordinator=coordinator)
     with transaction(sessions) as session:
-        campaign = load_plan(session, validate_plan(plan(units), "bench"), now=now).campaign
+        campaign = load_plan(session, validate_plan(campaign_plan, "bench"), now=now).campaign
         cid = campaign.id
         _bulk(
             session,
@@ -222,7 +238,8 @@ def generate(sessions: sessionmaker[Session], units: int) -> Campaign:
                         if rng.random() < share
                     ),
                 )
-    return Campaign(plan(units)["campaign"]["name"], units, tuple(liaison_user(c) for c in contact_ids), issues)
+    liaisons = tuple(liaison_user(c) for c in contact_ids)
+    return Campaign(campaign_plan["campaign"]["name"], units, liaisons, issues, coordinator)
 
 
 def database_size(engine: Engine) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.dates import DateContext, format_cn, parse_date
 from core.issues import ISSUE_LABELS
 from core.statuses import STATUS_TEXT, ContactStatus, IssueStatus
+from exports.nested import CHILD_LABEL
 from exports.table_reader import TableRow, as_date, cell_text, read_table
 from exports.tables import EVIDENCE_LABEL, FOCUS_AREA_LABEL, NO_CONTACT, NUMBER_LABEL
 from handlers.parsing import match_choice
@@ -290,6 +291,9 @@ def plan_issues(
         line = _Recorder(plan, row, unit_name, title)
         if row.nothing:
             line(Outcome.SKIP, "本单位无问题", what="无")
+            continue
+        if CHILD_LABEL in _text(row, "remark"):
+            line(Outcome.SKIP, "下级专项整治的问题，由下级在它自己的问题清单中登记")
             continue
         if found is None:
             line(Outcome.REFUSE, problem)

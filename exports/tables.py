@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from core.dates import format_cn
 from core.issues import ISSUE_LABELS, IssueRecord
 from core.statuses import STATUS_TEXT, IssueStatus
+from exports.nested import child_areas, ledger_with_children
 from storage.models import Campaign, Unit
-from storage.repos import Issues, Tables
+from storage.repos import Tables
 
 Progress = Callable[[int], None]  # called with the number of rows written so far
 Target = str | Path | IO[bytes]
@@ -359,7 +360,8 @@ def remark_text(row: IssueRecord, today: date, zone: ZoneInfo) -> str:
             state += f"，已逾期{(today - row.due).days}天"
     area = f"{FOCUS_AREA_LABEL}{row.focus_area}" if row.focus_area else None
     evidence = f"{EVIDENCE_LABEL} {row.evidence} 份" if row.evidence else None
-    return "；".join(part for part in (state, f"{NUMBER_LABEL}{row.number}", area, evidence, row.remark) if part)
+    number = f"{NUMBER_LABEL}{row.number}" if row.number else None  # 0: a child's issue (exports.nested)
+    return "；".join(part for part in (state, number, area, evidence, row.remark) if part)
 
 
 def _issue_head(campaign: Campaign, unit_name: str | None, today: date) -> SheetHead:
@@ -416,7 +418,7 @@ def export_issues(
     pending = iter(listed)
     listed_ids = {unit_id for unit_id, _ in listed}
     current_unit: int | None = None
-    for row in Issues(session).records(campaign, unit):
+    for row in ledger_with_children(session, campaign, unit):
         if row.unit_id != current_unit:
             if row.unit_id in listed_ids:  # a retired unit's issues stay in the table where they fall
                 for unit_id, name in pending:
@@ -480,6 +482,7 @@ class StatsTable:
     handled: dict[str, int] = field(default_factory=dict)
     disciplined: dict[str, int] = field(default_factory=dict)
     without_area: int = 0  # issues logged with no 整治重点 (campaigns without focus areas)
+    children_elsewhere: int = 0  # issues of the campaigns below whose 整治重点 is not one of these
 
     def rows(self) -> list[list[int]]:
         return [
@@ -499,6 +502,16 @@ def stats_table(session: Session, campaign: Campaign, unit: Unit | None = None) 
             table.without_area += int(found)
     for area, handled, disciplined in tables.stats_by_area(campaign, unit):
         table.handled[area], table.disciplined[area] = int(handled or 0), int(disciplined or 0)
+    below = child_areas(session, campaign, areas, unit)
+    for mine, theirs in (
+        (table.found, below.found),
+        (table.rectified, below.rectified),
+        (table.handled, below.handled),
+        (table.disciplined, below.disciplined),
+    ):
+        for area, value in theirs.items():
+            mine[area] = mine.get(area, 0) + value
+    table.children_elsewhere = below.unmatched
     return table
 
 
@@ -519,6 +532,8 @@ def export_stats(
     for label, values in zip(STATS_ROWS, table.rows(), strict=False):
         sheet.row([label, *values])
     remark = f"另有{table.without_area}个问题未填写整治重点，未计入上表。" if table.without_area else ""
+    if table.children_elsewhere:
+        remark += f"下级专项整治另有{table.children_elsewhere}个问题的整治重点不在上表各项中，未计入上表。"
     sheet.row(["备注", remark, *([""] * (len(table.areas) - 1))])
     sheet.merge(sheet.rows, first_column=2)
     sheet.close()

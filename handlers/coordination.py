@@ -21,7 +21,7 @@ from handlers.issues import issue_line
 from handlers.message import Image, Reply
 from handlers.parsing import echoed, strip_punct
 from handlers.richtext import Block, Doc, Field, Heading, Item, Line, Link
-from handlers.rollup import ChildFigures, RolledUp, child_dashboard_path, rolled_up_status
+from handlers.rollup import ChildFigures, RolledUp, child_dashboard_path, child_figures, rolled_up_status
 from handlers.summary import (
     SOON_DAYS,
     WEEKLY_STATE_TEXT,
@@ -314,9 +314,15 @@ def chart(ctx: Context, _args: Args) -> Reply:
 @command("逾期", roles=COORDINATOR, order=65, writes=False, usage="逾期 — 各单位逾期未整改的问题")
 def overdue(ctx: Context, _args: Args) -> Reply:
     page = Issues(ctx.session).overdue(ctx.campaign, ctx.today, limit=MAX_OVERDUE_LINES)
-    if not page.total:
+    below = [
+        (unit, figures)
+        for unit_id, figures in child_figures(ctx.session, ctx.campaign, ctx.today).items()
+        if figures.counts.overdue and (unit := ctx.session.get(Unit, unit_id)) is not None
+    ]
+    total = page.total + sum(figures.counts.overdue for _, figures in below)
+    if not total:
         return Reply.of(f"截至{format_cn(ctx.today)}，没有逾期未整改的问题。")
-    doc = Doc(f"逾期未整改问题 {page.total} 个（截至{format_cn(ctx.today)}）")
+    doc = Doc(f"逾期未整改问题 {total} 个（截至{format_cn(ctx.today)}）")
     for unit_id, group in groupby(page.first, key=lambda i: i.unit_id):
         items = list(group)
         doc.add(
@@ -325,6 +331,14 @@ def overdue(ctx: Context, _args: Args) -> Reply:
         )
     if len(page.first) < page.total:
         doc.add(Line(f"……其余 {page.total - len(page.first)} 个逾期问题请在督办网页的问题台账中查看。"))
+    if below:
+        doc.add(
+            Heading("下级专项整治的逾期问题"),
+            *(
+                Item(f"{unit.name}（{figures.child.name}）：{figures.counts.overdue} 个，发送「汇总 {unit.name}」查看")
+                for unit, figures in sorted(below, key=lambda pair: pair[0].position)
+            ),
+        )
     return _reply(_on_dashboard(ctx, doc, "逾期问题台账", "/dashboard/issues?overdue=true"))
 
 

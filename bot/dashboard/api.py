@@ -19,7 +19,8 @@ from bot.dashboard.auth import ApiViewer, ServicesDep, Viewer
 from bot.dashboard.queries import PAGE_SIZE, PRINTABLE, IssueFilter, issue_with_history, ledger, liaison_names
 from core.statuses import IssueStatus
 from handlers.coordination import reasons
-from handlers.summary import IssueCounts, Light, campaign_status
+from handlers.rollup import rolled_up_status
+from handlers.summary import IssueCounts, Light
 from storage.db import transaction
 from storage.models import INTEGER_MAX, Campaign, Issue
 from storage.repos import issue_record
@@ -170,7 +171,7 @@ def summary(viewer: ApiViewer, services: ServicesDep) -> SummaryOut:
     """The numbers of 汇总: phase, registrations, ledger totals, rate against target, weekly reports, lights."""
     with transaction(services.sessions) as session:
         campaign, today = _campaign(session, services, viewer)
-        status = campaign_status(session, campaign, today)
+        status = rolled_up_status(session, campaign, today).status
         return SummaryOut(
             campaign=campaign.name,
             today=status.today,
@@ -204,7 +205,7 @@ def units(viewer: ApiViewer, services: ServicesDep) -> list[UnitOut]:
     """Every unit with its counts and red/yellow/green light (and why)."""
     with transaction(services.sessions) as session:
         campaign, today = _campaign(session, services, viewer)
-        status = campaign_status(session, campaign, today)
+        status = rolled_up_status(session, campaign, today).status
         names = liaison_names(session, [u.unit.id for u in status.units])
         return [
             UnitOut(

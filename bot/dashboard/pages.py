@@ -62,7 +62,8 @@ from handlers.bulletin import BulletinError, compile_bulletin, parse_week
 from handlers.charts import Bar, choose_bars
 from handlers.coordination import LIGHT_NAMES, reasons
 from handlers.registration import RegistrationError, decide_registration
-from handlers.summary import WEEKLY_STATE_TEXT, CampaignStatus, Light, campaign_status, phase_spans
+from handlers.rollup import RolledUp, child_dashboard_path, rolled_up_status
+from handlers.summary import WEEKLY_STATE_TEXT, CampaignStatus, Light, phase_spans
 from storage.db import transaction
 from storage.models import Campaign, Unit
 from storage.repos import Campaigns, Issues, People, Units, fits_integer
@@ -252,16 +253,26 @@ def _status_context(status: CampaignStatus) -> dict[str, Any]:
     }
 
 
+def _rolled_context(rolled: RolledUp) -> dict[str, Any]:
+    """The status with the child campaigns counted in, and each child unit's row linking to its child's pages."""
+    children = {
+        unit_id: {"figures": figures, "link": child_dashboard_path(figures.child)}
+        for unit_id, figures in rolled.children.items()
+    }
+    rows = [(u, children[u.unit.id]) for u in rolled.status.units if u.unit.id in children]
+    return {**_status_context(rolled.status), "children": children, "child_rows": rows}
+
+
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, viewer: PageViewer, services: ServicesDep) -> Response:
     with transaction(services.sessions) as session:
         campaign = _campaign(session, viewer)
         today = _now(services, campaign).date()
-        status = campaign_status(session, campaign, today)
+        rolled = rolled_up_status(session, campaign, today)
         return render(
             request,
             "overview.html",
-            {"campaign": campaign, "today": today, "timeline": timeline(campaign, today), **_status_context(status)},
+            {"campaign": campaign, "today": today, "timeline": timeline(campaign, today), **_rolled_context(rolled)},
             viewer=viewer,
         )
 
@@ -271,12 +282,12 @@ def units_page(request: Request, viewer: PageViewer, services: ServicesDep) -> R
     with transaction(services.sessions) as session:
         campaign = _campaign(session, viewer)
         today = _now(services, campaign).date()
-        status = campaign_status(session, campaign, today)
-        names = liaison_names(session, [u.unit.id for u in status.units])
+        rolled = rolled_up_status(session, campaign, today)
+        names = liaison_names(session, [u.unit.id for u in rolled.status.units])
         return render(
             request,
             "units.html",
-            {"campaign": campaign, "today": today, "liaisons": names, **_status_context(status)},
+            {"campaign": campaign, "today": today, "liaisons": names, **_rolled_context(rolled)},
             viewer=viewer,
         )
 
@@ -341,6 +352,7 @@ def unit_detail(request: Request, unit_id: int, viewer: UnitViewer, services: Se
                 "zone": ZoneInfo(campaign.timezone),
                 "unit_status": unit_status,
                 "reasons": reasons(unit_status, data.status) if unit_status else [],
+                "child_link": child_dashboard_path(data.child.child) if data.child else None,
             },
             viewer=viewer,
         )

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 from core.dates import format_week
 from core.statuses import ContactStatus, IssueStatus
 from handlers.context import campaign_calendar, report_due_moment
-from handlers.summary import CampaignStatus, UnitStatus, WeeklyState, campaign_status
+from handlers.rollup import ChildFigures, rolled_up_status
+from handlers.summary import CampaignStatus, UnitStatus, WeeklyState
 from storage.models import INTEGER_MAX, Campaign, Contact, Deliverable, Issue, Progress, Submission, Unit, WeeklyReport
 from storage.repos import Deliverables, Issues, Reports, fits_integer
 
@@ -179,11 +180,12 @@ class UnitPage:
     """What a unit's page shows: its status today, people, weekly reports week by week, issues, deliverables."""
 
     unit: Unit
-    status: CampaignStatus  # computed for this unit alone
+    status: CampaignStatus  # computed for this unit alone, its child campaigns counted in (handlers.rollup)
     contacts: Sequence[Contact]
     weeks: list[WeekEntry]  # newest first
     issues: Sequence[Issue]
     deliverables: list[tuple[Deliverable, Submission | None]]
+    child: ChildFigures | None = None  # the campaigns below it, when the unit runs one
 
     @property
     def unit_status(self) -> UnitStatus | None:
@@ -205,13 +207,15 @@ def unit_page(session: Session, campaign: Campaign, unit: Unit, now: datetime) -
         )
         .order_by(Contact.id)
     ).all()
+    rolled = rolled_up_status(session, campaign, today, unit_id=unit.id)
     return UnitPage(
         unit,
-        campaign_status(session, campaign, today, unit_id=unit.id),
+        rolled.status,
         contacts,
         weeks,
         Issues(session).of_unit(campaign, unit),
         Deliverables(session).of_unit(campaign, unit),
+        rolled.children.get(unit.id),
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from bench.scale import ROWS, Settings, measure, table
+from bench.scale import ROWS, Settings, measure, national_run, table
 
 
 def test_every_step_runs_and_the_table_shows_the_growth(tmp_path: Path) -> None:
@@ -19,3 +20,12 @@ def test_every_step_runs_and_the_table_shows_the_growth(tmp_path: Path) -> None:
     printed = table("sqlite", [20, 40], {20: small, 40: larger})
     assert "逾期 (ms)" in printed and "export issues (s)" not in printed  # a step left out at one size: no row
     assert "linear = 2×" in printed
+
+
+def test_the_national_run_measures_the_parent_the_children_and_the_fan_out(tmp_path: Path) -> None:
+    report = national_run(3, "20-40", Settings(repeat=1, workdir=tmp_path), postgres_url="", backend="sqlite")
+    assert "national: 3 provinces of 20–40 units (90 in all)" in report
+    assert re.search(r"parent 汇总: \d+ ms median, \d+ statements \(target ≤ 1000 ms: met\)", report)
+    assert "the 40-unit child" in report and "against a single 40-unit campaign" in report
+    assert re.search(r"Friday 09:00: [\d,]+ reminders to 180 liaisons .*weekly.remind 180", report)
+    assert "DingTalk work notices" in report and "WeCom app messages" in report

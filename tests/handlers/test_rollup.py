@@ -105,3 +105,10 @@ def test_a_child_without_a_parent_link_is_summarised_as_before(nest: Nest) -> No
     reply = nest.send(NATURAL, NATURAL_COORDINATOR, "汇总")
     assert f"【{NATURAL}】汇总" in reply and "下级专项整治" not in reply
     assert "问题：共 3 个，未整改 2，整改中 0，已整改 1，逾期 1" in reply
+
+
+def test_overdue_names_the_child_units_with_overdue_issues(nest: Nest) -> None:
+    reply = nest.send(CITY, CITY_COORDINATOR, "逾期")
+    assert reply.startswith("逾期未整改问题 1 个（截至2020年7月15日）")
+    assert f"· 市自然资源局（{NATURAL}）：1 个，发送「汇总 市自然资源局」查看" in reply
+    assert "【法制科】1 个" in nest.send(NATURAL, NATURAL_COORDINATOR, "逾期")
