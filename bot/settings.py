@@ -17,7 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = "sqlite:///var/duban.db"
-    campaign: str | None = Field(default=None, description="serve this campaign (name); default: the newest")
+    campaign: str | None = Field(
+        default=None, description="serve only this campaign (name); default: every campaign not archived"
+    )
     scheduler: Literal["on", "off"] = "on"
     host: str = "127.0.0.1"
     port: int = 8000
