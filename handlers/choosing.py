@@ -28,13 +28,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from core.roles import Role
 from handlers.context import campaign_label
+from handlers.dialogs import STALE_CHOICE
 from handlers.message import Choice, IncomingMessage, Reply
 from handlers.parsing import acknowledges, clipped, normalize, small_talk, strip_punct, to_int
 from handlers.reading import CANCEL, match_command, read_message
@@ -46,7 +47,7 @@ NOBODY = Actor(None, None, None)
 _AFTER_NAME = " \n:：,，、·-—|"
 _BRACKETED = re.compile(r"^[【\[〔(（]\s*([^】\]〕)）\n]{1,60}?)\s*[】\]〕)）]")
 _SWITCH = re.compile(
-    r"^(?:切换到?|切换至|切换为|换到|换成|改到|改为|转到|切到)\s*(?:专项整治|专项|到)?\s*[:：]?\s*(\S.*)$"
+    r"^(?:切换至|切换为|切换到|切换|换到|换成|改到|改为|转到|切到)\s*(?:专项整治|专项)?\s*[:：]?\s*(\S.*)$"
 )
 _PICK_WORDS = re.compile(r"^(?:选择?|选第|第)?\s*(.+?)\s*(?:个|项|号|那个|这个)?$")
 HELP_WORDS = frozenset({"帮助", "菜单", "help", "?", "？"})
@@ -59,11 +60,24 @@ def _fold(text: str) -> str:
     return lowered if len(lowered) == len(text) else text
 
 
-def _names(campaign: Campaign) -> list[str]:
+class Named(Protocol):
+    """A campaign as far as its names go (a Campaign, or a plan's `campaign` for a reader without a session)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def alias(self) -> str | None: ...
+
+
+N = TypeVar("N", bound=Named)
+
+
+def _names(campaign: Named) -> list[str]:
     return [n for n in (campaign.alias, campaign.name) if n]
 
 
-def _is(text: str, campaign: Campaign) -> bool:
+def _is(text: str, campaign: Named) -> bool:
     key = name_key(text)
     return bool(key) and any(key == name_key(n) for n in _names(campaign))
 
@@ -81,7 +95,7 @@ def named_campaign(text: str, campaigns: Sequence[Campaign]) -> Campaign | None:
     return containing[0] if len(containing) == 1 else None
 
 
-def split_prefix(text: str, campaigns: Sequence[Campaign]) -> tuple[Campaign, str] | None:
+def split_prefix(text: str, campaigns: Sequence[N]) -> tuple[N, str] | None:
     """The campaign a message starts by naming and the message without it: 【三年行动】周报 …, [三年行动] 周报 …,
     三年行动 周报 …, 三年行动：周报 …, 三年行动周报 … (a command straight after), or the full name in their place."""
     stripped = text.lstrip()
@@ -126,7 +140,11 @@ def read_pick(text: str, options: Sequence[Campaign], campaigns: Sequence[Campai
     number = to_int(match.group(1)) if match else None
     if number is not None:
         return options[number - 1] if 1 <= number <= len(options) else OUT_OF_RANGE
-    return named_campaign(typed, options) or next((c for c in campaigns if _is(typed, c)), None)
+    for said in dict.fromkeys((typed, match.group(1) if match else typed)):  # 三年行动那个 → 三年行动
+        found = named_campaign(said, options) or next((c for c in campaigns if _is(said, c)), None)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -264,6 +282,8 @@ class Chooser:
 
     def _ask(self, options: Sequence[Campaign], *, registering: bool = False) -> Destination:
         message = self.message
+        if message.answers is not None:  # a button of a question answered or dropped since: no new question
+            return Destination(None, message, reply=Reply.of(STALE_CHOICE))
         file = message.attachment.name if message.attachment is not None else None
         question = {
             "id": secrets.token_hex(6),

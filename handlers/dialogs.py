@@ -115,6 +115,7 @@ CONFIRM_WORDS = (
     "y",
 )
 CONTINUE, SWITCH = "继续", "切换"
+STALE_CHOICE = "这个按钮对应的问题已经回答过或已取消，这次点击没有执行任何操作。发送「帮助」查看可用指令。"
 ASKING, OFFER, WAITING = "_asking", "_offer", "_waiting"
 ANY_FIELD = "*"  # an update dialog waiting for whichever field the user wants to change
 

@@ -27,6 +27,7 @@ from handlers.dialogs import (
     CONTINUE,
     OFFER,
     OFFER_KIND,
+    STALE_CHOICE,
     SWITCH,
     DialogSpec,
     new_offer,
@@ -144,7 +145,6 @@ def _in_dialog(ctx: Context, spec: DialogSpec, state: Mapping[str, Any], reading
     return switch_offer(ctx, spec, state, ctx.message.text.strip())
 
 
-STALE_CHOICE = "这个按钮对应的问题已经回答过或已取消，这次点击没有执行任何操作。发送「帮助」查看可用指令。"
 VOICE_DROPPED = "已放弃这条语音，没有保存任何内容。"
 _BEFORE_VOICE = "_before_voice"  # the offer a voice message's confirmation stands in front of
 

@@ -5,6 +5,10 @@ dispatcher (the ledger every entry starts from); `replay` sends an entry's earli
 entry's message against the dialog they left and the sender's role (handlers.reading.read_message, what
 the dispatcher acts on), then sends it. tests/handlers/test_chat_corpus.py checks the reading and the reply
 of every entry on both databases; bench/parse.py times the reading.
+
+The corpus also loads a second campaign (`also:`), archived: every entry is sent to a deployment serving the
+corpus campaign alone, except those marked `several: true`, for which the second one is served too (inside the
+entry's rolled-back transaction) — the messages of someone in two campaigns.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.choosing import split_prefix
 from handlers.dispatch import Dispatcher
 from handlers.message import Attachment, IncomingMessage, Reply
 from handlers.reading import Reading, read_message
@@ -29,6 +35,7 @@ from plan.schema import read_plan
 from plan.sync import load_plan
 from storage.db import transaction
 from storage.files import stage_bytes
+from storage.models import Campaign
 from storage.repos import Campaigns, Dialogs, People
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -58,6 +65,7 @@ class Entry:
     reply: tuple[str, ...]  # texts the reply must contain
     absent: tuple[str, ...]  # texts it must not contain
     heard: str | None = None  # a voice message (WeCom's transcription) sent after `before`, which `text` answers
+    several: bool = False  # sent where the second campaign (`also`) is served too
 
     @property
     def label(self) -> str:
@@ -69,6 +77,25 @@ class Corpus:
     plan: Path
     setup: tuple[tuple[str, datetime, str], ...]  # (who, when, text)
     entries: tuple[Entry, ...]
+    also: Path | None = None  # a second campaign, served only for the entries marked `several`
+
+    @cached_property
+    def campaigns(self) -> tuple[Named, ...]:
+        """The corpus campaign and the second one, as far as their names go."""
+        plans = [read_plan(path).plan.campaign for path in (self.plan, self.also) if path is not None]
+        return tuple(Named(plan.name, plan.alias) for plan in plans)
+
+    @property
+    def second(self) -> str | None:
+        return self.campaigns[1].name if len(self.campaigns) > 1 else None
+
+
+@dataclass(frozen=True)
+class Named:
+    """A campaign's name and alias, to read a message's prefix without a session."""
+
+    name: str
+    alias: str | None
 
 
 def load_corpus(path: Path = CORPUS) -> Corpus:
@@ -86,10 +113,11 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
             _texts(item.get("reply")),
             _texts(item.get("absent")),
             item.get("heard"),
+            bool(item.get("several")),
         )
         for number, item in enumerate(data["messages"], 1)
     )
-    return Corpus(FIXTURES / data["plan"], setup, entries)
+    return Corpus(FIXTURES / data["plan"], setup, entries, FIXTURES / data["also"] if data.get("also") else None)
 
 
 CORPUS = load_corpus()
@@ -103,6 +131,16 @@ def prepare(sessions: sessionmaker[Session], corpus: Corpus = CORPUS) -> None:
     for n, (who, when, text) in enumerate(corpus.setup):
         reply = dispatcher.handle(IncomingMessage("wecom", who, text, when, message_id=f"setup-{n}"))
         assert not any(APOLOGY in t for t in reply.texts), f"setup message {text!r} failed"
+    if corpus.also is not None:
+        with transaction(sessions) as session:
+            second = load_plan(session, read_plan(corpus.also), now=corpus.setup[-1][1]).campaign
+            second.archived = True
+
+
+def serve_both(sessions: sessionmaker[Session], corpus: Corpus = CORPUS) -> None:
+    """Serve the second campaign too (an entry marked `several`, inside its rolled-back transaction)."""
+    with transaction(sessions) as session:
+        session.execute(update(Campaign).where(Campaign.name == corpus.second).values(archived=False))
 
 
 @contextmanager
@@ -155,7 +193,10 @@ def incoming(who: str, text: str, at: datetime) -> IncomingMessage:
 
 
 def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | None, dict[str, Any], str]:
-    """Send the entry's earlier messages; the dialog (kind and state) they leave the user in, and the user's role."""
+    """Send the entry's earlier messages; the dialog (kind and state) they leave the user in, and the user's role —
+    in the campaign the entry's message goes to (for someone in two, the one of their dialog, else the first)."""
+    if entry.several:
+        serve_both(sessions)
     dispatcher = Dispatcher(sessions)
     for text in entry.before:
         dispatcher.handle(incoming(entry.who, text, entry.at))
@@ -164,15 +205,27 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
             IncomingMessage("wecom", entry.who, entry.heard, entry.at, message_id=f"corpus-{next(_ids)}", spoken=True)
         )
     with transaction(sessions) as session:
-        campaign = Campaigns(session).current()
-        assert campaign is not None
-        saved = Dialogs(session).get(campaign, "wecom", entry.who)
+        serving = Campaigns(session).serving()
+        named = split_prefix(entry.text, serving)
+        dialogs = Dialogs(session)
+        waiting = [c for c in serving if dialogs.get(c, "wecom", entry.who) is not None]
+        members = People(session).memberships([c.id for c in serving], "wecom", entry.who)
+        campaign = (
+            named[0] if named else waiting[0] if waiting else next((c for c in serving if c.id in members), serving[0])
+        )
+        saved = dialogs.get(campaign, "wecom", entry.who)
         role = People(session).actor(campaign, "wecom", entry.who).role
         return (saved.kind, dict(saved.fields), role) if saved is not None else (None, {}, role)
 
 
+def read_text(entry: Entry) -> str:
+    """The entry's message as the dispatcher reads it: without a campaign's name in front (【三年行动】周报 …)."""
+    named = split_prefix(entry.text, CORPUS.campaigns) if entry.several else None
+    return named[1] if named else entry.text
+
+
 def replay(sessions: sessionmaker[Session], entry: Entry) -> Outcome:
     kind, state, role = dialog_before(sessions, entry)
-    reading = read_message(entry.text, dialog=kind, state=state, role=role)
+    reading = read_message(read_text(entry), dialog=kind, state=state, role=role)
     reply = Dispatcher(sessions).handle(incoming(entry.who, entry.text, entry.at))
     return Outcome(kind, state, reading, reply)

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from core.clock import ManualClock
+from handlers.dialogs import STALE_CHOICE
 from handlers.dispatch import Dispatcher
-from handlers.message import IncomingMessage
+from handlers.message import Attachment, IncomingMessage
 from plan.schema import read_plan
 from plan.sync import load_plan
 from storage.db import transaction
+from storage.files import stage_bytes
 from storage.models import AuditEntry, Campaign, CampaignChoice, Contact, Unit, WeeklyReport
 from tests.conftest import FIXTURES, Database
 from tests.handlers.talk import Talk
@@ -211,3 +213,37 @@ def test_a_notice_to_someone_in_both_campaigns_names_its_campaign(talk: Talk, bo
     # 收到 goes to the campaign whose notice waits for it: no question.
     assert talk.send("MaQiang", "收到").startswith(f"【{FIRST}】已确认收到通知〔1〕")
     assert talk.send("MaQiang", "谢谢").endswith("发送「帮助」查看可用指令。")
+
+
+def test_a_button_answers_the_question_and_an_old_button_does_nothing(
+    talk: Talk, both: Database, clock: ManualClock
+) -> None:
+    def click(offer: str | None, text: str) -> str:
+        message = IncomingMessage(
+            "wecom", "MaQiang", text, clock.now(), message_id=f"click-{text}-{offer}", answers=offer
+        )
+        return "\n".join(talk.dispatcher.handle(message).texts)
+
+    first = talk.reply("MaQiang", "周报 本周开展执法培训").offer_id
+    assert "刚才那条消息没有办理" in talk.send("MaQiang", "取消")
+    assert click(first, "2") == STALE_CHOICE  # the question was dropped: no new question about "2"
+    second = talk.reply("MaQiang", "周报 本周开展执法培训").offer_id
+    assert click(second, "2").startswith("【三年行动】已收到「自然资源局」")
+    assert click(second, "1") == f"【三年行动】{STALE_CHOICE}"  # answered already: nothing runs
+    assert reports(both) == [("自然资源局", "本周开展执法培训")]
+
+
+def test_a_file_of_unknown_campaign_is_asked_about_and_to_be_sent_again(talk: Talk, both: Database) -> None:
+    asked = talk.dispatcher.handle(
+        IncomingMessage(
+            "wecom",
+            "MaQiang",
+            "",
+            talk.clock.now(),
+            message_id="file-1",
+            attachment=Attachment("培训记录.pdf", stage_bytes(b"%PDF-1.4\n%%EOF\n", "培训记录.pdf")),
+        )
+    )
+    assert "文件「培训记录.pdf」是哪个专项整治的" in asked.texts[0]
+    assert "刚才的文件「培训记录.pdf」请重新发送" in talk.send("MaQiang", "2")
+    assert talk.send("MaQiang", "我的问题").startswith("【三年行动】")
