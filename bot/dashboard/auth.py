@@ -215,7 +215,7 @@ def current_viewer(request: Request) -> Viewer | None:
     campaigns that report up to theirs, read-only.
 
     Under /dashboard and /api the campaign is the one `?campaign=<id>` names (403 or 404 with a reason when it is
-    not theirs), else the one this browser chose last, else the newest of theirs."""
+    not theirs), else the one this browser chose last, else the newest they coordinate (_chosen)."""
     session = read_session(request)
     token = session.get("s")
     if not isinstance(token, str) or not token:
@@ -348,7 +348,12 @@ def _chosen(request: Request, seats: list[Seat], served: dict[int, Campaign]) ->
     remembered = read_session(request).get("c")
     if isinstance(remembered, int) and remembered in by_campaign:
         return by_campaign[remembered]
-    return seats[-1]  # the newest: what a deployment serving one campaign at a time showed
+    # The newest where they coordinate (what a deployment serving one campaign at a time showed), else where they are
+    # a liaison, else a child they look into.
+    return max(
+        seats,
+        key=lambda seat: (seat.coordinator_id is not None and not seat.read_only, not seat.read_only, seat.campaign_id),
+    )
 
 
 def require_unit_viewer(request: Request) -> Viewer:

@@ -24,6 +24,8 @@ from core.clock import ManualClock
 from core.statuses import ContactStatus
 from handlers.dispatch import Dispatcher
 from handlers.message import IncomingMessage
+from plan.schema import parse_plan
+from plan.sync import load_plan
 from storage.db import transaction
 from storage.models import Contact
 from storage.repos import People
@@ -355,4 +357,46 @@ def test_signing_in_with_wecom_or_dingtalk(
     assert overflow(small) == 0
     shot(small, "phone-signin-login", plan_loaded.backend)
     assert outside == [], "sign-in pages load nothing from outside the app and the platforms"
+    phone.close()
+
+
+CHILD_PLAN = """
+campaign:
+  name: 法制科专项整治自查
+  alias: 法制科自查
+  start: 2020-06-10
+  end: 2020-10-31
+  parent: {campaign: 行政执法不作为慢作为乱作为专项整治, unit: 法制科}
+units:
+  - {name: 一股}
+  - {name: 二股}
+"""
+
+
+def test_switching_campaigns_in_the_header(live_url: str, browser: Browser, plan_loaded: Database) -> None:
+    # A department's own campaign reporting up to this one: its coordinator 俞建奎 may look into it (read-only).
+    with transaction(plan_loaded.sessions) as session:
+        child = load_plan(session, parse_plan(CHILD_PLAN, "child"), now=campaign_of(session).created_at).campaign.id
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
+    page = phone.new_page()
+    page.goto(f"{live_url}/dashboard/login")
+    page.get_by_label("登录名").fill("yu")
+    page.get_by_label("密码").fill("correct horse")
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="问题台账").click()
+    expect(page.get_by_test_id("ledger-total")).to_have_text("共 7 个")
+
+    switcher = page.get_by_test_id("campaign-switcher")
+    switcher.locator("summary").click()
+    assert overflow(page) == 0, "the open switcher fits a phone"
+    shot(page, "phone-switcher", plan_loaded.backend)
+    switcher.get_by_role("link", name="法制科专项整治自查（法制科自查）").click()
+    expect(page).to_have_url(f"{live_url}/dashboard/issues?campaign={child}")  # the same page, the other campaign
+    expect(page.get_by_test_id("ledger-total")).to_have_text("共 0 个")
+    expect(page.get_by_test_id("read-only")).to_contain_text("只能查看")
+    page.get_by_test_id("ledger-filters").get_by_role("button", name="筛选").click()
+    expect(page).to_have_url(f"{live_url}/dashboard/issues?campaign={child}&unit=&status=&focus_area=&source=")
+    page.get_by_role("link", name="单位").click()
+    expect(page).to_have_url(f"{live_url}/dashboard/units?campaign={child}")
+    expect(page.locator("main")).to_contain_text("二股")
     phone.close()
