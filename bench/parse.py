@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handlers.parsing import normalize
 from handlers.reading import read_message
 from storage.db import make_engine, make_session_factory, upgrade_schema
-from tests.chat_corpus import CORPUS, dialog_before, prepare, rolled_back
+from tests.chat_corpus import CORPUS, dialog_before, prepare, read_text, rolled_back
 
 TARGET_P99_MS = 1.0
 
@@ -40,7 +40,7 @@ def dialogs(url: str) -> list[tuple[str, str | None, dict[str, Any], str]]:
     for entry in CORPUS.entries:
         with rolled_back(engine) as sessions:
             kind, state, role = dialog_before(sessions, entry)
-        found.append((entry.text, kind, state, role))
+        found.append((read_text(entry), kind, state, role))
     engine.dispose()
     return found
 

@@ -12,9 +12,11 @@ A person may be a liaison or a coordinator in more than one campaign at once. Th
 5. to the only campaign they belong to;
 6. small talk (收到, 好的, 谢谢) to the one campaign whose notice waits for their receipt, or to any when none does;
 7. to the campaign they picked earlier today (in its timezone);
-8. else, belonging to several, they are asked once, with numbered choices, and the message waits for the answer;
-   belonging to none, a 登记 goes to the campaign whose unit it names, or asks which campaign to register in; any
-   other message from a stranger is answered as by the first campaign (what a stranger is told is the same in all).
+8. to the only one of their campaigns under way today (between its start and end);
+9. else, belonging to several, they are asked once, with numbered choices, and the message waits for the answer;
+   belonging to none, a 登记 goes to the campaign whose unit it names (or the only one under way), or asks which
+   campaign to register in; any other message from a stranger is answered as by the first campaign under way
+   (what a stranger is told is the same in all).
 
 A reply names its campaign (【三年行动】…) when the person belongs to more than one, or when it comes from a campaign
 other than their only one; never when they simply have one.
@@ -227,8 +229,13 @@ class Chooser:
         if picked is not None:
             return self.to(picked)
         if self.members:
-            return self._ask(self.members)
+            running = self._running(self.members)
+            return self.to(running[0]) if len(running) == 1 else self._ask(running or self.members)
         return self._stranger()
+
+    def _running(self, campaigns: Sequence[Campaign]) -> list[Campaign]:
+        """The campaigns whose dates include today: one that ended long ago is not worth a question."""
+        return [c for c in campaigns if c.start <= _today(c, self.message) <= c.end]
 
     def _acknowledged(self) -> Campaign | None:
         """收到, 好的, 谢谢 …: small talk needs no question. An acknowledgement goes to the one campaign with a notice
@@ -250,15 +257,18 @@ class Chooser:
 
     def _stranger(self) -> Destination:
         reading = read_message(self.message.text, role=Role.STRANGER) if self.message.attachment is None else None
+        running = self._running(self.serving) or self.serving
         if reading is None or reading.command is None or reading.command.name != "登记":
-            return self.to(self.serving[0], explicit=False)
+            return self.to(running[0], explicit=False)
         unit = reading.args.get("unit")
         if unit:
             units = Units(self.session)
             having = [c for c in self.serving if units.resolve(c, strip_punct(unit))[0] is not None]
             if len(having) == 1:
                 return self.to(having[0])
-        return self._ask(self.serving, registering=True)
+        if len(running) == 1:
+            return self.to(running[0], explicit=False)
+        return self._ask(running, registering=True)
 
     # --- today's choice and the question ---------------------------------------------------------------
 

@@ -221,7 +221,7 @@ def dialog_before(sessions: sessionmaker[Session], entry: Entry) -> tuple[str | 
 def read_text(entry: Entry) -> str:
     """The entry's message as the dispatcher reads it: without a campaign's name in front (【三年行动】周报 …)."""
     named = split_prefix(entry.text, CORPUS.campaigns) if entry.several else None
-    return named[1] if named else entry.text
+    return named[1] if named and named[1].strip() else entry.text  # the name alone is a 切换
 
 
 def replay(sessions: sessionmaker[Session], entry: Entry) -> Outcome:

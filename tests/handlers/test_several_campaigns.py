@@ -18,7 +18,7 @@ from plan.sync import load_plan
 from storage.db import transaction
 from storage.files import stage_bytes
 from storage.models import AuditEntry, Campaign, CampaignChoice, Contact, Unit, WeeklyReport
-from tests.conftest import FIXTURES, Database
+from tests.conftest import FIXTURES, Database, at
 from tests.handlers.talk import Talk
 
 FIRST = "行政执法不作为慢作为乱作为专项整治"
@@ -247,3 +247,13 @@ def test_a_file_of_unknown_campaign_is_asked_about_and_to_be_sent_again(talk: Ta
     assert "文件「培训记录.pdf」是哪个专项整治的" in asked.texts[0]
     assert "刚才的文件「培训记录.pdf」请重新发送" in talk.send("MaQiang", "2")
     assert talk.send("MaQiang", "我的问题").startswith("【三年行动】")
+
+
+def test_only_the_campaign_under_way_is_meant_once_the_other_has_ended(
+    talk: Talk, both: Database, clock: ManualClock
+) -> None:
+    clock.set(at("2021-03-03 10:00"))  # the first campaign ended on 2020-11-30; 三年行动 runs to 2022
+    reply = talk.send("MaQiang", "周报 本周开展执法培训")
+    assert ASKED not in reply and reply.startswith("【三年行动】已收到「自然资源局」")
+    assert talk.send("newbie", "登记").startswith("请发送您所在的单位名称")  # registering: only 三年行动 is open
+    assert talk.send("MaQiang", f"【{FIRST}】我的问题").startswith(f"【{FIRST}】")  # naming it still reaches it
