@@ -14,17 +14,19 @@ from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
+from openpyxl.worksheet.dimensions import RowDimension
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
@@ -128,7 +130,12 @@ class OfficialSheet:
         self.header_row = self.rows + 1
         self._append([self.cell(c.header, "督办-表头") for c in columns])
         self.sheet.print_title_rows = f"{self.header_row}:{self.header_row}"
-        self._row_cells = [_cell(self.sheet, None, column.style) for column in columns]
+        self._usable = [max(column.width - 1.5, 1.0) for column in columns]
+        self._row_cells = [FixedStyleCell(self.sheet, column.style) for column in columns]
+        self._group_cells = [FixedStyleCell(self.sheet, "督办-分组") for _ in columns]
+        self._nothing_cells = [FixedStyleCell(self.sheet, "督办-居中") for _ in columns]
+        for cell in (*self._group_cells, *self._nothing_cells):
+            cell.value = ""
 
     def _page_setup(self) -> None:
         setup = self.sheet.page_setup
@@ -171,11 +178,14 @@ class OfficialSheet:
     def row(self, values: Sequence[Any]) -> None:
         # Neither Excel nor WPS/LibreOffice grows a row to fit wrapped text when opening a file, so the
         # height is estimated here. The dimension is dropped once written: the sheet streams its rows, and
-        # keeping one per row would make memory grow with the ledger.
+        # keeping one per row would make memory grow with the ledger. It goes in as the attributes openpyxl
+        # writes for it (the writer reads `row_dimensions.get(row)` into the row's XML attributes): making a
+        # RowDimension per row and reading it back cost a tenth of a 100,000-issue export (bench/summary.py).
         number = self.rows + 1
-        self.sheet.row_dimensions[number].height = row_height(values, self.columns)
+        dimensions = self.sheet.row_dimensions
+        dict.__setitem__(dimensions, number, _row_attributes(_lines_height(values, self._usable)))
         self._append([self._data_cell(index, value) for index, value in enumerate(values)])
-        del self.sheet.row_dimensions[number]
+        dict.__delitem__(dimensions, number)
 
     def _data_cell(self, index: int, value: Any) -> WriteOnlyCell:
         """The column's styled cell with a new value. A write-only sheet serialises each row as it is
@@ -185,19 +195,30 @@ class OfficialSheet:
             value = clean_text(value)
             if value.startswith(FORMULA_TRIGGERS):
                 return text_cell(self.sheet, value, self.columns[index].style)
+        elif type(value) is date:
+            value = excel_serial(value)
         cell = self._row_cells[index]
         cell.value = "" if value is None else value
         return cell
 
+    def _spanning(self, cells: list[FixedStyleCell], text: str) -> None:
+        """A row of one text across the table (its other cells blank, merged into the first)."""
+        text = clean_text(text)
+        first = cells[0]
+        if text.startswith(FORMULA_TRIGGERS):
+            first = text_cell(self.sheet, text, first.style_name)
+        else:
+            first.value = text
+        self._append([first, *cells[1:]])
+        self.merge(self.rows)
+
     def group(self, text: str) -> None:
         """A row spanning the table that introduces the next unit's rows."""
-        self._append([self.cell(text, "督办-分组"), *(self.cell("", "督办-分组") for _ in self.columns[1:])])
-        self.merge(self.rows)
+        self._spanning(self._group_cells, text)
 
     def nothing(self) -> None:
         """A row spanning the table that says the unit has nothing to list (无)."""
-        self._append([self.cell(NO_ISSUES, "督办-居中"), *(self.cell("", "督办-居中") for _ in self.columns[1:])])
-        self.merge(self.rows)
+        self._spanning(self._nothing_cells, NO_ISSUES)
 
     def note(self, text: str) -> None:
         """The 说明 line under the table."""
@@ -225,12 +246,36 @@ def text_width(text: str) -> float:
 
 
 def row_height(values: Sequence[Any], columns: Sequence[Column]) -> float:
+    return _lines_height(values, [max(column.width - 1.5, 1.0) for column in columns])
+
+
+def _lines_height(values: Sequence[Any], usable_widths: Sequence[float]) -> float:
+    """row_height, given each column's usable width."""
     lines = 1
-    for value, column in zip(values, columns, strict=True):
-        usable = max(column.width - 1.5, 1.0)
+    for value, usable in zip(values, usable_widths, strict=True):
         if isinstance(value, str) and 2 * len(value) > usable:  # shorter text fits one line whatever it holds
-            lines = max(lines, sum(max(1, math.ceil(text_width(part) / usable)) for part in value.splitlines()))
+            parts = value.splitlines()
+            if len(parts) == 1:  # the usual case, without a generator
+                lines = max(lines, math.ceil(text_width(parts[0]) / usable))
+            else:
+                lines = max(lines, sum(max(1, math.ceil(text_width(part) / usable)) for part in parts))
     return min(lines * LINE_HEIGHT + 4, MAX_ROW_HEIGHT)
+
+
+@cache
+def _row_attributes(height: float) -> dict[str, str]:
+    """The XML attributes openpyxl writes for a row of this height (a handful of heights recur)."""
+    return dict(RowDimension(None, height=height))
+
+
+EXCEL_EPOCH = date(1899, 12, 30)  # openpyxl's default (Windows) epoch
+EXCEL_LEAP_BUG_END = date(1900, 3, 1)  # Excel counts a 29 February 1900: serials before this are off by one
+
+
+def excel_serial(day: date) -> date | int:
+    """The serial number openpyxl writes for a date cell, without its general conversion per cell; a day before
+    March 1900 is left to openpyxl."""
+    return day if day < EXCEL_LEAP_BUG_END else (day - EXCEL_EPOCH).days
 
 
 def _cells_to_row(cells: Sequence[WriteOnlyCell | None], row_idx: int) -> Iterator[WriteOnlyCell]:
@@ -245,6 +290,31 @@ def _cells_to_row(cells: Sequence[WriteOnlyCell | None], row_idx: int) -> Iterat
         if cell is not None:
             cell.column, cell.row = column, row_idx
             yield cell
+
+
+class FixedStyleCell(Cell):
+    """A cell made once with a named style and reused row after row (its value changes, its style never).
+
+    openpyxl's writer asks every cell it writes for its style id, which looks the style up in the workbook's
+    list each time (hashing it): a tenth of a 100,000-issue export. The id is looked up here, once.
+    """
+
+    __slots__ = ("_fixed_style_id", "style_name")
+
+    def __init__(self, sheet: WriteOnlyWorksheet, style: str) -> None:
+        super().__init__(sheet, style_array=sheet.parent.duban_styles[style])
+        self.style_name = style
+        self._fixed_style_id: int | None = None
+
+    @property
+    def style_id(self) -> int:
+        if self._fixed_style_id is None:  # on first write, as openpyxl numbers styles in the order it meets them
+            self._fixed_style_id = self.parent.parent._cell_styles.add(self._style)
+        return self._fixed_style_id
+
+    @property
+    def has_style(self) -> bool:
+        return True
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any, style: str) -> WriteOnlyCell:

@@ -9,10 +9,10 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, Deliverable, Phase
-from storage.repos import Deliverables, Reports, Standings
+from storage.repos import Deliverables, Standings
 
 
-@dataclass
+@dataclass(slots=True)
 class IssueCounts:
     logged: int = 0
     in_progress: int = 0
@@ -91,7 +91,7 @@ def traffic_light(
     return Light.GREEN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitRef:
     """A unit as the status needs it, read as plain rows: building thousands of ORM objects was most of
     the time of 汇总 for a campaign of 5,000 units."""
@@ -129,7 +129,7 @@ WEEKLY_STATE_TEXT = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitStatus:
     unit: UnitRef
     counts: IssueCounts
@@ -204,45 +204,50 @@ def current_phase(campaign: Campaign, today: date) -> tuple[Phase | None, Phase 
 
 def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_id: int | None = None) -> CampaignStatus:
     """The campaign's status today; with `unit_id`, computed for that one unit only (a liaison's 汇总: the
-    totals, units and deliverables' owing lists then cover that unit alone)."""
-    standings = Standings(session)
-    units = [UnitRef(id_, name, tuple(aliases or ())) for id_, name, aliases in standings.units(campaign, unit_id)]
-    counts = unit_counts(session, campaign, today, unit_id)
-    registered = standings.registered(campaign, unit_id)
+    totals, units and deliverables' owing lists then cover that unit alone).
+
+    Every unit's figures come in one statement as plain rows (Standings.unit_figures); at 5,000 units the
+    work left in Python is one small object per unit and its light (bench/summary.py)."""
     iso = today.isocalendar()
-    reported = Reports(session).weekly_late(campaign, iso.year, iso.week, unit_id=unit_id)
+    figures = Standings(session).unit_figures(
+        campaign, today, today + timedelta(days=SOON_DAYS), iso.year, iso.week, unit_id
+    )
+    statuses = [
+        UnitStatus(
+            UnitRef(id_, name, tuple(aliases) if aliases else ()),
+            IssueCounts(logged, in_progress, rectified, overdue, due_soon),
+            registered,
+            reported,
+            late,
+        )
+        for id_, name, aliases, logged, in_progress, rectified, overdue, due_soon, registered, reported, late in figures
+    ]
+    by_id = {status.unit.id: status for status in statuses}
     repo = Deliverables(session)
     submitted = repo.submissions(campaign, unit_id=unit_id)
-    statuses = {
-        u.id: UnitStatus(
-            u, counts.get(u.id, IssueCounts()), u.id in registered, u.id in reported, reported.get(u.id, False)
-        )
-        for u in units
-    }
     open_deliverables: list[DeliverableStatus] = []
     for deliverable in repo.all(campaign):
         done = submitted.get(deliverable.id, set())
-        owing = [u for u in units if u.id not in done and repo.owes(deliverable, u)]
+        owing = repo.owing(deliverable, (s.unit for s in statuses if s.unit.id not in done))
         days_left = (deliverable.due - today).days
         if owing:
             open_deliverables.append(DeliverableStatus(deliverable, owing, days_left))
-        for unit in owing:
-            if days_left < 0:
-                statuses[unit.id].missed_deliverables.append(deliverable.name)
-            elif days_left <= SOON_DAYS:
-                statuses[unit.id].deliverables_due_soon.append(deliverable.name)
-    totals = IssueCounts()
-    for unit_counts_ in counts.values():
-        totals.add(unit_counts_)
+        if days_left <= SOON_DAYS:
+            name, missed = deliverable.name, days_left < 0
+            for unit in owing:
+                status = by_id[unit.id]
+                (status.missed_deliverables if missed else status.deliverables_due_soon).append(name)
+    columns = list(zip(*figures, strict=True))
+    totals = IssueCounts(*(sum(column) for column in columns[3:8])) if columns else IssueCounts()
     expected = expected_rate(campaign, today)
-    for status in statuses.values():
+    for status in statuses:
         status.light = traffic_light(
             status.counts,
             missed_deliverables=len(status.missed_deliverables),
             deliverables_due_soon=len(status.deliverables_due_soon),
             expected=expected,
         )
-    pending = standings.pending_registrations(campaign)
+    pending = Standings(session).pending_registrations(campaign)
     phase, next_phase = current_phase(campaign, today)
     return CampaignStatus(
         campaign=campaign,
@@ -250,9 +255,9 @@ def campaign_status(session: Session, campaign: Campaign, today: date, *, unit_i
         phase=phase,
         next_phase=next_phase,
         totals=totals,
-        units=list(statuses.values()),
+        units=statuses,
         week=(iso.year, iso.week),
         deliverables=open_deliverables,
-        pending_registrations=int(pending or 0),
+        pending_registrations=pending,
         expected_rate=expected,
     )

@@ -10,11 +10,12 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVarTuple, cast
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, TypeVarTuple, cast
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, String, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, joinedload, selectinload
@@ -74,6 +75,9 @@ class NamedUnit(Protocol):
 
     @property
     def aliases(self) -> Sequence[str]: ...
+
+
+_Named = TypeVar("_Named", bound=NamedUnit)
 
 
 class Repo:
@@ -582,6 +586,70 @@ class OverduePage:
     per_unit: dict[int, int]  # unit id → its overdue count, for the units in `first`
 
 
+class UnitFigures(NamedTuple):
+    """One unit's row of Standings.unit_figures (a database row that unpacks, and reads by these names, alike)."""
+
+    id: int
+    name: str
+    aliases: list[str] | None  # None when the unit has none
+    logged: int
+    in_progress: int
+    rectified: int
+    overdue: int  # not rectified, due before today
+    due_soon: int  # not rectified, due from today to the given day
+    registered: bool  # has an active liaison
+    reported: bool  # this week's report is in
+    late: bool  # ... and came late (迟报)
+
+
+_COUNTED = ("logged", "in_progress", "rectified", "overdue", "due_soon")
+
+
+def _unit_figures(one_unit: bool) -> Select[Any]:
+    """Standings.unit_figures' statement: the units, their issues counted in one GROUP BY, whether each has an
+    active liaison and this week's report (the unique index on unit, year and week finds it)."""
+    not_done = Issue.status != IssueStatus.RECTIFIED
+    counts = select(
+        Issue.unit_id,
+        func.count().label("logged"),
+        func.sum(case((Issue.status == IssueStatus.IN_PROGRESS, 1), else_=0)).label("in_progress"),
+        func.sum(case((Issue.status == IssueStatus.RECTIFIED, 1), else_=0)).label("rectified"),
+        func.sum(case((not_done & (Issue.due < _param("today")), 1), else_=0)).label("overdue"),
+        func.sum(case((not_done & Issue.due.between(_param("today"), _param("soon")), 1), else_=0)).label("due_soon"),
+    ).where(Issue.campaign_id == _param("campaign_id"))
+    if one_unit:  # a liaison's 汇总 counts one unit's issues, not the campaign's
+        counts = counts.where(Issue.unit_id == _param("unit_id"))
+    issues = counts.group_by(Issue.unit_id).subquery()
+    registered = (
+        select(Contact.id)
+        .where(Contact.unit_id == Unit.id, Contact.status == ContactStatus.ACTIVE)
+        .exists()
+        .correlate(Unit)
+    )
+    statement = (
+        select(
+            Unit.id,
+            Unit.name,
+            # Most units have none: '[]' is read as NULL rather than decoded as JSON for each of them.
+            case((sql_cast(Unit.aliases, String) == "[]", None), else_=Unit.aliases).label("aliases"),
+            *(func.coalesce(issues.c[name], 0).label(name) for name in _COUNTED),
+            registered.label("registered"),
+            WeeklyReport.id.is_not(None).label("reported"),
+            func.coalesce(WeeklyReport.late, False).label("late"),
+        )
+        .outerjoin(issues, issues.c.unit_id == Unit.id)
+        .outerjoin(
+            WeeklyReport,
+            (WeeklyReport.unit_id == Unit.id)
+            & (WeeklyReport.iso_year == _param("iso_year"))
+            & (WeeklyReport.iso_week == _param("iso_week")),
+        )
+        .where(Unit.campaign_id == _param("campaign_id"), Unit.retired.is_(False))
+        .order_by(Unit.position)
+    )
+    return statement.where(Unit.id == _param("unit_id")) if one_unit else statement
+
+
 class Standings(Repo):
     """What 汇总 counts, per unit: issues by state, the units still in the campaign, who has a liaison. A fixed
     number of aggregate queries, whatever the number of units."""
@@ -612,11 +680,32 @@ class Standings(Repo):
         ),
         Contact.unit_id,
     )
+    _FIGURES_EVERY = _unit_figures(one_unit=False)
+    _FIGURES_ONE = _unit_figures(one_unit=True)
     _PENDING = (
         select(func.count())
         .select_from(Contact)
         .where(Contact.campaign_id == _param("campaign_id"), Contact.status == ContactStatus.PENDING)
     )
+
+    def unit_figures(
+        self, campaign: Campaign, today: date, soon: date, iso_year: int, iso_week: int, unit_id: int | None = None
+    ) -> Sequence[UnitFigures]:
+        """Everything 汇总 shows per unit, in one statement, as plain tuples in the plan's order: of every unit
+        still in the campaign, or of the one given (see UnitFigures; "due soon" is due from today to `soon`)."""
+        statement = self._FIGURES_ONE if unit_id is not None else self._FIGURES_EVERY
+        params = {
+            "campaign_id": campaign.id,
+            "unit_id": unit_id,
+            "today": today,
+            "soon": soon,
+            "iso_year": iso_year,
+            "iso_week": iso_week,
+        }
+        # Through the connection: rows as the driver gives them, without the ORM's wrapping of each (flushed
+        # first, as session.execute would).
+        self.session.flush()
+        return cast(Sequence[UnitFigures], self.session.connection().execute(statement, params).all())
 
     def issue_counts(self, campaign: Campaign, today: date, soon: date, unit_id: int | None = None) -> Sequence[Any]:
         """(unit id, logged, in progress, rectified, overdue, due by `soon`) of every unit, or of the one given."""
@@ -878,6 +967,15 @@ class Deliverables(Repo):
         self.session.add(submission)
         self.session.flush()
         return submission
+
+    @staticmethod
+    def owing(deliverable: Deliverable, units: Iterable[_Named]) -> list[_Named]:
+        """Those of `units` that owe the deliverable (whether they submitted it aside): `owes` for many units,
+        with the deliverable's names read once."""
+        if deliverable.unit_names is None:
+            return list(units)
+        keys = {name_key(n) for n in deliverable.unit_names}
+        return [u for u in units if name_key(u.name) in keys or any(name_key(a) in keys for a in u.aliases)]
 
     @staticmethod
     def owes(deliverable: Deliverable, unit: NamedUnit) -> bool:

@@ -214,6 +214,33 @@ def test_text_that_looks_like_a_formula_stays_text(plan_loaded: Database, tmp_pa
     assert "<f>" not in xml and "<f " not in xml
 
 
+def test_rows_are_tall_enough_for_their_wrapped_text(plan_loaded: Database, tmp_path: Path) -> None:
+    with transaction(plan_loaded.sessions) as session:
+        add_issue(session, "法制科", "短", date(2020, 8, 1))
+        add_issue(session, "法制科", "长", date(2020, 8, 1), content="自查发现执法案卷归档不及时。" * 12)
+        add_issue(session, "法制科", "分行", date(2020, 8, 1), measures="一、明确责任人\n二、制定方案\n三、逐卷补正")
+    sheet = export(plan_loaded, "issues", tmp_path / "h.xlsx")
+    heights = {row[2]: sheet.row_dimensions[number].height for number, row in enumerate(values(sheet), 1)}
+    # 线索内容 is 30 wide: 168 characters of Chinese take 12 lines of 14.5 points, plus 4 of padding
+    assert heights["长"] == 12 * 14.5 + 4
+    assert heights["分行"] == 3 * 14.5 + 4  # each line of 整改措施 starts a line in the cell
+    assert heights["短"] == 2 * 14.5 + 4  # the 备注 (state, number, 整治重点) takes two lines at 20 wide
+    assert sheet.row_dimensions[5].height is None  # the header and the units' rows keep Excel's own height
+    group = next(number for number, row in enumerate(values(sheet), 1) if row[0] == "法制科")
+    assert sheet.row_dimensions[group].height is None and sheet.cell(row=group, column=1).font.bold
+
+
+def test_a_unit_name_that_looks_like_a_formula_stays_text(plan_loaded: Database, tmp_path: Path) -> None:
+    with transaction(plan_loaded.sessions) as session:
+        unit_named(session, "耕地保护科").name = "=1+1科"
+    path = tmp_path / "g.xlsx"
+    sheet = export(plan_loaded, "issues", path)
+    group = next(row for row in sheet.iter_rows() if row[0].value == "=1+1科")[0]
+    assert group.data_type == "s" and group.quotePrefix and group.font.bold  # still the units' row style
+    with zipfile.ZipFile(path) as archive:
+        assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode()
+
+
 def test_control_characters_are_dropped_not_fatal(plan_loaded: Database, tmp_path: Path) -> None:
     with transaction(plan_loaded.sessions) as session:
         # (NUL never reaches the database: the chat normalizer drops it, and PostgreSQL would refuse it)
