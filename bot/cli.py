@@ -73,6 +73,7 @@ def serve(
     freeze_startup_objects()
     # log_config=None: uvicorn keeps the logging set up above (its access log comes out in the same format).
     # X-Forwarded-For is believed only from the proxy, and uvicorn then takes the nearest hop it did not write.
+    # Idle connections stay open longer than the proxy keeps them (DUBAN_HTTP_KEEP_ALIVE), so the proxy closes first.
     uvicorn.run(
         application,
         host=host or settings.host,
@@ -80,6 +81,7 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=settings.http_keep_alive,
         log_config=None,
     )
 

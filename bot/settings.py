@@ -35,6 +35,15 @@ class Settings(BaseSettings):
         default="json", description="json: one JSON object per line (for log collectors); console: for a terminal"
     )
     max_body_bytes: int = 1024 * 1024
+    http_keep_alive: int = Field(
+        default=75,
+        ge=1,
+        description=(
+            "seconds `duban serve` keeps an idle HTTP connection open: longer than the proxy in front keeps one "
+            "(deploy/nginx: 60 s), so that the proxy closes idle connections first and never sends a request on "
+            "one this server is closing at that moment (such a request gets no answer at all)"
+        ),
+    )
     callback_max_skew: int | None = Field(
         default=None, description="seconds; default 300 for WeCom and 3600 for DingTalk"
     )

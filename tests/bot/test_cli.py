@@ -145,3 +145,22 @@ def test_serve_freezes_what_the_process_holds_after_start_up(
         assert served and served[0] > 100_000  # modules, mappers, the app: out of the collector's reach
     finally:
         gc.unfreeze()
+
+
+def test_serve_keeps_idle_connections_as_long_as_configured(cli_env: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn would close an idle connection after 5 s, while the proxy in front still counts it as open: a
+    request the proxy sent on it at that moment got no answer at all (tests/deploy checks nginx closes first)."""
+    import gc
+
+    import uvicorn
+
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.append(options))
+    monkeypatch.setattr("bot.logs.configure_logging", lambda *_args, **_kwargs: None)  # keep pytest's logging
+    try:
+        assert runner.invoke(app, ["serve"]).exit_code == 0
+        monkeypatch.setenv("DUBAN_HTTP_KEEP_ALIVE", "120")
+        assert runner.invoke(app, ["serve"]).exit_code == 0
+    finally:
+        gc.unfreeze()
+    assert [options["timeout_keep_alive"] for options in served] == [75, 120]

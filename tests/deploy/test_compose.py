@@ -96,6 +96,15 @@ def test_nginx_limits_bodies_and_answers_callbacks_inside_wecoms_five_seconds() 
     assert seconds(re.search(r"proxy_next_upstream_timeout (\S+);", conf).group(1)) < 5  # type: ignore[union-attr]
 
 
+def test_nginx_closes_idle_replica_connections_before_the_replicas_do() -> None:
+    """A replica closing an idle connection while nginx sends a request on it answers that request with nothing:
+    nginx does not resend a POST, so a callback would get a 502. nginx must be the side that closes first."""
+    upstream = re.search(r"upstream duban_web \{(.*?)\}", nginx_conf(), re.S).group(1)  # type: ignore[union-attr]
+    assert re.search(r"^\s*keepalive \d+;", upstream, re.M)
+    idle = seconds(re.search(r"keepalive_timeout (\S+);", upstream).group(1))  # type: ignore[union-attr]
+    assert idle < Settings(_env_file=None).http_keep_alive  # type: ignore[call-arg]
+
+
 def test_nginx_passes_the_request_id_and_forwarded_headers_and_hides_internal_pages() -> None:
     conf = nginx_conf()
     for header in ("X-Request-ID", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP"):

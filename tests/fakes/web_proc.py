@@ -64,15 +64,24 @@ def main(clock_file: str) -> None:
     scheduler.service.Timing = timing_from_env  # type: ignore[misc,assignment]
     if os.environ.get("DUBAN_TEST_OUTBOUND_TIMEOUT"):
         bot.senders.OUTBOUND_TIMEOUT = httpx.Timeout(float(os.environ["DUBAN_TEST_OUTBOUND_TIMEOUT"]))
-    app = create_app(Settings(_env_file=None), clock=FileClock(Path(clock_file)))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings, clock=FileClock(Path(clock_file)))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     print(f"listening {sock.getsockname()[1]}", flush=True)
+    # Idle connections are kept as `duban serve` keeps them (DUBAN_HTTP_KEEP_ALIVE): the load's client drops its own
+    # long before, as nginx does in production.
     server = uvicorn.Server(
         uvicorn.Config(
-            app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=3, backlog=2048
+            app,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            backlog=2048,
+            timeout_keep_alive=settings.http_keep_alive,
         )
     )
     server.run(sockets=[sock])

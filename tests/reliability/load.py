@@ -110,8 +110,10 @@ class WeCom:
         return Message(self.side.next_msg_id(), user, text, kind)
 
     async def __aenter__(self) -> WeCom:
-        # Idle connections are dropped well before uvicorn's 5 s keep-alive ends, so that a request never goes out
-        # on a connection the server is closing at that moment (a client-side race, not an answer of the server).
+        # Idle connections are dropped after 1 s, long before the servers close them (DUBAN_HTTP_KEEP_ALIVE, 75 s), as
+        # nginx does in production: the client is the side that closes an idle connection, so a request never goes
+        # out on one the server is closing at that moment (it would get no answer at all). With uvicorn's default 5 s
+        # that happened here whenever this client, starved of CPU, took seconds to reuse a connection.
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.0), timeout=aiohttp.ClientTimeout(total=60)
         )

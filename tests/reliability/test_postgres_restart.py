@@ -110,18 +110,14 @@ def test_postgres_restarted_mid_load(
         f"{dict(Counter(a.status for a in during))}; first 200 {recovered:.2f} s after PostgreSQL was back"
     )
 
-    # Known and not yet understood (closing note of the stop that merged bot/inbound.py): in some full-suite runs a
-    # few dozen callbacks around the moment PostgreSQL stops or returns get no HTTP answer at all (the server closes
-    # the connection: ServerDisconnectedError, "Can not write request body"). WeCom re-sends those as it does a
-    # 503, and the assertions below still hold — every message accepted in the end, stored once, no process died —
-    # so they are bounded and reported here instead of failing the run; any other status still fails it.
-    unanswered = Counter(a.error.split(":")[0] for a in result.attempts if a.status == 0)
-    if unanswered:
-        report(f"postgres restart: {sum(unanswered.values())} callbacks got no answer at all: {dict(unanswered)}")
-    assert set(statuses) <= {200, 503, 0}, f"a database outage is a 503, never another error: {statuses}"
-    assert statuses[0] <= 0.02 * len(result.attempts), (
-        f"at most 2 % of callbacks unanswered: {dict(unanswered)}, e.g. "
-        f"{next((a.error for a in result.attempts if a.status == 0), '')}"
+    # Every callback gets an HTTP answer. One sent on a keep-alive connection the server was closing as idle at that
+    # moment got none (ServerDisconnectedError, "Can not write request body") when a busy client took longer to
+    # reuse it than uvicorn's default 5 s; the server now keeps idle connections longer than any client holds them.
+    unanswered = [a for a in result.attempts if a.status == 0]
+    assert set(statuses) <= {200, 503}, (
+        f"a database outage is a 503, never another error nor no answer: {statuses}, "
+        f"unanswered {dict(Counter(a.error.split(':')[0] for a in unanswered))}"
+        + (f", e.g. {unanswered[0].error} at {unanswered[0].started:.1f} s" if unanswered else "")
     )
     assert during and {a.status for a in during} == {503}
     assert after, "the web processes recovered by themselves"
