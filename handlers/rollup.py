@@ -44,7 +44,6 @@ class ChildFigures:
     campaigns: list[Campaign]
     counts: IssueCounts = field(default_factory=IssueCounts)
     units: int = 0
-    registered: int = 0  # units with an active liaison
     weekly_reported: int = 0
     weekly_late: int = 0
     coordinators: int = 0
@@ -67,7 +66,7 @@ def child_figures(
     session: Session, campaign: Campaign, today: date, *, unit_id: int | None = None
 ) -> dict[int, ChildFigures]:
     """Unit id of `campaign` → the figures of the campaigns below it (only units that have some; only `unit_id`'s
-    when given). Five aggregate statements and the campaign tree, whatever the number of children."""
+    when given). Seven statements, whatever the number of children and of their units."""
     rollup = Rollup(session)
     below = rollup.below(campaign, unit_id)
     if not below:
@@ -76,7 +75,6 @@ def child_figures(
     iso = today.isocalendar()
     issues = rollup.issue_counts(ids, today, today + timedelta(days=SOON_DAYS))
     units = rollup.units(ids)
-    registered = rollup.registered(ids)
     weekly = rollup.weekly(ids, iso.year, iso.week)
     coordinators = rollup.coordinators(ids)
     figures: dict[int, ChildFigures] = {}
@@ -86,7 +84,6 @@ def child_figures(
         id_ = item.campaign.id
         found.counts.add(IssueCounts(*issues.get(id_, (0, 0, 0, 0, 0))))
         found.units += units.get(id_, 0)
-        found.registered += registered.get(id_, 0)
         sent, late = weekly.get(id_, (0, 0))
         found.weekly_reported += sent
         found.weekly_late += late

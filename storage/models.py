@@ -367,7 +367,11 @@ class Progress(Base):
 
 class WeeklyReport(Base):
     __tablename__ = "weekly_reports"
-    __table_args__ = (UniqueConstraint("unit_id", "iso_year", "iso_week"),)
+    __table_args__ = (
+        UniqueConstraint("unit_id", "iso_year", "iso_week"),
+        # One week's reports of a campaign, or of every campaign below a parent (storage.repos.Rollup).
+        Index("ix_weekly_reports_campaign_week", "campaign_id", "iso_year", "iso_week"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
@@ -575,6 +579,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("key"),
         Index("ix_outbox_status_due", "status", "not_before"),
+        # The delivery worker claims due rows in (channel, target, id) order: read in order, not sorted each round.
+        Index("ix_outbox_status_route", "status", "channel", "target", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
