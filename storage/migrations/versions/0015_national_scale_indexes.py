@@ -10,8 +10,8 @@ claim of 200 rows sorted every pending row: draining the 68,000 reminders of fou
 took 118 s, and a national Friday (half a million) grows with the square. Through (status, channel, target, id)
 the rows come in order: 36 s for the same 68,000.
 
-Revision ID: 0014_national_scale_indexes
-Revises: 0013_many_campaigns
+Revision ID: 0015_national_scale_indexes
+Revises: 0014_campaign_choice
 Create Date: 2026-12-06 18:00:00.000000
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014_national_scale_indexes"
-down_revision: str | None = "0013_many_campaigns"
+revision: str = "0015_national_scale_indexes"
+down_revision: str | None = "0014_campaign_choice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
