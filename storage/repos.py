@@ -251,16 +251,22 @@ class People(Repo):
             return Actor(None, None, None)
         return Actor(identity, identity.contact, identity.coordinator)
 
+    _memberships = (
+        select(ChatIdentity)
+        .where(
+            ChatIdentity.campaign_id.in_(bindparam("campaign_ids", expanding=True)),
+            ChatIdentity.platform == _param("platform"),
+            ChatIdentity.external_id == _param("external_id"),
+        )
+        .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit), joinedload(ChatIdentity.coordinator))
+    )
+
     def memberships(self, campaign_ids: Sequence[int], platform: str, external_id: str) -> dict[int, Actor]:
-        """Who the sender is in each of these campaigns where they have an identity (one query for all)."""
+        """Who the sender is in each of these campaigns where they have an identity (one query for all, built once:
+        it runs for every message where several campaigns are served)."""
         identities = self.session.scalars(
-            select(ChatIdentity)
-            .where(
-                ChatIdentity.campaign_id.in_(list(campaign_ids)),
-                ChatIdentity.platform == platform,
-                ChatIdentity.external_id == external_id,
-            )
-            .options(joinedload(ChatIdentity.contact).joinedload(Contact.unit), joinedload(ChatIdentity.coordinator))
+            self._memberships,
+            {"campaign_ids": list(campaign_ids), "platform": platform, "external_id": external_id},
         ).all()
         return {i.campaign_id: Actor(i, i.contact, i.coordinator) for i in identities}
 
@@ -1075,15 +1081,18 @@ class Dialogs(Repo):
         if state is not None:
             self.session.delete(state)
 
+    _under_way = select(DialogState.campaign_id).where(
+        DialogState.campaign_id.in_(bindparam("campaign_ids", expanding=True)),
+        DialogState.platform == _param("platform"),
+        DialogState.external_id == _param("external_id"),
+    )
+
     def under_way(self, campaign_ids: Sequence[int], platform: str, external_id: str) -> list[int]:
         """The campaigns (of these) in which the sender has a dialog or a question waiting."""
         return list(
             self.session.scalars(
-                select(DialogState.campaign_id).where(
-                    DialogState.campaign_id.in_(list(campaign_ids)),
-                    DialogState.platform == platform,
-                    DialogState.external_id == external_id,
-                )
+                self._under_way,
+                {"campaign_ids": list(campaign_ids), "platform": platform, "external_id": external_id},
             )
         )
 
