@@ -85,13 +85,7 @@ def plan_load(
     try:
         resolved = parse_plan(plan, "方案")
     except PlanError as error:
-        return render(
-            request,
-            "plan.html",
-            {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
-            viewer=viewer,
-            status_code=400,
-        )
+        return _refused(request, plan, error, viewer)
     session = services.sessions()
     try:
         existing = Campaigns(session).current(resolved.plan.campaign.name)
@@ -115,13 +109,7 @@ def plan_load(
             result: LoadResult = load_plan(session, resolved, now=services.clock.now(), actor=viewer.actor)
         except PlanError as error:
             session.rollback()
-            return render(
-                request,
-                "plan.html",
-                {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
-                viewer=viewer,
-                status_code=400,
-            )
+            return _refused(request, plan, error, viewer)
         outcome = {
             "name": result.campaign.name,
             "created": result.created,
@@ -147,6 +135,17 @@ def plan_load(
         "plan.html",
         {"step": "loaded" if action == "load" else "check", "yaml": plan, "outcome": outcome},
         viewer=viewer,
+    )
+
+
+def _refused(request: Request, plan: str, error: PlanError, viewer: Viewer) -> Response:
+    """The plan shown again with what is wrong in it, nothing loaded."""
+    return render(
+        request,
+        "plan.html",
+        {"step": "check", "yaml": plan, "problems": error.render().splitlines()},
+        viewer=viewer,
+        status_code=400,
     )
 
 
