@@ -368,7 +368,9 @@ def national_run(provinces: int, units: str, settings: Settings, postgres_url: s
             f"campaign {found['single_ms']:.0f} ms ({found['single_sql']} statements) in the same database: "
             f"{found['largest_child_ms'] / found['single_ms']:.2f}×"
         )
-        lines.append("the plan of the children's issue aggregate (EXPLAIN ANALYZE on PostgreSQL):")
+        print("\n".join(lines[printed:]), flush=True)
+        printed = len(lines)
+        lines.append("the parent's aggregates over its children (EXPLAIN ANALYZE on PostgreSQL):")
         lines.extend(f"  {line}" for line in explain_rollup(engine, sessions))
         print("\n".join(lines[printed:]), flush=True)
         lines.extend(limits_table(measure_national_fanout(sessions, nation)))
