@@ -8,7 +8,6 @@ from typing import Annotated, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings, get_settings
@@ -50,7 +49,7 @@ def _listing(campaigns: Sequence[Campaign]) -> str:
 
 def every_campaign(session: Session) -> Sequence[Campaign]:
     """Every campaign, archived ones too, oldest first."""
-    return session.scalars(select(Campaign).order_by(Campaign.id)).all()
+    return Campaigns(session).every()
 
 
 def find_campaign(session: Session, name_or_alias: str) -> Campaign | None:

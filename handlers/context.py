@@ -25,6 +25,16 @@ from storage.repos import Actor, Audit, Outbox, People
 DashboardLink = Callable[[str, str], str | None]
 
 
+CAMPAIGN_PARAM = "campaign"  # ?campaign=<id>: which campaign a dashboard page, /api route or download is about
+
+
+def campaign_url(path: str, campaign_id: int) -> str:
+    """`path` about one campaign: `?campaign=<id>` added to its query (before any #fragment). The one place the
+    dashboard's campaign parameter is written: the dashboard's own links and the chat's links to a child campaign."""
+    path, hash_, fragment = path.partition("#")
+    return f"{path}{'&' if '?' in path else '?'}{CAMPAIGN_PARAM}={campaign_id}{hash_}{fragment}"
+
+
 def no_dashboard_link(_platform: str, _path: str) -> str | None:
     return None
 

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from handlers.context import campaign_url
 from handlers.summary import (
     SOON_DAYS,
     CampaignStatus,
@@ -95,7 +96,7 @@ def child_figures(
 
 def child_dashboard_path(child: Campaign) -> str:
     """The dashboard page of a child campaign (a parent's coordinators may open it read-only)."""
-    return f"/dashboard?campaign={child.id}"
+    return campaign_url("/dashboard", child.id)
 
 
 @dataclass

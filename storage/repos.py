@@ -124,6 +124,10 @@ class Campaigns(Repo):
             return self.session.scalars(self._named, {"name": name}).all()
         return self.session.scalars(self._serving).all()
 
+    def every(self) -> Sequence[Campaign]:
+        """Every campaign, archived ones too, oldest first (the command line lists and finds them all)."""
+        return self.session.scalars(select(Campaign).order_by(Campaign.id)).all()
+
     def by_alias(self, alias: str) -> Campaign | None:
         return self.session.scalars(select(Campaign).where(Campaign.alias == alias).limit(1)).first()
 

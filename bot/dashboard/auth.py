@@ -35,6 +35,7 @@ from bot.services import Services
 from bot.settings import Settings
 from core.channels import Platform
 from core.statuses import ContactStatus
+from handlers.context import CAMPAIGN_PARAM, campaign_url
 from storage.db import lock_names, transaction
 from storage.models import AuditEntry, Campaign, ChatIdentity, Contact, Coordinator, DashboardSession
 from storage.repos import Audit, Campaigns, DashboardSessions, fits_integer
@@ -65,15 +66,6 @@ class Redirect(Exception):
 
     def __init__(self, url: str) -> None:
         self.url = url
-
-
-CAMPAIGN_PARAM = "campaign"  # ?campaign=<id>: which campaign a dashboard page, /api route or download is about
-
-
-def campaign_url(path: str, campaign_id: int) -> str:
-    """`path` about one campaign: `?campaign=<id>` added to its query (before any #fragment)."""
-    path, hash_, fragment = path.partition("#")
-    return f"{path}{'&' if '?' in path else '?'}{CAMPAIGN_PARAM}={campaign_id}{hash_}{fragment}"
 
 
 @dataclass(frozen=True)
