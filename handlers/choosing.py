@@ -51,7 +51,8 @@ _BRACKETED = re.compile(r"^[【\[〔(（]\s*([^】\]〕)）\n]{1,60}?)\s*[】\]�
 _SWITCH = re.compile(
     r"^(?:切换至|切换为|切换到|切换|换到|换成|改到|改为|转到|切到)\s*(?:专项整治|专项)?\s*[:：]?\s*(\S.*)$"
 )
-_PICK_WORDS = re.compile(r"^(?:选择?|选第|第)?\s*(.+?)\s*(?:个|项|号|那个|这个)?$")
+# An answer as typed around the number or the name: 第2个, 选第二个, 2号, 三年行动那个, 是三年行动的, 就是三年行动吧.
+_PICK_WORDS = re.compile(r"^(?:就是|是)?(?:选择?第|选择?|第)?\s*(.+?)\s*(?:个|项|号|那个|这个)?的?(?:吧|呀|啊)?$")
 HELP_WORDS = frozenset({"帮助", "菜单", "help", "?", "？"})
 
 
